@@ -1,0 +1,72 @@
+"""Run the sandbox: in the foreground (management command) or in a thread (tests, demo)."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from dataclasses import replace
+
+import uvicorn
+
+from portal.sandbox.config import SandboxConfig
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+class SandboxServer:
+    """A sandbox listening on a real loopback socket. `port=0` picks a free port."""
+
+    def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 log_level: str = "warning") -> None:
+        self._sock = _bind(host, port)
+        bound_port = self._sock.getsockname()[1]
+        base = f"http://{host}:{bound_port}"
+        self.config = replace(config or SandboxConfig(), base_url=base)
+        self.base_url = base
+
+        from portal.sandbox.app import create_app
+
+        self.app = create_app(self.config)
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level=log_level, lifespan="on", ws_max_size=65536,
+                           ws_ping_interval=None, ws_ping_timeout=None, timeout_graceful_shutdown=1)
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self):
+        return self.app.state.sandbox
+
+    def serve_forever(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def start(self) -> "SandboxServer":
+        self._thread = threading.Thread(target=self.serve_forever, name="tmi-sandbox", daemon=True)
+        self._thread.start()
+        deadline = threading.Event()
+        for _ in range(500):
+            if self._server.started:
+                break
+            deadline.wait(0.01)
+        if not self._server.started:
+            raise RuntimeError("TMI sandbox did not start")
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> "SandboxServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

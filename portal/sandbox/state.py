@@ -1,0 +1,238 @@
+"""The sandbox's in-memory world: users, tokens, threat models and access control.
+
+Everything the HTTP routes (oauth.py, rest.py) and collaboration (collab.py) share lives
+here, so each of them can be read alone. One sandbox process serves one TMI generation.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jwt
+
+from portal.sandbox.config import SandboxConfig
+
+Role = Literal["reader", "writer", "owner"]
+ROLE_RANK: dict[str, int] = {"reader": 1, "writer": 2, "owner": 3}
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class SandboxUser:
+    internal_uuid: str
+    provider: str
+    provider_id: str  # the JWT sub
+    email: str
+    display_name: str
+    groups: list[str] = field(default_factory=list)
+    is_admin: bool = False
+    is_security_reviewer: bool = False
+
+    def principal(self) -> dict[str, Any]:
+        """The `User` object TMI puts in responses and server-built WebSocket messages."""
+        return {
+            "principal_type": "user",
+            "provider": self.provider,
+            "provider_id": self.provider_id,
+            "display_name": self.display_name,
+            "email": self.email,
+        }
+
+
+@dataclass
+class RefreshRecord:
+    user_uuid: str
+    expires_at: float
+    auth_time: int
+    session_expires_at: float | None  # 1.8's absolute lifetime; None at 0.217
+
+
+class SandboxState:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.clock_offset = 0.0  # tests move time forward through /_sandbox/clock
+        self.users: dict[str, SandboxUser] = {}
+        self.refresh_tokens: dict[str, RefreshRecord] = {}
+        self.revoked_jtis: set[str] = set()
+        # threat model id -> the stored object, in the running generation's shape, with its
+        # children embedded as lists: threats, diagrams, documents, assets, notes, repositories.
+        self.threat_models: dict[str, dict[str, Any]] = {}
+        # Optimistic-locking versions (1.8): entity id -> int.
+        self.versions: dict[str, int] = {}
+        # diagram id -> live collaboration session object (owned by collab.py).
+        self.sessions: dict[str, Any] = {}
+
+    # -- time ------------------------------------------------------------------------
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    # -- users -----------------------------------------------------------------------
+    def user_for_login(self, *, provider: str, provider_id: str, email: str, display_name: str) -> SandboxUser:
+        """Find or create a user: same provider and id means the same user on every login."""
+        for user in self.users.values():
+            if user.provider == provider and user.provider_id == provider_id:
+                return user
+        user = SandboxUser(new_uuid(), provider, provider_id, email, display_name)
+        self.users[user.internal_uuid] = user
+        return user
+
+    def user_by_sub(self, sub: str) -> SandboxUser | None:
+        return next((u for u in self.users.values() if u.provider_id == sub), None)
+
+    def find_user(self, ref: str) -> SandboxUser | None:
+        """Resolve a principal reference by internal uuid, then provider id, then email."""
+        if ref in self.users:
+            return self.users[ref]
+        return next(
+            (u for u in self.users.values() if u.provider_id == ref),
+            next((u for u in self.users.values() if u.email == ref), None),
+        )
+
+    # -- tokens ----------------------------------------------------------------------
+    def issue_tokens(self, user: SandboxUser, *, auth_time: int | None = None,
+                     session_expires_at: float | None = None) -> dict[str, Any]:
+        """Mint an access JWT and a fresh single-use refresh token (PROTOCOL.md 3.5, 3.10, 9.2)."""
+        now = int(self.now())
+        auth_time = auth_time or now
+        cfg = self.config
+        claims: dict[str, Any] = {
+            "email": user.email,
+            "name": user.display_name,
+            "idp": user.provider,
+            "iss": cfg.base_url,
+            "sub": user.provider_id,
+            "aud": [cfg.base_url],
+            "exp": now + cfg.access_token_seconds,
+            "nbf": now,
+            "iat": now,
+            "jti": new_uuid(),
+        }
+        if user.groups:
+            claims["groups"] = list(user.groups)
+        if not cfg.is_legacy:
+            claims["tmi_is_administrator"] = user.is_admin
+            claims["tmi_is_security_reviewer"] = user.is_security_reviewer
+            claims["auth_time"] = auth_time
+        access = jwt.encode(claims, cfg.jwt_secret, algorithm="HS256")
+        refresh = new_uuid()
+        if cfg.is_legacy:
+            refresh_expiry, session_expires_at = now + 30 * 86400, None
+        else:
+            if session_expires_at is None:
+                session_expires_at = auth_time + cfg.session_lifetime_days * 86400
+            refresh_expiry = min(now + cfg.refresh_token_days * 86400, session_expires_at)
+        self.refresh_tokens[refresh] = RefreshRecord(user.internal_uuid, refresh_expiry, auth_time, session_expires_at)
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": cfg.access_token_seconds,
+            "token_type": "Bearer" if cfg.is_legacy else "bearer",
+        }
+
+    def rotate_refresh_token(self, refresh_token: str) -> dict[str, Any] | None:
+        """Single use: the old token is deleted before the new pair is minted."""
+        record = self.refresh_tokens.pop(refresh_token, None)
+        if record is None or record.expires_at <= self.now():
+            return None
+        if record.session_expires_at is not None and record.session_expires_at <= self.now():
+            return None
+        user = self.users.get(record.user_uuid)
+        if user is None:
+            return None
+        return self.issue_tokens(user, auth_time=record.auth_time, session_expires_at=record.session_expires_at)
+
+    def decode_access_token(self, token: str) -> dict[str, Any] | None:
+        """The claims of a valid, unexpired, unrevoked access JWT; None otherwise."""
+        try:
+            claims = jwt.decode(
+                token, self.config.jwt_secret, algorithms=["HS256"],
+                options={"verify_exp": False, "verify_nbf": False, "verify_aud": False},
+            )
+        except jwt.PyJWTError:
+            return None
+        if claims.get("exp", 0) <= self.now() or claims.get("jti") in self.revoked_jtis:
+            return None
+        return claims
+
+    def user_from_access_token(self, token: str) -> SandboxUser | None:
+        claims = self.decode_access_token(token)
+        if claims is None:
+            return None
+        user = self.user_by_sub(claims["sub"])
+        if user is not None:
+            user.groups = list(claims.get("groups", []))
+        return user
+
+    def revoke_access_token(self, token: str) -> bool:
+        claims = self.decode_access_token(token)
+        if claims is None:
+            return False
+        self.revoked_jtis.add(claims["jti"])
+        return True
+
+    @staticmethod
+    def new_opaque_token(nbytes: int = 32) -> str:
+        return secrets.token_urlsafe(nbytes)
+
+    # -- access control (PROTOCOL.md 4 and 9.3) ----------------------------------------
+    def role_of(self, user: SandboxUser, tm: dict[str, Any], *, with_groups: bool = True) -> Role | None:
+        """The caller's role on a threat model, or None. `with_groups=False` is the 1.8
+        WebSocket check, which runs without the caller's groups."""
+        if self._is_owner_field(user, tm.get("owner")):
+            return "owner"
+        best: Role | None = None
+        for entry in tm.get("authorization") or []:
+            if self._entry_matches(user, entry, with_groups=with_groups):
+                role = entry.get("role")
+                if role in ROLE_RANK and (best is None or ROLE_RANK[role] > ROLE_RANK[best]):
+                    best = role
+        return best
+
+    def _is_owner_field(self, user: SandboxUser, owner: Any) -> bool:
+        if isinstance(owner, dict):
+            return owner.get("provider_id") == user.provider_id and owner.get("provider") == user.provider
+        if isinstance(owner, str):  # 0.217 stores the owner as a string (email or provider id)
+            return owner in (user.email, user.provider_id, user.internal_uuid)
+        return False
+
+    def _entry_matches(self, user: SandboxUser, entry: dict[str, Any], *, with_groups: bool) -> bool:
+        pid = entry.get("provider_id")
+        if entry.get("principal_type") == "group":
+            if pid == "everyone":
+                return True
+            if not with_groups or pid not in user.groups:
+                return False
+            if self.config.is_legacy:
+                return entry.get("provider") in ("*", user.provider)
+            return entry.get("provider") in ("tmi", user.provider)
+        if self.config.is_legacy:  # loose matching, provider ignored
+            return pid in (user.email, user.provider_id, user.internal_uuid)
+        return pid == user.internal_uuid or (pid == user.provider_id and entry.get("provider") == user.provider)
+
+    # -- diagrams ---------------------------------------------------------------------
+    def get_threat_model(self, tm_id: str) -> dict[str, Any] | None:
+        return self.threat_models.get(tm_id)
+
+    def get_diagram(self, tm_id: str, diagram_id: str) -> dict[str, Any] | None:
+        tm = self.threat_models.get(tm_id)
+        if tm is None:
+            return None
+        return next((d for d in tm.get("diagrams", []) if d["id"] == diagram_id), None)
+
+    def touch(self, obj: dict[str, Any]) -> None:
+        obj["modified_at"] = self.timestamp()
+
+    def timestamp(self) -> str:
+        """RFC 3339 UTC; 1.8 truncates to microseconds."""
+        from datetime import datetime, timezone
+
+        return datetime.fromtimestamp(self.now(), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+    def has_active_session(self, diagram_id: str) -> bool:
+        return diagram_id in self.sessions
