@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "channels",
     "social_django",
     "django_celery_beat",
+    "portal.organizations",
     "portal.devtools",
 ]
 
@@ -114,6 +115,7 @@ else:
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = f"file://{CELERY_BROKER_DIR / 'results'}"

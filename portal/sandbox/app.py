@@ -4,9 +4,12 @@ from __future__ import annotations
 import contextlib
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
-from portal.sandbox import collab, oauth, rest, seed
+from portal.sandbox import account, collab, control, discovery, oauth, rest, seed
 from portal.sandbox.config import SandboxConfig
+from portal.sandbox.faults import FaultBook, FaultMiddleware
+from portal.sandbox.http_rules import RequestRules
 from portal.sandbox.state import SandboxState
 
 
@@ -20,6 +23,15 @@ def create_app(config: SandboxConfig) -> Starlette:
         async with collab.running(state):
             yield
 
-    app = Starlette(routes=[*oauth.routes(state), *collab.routes(state), *rest.routes(state)], lifespan=lifespan)
+    faults = FaultBook()
+    routes = [
+        *discovery.routes(state), *oauth.routes(state), *account.routes(state),
+        *collab.routes(state), *rest.routes(state), *control.routes(state, faults),
+    ]
+    # Outermost first: injected faults, then TMI's own request checks (406/404/405/415).
+    middleware = [Middleware(FaultMiddleware, state=state, book=faults),
+                  Middleware(RequestRules, state=state, routes=routes)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.sandbox = state
+    app.state.faults = faults
     return app

@@ -65,8 +65,12 @@ class SandboxState:
         self.threat_models: dict[str, dict[str, Any]] = {}
         # Optimistic-locking versions (1.8): entity id -> int.
         self.versions: dict[str, int] = {}
+        # 1.8 alias counters: "threat_models" (global) and one per threat model id (its children).
+        self.alias_counters: dict[str, int] = {}
         # diagram id -> live collaboration session object (owned by collab.py).
         self.sessions: dict[str, Any] = {}
+        # The collaboration hub that owns `sessions` (portal.sandbox.collab.hub.Hub), created on first use.
+        self.collab: Any = None
 
     # -- time ------------------------------------------------------------------------
     def now(self) -> float:
@@ -152,7 +156,7 @@ class SandboxState:
         try:
             claims = jwt.decode(
                 token, self.config.jwt_secret, algorithms=["HS256"],
-                options={"verify_exp": False, "verify_nbf": False, "verify_aud": False},
+                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
             )
         except jwt.PyJWTError:
             return None
@@ -195,6 +199,8 @@ class SandboxState:
         return best
 
     def _is_owner_field(self, user: SandboxUser, owner: Any) -> bool:
+        if isinstance(owner, dict) and self.config.is_legacy:  # 0.217 owner principal: provider_id = email
+            return owner.get("provider_id") in (user.email, user.provider_id, user.internal_uuid)
         if isinstance(owner, dict):
             return owner.get("provider_id") == user.provider_id and owner.get("provider") == user.provider
         if isinstance(owner, str):  # 0.217 stores the owner as a string (email or provider id)
@@ -236,3 +242,8 @@ class SandboxState:
 
     def has_active_session(self, diagram_id: str) -> bool:
         return diagram_id in self.sessions
+
+    def next_alias(self, scope: str = "threat_models") -> int:
+        """1.8's short integer ids: global for threat models, per threat model for children."""
+        self.alias_counters[scope] = self.alias_counters.get(scope, 0) + 1
+        return self.alias_counters[scope]

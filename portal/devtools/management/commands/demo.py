@@ -1,0 +1,48 @@
+import os
+import sys
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from portal.devtools.processes import Child, manage_py, supervise
+from portal.sandbox.config import GENERATIONS
+
+
+class Command(BaseCommand):
+    help = "Run the demo: the TMI sandbox with seed data, the portal (daphne) and a Celery worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000, help="the portal's port")
+        parser.add_argument("--sandbox-port", type=int, default=8080)
+        parser.add_argument("--tmi-version", choices=GENERATIONS, default="1.8",
+                            help="which TMI generation the sandbox behaves as")
+        parser.add_argument("--no-worker", action="store_true", help="do not start a Celery worker")
+
+    def handle(self, *args, host, port, sandbox_port, tmi_version, no_worker, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        sandbox_url = f"http://{host}:{sandbox_port}"
+        portal_url = f"http://{host}:{port}"
+        children = [
+            Child("TMI sandbox",
+                  manage_py("tmi_sandbox", "--host", host, "--port", str(sandbox_port),
+                            "--tmi-version", tmi_version, "--seed", "demo"),
+                  ready_url=f"{sandbox_url}/"),
+            Child("portal", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "portal.asgi:application"],
+                  ready_url=f"{portal_url}/healthz/"),
+        ]
+        if not no_worker:
+            children.append(Child("Celery worker", [sys.executable, "-m", "celery", "-A", "portal", "worker",
+                                                    "--loglevel", "INFO", "--concurrency", "2"]))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+        def announce():
+            idp = "test" if tmi_version == "0.217" else "tmi"
+            self.stdout.write(self.style.SUCCESS("\nThe TMI Portal demo is running."))
+            self.stdout.write(f"  Portal:       {portal_url}/")
+            self.stdout.write(f"  TMI sandbox:  {sandbox_url}/  (behaves as TMI {tmi_version})")
+            self.stdout.write(f"  Sign in at TMI with the test identity provider '{idp}' and a login hint:")
+            self.stdout.write("    alice, bob, carol or dave (each has different roles on the seeded threat models)")
+            self.stdout.write("  Press Ctrl-C to stop the demo.\n")
+
+        sys.exit(supervise(children, env=env, on_ready=announce))

@@ -1,0 +1,53 @@
+"""The one resolver: URL slug + signed-in user -> (organisation, role), for views and sockets.
+
+A foreign or unknown organisation, or too low a role, is `OrganizationNotFound` (404), so
+tenants cannot be discovered by probing slugs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+
+from portal.organizations.models import Membership, Organization, Role
+
+
+class OrganizationNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class OrganizationAccess:
+    organization: Organization
+    membership: Membership
+
+    @property
+    def role(self) -> Role:
+        return Role(self.membership.role)
+
+    def allows(self, minimum: Role) -> bool:
+        return self.role.at_least(minimum)
+
+
+def organization_access_resolve(*, slug: str, user, minimum_role: Role = Role.MEMBER) -> OrganizationAccess:
+    if user is None or not user.is_authenticated:
+        raise OrganizationNotFound(slug)
+    membership = (
+        Membership.objects.select_related("organization")
+        .filter(organization__slug=slug, user=user)
+        .first()
+    )
+    if membership is None or not Role(membership.role).at_least(minimum_role):
+        raise OrganizationNotFound(slug)
+    return OrganizationAccess(organization=membership.organization, membership=membership)
+
+
+aorganization_access_resolve = sync_to_async(organization_access_resolve)
+
+
+def organization_public_get(*, slug: str) -> Organization:
+    """An organisation by slug for pages anyone may see (its sign-in page)."""
+    organization = Organization.objects.filter(slug=slug).first()
+    if organization is None:
+        raise OrganizationNotFound(slug)
+    return organization

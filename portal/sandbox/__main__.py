@@ -1,0 +1,3 @@
+from portal.sandbox.cli import main
+
+main()

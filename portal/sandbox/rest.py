@@ -1,5 +1,0 @@
-"""Placeholder: being written."""
-
-
-def routes(state):
-    return []

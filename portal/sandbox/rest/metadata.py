@@ -1,0 +1,131 @@
+"""`.../metadata` on a threat model and on each child (PROTOCOL.md 5.6): plain arrays of {key, value}."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from starlette.responses import Response
+
+from portal.sandbox.rest import children
+from portal.sandbox.rest.children import Kind
+from portal.sandbox.rest.pipeline import Call, Operation, conflict, declared, invalid_input, not_found
+from portal.sandbox.rest.spec import Spec
+from portal.sandbox.rest.threat_models import ITEM as TM_ITEM
+
+
+def _owner(call: Call, kind: Kind | None) -> dict[str, Any]:
+    return call.tm if kind is None else children.find(call, kind)
+
+
+def _entries(owner: dict[str, Any]) -> list[dict[str, Any]]:
+    return owner.setdefault("metadata", [])
+
+
+def _changed(call: Call, owner: dict[str, Any]) -> None:
+    call.state.touch(owner)
+    if owner is not call.tm:
+        call.tm["modified_at"] = owner["modified_at"]
+
+
+def _entry(owner: dict[str, Any], key: str) -> dict[str, Any]:
+    found = next((m for m in _entries(owner) if m["key"] == key), None)
+    if found is None:
+        raise not_found(f"Metadata key not found: {key}")
+    return found
+
+
+def list_metadata(call: Call, kind: Kind | None) -> Response:
+    return call.json([dict(m) for m in _entries(_owner(call, kind))])
+
+
+def create_metadata(call: Call, kind: Kind | None) -> Response:
+    owner = _owner(call, kind)
+    key = call.body["key"]
+    if any(m["key"] == key for m in _entries(owner)):
+        raise conflict(f"Metadata key already exists: {key}")
+    entry = {"key": key, "value": call.body["value"]}
+    _entries(owner).append(entry)
+    _changed(call, owner)
+    return call.json(dict(entry), 201)
+
+
+def get_metadata(call: Call, kind: Kind | None) -> Response:
+    return call.json(dict(_entry(_owner(call, kind), call.params["key"])))
+
+
+def put_metadata(call: Call, kind: Kind | None) -> Response:
+    owner, key = _owner(call, kind), call.params["key"]
+    if call.body.get("key", key) != key:
+        raise invalid_input("The key in the body must match the key in the path")
+    entry = next((m for m in _entries(owner) if m["key"] == key), None)
+    if entry is None:
+        entry = {"key": key, "value": call.body["value"]}
+        _entries(owner).append(entry)
+    entry["value"] = call.body["value"]
+    _changed(call, owner)
+    return call.json(dict(entry))
+
+
+def delete_metadata(call: Call, kind: Kind | None) -> Response:
+    owner = _owner(call, kind)
+    _entries(owner).remove(_entry(owner, call.params["key"]))
+    _changed(call, owner)
+    return call.no_content()
+
+
+def _unique(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = [m["key"] for m in items]
+    duplicate = next((k for k in keys if keys.count(k) > 1), None)
+    if duplicate is not None:
+        raise invalid_input(f"Duplicate metadata key in request: {duplicate}")
+    return [{"key": m["key"], "value": m["value"]} for m in items]
+
+
+def bulk_create(call: Call, kind: Kind | None) -> Response:
+    owner, items = _owner(call, kind), _unique(call.body)
+    existing = {m["key"] for m in _entries(owner)}
+    clash = next((m["key"] for m in items if m["key"] in existing), None)
+    if clash is not None:
+        raise conflict(f"Metadata key already exists: {clash}")
+    _entries(owner).extend(items)
+    _changed(call, owner)
+    return call.json([dict(m) for m in _entries(owner)], 201)
+
+
+def bulk_replace(call: Call, kind: Kind | None) -> Response:
+    owner = _owner(call, kind)
+    owner["metadata"] = _unique(call.body)
+    _changed(call, owner)
+    return call.json([dict(m) for m in owner["metadata"]])
+
+
+def bulk_upsert(call: Call, kind: Kind | None) -> Response:
+    owner = _owner(call, kind)
+    current = {m["key"]: m for m in _entries(owner)}
+    for item in _unique(call.body):
+        if item["key"] in current:
+            current[item["key"]]["value"] = item["value"]
+        else:
+            _entries(owner).append(item)
+    _changed(call, owner)
+    return call.json([dict(m) for m in _entries(owner)])
+
+
+_HANDLERS = {
+    "": {"GET": (list_metadata, "reader"), "POST": (create_metadata, "writer")},
+    "/bulk": {"POST": (bulk_create, "writer"), "PUT": (bulk_replace, "writer"), "PATCH": (bulk_upsert, "writer")},
+    "/{key}": {"GET": (get_metadata, "reader"), "PUT": (put_metadata, "writer"), "DELETE": (delete_metadata, "writer")},
+}
+
+
+def operations(spec: Spec, kind: Kind | None) -> list[tuple[str, list[Operation]]]:
+    """Only the methods the generation's spec declares (0.217 has no bulk PATCH)."""
+    base = (TM_ITEM if kind is None else kind.item_path) + "/metadata"
+    out = []
+    for suffix, methods in _HANDLERS.items():
+        path = base + suffix
+        bound = {m: (functools.partial(handler, kind=kind), role) for m, (handler, role) in methods.items()}
+        ops = declared(spec, path, bound)
+        if ops:
+            out.append((path, ops))
+    return out

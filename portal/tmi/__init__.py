@@ -1,0 +1,20 @@
+"""A typed client for TMI, both generations (1.8 and 0.217), sync and async. Pure Python: no Django."""
+from portal.tmi.cells import Edge, Node
+from portal.tmi.client import AsyncTMIClient, TMIClient
+from portal.tmi.errors import (APIConnectionError, APITimeoutError, BadGateway, BadRequest, Conflict, Forbidden,
+                               GatewayTimeout, InternalServerError, MalformedResponse, MethodNotAllowed,
+                               NotAcceptable, NotFound, NotSupported, PreconditionRequired, RateLimited,
+                               RefreshFailed, ServiceUnavailable, TMIError, TMIStatusError, Unauthorized,
+                               UnexpectedStatus, UnsupportedMediaType, VersionMismatch)
+from portal.tmi.generations import GenerationProfile, profile_for
+from portal.tmi.models import (Asset, Authorization, CollaborationSession, Diagram, Document, Metadata, Note,
+                               Participant, Profile, Provider, Repository, ServerConfig, ServerInfo, Threat,
+                               ThreatModel, TMListItem, TokenPair, User, UserInfo)
+from portal.tmi.pagination import Page
+from portal.tmi.retry import RetryPolicy
+from portal.tmi.token_auth import TokenAuth
+
+import types as _types
+
+__all__ = [name for name, value in dict(globals()).items()
+           if not name.startswith("_") and not isinstance(value, _types.ModuleType)]

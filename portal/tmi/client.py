@@ -1,0 +1,137 @@
+"""`TMIClient` and `AsyncTMIClient`: the same resources over a blocking or an asyncio executor.
+
+    client = TMIClient("http://tmi.example", auth=token_pair, on_refresh=store)
+    for tm in client.threat_models.iter(status="in_progress"):
+        ...
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from portal.tmi import _http
+from portal.tmi.calls import Call, as_model, single
+from portal.tmi.models import ServerConfig, ServerInfo, TokenPair
+from portal.tmi.resources.auth import Auth
+from portal.tmi.resources.collaboration import Collaboration
+from portal.tmi.resources.entities import Assets, Diagrams, Documents, Notes, Repositories, Threats, ThreatModels
+from portal.tmi.resources.metadata import MetadataResource
+from portal.tmi.retry import RetryPolicy
+from portal.tmi.runners import AsyncRunner, SyncRunner
+from portal.tmi.token_auth import OnRefresh, TokenAuth
+
+DEFAULT_TIMEOUT = 30.0
+AuthArg = TokenPair | TokenAuth | str | _http.Auth | None
+
+
+class BaseClient:
+    """What both clients share: the auth hook, the retry policy and the resources."""
+
+    _runner: Any
+
+    def __init__(self, base_url: str, *, auth: AuthArg, max_retries: int, retry_policy: RetryPolicy | None,
+                 on_refresh: OnRefresh | None, refresh_skew: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        self.token_auth = self._auth_hook(auth, on_refresh, refresh_skew)
+
+    def _auth_hook(self, auth: AuthArg, on_refresh: OnRefresh | None, skew: float) -> _http.Auth | None:
+        if isinstance(auth, str):
+            auth = TokenPair(access_token=auth, expires_in=10**9)  # a bare token never refreshes
+        if isinstance(auth, TokenPair):
+            auth = TokenAuth(auth, on_refresh=on_refresh, skew=skew)
+        if isinstance(auth, TokenAuth) and auth.refresher is None:
+            # By default the hook refreshes through this client; an application may inject its own.
+            auth.refresher = lambda pair: self.auth.refresh(pair.refresh_token)
+        return auth
+
+    def _resources(self) -> None:
+        self.auth = Auth(self)
+        self.threat_models = ThreatModels(self)
+        self.threats = Threats(self)
+        self.diagrams = Diagrams(self)
+        self.documents = Documents(self)
+        self.assets = Assets(self)
+        self.notes = Notes(self)
+        self.repositories = Repositories(self)
+        self.metadata = MetadataResource(self)
+        self.collaboration = Collaboration(self)
+
+    @property
+    def tokens(self) -> TokenPair | None:
+        """The current token pair (it changes when the auth hook refreshes)."""
+        return self.token_auth.tokens if isinstance(self.token_auth, TokenAuth) else None
+
+    @property
+    def server(self) -> ServerInfo | None:
+        """The generation in use, once known (given, or learnt from GET /)."""
+        return self._runner.server
+
+    def discovery(self) -> Any:
+        """GET /: the server's version, build, status and generation (cached for later calls)."""
+        return self._runner.discover()
+
+    def config(self) -> Any:
+        """GET /config (1.8 only; 0.217 answers 404)."""
+        return self._runner.run(single(Call("GET", "/config", as_model(ServerConfig), authenticated=False)))
+
+
+def _http_options(base_url: str, timeout: float | _http.Timeout, event_hooks: Mapping[str, list[Callable]] | None,
+                  transport: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {"base_url": base_url, "timeout": timeout, "follow_redirects": False,
+                               "cookies": _http.cookieless_jar(),
+                               "headers": {"User-Agent": "tmi-portal-client/0.1"}}
+    if event_hooks:
+        options["event_hooks"] = {k: list(v) for k, v in event_hooks.items()}
+    if transport is not None:
+        options["transport"] = transport
+    return options
+
+
+class TMIClient(BaseClient):
+    def __init__(self, base_url: str, *, auth: AuthArg = None, timeout: float | _http.Timeout = DEFAULT_TIMEOUT,
+                 max_retries: int = 2, transport: _http.BaseTransport | None = None,
+                 event_hooks: Mapping[str, list[Callable]] | None = None, generation: str | None = None,
+                 on_refresh: OnRefresh | None = None, refresh_skew: float = 60.0,
+                 retry_policy: RetryPolicy | None = None, sleep: Callable[[float], None] | None = None) -> None:
+        super().__init__(base_url, auth=auth, max_retries=max_retries, retry_policy=retry_policy,
+                         on_refresh=on_refresh, refresh_skew=refresh_skew)
+        self.http = _http.Client(**_http_options(self.base_url, timeout, event_hooks, transport))
+        extra = {"sleep": sleep} if sleep is not None else {}
+        self._runner = SyncRunner(self.http, auth=self.token_auth, retry=self.retry_policy, generation=generation,
+                                  **extra)
+        self._resources()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "TMIClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class AsyncTMIClient(BaseClient):
+    def __init__(self, base_url: str, *, auth: AuthArg = None, timeout: float | _http.Timeout = DEFAULT_TIMEOUT,
+                 max_retries: int = 2, transport: _http.AsyncBaseTransport | None = None,
+                 event_hooks: Mapping[str, list[Callable]] | None = None, generation: str | None = None,
+                 on_refresh: OnRefresh | None = None, refresh_skew: float = 60.0,
+                 retry_policy: RetryPolicy | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+        super().__init__(base_url, auth=auth, max_retries=max_retries, retry_policy=retry_policy,
+                         on_refresh=on_refresh, refresh_skew=refresh_skew)
+        self.http = _http.AsyncClient(**_http_options(self.base_url, timeout, event_hooks, transport))
+        extra = {"sleep": sleep} if sleep is not None else {}
+        self._runner = AsyncRunner(self.http, auth=self.token_auth, retry=self.retry_policy,
+                                   generation=generation, **extra)
+        self._resources()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> "AsyncTMIClient":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()

@@ -1,0 +1,1 @@
+"""The client's resources, grouped by area of the TMI API."""

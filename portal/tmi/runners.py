@@ -1,0 +1,189 @@
+"""The executors. Running a flow (calls.py) is itself written once, as a program of two effects, "send
+this request" and "sleep this long": it drives the flow, discovers the generation when asked (once), and
+retries each `Call` as retry.py allows. `SyncRunner` and `AsyncRunner` only perform the effects, blocking
+or awaiting.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from portal.tmi import _http
+from portal.tmi.calls import NEED_SERVER, Call, Flow, T
+from portal.tmi.errors import APIConnectionError, APITimeoutError, TMIError
+from portal.tmi.generations import server_info
+from portal.tmi.models import ServerInfo
+from portal.tmi.pagination import Page
+from portal.tmi.retry import RetryPolicy
+
+PageFlow = Callable[[int], Flow[Page[Any]]]
+
+
+@dataclass
+class Send:
+    request: _http.Request
+    auth: Any
+
+
+@dataclass
+class Sleep:
+    seconds: float
+
+
+Program = Generator[Send | Sleep, Any, T]
+
+
+def discovery_call() -> Call[ServerInfo]:
+    def parse(response: _http.Response) -> ServerInfo:
+        body = response.json()
+        if not isinstance(body, dict):
+            raise TypeError("GET / did not return a JSON object")
+        return server_info(body)
+
+    return Call("GET", "/", parse, authenticated=False)
+
+
+def _connection_error(exc: Exception, request: _http.Request) -> APIConnectionError:
+    # A refused or timed-out connect never reached the server: even a POST may be retried.
+    never_sent = isinstance(exc, (_http.ConnectError, _http.ConnectTimeout))
+    cls = APITimeoutError if isinstance(exc, _http.TimeoutException) else APIConnectionError
+    return cls(f"{request.method} {request.url}: {type(exc).__name__}: {exc}", method=request.method,
+               url=str(request.url), connected=not never_sent)
+
+
+class _Runner:
+    def __init__(self, http: Any, *, auth: _http.Auth | None, retry: RetryPolicy, generation: str | None) -> None:
+        self.http = http
+        self.auth = auth
+        self.retry = retry
+        # A generation given by the caller wins over discovery; otherwise GET / is asked once.
+        self.forced = generation is not None
+        self.server: ServerInfo | None = ServerInfo(generation=generation) if generation else None  # type: ignore[arg-type]
+
+    # -- the shared program --------------------------------------------------------------------------
+    def _program(self, flow: Flow[T]) -> Program[T]:
+        value: Any = None
+        error: TMIError | None = None
+        while True:
+            try:
+                step = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value, error = None, None
+            try:
+                if step is NEED_SERVER:
+                    value = self.server or (yield from self._discover())
+                else:
+                    value = yield from self._call(step)  # type: ignore[arg-type]
+            except TMIError as exc:
+                error = exc  # the flow may handle it (e.g. a 404 that means "no session")
+
+    def _discover(self) -> Program[ServerInfo]:
+        info = yield from self._call(discovery_call())
+        if not self.forced:
+            self.server = info
+        return info
+
+    def _call(self, call: Call[T]) -> Program[T]:
+        request = self.http.build_request(call.method, call.path, **call.request_kwargs())
+        auth = self.auth if call.authenticated and call.bearer is None else _http.NO_AUTH
+        attempt = 0
+        while True:
+            response: _http.Response | None = None
+            error: APIConnectionError | None = None
+            try:
+                response = yield Send(request, auth)
+            except _http.TransportError as exc:
+                error = _connection_error(exc, request)
+            if response is not None:
+                delay = self.retry.delay(call.retry_mode, attempt, status=response.status_code,
+                                         headers=response.headers)
+            else:
+                delay = self.retry.delay(call.retry_mode, attempt, error=error)
+            if delay is None:
+                if error is not None:
+                    raise error
+                return call.interpret(response)  # type: ignore[arg-type]
+            yield Sleep(delay)
+            attempt += 1
+
+    @staticmethod
+    def _step(program: Program[T], result: Any, failure: Exception | None) -> tuple[bool, Any]:
+        """Resume the program with the last effect's result: (True, final value) or (False, next effect)."""
+        try:
+            return False, program.throw(failure) if failure is not None else program.send(result)
+        except StopIteration as stop:
+            return True, stop.value
+
+
+class SyncRunner(_Runner):
+    def __init__(self, http: _http.Client, *, sleep: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
+        super().__init__(http, **kwargs)
+        self.sleep = sleep
+
+    def run(self, flow: Flow[T]) -> T:
+        return self._execute(self._program(flow))
+
+    def discover(self) -> ServerInfo:
+        return self._execute(self._discover())
+
+    def _execute(self, program: Program[T]) -> T:
+        result, failure = None, None
+        while True:
+            done, effect = self._step(program, result, failure)
+            if done:
+                return effect
+            result, failure = None, None
+            try:
+                result = self.sleep(effect.seconds) if isinstance(effect, Sleep) else self.http.send(
+                    effect.request, auth=effect.auth)
+            except Exception as exc:  # handed to the program, which decides
+                failure = exc
+
+    def paginate(self, page_flow: PageFlow) -> Iterator[Any]:
+        offset = 0
+        while True:
+            page = self.run(page_flow(offset))
+            yield from page.items
+            if not page.has_next:
+                return
+            offset = page.next_offset
+
+
+class AsyncRunner(_Runner):
+    def __init__(self, http: _http.AsyncClient, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 **kwargs: Any) -> None:
+        super().__init__(http, **kwargs)
+        self.sleep = sleep
+
+    async def run(self, flow: Flow[T]) -> T:
+        return await self._execute(self._program(flow))
+
+    async def discover(self) -> ServerInfo:
+        return await self._execute(self._discover())
+
+    async def _execute(self, program: Program[T]) -> T:
+        result, failure = None, None
+        while True:
+            done, effect = self._step(program, result, failure)
+            if done:
+                return effect
+            result, failure = None, None
+            try:
+                result = await (self.sleep(effect.seconds) if isinstance(effect, Sleep) else self.http.send(
+                    effect.request, auth=effect.auth))
+            except Exception as exc:  # handed to the program, which decides
+                failure = exc
+
+    async def paginate(self, page_flow: PageFlow) -> AsyncIterator[Any]:
+        offset = 0
+        while True:
+            page = await self.run(page_flow(offset))
+            for item in page.items:
+                yield item
+            if not page.has_next:
+                return
+            offset = page.next_offset

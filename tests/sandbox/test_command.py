@@ -1,0 +1,70 @@
+"""`manage.py tmi_sandbox` runs a sandbox in the foreground."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.sandbox.helpers import bearer, login
+
+MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 30.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        try:
+            return httpx.get(url, timeout=1.0)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.mark.parametrize("entry_point", [[str(MANAGE_PY), "tmi_sandbox"], ["-m", "portal.sandbox"]],
+                         ids=["manage.py", "python-m"])
+def test_command_serves_the_requested_generation(entry_point):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, *entry_point, "--host", "127.0.0.1", "--port", str(port),
+         "--tmi-version", "0.217", "--seed", "none", "--access-token-seconds", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=MANAGE_PY.parent)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        info = wait_for(f"{base}/", process).json()
+        assert info["status"]["code"] == "OK" and info["api"]["version"] == "1.0.0"
+        tokens = login(base, "alice")
+        assert tokens["expires_in"] == 120
+        assert httpx.get(f"{base}/users/me", headers=bearer(tokens)).json()["email"] == "alice@test.tmi"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    assert f"{base}/" in output
+    assert "0.217" in output and "'test'" in output and "alice" in output
+
+
+def test_options_become_a_config():
+    import argparse
+
+    from portal.sandbox.cli import add_arguments, config_from
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = config_from(vars(parser.parse_args([
+        "--tmi-version", "1.8", "--seed", "none", "--access-token-seconds", "30",
+        "--client-callback-allowlist", "http://a.example/cb,http://b.example/*",
+        "--client-callback-allowlist", "http://c.example/cb"])))
+    assert (config.generation, config.seed, config.access_token_seconds) == ("1.8", None, 30)
+    assert config.client_callback_allowlist == ["http://a.example/cb", "http://b.example/*", "http://c.example/cb"]
+    assert config_from(vars(parser.parse_args([]))).seed == "demo"

@@ -1,0 +1,189 @@
+"""Threats, documents, assets, notes and repositories (and the generic part of diagrams), both generations."""
+from __future__ import annotations
+
+import pytest
+
+from portal.sandbox import seed
+from tests.sandbox.rest_world import PAYMENTS, Api, child_body, error, first_child, items, threat_body, tm_id
+
+COLLECTIONS = ("threats", "diagrams", "documents", "assets", "notes", "repositories")
+BASE = f"/threat_models/{tm_id()}"
+
+
+@pytest.mark.parametrize("collection", COLLECTIONS)
+def test_list_shape(sandbox, collection):
+    carol = Api(sandbox, "carol")
+    listed = items(carol.get(f"{BASE}/{collection}"), collection, carol.legacy)
+    stored = sandbox.state.threat_models[tm_id()][collection]
+    assert {i["id"] for i in listed} == {s["id"] for s in stored}
+    sample = listed[0]
+    if collection == "notes":
+        assert "content" not in sample and sample["name"]
+    elif collection == "diagrams":
+        expected = {"id", "name", "type"} if carol.legacy else \
+            {"id", "name", "type", "description", "created_at", "modified_at", "image", "include_in_report",
+             "timmy_enabled", "alias"}
+        assert set(sample) == expected
+    else:
+        assert sample == next(s for s in stored if s["id"] == sample["id"])
+
+
+@pytest.mark.parametrize("collection", COLLECTIONS)
+def test_create_get_put_patch_delete(sandbox, collection):
+    bob = Api(sandbox, "bob")  # writer; deleting diagrams needs the owner
+    alice = Api(sandbox, "alice")
+    created = bob.post(f"{BASE}/{collection}", child_body(collection, bob.legacy))
+    assert created.status_code == 201, created.text[:300]
+    obj = created.json()
+    path = f"{BASE}/{collection}/{obj['id']}"
+    assert bob.get(path).json() == obj
+    if not bob.legacy:
+        assert isinstance(obj["alias"], int)
+    body = {k: v for k, v in child_body(collection, bob.legacy).items()}
+    body["name"] = "Renamed"
+    if collection == "diagrams":
+        body["cells"] = []
+    put = bob.put(path, body)
+    assert put.status_code == 200, put.text[:300]
+    assert put.json()["name"] == "Renamed" and put.json()["created_at"] == obj["created_at"]
+    patched = bob.patch(path, [{"op": "replace", "path": "/name", "value": "Patched"}])
+    assert patched.status_code == 200, patched.text[:300]
+    assert patched.json()["name"] == "Patched" and sandbox.state.get_threat_model(tm_id())["modified_at"] >= obj["modified_at"]
+    text = error(bob.patch(path, [{"op": "replace", "path": "/id", "value": seed.sid("other")}]), 400, "invalid_input")
+    assert text.startswith("Field 'id' is not allowed in PATCH requests")
+    deleter = alice if collection == "diagrams" else bob
+    assert deleter.delete(path).status_code == 204
+    error(bob.get(path), 404, "not_found")
+    listed = items(bob.get(f"{BASE}/{collection}", params={"limit": 100}), collection, bob.legacy)
+    assert obj["id"] not in [i["id"] for i in listed]
+
+
+@pytest.mark.parametrize("collection", COLLECTIONS)
+def test_roles_on_children(sandbox, collection):
+    child = first_child(sandbox, collection)
+    path = f"{BASE}/{collection}/{child['id']}"
+    carol, dave = Api(sandbox, "carol"), Api(sandbox, "dave")
+    assert carol.get(path).status_code == 200
+    error(carol.post(f"{BASE}/{collection}", child_body(collection, carol.legacy)), 403, "forbidden")
+    error(carol.patch(path, [{"op": "replace", "path": "/name", "value": "x"}]), 403, "forbidden")
+    error(carol.delete(path), 403, "forbidden")
+    error(dave.get(path), 403, "forbidden")
+    error(dave.get(f"{BASE}/{collection}"), 403, "forbidden")
+    if collection == "diagrams":  # deleting a diagram needs the owner
+        error(Api(sandbox, "bob").delete(path), 403, "forbidden")
+
+
+@pytest.mark.parametrize("collection", COLLECTIONS)
+def test_a_child_of_another_model_is_404(sandbox, collection):
+    foreign = first_child(sandbox, collection, "Mobile Banking App")  # alice reads that one too
+    response = Api(sandbox, "alice").get(f"{BASE}/{collection}/{foreign['id']}")
+    text = error(response, 404, "not_found")
+    if collection == "diagrams":
+        assert text == "Diagram not found in this threat model"
+    error(Api(sandbox, "alice").get(f"{BASE}/{collection}/{seed.sid('missing')}"), 404, "not_found")
+
+
+@pytest.mark.parametrize("collection", ["documents", "assets", "notes", "repositories"])
+def test_required_and_unknown_fields(sandbox, collection):
+    bob = Api(sandbox, "bob")
+    body = child_body(collection, bob.legacy)
+    required = {"documents": "uri", "assets": "type", "notes": "content", "repositories": "uri"}[collection]
+    error(bob.post(f"{BASE}/{collection}", {k: v for k, v in body.items() if k != required}), 400, "invalid_input")
+    strict = bob.post(f"{BASE}/{collection}", {**body, "bogus": True})
+    if bob.legacy:  # 0.217's schemas are strict
+        error(strict, 400, "invalid_input")
+    else:  # 1.8's child schemas are open: the unknown field passes validation and is not stored
+        assert strict.status_code == 201 and "bogus" not in strict.json()
+    text = error(bob.post(f"{BASE}/{collection}", {**body, "created_at": seed.at(0)}), 400, "invalid_input")
+    assert text.startswith("Field 'created_at' is not allowed in POST requests")
+
+
+def test_threat_schema_differs_per_generation(sandbox):
+    bob = Api(sandbox, "bob")
+    wrong = threat_body(not bob.legacy)  # the other generation's threat_type
+    error(bob.post(f"{BASE}/threats", wrong), 400, "invalid_input")
+    created = bob.post(f"{BASE}/threats", threat_body(bob.legacy, severity="High", status="In Progress"))
+    assert created.status_code == 201
+    threat = created.json()
+    if bob.legacy:  # stored verbatim
+        assert (threat["severity"], threat["status"], threat["threat_type"]) == ("High", "In Progress", "Spoofing")
+        assert "include_in_report" not in threat
+    else:  # the enum normaliser rewrote them
+        assert (threat["severity"], threat["status"], threat["threat_type"]) == ("high", "in_progress", ["Spoofing"])
+        assert threat["include_in_report"] is True and threat["threat_model_id"] == tm_id()
+        patched = bob.patch(f"{BASE}/threats/{threat['id']}", [{"op": "replace", "path": "/severity", "value": "Critical"}])
+        assert patched.json()["severity"] == "Critical"  # a patch `value` is not normalised
+
+
+def test_threat_filters_and_sort(sandbox):
+    alice = Api(sandbox, "alice")
+    stored = [t for tm in sandbox.state.threat_models.values() if tm["name"] == PAYMENTS for t in tm["threats"]]
+    severity = stored[0]["severity"]
+    query = {"severity": severity.capitalize() if not alice.legacy else severity}
+    found = items(alice.get(f"{BASE}/threats", params=query), "threats", alice.legacy)
+    assert found and all(t["severity"] == severity for t in found)
+    assert len(found) == sum(t["severity"] == severity for t in stored)
+    by_name = items(alice.get(f"{BASE}/threats", params={"sort": "name:asc"}), "threats", alice.legacy)
+    assert [t["name"] for t in by_name] == sorted(t["name"] for t in stored)
+    default = items(alice.get(f"{BASE}/threats"), "threats", alice.legacy)
+    assert [t["created_at"] for t in default] == sorted((t["created_at"] for t in stored), reverse=True)
+    if alice.legacy:
+        assert error(alice.get(f"{BASE}/threats", params={"limit": 500}), 400, "invalid_input") == \
+            "Limit must be between 1 and 100"
+        return
+    two = [stored[0]["status"], stored[1]["status"]]
+    multi = items(alice.get(f"{BASE}/threats", params=[("status", two[0]), ("status", two[1])]), "threats", False)
+    assert {t["id"] for t in multi} == {t["id"] for t in stored if t["status"] in two}
+    scored = items(alice.get(f"{BASE}/threats", params={"score_ge": 5}), "threats", False)
+    assert {t["id"] for t in scored} == {t["id"] for t in stored if t["score"] >= 5}
+    error(alice.get(f"{BASE}/threats", params={"severity": "catastrophic"}), 400, "invalid_input")
+    error(alice.get(f"{BASE}/threats", params={"sort": "bogus:desc"}), 400, "invalid_input")
+    error(alice.get(f"{BASE}/threats", params={"limit": 500}), 400, "invalid_input")
+
+
+def test_soft_delete_and_restore_at_18(sandbox):
+    bob = Api(sandbox, "bob")
+    threat = first_child(sandbox, "threats")
+    path = f"{BASE}/threats/{threat['id']}"
+    assert bob.delete(path).status_code == 204
+    if bob.legacy:  # hard delete, no restore endpoint
+        assert threat not in sandbox.state.threat_models[tm_id()]["threats"]
+        assert bob.post(path + "/restore").status_code == 404
+        return
+    assert threat["deleted_at"]
+    error(bob.get(f"{BASE}/threats", params={"include_deleted": "true"}), 403, "forbidden")
+    assert threat["id"] not in [t["id"] for t in bob.get(f"/threat_models/{tm_id()}").json()["threats"]]
+    restored = bob.post(path + "/restore")
+    assert restored.status_code == 200 and "deleted_at" not in restored.json()
+    assert bob.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("collection", ["threats", "documents", "assets", "repositories"])
+def test_bulk_create_and_replace(sandbox, collection):
+    bob = Api(sandbox, "bob")
+    body = child_body(collection, bob.legacy)
+    created = bob.post(f"{BASE}/{collection}/bulk", [body, {**body, "name": "Second"}])
+    assert created.status_code == 201, created.text[:300]
+    ids = [c["id"] for c in created.json()]
+    assert len(set(ids)) == 2 and all(bob.get(f"{BASE}/{collection}/{i}").status_code == 200 for i in ids)
+    replaced = bob.put(f"{BASE}/{collection}/bulk", [{**body, "id": i, "name": f"Bulk {n}"} for n, i in enumerate(ids)])
+    assert replaced.status_code == 200, replaced.text[:300]
+    assert [c["name"] for c in replaced.json()] == ["Bulk 0", "Bulk 1"]
+    missing = bob.put(f"{BASE}/{collection}/bulk", [{**body, "name": "Gone", "id": seed.sid("nope")}])
+    error(missing, 404, "not_found")
+    error(Api(sandbox, "carol").post(f"{BASE}/{collection}/bulk", [body]), 403, "forbidden")
+
+
+def test_bulk_patch_and_delete_threats(sandbox):
+    bob = Api(sandbox, "bob")
+    stored = sandbox.state.threat_models[tm_id()]["threats"]
+    first, second = stored[0]["id"], stored[1]["id"]
+    document = {"patches": [{"id": first, "operations": [{"op": "replace", "path": "/status", "value": "Closed"}]}]}
+    patched = bob.http.patch(f"{BASE}/threats/bulk", json=document,
+                             headers={"Content-Type": "application/json-patch+json" if bob.legacy else "application/json"})
+    assert patched.status_code == 200, patched.text[:300]
+    assert patched.json()[0]["status"] == "Closed"
+    deleted = bob.delete(f"{BASE}/threats/bulk", params={"threat_ids": f"{first},{second}"})
+    assert deleted.status_code == 200 and deleted.json() == {"deleted_count": 2, "deleted_ids": [first, second]}
+    assert {first, second}.isdisjoint(t["id"] for t in bob.get(f"/threat_models/{tm_id()}").json()["threats"])
+    error(bob.delete(f"{BASE}/threats/bulk"), 400, "invalid_input")  # threat_ids is required

@@ -1,0 +1,67 @@
+"""1.8 optimistic locking (PROTOCOL.md 5.1); 0.217 has none (9.3)."""
+from __future__ import annotations
+
+import pytest
+
+from portal.sandbox.rest.locking import DEPRECATION_WARNING
+from tests.sandbox.rest_world import Api, child_body, error, first_child, tm_id
+
+BASE = f"/threat_models/{tm_id()}"
+LOCKED = ("threats", "diagrams", "documents", "assets")
+
+
+def _put_body(sandbox, collection: str, obj: dict) -> dict:
+    body = child_body(collection, sandbox.state.config.is_legacy)
+    if collection == "diagrams":
+        body["cells"] = obj["cells"]
+    return body
+
+
+@pytest.mark.parametrize("collection", LOCKED)
+def test_if_match_on_children(sandbox, collection):
+    bob = Api(sandbox, "bob")
+    obj = first_child(sandbox, collection)
+    path = f"{BASE}/{collection}/{obj['id']}"
+    body = _put_body(sandbox, collection, obj)
+    plain = bob.put(path, body)
+    assert plain.status_code == 200
+    if bob.legacy:
+        assert not {"etag", "deprecation", "warning"} & set(plain.headers)
+        assert bob.put(path, body, headers={"If-Match": '"999"'}).status_code == 200  # ignored
+        return
+    assert plain.headers["deprecation"] == "true" and plain.headers["warning"] == DEPRECATION_WARNING
+    assert "etag" not in plain.headers
+    star = bob.put(path, body, headers={"If-Match": "*"})
+    assert star.headers["etag"] == '"3"' and "deprecation" not in star.headers
+    for header in ("3", '"4"', 'W/"5"'):
+        assert bob.put(path, body, headers={"If-Match": header}).status_code == 200
+    stale = bob.patch(path, [{"op": "replace", "path": "/name", "value": "late"}], headers={"If-Match": "2"})
+    assert error(stale, 409, "version_mismatch")
+    fresh = bob.patch(path, [{"op": "replace", "path": "/name", "value": "now"}], headers={"If-Match": "6"})
+    assert fresh.status_code == 200 and fresh.headers["etag"] == '"7"'
+    error(bob.put(path, body, headers={"If-Match": "abc"}), 400, "invalid_if_match")
+    got = bob.get(path)
+    assert "etag" not in got.headers and "version" not in got.json()
+
+
+def test_if_match_on_threat_models_and_body_version(sandbox):
+    alice = Api(sandbox, "alice")
+    path = BASE
+    acl = alice.get(path).json()["authorization"]
+    body = {"name": "Locked", "threat_model_framework": "STRIDE", "authorization": acl}
+    if alice.legacy:
+        response = alice.put(path, {**body, "version": 1})
+        error(response, 400, "invalid_input")  # 0.217 knows no version field
+        return
+    assert alice.put(path, body, headers={"If-Match": "1"}).headers["etag"] == '"2"'
+    error(alice.put(path, {**body, "version": 1}), 409, "version_mismatch")
+    assert alice.put(path, {**body, "version": 2}).status_code == 200
+
+
+@pytest.mark.parametrize("collection", ["notes", "repositories"])
+def test_notes_and_repositories_are_not_locked(sandbox, collection):
+    bob = Api(sandbox, "bob")
+    obj = first_child(sandbox, collection)
+    response = bob.put(f"{BASE}/{collection}/{obj['id']}", child_body(collection, bob.legacy), headers={"If-Match": "42"})
+    assert response.status_code == 200
+    assert not {"etag", "deprecation"} & set(response.headers)
