@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="1.8 client_callback allow-list entries: exact URLs or prefixes ending in '*'")
     parser.add_argument("--access-token-seconds", type=int, default=None)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--public-url", default=None,
+                        help="the URL clients reach the sandbox at, when it differs from http://HOST:PORT")
 
 
 def config_from(values: Mapping[str, Any]) -> SandboxConfig:
@@ -49,7 +51,7 @@ def banner(server: SandboxServer) -> str:
 
 def serve(values: Mapping[str, Any], *, out: TextIO = sys.stdout) -> None:
     server = SandboxServer(config_from(values), host=values["host"], port=values["port"],
-                           log_level=values.get("log_level") or "warning")
+                           log_level=values.get("log_level") or "warning", public_url=values.get("public_url"))
     out.write(banner(server) + "\n")
     out.flush()
     try:

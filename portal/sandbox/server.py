@@ -24,10 +24,11 @@ class SandboxServer:
     """A sandbox listening on a real loopback socket. `port=0` picks a free port."""
 
     def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 log_level: str = "warning") -> None:
+                 log_level: str = "warning", public_url: str | None = None) -> None:
         self._sock = _bind(host, port)
         bound_port = self._sock.getsockname()[1]
-        base = f"http://{host}:{bound_port}"
+        # Behind Docker or a proxy the address clients use differs from the bound one.
+        base = (public_url or f"http://{host}:{bound_port}").rstrip("/")
         self.config = replace(config or SandboxConfig(), base_url=base)
         self.base_url = base
 

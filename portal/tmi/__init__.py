@@ -1,4 +1,18 @@
-"""A typed client for TMI, both generations (1.8 and 0.217), sync and async. Pure Python: no Django."""
+"""A typed client for TMI, both generations (1.8 and 0.217), sync and async. Pure Python: no Django.
+
+    from portal.tmi import TMIClient, AsyncTMIClient, pkce
+
+    client = TMIClient(base_url, auth=token_pair, on_refresh=save_pair)   # generation found via GET /
+    page = client.threat_models.list(limit=20)                            # one Page (items, total, has_next)
+    for tm in client.threat_models.iter(status=["in_progress"]): ...      # every page
+    session = client.collaboration.start_or_join(tm_id, diagram_id)
+    url = client.collaboration.websocket_url(session)                     # ticket (1.8) or token (0.217)
+
+    async with AsyncTMIClient(base_url, auth=token_pair) as client:       # the same methods, awaited
+        tm = await client.threat_models.get(tm_id)
+
+Errors derive from `TMIError` (errors.py); what differs between generations is in generations.py.
+"""
 from portal.tmi.cells import Edge, Node
 from portal.tmi.client import AsyncTMIClient, TMIClient
 from portal.tmi.errors import (APIConnectionError, APITimeoutError, BadGateway, BadRequest, Conflict, Forbidden,

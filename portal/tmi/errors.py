@@ -75,6 +75,11 @@ class TMIStatusError(TMIError):
         """Seconds the server asked to wait (429 and 503 carry Retry-After), if it said."""
         return parse_retry_after(self.headers.get("retry-after"))
 
+    def recast(self, cls: type["TMIStatusError"]) -> "TMIStatusError":
+        """The same error as another class, where the status alone misleads (e.g. a refused refresh token)."""
+        return cls(status_code=self.status_code, error=self.error, error_description=self.error_description,
+                   details=self.details, headers=self.headers, method=self.method, url=self.url, body=self.body)
+
 
 class BadRequest(TMIStatusError):
     status_code = 400

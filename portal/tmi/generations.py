@@ -26,25 +26,23 @@ class GenerationProfile:
     has_config: bool  # 1.2 GET /config exists only at 1.8
     optimistic_locking: bool  # 5.1 If-Match/ETag/version_mismatch only at 1.8
     threat_type_is_list: bool  # 5.3 array vs 9.3 one string
+    rfc7009_revoke: bool  # 3.9 revoke any token + POST /me/logout vs 9.2 revoke = blacklist the Bearer token
+    collaborate_denied_status: int  # no read access on /collaborate: 6.2 403 vs 9.4 401
     refresh_path: str = "/oauth2/refresh"  # 3.6 / 9.2: JSON `{refresh_token}` in both
     refresh_failure: str = ""  # what a refused refresh token says (for messages and tests)
-
-    @property
-    def is_legacy(self) -> bool:
-        return self.name == "0.217"
 
 
 TMI_1_8 = GenerationProfile(
     name="1.8", test_idp="tmi", wrapped_lists=True, edge_shape="flow", token_type="bearer",
     profile_path="/me", userinfo_shape="oidc", sessions_path="/me/sessions", ws_auth="ticket",
     no_session_status=404, has_config=True, optimistic_locking=True, threat_type_is_list=True,
-    refresh_failure="invalid_grant",
+    rfc7009_revoke=True, collaborate_denied_status=403, refresh_failure="invalid_grant",
 )
 TMI_0_217 = GenerationProfile(
     name="0.217", test_idp="test", wrapped_lists=False, edge_shape="edge", token_type="Bearer",
     profile_path="/users/me", userinfo_shape="tmi", sessions_path="/collaboration/sessions", ws_auth="token",
     no_session_status=200, has_config=False, optimistic_locking=False, threat_type_is_list=False,
-    refresh_failure="Failed to refresh token",
+    rfc7009_revoke=False, collaborate_denied_status=401, refresh_failure="Failed to refresh token",
 )
 PROFILES: dict[str, GenerationProfile] = {p.name: p for p in (TMI_1_8, TMI_0_217)}
 

@@ -37,7 +37,9 @@ class RetryPolicy:
     max_retries: int = 2
     base_delay: float = 0.5
     max_delay: float = 8.0
-    max_retry_after: float = 30.0  # a longer Retry-After is cut to this
+    # A longer Retry-After is cut to this: a page waiting on TMI should fail fast rather than hang (TMI's
+    # 503 asks for 30 s). Background jobs may raise it.
+    max_retry_after: float = 10.0
     jitter: Callable[[], float] = field(default=random.random)  # in [0, 1)
 
     def delay(self, mode: RetryMode, attempt: int, *, status: int | None = None,

@@ -14,7 +14,7 @@ from typing import Any
 from portal.tmi import _http
 from portal.tmi.calls import NEED_SERVER, Call, Flow, T
 from portal.tmi.errors import APIConnectionError, APITimeoutError, TMIError
-from portal.tmi.generations import server_info
+from portal.tmi.generations import profile_for, server_info
 from portal.tmi.models import ServerInfo
 from portal.tmi.pagination import Page
 from portal.tmi.retry import RetryPolicy
@@ -61,7 +61,10 @@ class _Runner:
         self.retry = retry
         # A generation given by the caller wins over discovery; otherwise GET / is asked once.
         self.forced = generation is not None
-        self.server: ServerInfo | None = ServerInfo(generation=generation) if generation else None  # type: ignore[arg-type]
+        if generation is not None:
+            profile_for(generation)  # a clear ValueError for an unknown generation
+        self.server: ServerInfo | None = (
+            ServerInfo(generation=generation) if generation else None)  # type: ignore[arg-type]
 
     # -- the shared program --------------------------------------------------------------------------
     def _program(self, flow: Flow[T]) -> Program[T]:

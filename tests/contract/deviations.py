@@ -59,6 +59,7 @@ _LEGACY_USER_FIELDS = (("ws-receive", "current_presenter", "current_presenter"),
 _FINE_TIMESTAMP = r"^'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{4,9}Z' is too long$"
 _TIMESTAMP_FIELD = r"body(/\w+)*/(created_at|modified_at|status_updated|last_activity)"
 
+_DIAGRAM = "/threat_models/{threat_model_id}/diagrams/{diagram_id}"
 _COLLABORATE = "GET /threat_models/{threat_model_id}/diagrams/{diagram_id}/collaborate"
 _NULL_SESSION_ID = ViolationPattern("response", "type", _COLLABORATE, "body/session_id",
                                     r"^None is not of type 'string'$", status=200, generations=LEGACY)
@@ -106,6 +107,13 @@ DEVIATIONS: tuple[Deviation, ...] = (
                 "an existing metadata key gives 409 (9.3 lists no difference at 0.217); the 0.217 spec lacks 409",
                 ViolationPattern("response", "undeclared-status", f"POST {path}", "", status=409, generations=LEGACY))
       for kind, path in _METADATA_COLLECTIONS),
+    *(Deviation(f"legacy-live-session-conflict-{method.lower()}-{'diagram' if 'diagram_id' in path else 'tm'}", "9.3",
+                "0.217 refuses diagram writes and threat-model deletes during a live session with 409, as 1.8 does; "
+                "its spec does not declare 409 there",
+                ViolationPattern("response", "undeclared-status", f"{method} {path}", "", status=409,
+                                 generations=LEGACY))
+      for method, path in (("PUT", _DIAGRAM), ("PATCH", _DIAGRAM), ("DELETE", _DIAGRAM),
+                           ("DELETE", "/threat_models/{threat_model_id}"))),
     # --- collaboration REST ------------------------------------------------------------------------------
     Deviation("me-sessions-is-an-array", "6.4",
               "GET /me/sessions returns [CollaborationSession]; the 1.8 spec says an object",

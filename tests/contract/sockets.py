@@ -68,4 +68,10 @@ class ContractSocket:
             return closed.rcvd.code if closed.rcvd is not None else 1006
 
     async def close(self) -> None:
+        """Check what is still pending (every received frame is checked), then close."""
+        try:
+            while True:
+                await self.receive(timeout=0.1)
+        except (TimeoutError, asyncio.TimeoutError, ConnectionClosed):
+            pass
         await self.connection.close()

@@ -63,6 +63,8 @@ def test_discovery_sign_in_refresh_and_logout(connect, sign_in, generation):
     assert alice.auth.userinfo().email.startswith("alice@")
     assert alice.auth.me().email.startswith("alice@")
     pair = alice.auth.refresh(alice.tokens.refresh_token)
+    if generation == "1.8":  # RFC 7009 revocation of one token (PROTOCOL.md 3.9)
+        alice.auth.revoke(alice.tokens.access_token, token_type_hint="access_token", access_token=pair.access_token)
     alice.auth.logout(pair)
     with pytest.raises(errors.Unauthorized):
         connect(auth=pair.access_token).auth.userinfo()
@@ -79,8 +81,10 @@ def test_threat_model_lifecycle(sign_in, generation):
            for a in fetched.authorization]
     framework = {"threat_model_framework": "STRIDE"}  # required by the 0.217 PUT (PROTOCOL.md 9.3)
     assert alice.threat_models.update(created.id, name="Renamed", authorization=acl, **framework).name == "Renamed"
-    patched = alice.threat_models.patch(created.id, [{"op": "add", "path": "/description", "value": "patched"}])
+    patched = alice.threat_models.patch(created.id, [{"op": "add", "path": "/description", "value": "patched"}],
+                                        if_match="*")  # If-Match and ETag at 1.8; not sent at 0.217 (5.1, 9.3)
     assert patched.description == "patched"
+    assert created.id in [tm.id for tm in alice.threat_models.iter()]
     alice.threat_models.delete(created.id)
     with pytest.raises(errors.NotFound):
         alice.threat_models.get(created.id)
@@ -109,6 +113,8 @@ def test_child_lifecycle_and_metadata(sign_in, kind):
     assert resource.get(tm.id, item.id).name == "patched"
 
     alice.metadata.create(tm.id, "team", "red", kind=kind, item_id=item.id)
+    with pytest.raises(errors.Conflict):  # an existing key (PROTOCOL.md 5.6)
+        alice.metadata.create(tm.id, "team", "again", kind=kind, item_id=item.id)
     assert [m.key for m in alice.metadata.list(tm.id, kind=kind, item_id=item.id)] == ["team"]
     assert alice.metadata.set(tm.id, "team", "blue", kind=kind, item_id=item.id).value == "blue"
     assert alice.metadata.get(tm.id, "team", kind=kind, item_id=item.id).value == "blue"
@@ -127,6 +133,9 @@ def test_threat_model_metadata(sign_in):
     assert [(m.key, m.value) for m in alice.metadata.list(tm.id)] == [("owner-team", "security")]
     assert alice.metadata.get(tm.id, "owner-team").value == "security"
     alice.metadata.delete(tm.id, "owner-team")
+    alice.metadata.bulk_create(tm.id, [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])
+    alice.metadata.bulk_replace(tm.id, [{"key": "a", "value": "one"}])
+    assert {m.key: m.value for m in alice.metadata.list(tm.id)}["a"] == "one"
 
 
 def test_diagram_lifecycle(sign_in, generation):
@@ -141,6 +150,8 @@ def test_diagram_lifecycle(sign_in, generation):
     alice.diagrams.patch(tm.id, diagram.id, [{"op": "replace", "path": "/cells", "value": [moved]}])
     assert alice.diagrams.get(tm.id, diagram.id).cells[0].id == cell_id
     alice.metadata.create(tm.id, "layer", "edge", kind="diagrams", item_id=diagram.id)
+    with pytest.raises(errors.Conflict):
+        alice.metadata.create(tm.id, "layer", "core", kind="diagrams", item_id=diagram.id)
     assert [m.value for m in alice.metadata.list(tm.id, kind="diagrams", item_id=diagram.id)] == ["edge"]
     alice.diagrams.delete(tm.id, diagram.id)
 
@@ -161,10 +172,13 @@ def test_collaboration_sessions(sign_in, generation):
     if generation == "1.8":
         with pytest.raises(errors.NotFound):  # 404 rather than 403: sessions cannot be enumerated (6.3)
             bob.collaboration.ticket(MISSING_ID)
-    with pytest.raises(errors.Conflict):  # no REST edits while a session is live (5.4, 9.3)
-        alice.diagrams.update(tm.id, diagram.id, name="Live", cells=[])
-    with pytest.raises(errors.Conflict):
-        alice.threat_models.delete(tm.id)
+    live_edits = [lambda: alice.diagrams.update(tm.id, diagram.id, name="Live", cells=[]),
+                  lambda: alice.diagrams.patch(tm.id, diagram.id, [{"op": "add", "path": "/name", "value": "X"}]),
+                  lambda: alice.diagrams.delete(tm.id, diagram.id),
+                  lambda: alice.threat_models.delete(tm.id)]
+    for edit in live_edits:  # no REST edits while a session is live (5.4, 9.3)
+        with pytest.raises(errors.Conflict):
+            edit()
     bob.collaboration.leave(tm.id, diagram.id)  # a non-host leaving is a no-op (PROTOCOL.md 6.2)
     alice.collaboration.leave(tm.id, diagram.id)  # the host ends it
     assert alice.collaboration.get(tm.id, diagram.id) is None

@@ -262,3 +262,11 @@ async def test_session_id_mismatch_closes_with_1000(world):
     await start_session(world, "alice")
     client = Client(await connect(f"{world.ws_url}?session_id={uuid.uuid4()}&token={world.tokens['bob']}"), "bob")
     assert await client.closed() == (1000, "Session ID mismatch")
+
+
+async def test_access_is_not_rechecked_at_pings(sandbox_factory):
+    world = make_world(sandbox_factory, "0.217", ws_ping_interval_seconds=0.1)
+    alice, bob = await pair(world)
+    world.grant("bob", None)
+    await bob.expect_silence(0.5)
+    assert bob.ws.close_code is None

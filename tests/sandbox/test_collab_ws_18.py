@@ -1,14 +1,16 @@
 """TMI 1.8's collaboration socket (PROTOCOL.md 7): tickets, join sequence, presenter flow, sync, undo."""
 from __future__ import annotations
 
+import socket
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.sandbox.collab_world import (
-    Client, add, join, make_world, node, operation_message, pair, patch, principal, remove, socket_url,
+    Client, add, eventually, join, make_world, node, operation_message, pair, patch, principal, remove, socket_url,
     start_session, ticket, update,
 )
 
@@ -300,6 +302,9 @@ async def test_ticket_session_must_match_the_requested_session(world):
     with pytest.raises(InvalidStatus) as mismatch:
         await connect(f"{world.ws_url}?session_id={other}&ticket={issued}")
     assert mismatch.value.response.status_code == 401
+    with pytest.raises(InvalidStatus) as spent:  # the failed attempt used the ticket up
+        await connect(f"{session['websocket_url']}&ticket={issued}")
+    assert spent.value.response.status_code == 401
 
 
 async def test_session_id_of_another_diagram_closes_with_session_id_mismatch(world):
@@ -371,3 +376,19 @@ async def test_revoked_read_access_closes_with_4403_at_the_next_ping(sandbox_fac
     world.grant("bob", None)
     assert await bob.closed() == (4403, "access revoked")
     assert alice.ws.close_code is None
+
+
+async def test_a_client_that_stops_reading_is_dropped_when_its_outbox_fills(world):
+    """TMI keeps 256 messages per client and drops a client a broadcast cannot reach (PROTOCOL.md 7.11).
+    Shared code: one generation is enough."""
+    alice, bob = await pair(world)
+    tiny = socket.socket()
+    tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # so the kernel cannot absorb the backlog
+    address = urlsplit(world.server.base_url)
+    tiny.connect((address.hostname, address.port))
+    await join(world, "erin", sock=tiny, max_queue=1, compression=None)  # then never reads again
+    for number in range(400):  # 400 x 50 kB: beyond the socket buffers and the 256-message outbox
+        cell = node(f"Bulky {number}") | {"data": {"blob": "x" * 50_000}}
+        await bob.send(operation_message(world, patch(add(cell))))
+    session = world.state.sessions[world.diagram_id]
+    await eventually(lambda: [c.user.provider_id for c in session.connections] == ["alice", "bob"], timeout=10)

@@ -200,8 +200,12 @@ async def test_delete_by_host_closes_every_socket_without_status(world):
 async def test_fault_hook_drops_every_socket_abruptly(world):
     alice, bob = await pair(world)
     async with world.http() as http:
+        elsewhere = await http.post("/_sandbox/sockets/drop", json={"diagram_id": str(uuid.uuid4())})
         response = await http.post("/_sandbox/sockets/drop", json={"diagram_id": world.diagram_id})
+        nothing_left = await http.post("/_sandbox/sockets/drop")
+    assert elsewhere.json() == {"dropped": 0}
     assert response.json() == {"dropped": 2}
+    assert nothing_left.json() == {"dropped": 0}
     assert (await alice.closed())[0] == 1006
     assert (await bob.closed())[0] == 1006
 
@@ -260,9 +264,10 @@ async def test_sessions_nobody_joins_are_cleaned_up(sandbox_factory, generation)
 
 
 async def test_pings_keep_the_socket_alive(sandbox_factory, generation):
-    world = make_world(sandbox_factory, generation, ws_ping_interval_seconds=0.05)
+    world = make_world(sandbox_factory, generation, ws_ping_interval_seconds=0.1)
     alice = await join(world, "alice")
-    await asyncio.sleep(0.4)  # several ping rounds, answered automatically by the client
+    await asyncio.sleep(0.6)  # several ping rounds, answered automatically by the client
     assert alice.ws.close_code is None
     await alice.send({"message_type": "presenter_cursor", "cursor_position": {"x": 1, "y": 2}})
     await alice.expect_silence(0.1)
+

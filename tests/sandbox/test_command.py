@@ -68,3 +68,17 @@ def test_options_become_a_config():
     assert (config.generation, config.seed, config.access_token_seconds) == ("1.8", None, 30)
     assert config.client_callback_allowlist == ["http://a.example/cb", "http://b.example/*", "http://c.example/cb"]
     assert config_from(vars(parser.parse_args([]))).seed == "demo"
+
+
+def test_a_public_url_replaces_the_bound_address_in_what_the_sandbox_issues():
+    import jwt
+
+    from portal.sandbox.config import SandboxConfig
+    from portal.sandbox.server import SandboxServer
+
+    with SandboxServer(SandboxConfig(seed=None), public_url="http://tmi.example:9999/") as server:
+        assert server.base_url == "http://tmi.example:9999"
+        user = server.state.user_for_login(provider="tmi", provider_id="alice", email="alice@tmi.local",
+                                           display_name="Alice (TMI User)")
+        claims = jwt.decode(server.state.issue_tokens(user)["access_token"], options={"verify_signature": False})
+        assert claims["iss"] == "http://tmi.example:9999"

@@ -23,9 +23,13 @@ def test_metadata_lifecycle(sandbox, collection):
     assert error(bob.post(path, {"key": "owner-team", "value": "x"}), 409, "conflict") == \
         "Metadata key already exists: owner-team"
     assert bob.get(f"{path}/owner-team").json() == {"key": "owner-team", "value": "payments"}
-    # the specs declare the asset variant's PUT body as a whole Metadata object, the others as {value}
-    update = {"key": "owner-team", "value": "cards"} if collection == "assets" else {"value": "cards"}
-    assert bob.put(f"{path}/owner-team", update).json() == {"key": "owner-team", "value": "cards"}
+    assert bob.put(f"{path}/owner-team", {"value": "cards"}).json() == {"key": "owner-team", "value": "cards"}
+    # the 1.8 spec declares the assets variant as a whole Metadata object: that form works everywhere too
+    assert bob.put(f"{path}/owner-team", {"key": "owner-team", "value": "v2"}).status_code == 200
+    error(bob.put(f"{path}/owner-team", {"key": "other", "value": "v2"}), 400, "invalid_input")
+    error(bob.put(f"{path}/owner-team", {"value": ""}), 400, "invalid_input")
+    error(bob.put(f"{path}/owner-team", {"value": "x", "extra": 1}), 400, "invalid_input")
+    bob.put(f"{path}/owner-team", {"value": "cards"})
     assert {"key": "owner-team", "value": "cards"} in bob.get(path).json()
     assert bob.delete(f"{path}/owner-team").status_code == 204
     error(bob.get(f"{path}/owner-team"), 404, "not_found")

@@ -320,3 +320,19 @@ def test_delete_waits_for_collaboration_sessions(sandbox):
         assert sandbox.state.threat_models[tm_id()]["deleted_at"]  # soft delete
         restored = alice.post(f"/threat_models/{tm_id()}/restore")
         assert restored.status_code == 200 and alice.get(f"/threat_models/{tm_id()}").status_code == 200
+
+
+def test_security_reviewer_field_rules_at_18(sandbox):
+    alice, bob = Api(sandbox, "alice"), Api(sandbox, "bob")
+    path = f"/threat_models/{tm_id()}"
+    clear = [{"op": "add", "path": "/security_reviewer", "value": None}]
+    assign = [{"op": "add", "path": "/security_reviewer", "value": {"provider_id": "carol"}}]
+    if alice.legacy:  # 0.217's ThreatModel has no security_reviewer field
+        error(alice.patch(path, assign), 400, "invalid_input")
+        return
+    assert alice.patch(path, clear).status_code == 200  # the owner may clear it
+    error(alice.patch(path, assign), 403, "forbidden")  # but only reviewers may assign it
+    error(bob.patch(path, clear), 403, "forbidden")
+    alice.user.is_security_reviewer = True
+    assigned = alice.patch(path, assign)
+    assert assigned.status_code == 200 and assigned.json()["security_reviewer"]["email"] == "carol@tmi.local"

@@ -9,8 +9,8 @@ import pytest
 import respx
 
 from portal.tmi import (APIConnectionError, APITimeoutError, AsyncTMIClient, CollaborationSession, Conflict,
-                        InternalServerError, MalformedResponse, NotFound, NotSupported, Provider, RateLimited,
-                        RefreshFailed, ServiceUnavailable, TMIClient, TokenPair)
+                        Forbidden, InternalServerError, MalformedResponse, NotFound, NotSupported, Provider,
+                        RateLimited, RefreshFailed, ServiceUnavailable, TMIClient, TokenPair, Unauthorized)
 from tests.tmi.helpers import AsyncSleeps, Sleeps
 from tests.tmi.test_generations import DISCOVERY_18, DISCOVERY_0217
 
@@ -87,6 +87,14 @@ def test_threat_type_and_diagram_bodies_follow_the_generation(router, make):
     assert json.loads(sent(router).content) == {"type": "DFD-1.0.0", "name": "D", "cells": [{**edge, "shape": "edge"}]}
 
 
+def test_a_document_accepted_for_extraction_is_still_a_document(router, make):
+    router.post("/threat_models/tm1/documents").respond(202, json={
+        "document": {"id": "doc1", "name": "Spec", "uri": "https://x", "access_status": "pending_access"},
+        "job_id": "job-1"})
+    document = make().documents.create("tm1", name="Spec", uri="https://x")
+    assert document.id == "doc1" and document.model_extra["access_status"] == "pending_access"
+
+
 def test_list_filters_become_query_parameters(router, make):
     router.get("/threat_models").respond(200, json={"threat_models": [], "total": 0, "limit": 5, "offset": 10})
     make().threat_models.list(limit=5, offset=10, name="shop", status=["in_progress", "done"], owner=None)
@@ -101,6 +109,7 @@ def test_public_endpoints_carry_no_credentials(router, make):
         {"id": "tmi", "auth_url": f"{BASE}/oauth2/authorize?idp=tmi"}]})
     providers = make().auth.providers()
     assert providers[0].id == "tmi" and "authorization" not in sent(router).headers
+    assert sent(router).headers["accept"] == "application/json"  # GET / would answer HTML to text/html
 
 
 def test_authorize_url_joins_with_ampersand_and_absolutises(router, make):
@@ -279,6 +288,15 @@ def test_a_missing_diagram_is_still_not_found(router, make):
         404, json={"error": "not_found", "error_description": "Diagram not found in this threat model"})
     with pytest.raises(NotFound):
         make().collaboration.get("tm1", "d1")
+
+
+def test_a_0_217_permission_401_on_collaborate_is_forbidden(router, make):
+    denied = "You don't have sufficient permissions to access this threat model"
+    router.post("/threat_models/tm1/diagrams/d1/collaborate").respond(401, json={
+        "error": "unauthorized", "error_description": denied})
+    with pytest.raises(Forbidden) as caught:
+        make("0.217", auth="static-token").collaboration.start_or_join("tm1", "d1")
+    assert caught.value.status_code == 401 and isinstance(caught.value.__cause__, Unauthorized)
 
 
 def test_start_or_join_meets_a_409_by_getting_the_session(router, make):

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from websockets.sync.client import connect
 
-from portal.tmi import NotFound, NotSupported, TMIClient
+from portal.tmi import Forbidden, NotFound, NotSupported, TMIClient
 from tests.tmi.helpers import sign_in
 
 FIRST_MESSAGE = {"1.8": "diagram_state", "0.217": "diagram_state_sync"}
@@ -89,6 +89,15 @@ def test_another_user_joins_the_same_session(alice, diagram, anonymous, sandbox)
         assert joined.host.email == alice.auth.me().email
         bob.collaboration.leave(tm_id, diagram_id)  # a non-host leaving is a no-op for the session
         assert alice.collaboration.get(tm_id, diagram_id).session_id == started.session_id
+
+
+def test_no_read_access_is_forbidden_in_both_generations(alice, diagram, anonymous, sandbox):
+    # 0.217 answers 401 "You don't have sufficient permissions" here (PROTOCOL.md 9.4); the client says 403.
+    with TMIClient(sandbox.base_url, auth=sign_in(anonymous, "mallory")) as mallory:
+        with pytest.raises(Forbidden):
+            mallory.collaboration.start_or_join(*diagram)
+        with pytest.raises(Forbidden):
+            mallory.collaboration.get(*diagram)
 
 
 async def test_async_collaboration(async_alice):

@@ -53,6 +53,16 @@ def test_listing_pages_by_limit_and_offset(alice, generation):
     assert len(walked) == len(set(tm.id for tm in alice.threat_models.iter(page_size=3)))
 
 
+def test_filters_reach_the_server(alice, generation):
+    alice.threat_models.create(name="Zeta gateway")
+    alice.threat_models.create(name="Other")
+    names = {tm.name for tm in alice.threat_models.iter(name="zeta", status=["not_started"])}
+    if generation == "1.8":
+        assert names == {"Zeta gateway"}
+    else:  # accepted but ignored at 0.217 (PROTOCOL.md 9.3)
+        assert {"Zeta gateway", "Other"} <= names
+
+
 def test_iter_walks_child_pages(alice, tm):
     # The page logic differs by generation (1.8 stops at `total`, 0.217 at a short page).
     for n in range(5):

@@ -86,8 +86,9 @@ class Hub:
         for session in self.sessions():
             if diagram_id in (None, session.diagram_id):
                 for conn in session.connections:
-                    conn.abort()
-                    dropped += 1
+                    if not conn.ending:
+                        conn.abort(now=True)
+                        dropped += 1
         return dropped
 
     # -- REST views -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.websockets import WebSocket
 
 from portal.sandbox.auth import unauthorized
+from portal.sandbox.collab.cells import Rejection
 from portal.sandbox.collab.history import Entry
 from portal.sandbox.collab.protocol import AUTHORIZATION_DENIED, Handler, Protocol
 from portal.sandbox.collab.session import Connection, Session
@@ -136,7 +137,8 @@ class Protocol18(Protocol):
             return
         self.apply_operation(session, conn, message)
 
-    def rejection(self, session, message, sequence_number, rejection, diagram) -> dict[str, Any]:
+    def rejection(self, session: Session, message: dict[str, Any], sequence_number: int, rejection: Rejection,
+                  diagram: dict[str, Any] | None) -> dict[str, Any]:
         body = super().rejection(session, message, sequence_number, rejection, diagram)
         body["update_vector"] = int((diagram or {}).get("update_vector") or 0)
         return body

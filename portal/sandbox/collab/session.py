@@ -21,6 +21,7 @@ from portal.sandbox.state import SandboxUser, new_uuid
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 256  # TMI's per-client send buffer (PROTOCOL.md 7.11)
+WRITE_DEADLINE_SECONDS = 10.0  # per frame; a peer that takes longer is cut off
 
 
 @dataclass
@@ -53,8 +54,14 @@ class Connection:
     def close(self, code: int | None, reason: str = "", *, delay: float = 0.0) -> None:
         self._end(_Close(code, reason, delay))
 
-    def abort(self) -> None:
-        self._end(_Abort())
+    def abort(self, *, now: bool = False) -> None:
+        """Cut the connection after what is queued; `now` cuts it at once (a stuck or dead peer,
+        whose writer may be blocked on a full socket)."""
+        if now:
+            self.ending = True
+            sockets.abort(self.websocket, discard=True)
+        else:
+            self._end(_Abort())
 
     def _end(self, item: Any) -> None:
         if not self.ending:
@@ -74,7 +81,10 @@ class Connection:
                 if isinstance(item, _Abort):
                     sockets.abort(self.websocket)
                     return
-                await self.websocket.send_text(json.dumps(item))
+                async with asyncio.timeout(WRITE_DEADLINE_SECONDS):
+                    await self.websocket.send_text(json.dumps(item))
+        except TimeoutError:
+            self.abort(now=True)
         except (OSError, RuntimeError, WebSocketDisconnect) as exc:  # the peer went away under us
             log.debug("collab writer stopped: %r", exc)
         finally:
@@ -118,4 +128,4 @@ class Session:
         """Send to every client but `exclude`; a client whose outbox is full is dropped."""
         for conn in list(self.connections):
             if conn is not exclude and not conn.send(message) and not conn.ending:
-                conn.abort()
+                conn.abort(now=True)

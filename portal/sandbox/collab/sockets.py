@@ -26,11 +26,14 @@ async def close(websocket: WebSocket, code: int | None, reason: str = "") -> Non
     await websocket.send({"type": "websocket.close", "code": code, "reason": reason})
 
 
-def abort(websocket: WebSocket) -> None:
+def abort(websocket: WebSocket, *, discard: bool = False) -> None:
     """Close the TCP connection with no close frame (the peer sees 1006). Bytes already written,
-    such as an error frame sent just before, are still flushed."""
+    such as an error frame sent just before, are still flushed unless `discard` (a peer that
+    stopped reading would otherwise keep the connection open forever)."""
     transport = _protocol(websocket).transport
-    if not transport.is_closing():
+    if discard:
+        transport.abort()
+    elif not transport.is_closing():
         transport.close()
 
 

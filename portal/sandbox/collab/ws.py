@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -18,7 +19,7 @@ from portal.sandbox.state import SandboxState, SandboxUser
 READ_DEADLINE_PINGS = 3  # TMI's 90 s read deadline is three 30 s ping intervals
 
 
-def endpoint(state: SandboxState):
+def endpoint(state: SandboxState) -> Callable[[WebSocket], Awaitable[None]]:
     hub = Hub.of(state)
 
     async def collaborate(websocket: WebSocket) -> None:
@@ -41,8 +42,7 @@ def endpoint(state: SandboxState):
                 keepalive.cancel()
             if session is not None:
                 protocol.depart(session, conn)
-            if not conn.ending:
-                writer.cancel()
+            writer.cancel()  # the peer is gone: anything still queued has nowhere to go
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
 
@@ -91,8 +91,8 @@ async def receive_loop(hub: Hub, session: Session | None, conn: Connection) -> N
         frame: dict[str, Any] = await conn.websocket.receive()
         if frame["type"] == "websocket.disconnect":
             return
-        if session is None or conn not in session.connections:
-            continue  # refused, removed or ending: input no longer counts
+        if session is None or session.terminating or conn not in session.connections:
+            continue  # refused, removed, or the session is ending: input no longer counts
         try:
             message = json.loads(frame.get("text") or frame.get("bytes") or b"")
         except ValueError:
@@ -117,6 +117,6 @@ async def keep_alive(hub: Hub, session: Session, conn: Connection) -> None:
         if sockets.pong_received(conn.websocket):
             last_pong = loop.time()
         elif loop.time() - last_pong > READ_DEADLINE_PINGS * interval:
-            conn.abort()
+            conn.abort(now=True)
             return
         sockets.send_ping(conn.websocket)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from typing import Any
 
 from starlette.responses import Response
@@ -9,7 +10,7 @@ from starlette.responses import Response
 from portal.sandbox.rest import children
 from portal.sandbox.rest.children import Kind
 from portal.sandbox.rest.pipeline import Call, Operation, conflict, declared, invalid_input, not_found
-from portal.sandbox.rest.spec import Spec
+from portal.sandbox.rest.spec import Spec, load as load_spec
 from portal.sandbox.rest.threat_models import ITEM as TM_ITEM
 
 
@@ -53,8 +54,17 @@ def get_metadata(call: Call, kind: Kind | None) -> Response:
     return call.json(dict(_entry(_owner(call, kind), call.params["key"])))
 
 
+# PROTOCOL.md 5.6: PUT .../metadata/{key} takes {"value"}. The 1.8 spec declares the assets variant
+# as a whole Metadata object (key required); the sandbox accepts both forms everywhere.
+PUT_BODY = {"type": "object", "required": ["value"], "additionalProperties": False,
+            "properties": {"key": {"type": "string"}, "value": {"type": "string", "minLength": 1, "maxLength": 1024}}}
+
+
 def put_metadata(call: Call, kind: Kind | None) -> Response:
     owner, key = _owner(call, kind), call.params["key"]
+    errors = load_spec(call.state.config.generation).schema_errors(PUT_BODY, call.body)
+    if errors:
+        raise invalid_input(f"request body has an error: doesn't match schema: {errors[0]}")
     if call.body.get("key", key) != key:
         raise invalid_input("The key in the body must match the key in the path")
     entry = next((m for m in _entries(owner) if m["key"] == key), None)
@@ -125,7 +135,7 @@ def operations(spec: Spec, kind: Kind | None) -> list[tuple[str, list[Operation]
     for suffix, methods in _HANDLERS.items():
         path = base + suffix
         bound = {m: (functools.partial(handler, kind=kind), role) for m, (handler, role) in methods.items()}
-        ops = declared(spec, path, bound)
+        ops = [replace(op, validate_body=op.handler.func is not put_metadata) for op in declared(spec, path, bound)]
         if ops:
             out.append((path, ops))
     return out

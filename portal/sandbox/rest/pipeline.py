@@ -89,7 +89,7 @@ class Operation:
     method: str
     handler: Handler
     role: str | None  # None: any authenticated user (list and create threat models)
-    validate_body: bool = True
+    validate_body: bool = True  # False: the handler checks the body itself
     gated: bool = True  # False: the handler finds the threat model itself (restore of a deleted one)
 
 

@@ -61,9 +61,6 @@ class Spec:
     def properties(self, name: str) -> set[str]:
         return set(self.resolve(self.schemas[name]).get("properties", {}))
 
-    def has_schema(self, name: str) -> bool:
-        return name in self.schemas
-
     # -- operations ------------------------------------------------------------------------
     def operation(self, path: str, method: str) -> dict[str, Any]:
         return self.document["paths"][path][method.lower()]

@@ -67,9 +67,7 @@ class Auth(Resource):
                                json={"refresh_token": refresh_token}, authenticated=False,
                                retry=RetryMode.CONNECT_ONLY))
         except (BadRequest, Unauthorized) as exc:
-            raise RefreshFailed(status_code=exc.status_code, error=exc.error,
-                                error_description=exc.error_description, details=exc.details,
-                                headers=exc.headers, method=exc.method, url=exc.url, body=exc.body) from exc
+            raise exc.recast(RefreshFailed) from exc
 
     @operation
     def userinfo(self) -> Flow[UserInfo]:
@@ -85,7 +83,7 @@ class Auth(Resource):
         """Revoke a token. 1.8: RFC 7009 (`token`, optional hint), authenticated by a Bearer token.
         0.217 can only blacklist the access token it is called with (`token`, or `access_token`)."""
         profile = yield from server_profile()
-        if profile.is_legacy:
+        if not profile.rfc7009_revoke:
             yield Call("POST", "/oauth2/revoke", no_content, json={}, bearer=access_token or token,
                        retry=RetryMode.CONNECT_ONLY)
             return None
@@ -105,7 +103,7 @@ class Auth(Resource):
         if tokens is None:
             raise ValueError("logout needs a token pair")
         profile = yield from server_profile()
-        if profile.is_legacy:
+        if not profile.rfc7009_revoke:
             yield from self._revoke(tokens.access_token)
             return None
         if tokens.refresh_token:

@@ -1,11 +1,12 @@
 """Collaboration sessions over REST, and the URL of a session's WebSocket (PROTOCOL.md 6, 7.1, 9.4, 9.5)."""
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from portal.tmi import _http
 from portal.tmi.calls import Call, Flow, as_model, json_body, no_content, server_profile
-from portal.tmi.errors import Conflict, NotFound, NotSupported
+from portal.tmi.errors import Conflict, Forbidden, NotFound, NotSupported, Unauthorized
 from portal.tmi.models import CollaborationSession
 from portal.tmi.resources.base import Resource, operation
 
@@ -43,9 +44,19 @@ class Collaboration(Resource):
     def _path(threat_model_id: str, diagram_id: str) -> str:
         return f"/threat_models/{threat_model_id}/diagrams/{diagram_id}/collaborate"
 
+    def _exchange(self, method: str, threat_model_id: str, diagram_id: str, parse: Any) -> Flow[Any]:
+        profile = yield from server_profile()
+        try:
+            return (yield Call(method, self._path(threat_model_id, diagram_id), parse))
+        except Unauthorized as exc:
+            # 0.217 answers a missing read permission here with 401 (PROTOCOL.md 9.4): it is a 403.
+            if profile.collaborate_denied_status == 401 and "permission" in exc.error_description.lower():
+                raise exc.recast(Forbidden) from exc
+            raise
+
     def _get(self, threat_model_id: str, diagram_id: str) -> Flow[CollaborationSession | None]:
         try:
-            session = yield Call("GET", self._path(threat_model_id, diagram_id), _session)
+            session = yield from self._exchange("GET", threat_model_id, diagram_id, _session)
         except NotFound as exc:
             if _is_no_session(exc):
                 return None
@@ -60,7 +71,7 @@ class Collaboration(Resource):
         409 and has no PUT (PROTOCOL.md 10.3); a 409 from some other server is met by GETting the session
         rather than the guide's PUT. The caller joins by connecting the WebSocket."""
         try:
-            return (yield Call("POST", self._path(threat_model_id, diagram_id), _session))
+            return (yield from self._exchange("POST", threat_model_id, diagram_id, _session))
         except Conflict:
             session = yield from self._get(threat_model_id, diagram_id)
             if session is None:
@@ -70,7 +81,7 @@ class Collaboration(Resource):
     @operation
     def leave(self, threat_model_id: str, diagram_id: str) -> Flow[None]:
         """DELETE (204 in every case). For the host this ends the session for everyone."""
-        return (yield Call("DELETE", self._path(threat_model_id, diagram_id), no_content))
+        return (yield from self._exchange("DELETE", threat_model_id, diagram_id, no_content))
 
     @operation
     def sessions(self) -> Flow[list[CollaborationSession]]:

@@ -2,10 +2,12 @@
 patch (JSON Patch), delete. Each is written once, for both generations (PROTOCOL.md 5 and 9.3)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from portal.tmi.calls import JSON_PATCH, Call, Flow, as_model, as_page, no_content, server_profile, with_version
+from portal.tmi import _http
+from portal.tmi.calls import (JSON_PATCH, Call, Flow, as_model, as_page, json_body, no_content, server_profile,
+                              with_version)
 from portal.tmi.cells import cells_to_wire
 from portal.tmi.generations import GenerationProfile, threat_input
 from portal.tmi.models import (Asset, Diagram, Document, Note, Repository, Threat, ThreatModel, TMIModel,
@@ -45,7 +47,10 @@ class _Collection(Resource):
 
     def _create(self, base: str, body: dict[str, Any]) -> Flow[Any]:
         profile = yield from server_profile()
-        return (yield Call("POST", base, with_version(as_model(self.model)), json=self._to_wire(profile, body)))
+        return (yield Call("POST", base, with_version(self._created_parser()), json=self._to_wire(profile, body)))
+
+    def _created_parser(self) -> Callable[[_http.Response], Any]:
+        return as_model(self.model)
 
     def _update(self, path: str, body: dict[str, Any], if_match: IfMatch) -> Flow[Any]:
         profile = yield from server_profile()
@@ -183,6 +188,16 @@ class Diagrams(_Child):
 class Documents(_Child):
     model = list_model = Document
     items_key = "documents"
+
+    def _created_parser(self) -> Callable[[_http.Response], Any]:
+        # With asynchronous content extraction on, 1.8 answers 202 `{document, job_id}` (PROTOCOL.md 5.5).
+        def parse(response: _http.Response) -> Document:
+            body = json_body(response)
+            if response.status_code == 202 and isinstance(body, dict) and "document" in body:
+                body = body["document"]
+            return Document.model_validate(body)
+
+        return parse
 
 
 class Assets(_Child):

@@ -50,9 +50,10 @@ class MetadataResource(Resource):
     @operation
     def set(self, threat_model_id: str, key: str, value: str, *, kind: str | None = None,
             item_id: str | None = None) -> Flow[Metadata]:
-        """PUT the value of one key."""
+        """PUT the value of one key. Both specs want the whole pair on assets and the value alone elsewhere."""
+        body = {"key": key, "value": value} if kind == "assets" else {"value": value}
         return (yield Call("PUT", f"{self._base(threat_model_id, kind, item_id)}/{key}", as_model(Metadata),
-                           json={"value": value}))
+                           json=body))
 
     @operation
     def delete(self, threat_model_id: str, key: str, *, kind: str | None = None,
