@@ -6,7 +6,8 @@ from pathlib import Path
 import portal.sandbox
 
 VENDORED_DIR = Path(portal.sandbox.__file__).parent / "specs"
-SHARED_DIR = Path("/work/shared/tmi")
+# The project's shared folder sits beside the repository (here and in CI).
+SHARED_DIR = Path(__file__).resolve().parents[3] / "shared" / "tmi"
 
 # Vendored file name -> the shared original it must equal byte for byte.
 SHARED_ORIGINALS: dict[str, Path] = {
