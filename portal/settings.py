@@ -3,6 +3,7 @@
 Embedded defaults need nothing installed: SQLite, the in-memory channel layer and a
 filesystem Celery broker. DATABASE_URL and REDIS_URL switch to the real services.
 """
+import os
 from pathlib import Path
 
 import environ
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "social_django",
     "django_celery_beat",
     "portal.organizations",
+    "portal.accounts",
     "portal.devtools",
 ]
 
@@ -66,6 +68,13 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Write transactions take SQLite's lock at BEGIN, so the token vault's row lock
+    # (select_for_update, a no-op on SQLite) still serialises refreshes across processes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    # A file, not shared-cache memory, so test threads and processes lock it as production does.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -124,6 +133,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+
+# Encrypted fields (TMI tokens, client secrets): keys derive from SECRET_KEY and this salt.
+# Rotate by prepending a new salt (a comma-separated list) or by SECRET_KEY_FALLBACKS.
+SALT_KEY = env.list("PORTAL_FIELD_ENCRYPTION_SALT", default=["dev-insecure-field-salt"])
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
 # TMI: how long a call may take, and how often it is retried when that is safe.
 TMI_TIMEOUT_SECONDS = env.float("TMI_TIMEOUT_SECONDS", default=10.0)

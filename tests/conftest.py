@@ -39,3 +39,41 @@ def generation(request) -> str:
 def sandbox(sandbox_factory, generation) -> SandboxServer:
     """A seeded sandbox of each TMI generation (the test runs once per generation)."""
     return sandbox_factory(generation)
+
+
+# -- organisations and members on a running sandbox ------------------------------------------------
+
+
+@pytest.fixture
+def organization(db, sandbox):
+    """Organisation `acme`, on the test's sandbox."""
+    from portal.organizations.models import Organization
+
+    return Organization.objects.create(name="Acme", slug="acme", tmi_base_url=sandbox.base_url)
+
+
+@pytest.fixture
+def other_organization(db, sandbox):
+    """Organisation `globex`, a second tenant on the same sandbox."""
+    from portal.organizations.models import Organization
+
+    return Organization.objects.create(name="Globex", slug="globex", tmi_base_url=sandbox.base_url)
+
+
+@pytest.fixture
+def member_factory(db, django_user_model):
+    """`member_factory(organization, "alice", role="member")`: a portal user who is a member of the
+    organisation and has signed in at its TMI (the sandbox) with that login hint; the tokens come from
+    TMI's real OAuth flow and sit in the token vault."""
+    from portal.accounts.vault import tmi_connection_store
+    from portal.tmi import TokenPair
+    from tests.sandbox.helpers import login
+
+    def make(organization, hint: str, *, role: str = "member"):
+        user, _ = django_user_model.objects.get_or_create(username=hint, defaults={"email": f"{hint}@example.com"})
+        organization.memberships.update_or_create(user=user, defaults={"role": role})
+        tokens = TokenPair(**login(organization.tmi_base_url, hint))
+        tmi_connection_store(organization=organization, user=user, tokens=tokens, provider="tmi", subject=hint)
+        return user
+
+    return make

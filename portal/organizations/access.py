@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from portal.organizations.models import Membership, Organization, Role
 
@@ -42,7 +42,8 @@ def organization_access_resolve(*, slug: str, user, minimum_role: Role = Role.ME
     return OrganizationAccess(organization=membership.organization, membership=membership)
 
 
-aorganization_access_resolve = sync_to_async(organization_access_resolve)
+# Consumers' twin; it closes the worker thread's connection afterwards, as Channels does.
+aorganization_access_resolve = database_sync_to_async(organization_access_resolve)
 
 
 def organization_public_get(*, slug: str) -> Organization:

@@ -78,8 +78,8 @@ def test_one_user_may_belong_to_several_organisations(organization, other_organi
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_async_twin_resolves_for_consumers(organization, member_of):
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async
 
-    dave = await sync_to_async(member_of)(organization, Role.OWNER, "dave")
+    dave = await database_sync_to_async(member_of)(organization, Role.OWNER, "dave")
     access = await aorganization_access_resolve(slug="acme", user=dave)
     assert access.role is Role.OWNER

@@ -1,0 +1,120 @@
+"""The token vault: the one place TMI tokens are stored, read and refreshed.
+
+TMI refresh tokens are single use (PROTOCOL.md 3.6), so every refresh — by a page, a socket
+consumer or a Celery worker, in any process — goes through `tmi_tokens_refresh`, which holds
+the connection's row lock while it talks to TMI and re-reads the row first: whoever comes
+second finds the new pair and uses it instead of spending the old refresh token again.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone as dj_timezone
+
+from portal.accounts.models import TMIConnection
+from portal.organizations.models import Organization
+from portal.tmi import AsyncTMIClient, RefreshFailed, TMIClient, TokenAuth, TokenPair
+
+
+class SignInRequired(Exception):
+    """The member has no usable TMI tokens for this organisation and must sign in again."""
+
+
+def _pair_of(connection: TMIConnection) -> TokenPair:
+    expires_in = int(connection.expires_at.timestamp() - dj_timezone.now().timestamp())
+    return TokenPair(access_token=connection.access_token, refresh_token=connection.refresh_token,
+                     expires_in=expires_in, issued_at=dj_timezone.now().timestamp())
+
+
+def _expiry_of(tokens: TokenPair) -> datetime:
+    return datetime.fromtimestamp(tokens.expires_at, tz=timezone.utc)
+
+
+def tmi_client_options() -> dict:
+    return {"timeout": settings.TMI_TIMEOUT_SECONDS, "max_retries": settings.TMI_MAX_RETRIES}
+
+
+def tmi_connection_store(*, organization: Organization, user, tokens: TokenPair, provider: str, subject: str,
+                         email: str = "", display_name: str = "") -> TMIConnection:
+    """Keep a freshly issued pair (after sign-in), replacing whatever the member had."""
+    connection, _ = TMIConnection.objects.update_or_create(
+        organization=organization, user=user,
+        defaults={"provider": provider, "subject": subject, "email": email, "display_name": display_name,
+                  "access_token": tokens.access_token, "refresh_token": tokens.refresh_token,
+                  "expires_at": _expiry_of(tokens), "needs_sign_in": False, "refreshed_at": None},
+    )
+    return connection
+
+
+def tmi_connection_get(*, organization: Organization, user) -> TMIConnection:
+    connection = TMIConnection.objects.filter(organization=organization, user=user).first()
+    if connection is None or connection.needs_sign_in:
+        raise SignInRequired(organization.slug)
+    return connection
+
+
+def tmi_tokens_get(*, organization: Organization, user) -> TokenPair:
+    return _pair_of(tmi_connection_get(organization=organization, user=user))
+
+
+def tmi_tokens_refresh(*, connection_id: int, stale: TokenPair | None = None) -> TokenPair:
+    """Refresh under the row lock. `stale` is the pair the caller found wanting; if the stored
+    pair has changed since, someone else refreshed and the stored one is returned as it is."""
+    with transaction.atomic():
+        connection = TMIConnection.objects.select_for_update().get(pk=connection_id)
+        if connection.needs_sign_in:
+            raise SignInRequired(str(connection.organization_id))
+        if stale is not None and connection.access_token != stale.access_token:
+            return _pair_of(connection)
+        with TMIClient(connection.organization.tmi_base_url, **tmi_client_options()) as client:
+            try:
+                tokens = client.auth.refresh(connection.refresh_token)
+            except RefreshFailed:
+                connection.needs_sign_in = True
+                connection.save(update_fields=["needs_sign_in"])
+                refused = True  # raised after the block, so the mark is committed, not rolled back
+            else:
+                refused = False
+                connection.access_token = tokens.access_token
+                connection.refresh_token = tokens.refresh_token or connection.refresh_token
+                connection.expires_at = _expiry_of(tokens)
+                connection.refreshed_at = dj_timezone.now()
+                connection.save(update_fields=["access_token", "refresh_token", "expires_at", "refreshed_at"])
+    if refused:
+        raise SignInRequired(str(connection.organization_id))
+    return tokens
+
+
+atmi_tokens_refresh = database_sync_to_async(tmi_tokens_refresh)
+_aconnection_get = database_sync_to_async(tmi_connection_get)
+
+
+def _token_auth(connection: TMIConnection, *, refresh) -> TokenAuth:
+    return TokenAuth(_pair_of(connection), refresh=refresh)
+
+
+@contextlib.contextmanager
+def tmi_client(*, organization: Organization, user) -> Iterator[TMIClient]:
+    """A TMI client acting as this member; tokens refresh through the vault."""
+    connection = tmi_connection_get(organization=organization, user=user)
+    auth = _token_auth(connection, refresh=lambda stale: tmi_tokens_refresh(connection_id=connection.pk, stale=stale))
+    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options()) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def atmi_client(*, organization: Organization, user) -> AsyncIterator[AsyncTMIClient]:
+    """The async twin, for pages that fetch concurrently and for socket consumers."""
+    connection = await _aconnection_get(organization=organization, user=user)
+
+    async def refresh(stale: TokenPair) -> TokenPair:
+        return await atmi_tokens_refresh(connection_id=connection.pk, stale=stale)
+
+    async with AsyncTMIClient(organization.tmi_base_url, auth=_token_auth(connection, refresh=refresh),
+                              **tmi_client_options()) as client:
+        yield client

@@ -1,0 +1,103 @@
+"""The token vault against the sandbox: tokens encrypted at rest, one refresh path under a lock."""
+import threading
+
+import httpx
+import pytest
+from django.db import connection as db
+
+from portal.accounts.models import TMIConnection
+from portal.accounts.vault import (
+    SignInRequired,
+    atmi_client,
+    tmi_client,
+    tmi_connection_get,
+    tmi_tokens_get,
+    tmi_tokens_refresh,
+)
+from tests.sandbox.helpers import advance_clock
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_tokens_are_encrypted_at_rest(organization, member_factory):
+    alice = member_factory(organization, "alice")
+    stored = tmi_tokens_get(organization=organization, user=alice)
+    with db.cursor() as cursor:
+        cursor.execute("SELECT access_token, refresh_token FROM accounts_tmiconnection")
+        raw_access, raw_refresh = cursor.fetchone()
+    assert stored.access_token and stored.access_token not in raw_access
+    assert stored.refresh_token and stored.refresh_token not in raw_refresh
+    assert stored.access_token not in repr(tmi_connection_get(organization=organization, user=alice))
+
+
+def test_a_member_reads_tmi_through_the_vault(organization, member_factory):
+    alice = member_factory(organization, "alice")
+    with tmi_client(organization=organization, user=alice) as client:
+        names = [tm.name for tm in client.threat_models.iter()]
+    assert names  # the seed gives alice access to several models
+
+
+async def test_the_async_client_reads_tmi_through_the_vault(organization, member_factory):
+    from channels.db import database_sync_to_async
+
+    alice = await database_sync_to_async(member_factory)(organization, "alice")
+    async with atmi_client(organization=organization, user=alice) as client:
+        page = await client.threat_models.list(limit=5)
+    assert 0 < len(page.items) <= 5
+
+
+def test_an_expired_access_token_is_refreshed_and_stored(organization, member_factory, sandbox):
+    alice = member_factory(organization, "alice")
+    before = tmi_tokens_get(organization=organization, user=alice)
+    advance_clock(sandbox.base_url, 3700)  # the access token has expired at TMI
+    with tmi_client(organization=organization, user=alice) as client:
+        client.threat_models.list(limit=1)
+    after = tmi_tokens_get(organization=organization, user=alice)
+    assert after.refresh_token != before.refresh_token
+    assert TMIConnection.objects.get(user=alice).refreshed_at is not None
+
+
+def test_racing_refreshes_spend_the_refresh_token_once(organization, member_factory, sandbox):
+    alice = member_factory(organization, "alice")
+    connection_id = tmi_connection_get(organization=organization, user=alice).pk
+    stale = tmi_tokens_get(organization=organization, user=alice)
+    results, errors = [], []
+
+    def refresh():
+        try:
+            results.append(tmi_tokens_refresh(connection_id=connection_id, stale=stale))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len({pair.access_token for pair in results}) == 1  # all four got the one new pair
+    assert not TMIConnection.objects.get(pk=connection_id).needs_sign_in
+    # The stale refresh token was spent exactly once: TMI now refuses it.
+    refused = httpx.post(f"{sandbox.base_url}/oauth2/refresh", json={"refresh_token": stale.refresh_token})
+    assert refused.status_code == 400
+
+
+def test_a_refused_refresh_marks_the_member_for_sign_in(organization, member_factory, sandbox):
+    alice = member_factory(organization, "alice")
+    stored = tmi_tokens_get(organization=organization, user=alice)
+    # Someone spends the refresh token behind the vault's back.
+    assert httpx.post(f"{sandbox.base_url}/oauth2/refresh", json={"refresh_token": stored.refresh_token}).is_success
+    connection_id = tmi_connection_get(organization=organization, user=alice).pk
+    with pytest.raises(SignInRequired):
+        tmi_tokens_refresh(connection_id=connection_id, stale=stored)
+    assert TMIConnection.objects.get(pk=connection_id).needs_sign_in
+    with pytest.raises(SignInRequired):
+        tmi_tokens_get(organization=organization, user=alice)
+
+
+def test_a_member_who_never_signed_in_must_sign_in(organization, django_user_model):
+    bob = django_user_model.objects.create_user(username="bob")
+    with pytest.raises(SignInRequired):
+        tmi_tokens_get(organization=organization, user=bob)
