@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "portal.organizations",
     "portal.accounts",
+    "portal.dashboard",
     "portal.devtools",
 ]
 
@@ -142,6 +143,35 @@ SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 # TMI: how long a call may take, and how often it is retried when that is safe.
 TMI_TIMEOUT_SECONDS = env.float("TMI_TIMEOUT_SECONDS", default=10.0)
 TMI_MAX_RETRIES = env.int("TMI_MAX_RETRIES", default=2)
+
+# --- Social auth (signing in through TMI) -------------------------------------------------------
+# One backend, "tmi" (portal/accounts/backend.py): each organisation signs in at its own TMI server.
+# The pipeline (portal/accounts/pipeline.py) decides membership before writing anything and hands
+# TMI's tokens to the token vault; social-auth's UserSocialAuth row never holds a token.
+AUTHENTICATION_BACKENDS = [
+    "portal.accounts.backend.TMIOAuth2",
+    "django.contrib.auth.backends.ModelBackend",  # Django admin for platform superusers
+]
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_PIPELINE = (
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "portal.accounts.pipeline.user_identify",
+    "portal.accounts.pipeline.membership_require",
+    "social_core.pipeline.user.get_username",
+    "social_core.pipeline.user.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "portal.accounts.pipeline.membership_grant",
+    "portal.accounts.pipeline.tokens_store",
+)  # no load_extra_data: tokens go to the vault only
+SOCIAL_AUTH_TMI_EXTRA_DATA: list = []
+SOCIAL_AUTH_USER_FIELDS = ["username", "email", "first_name", "last_name"]
+# TMI keeps an authorize request's state for 10 minutes; ours lives as long.
+SOCIAL_AUTH_TMI_STATE_LIFETIME = 600
+SOCIAL_AUTH_SANITIZE_REDIRECTS = True
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/"
+SOCIAL_AUTH_LOGIN_ERROR_URL = "/"
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=False)
 
 LOGGING = {
     "version": 1,

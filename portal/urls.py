@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import include, path
+
+from portal.dashboard.views import home
 
 
 def healthz(request):
@@ -10,4 +12,8 @@ def healthz(request):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
+    path("", include("portal.accounts.urls")),
+    path("auth/", include("portal.accounts.social_urls")),
+    path("", home, name="home"),
+    path("", include("portal.dashboard.urls")),
 ]

@@ -6,3 +6,8 @@ class AccountsConfig(AppConfig):
 
     name = "portal.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        from portal.accounts.log_redaction import token_redaction_install
+
+        token_redaction_install()

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -16,11 +18,23 @@ class Child:
     name: str
     argv: list[str]
     ready_url: str | None = None
+    # Inherited listening sockets (daphne --fd), and where output goes (None: this terminal).
+    pass_fds: tuple[int, ...] = ()
+    log_path: Path | None = None
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self, env: dict[str, str]) -> None:
-        # A new process group, so stopping the demo also stops what each child spawned.
-        self.process = subprocess.Popen(self.argv, env=env, start_new_session=True)
+        output = None
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            output = self.log_path.open("wb")
+        try:
+            # A new process group, so stopping the demo also stops what each child spawned.
+            self.process = subprocess.Popen(self.argv, env=env, start_new_session=True, pass_fds=self.pass_fds,
+                                            stdout=output, stderr=subprocess.STDOUT if output else None)
+        finally:
+            if output is not None:
+                output.close()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         if self.ready_url is None:
@@ -48,6 +62,13 @@ class Child:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free right now (another process may take it before we bind it: fine for dev tools)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def manage_py(*args: str) -> list[str]:

@@ -2,20 +2,18 @@
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 
+from portal.devtools.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
@@ -33,6 +31,15 @@ def read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
     raise AssertionError(f"demo never printed {marker!r}; output was:\n{''.join(seen)}")
 
 
+def seeded_memberships(database: Path) -> set[tuple[str, str, str, str]]:
+    """(organisation slug, its TMI URL, username, role) as the demo left them in its own database."""
+    with closing(sqlite3.connect(database)) as db:
+        return set(db.execute(
+            "SELECT o.slug, o.tmi_base_url, u.username, m.role FROM organizations_membership m"
+            " JOIN organizations_organization o ON o.id = m.organization_id JOIN auth_user u ON u.id = m.user_id"
+        ))
+
+
 def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
     portal_port, sandbox_port = free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "PYTHONUNBUFFERED": "1"}
@@ -45,11 +52,26 @@ def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
         output = read_until(demo, "Press Ctrl-C to stop the demo.", timeout=90)
         assert f"http://127.0.0.1:{portal_port}/" in output
         assert f"http://127.0.0.1:{sandbox_port}/" in output
-        assert "'test'" in output and "alice" in output  # the 0.217 test IdP and a login hint
+        assert "'test'" in output  # the 0.217 test IdP
+        portal = f"http://127.0.0.1:{portal_port}"
+        assert f"{portal}/o/acme/" in output and f"{portal}/o/globex/" in output
+        for hint in ("alice", "bob", "carol"):
+            assert hint in output
 
         info = httpx.get(f"http://127.0.0.1:{sandbox_port}/", headers={"Accept": "application/json"}).json()
         assert info["service"]["build"].startswith("0.217")
         assert httpx.get(f"http://127.0.0.1:{portal_port}/healthz/").json() == {"status": "ok"}
+        # The seeded organisations answer, and their sign-in page lists the sandbox's providers.
+        for slug in ("acme", "globex"):
+            login = httpx.get(f"{portal}/o/{slug}/login/")
+            assert login.status_code == 200
+            assert 'name="login_hint"' in login.text and "Test Provider" in login.text  # 0.217's test IdP
+        assert httpx.get(f"{portal}/o/nowhere/login/").status_code == 404
+        assert seeded_memberships(tmp_path / "demo.sqlite3") == {
+            ("acme", "http://127.0.0.1:%d" % sandbox_port, "alice", "owner"),
+            ("acme", "http://127.0.0.1:%d" % sandbox_port, "bob", "member"),
+            ("globex", "http://127.0.0.1:%d" % sandbox_port, "carol", "owner"),
+        }
     finally:
         demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=30)

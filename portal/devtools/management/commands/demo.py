@@ -4,6 +4,7 @@ import sys
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from portal.devtools.demo_seed import demo_seed, demo_sign_in_hint
 from portal.devtools.processes import Child, manage_py, supervise
 from portal.sandbox.config import GENERATIONS
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         sandbox_url = f"http://{host}:{sandbox_port}"
         portal_url = f"http://{host}:{port}"
+        demo_seed(sandbox_url=sandbox_url, tmi_version=tmi_version)
         children = [
             Child("TMI sandbox",
                   manage_py("tmi_sandbox", "--host", host, "--port", str(sandbox_port),
@@ -41,8 +43,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("\nThe TMI Portal demo is running."))
             self.stdout.write(f"  Portal:       {portal_url}/")
             self.stdout.write(f"  TMI sandbox:  {sandbox_url}/  (behaves as TMI {tmi_version})")
-            self.stdout.write(f"  Sign in at TMI with the test identity provider '{idp}' and a login hint:")
-            self.stdout.write("    alice, bob, carol or dave (each has different roles on the seeded threat models)")
+            self.stdout.write("  " + demo_sign_in_hint(portal_url=portal_url))
+            self.stdout.write(f"  The test identity provider is '{idp}'; each login hint has different roles on the")
+            self.stdout.write("  seeded threat models (dave can sign in at TMI but belongs to no portal organisation).")
             self.stdout.write("  Press Ctrl-C to stop the demo.\n")
 
         sys.exit(supervise(children, env=env, on_ready=announce))

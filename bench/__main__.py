@@ -1,0 +1,3 @@
+from bench.dashboard import main
+
+main()

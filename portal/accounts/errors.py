@@ -1,0 +1,63 @@
+"""What can go wrong while signing in, and what the person is told.
+
+Every failure a person or TMI can cause while signing in is turned into one of these sentences
+and a redirect back to the organisation's sign-in page (see signin.py); none becomes a 500.
+"""
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from social_core.exceptions import AuthCanceled, AuthInputError, AuthSessionError, SocialAuthBaseException
+
+from portal.tmi import APIConnectionError, BadRequest, MalformedResponse, TMIError, TMIStatusError
+
+
+class SignInError(Exception):
+    """A sign-in attempt that cannot go on; `message` is safe to show."""
+
+    def __init__(self, message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+class NotAMember(Exception):
+    """TMI knows the person, but the organisation does not admit them (403 page, nothing created)."""
+
+    def __init__(self, *, email: str, invitation_email: str = "") -> None:
+        super().__init__("not a member")
+        self.email = email
+        self.invitation_email = invitation_email
+
+
+CANCELLED = _("Signing in was cancelled at TMI. Choose a provider to try again.")
+EXPIRED = _("That sign-in attempt expired or was started in another browser. Please sign in again.")
+CODE_REFUSED = _("TMI did not accept the sign-in (the link was already used or has expired). Please sign in again.")
+TMI_DOWN = _("The organisation's TMI server is not answering right now. Please try again in a few minutes.")
+TMI_CONFUSED = _("The organisation's TMI server sent an answer the portal could not understand. "
+                 "Please try again later, or tell your administrator.")
+TMI_REFUSED = _("The organisation's TMI server refused the sign-in. Please try again, or tell your administrator.")
+PROVIDER_UNKNOWN = _("That identity provider is not offered for this organisation.")
+ACCOUNT_DISABLED = _("This portal account is disabled. Please contact your administrator.")
+SESSION_LOST = _("Your sign-in session has expired. Open your organisation's sign-in page and try again.")
+
+
+def signin_error_message(error: Exception):
+    """The sentence for a failed attempt (SignInError carries its own)."""
+    if isinstance(error, SignInError):
+        return error.message
+    if isinstance(error, AuthCanceled):
+        return CANCELLED
+    if isinstance(error, (AuthSessionError, AuthInputError)):
+        return EXPIRED
+    if isinstance(error, BadRequest):
+        return CODE_REFUSED
+    if isinstance(error, APIConnectionError):
+        return TMI_DOWN
+    if isinstance(error, TMIStatusError):
+        return TMI_DOWN if error.status_code >= 500 or error.status_code == 429 else TMI_REFUSED
+    if isinstance(error, (MalformedResponse, TMIError, SocialAuthBaseException)):
+        return TMI_CONFUSED
+    raise TypeError(f"not a sign-in failure: {type(error).__name__}")
+
+
+# What the completion wrapper turns into a message; anything else is a bug and may 500.
+SIGNIN_FAILURES = (SignInError, SocialAuthBaseException, TMIError)

@@ -1,0 +1,79 @@
+"""Starting a sign-in, and the one wrapper around its completion (the TMI callback).
+
+The wrapper turns every failure a person or TMI can cause (denied consent, a stale, forged or
+other browser's state, a lost verifier, a used code, TMI down or talking nonsense) into a
+redirect to the organisation's sign-in page with a message; a person the organisation does not
+admit gets the 403 "not a member" page. Nothing of the sort ends as a 500.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth import login as django_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from social_core.actions import do_complete
+from social_django.utils import load_backend, load_strategy
+
+from portal.accounts.backend import SIGNIN_SESSION_KEY, TMIOAuth2
+from portal.accounts.errors import SESSION_LOST, SIGNIN_FAILURES, NotAMember, SignInError, signin_error_message
+from portal.accounts.redirects import signin_url
+from portal.organizations.models import Organization
+
+logger = logging.getLogger(__name__)
+
+BACKEND_PATH = f"{TMIOAuth2.__module__}.{TMIOAuth2.__name__}"
+REDIRECT_FIELD = "next"
+
+
+def signin_start(request: HttpRequest, *, organization: Organization, provider_id: str, login_hint: str,
+                 next_url: str) -> HttpResponse:
+    """Remember the attempt in the session and send the browser to TMI's authorize URL.
+    Raises one of SIGNIN_FAILURES when TMI cannot be asked."""
+    request.session[SIGNIN_SESSION_KEY] = {"organization": organization.slug, "provider": provider_id,
+                                           "login_hint": login_hint}
+    request.session[REDIRECT_FIELD] = next_url
+    backend = load_backend(load_strategy(request), TMIOAuth2.name,
+                           redirect_uri=reverse("social:complete", args=(TMIOAuth2.name,)))
+    return backend.start()
+
+
+def _login(backend, user, social_user) -> None:
+    user.backend = BACKEND_PATH
+    django_login(backend.strategy.request, user)
+
+
+def _attempt_organization(request: HttpRequest) -> Organization | None:
+    """The organisation of the attempt this callback belongs to: its state's, else the latest."""
+    state = request.GET.get("state")
+    transaction = request.session.get(f"{TMIOAuth2.name}_oauth2_state_{state}") if state else None
+    slug = transaction.get("organization") if isinstance(transaction, dict) else None
+    if not slug:
+        attempt = request.session.get(SIGNIN_SESSION_KEY)
+        slug = attempt.get("organization") if isinstance(attempt, dict) else None
+    return Organization.objects.filter(slug=slug).first() if slug else None
+
+
+def signin_complete(request: HttpRequest) -> HttpResponse:
+    """Run social-auth's completion for backend "tmi" (request.backend, set by @psa)."""
+    organization = _attempt_organization(request)
+    try:
+        response = do_complete(request.backend, _login, user=None, redirect_name=REDIRECT_FIELD,
+                               request=request, current_user=request.user)
+    except NotAMember as refusal:
+        logger.info("sign-in refused: not a member of organisation %s", organization and organization.slug)
+        return render(request, "accounts/not_member.html",
+                      {"organization": organization, "email": refusal.email,
+                       "invitation_email": refusal.invitation_email}, status=403)
+    except SIGNIN_FAILURES as error:
+        # The class name only: TMI's error bodies and URLs stay out of the logs.
+        logger.info("sign-in failed for organisation %s: %s", organization and organization.slug,
+                    type(error).__name__)
+        if organization is None or (isinstance(error, SignInError) and error.message == SESSION_LOST):
+            messages.error(request, SESSION_LOST)
+            return HttpResponseRedirect("/")
+        messages.error(request, signin_error_message(error))
+        return HttpResponseRedirect(signin_url(organization))
+    return response

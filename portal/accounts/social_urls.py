@@ -1,0 +1,14 @@
+"""The social-auth callback, under /auth/ (namespace "social", as social_django names it).
+
+Only the completion view is exposed, wrapped (signin.py): sign-ins start from an organisation's
+sign-in page, never from social_django's generic begin view.
+"""
+from django.urls import path
+
+from portal.accounts import views
+
+app_name = "social"
+
+urlpatterns = [
+    path("complete/<str:backend>/", views.complete, name="complete"),
+]

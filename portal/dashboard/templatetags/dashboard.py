@@ -1,0 +1,28 @@
+"""Small template helpers for the portal's look: the organisation's brand colour and list links."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from django import template
+
+register = template.Library()
+
+DEFAULT_BRAND = "#1f6feb"
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@register.filter
+def brand_colour(organization) -> str:
+    """The organisation's colour if it is a plain #rrggbb (it lands in a style attribute), else the default."""
+    colour = str(getattr(organization, "brand_colour", "") or "")
+    return colour if _HEX.match(colour) else DEFAULT_BRAND
+
+
+@register.simple_tag
+def list_query(listing, **changes) -> str:
+    """`?q=...&status=...&sort=...&page=...` for the threat-model list, with `changes` applied."""
+    params = {"q": listing.search, "status": listing.status, "sort": listing.sort, "page": listing.page}
+    params.update(changes)
+    defaults = {"q": "", "status": "", "sort": "created", "page": 1}
+    return "?" + urlencode({k: v for k, v in params.items() if str(v) != str(defaults.get(k, ""))})

@@ -1,0 +1,70 @@
+"""Who is in the session, as the latest `participants_update` said, in the portal's terms and TMI's.
+
+The browser names people by `user_id` only; the bridge resolves that id here to the TMI user object the
+upstream generation requires, exactly as TMI sent it (1.8 compares provider_id, email and display_name
+with the real values and disconnects a client that gets them wrong: PROTOCOL.md 7.5).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from portal.tmi.collab import frames
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str  # TMI's provider_id (1.8) / user_id (0.217): the IdP subject
+    name: str
+    email: str
+    tmi: dict[str, Any]  # the user object to send back to TMI
+    can_edit: bool | None = None  # None: TMI does not say (1.8 reports everyone as writer)
+
+    def frame(self) -> dict[str, str]:
+        return frames.person(self.id, self.name, self.email)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def person_from_user(user: Any) -> Person | None:
+    """A 1.8 `User` (or 0.217's `{user_id, name, email}`) as a Person; None for a missing or empty user."""
+    if not isinstance(user, dict):
+        return None
+    if "user_id" in user and "provider_id" not in user:
+        user_id, name, email = _text(user.get("user_id")), _text(user.get("name")), _text(user.get("email"))
+        tmi = {"principal_type": "user", "provider_id": user_id, "display_name": name, "email": email}
+    else:
+        user_id, name, email = (_text(user.get("provider_id")), _text(user.get("display_name")),
+                                _text(user.get("email")))
+        tmi = dict(user)
+    if not user_id and not email:
+        return None
+    return Person(user_id or email, name or email or user_id, email, tmi)
+
+
+@dataclass
+class Roster:
+    people: list[Person] = field(default_factory=list)
+    host: Person | None = None
+    presenter: Person | None = None
+
+    def find(self, key: Any) -> Person | None:
+        """The participant whose id or email is `key` (0.217 names host and presenter by either)."""
+        if not isinstance(key, str) or not key:
+            return None
+        return next((p for p in self.people if key in (p.id, p.email)), None)
+
+    def lookup(self, key: Any) -> Person | None:
+        """`find`, or a bare Person for someone named by a string who is not connected."""
+        found = self.find(key)
+        if found is None and isinstance(key, str) and key:
+            found = Person(key, key, key if "@" in key else "", {"provider_id": key})
+        return found
+
+    def frame(self) -> dict[str, Any]:
+        return {"type": "participants",
+                "participants": [{"user": p.frame(), "can_edit": p.can_edit} for p in self.people],
+                "host": self.host.frame() if self.host else None,
+                "presenter": self.presenter.frame() if self.presenter else None}

@@ -1,0 +1,255 @@
+"""`UpstreamSession`: one user's collaboration socket to TMI, speaking the portal's browser protocol.
+
+    session = UpstreamSession(client, tm_id, diagram_id, me)     # client: an authenticated AsyncTMIClient
+    await session.start()                                         # start or join over REST, then connect
+    async for frame in session.messages(): ...                    # portal frames for the browser
+    error = await session.send(browser_frame)                     # None, or an `error` frame for the browser
+    await session.close()
+
+A plain asyncio class (no Channels), so the live consumer owns one and tests drive it directly. Frames,
+reconnection and endings are described in docs/live-protocol.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from portal.tmi.client import AsyncTMIClient
+from portal.tmi.collab import frames
+from portal.tmi.collab.endings import MAYBE_CLOSED, RECONNECT, classify_close, ended
+from portal.tmi.collab.limits import Throttle, TokenBucket
+from portal.tmi.collab.translate import Effect, Emit, FetchRoles, FetchState, Send, Translator, translator_for
+from portal.tmi.errors import Forbidden, NotFound, TMIError
+from portal.tmi.models import CollaborationSession, User
+
+# The integration guide's schedule: 1 s doubling, capped at 30 s, 5 attempts.
+RECONNECT_DELAYS: tuple[float, ...] = tuple(min(30.0, 2.0 ** n) for n in range(5))
+MAX_INBOUND_BYTES = 16 * 2 ** 20  # a large diagram's full state arrives in one frame
+CURSOR_INTERVAL = 0.05  # at most 20 cursor positions a second go upstream
+_DONE = object()
+log = logging.getLogger(__name__)
+
+
+def _refusal(exc: Exception) -> str | None:
+    """The ending a failed (re)connection means, or None when trying again may work."""
+    status = exc.response.status_code if isinstance(exc, InvalidStatus) else getattr(exc, "status_code", None)
+    if isinstance(exc, Forbidden) or status == 403:
+        return "access_revoked"
+    if isinstance(exc, NotFound) and "session" in exc.error_description.lower():
+        return None  # the session ended between POST and ticket: a fresh POST creates another
+    if isinstance(exc, NotFound) or status == 404:
+        return "not_found"
+    return None
+
+
+class UpstreamSession:
+    def __init__(self, client: AsyncTMIClient, threat_model_id: str, diagram_id: str, me: User | None = None, *,
+                 delays: Sequence[float] = RECONNECT_DELAYS,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 origin: str | None = None, bucket: TokenBucket | None = None,
+                 cursor_interval: float = CURSOR_INTERVAL) -> None:
+        self.client = client
+        self.threat_model_id, self.diagram_id = threat_model_id, diagram_id
+        self.me = me  # the connection's identity; None: asked of TMI (userinfo) at start
+        self.delays, self.sleep = tuple(delays), sleep
+        self.origin = origin  # None sends no Origin header, which TMI always accepts (PROTOCOL.md 7.1)
+        self.bucket = bucket or TokenBucket()
+        self.throttle = Throttle(self._send_upstream, cursor_interval)
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.translator: Translator | None = None
+        self.session: CollaborationSession | None = None
+        self.ws: ClientConnection | None = None
+        self.live = False
+        self.joined_once = False
+        self.ended: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start or join the session and connect; TMIError or a websockets error if TMI refuses."""
+        if self.client.server is None:
+            await self.client.discovery()
+        if self.me is None:
+            info = await self.client.auth.userinfo()
+            self.me = User(provider=info.provider, provider_id=info.provider_id, display_name=info.display_name,
+                           email=info.email)
+        self.translator = translator_for(self.client.server.generation, self.me)
+        self._emit(frames.connection("connecting"))
+        await self._connect()
+        self._task = asyncio.create_task(self._run())
+
+    async def _connect(self) -> None:
+        for attempt in range(2):
+            self.session = await self.client.collaboration.start_or_join(self.threat_model_id, self.diagram_id)
+            try:
+                url = await self.client.collaboration.websocket_url(self.session)
+                break
+            except NotFound as exc:
+                # TMI's cleanup may remove a session nobody has joined yet (PROTOCOL.md 6.5): start again.
+                if attempt or _refusal(exc) is not None:
+                    raise
+        self.ws = await connect(url, origin=self.origin, max_size=MAX_INBOUND_BYTES)  # type: ignore[arg-type]
+        self.translator.connected()
+        self.joined_once = self.live = True
+        self._emit(frames.connection("live"))
+
+    async def close(self) -> None:
+        """Leave: close the socket, stop the background work.
+
+        Closing the socket is how one leaves a TMI session: when the host leaves, TMI ends the session for
+        everyone and tells them why (PROTOCOL.md 7.10), which a DELETE would not (its close carries no
+        words, 6.2). So DELETE is sent only for a session this bridge created and never joined, which
+        would otherwise linger until TMI's cleanup."""
+        self.ended = self.ended or "closed"
+        self.live = False
+        await self.throttle.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.ws is not None:
+            await self.ws.close()
+        if self.session is not None and self.session.created and not self.joined_once:
+            with contextlib.suppress(TMIError):
+                await self.client.collaboration.leave(self.threat_model_id, self.diagram_id)
+        self.queue.put_nowait(_DONE)
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        """Portal frames for the browser, until the session has ended (the last one is `ended`) or
+        `close()` was called."""
+        while True:
+            item = await self.queue.get()
+            if item is _DONE:
+                self.queue.put_nowait(_DONE)  # later readers stop too
+                return
+            yield item
+
+    # -- browser -> TMI ---------------------------------------------------------------------------
+    async def send(self, raw: Any) -> dict[str, Any] | None:
+        """Validate, translate and forward one browser frame. Returns an `error` frame for the browser
+        (nothing is forwarded) or None."""
+        try:
+            frame = frames.parse(raw)
+        except frames.FrameError as exc:
+            return exc.frame
+        cursor = frame["type"] == "cursor"
+        if not cursor and not self.bucket.take():  # cursors have their own throttle
+            return frames.error("rate_limited", "Too many messages; slow down.")
+        if not self.live or self.translator is None:
+            return frames.error("not_live", "The live session is not connected right now; try again shortly.")
+        try:
+            effects = self.translator.translate(frame)
+        except frames.FrameError as exc:
+            return exc.frame
+        if cursor:
+            await self.throttle.offer(effects[0].message)  # type: ignore[union-attr]
+        else:
+            await self._apply(effects)
+        return None
+
+    # -- TMI -> browser ---------------------------------------------------------------------------
+    async def _run(self) -> None:
+        try:
+            await self._follow()
+        except Exception:  # a bug must end the session visibly, not leave the browser waiting
+            log.exception("live session with TMI failed")
+            self._finish("connection_lost")
+
+    async def _follow(self) -> None:
+        """Relay until the session ends, reconnecting when that may help."""
+        while True:
+            await self._pump()
+            self.live = False
+            verdict = classify_close(self.ws.close_code if self.ws else None,
+                                     (self.ws.close_reason if self.ws else "") or "", self.translator.announced)
+            if verdict == MAYBE_CLOSED and await self._session_gone():
+                verdict = "session_closed"
+            if verdict in (RECONNECT, MAYBE_CLOSED):
+                verdict = await self._reconnect()
+                if verdict is None:
+                    continue
+            self._finish(verdict)
+            return
+
+    async def _pump(self) -> None:
+        assert self.ws is not None
+        with contextlib.suppress(ConnectionClosed, OSError):
+            async for raw in self.ws:
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    continue
+                await self._apply(self.translator.inbound(message))
+
+    async def _apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Emit):
+                self._emit(effect.frame)
+            elif isinstance(effect, Send):
+                await self._send_upstream(effect.message)
+            elif isinstance(effect, FetchState):
+                await self._fetch_state()
+            elif isinstance(effect, FetchRoles):
+                await self._apply(self.translator.roles_known(await self._permissions()))
+
+    async def _send_upstream(self, message: dict[str, Any]) -> None:
+        if self.ws is None:
+            return
+        with contextlib.suppress(ConnectionClosed):  # the read loop sees the close and handles it
+            await self.ws.send(json.dumps(message))
+
+    async def _fetch_state(self) -> None:
+        try:
+            diagram = await self.client.diagrams.get(self.threat_model_id, self.diagram_id)
+        except TMIError:
+            self._emit(frames.error("resync_failed", "The diagram could not be reloaded from TMI."))
+            return
+        await self._apply(self.translator.state_from_rest(diagram))
+
+    async def _permissions(self) -> dict[str, str]:
+        try:
+            session = await self.client.collaboration.get(self.threat_model_id, self.diagram_id)
+        except TMIError:
+            return {}  # can_edit stays unknown
+        return {p.user.provider_id: p.permissions for p in session.participants if p.permissions} if session else {}
+
+    def _emit(self, frame: dict[str, Any]) -> None:
+        self.queue.put_nowait(frame)
+
+    def _finish(self, reason: str) -> None:
+        self.ended = reason
+        if reason == "connection_lost":
+            self._emit(frames.connection("lost"))
+        self._emit(ended(reason))
+        self.queue.put_nowait(_DONE)
+
+    # -- reconnection -----------------------------------------------------------------------------
+    async def _session_gone(self) -> bool:
+        """After a close with no status: is the session still there? (The host's DELETE and the cleanup
+        timer look the same on the socket, PROTOCOL.md 6.2, 6.5.)"""
+        try:
+            return await self.client.collaboration.get(self.threat_model_id, self.diagram_id) is None
+        except TMIError:
+            return False  # cannot tell: reconnecting will
+
+    async def _reconnect(self) -> str | None:
+        """Try again on the guide's schedule. None when live again, or the ending reason."""
+        for attempt, delay in enumerate(self.delays, start=1):
+            self._emit(frames.connection("reconnecting", attempt=attempt, retry_in=delay))
+            await self.sleep(delay)
+            try:
+                await self._connect()
+            except (TMIError, WebSocketException, OSError, asyncio.TimeoutError) as exc:
+                refusal = _refusal(exc)
+                if refusal is not None:
+                    return refusal
+                continue
+            return None
+        return "connection_lost"

@@ -1,0 +1,143 @@
+"""Every portal URL, as an anonymous visitor, as a member of another organisation and as each role.
+
+The URL list comes from the resolver: a new URL fails `test_every_url_is_in_the_matrix` until someone
+decides who may see it, so nothing is missed silently.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from tests.dashboard.conftest import find_model, sign_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROLES = ("owner", "admin", "member")
+# Members of acme by role (each signed in at TMI), and a member of globex only.
+ROLE_USERS = {"owner": "alice", "admin": "bob", "member": "dave"}
+OUTSIDER = "carol"
+SHARED_MODEL = "Identity and SSO Gateway"  # readable by alice, bob and dave (seed role matrix)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """Expected status per visitor: `anonymous`, `outsider` (a member of another organisation), and `roles`."""
+    method: str
+    anonymous: int
+    outsider: int
+    roles: int
+    anonymous_to_sign_in: bool = False  # the anonymous answer redirects to acme's sign-in page
+
+
+TENANT_PAGE = Expect("get", 302, 404, 200, anonymous_to_sign_in=True)
+PUBLIC_PAGE = Expect("get", 200, 200, 200)
+
+MATRIX: dict[str, Expect] = {
+    "home": PUBLIC_PAGE,
+    "healthz": PUBLIC_PAGE,
+    "dashboard:portfolio": TENANT_PAGE,
+    "dashboard:threat_models": TENANT_PAGE,
+    "dashboard:threat_model": TENANT_PAGE,
+    "accounts:login": PUBLIC_PAGE,  # public by design: the organisation's sign-in page
+    "accounts:logout": Expect("post", 302, 302, 302),  # signs the visitor out (only themselves), to sign-in
+    "accounts:invitation": PUBLIC_PAGE,  # the link in the invitation email; the token is the secret
+    "social:complete": Expect("get", 302, 302, 302),  # TMI's callback: without a sign-in under way, a redirect
+    "admin:index": Expect("get", 302, 302, 302),  # Django admin: platform staff only, to its own login
+}
+
+
+def url_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns, namespace: str = "") -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                if pattern.namespace == "admin":
+                    names.add("admin:index")  # one page stands for Django's admin site and its staff gate
+                    continue
+                walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern):
+                names.add(f"{namespace}{pattern.name}" if pattern.name else f"<unnamed {pattern.pattern}>")
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def test_every_url_is_in_the_matrix():
+    assert url_names() == set(MATRIX)
+
+
+@pytest.fixture
+def world(organization, other_organization, member_factory, sandbox, django_user_model):
+    from portal.organizations.services import invitation_create
+
+    users = {role: member_factory(organization, hint, role=role) for role, hint in ROLE_USERS.items()}
+    users["outsider"] = member_factory(other_organization, OUTSIDER, role="owner")
+    _, token = invitation_create(organization=organization, email="new@example.com", role="member",
+                                 invited_by=users["owner"])
+    tm_id = find_model(sandbox, SHARED_MODEL)["id"]
+    kwargs = {
+        "home": {}, "healthz": {}, "admin:index": {},
+        "dashboard:portfolio": {"slug": "acme"}, "dashboard:threat_models": {"slug": "acme"},
+        "dashboard:threat_model": {"slug": "acme", "threat_model_id": tm_id},
+        "accounts:login": {"slug": "acme"}, "accounts:logout": {"slug": "acme"},
+        "accounts:invitation": {"token": token}, "social:complete": {"backend": "tmi"},
+    }
+    return users, {name: reverse(name, kwargs=kw) for name, kw in kwargs.items()}
+
+
+def visit(user, url: str, method: str):
+    client = Client()  # a fresh browser for every visit: signing out must not leak into the next one
+    if user is not None:
+        sign_in(client, user)
+    return getattr(client, method)(url)
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_anonymous_visitors(world, name):
+    _, urls = world
+    expect = MATRIX[name]
+    response = visit(None, urls[name], expect.method)
+    assert response.status_code == expect.anonymous, (name, response.status_code)
+    if expect.anonymous_to_sign_in:
+        login = reverse("accounts:login", args=["acme"])
+        assert response["Location"].startswith(f"{login}?next="), response["Location"]
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_members_of_another_organisation(world, name):
+    users, urls = world
+    expect = MATRIX[name]
+    assert visit(users["outsider"], urls[name], expect.method).status_code == expect.outsider, name
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_each_role(world, name, role):
+    users, urls = world
+    expect = MATRIX[name]
+    assert visit(users[role], urls[name], expect.method).status_code == expect.roles, (name, role)
+
+
+def test_unknown_organisations_look_like_foreign_ones(world):
+    users, _ = world
+    for name in ("dashboard:portfolio", "dashboard:threat_models"):
+        url = reverse(name, kwargs={"slug": "no-such-org"})
+        assert visit(users["owner"], url, "get").status_code == 404
+
+
+def test_an_expired_invitation_is_not_a_page(world, organization):
+    from portal.organizations.services import invitation_create
+
+    users, _ = world
+    invitation, token = invitation_create(organization=organization, email="late@example.com", role="member",
+                                          invited_by=users["owner"])
+    invitation.expires_at = timezone.now() - timedelta(days=1)
+    invitation.save(update_fields=["expires_at"])
+    assert visit(None, reverse("accounts:invitation", args=[token]), "get").status_code == 410

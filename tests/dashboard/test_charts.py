@@ -1,0 +1,69 @@
+"""Server-drawn charts: numbers on the bars, words beside them, escaped labels, one palette by class."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from portal.dashboard.charts import column_chart, horizontal_bar_chart
+from portal.dashboard.records import Count
+from portal.dashboard.shaping import severity_counts
+from portal.dashboard.vocabulary import SEVERITIES, risk_score, severity_key, threat_is_open
+
+NS = "{http://www.w3.org/2000/svg}"
+
+
+def parse(svg) -> ET.Element:
+    return ET.fromstring(str(svg))
+
+
+def test_horizontal_bars_are_proportional_and_labelled():
+    counts = [Count("in_progress", "In progress", 6), Count("approved", "Approved", 3), Count("closed", "Closed", 0)]
+    root = parse(horizontal_bar_chart(counts, chart_id="c", title="By status", class_prefix="status-"))
+    bars = root.findall(f".//{NS}rect")
+    widths = [float(b.get("width")) for b in bars]
+    assert widths[0] == 2 * widths[1] and widths[2] == 0
+    assert [b.get("class") for b in bars] == ["bar status-in_progress", "bar status-approved", "bar status-closed"]
+    texts = [t.text for t in root.iter(f"{NS}text")]
+    assert texts == ["In progress", "6", "Approved", "3", "Closed", "0"]
+
+
+def test_a_chart_is_an_image_with_a_title_and_every_number_in_words():
+    counts = severity_counts({"high": 2, "low": 1})
+    root = parse(column_chart(counts, chart_id="sev", title="Open threats", class_prefix="sev-"))
+    assert root.get("role") == "img" and root.get("aria-labelledby") == "sev-title sev-desc"
+    assert root.find(f"{NS}title").text == "Open threats"
+    assert root.find(f"{NS}desc").text == ("Critical: 0; High: 2; Medium: 0; Low: 1; Informational: 0; "
+                                           "Not rated: 0")
+    labels = [t.text for t in root.iter(f"{NS}text") if t.get("class") == "chart-label"]
+    assert labels == ["Critical", "High", "Medium", "Low", "Informational", "Not rated"]
+
+
+def test_labels_and_titles_are_escaped():
+    counts = [Count("x", '<script>alert(1)</script>"', 1)]
+    svg = str(horizontal_bar_chart(counts, chart_id="c", title="<b>t</b>", class_prefix="status-"))
+    assert "<script" not in svg and "<b>" not in svg
+    root = parse(svg)
+    assert root.find(f"{NS}title").text == "<b>t</b>"
+    assert [t.text for t in root.iter(f"{NS}text")][0] == '<script>alert(1)</script>"'
+
+
+def test_an_empty_chart_says_so():
+    root = parse(column_chart([], chart_id="e", title="Nothing", class_prefix="sev-"))
+    assert [t.text for t in root.iter(f"{NS}text")] == ["Nothing to show yet"]
+    assert root.find(f"{NS}desc").text == "No data"
+
+
+def test_both_generations_spellings_share_one_severity():
+    assert [severity_key(v) for v in ("Critical", "high", " MEDIUM ", "Low", "None", "informational", "Unknown",
+                                      None, "", "bogus")] == [
+        "critical", "high", "medium", "low", "informational", "informational", "unknown", "unknown", "unknown",
+        "unknown"]
+    assert [c.key for c in severity_counts({})] == list(SEVERITIES)
+
+
+def test_open_threats_and_the_risk_score():
+    assert threat_is_open(status="In Progress", mitigated=False)
+    assert threat_is_open(status="identified", mitigated=None)
+    assert not threat_is_open(status="Identified", mitigated=True)
+    assert not threat_is_open(status="Accepted", mitigated=False)
+    assert not threat_is_open(status="false positive", mitigated=None)
+    assert risk_score({"critical": 1, "high": 2, "medium": 1, "low": 1, "informational": 4, "unknown": 1}) == 24
