@@ -4,18 +4,33 @@
 
 Nothing here raises on user data: cells that cannot be drawn are skipped (see cells.py), and the output
 never contains scripts, event attributes, foreignObject or external references.
+
+Paint order (`_order`), in layers, back to front:
+
+1. boundaries (trust zones are backgrounds, whatever their zIndex);
+2. flows/edges (1.8 `flow`, 0.217 `edge`), each with its labels in its own `<g>`;
+3. every other node (actors, processes, stores, text).
+
+Within a layer cells follow their zIndex, ties keep the input order. zIndex does not move a cell across
+layers: TMI-UX gives edges a zIndex of their own (often above the nodes'), and honouring it across layers
+drew lines through node text. A line starts and ends on node outlines, so with nodes above it no line
+crosses a node's label. Edge labels travel with their edge (one `<g>` per cell, which the live view swaps
+by `data-cell-id`), so they sit below nodes; `_free_labels` therefore slides a label that would overlap a
+node's box along its path to the nearest spot clear of every node (keeping it where X6 put it when no such
+spot exists), and the label's white halo keeps other lines off its text.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from portal.diagrams import svg
-from portal.diagrams.cells import Edge, Node, Terminal
+from portal.diagrams.cells import Edge, EdgeLabel, Node, Terminal
 from portal.diagrams.geometry import (Box, Point, border_point, bounding_box, fit_view_box, node_box, orthogonal,
                                      port_point)
-from portal.diagrams.shapes import edge_svg, look_for, node_svg
+from portal.diagrams.shapes import Look, edge_label_svg, edge_svg, look_for, node_svg
 from portal.diagrams.summary import describe, kind_counts, visible_parts
 
 MARGIN = 24.0
@@ -112,11 +127,61 @@ def route(edge: Edge, nodes: dict[str, Node]) -> list[Point] | None:
     return [start, *vertices, end]
 
 
+BOUNDARY_LAYER, EDGE_LAYER, NODE_LAYER = 0, 1, 2
+# Where a label may slide to, as fractions of the path, tried nearest to the label's own place first.
+LABEL_SPOTS = tuple(i / 20 for i in range(3, 18))
+
+
+def _layer(cell: Node | Edge) -> int:
+    if isinstance(cell, Edge):
+        return EDGE_LAYER
+    return BOUNDARY_LAYER if cell.kind == "boundary" else NODE_LAYER
+
+
 def _order(cells: Iterable[Node | Edge]) -> list[Node | Edge]:
-    """Boundaries first (they are backgrounds), then by zIndex; ties keep the input order."""
+    """Boundaries, then edges, then the other nodes (see the module docstring); zIndex, then input order,
+    within each layer."""
     indexed = list(enumerate(cells))
-    indexed.sort(key=lambda item: (not (isinstance(item[1], Node) and item[1].kind == "boundary"), item[1].z, item[0]))
+    indexed.sort(key=lambda item: (_layer(item[1]), item[1].z, item[0]))
     return [cell for _, cell in indexed]
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a.x < b.right and b.x < a.right and a.y < b.bottom and b.y < a.bottom
+
+
+def _label_fraction(label: EdgeLabel, length: float) -> float:
+    """The label's X6 distance as a fraction of the path's length."""
+    if not length:
+        return 0.5
+    if 0 <= label.distance <= 1:
+        return label.distance
+    if label.distance > 1:
+        return min(label.distance / length, 1.0)
+    return max((length + label.distance) / length, 0.0)
+
+
+def _free_labels(edge: Edge, points: list[Point], look: Look, obstacles: list[Box]) -> Edge:
+    """The edge with each label that overlaps a node's box moved along the path to the nearest clear spot
+    (one not overlapping any node box nor an earlier label of this edge); unchanged when none is clear."""
+    if not edge.labels or not obstacles:
+        return edge
+    length = sum(((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) ** 0.5 for a, b in zip(points, points[1:]))
+    placed: list[Box] = []
+    labels = []
+    for label in edge.labels:
+        chosen, box = label, edge_label_svg(label, points, look)[1]
+        if any(_overlaps(box, other) for other in (*obstacles, *placed)):
+            here = _label_fraction(label, length)
+            for spot in sorted(LABEL_SPOTS, key=lambda f: (abs(f - here), f)):
+                moved = dataclasses.replace(label, distance=spot)
+                moved_box = edge_label_svg(moved, points, look)[1]
+                if not any(_overlaps(moved_box, other) for other in (*obstacles, *placed)):
+                    chosen, box = moved, moved_box
+                    break
+        labels.append(chosen)
+        placed.append(box)
+    return dataclasses.replace(edge, labels=tuple(labels))
 
 
 def cell_fragments(cells: Any, *, id_prefix: str, highlight: Iterable[str] = ()) -> tuple[list[Fragment], str]:
@@ -128,6 +193,7 @@ def cell_fragments(cells: Any, *, id_prefix: str, highlight: Iterable[str] = ())
 
 def _draw(nodes: dict[str, Node], edges: list[Edge], markers: Markers, highlight: frozenset[str]) -> list[Fragment]:
     fragments = []
+    obstacles = [node_box(n) for n in nodes.values() if n.kind != "boundary"]
     for cell in _order([*nodes.values(), *edges]):
         if isinstance(cell, Node):
             fragments.append(Fragment(cell.id, node_svg(cell, highlighted=cell.id in highlight), (node_box(cell),)))
@@ -136,6 +202,7 @@ def _draw(nodes: dict[str, Node], edges: list[Edge], markers: Markers, highlight
         if points is None:
             continue
         look = look_for("edge", cell.style)
+        cell = _free_labels(cell, points, look, obstacles)
         drawn, label_boxes = edge_svg(
             cell, points, look, highlighted=cell.id in highlight,
             marker_start=markers.get(cell.source_marker, look.stroke, start=True),

@@ -6,7 +6,7 @@ import contextlib
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from portal.sandbox import account, collab, control, discovery, oauth, rest, seed
+from portal.sandbox import account, collab, control, discovery, oauth, rest, seed, static_files
 from portal.sandbox.config import SandboxConfig
 from portal.sandbox.faults import FaultBook, FaultMiddleware
 from portal.sandbox.http_rules import RequestRules
@@ -27,6 +27,7 @@ def create_app(config: SandboxConfig) -> Starlette:
     routes = [
         *discovery.routes(state), *oauth.routes(state), *account.routes(state),
         *collab.routes(state), *rest.routes(state), *control.routes(state, faults),
+        *static_files.routes(state),
     ]
     # Outermost first: injected faults, then TMI's own request checks (406/404/405/415).
     middleware = [Middleware(FaultMiddleware, state=state, book=faults),

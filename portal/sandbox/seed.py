@@ -144,6 +144,12 @@ THREATS = (
      "Least-privilege roles per service.", "CWE-250"),
 )
 FLOW_LABELS = ("HTTPS", "gRPC", "SQL", "AMQP", "mTLS", "JSON/REST", "S3 API", "Events")
+# What a flow is labelled with, by the kinds of node it joins (all drawn from FLOW_LABELS).
+FLOW_LABELS_BY_KIND = {
+    ("actor", "process"): ("HTTPS", "JSON/REST", "mTLS"),
+    ("process", "process"): ("gRPC", "AMQP", "mTLS", "JSON/REST", "Events"),
+    ("process", "store"): ("SQL", "S3 API", "Events"),
+}
 ASSET_TYPES = ("data", "software", "infrastructure", "service", "hardware", "personnel")
 
 
@@ -294,8 +300,11 @@ def _diagram(world: _World, tm: dict[str, Any], components, day: int, n: int) ->
 
 
 def _dfd_cells(world: _World, key: str, components, *, rotate: int = 0) -> list[dict[str, Any]]:
-    """A left-to-right DFD: actors outside, processes in an application boundary, stores in a data
-    boundary, a caption, and labelled flows. Positions sit on a grid, so nothing overlaps."""
+    """A left-to-right DFD drawn the way a person would: actors outside on the left, processes on a
+    two-column grid in an application boundary, stores in a data boundary on the right, a caption, and
+    labelled flows only between neighbours on the grid (same row, next column; or same column, next row),
+    so no flow has to cross a node. Rows share a centre line, so side-by-side nodes join with straight
+    horizontal flows; each flow leaves and enters by the ports that face each other."""
     actors, processes, stores = (list(c[rotate % len(c):]) + list(c[:rotate % len(c)]) for c in components)
     cells: list[dict[str, Any]] = []
 
@@ -321,32 +330,95 @@ def _dfd_cells(world: _World, key: str, components, *, rotate: int = 0) -> list[
     def boundary(label: str, x: int, width: int, rows: int) -> dict[str, Any]:
         return node("security-boundary", label, x, 90, (width, rows * ROW + 30))
 
+    def on_row(shape: str, label: str, x: int, row: int, parent: str | None = None) -> dict[str, Any]:
+        height = NODE_STYLE[shape][1][1]
+        return node(shape, label, x, ROW_CENTRE + row * ROW - height // 2, parent=parent)
+
     node("text-box", f"{key.split('/')[0]}: trust boundaries and data flows", 40, 20)
     app_rows, data_rows = (len(processes) + 1) // 2, len(stores)
     app = boundary("Application zone", 220, 480, app_rows)
     data = boundary("Data zone", 760, 240, data_rows)
-    actor_cells = [node("actor", a, 40, 130 + i * ROW) for i, a in enumerate(actors)]
-    process_cells = [node("process", p, 260 + (i % 2) * 240, 130 + (i // 2) * ROW, parent=app["id"])
-                     for i, p in enumerate(processes)]
-    store_cells = [node("store", s, 800, 130 + i * ROW, parent=data["id"]) for i, s in enumerate(stores)]
+    actor_cells = [on_row("actor", a, 40, i) for i, a in enumerate(actors)]
+    grid = {(i % 2, i // 2): on_row("process", p, 260 + (i % 2) * 240, i // 2, parent=app["id"])
+            for i, p in enumerate(processes)}
+    process_cells = list(grid.values())
+    store_cells = [on_row("store", s, 800, i, parent=data["id"]) for i, s in enumerate(stores)]
     if not world.legacy:
         app["children"] = [c["id"] for c in process_cells]
         data["children"] = [c["id"] for c in store_cells]
 
-    pairs = [(a, process_cells[i % len(process_cells)]) for i, a in enumerate(actor_cells)]
-    pairs += list(zip(process_cells, process_cells[1:]))
-    pairs += [(p, store_cells[i % len(store_cells)]) for i, p in enumerate(process_cells)]
-    pairs += [(store_cells[0], process_cells[-1])]
-    for i, (source, target) in enumerate(pairs):
-        label = FLOW_LABELS[world.rng.randrange(len(FLOW_LABELS))]
+    # Neighbours only: actor -> the process beside it; across each process row; down the columns (the
+    # right-hand one upwards, a loop back); each row's last process -> the store beside it.
+    pairs = [(a, grid[(0, row)]) for row, a in enumerate(actor_cells) if (0, row) in grid]
+    pairs += [(grid[(0, row)], grid[(1, row)]) for row in range(app_rows) if (1, row) in grid]
+    pairs += [(grid[(0, row)], grid[(0, row + 1)]) for row in range(app_rows) if (0, row + 1) in grid]
+    pairs += [(grid[(1, row + 1)], grid[(1, row)]) for row in range(app_rows) if (1, row + 1) in grid]
+    pairs += [(grid.get((1, row)) or grid[(0, row)], store) for row, store in enumerate(store_cells) if (0, row) in grid]
+    pairs = [(a, b) for a, b in pairs if not _crosses_a_node(a, b, cells)]
+    labels = random.Random(f"tmi-sandbox-flow-labels/{key}")
+    for source, target in pairs:
+        choices = FLOW_LABELS_BY_KIND.get((source["shape"], target["shape"]), FLOW_LABELS)
+        label = choices[labels.randrange(len(choices))]
+        out_port, in_port = _facing_ports(source, target)
         cells.append({
             "id": sid(key, "flow", source["id"], target["id"]), "shape": world.edge_shape,
-            "source": {"cell": source["id"], "port": "right"}, "target": {"cell": target["id"], "port": "left"},
+            "source": {"cell": source["id"], "port": out_port}, "target": {"cell": target["id"], "port": in_port},
             "attrs": {"line": {"stroke": "#455A64", "strokeWidth": 1.5, "targetMarker": {"name": "classic", "size": 8}}},
             "labels": [{"position": 0.5, "attrs": {"text": {"text": label, "fontSize": 11}}}],
             "zIndex": 3, "data": {"_metadata": []},
         })
     return cells
+
+
+ROW_CENTRE = 165  # y of the first row's centre line
+
+
+def _centre(cell: dict[str, Any]) -> tuple[float, float]:
+    return (cell["position"]["x"] + cell["size"]["width"] / 2, cell["position"]["y"] + cell["size"]["height"] / 2)
+
+
+def _facing_ports(source: dict[str, Any], target: dict[str, Any]) -> tuple[str, str]:
+    (sx, sy), (tx, ty) = _centre(source), _centre(target)
+    if abs(tx - sx) >= abs(ty - sy):
+        return ("right", "left") if tx > sx else ("left", "right")
+    return ("bottom", "top") if ty > sy else ("top", "bottom")
+
+
+def port_point(cell: dict[str, Any], port: str) -> tuple[float, float]:
+    """Where a seeded node's side port is (the middle of that side)."""
+    x, y = cell["position"]["x"], cell["position"]["y"]
+    w, h = cell["size"]["width"], cell["size"]["height"]
+    return {"top": (x + w / 2, y), "bottom": (x + w / 2, y + h), "left": (x, y + h / 2), "right": (x + w, y + h / 2)}[port]
+
+
+def segment_hits_box(a: tuple[float, float], b: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+    """Whether the segment a-b passes through the inside of box (x1, y1, x2, y2), by Liang-Barsky clipping."""
+    x1, y1, x2, y2 = box
+    t0, t1 = 0.0, 1.0
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    for p, q in ((-dx, a[0] - x1), (dx, x2 - a[0]), (-dy, a[1] - y1), (dy, y2 - a[1])):
+        if p == 0:
+            if q <= 0:
+                return False
+        else:
+            t = q / p
+            if p < 0:
+                t0 = max(t0, t)
+            else:
+                t1 = min(t1, t)
+    return t1 - t0 > 1e-9
+
+
+def _crosses_a_node(source: dict[str, Any], target: dict[str, Any], cells: list[dict[str, Any]]) -> bool:
+    out_port, in_port = _facing_ports(source, target)
+    a, b = port_point(source, out_port), port_point(target, in_port)
+    for cell in cells:
+        if cell is source or cell is target or cell["shape"] == "security-boundary":
+            continue
+        x, y = cell["position"]["x"], cell["position"]["y"]
+        if segment_hits_box(a, b, (x, y, x + cell["size"]["width"], y + cell["size"]["height"])):
+            return True
+    return False
 
 
 # -- benchmarks ------------------------------------------------------------------------------

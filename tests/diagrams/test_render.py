@@ -157,12 +157,15 @@ def test_edges_to_free_points_and_self_loops():
     assert len(loop) == 4 and max(x for x, _ in loop) > 100
 
 
-def test_z_order_puts_boundaries_first_then_follows_z_index():
+def test_paint_order_is_boundaries_then_edges_then_nodes_each_by_z_index():
     cells = [node("process", "top", 0, 0, 50, 50, zIndex=9), node("process", "low", 60, 0, 50, 50, zIndex=2),
              node("security-boundary", "zone", -10, -10, 200, 100, zIndex=50),
-             flow("f", "low", "top", zIndex=3), node("process", "default", 120, 0, 50, 50)]
+             node("security-boundary", "inner", 0, 0, 100, 60, zIndex=1),
+             flow("f", "low", "top", zIndex=30), flow("g", "top", "low", zIndex=3),
+             node("process", "default", 120, 0, 50, 50)]
     order = list(cell_groups(parse(render_svg(cells, id_prefix="z"))))
-    assert order == ["zone", "default", "low", "f", "top"]
+    # A flow's zIndex above the nodes' does not lift its line over them (it would cross their text).
+    assert order == ["inner", "zone", "g", "f", "default", "low", "top"]
 
 
 def test_invisible_cells_and_edges_to_them_or_to_missing_cells_are_skipped():
@@ -314,7 +317,7 @@ def test_cell_fragments_for_the_live_view_agree_with_the_full_render(web_app):
     # A later render of one changed flow refers to the same arrowhead id, so a page can swap it in place.
     changed = [c for c in web_app if c["id"] in ("api", "db")] + [flow("f5", "api", "db", "Reads")]
     later, _ = cell_fragments(changed, id_prefix="live")
-    assert set(re.findall(r"url\(#([^)]+)\)", later[-1].svg)) <= marker_ids
+    assert set(re.findall(r"url\(#([^)]+)\)", next(f for f in later if f.cell_id == "f5").svg)) <= marker_ids
     assert "tmi-highlight" in next(f.svg for f in fragments if f.cell_id == "web")
 
 
@@ -367,3 +370,20 @@ def test_the_renderer_imports_only_the_standard_library_and_itself():
                 top = name.split(".")[0]
                 assert name.startswith("portal.diagrams") or top in sys.stdlib_module_names or top == "__future__", (
                     source.name, name)
+
+
+def test_an_edge_label_that_would_cover_a_node_slides_along_its_path():
+    # The label's own spot (5% along) lies over node "a"; it moves to the nearest place clear of both nodes.
+    cells = [node("process", "a", 0, 0, 100, 60, "Payments Service"), node("store", "b", 400, 0, 100, 60, "SQL"),
+             {**flow("f", "a", "b"), "labels": [{"attrs": {"text": {"text": "SQL query"}}, "position": {"distance": 0.0}}]},
+             flow("g", "b", "a", "Rows")]
+    root = parse(render_svg(cells, id_prefix="l"))
+    groups = cell_groups(root)
+    boxes = [node_box(normalise_cell(c)) for c in cells[:2]]
+    for cid in ("f", "g"):
+        halo = groups[cid].find(f".//{NS}rect[@class='tmi-halo']")
+        x, y, w, h = (float(halo.get(k)) for k in ("x", "y", "width", "height"))
+        assert all(x + w <= b.x or b.right <= x or y + h <= b.y or b.bottom <= y for b in boxes), (cid, x, y, w, h)
+    # A label already clear of the nodes stays where X6 put it (the middle).
+    halo = groups["g"].find(f".//{NS}rect[@class='tmi-halo']")
+    assert float(halo.get("x")) + float(halo.get("width")) / 2 == pytest.approx(250, abs=1)

@@ -69,3 +69,49 @@ def test_every_get_route_takes_head(sandbox):
     get_routes = [route for route in sandbox.app.routes if "GET" in (getattr(route, "methods", None) or ())]
     assert get_routes
     assert all("HEAD" in route.methods for route in get_routes)
+
+
+BROWSER_IMAGE_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+
+
+def test_provider_icons_resolve_to_svg(sandbox, generation):
+    """The icon /oauth2/providers names is served by the server itself (PROTOCOL.md 3.1), to a browser's <img>."""
+    providers = httpx.get(f"{sandbox.base_url}/oauth2/providers").json()["providers"]
+    assert providers
+    for provider in providers:
+        assert provider["icon"] == f"/static/provider-logos/signin/{provider['id']}.svg"
+        response = httpx.get(f"{sandbox.base_url}{provider['icon']}", headers={"Accept": BROWSER_IMAGE_ACCEPT})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("image/svg+xml")
+        assert response.content.lstrip().startswith(b"<svg")
+    assert {p["id"] for p in providers} == {"tmi" if generation == "1.8" else "test"}
+
+
+def test_generic_oauth_icon_is_served(sandbox):
+    response = httpx.get(f"{sandbox.base_url}/static/provider-logos/signin/oauth.svg")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+
+
+@pytest.mark.parametrize("name", ["nobody.svg", "tmi.png", "..%2Fsecret.svg"])
+def test_unknown_icon_is_a_tmi_404(sandbox, generation, name):
+    response = httpx.get(f"{sandbox.base_url}/static/provider-logos/signin/{name}")
+    assert response.status_code == 404
+    body = response.json()
+    assert body["error"] == "not_found"
+    assert body["error_description"]
+    if generation == "0.217":
+        assert body["details"] is None
+
+
+def test_icon_files_ship_with_the_package():
+    import tomllib
+    from pathlib import Path
+
+    from portal.sandbox import static_files
+
+    root = Path(__file__).resolve().parents[2]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert any(pattern.startswith("static/") for pattern in package_data["portal.sandbox"])
+    for name in ("tmi.svg", "test.svg", "oauth.svg"):
+        assert static_files.signin_logo(name).lstrip().startswith(b"<svg")

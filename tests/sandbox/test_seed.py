@@ -173,3 +173,31 @@ def test_bulk_seed_is_quick(generation):
 def test_unknown_seed_name_is_refused():
     with pytest.raises(ValueError):
         seeded("1.8", "everything")
+
+
+def test_flows_join_neighbours_and_cross_no_node(world):
+    """Every seeded flow is a straight line between facing ports that passes through no other node, and
+    side-by-side nodes share a centre line, so a seeded DFD reads like one a person drew."""
+    for diagram in _diagrams(world):
+        cells = {c["id"]: c for c in diagram["cells"]}
+        nodes = [c for c in cells.values() if c["shape"] in NODE_SHAPES - {"security-boundary"}]
+        flows = [c for c in cells.values() if c["shape"] not in NODE_SHAPES]
+        assert len(flows) >= 8
+        for flow in flows:
+            source, target = cells[flow["source"]["cell"]], cells[flow["target"]["cell"]]
+            a = seed.port_point(source, flow["source"]["port"])
+            b = seed.port_point(target, flow["target"]["port"])
+            assert a[0] == b[0] or a[1] == b[1], (diagram["name"], flow["id"])  # straight across or down
+            others = [n for n in nodes if n is not source and n is not target]
+            assert not any(seed.segment_hits_box(a, b, _box(n)) for n in others), (diagram["name"], flow["id"])
+            # The ports face each other: leaving to the right means entering from the left, and so on.
+            assert {flow["source"]["port"], flow["target"]["port"]} in ({"left", "right"}, {"top", "bottom"})
+        assert len({(f["source"]["cell"], f["target"]["cell"]) for f in flows}) == len(flows)
+
+
+def test_segment_hits_box():
+    box = (10, 10, 20, 20)
+    assert seed.segment_hits_box((0, 15), (30, 15), box)
+    assert not seed.segment_hits_box((0, 5), (30, 5), box)
+    assert not seed.segment_hits_box((0, 15), (10, 15), box)  # touching the edge is not crossing
+    assert seed.segment_hits_box((0, 0), (30, 30), box)
