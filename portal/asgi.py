@@ -9,7 +9,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-websocket_urlpatterns: list = []
+from portal.exports.routing import websocket_urlpatterns as exports_sockets  # noqa: E402
+from portal.live.routing import websocket_urlpatterns as live_sockets  # noqa: E402
+from portal.tenant_admin.routing import websocket_urlpatterns as admin_sockets  # noqa: E402
+
+websocket_urlpatterns = [*live_sockets, *exports_sockets, *admin_sockets]
 
 application = ProtocolTypeRouter(
     {

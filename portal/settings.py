@@ -35,6 +35,11 @@ INSTALLED_APPS = [
     "portal.accounts",
     "portal.dashboard",
     "portal.devtools",
+    "portal.audit",
+    "portal.live",
+    "portal.reports",
+    "portal.exports",
+    "portal.tenant_admin",
 ]
 
 MIDDLEWARE = [

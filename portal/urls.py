@@ -16,4 +16,7 @@ urlpatterns = [
     path("auth/", include("portal.accounts.social_urls")),
     path("", home, name="home"),
     path("", include("portal.dashboard.urls")),
+    path("", include("portal.live.urls")),
+    path("", include("portal.exports.urls")),
+    path("", include("portal.tenant_admin.urls")),
 ]

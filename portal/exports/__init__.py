@@ -1,0 +1,1 @@
+"""Export jobs and schedules, run by Celery workers; the token-refresh task."""

@@ -1,0 +1,1 @@
+"""Live diagrams: the browser socket bridged to a TMI collaboration session, and the live page."""
