@@ -35,11 +35,15 @@ class SandboxServer:
         from portal.sandbox.app import create_app
 
         self.app = create_app(self.config)
-        self._server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level=log_level, lifespan="on", ws_max_size=65536,
+        self._host, self._port, self._log_level = host, bound_port, log_level
+        self._server = self._uvicorn()
+        self._thread: threading.Thread | None = None
+
+    def _uvicorn(self) -> uvicorn.Server:
+        return uvicorn.Server(
+            uvicorn.Config(self.app, log_level=self._log_level, lifespan="on", ws_max_size=65536,
                            ws_ping_interval=None, ws_ping_timeout=None, timeout_graceful_shutdown=1)
         )
-        self._thread: threading.Thread | None = None
 
     @property
     def state(self):
@@ -65,6 +69,17 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._sock.close()
+
+    def restart(self, *, down_seconds: float = 0.0) -> "SandboxServer":
+        """Stop and start again on the same port, as a TMI restart: the stored data survives, the
+        in-memory collaboration sessions and tickets do not (PROTOCOL.md 6)."""
+        self.stop()
+        self.state.sessions.clear()
+        self.state.collab = None
+        threading.Event().wait(down_seconds)
+        self._sock = _bind(self._host, self._port)
+        self._server = self._uvicorn()
+        return self.start()
 
     def __enter__(self) -> "SandboxServer":
         return self.start()

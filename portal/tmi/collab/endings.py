@@ -16,6 +16,10 @@ WORDS: dict[str, str] = {
     "security_violation": "TMI disconnected you because a message described another person inaccurately.",
     "not_found": "This diagram no longer exists, or you can no longer see it.",
     "connection_lost": "The connection to TMI was lost and could not be restored.",
+    # Before the session starts (the portal's bridge, not TMI, ends these).
+    "sign_in_required": "Your sign-in at TMI has expired. Sign in again to join the live session.",
+    "tmi_unavailable": "TMI could not be reached, so the live session could not start. Try again in a moment.",
+    "too_many_errors": "This page sent too many messages the portal could not accept, so it was disconnected.",
 }
 
 # TMI error codes that announce the end of this socket (the close follows).

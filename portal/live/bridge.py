@@ -1,0 +1,102 @@
+"""`LiveBridge`: the TMI side of one browser socket.
+
+It opens the member's TMI client through the token vault (tokens refresh under the vault's lock), starts
+or joins TMI's collaboration session with an `UpstreamSession`, and hands every portal frame to `deliver`
+until the session ends or the browser leaves; then it leaves TMI and frees what it started. The consumer
+only moves frames; Channels is not imported here, so the bench and tests can drive a bridge directly.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from websockets.exceptions import InvalidStatus, WebSocketException
+
+from portal.accounts.vault import SignInRequired, atmi_client
+from portal.live.services import alive_connection_close, alive_connection_open
+from portal.tmi.collab import UpstreamSession, frames
+from portal.tmi.collab.endings import ended
+from portal.tmi.collab.limits import TokenBucket
+from portal.tmi.errors import Forbidden, NotFound, TMIError, Unauthorized
+
+Deliver = Callable[[dict[str, Any]], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+# Refused browser frames a connection may send before it is cut off: a page with a bug gets error
+# frames to learn from, a hostile client cannot make the portal answer forever.
+STRIKES_PER_SECOND, STRIKES_BURST = 2.0, 40.0
+
+
+def _start_refusal(exc: BaseException) -> str:
+    """The `ended` reason for a session that could not start."""
+    status = exc.response.status_code if isinstance(exc, InvalidStatus) else None
+    # 0.217 answers 401 on the collaborate endpoints for lack of read access (PROTOCOL.md 9.4); a
+    # 401 that survived the token refresh means the same.
+    if isinstance(exc, (Forbidden, Unauthorized)) or status in (401, 403):
+        return "no_access"
+    if isinstance(exc, NotFound) or status == 404:
+        return "not_found"
+    return "tmi_unavailable"
+
+
+class LiveBridge:
+    def __init__(self, *, organization, user, threat_model_id: str, diagram_id: str, channel_name: str,
+                 deliver: Deliver, **session_options: Any) -> None:
+        self.organization, self.user = organization, user
+        self.threat_model_id, self.diagram_id = str(threat_model_id), str(diagram_id)
+        self.channel_name, self.deliver = channel_name, deliver
+        self.session_options = session_options
+        self.session: UpstreamSession | None = None
+        self.strikes = TokenBucket(STRIKES_PER_SECOND, STRIKES_BURST)
+
+    async def run(self) -> None:
+        """Relay TMI -> browser until the live session ends (the last frame delivered is `ended`) or the
+        task is cancelled (the browser left). Always leaves TMI and removes the bookkeeping row."""
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                client = await stack.enter_async_context(atmi_client(organization=self.organization, user=self.user))
+            except SignInRequired:
+                await self.deliver(ended("sign_in_required"))
+                return
+            await alive_connection_open(organization=self.organization, user=self.user,
+                                        threat_model_id=self.threat_model_id, diagram_id=self.diagram_id,
+                                        channel_name=self.channel_name)
+            stack.push_async_callback(alive_connection_close, channel_name=self.channel_name)
+            session = UpstreamSession(client, self.threat_model_id, self.diagram_id, **self.session_options)
+            stack.push_async_callback(session.close)
+            try:
+                await session.start()
+            except SignInRequired:
+                await self.deliver(ended("sign_in_required"))
+                return
+            except (TMIError, WebSocketException, OSError, TimeoutError) as exc:
+                log.info("live session could not start: %s", type(exc).__name__)
+                await self.deliver(ended(_start_refusal(exc)))
+                return
+            self.session = session
+            await self.deliver(self.welcome())
+            async for frame in session.messages():
+                await self.deliver(frame)
+
+    def welcome(self) -> dict[str, Any]:
+        me = self.session.me if self.session else None
+        return {"type": "welcome",
+                "me": frames.person(me.provider_id, me.display_name or me.email, me.email) if me else None,
+                "generation": self.session.client.server.generation if self.session else None,
+                "threat_model_id": self.threat_model_id, "diagram_id": self.diagram_id}
+
+    async def send(self, raw: Any) -> dict[str, Any] | None:
+        """One browser frame: None when it went upstream, else the `error` frame to answer with."""
+        if self.session is None:
+            try:
+                frames.parse(raw)
+            except frames.FrameError as exc:
+                return exc.frame
+            return frames.error("not_live", "The live session is not connected yet; try again shortly.")
+        return await self.session.send(raw)
+
+    def strike(self) -> bool:
+        """Count one refused frame; False when the connection has used up its patience."""
+        return self.strikes.take()
