@@ -79,7 +79,7 @@ class BaseClient:
 def _http_options(base_url: str, timeout: float | _http.Timeout, event_hooks: Mapping[str, list[Callable]] | None,
                   transport: Any) -> dict[str, Any]:
     options: dict[str, Any] = {"base_url": base_url, "timeout": timeout, "follow_redirects": False,
-                               "cookies": _http.cookieless_jar(),
+                               "cookies": _http.cookieless_jar(), "verify": _http.shared_tls_context(),
                                "headers": {"User-Agent": "tmi-portal-client/0.1"}}
     if event_hooks:
         options["event_hooks"] = {k: list(v) for k, v in event_hooks.items()}

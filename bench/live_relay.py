@@ -1,0 +1,227 @@
+"""How much does the portal's live bridge add to a diagram edit, and what does a live session cost?
+
+    python -m bench live [--browsers 100] [--per-diagram 10] [--rounds 20] [--generation 1.8|0.217]
+
+Starts a TMI sandbox and one daphne serving the portal (each a child process, on a temporary SQLite
+database), signs N people in at the sandbox through its real OAuth flow, gives every room of
+`--per-diagram` people a threat model with one diagram they may all edit, and makes each person a
+member of organisation `bench` with a Django session. Then, in one run:
+
+1. directly against TMI: N raw TMI clients on TMI's collaboration socket (the baseline);
+2. through the portal: N simulated browsers on the live page's socket, through daphne to TMI.
+
+In each round one person per room moves the room's node, all rooms at once; the time until each other
+person in the room sees the change is one relay latency. It prints p50 and p99 both ways, their ratio,
+the relayed changes per second, and daphne's memory per bridged session: its RSS with N sessions open
+minus its RSS with none (measured after one session has come and gone, so one-off imports are not
+counted), divided by N. The sandbox's RSS is printed for reference.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.live_clients import (BrowserSeat, DirectSeat, Meter, RoundsResult, Seat, SetupFailed, rounds_play,
+                                seats_close, seats_open)
+from bench.live_world import (DaphneProcess, Person, Room, SandboxProcess, people_sign_in, portal_members_create,
+                              raise_open_files_limit, rooms_create, rooms_wait_closed, rss_kib)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+
+class Progress:
+    """One line per tenth of the way, so a 1,000-browser run shows it is moving."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, int] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        step = max(1, total // 10)
+        if done == total or done // step != self.last.get(what, -1):
+            self.last[what] = done // step
+            print(f"  {what}: {done}/{total}", flush=True)
+            if done == total:
+                self.last.pop(what, None)
+
+
+@dataclass
+class Phase:
+    label: str
+    result: RoundsResult
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.result.latencies, 0.50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.result.latencies, 0.99) * 1000
+
+    @property
+    def per_second(self) -> float:
+        return self.result.deliveries / self.result.seconds if self.result.seconds else 0.0
+
+    def line(self) -> str:
+        lost = self.result.expected - self.result.deliveries
+        return (f"  {self.label:<30} p50 {self.p50_ms:8.2f} ms   p99 {self.p99_ms:8.2f} ms   "
+                f"{self.per_second:8.0f} changes/s   (n={len(self.result.latencies)}, lost {lost})")
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:7.1f} MiB"
+
+
+async def _phase(heading: str, label: str, seats_by_room: list[list[Seat]], args: argparse.Namespace,
+                 meter: Meter, progress: Progress, *, measure=None) -> tuple[Phase, object]:
+    seats = [seat for room in seats_by_room for seat in room]
+    print(f"{heading}: connecting {len(seats)}...", flush=True)
+    started = time.perf_counter()
+    await seats_open(seats, concurrency=args.connect_concurrency, progress=progress)
+    print(f"  all {len(seats)} have the diagram after {time.perf_counter() - started:.1f} s; "
+          f"playing {args.rounds} rounds", flush=True)
+    try:
+        result = await rounds_play(seats_by_room, meter, rounds=args.rounds, warmup=1,
+                                   interval=args.interval_ms / 1000, timeout=args.round_timeout)
+        measured = measure() if measure else None
+    finally:
+        await seats_close(seats)
+    if not result.latencies:
+        raise SystemExit(f"{heading}: no change reached anyone (refusals: {result.refusals[:5]})")
+    return Phase(label, result), measured
+
+
+async def _run(args: argparse.Namespace, sandbox: SandboxProcess, daphne: DaphneProcess, owner: Person,
+               rooms: list[Room]) -> None:
+    progress = Progress()
+    seat_ids = iter(range(10**9))
+
+    meter = Meter()
+    direct = [[DirectSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation) for p in room.people]
+              for room in rooms]
+    sandbox_idle = rss_kib(sandbox.pid)
+    direct_phase, sandbox_direct = await _phase("Directly against TMI", "directly against TMI", direct, args,
+                                                meter, progress, measure=lambda: rss_kib(sandbox.pid))
+    await rooms_wait_closed(sandbox.base_url, owner, rooms)
+
+    # One session through the bridge and away again, so one-off imports and caches in daphne are not
+    # counted as the sessions' memory.
+    warm = BrowserSeat(next(seat_ids), rooms[0].people[0], rooms[0], Meter(), daphne)
+    await seats_open([warm], concurrency=1, progress=lambda *a: None)
+    await seats_close([warm])
+    await rooms_wait_closed(sandbox.base_url, owner, rooms[:1])
+    await asyncio.sleep(1.0)
+    daphne_idle = rss_kib(daphne.pid)
+
+    meter = Meter()
+    browsers = [[BrowserSeat(next(seat_ids), p, room, meter, daphne) for p in room.people] for room in rooms]
+    bridge_phase, (daphne_busy, sandbox_bridged) = await _phase(
+        "Through the portal", "through the portal (bridge)", browsers, args, meter, progress,
+        measure=lambda: (rss_kib(daphne.pid), rss_kib(sandbox.pid)))
+    if not daphne.alive():
+        raise SystemExit("daphne stopped during the run")
+
+    n = sum(len(room.people) for room in rooms)
+    print()
+    print(f"TMI {args.generation}, {n} participants in {len(rooms)} rooms of up to {args.per_diagram}, "
+          f"{args.rounds} rounds (every room edits at once; a round ends when all have seen the change)")
+    # The clients, daphne and the sandbox share this machine: its load colours every figure below.
+    print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end of the run")
+    print("Relay latency (a node moved by one person, until each other person in the room sees it):")
+    print(bridge_phase.line())
+    print(direct_phase.line())
+    print(f"  {'bridge / direct':<30} p50 {bridge_phase.p50_ms / direct_phase.p50_ms:7.2f}x      "
+          f"p99 {bridge_phase.p99_ms / direct_phase.p99_ms:7.2f}x")
+    print("Memory (resident set size):")
+    print(f"  {'daphne, no live sessions':<30} {_mib(daphne_idle)}")
+    print(f"  {f'daphne, {n} bridged sessions':<30} {_mib(daphne_busy)}")
+    print(f"  {'per bridged session':<30} {(daphne_busy - daphne_idle) / n:7.1f} KiB")
+    print(f"  {'TMI sandbox (for reference)':<30} {_mib(sandbox_idle)} idle, {_mib(sandbox_direct).strip()} with "
+          f"{n} direct clients, {_mib(sandbox_bridged).strip()} with {n} bridged")
+    refusals = bridge_phase.result.refusals + direct_phase.result.refusals
+    if refusals:
+        print(f"  refusals seen: {len(refusals)} (first: {refusals[0]})")
+
+
+def _configure(workdir: Path) -> dict[str, str]:
+    """Django on a throwaway SQLite database, migrated; the environment daphne gets."""
+    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["PORTAL_VAR_DIR"] = str(workdir)
+    os.environ["DJANGO_DEBUG"] = "false"  # as in production
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server keeps Django's async-safety check
+    return env
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    limit = raise_open_files_limit()
+    if limit < 4 * args.browsers + 256:
+        print(f"warning: only {limit} open files allowed; {args.browsers} browsers may need "
+              f"{4 * args.browsers + 256}", file=sys.stderr)
+    env = _configure(workdir)
+    rooms_n = math.ceil(args.browsers / args.per_diagram)
+    progress = Progress()
+    print(f"Starting a TMI {args.generation} sandbox and daphne...", flush=True)
+    with SandboxProcess(args.generation, workdir / "sandbox.log") as sandbox:
+        hints = ["bench-owner", *(f"bench-{i:04d}" for i in range(1, args.browsers + 1))]
+        people = asyncio.run(people_sign_in(sandbox.base_url, hints, concurrency=args.connect_concurrency,
+                                            progress=progress))
+        owner, people = people[0], people[1:]
+        groups = [people[i::rooms_n] for i in range(rooms_n)]  # rooms of equal size (±1)
+        rooms = asyncio.run(rooms_create(sandbox.base_url, owner, groups, generation=args.generation,
+                                         concurrency=args.connect_concurrency))
+        print(f"  {len(rooms)} threat models with a diagram each", flush=True)
+        portal_members_create(sandbox.base_url, people)
+        print(f"  {len(people)} portal members with a signed-in session", flush=True)
+        with DaphneProcess(env, workdir / "daphne.log") as daphne:
+            try:
+                asyncio.run(_run(args, sandbox, daphne, owner, rooms))
+            except SetupFailed as failure:
+                # The temporary directory goes with the run: show why while the logs still exist.
+                for name in ("daphne.log", "sandbox.log"):
+                    log = (workdir / name).read_text(errors="replace").splitlines()[-20:]
+                    print(f"--- the end of {name} ---", *log, sep="\n", file=sys.stderr)
+                raise SystemExit(f"The benchmark could not set up its sessions: {failure}") from None
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench live", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generation", choices=["1.8", "0.217"], default="1.8")
+    parser.add_argument("--browsers", type=int, default=100, help="simulated browsers, 2 to 1,000 (default 100)")
+    parser.add_argument("--per-diagram", type=int, default=10, help="people per diagram (room), 2 to 50 (default 10)")
+    parser.add_argument("--rounds", type=int, default=20, help="measured rounds (default 20; one more warms up)")
+    parser.add_argument("--interval-ms", type=int, default=50, help="pause between rounds (default 50)")
+    parser.add_argument("--round-timeout", type=float, default=10.0, help="seconds a round may take (default 10)")
+    parser.add_argument("--connect-concurrency", type=int, default=20,
+                        help="sign-ins and connections in flight at once (default 20)")
+    args = parser.parse_args(argv)
+    if not 2 <= args.browsers <= 1000:
+        parser.error("--browsers must be between 2 and 1000")
+    # TMI 1.8 turns away a 51st client in one session (PROTOCOL.md 7.1); a room needs someone to tell.
+    if not 2 <= args.per_diagram <= 50:
+        parser.error("--per-diagram must be between 2 and 50")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if math.ceil(args.browsers / args.per_diagram) > args.browsers // 2:
+        parser.error("every room needs at least two people: lower --per-diagram or raise --browsers")
+    with tempfile.TemporaryDirectory(prefix="portal-bench-live-") as workdir:
+        run(args, Path(workdir))

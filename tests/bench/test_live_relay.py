@@ -1,0 +1,80 @@
+"""The live-relay benchmark still runs end to end: a tiny N through a real daphne and sandbox, in both
+TMI generations, printing figures that add up. (The figures themselves are for people, not asserts.)"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.live_relay import percentile
+
+ROOT = Path(__file__).resolve().parents[2]
+NUMBER = r"([\d.]+)"
+
+
+def bench(*args: str, timeout: float = 100) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def figures(line_label: str, output: str) -> tuple[float, float, float, int, int]:
+    match = re.search(rf"{re.escape(line_label)}\s+p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms\s+{NUMBER} changes/s\s+"
+                      rf"\(n=(\d+), lost (\d+)\)", output)
+    assert match, f"no {line_label!r} line in:\n{output}"
+    p50, p99, rate, n, lost = match.groups()
+    return float(p50), float(p99), float(rate), int(n), int(lost)
+
+
+@pytest.mark.parametrize("generation", ["1.8", "0.217"])
+def test_a_tiny_run_prints_sane_figures(generation):
+    # 4 people in 2 rooms of 2, 3 measured rounds: each round, each room's change reaches 1 other person.
+    run = bench("live", "--generation", generation, "--browsers", "4", "--per-diagram", "2", "--rounds", "3")
+    output = run.stdout
+    assert run.returncode == 0, output + run.stderr
+    assert f"TMI {generation}, 4 participants in 2 rooms" in output
+
+    bridged = figures("through the portal (bridge)", output)
+    direct = figures("directly against TMI", output)
+    for p50, p99, rate, n, lost in (bridged, direct):
+        assert 0 < p50 <= p99 < 10_000
+        assert rate > 0
+        assert (n, lost) == (6, 0)
+
+    ratio = re.search(rf"bridge / direct\s+p50\s+{NUMBER}x\s+p99\s+{NUMBER}x", output)
+    assert ratio, output
+    assert float(ratio[1]) == pytest.approx(bridged[0] / direct[0], rel=0.02, abs=0.01)
+    assert float(ratio[2]) == pytest.approx(bridged[1] / direct[1], rel=0.02, abs=0.01)
+
+    idle = re.search(rf"daphne, no live sessions\s+{NUMBER} MiB", output)
+    busy = re.search(rf"daphne, 4 bridged sessions\s+{NUMBER} MiB", output)
+    per_session = re.search(rf"per bridged session\s+(-?[\d.]+) KiB", output)
+    assert idle and busy and per_session, output
+    assert float(idle[1]) > 10  # a real daphne with Django loaded, not a placeholder
+    assert float(per_session[1]) > 0
+    assert float(per_session[1]) == pytest.approx((float(busy[1]) - float(idle[1])) * 1024 / 4, abs=30)
+    assert re.search(rf"TMI sandbox \(for reference\)\s+{NUMBER} MiB idle", output)
+
+
+def test_bad_options_are_refused_with_a_reason():
+    run = bench("live", "--browsers", "3", "--per-diagram", "2", timeout=30)
+    assert run.returncode == 2
+    assert "every room needs at least two people" in run.stderr
+    assert bench("live", "--browsers", "1001", timeout=30).returncode == 2
+
+
+def test_the_bench_command_lists_its_benchmarks():
+    run = bench(timeout=30)
+    assert run.returncode == 0
+    assert "dashboard" in run.stdout and "live" in run.stdout
+    unknown = bench("nonsense", timeout=30)
+    assert unknown.returncode == 2 and re.search(r"python -m bench \{[a-z,]*live[a-z,]*\}", unknown.stderr)
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.50) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile([3.0], 0.99) == 3.0
