@@ -20,13 +20,14 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The browser tests drive Debian's chromium (Playwright cannot download its own browsers here).
-# Installed when missing and we may (root); otherwise the browser tests fail and say what to install.
+# The browser tests drive Debian's chromium (Playwright cannot download its own browsers here), and
+# WeasyPrint (PDF reports) needs Pango. Installed when missing and we may (root); otherwise say what to install.
+SYSTEM_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 chromium:
-	@if [ ! -x $(CHROMIUM) ]; then \
+	@if [ ! -x $(CHROMIUM) ] || ! ldconfig -p 2>/dev/null | grep -q libpango-1.0; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	  else \
-	    echo "Browser tests need $(CHROMIUM): install it with 'sudo apt-get install -y chromium'."; \
+	    echo "Tests need Debian's $(SYSTEM_PACKAGES): install them with 'sudo apt-get install -y $(SYSTEM_PACKAGES)'."; \
 	  fi; \
 	fi

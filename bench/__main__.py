@@ -1,3 +1,25 @@
-from bench.dashboard import main
+"""`python -m bench <benchmark> [options]`; `python -m bench` alone lists the benchmarks, and
+`python -m bench <benchmark> --help` lists a benchmark's options."""
+import sys
 
-main()
+from bench import dashboard, export, live_relay
+
+BENCHMARKS = {"dashboard": dashboard.main, "live": live_relay.main, "export": export.main}
+USAGE = """usage: python -m bench {dashboard,live,export} [options]
+
+  dashboard   server time of the dashboard pages with 1,000 threat models in TMI
+  live        relay latency and memory of the live-diagram bridge (N simulated browsers)
+  export      time and peak memory of PDF reports (a 200-threat model; a 50-model portfolio)
+
+`python -m bench <benchmark> --help` lists a benchmark's options."""
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in BENCHMARKS:
+        print(USAGE, file=sys.stdout if not argv or argv[0] in ("-h", "--help") else sys.stderr)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    BENCHMARKS[argv[0]](argv[1:])
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))

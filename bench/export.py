@@ -1,0 +1,163 @@
+"""How long, and how much memory, does a PDF export take?
+
+    python -m bench export [--generation 1.8|0.217] [--threats 200] [--diagrams 5] [--cells 300] [--models 50]
+
+Starts a sandbox seeded with `bulk:<models>` small threat models, signs alice in (real tokens from the
+sandbox's test IdP), and builds one large threat model through the TMI client: `--threats` threats and
+`--diagrams` diagrams of `--cells` cells each (two thirds nodes, one third flows). Then, for the large model
+alone and for a portfolio report of the `--models` bulk models, it prints fetch and render times separately
+(the export worker's two phases), the PDF's size and pages, and memory: the tracemalloc peak of each phase
+(a second run with tracing on, since tracing slows Python down) and the process's peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import sys
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+SEVERITIES = ("critical", "high", "medium", "low", "informational")
+STATUSES = ("identified", "investigating", "in_progress", "mitigated", "accepted")
+SHAPES = ("process", "store", "actor")
+
+
+def _configure_django() -> None:
+    os.environ.setdefault("DJANGO_DEBUG", "false")
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+    import django
+
+    django.setup()  # templates and settings only: the benchmark writes nothing to the database
+
+
+def diagram_cells(count: int, seed: str) -> list[dict[str, Any]]:
+    """`count` cells: nodes on a grid, each joined to its right-hand neighbour by a labelled flow."""
+    nodes = count - count // 3
+    columns = 12
+    cells: list[dict[str, Any]] = []
+    ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/node/{i}")) for i in range(nodes)]
+    for i, cell_id in enumerate(ids):
+        cells.append({"id": cell_id, "shape": SHAPES[i % len(SHAPES)],
+                      "position": {"x": 40 + (i % columns) * 200, "y": 40 + (i // columns) * 120},
+                      "size": {"width": 140, "height": 60},
+                      "attrs": {"text": {"text": f"Component {i + 1}"}}})
+    flows = count - nodes
+    pairs = [(a, a + 1) for a in range(nodes - 1) if (a + 1) % columns] + \
+            [(a, a + columns) for a in range(nodes - columns)]
+    for n, (a, b) in enumerate(pairs[:flows]):
+        cells.append({"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/flow/{n}")), "shape": "flow",
+                      "source": {"cell": ids[a]}, "target": {"cell": ids[b]},
+                      "labels": [{"position": 0.5, "attrs": {"text": {"text": f"flow {n + 1}"}}}]})
+    return cells
+
+
+def build_large_model(client, *, threats: int, diagrams: int, cells: int) -> str:
+    tm = client.threat_models.create(name="Benchmark: large threat model",
+                                     description="Built by `python -m bench export`.")
+    for n in range(diagrams):
+        diagram = client.diagrams.create(tm.id, f"Diagram {n + 1}")
+        client.diagrams.update(tm.id, diagram.id, name=f"Diagram {n + 1}", type="DFD-1.0.0",
+                               cells=diagram_cells(cells, f"{tm.id}/{n}"))
+    for n in range(threats):
+        client.threats.create(tm.id, name=f"Threat {n + 1}", threat_type=["Tampering"],
+                              severity=SEVERITIES[n % len(SEVERITIES)], status=STATUSES[n % len(STATUSES)],
+                              description=f"Threat number {n + 1}, with **some** Markdown in its description.",
+                              mitigation="Validate input; authenticate callers; log and alert.", score=n % 10)
+    return tm.id
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _measure(action: Callable[[], Any], *, traced: bool) -> tuple[Any, float, float | None]:
+    """(result, seconds, tracemalloc peak in MB when traced)."""
+    gc.collect()
+    if traced:
+        tracemalloc.start()
+    started = time.perf_counter()
+    result = action()
+    seconds = time.perf_counter() - started
+    peak = None
+    if traced:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return result, seconds, peak
+
+
+def _pages(pdf: bytes) -> int:
+    import io
+
+    from pypdf import PdfReader
+
+    return len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _report(label: str, fetch: Callable[[], Any], render: Callable[[Any], bytes]) -> None:
+    data, fetch_s, _ = _measure(fetch, traced=False)
+    pdf, render_s, _ = _measure(lambda: render(data), traced=False)
+    _, _, fetch_peak = _measure(fetch, traced=True)
+    _, _, render_peak = _measure(lambda: render(data), traced=True)
+    print(f"{label}")
+    print(f"  fetch   {fetch_s:7.2f} s   tracemalloc peak {fetch_peak:7.1f} MB")
+    print(f"  render  {render_s:7.2f} s   tracemalloc peak {render_peak:7.1f} MB")
+    print(f"  total   {fetch_s + render_s:7.2f} s   PDF {len(pdf) / 2**20:.2f} MB, {_pages(pdf)} pages")
+    print(f"  RSS now {_rss_mb():7.1f} MB   process peak RSS so far {_peak_rss_mb():7.1f} MB", flush=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    from bench.dashboard import _sign_in
+    from portal.organizations.models import Organization
+    from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
+    from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
+    from portal.sandbox.config import SandboxConfig
+    from portal.sandbox.server import SandboxServer
+    from portal.tmi import TMIClient
+
+    print(f"Starting a TMI {args.generation} sandbox with {args.models} small threat models...", flush=True)
+    with SandboxServer(SandboxConfig(generation=args.generation, seed=f"bulk:{args.models}")) as sandbox:
+        tokens, _ = _sign_in(sandbox.base_url, "alice")
+        organization = Organization(name="Bench", slug="bench", tmi_base_url=sandbox.base_url)
+        generated_at = datetime.now(timezone.utc)
+        with TMIClient(sandbox.base_url, auth=tokens, timeout=120) as client:
+            started = time.perf_counter()
+            tm_id = build_large_model(client, threats=args.threats, diagrams=args.diagrams, cells=args.cells)
+            print(f"Built the large model through the TMI client in {time.perf_counter() - started:.1f} s "
+                  f"({args.threats} threats, {args.diagrams} diagrams of {args.cells} cells)", flush=True)
+            print(f"Python {sys.version.split()[0]}, TMI {args.generation}, RSS at start {_rss_mb():.1f} MB")
+            _report(f"One threat model: {args.threats} threats, {args.diagrams} diagrams x {args.cells} cells",
+                    lambda: threat_model_report_fetch(client, tm_id),
+                    lambda report: threat_model_report_pdf(report, organization=organization,
+                                                           generated_at=generated_at))
+            _report(f"Portfolio report: {args.models} threat models",
+                    lambda: portfolio_report_fetch(client, filters={"name": "Bulk Model"}),
+                    lambda reports: portfolio_report_pdf(reports, organization=organization,
+                                                         title="Benchmark portfolio",
+                                                         filters_description="Name contains “Bulk Model”",
+                                                         generated_at=generated_at))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generation", choices=["1.8", "0.217"], default="1.8")
+    parser.add_argument("--threats", type=int, default=200)
+    parser.add_argument("--diagrams", type=int, default=5)
+    parser.add_argument("--cells", type=int, default=300)
+    parser.add_argument("--models", type=int, default=50)
+    args = parser.parse_args(argv)
+    _configure_django()
+    run(args)
+    sys.stdout.flush()

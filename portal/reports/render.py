@@ -1,0 +1,104 @@
+"""Fetched reports -> PDF bytes: Django templates (autoescaped) laid out by WeasyPrint.
+
+Diagrams and charts are inline SVG, so they stay vector in the PDF. WeasyPrint gets a fetcher that loads
+data: URIs only (fetching.py): nothing in a report, however a user wrote it in TMI, reaches the network or
+the file system. Pure rendering: no TMI calls, no database writes.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from django.template.loader import render_to_string
+from weasyprint import HTML
+
+from portal.reports.data import ThreatModelReport
+from portal.reports.fetching import DataOnlyURLFetcher, logo_data_uri
+from portal.reports.shaping import model_section, portfolio_summary
+
+Progress = Callable[[int, int, str], None]
+DEFAULT_BRAND = "#1f6feb"
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+# WeasyPrint logs every layout step at INFO; a worker's log needs only its warnings.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+
+def _noop(done: int, total: int, label: str) -> None:
+    pass
+
+
+def _brand(organization) -> str:
+    """The colour goes into the report's stylesheet, so only a strict #rrggbb passes (the model validates it
+    too; this holds even if a row was written around the model's validation)."""
+    colour = str(getattr(organization, "brand_colour", "") or "")
+    return colour if _HEX_COLOUR.match(colour) else DEFAULT_BRAND
+
+
+def _when(generated_at: datetime) -> str:
+    zone = generated_at.tzname() or ""
+    return f"{generated_at.day} {generated_at:%B %Y, %H:%M} {zone}".strip()
+
+
+def _common(organization, generated_at: datetime) -> dict:
+    return {"organization_name": organization.name, "brand": _brand(organization),
+            "logo": logo_data_uri(organization), "generated": _when(generated_at),
+            "generated_date": f"{generated_at.day} {generated_at:%B %Y}"}
+
+
+def html_to_pdf(html: str, *, title: str, progress: Progress, done: int, total: int) -> bytes:
+    fetcher = DataOnlyURLFetcher()
+    progress(done, total, "Laying out pages")
+    document = HTML(string=html, url_fetcher=fetcher).render()
+    document.metadata.title = title
+    progress(done + 1, total, "Writing the PDF")
+    pdf = document.write_pdf()
+    progress(total, total, "Done")
+    return pdf
+
+
+def threat_model_report_html(report: ThreatModelReport, *, organization, generated_at: datetime,
+                             progress: Progress | None = None) -> str:
+    step = progress or _noop
+    section = model_section(report, anchor="tm-1", progress=step)
+    return render_to_string("reports/threat_model.html", {
+        **_common(organization, generated_at), "title": report.name, "section": section})
+
+
+def threat_model_report_pdf(report: ThreatModelReport, *, organization, generated_at: datetime,
+                            progress: Progress | None = None) -> bytes:
+    step = progress or _noop
+    total = len(report.diagrams) + 2
+    html = threat_model_report_html(report, organization=organization, generated_at=generated_at,
+                                    progress=lambda done, _total, label: step(done, total, label))
+    return html_to_pdf(html, title=f"{report.name}: threat model report", progress=step,
+                       done=len(report.diagrams), total=total)
+
+
+def portfolio_report_html(reports: list[ThreatModelReport], *, organization, title: str, filters_description: str,
+                          generated_at: datetime, progress: Progress | None = None) -> str:
+    step = progress or _noop
+    diagram_total = sum(len(r.diagrams) for r in reports)
+    sections, offset = [], 0
+    for index, report in enumerate(reports, start=1):
+        sections.append(model_section(report, anchor=f"tm-{index}", progress=step, diagram_offset=offset,
+                                      diagram_total=diagram_total))
+        offset += len(report.diagrams)
+    servers = sorted({r.server_url for r in reports if r.server_url})
+    return render_to_string("reports/portfolio.html", {
+        **_common(organization, generated_at), "title": title, "filters_description": filters_description,
+        "summary": portfolio_summary(sections, reports), "sections": sections,
+        "server_url": ", ".join(servers) or getattr(organization, "tmi_base_url", "")})
+
+
+def portfolio_report_pdf(reports: list[ThreatModelReport], *, organization, title: str, filters_description: str,
+                         generated_at: datetime, progress: Progress | None = None) -> bytes:
+    step = progress or _noop
+    diagrams = sum(len(r.diagrams) for r in reports)
+    total = diagrams + 2
+    html = portfolio_report_html(reports, organization=organization, title=title,
+                                 filters_description=filters_description, generated_at=generated_at,
+                                 progress=lambda done, _total, label: step(done, total, label))
+    return html_to_pdf(html, title=title, progress=step, done=diagrams, total=total)

@@ -1,0 +1,100 @@
+"""PDF report tests: a member's TMI client on the sandbox, and ways to read a PDF back (its text, its pages
+as images saved under test-artifacts/reports/<test>/)."""
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageStat
+
+from portal.accounts.vault import tmi_client
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"
+
+
+@pytest.fixture
+def alice_client(organization, member_factory) -> Iterator:
+    """Alice's TMI client through the token vault, as an export worker gets it."""
+    alice = member_factory(organization, "alice")
+    with tmi_client(organization=organization, user=alice) as client:
+        yield client
+
+
+@pytest.fixture
+def artifacts(request) -> Path:
+    folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*"):
+        old.unlink()
+    return folder
+
+
+def pdf_pages_text(pdf: bytes) -> list[str]:
+    from pypdf import PdfReader
+
+    return [page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The whole text, whitespace folded (table cells and wrapped lines come out as single spaces)."""
+    return re.sub(r"\s+", " ", " ".join(pdf_pages_text(pdf)))
+
+
+def folded(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def page_image(pdf: bytes, index: int, *, scale: float = 1.5) -> Image.Image:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return document[index].render(scale=scale).to_pil().convert("RGB")
+    finally:
+        document.close()
+
+
+def save_page(pdf: bytes, index: int, folder: Path, name: str) -> Image.Image:
+    image = page_image(pdf, index)
+    image.save(folder / f"{name}.png")
+    return image
+
+
+def pixel_variance(image: Image.Image) -> float:
+    return max(ImageStat.Stat(image.convert("L")).var)
+
+
+def has_colour(image: Image.Image, hex_colour: str, *, tolerance: int = 6, minimum: int = 500) -> bool:
+    """Whether at least `minimum` pixels are within `tolerance` of the colour on every channel."""
+    target = tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    count = 0
+    for pixels, colour in image.getcolors(maxcolors=1 << 24):
+        if all(abs(a - b) <= tolerance for a, b in zip(colour, target)):
+            count += pixels
+    return count >= minimum
+
+
+def page_of(pages: list[str], needle: str) -> int:
+    """The index of the first page (after the contents) whose text holds `needle`."""
+    return next(i for i, text in enumerate(pages) if i > 1 and needle in folded(text))
+
+
+Progress = list[tuple[int, int, str]]
+
+
+@pytest.fixture
+def progress_log() -> tuple[Progress, Callable[[int, int, str], None]]:
+    calls: Progress = []
+    return calls, lambda done, total, label: calls.append((done, total, label))
+
+
+@pytest.fixture
+def organization_18(db, sandbox_factory):
+    """An organisation on a TMI 1.8 sandbox only: `include_in_report` exists at 1.8 alone."""
+    from portal.organizations.models import Organization
+
+    sandbox = sandbox_factory("1.8")
+    return sandbox, Organization.objects.create(name="Acme", slug="acme", tmi_base_url=sandbox.base_url)
