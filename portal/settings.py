@@ -103,6 +103,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# Only organisation logos are served from here (portal/tenant_admin/logos.py); export files have their own gated view.
+MEDIA_URL = "/media/"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
@@ -123,7 +125,14 @@ CELERY_BROKER_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    # A message a worker took but never acknowledged (it died) goes back to the queue after this
+    # long. Longer than the longest export, or a slow export is delivered twice (harmless: a job is
+    # claimed once, see portal/exports/running.py), and short enough that a lost run recovers soon.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+    }
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -139,6 +148,28 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# Synced into django-celery-beat's tables by its DatabaseScheduler; export schedules add their own rows.
+CELERY_BEAT_SCHEDULE = {
+    "tmi-tokens-refresh-due": {"task": "portal.exports.tasks.tmi_tokens_refresh_due", "schedule": 60.0},
+    "export-jobs-reap": {"task": "portal.exports.tasks.export_jobs_reap", "schedule": 60.0},
+    "export-files-expire": {"task": "portal.exports.tasks.export_files_expire", "schedule": 3600.0},
+}
+
+# --- Exports and email ----------------------------------------------------------------------------
+EXPORT_FILE_DAYS = env.int("EXPORT_FILE_DAYS", default=7)  # then the PDF is deleted
+EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=4)  # transient TMI trouble: retried with backoff
+EXPORT_RETRY_BASE_SECONDS = env.float("EXPORT_RETRY_BASE_SECONDS", default=10.0)
+# A running job whose worker has not reported for this long is taken over (its worker died).
+EXPORT_STALE_SECONDS = env.int("EXPORT_STALE_SECONDS", default=300)
+EXPORT_ATTACH_MAX_BYTES = env.int("EXPORT_ATTACH_MAX_BYTES", default=2_000_000)  # larger PDFs: link only
+TMI_REFRESH_WINDOW_SECONDS = env.int("TMI_REFRESH_WINDOW_SECONDS", default=300)
+# Where links in emails point (no request to take the host from in a worker).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TMI Portal <portal@localhost>")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 
 # Encrypted fields (TMI tokens, client secrets): keys derive from SECRET_KEY and this salt.
 # Rotate by prepending a new salt (a comma-separated list) or by SECRET_KEY_FALLBACKS.

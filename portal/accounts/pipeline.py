@@ -23,10 +23,13 @@ import json
 import logging
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext
 
 from portal.accounts.errors import ACCOUNT_DISABLED, NotAMember, SignInError
 from portal.accounts.signout import tmi_tokens_revoke_quietly
 from portal.accounts.vault import tmi_connection_store
+from portal.audit.services import audit_record
+from portal.organizations.events import admin_change_broadcast
 from portal.organizations.models import Invitation
 from portal.organizations.services import membership_admission_find, membership_admit
 
@@ -101,12 +104,23 @@ def membership_require(backend, details, organization, *args, user=None, tokens=
 
 def membership_grant(backend, organization, admission, *args, user=None, **kwargs):
     membership_admit(organization=organization, user=user, admission=admission)
+    request = backend.strategy.request
     if admission.kind == "invitation":
         backend.strategy.session_pop(INVITATION_SESSION_KEY)
         logger.info("invitation %s accepted by user %s", admission.invitation.pk, user.pk)
+        audit_record(organization=organization, action="member.invitation_accepted", actor=user, request=request,
+                     target=admission.invitation.email, details={"role": admission.invitation.role})
+    elif admission.kind == "domain":
+        audit_record(organization=organization, action="member.joined_by_domain", actor=user, request=request,
+                     target=user.email)
+    if admission.kind in ("invitation", "domain"):
+        admin_change_broadcast(organization=organization, section="members", actor=user, summary=gettext("joined"))
 
 
-def tokens_store(organization, tokens, response, *args, user=None, **kwargs):
+def tokens_store(organization, tokens, response, *args, user=None, backend=None, **kwargs):
     tmi_connection_store(organization=organization, user=user, tokens=tokens, provider=response["provider"],
                          subject=response["subject"], email=response.get("email") or "",
                          display_name=response.get("display_name") or "")
+    audit_record(organization=organization, action="auth.sign_in", actor=user,
+                 request=backend.strategy.request if backend is not None else None,
+                 target=response.get("email") or user.email, details={"provider": response["provider"]})

@@ -10,6 +10,7 @@ import logging
 
 from portal.accounts.models import TMIConnection
 from portal.accounts.vault import SignInRequired, tmi_client_options, tmi_tokens_get, tmi_tokens_refresh
+from portal.audit.services import audit_record
 from portal.organizations.models import Organization
 from portal.tmi import TMIClient, TMIError, TokenPair
 
@@ -31,8 +32,11 @@ def tmi_tokens_revoke_quietly(*, organization: Organization, tokens: TokenPair) 
     return True
 
 
-def tmi_connection_end(*, organization: Organization, user) -> bool:
+def tmi_connection_end(*, organization: Organization, user, request=None) -> bool:
     """Revoke the member's tokens at TMI and delete them here. False if TMI could not be told."""
+    if organization.memberships.filter(user=user).exists():  # not in another organisation's log
+        audit_record(organization=organization, action="auth.sign_out", actor=user, target=user.email,
+                     request=request)
     connection = TMIConnection.objects.filter(organization=organization, user=user).first()
     if connection is None:
         return True

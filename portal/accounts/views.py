@@ -79,7 +79,7 @@ def complete(request: HttpRequest, backend: str) -> HttpResponse:
 def logout(request: HttpRequest, slug: str) -> HttpResponse:
     organization = _organization_or_404(slug)
     if request.user.is_authenticated:
-        tmi_connection_end(organization=organization, user=request.user)
+        tmi_connection_end(organization=organization, user=request.user, request=request)
     django_logout(request)  # flushes the session
     messages.info(request, _("You have signed out."))
     return HttpResponseRedirect(signin_url(organization))

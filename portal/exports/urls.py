@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from portal.exports import views
 
 app_name = "exports"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("o/<slug:slug>/exports/", views.export_list, name="list"),
+    path("o/<slug:slug>/exports/new/", views.export_create, name="create"),
+    path("o/<slug:slug>/exports/<int:job_id>/", views.export_job, name="job"),
+    path("o/<slug:slug>/exports/<int:job_id>/status/", views.export_status, name="status"),
+    path("o/<slug:slug>/exports/<int:job_id>/download/", views.export_download, name="download"),
+]

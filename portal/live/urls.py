@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from portal.live import views
 
 app_name = "live"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("o/<slug:slug>/threat-models/<uuid:threat_model_id>/diagrams/<uuid:diagram_id>/live/", views.diagram,
+         name="diagram"),
+]

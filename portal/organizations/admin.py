@@ -17,6 +17,8 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    # Set in the organisation's own admin area, where it is never shown back.
+    exclude = ["tmi_client_secret"]
 
 
 @admin.register(Invitation)

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from encrypted_fields.fields import EncryptedTextField
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour such as #1f6feb."))
 
@@ -35,6 +36,10 @@ class Organization(models.Model):
     )
     brand_colour = models.CharField(_("brand colour"), max_length=7, default="#1f6feb", validators=[hex_colour])
     logo = models.FileField(_("logo"), upload_to="logos/", blank=True)
+    # Optional TMI client credentials for scheduled work that runs as the organisation rather than
+    # as a member. The secret is encrypted at rest and never shown back on any page.
+    tmi_client_id = models.CharField(_("TMI client id"), max_length=255, blank=True)
+    tmi_client_secret = EncryptedTextField(_("TMI client secret"), blank=True, null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,6 +60,11 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organization} ({self.role})"
+
+    @property
+    def can_administer(self) -> bool:
+        """Owners and admins run the organisation's admin area."""
+        return Role(self.role).at_least(Role.ADMIN)
 
 
 class Invitation(models.Model):

@@ -10,7 +10,7 @@ from portal.sandbox.config import GENERATIONS
 
 
 class Command(BaseCommand):
-    help = "Run the demo: the TMI sandbox with seed data, the portal (daphne) and a Celery worker."
+    help = "Run the demo: the TMI sandbox with seed data, the portal (daphne), a Celery worker and beat."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--sandbox-port", type=int, default=8080)
         parser.add_argument("--tmi-version", choices=GENERATIONS, default="1.8",
                             help="which TMI generation the sandbox behaves as")
-        parser.add_argument("--no-worker", action="store_true", help="do not start a Celery worker")
+        parser.add_argument("--no-worker", action="store_true", help="do not start a Celery worker or beat")
 
     def handle(self, *args, host, port, sandbox_port, tmi_version, no_worker, **options):
         call_command("migrate", interactive=False, verbosity=0)
@@ -36,6 +36,9 @@ class Command(BaseCommand):
         if not no_worker:
             children.append(Child("Celery worker", [sys.executable, "-m", "celery", "-A", "portal", "worker",
                                                     "--loglevel", "INFO", "--concurrency", "2"]))
+            # Beat fires the token refresh, expiry, reaper and every export schedule (database scheduler).
+            children.append(Child("Celery beat", [sys.executable, "-m", "celery", "-A", "portal", "beat",
+                                                  "--loglevel", "INFO"]))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
         def announce():

@@ -1,0 +1,85 @@
+"""Keeping tokens fresh for work that continues without the member: open live sessions and the
+export schedules they own. Every refresh goes through the vault's one locked path."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from portal.accounts.models import TMIConnection
+from portal.accounts.vault import SignInRequired, _pair_of, tmi_tokens_refresh
+from portal.audit.services import audit_record
+from portal.tmi.errors import TMIError
+
+logger = logging.getLogger(__name__)
+
+
+def tmi_connections_due_list(*, window_seconds: int | None = None, now=None):
+    """Connections that expire within the window and whose owner has background work: an open
+    live socket in that organisation, or an active export schedule there."""
+    from portal.exports.models import ExportSchedule
+    from portal.live.models import LiveConnection
+
+    now = now or timezone.now()
+    window = settings.TMI_REFRESH_WINDOW_SECONDS if window_seconds is None else window_seconds
+    live = LiveConnection.objects.filter(organization=OuterRef("organization"), user=OuterRef("user"))
+    schedules = ExportSchedule.objects.filter(organization=OuterRef("organization"), owner=OuterRef("user"),
+                                              paused=False, run_as="owner")
+    return (TMIConnection.objects.select_related("organization", "user")
+            .filter(needs_sign_in=False, expires_at__lte=now + timedelta(seconds=window))
+            .filter(Q(Exists(live)) | Q(Exists(schedules))).order_by("pk"))
+
+
+@dataclass
+class RefreshReport:
+    refreshed: list[int] = field(default_factory=list)
+    already_fresh: list[int] = field(default_factory=list)
+    refused: list[int] = field(default_factory=list)
+    unreachable: list[int] = field(default_factory=list)
+
+
+def tmi_tokens_refresh_due(*, window_seconds: int | None = None) -> RefreshReport:
+    report = RefreshReport()
+    window = settings.TMI_REFRESH_WINDOW_SECONDS if window_seconds is None else window_seconds
+    for connection in tmi_connections_due_list(window_seconds=window):
+        seen = _pair_of(connection)
+        refused = False
+        try:
+            # Take the row lock first (the vault's nested block re-enters it) so that whoever comes
+            # second can tell "someone refreshed it meanwhile" from "I refreshed it".
+            with transaction.atomic():
+                current = TMIConnection.objects.select_for_update().get(pk=connection.pk)
+                if current.access_token != seen.access_token or current.needs_sign_in:
+                    report.already_fresh.append(connection.pk)
+                    continue
+                try:
+                    tmi_tokens_refresh(connection_id=connection.pk, stale=seen)
+                except SignInRequired:
+                    refused = True  # the vault's mark is kept: this block commits
+        except TMIError as error:  # TMI down: the next beat tries again; the token is not spent
+            logger.warning("could not refresh connection %s: %s", connection.pk, error)
+            report.unreachable.append(connection.pk)
+            continue
+        if refused:
+            report.refused.append(connection.pk)
+            tmi_refresh_refused_record(connection=connection)
+        else:
+            report.refreshed.append(connection.pk)
+    return report
+
+
+def tmi_refresh_refused_record(*, connection: TMIConnection) -> None:
+    from portal.exports.models import ExportSchedule
+    from portal.exports.notifications import sign_in_required_notify
+
+    schedules = list(ExportSchedule.objects.filter(organization=connection.organization, owner=connection.user,
+                                                   run_as="owner"))
+    audit_record(organization=connection.organization, action="tokens.refresh_refused", actor=None,
+                 target=str(connection.user),
+                 details={"user_id": connection.user_id, "schedules_blocked": [s.pk for s in schedules]})
+    sign_in_required_notify(connection=connection, schedules=schedules)

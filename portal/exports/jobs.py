@@ -1,0 +1,89 @@
+"""Export jobs: creating one, expiring old files, and taking over jobs whose worker died."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from portal.exports.models import ExportJob, ExportKind, ExportStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue(job_id: int) -> None:
+    from portal.exports.tasks import export_job_run_task  # tasks import services, not the other way round
+
+    try:
+        export_job_run_task.delay(job_id)
+    except Exception:  # broker down: say so on the job's page rather than wait forever
+        logger.exception("export %s: could not reach the task queue", job_id)
+        ExportJob.objects.filter(pk=job_id, status=ExportStatus.QUEUED).update(
+            status=ExportStatus.FAILED, finished_at=timezone.now(),
+            error="The portal could not hand this export to its workers; please try again in a few minutes.")
+
+
+def export_job_enqueue(*, job: ExportJob) -> None:
+    """Send the job to a worker once the row it reads is committed."""
+    transaction.on_commit(lambda: _enqueue(job.pk))
+
+
+def export_job_create(*, organization, actor, kind: str, threat_model_id=None, filters: dict | None = None,
+                      request=None, schedule=None, run_key: str | None = None, title: str = "") -> ExportJob:
+    if kind == ExportKind.THREAT_MODEL and not threat_model_id:
+        raise ValidationError({"threat_model_id": "Choose the threat model to export."})
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    with transaction.atomic():
+        job = ExportJob(organization=organization, kind=kind, threat_model_id=threat_model_id,
+                        filters=filters or {}, requested_by=actor, schedule=schedule, run_key=run_key,
+                        title=title or _default_title(kind, filters))
+        # run_key is left to the database's unique constraint: two racing fires of one slot both
+        # pass a uniqueness query, only one passes the constraint.
+        job.full_clean(exclude=["file", "run_key"])
+        job.save()
+        audit_record(organization=organization, action="export.requested", actor=actor, target=f"export {job.pk}",
+                     request=request, details={"kind": kind, "threat_model_id": str(threat_model_id or ""),
+                                               "filters": filters or {},
+                                               "schedule": schedule.pk if schedule else None})
+        export_job_enqueue(job=job)
+    return job
+
+
+def _default_title(kind: str, filters: dict | None) -> str:
+    if kind == ExportKind.THREAT_MODEL:
+        return "Threat model report"
+    return "Portfolio report" + (" (filtered)" if filters else "")
+
+
+def export_jobs_reap(*, now=None) -> list[int]:
+    """Send again every running job whose worker stopped reporting (it was killed or lost).
+
+    kombu's filesystem transport drops a message its worker took, acknowledged or not, so a worker
+    killed mid-export would leave the job running forever; Redis gives the message back after its
+    visibility timeout, and then the claim in running.py keeps the two deliveries from both working."""
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.EXPORT_STALE_SECONDS)
+    stale = list(ExportJob.objects.filter(status=ExportStatus.RUNNING, heartbeat_at__lt=stale_before)
+                 .values_list("pk", flat=True))
+    for job_id in stale:
+        logger.warning("export %s: its worker stopped reporting; sending it again", job_id)
+        _enqueue(job_id)
+    return stale
+
+
+def export_files_expire(*, now=None) -> int:
+    """Delete files past their expiry date and mark their jobs expired."""
+    now = now or timezone.now()
+    count = 0
+    for job in ExportJob.objects.filter(status=ExportStatus.SUCCEEDED, expires_at__lte=now):
+        if job.file:
+            job.file.delete(save=False)
+        job.status = ExportStatus.EXPIRED
+        job.save(update_fields=["file", "status"])
+        count += 1
+    return count

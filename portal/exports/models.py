@@ -1,0 +1,112 @@
+"""Export jobs (one PDF each) and the schedules that create them."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def export_file_path(job: "ExportJob", filename: str) -> str:
+    return f"exports/{job.organization.slug}/{job.pk}-{filename}"
+
+
+class ExportKind(models.TextChoices):
+    THREAT_MODEL = "threat_model", _("One threat model")
+    PORTFOLIO = "portfolio", _("Portfolio")
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting to start")
+    RUNNING = "running", _("In progress")
+    SUCCEEDED = "succeeded", _("Ready")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+
+
+class ExportJob(models.Model):
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
+                                     related_name="export_jobs")
+    kind = models.CharField(max_length=20, choices=ExportKind.choices)
+    threat_model_id = models.UUIDField(null=True, blank=True)
+    filters = models.JSONField(default=dict, blank=True)
+    schedule = models.ForeignKey("exports.ExportSchedule", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="runs")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="export_jobs")
+    title = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=12, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_label = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    file = models.FileField(upload_to=export_file_path, max_length=500, blank=True)
+    file_name = models.CharField(max_length=300, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Which run currently owns the job, and when it last showed signs of life: a worker that dies
+    # stops beating, and the reaper (or a redelivery) takes the job over.
+    claim = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # A scheduled run's slot ("<schedule id>@<minute>"): a second fire of the same slot is refused here.
+    run_key = models.CharField(max_length=100, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organization", "-created_at"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.kind}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ExportStatus.SUCCEEDED, ExportStatus.FAILED, ExportStatus.EXPIRED)
+
+
+class ScheduleKind(models.TextChoices):
+    THREAT_MODEL = "threat_model", _("One threat model")
+    FILTER = "filter", _("Threat models matching a filter")
+    PORTFOLIO = "portfolio", _("The whole portfolio")
+
+
+class Frequency(models.TextChoices):
+    DAILY = "daily", _("Every day")
+    WEEKLY = "weekly", _("Every week")
+    MONTHLY = "monthly", _("Every month")
+
+
+class RunAs(models.TextChoices):
+    OWNER = "owner", _("The schedule owner's TMI access")
+    CLIENT_CREDENTIALS = "client_credentials", _("The organisation's TMI client credentials")
+
+
+class ExportSchedule(models.Model):
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
+                                     related_name="export_schedules")
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("what"), max_length=20, choices=ScheduleKind.choices, default=ScheduleKind.PORTFOLIO)
+    threat_model_id = models.UUIDField(_("threat model id"), null=True, blank=True)
+    filters = models.JSONField(_("filter"), default=dict, blank=True)
+    frequency = models.CharField(_("how often"), max_length=10, choices=Frequency.choices, default=Frequency.WEEKLY)
+    time_of_day = models.TimeField(_("time of day"))
+    weekday = models.PositiveSmallIntegerField(_("weekday"), null=True, blank=True,
+                                               help_text=_("0 is Monday, 6 is Sunday"))
+    day_of_month = models.PositiveSmallIntegerField(_("day of the month"), null=True, blank=True)
+    timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    run_as = models.CharField(_("run as"), max_length=20, choices=RunAs.choices, default=RunAs.OWNER)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_schedules")
+    recipients = models.JSONField(_("recipients"), default=list, blank=True)
+    paused = models.BooleanField(_("paused"), default=False)
+    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="export_schedule")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name

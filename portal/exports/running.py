@@ -1,0 +1,264 @@
+"""Running one export job in a worker: claim it, fetch from TMI as the right person, render the
+PDF, store it atomically, and say what happened in words.
+
+Idempotent, because acks_late redelivers a task whose worker died and beat may fire twice: a job
+that finished is left alone, a job another live worker holds is left to it, and a job whose worker
+went quiet (heartbeat older than EXPORT_STALE_SECONDS) is taken over.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from portal.accounts.vault import SignInRequired, tmi_client
+from portal.audit.services import audit_record
+from portal.exports.models import ExportJob, ExportKind, ExportStatus
+from portal.reports.data import ReportFilterError
+from portal.tmi.errors import (APIConnectionError, BadGateway, Forbidden, GatewayTimeout, InternalServerError,
+                               NotFound, RateLimited, ServiceUnavailable, TMIError, Unauthorized)
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT = (APIConnectionError, RateLimited, InternalServerError, BadGateway, ServiceUnavailable, GatewayTimeout)
+PROGRESS_WRITE_SECONDS = 1.0
+MAX_WAIT_SECONDS = 300.0
+
+
+class ClaimLost(Exception):
+    """Another worker took the job over (this one was presumed dead): stop without writing."""
+
+
+@dataclass
+class Outcome:
+    job_id: int
+    action: str  # "done" | "skipped" | "busy" | "failed"
+
+
+def _stale_before():
+    return timezone.now() - timedelta(seconds=settings.EXPORT_STALE_SECONDS)
+
+
+def export_job_claim(*, job_id: int, claim: str) -> tuple[ExportJob | None, str]:
+    """Take the job for this run. Returns (job, "") or (None, why not)."""
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            return None, "skipped"
+        if job.is_finished:
+            return None, "skipped"
+        if job.status == ExportStatus.RUNNING and job.heartbeat_at and job.heartbeat_at > _stale_before():
+            return None, "busy"
+        now = timezone.now()
+        job.status = ExportStatus.RUNNING
+        job.claim = claim
+        job.heartbeat_at = now
+        job.started_at = job.started_at or now
+        job.attempts += 1
+        job.error = ""
+        job.save(update_fields=["status", "claim", "heartbeat_at", "started_at", "attempts", "error"])
+    _remove_partial_files(job)
+    return job, ""
+
+
+class _Progress:
+    """The report code's progress callback: throttled writes, each also a heartbeat."""
+
+    def __init__(self, job: ExportJob, start: int, end: int) -> None:
+        self.job, self.start, self.end = job, start, end
+        self.last_write = 0.0
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        share = (done / total) if total else 1.0
+        percent = int(self.start + (self.end - self.start) * min(max(share, 0.0), 1.0))
+        now = time.monotonic()
+        if now - self.last_write < PROGRESS_WRITE_SECONDS and done < total:
+            return
+        self.last_write = now
+        _job_update(self.job, progress=percent, progress_label=str(label)[:200])
+
+
+def _job_update(job: ExportJob, **fields) -> None:
+    """Write through the claim: zero rows means someone else owns the job now."""
+    fields["heartbeat_at"] = timezone.now()
+    updated = ExportJob.objects.filter(pk=job.pk, claim=job.claim, status=ExportStatus.RUNNING).update(**fields)
+    if not updated:
+        raise ClaimLost(job.pk)
+    for name, value in fields.items():
+        setattr(job, name, value)
+
+
+def _run_as_user(job: ExportJob):
+    if job.schedule_id is not None:
+        return job.schedule.owner
+    return job.requested_by
+
+
+def _render(job: ExportJob) -> tuple[bytes, str]:
+    from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
+    from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
+
+    user = _run_as_user(job)
+    if user is None:
+        raise SignInRequired(job.organization.slug)
+    generated_at = timezone.now()
+    with tmi_client(organization=job.organization, user=user) as client:
+        if job.kind == ExportKind.THREAT_MODEL:
+            report = threat_model_report_fetch(client, str(job.threat_model_id), progress=_Progress(job, 2, 60))
+            title = job.title if job.schedule_id else f"{report.name}: threat model report"[:300]
+            _job_update(job, progress=60, progress_label="Laying out the pages", title=title)
+            pdf = threat_model_report_pdf(report, organization=job.organization, generated_at=generated_at,
+                                          progress=_Progress(job, 60, 98))
+            name = getattr(report, "name", "") or "threat-model"
+        else:
+            reports = portfolio_report_fetch(client, filters=_report_filters(job.filters),
+                                             progress=_Progress(job, 2, 60))
+            _job_update(job, progress=60, progress_label="Laying out the pages")
+            pdf = portfolio_report_pdf(reports, organization=job.organization, title=job.title or "Portfolio report",
+                                       filters_description=_filters_description(job.filters),
+                                       generated_at=generated_at, progress=_Progress(job, 60, 98))
+            name = f"{job.organization.slug}-portfolio"
+    return pdf, f"{slugify(name) or 'report'}-{generated_at:%Y-%m-%d}.pdf"
+
+
+def _report_filters(filters: dict | None) -> dict | None:
+    """The portal's filter names (those of the threat-model list page) as the reports code names them."""
+    if not filters:
+        return None
+    return {("search" if key == "q" else key): value for key, value in filters.items() if value}
+
+
+def _filters_description(filters: dict | None) -> str:
+    if not filters:
+        return "All threat models you can see in TMI."
+    parts = []
+    if filters.get("q"):
+        parts.append(f"names containing “{filters['q']}”")
+    if filters.get("status"):
+        parts.append(f"status “{filters['status']}”")
+    others = {k: v for k, v in filters.items() if k not in ("q", "status") and v}
+    parts.extend(f"{k}: {v}" for k, v in others.items())
+    return "Threat models with " + ", ".join(parts) + "." if parts else "All threat models you can see in TMI."
+
+
+def _media_dir(job: ExportJob) -> Path:
+    return Path(settings.MEDIA_ROOT) / "exports" / job.organization.slug
+
+
+def _remove_partial_files(job: ExportJob) -> None:
+    folder = _media_dir(job)
+    if folder.is_dir():
+        for part in folder.glob(f".{job.pk}-*.part"):
+            part.unlink(missing_ok=True)
+
+
+def _store(job: ExportJob, pdf: bytes, file_name: str) -> str:
+    """Write to a hidden temporary file, then rename: a killed worker leaves no half-written PDF."""
+    folder = _media_dir(job)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{job.pk}-{file_name}"
+    part = folder / f".{job.pk}-{job.claim}.part"
+    with open(part, "wb") as handle:
+        handle.write(pdf)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(part, final)
+    return str(final.relative_to(settings.MEDIA_ROOT))
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, SignInRequired):
+        return "The person this export runs as must sign in to the portal again; then run it again."
+    if isinstance(error, Forbidden):
+        return "You no longer have access to this in TMI."
+    if isinstance(error, NotFound):
+        return "TMI no longer has this threat model (it may have been deleted)."
+    if isinstance(error, Unauthorized):
+        return "TMI did not accept the sign-in; sign in to the portal again."
+    if isinstance(error, RateLimited):
+        return "TMI kept asking the portal to slow down; try again later."
+    if isinstance(error, TRANSIENT):
+        return "TMI could not be reached or kept failing; try again later."
+    if isinstance(error, ReportFilterError):
+        return str(error)
+    if isinstance(error, TMIError):
+        return f"TMI refused the request ({error})."
+    return "Something went wrong while making the PDF; the portal's logs have the details."
+
+
+def _wait_seconds(error: BaseException, attempt: int) -> float:
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        return min(float(retry_after), MAX_WAIT_SECONDS)
+    base = settings.EXPORT_RETRY_BASE_SECONDS * (2 ** (attempt - 1))
+    return min(base, MAX_WAIT_SECONDS) * random.uniform(0.8, 1.2)
+
+
+def export_job_run(job_id: int) -> Outcome:
+    """Run the job to the end (success or a failure in words), retrying transient TMI errors."""
+    claim = uuid.uuid4().hex
+    job, why_not = export_job_claim(job_id=job_id, claim=claim)
+    if job is None:
+        return Outcome(job_id, why_not)
+    tries = 0
+    try:
+        while True:
+            tries += 1
+            try:
+                _job_update(job, progress=1, progress_label="Fetching from TMI")
+                pdf, file_name = _render(job)
+                break
+            except TRANSIENT as error:
+                if tries >= settings.EXPORT_MAX_ATTEMPTS:
+                    return _fail(job, error)
+                wait = _wait_seconds(error, tries)
+                logger.info("export %s: TMI trouble (%s); trying again in %.0f s", job.pk, error, wait)
+                _job_update(job, progress_label=f"TMI is busy; trying again in {wait:.0f} seconds")
+                time.sleep(wait)
+        _job_update(job, progress=99, progress_label="Saving the file")  # still ours? (raises ClaimLost if not)
+        relative = _store(job, pdf, file_name)
+        now = timezone.now()
+        _job_update(job, status=ExportStatus.SUCCEEDED, progress=100, progress_label="Ready", file=relative,
+                    file_name=file_name, size=len(pdf), finished_at=now,
+                    expires_at=now + timedelta(days=settings.EXPORT_FILE_DAYS))
+    except ClaimLost:
+        logger.warning("export %s was taken over by another worker; this run stops", job_id)
+        return Outcome(job_id, "skipped")
+    except (SignInRequired, TMIError, ReportFilterError) as error:
+        return _fail(job, error)
+    except Exception as error:  # a bug or a renderer crash still ends in words, not a spinner forever
+        logger.exception("export %s failed", job_id)
+        return _fail(job, error)
+    audit_record(organization=job.organization, action="export.succeeded", actor=None, target=f"export {job.pk}",
+                 details={"file_name": file_name, "size": len(pdf), "attempts": job.attempts})
+    from portal.exports.notifications import export_succeeded_notify
+
+    export_succeeded_notify(job=job)
+    return Outcome(job_id, "done")
+
+
+def _fail(job: ExportJob, error: BaseException) -> Outcome:
+    reason = _reason(error)
+    try:
+        _job_update(job, status=ExportStatus.FAILED, error=reason, finished_at=timezone.now())
+    except ClaimLost:
+        return Outcome(job.pk, "skipped")
+    audit_record(organization=job.organization, action="export.failed", actor=None, target=f"export {job.pk}",
+                 details={"reason": reason, "error": type(error).__name__})
+    if job.schedule_id is not None:
+        audit_record(organization=job.organization, action="schedule.run_failed", actor=None,
+                     target=job.schedule.name, details={"schedule": job.schedule_id, "job": job.pk, "reason": reason})
+    from portal.exports.notifications import export_failed_notify
+
+    export_failed_notify(job=job)
+    return Outcome(job.pk, "failed")

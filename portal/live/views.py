@@ -1,0 +1,79 @@
+"""The live diagram page. The first paint is the dashboard's own SVG rendering, so the page shows the
+diagram before (and without) its socket; static/portal/live/ then keeps it live over the socket of
+portal/live/consumers.py (protocol: docs/live-protocol.md).
+
+TMI trouble becomes a page in dashboard.errors.tmi_page, the tenant comes from organization_view.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from portal.accounts.vault import atmi_client
+from portal.dashboard.errors import arender, tmi_page
+from portal.diagrams import render_svg
+from portal.organizations.views import organization_view
+from portal.tmi import Diagram, NotFound, ThreatModel
+
+# Ids inside the SVG (arrowhead markers) are namespaced by this prefix; the page's script draws new
+# cells with the same prefix so a live update refers to the same markers as the first paint.
+ID_PREFIX = "live"
+
+
+@dataclass(frozen=True)
+class LiveDiagram:
+    threat_model: ThreatModel
+    diagram: Diagram
+    generation: str
+
+    @property
+    def cells(self) -> list[dict[str, Any]]:
+        return [cell.raw for cell in self.diagram.cells or []]
+
+
+class DiagramMissing(Exception):
+    """TMI knows the threat model but not this diagram in it."""
+
+
+async def live_diagram_get(*, organization: Any, user: Any, threat_model_id: str, diagram_id: str) -> LiveDiagram:
+    """The threat model and the diagram (with its cells), fetched together, acting as the member."""
+    async with atmi_client(organization=organization, user=user) as client:
+        tm, diagram, discovery = await asyncio.gather(
+            client.threat_models.get(threat_model_id), client.diagrams.get(threat_model_id, diagram_id),
+            client.discovery(), return_exceptions=True)
+    for result in (tm, discovery):
+        if isinstance(result, BaseException):
+            raise result
+    if isinstance(diagram, NotFound):
+        raise DiagramMissing(diagram_id)
+    if isinstance(diagram, BaseException):
+        raise diagram
+    return LiveDiagram(threat_model=tm, diagram=diagram, generation=discovery.generation)
+
+
+def socket_path(slug: str, threat_model_id: Any, diagram_id: Any) -> str:
+    """The consumer's route (portal/live/routing.py); the script adds ws:// or wss:// and the host."""
+    return f"/ws/o/{slug}/threat-models/{threat_model_id}/diagrams/{diagram_id}/live/"
+
+
+@organization_view()
+@tmi_page
+async def diagram(request, slug: str, threat_model_id, diagram_id):
+    try:
+        live = await live_diagram_get(organization=request.organization, user=await request.auser(),
+                                      threat_model_id=str(threat_model_id), diagram_id=str(diagram_id))
+    except DiagramMissing:
+        return await arender(request, "404.html", {"organization": request.organization, "reason": _(
+            "This threat model has no diagram at this address, or it has been deleted. Open the threat model "
+            "to see its current diagrams.")}, status=404)
+    name = live.diagram.name or _("Diagram")
+    return await arender(request, "live/diagram.html", {
+        "organization": request.organization, "nav": "threat_models", "tm": live.threat_model, "diagram": live.diagram,
+        "diagram_name": name, "svg": render_svg(live.cells, title=name, id_prefix=ID_PREFIX),
+        "live_config": {"socketPath": socket_path(slug, threat_model_id, diagram_id), "generation": live.generation,
+                        "idPrefix": ID_PREFIX, "diagramId": str(diagram_id), "threatModelId": str(threat_model_id),
+                        "cells": live.cells},
+    })

@@ -1,0 +1,88 @@
+"""Checking a TMI server from the admin area: can we reach it, is it TMI, which generation, what it offers.
+
+The answer is in words for people who do not read stack traces; the technical reason is kept beside it.
+"""
+from __future__ import annotations
+
+import errno
+import time
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+from portal.tmi import APIConnectionError, APITimeoutError, MalformedResponse, TMIClient, TMIError, TMIStatusError
+
+CHECK_TIMEOUT_SECONDS = 5.0
+HEALTH_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    base_url: str
+    reachable: bool
+    summary: str  # one plain sentence
+    generation: str = ""
+    version: str = ""
+    status: str = ""
+    providers: list[tuple[str, str]] = field(default_factory=list)  # (id, name)
+    elapsed_ms: int = 0
+    problem: str = ""  # dns | refused | timeout | not_tmi | error | ""
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    seen = error
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        seen = seen.__cause__ or seen.__context__
+    return seen
+
+
+def _connection_problem(error: APIConnectionError) -> tuple[str, str]:
+    if isinstance(error, APITimeoutError):
+        return "timeout", _("The server did not answer in time. It may be down, or a firewall may drop the traffic.")
+    text = f"{error} {_root_cause(error)}".lower()
+    cause = _root_cause(error)
+    code = getattr(cause, "errno", None)
+    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text \
+            or "temporary failure in name resolution" in text or "no address associated" in text:
+        return "dns", _("The server's name could not be found (DNS). Check the spelling of the address.")
+    if code == errno.ECONNREFUSED or "connection refused" in text or "connect call failed" in text:
+        return "refused", _("Nothing is listening at that address: the connection was refused. "
+                            "Check the port, or whether TMI is running.")
+    return "error", _("The server could not be reached: %(reason)s") % {"reason": type(cause).__name__}
+
+
+def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS, transport=None) -> ConnectionReport:
+    """GET / (generation, version) and the sign-in providers, once each, without retries."""
+    started = time.perf_counter()
+
+    def elapsed() -> int:
+        return int((time.perf_counter() - started) * 1000)
+
+    try:
+        with TMIClient(base_url, timeout=timeout, max_retries=0, transport=transport) as client:
+            server = client.discovery()
+            providers = [(p.id, p.name or p.id) for p in client.auth.providers()]
+    except APIConnectionError as error:
+        problem, summary = _connection_problem(error)
+        return ConnectionReport(base_url, False, summary, elapsed_ms=elapsed(), problem=problem)
+    except (MalformedResponse, TypeError, ValueError):
+        return ConnectionReport(base_url, False, _("Something answered, but it does not look like a TMI server."),
+                                elapsed_ms=elapsed(), problem="not_tmi")
+    except TMIStatusError as error:
+        if error.status_code in (404, 405, 406, 415):
+            summary = _("Something answered (status %(status)s), but it does not look like a TMI server.")
+            problem = "not_tmi"
+        else:
+            summary = _("The TMI server answered with an error (status %(status)s). It may be having trouble.")
+            problem = "error"
+        return ConnectionReport(base_url, False, summary % {"status": error.status_code}, elapsed_ms=elapsed(),
+                                problem=problem)
+    except TMIError as error:
+        return ConnectionReport(base_url, False, _("The check failed: %(reason)s") % {"reason": type(error).__name__},
+                                elapsed_ms=elapsed(), problem="error")
+    took = elapsed()
+    summary = _("Connected to TMI %(version)s (generation %(generation)s) in %(ms)s ms; it offers %(count)s "
+                "sign-in option(s).") % {"version": server.version or _("(version not reported)"),
+                                         "generation": server.generation, "ms": took, "count": len(providers)}
+    return ConnectionReport(base_url, True, summary, generation=server.generation, version=server.version,
+                            status=server.status, providers=providers, elapsed_ms=took)

@@ -1,0 +1,51 @@
+// Tenant admin pages: listen for changes made by other admins and offer a reload.
+// Text from the server goes in with textContent only; nothing here builds HTML from strings.
+(function () {
+  "use strict";
+  var box = document.getElementById("admin-live");
+  if (!box || !("WebSocket" in window)) { return; }
+  var me = box.getAttribute("data-me");
+  var delay = 1000;
+
+  function show(event) {
+    if (String(event.actor_id) === me) { return; } // our own change: this page already shows it
+    box.textContent = "";
+    var text = document.createElement("span");
+    var who = event.actor || "?";
+    text.textContent = (event.summary ? who + " " + event.summary : box.getAttribute("data-changed-by") + " " + who) +
+      ". ";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "button";
+    button.textContent = box.getAttribute("data-reload");
+    button.addEventListener("click", function () { window.location.reload(); });
+    box.appendChild(text);
+    box.appendChild(button);
+    box.hidden = false;
+    box.setAttribute("data-changed-section", event.section || "");
+  }
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + window.location.host + box.getAttribute("data-socket-path"));
+    socket.addEventListener("open", function () { delay = 1000; box.setAttribute("data-connected", "true"); });
+    socket.addEventListener("message", function (message) {
+      try { show(JSON.parse(message.data)); } catch (error) { /* not ours: ignore */ }
+    });
+    socket.addEventListener("close", function (closed) {
+      box.removeAttribute("data-connected");
+      if (closed.code === 4404) { return; } // no longer an admin here: stop asking
+      window.setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 30000);
+    });
+  }
+
+  // Ask before removing someone (forms marked data-confirm); no inline handlers.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+
+  connect();
+})();

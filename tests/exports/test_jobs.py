@@ -1,0 +1,220 @@
+"""Export jobs end to end: a real worker, the sandbox, the PDF on disk, the pages around it."""
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pypdfium2
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+from pypdf import PdfReader
+
+from portal.audit.models import AuditEvent
+from portal.exports.jobs import export_files_expire, export_job_create
+from portal.exports.models import ExportJob, ExportKind, ExportStatus
+from portal.exports.running import export_job_run
+from portal.sandbox.seed import sid
+from tests.exports.conftest import wait_for
+from tests.sandbox.helpers import add_fault
+
+PAYMENTS = "Customer Payments API"
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
+
+
+@pytest.mark.timeout(300)
+def test_a_real_worker_exports_a_threat_model_to_a_pdf(organization, member_factory, workers, django_capture_on_commit_callbacks):
+    alice = member_factory(organization, "alice", role="owner")
+    workers.start()
+    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
+                            threat_model_id=sid("tm", PAYMENTS))
+
+    def finished():
+        job.refresh_from_db()
+        return job.is_finished
+
+    wait_for(finished, timeout=120, what="the export to finish")
+    assert job.status == ExportStatus.SUCCEEDED, (job.error, workers.logs())
+    assert job.progress == 100 and job.attempts == 1
+    path = Path(job.file.path)
+    assert path.is_file() and path.parent.name == "acme" and path.parent.parent.name == "exports"
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF") and job.size == len(data)
+    assert PAYMENTS in pdf_text(data)
+    # It renders to images, page by page.
+    document = pypdfium2.PdfDocument(data)
+    image = document[0].render(scale=0.5).to_pil()
+    low, high = image.convert("L").getextrema()
+    assert image.width > 100 and low < high  # not a blank page
+    assert job.expires_at - job.finished_at == timedelta(days=7)
+    assert AuditEvent.objects.filter(organization=organization, action="export.succeeded").count() == 1
+    assert not list(path.parent.glob(".*.part"))
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_transient_tmi_errors_are_retried(organization, member_factory, settings, tmp_path, sandbox,
+                                          django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
+    settings.EXPORT_RETRY_BASE_SECONDS = 0.05
+    settings.TMI_MAX_RETRIES = 0  # the client's own retries off, so the job's retries are what is tested
+    alice = member_factory(organization, "alice", role="owner")
+    add_fault(sandbox.base_url, path_prefix=f"/threat_models/{sid('tm', PAYMENTS)}", status=503, retry_after=0,
+              times=2)
+    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
+                            threat_model_id=sid("tm", PAYMENTS))
+    assert export_job_run(job.pk).action == "done"
+    job.refresh_from_db()
+    assert job.status == ExportStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_a_lasting_outage_fails_with_a_reason_in_words(organization, member_factory, settings, tmp_path, sandbox):
+    settings.MEDIA_ROOT = tmp_path
+    settings.EXPORT_RETRY_BASE_SECONDS = 0.01
+    settings.EXPORT_MAX_ATTEMPTS = 2
+    settings.TMI_MAX_RETRIES = 0
+    alice = member_factory(organization, "alice", role="owner")
+    add_fault(sandbox.base_url, path_prefix="/threat_models", status=502)
+    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
+                            threat_model_id=sid("tm", PAYMENTS))
+    assert export_job_run(job.pk).action == "failed"
+    job.refresh_from_db()
+    assert job.status == ExportStatus.FAILED and "try again later" in job.error
+    assert not job.file and not list(Path(tmp_path).rglob("*.pdf"))
+
+
+def test_no_access_in_tmi_fails_with_a_reason_in_words(organization, member_factory, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    dave = member_factory(organization, "dave")  # no access to the payments model
+    job = export_job_create(organization=organization, actor=dave, kind=ExportKind.THREAT_MODEL,
+                            threat_model_id=sid("tm", PAYMENTS))
+    assert export_job_run(job.pk).action == "failed"
+    job.refresh_from_db()
+    assert job.status == ExportStatus.FAILED
+    assert job.error in ("You no longer have access to this in TMI.",
+                         "TMI no longer has this threat model (it may have been deleted).")
+    assert AuditEvent.objects.filter(action="export.failed", organization=organization).exists()
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_signed_out_member_is_told_to_sign_in_again(organization, member_factory, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    alice = member_factory(organization, "alice")
+    alice.tmi_connections.update(needs_sign_in=True)
+    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.PORTFOLIO)
+    export_job_run(job.pk)
+    job.refresh_from_db()
+    assert job.status == ExportStatus.FAILED and "sign in" in job.error
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_a_finished_job_is_not_run_again(organization, member_factory, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    alice = member_factory(organization, "alice")
+    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
+                            threat_model_id=sid("tm", PAYMENTS))
+    assert export_job_run(job.pk).action == "done"
+    assert export_job_run(job.pk).action == "skipped"
+    job.refresh_from_db()
+    assert job.attempts == 1 and len(list(Path(tmp_path).rglob("*.pdf"))) == 1
+
+
+# -- pages -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_pages_create_show_and_download_for_members_only(client, organization, other_organization, member_factory,
+                                                         settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
+    alice = member_factory(organization, "alice")
+    carol = member_factory(other_organization, "carol")
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks(execute=False):  # no worker here: the test runs the job itself
+        response = client.post(reverse("exports:create", args=["acme"]),
+                               {"kind": "threat_model", "threat_model_id": sid("tm", PAYMENTS)})
+    job = ExportJob.objects.get(organization=organization)
+    assert response.status_code == 302 and response["Location"] == reverse("exports:job", args=["acme", job.pk])
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and b"progress.js" in page.content and b"<script>" not in page.content
+    assert client.get(reverse("exports:status", args=["acme", job.pk])).json()["status"] == "queued"
+
+    export_job_run(job.pk)
+    status = client.get(reverse("exports:status", args=["acme", job.pk])).json()
+    assert status["status"] == "succeeded" and status["progress"] == 100
+    download = client.get(status["download_url"])
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith("attachment;")
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
+    job.refresh_from_db()
+    assert client.get(f"/media/{job.file.name}").status_code == 404  # never a public media URL
+    listing = client.get(reverse("exports:list", args=["acme"]))
+    assert listing.status_code == 200 and status["download_url"].encode() in listing.content
+
+    client.force_login(carol)  # a member of another organisation
+    for name in ("job", "status", "download"):
+        assert client.get(reverse(f"exports:{name}", args=["acme", job.pk])).status_code == 404
+        assert client.get(reverse(f"exports:{name}", args=["globex", job.pk])).status_code == 404
+    client.logout()
+    assert client.get(reverse("exports:download", args=["acme", job.pk])).status_code == 302  # to sign-in
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_files_expire_and_the_download_says_so(client, organization, member_factory, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    alice = member_factory(organization, "alice")
+    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
+                            threat_model_id=sid("tm", PAYMENTS))
+    export_job_run(job.pk)
+    job.refresh_from_db()
+    path = Path(job.file.path)
+    assert export_files_expire() == 0 and path.exists()
+    assert export_files_expire(now=timezone.now() + timedelta(days=8)) == 1
+    job.refresh_from_db()
+    assert job.status == ExportStatus.EXPIRED and not path.exists()
+    client.force_login(alice)
+    response = client.get(reverse("exports:download", args=["acme", job.pk]))
+    assert response.status_code == 410 and b"This export has expired" in response.content
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_bad_input_gets_a_clear_error(client, organization, member_factory):
+    alice = member_factory(organization, "alice")
+    client.force_login(alice)
+    response = client.post(reverse("exports:create", args=["acme"]), {"kind": "threat_model"}, follow=True)
+    assert b"Choose the threat model to export." in response.content
+    response = client.post(reverse("exports:create", args=["acme"]), {"kind": "everything"}, follow=True)
+    assert b"Choose what to export" in response.content
+    assert not ExportJob.objects.exists()
+    assert client.get(reverse("exports:create", args=["acme"])).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)  # async views use the database from other threads
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_dashboard_pages_offer_an_export_button(client, organization, member_factory):
+    alice = member_factory(organization, "alice")
+    cache.clear()
+    client.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")  # async views need aget_user
+    action = reverse("exports:create", args=["acme"]).encode()
+    for url in (reverse("dashboard:portfolio", args=["acme"]),
+                reverse("dashboard:threat_model", args=["acme", sid("tm", PAYMENTS)])):
+        content = client.get(url).content
+        assert action in content and b"Export PDF" in content and b"csrfmiddlewaretoken" in content
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_a_broker_outage_fails_the_job_in_words(organization, member_factory, monkeypatch,
+                                                django_capture_on_commit_callbacks):
+    from portal.exports import tasks
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.export_job_run_task, "delay", unreachable)
+    alice = member_factory(organization, "alice")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = export_job_create(organization=organization, actor=alice, kind=ExportKind.PORTFOLIO)
+    job.refresh_from_db()
+    assert job.status == ExportStatus.FAILED and "try again" in job.error

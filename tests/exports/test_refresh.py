@@ -1,0 +1,91 @@
+"""The token-refresh task: workers racing for one connection never spend a refresh token twice; a
+refusal marks the member for sign-in and tells the right people, losing nothing."""
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from portal.accounts.models import TMIConnection
+from portal.accounts.refresh import tmi_connections_due_list, tmi_tokens_refresh_due
+from portal.accounts.vault import tmi_client
+from portal.audit.models import AuditEvent
+from portal.celery import ping
+from portal.exports.models import ExportSchedule
+from portal.exports.schedules import export_schedule_create
+from portal.exports.selectors import export_schedule_blocked
+from portal.exports.tasks import tmi_tokens_refresh_due as refresh_task
+from portal.live.models import LiveConnection
+from portal.tmi import TMIClient
+
+SCHEDULE = {"name": "Nightly portfolio", "kind": "portfolio", "frequency": "daily", "time_of_day": time(2, 0),
+            "timezone": "UTC"}
+
+
+def expiring_soon(user, organization, seconds: int = 60) -> TMIConnection:
+    connection = TMIConnection.objects.get(user=user, organization=organization)
+    connection.expires_at = timezone.now() + timedelta(seconds=seconds)
+    connection.save(update_fields=["expires_at"])
+    return connection
+
+
+def test_only_members_with_background_work_are_refreshed(organization, member_factory):
+    alice = member_factory(organization, "alice", role="owner")
+    bob = member_factory(organization, "bob")
+    carol = member_factory(organization, "carol")
+    for user in (alice, bob, carol):
+        expiring_soon(user, organization)
+    LiveConnection.objects.create(organization=organization, user=bob, threat_model_id="00000000-0000-0000-0000-000000000001",
+                                  diagram_id="00000000-0000-0000-0000-000000000002", channel_name="specific.abc")
+    export_schedule_create(organization=organization, actor=alice, **SCHEDULE)
+    assert {c.user.username for c in tmi_connections_due_list()} == {"alice", "bob"}  # carol has nothing running
+    assert not tmi_connections_due_list(window_seconds=10)  # not yet within a 10-second window
+    report = tmi_tokens_refresh_due()
+    assert len(report.refreshed) == 2 and not report.refused
+    assert not tmi_connections_due_list()  # fresh now
+
+
+@pytest.mark.timeout(300)
+def test_racing_workers_never_reuse_a_refresh_token(organization, member_factory, workers):
+    alice = member_factory(organization, "alice", role="owner")
+    export_schedule_create(organization=organization, actor=alice, **SCHEDULE)
+    before = expiring_soon(alice, organization)
+    started = [workers.start() for _ in range(3)]
+    for _ in started:  # every worker is up and consuming before the race starts
+        assert ping.delay().get(timeout=60) == "pong"
+    results = [refresh_task.delay() for _ in range(6)]
+    reports = [result.get(timeout=60) for result in results]
+    assert all(not r["refused"] and not r["unreachable"] for r in reports), reports
+    refreshed = [pk for r in reports for pk in r["refreshed"]]
+    assert refreshed == [before.pk], reports  # one refresh; the rest found it fresh or not due
+    after = TMIConnection.objects.get(pk=before.pk)
+    assert not after.needs_sign_in and after.refresh_token != before.refresh_token
+    assert after.expires_at > timezone.now() + timedelta(minutes=5)
+    with tmi_client(organization=organization, user=alice) as client:  # the stored pair works at TMI
+        assert client.threat_models.list()
+
+
+def test_a_refused_refresh_asks_for_sign_in_and_loses_nothing(organization, member_factory, sandbox):
+    alice = member_factory(organization, "alice", role="owner")
+    member_factory(organization, "carol", role="admin")
+    bob = member_factory(organization, "bob")
+    schedule = export_schedule_create(organization=organization, actor=alice, **{**SCHEDULE, "owner": bob})
+    connection = expiring_soon(bob, organization)
+    with TMIClient(sandbox.base_url) as raw:  # someone spends bob's refresh token behind the portal's back
+        raw.auth.refresh(connection.refresh_token)
+    mail.outbox.clear()
+    report = tmi_tokens_refresh_due()
+    assert report.refused == [connection.pk]
+    connection.refresh_from_db()
+    assert connection.needs_sign_in
+    to_bob = [m for m in mail.outbox if m.to == ["bob@example.com"]]
+    assert len(to_bob) == 1 and "sign in" in to_bob[0].body.lower() and "/o/acme/login/" in to_bob[0].body
+    to_admins = [m for m in mail.outbox if m.to == ["alice@example.com", "carol@example.com"]]
+    assert len(to_admins) == 1 and schedule.name in to_admins[0].body
+    event = AuditEvent.objects.get(action="tokens.refresh_refused", organization=organization)
+    assert event.details["schedules_blocked"] == [schedule.pk]
+    assert ExportSchedule.objects.filter(pk=schedule.pk, paused=False).exists()
+    assert export_schedule_blocked(schedule=schedule)
+    assert tmi_tokens_refresh_due().refused == []  # not asked again until bob signs in
