@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.accounts.context_processors.tmi_sign_in_needed",
             ],
         },
     },
@@ -161,6 +162,8 @@ EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=4)  # transient TMI
 EXPORT_RETRY_BASE_SECONDS = env.float("EXPORT_RETRY_BASE_SECONDS", default=10.0)
 # A running job whose worker has not reported for this long is taken over (its worker died).
 EXPORT_STALE_SECONDS = env.int("EXPORT_STALE_SECONDS", default=300)
+# A job still queued this long after it was (last) sent lost its message before any worker took it: send again.
+EXPORT_QUEUED_LOST_SECONDS = env.int("EXPORT_QUEUED_LOST_SECONDS", default=600)
 EXPORT_ATTACH_MAX_BYTES = env.int("EXPORT_ATTACH_MAX_BYTES", default=2_000_000)  # larger PDFs: link only
 TMI_REFRESH_WINDOW_SECONDS = env.int("TMI_REFRESH_WINDOW_SECONDS", default=300)
 # Where links in emails point (no request to take the host from in a worker).

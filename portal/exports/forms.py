@@ -42,7 +42,10 @@ class ExportScheduleForm(forms.ModelForm):
         self.organization = organization
         members = Membership.objects.filter(organization=organization).select_related("user")
         self.fields["owner"].queryset = get_user_model().objects.filter(pk__in=members.values("user_id"))
-        self.fields["owner"].help_text = _("The export runs with this member's TMI access.")
+        self.fields["owner"].help_text = _("The export runs with this member's TMI access, unless it runs with "
+                                           "the organisation's client credentials; either way they hear of failures.")
+        self.fields["run_as"].help_text = _("Client credentials are a TMI service account an admin stores under "
+                                            "Admin → TMI connection (TMI 1.8 and later).")
         self.fields["timezone"].widget.attrs["list"] = "timezones"
         self.timezone_names = sorted(available_timezones())
         if self.instance.pk:

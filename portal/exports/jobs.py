@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.audit.services import audit_record
@@ -61,11 +62,14 @@ def _default_title(kind: str, filters: dict | None) -> str:
 
 
 def export_jobs_reap(*, now=None) -> list[int]:
-    """Send again every running job whose worker stopped reporting (it was killed or lost).
+    """Send again every running job whose worker stopped reporting (it was killed or lost), and every
+    job still queued long after it was sent (its message was lost before any worker took it).
 
     kombu's filesystem transport drops a message its worker took, acknowledged or not, so a worker
     killed mid-export would leave the job running forever; Redis gives the message back after its
-    visibility timeout, and then the claim in running.py keeps the two deliveries from both working."""
+    visibility timeout, and then the claim in running.py keeps the two deliveries from both working.
+    The same claim makes a second message for a queued job harmless: whichever arrives later finds the
+    job finished or held and does nothing."""
     now = now or timezone.now()
     stale_before = now - timedelta(seconds=settings.EXPORT_STALE_SECONDS)
     stale = list(ExportJob.objects.filter(status=ExportStatus.RUNNING, heartbeat_at__lt=stale_before)
@@ -73,7 +77,27 @@ def export_jobs_reap(*, now=None) -> list[int]:
     for job_id in stale:
         logger.warning("export %s: its worker stopped reporting; sending it again", job_id)
         _enqueue(job_id)
-    return stale
+    return stale + export_jobs_requeue_lost(now=now)
+
+
+def export_jobs_requeue_lost(*, now=None) -> list[int]:
+    """Send again jobs queued for longer than EXPORT_QUEUED_LOST_SECONDS. A queued job's heartbeat_at
+    records when it was last re-sent (no worker has written it yet), so a job whose workers are merely
+    busy gets one more message per threshold, not one per reaper tick."""
+    now = now or timezone.now()
+    lost_before = now - timedelta(seconds=settings.EXPORT_QUEUED_LOST_SECONDS)
+    candidates = list(ExportJob.objects.filter(status=ExportStatus.QUEUED).filter(
+        Q(heartbeat_at__isnull=True, created_at__lt=lost_before) | Q(heartbeat_at__lt=lost_before))
+        .values_list("pk", flat=True))
+    sent = []
+    for job_id in candidates:
+        # Marked before sending: a worker that claims it at once overwrites the mark, never the reverse.
+        if ExportJob.objects.filter(pk=job_id, status=ExportStatus.QUEUED).update(heartbeat_at=now):
+            logger.warning("export %s: still queued after %s s; sending it again", job_id,
+                           settings.EXPORT_QUEUED_LOST_SECONDS)
+            _enqueue(job_id)
+            sent.append(job_id)
+    return sent
 
 
 def export_files_expire(*, now=None) -> int:

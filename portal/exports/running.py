@@ -7,6 +7,7 @@ went quiet (heartbeat older than EXPORT_STALE_SECONDS) is taken over.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -21,12 +22,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from portal.accounts.vault import SignInRequired, tmi_client
+from portal.accounts.vault import SignInRequired, tmi_client, tmi_client_options
 from portal.audit.services import audit_record
-from portal.exports.models import ExportJob, ExportKind, ExportStatus
+from portal.exports.models import ExportJob, ExportKind, ExportStatus, RunAs
 from portal.reports.data import ReportFilterError
-from portal.tmi.errors import (APIConnectionError, BadGateway, Forbidden, GatewayTimeout, InternalServerError,
-                               NotFound, RateLimited, ServiceUnavailable, TMIError, Unauthorized)
+from portal.tmi import TMIClient, TokenAuth, TokenPair
+from portal.tmi.errors import (APIConnectionError, BadGateway, ClientCredentialsRefused, Forbidden, GatewayTimeout,
+                               InternalServerError, NotFound, NotSupported, RateLimited, ServiceUnavailable, TMIError,
+                               Unauthorized)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,10 @@ MAX_WAIT_SECONDS = 300.0
 
 class ClaimLost(Exception):
     """Another worker took the job over (this one was presumed dead): stop without writing."""
+
+
+class ClientCredentialsMissing(Exception):
+    """The schedule runs as the organisation's client credentials, but none are stored (any more)."""
 
 
 @dataclass
@@ -104,15 +111,44 @@ def _run_as_user(job: ExportJob):
     return job.requested_by
 
 
+def _runs_as_service_account(job: ExportJob) -> bool:
+    return job.schedule_id is not None and job.schedule.run_as == RunAs.CLIENT_CREDENTIALS
+
+
+@contextlib.contextmanager
+def _service_account_client(organization):
+    """A client acting as the organisation's TMI service account. The client-credentials grant gives no
+    refresh token, so renewing a token means asking for a new one with the same id and secret."""
+    client_id, secret = organization.tmi_client_id, organization.tmi_client_secret
+    if not client_id or not secret:
+        raise ClientCredentialsMissing(organization.slug)
+
+    def grant(stale: TokenPair | None = None) -> TokenPair:
+        with TMIClient(organization.tmi_base_url, **tmi_client_options()) as anonymous:
+            return anonymous.auth.client_credentials(client_id, secret)
+
+    auth = TokenAuth(grant(), refresh=grant, renews_without_refresh_token=True)
+    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options()) as client:
+        yield client
+
+
+def _tmi_client_for(job: ExportJob):
+    """How the job talks to TMI: as the organisation's service account, or as a member (the schedule's
+    owner or whoever asked), whose tokens the vault keeps fresh."""
+    if _runs_as_service_account(job):
+        return _service_account_client(job.organization)
+    user = _run_as_user(job)
+    if user is None:
+        raise SignInRequired(job.organization.slug)
+    return tmi_client(organization=job.organization, user=user)
+
+
 def _render(job: ExportJob) -> tuple[bytes, str]:
     from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
     from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
 
-    user = _run_as_user(job)
-    if user is None:
-        raise SignInRequired(job.organization.slug)
     generated_at = timezone.now()
-    with tmi_client(organization=job.organization, user=user) as client:
+    with _tmi_client_for(job) as client:
         if job.kind == ExportKind.THREAT_MODEL:
             report = threat_model_report_fetch(client, str(job.threat_model_id), progress=_Progress(job, 2, 60))
             title = job.title if job.schedule_id else f"{report.name}: threat model report"[:300]
@@ -177,6 +213,14 @@ def _store(job: ExportJob, pdf: bytes, file_name: str) -> str:
 
 
 def _reason(error: BaseException) -> str:
+    if isinstance(error, ClientCredentialsRefused):
+        return "TMI refused the organisation's client credentials; an admin must replace them."
+    if isinstance(error, ClientCredentialsMissing):
+        return ("This schedule runs with the organisation's TMI client credentials, but none are stored; an admin "
+                "must add them, or switch the schedule to run as its owner.")
+    if isinstance(error, NotSupported):
+        return ("The organisation's TMI server does not support client credentials; switch the schedule to run "
+                "as its owner.")
     if isinstance(error, SignInRequired):
         return "The person this export runs as must sign in to the portal again; then run it again."
     if isinstance(error, Forbidden):
@@ -234,7 +278,7 @@ def export_job_run(job_id: int) -> Outcome:
     except ClaimLost:
         logger.warning("export %s was taken over by another worker; this run stops", job_id)
         return Outcome(job_id, "skipped")
-    except (SignInRequired, TMIError, ReportFilterError) as error:
+    except (SignInRequired, ClientCredentialsMissing, TMIError, ReportFilterError) as error:
         return _fail(job, error)
     except Exception as error:  # a bug or a renderer crash still ends in words, not a spinner forever
         logger.exception("export %s failed", job_id)

@@ -59,9 +59,10 @@ def export_schedule_validate(*, organization, schedule: ExportSchedule) -> None:
     if schedule.owner_id is None or not Membership.objects.filter(organization=organization,
                                                                   user_id=schedule.owner_id).exists():
         errors["owner"] = "The owner must be a member of this organisation."
-    if schedule.run_as == RunAs.CLIENT_CREDENTIALS:
-        errors["run_as"] = ("Running as TMI client credentials is not available yet; the export runs with "
-                            "the owner's TMI access instead.")
+    if schedule.run_as == RunAs.CLIENT_CREDENTIALS and not (organization.tmi_client_id
+                                                            and organization.tmi_client_secret):
+        errors["run_as"] = ("This organisation has no TMI client credentials stored. An admin can add them under "
+                            "Admin → TMI connection; until then, run the schedule as its owner.")
     members = _member_emails(organization)
     recipients = schedule.recipients if isinstance(schedule.recipients, list) else None
     if recipients is None:

@@ -200,8 +200,10 @@ class OAuthRoutes:
         if grant == "client_credentials":
             if not fields.get("client_id") or not fields.get("client_secret"):
                 return oauth_error(400, "invalid_request", "client_id and client_secret are required")
-            # The sandbox has no service accounts, so no client credential can be valid.
-            return oauth_error(401, "invalid_client", "Invalid client credentials")
+            record = self.state.credential_check(str(fields["client_id"]), str(fields["client_secret"]))
+            if record is None:
+                return oauth_error(401, "invalid_client", "Invalid client credentials")
+            return self._with_cookies(self.state.issue_service_token(record))
         return bare_error(400, {"error": f"Unsupported grant type: {grant or ''}"})
 
     def _token_body_problem(self, fields: dict[str, Any] | None, *, form: bool) -> str | None:

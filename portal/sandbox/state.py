@@ -5,9 +5,12 @@ here, so each of them can be read alone. One sandbox process serves one TMI gene
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +56,28 @@ class RefreshRecord:
     session_expires_at: float | None  # 1.8's absolute lifetime; None at 0.217
 
 
+@dataclass
+class ServiceCredential:
+    """A 1.8 client credential (POST /me/client_credentials). Only the secret's hash is kept."""
+    id: str
+    client_id: str
+    secret_sha256: str
+    owner_uuid: str
+    name: str
+    description: str
+    created_at: str
+    expires_at: float | None = None  # sandbox clock seconds; None never expires
+    expires_at_text: str | None = None
+    last_used_at: str | None = None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+SERVICE_SUB_PREFIX = "sa:"
+
+
 class SandboxState:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
@@ -71,6 +96,10 @@ class SandboxState:
         self.sessions: dict[str, Any] = {}
         # The collaboration hub that owns `sessions` (portal.sandbox.collab.hub.Hub), created on first use.
         self.collab: Any = None
+        # 1.8 service-account credentials: credential id -> record.
+        self.credentials: dict[str, ServiceCredential] = {}
+        # Every `sub` an accepted access token carried, in order (tests ask "who really called?").
+        self.seen_subjects: deque[str] = deque(maxlen=10_000)
 
     # -- time ------------------------------------------------------------------------
     def now(self) -> float:
@@ -168,7 +197,13 @@ class SandboxState:
         claims = self.decode_access_token(token)
         if claims is None:
             return None
-        user = self.user_by_sub(claims["sub"])
+        sub = claims["sub"]
+        if sub.startswith(SERVICE_SUB_PREFIX):
+            user = self.service_account_owner(sub)
+        else:
+            user = self.user_by_sub(sub)
+        if user is not None:
+            self.seen_subjects.append(sub)
         if user is not None:
             user.groups = list(claims.get("groups", []))
         return user
@@ -179,6 +214,65 @@ class SandboxState:
             return False
         self.revoked_jtis.add(claims["jti"])
         return True
+
+    # -- service accounts (1.8 client credentials, PROTOCOL.md 3.5) -----------------------
+    def credential_create(self, owner: SandboxUser, *, name: str, description: str = "",
+                          expires_at: float | None = None, expires_at_text: str | None = None
+                          ) -> tuple[ServiceCredential, str]:
+        """A new credential and its secret, which is returned this once and stored only as a hash."""
+        secret = "tmi_cs_" + secrets.token_urlsafe(32)
+        record = ServiceCredential(id=new_uuid(), client_id="tmi_cc_" + secrets.token_urlsafe(16),
+                                   secret_sha256=_sha256(secret), owner_uuid=owner.internal_uuid, name=name,
+                                   description=description, created_at=self.timestamp(), expires_at=expires_at,
+                                   expires_at_text=expires_at_text)
+        self.credentials[record.id] = record
+        return record, secret
+
+    def credential_check(self, client_id: str, client_secret: str) -> ServiceCredential | None:
+        """The live credential these match, or None (unknown id, wrong secret, expired, owner gone)."""
+        record = next((c for c in self.credentials.values() if c.client_id == client_id), None)
+        if record is None or not hmac.compare_digest(record.secret_sha256, _sha256(client_secret)):
+            return None
+        if record.expires_at is not None and record.expires_at <= self.now():
+            return None
+        if record.owner_uuid not in self.users:
+            return None
+        return record
+
+    def issue_service_token(self, record: ServiceCredential) -> dict[str, Any]:
+        """An access JWT for the service account (sub `sa:<credential id>:<owner provider id>`) and an
+        empty refresh token: a client renews by asking again with its secret."""
+        owner = self.users[record.owner_uuid]
+        record.last_used_at = self.timestamp()
+        now = int(self.now())
+        cfg = self.config
+        claims: dict[str, Any] = {
+            "email": owner.email, "name": record.name, "idp": owner.provider, "iss": cfg.base_url,
+            "sub": f"{SERVICE_SUB_PREFIX}{record.id}:{owner.provider_id}", "aud": [cfg.base_url],
+            "exp": now + cfg.access_token_seconds, "nbf": now, "iat": now, "jti": new_uuid(),
+            "tmi_is_administrator": False, "tmi_is_security_reviewer": False, "auth_time": now,
+        }
+        if owner.groups:
+            claims["groups"] = list(owner.groups)
+        access = jwt.encode(claims, cfg.jwt_secret, algorithm="HS256")
+        return {"access_token": access, "refresh_token": "", "expires_in": cfg.access_token_seconds,
+                "token_type": "bearer"}
+
+    def service_account_owner(self, sub: str) -> SandboxUser | None:
+        """The user a service-account token acts for. TMI's documents say only that the account acts
+        with its owner's access, so that is the sandbox's rule: the owner's roles, nothing more.
+        A deleted credential invalidates its tokens at once (OpenAPI: deleteCurrentUserClientCredential)."""
+        _, _, rest = sub.partition(SERVICE_SUB_PREFIX)
+        credential_id, _, owner_sub = rest.partition(":")
+        record = self.credentials.get(credential_id)
+        if record is None:
+            return None
+        owner = self.users.get(record.owner_uuid)
+        return owner if owner is not None and owner.provider_id == owner_sub else None
+
+    @staticmethod
+    def is_service_subject(claims: dict[str, Any] | None) -> bool:
+        return bool(claims) and str(claims.get("sub", "")).startswith(SERVICE_SUB_PREFIX)
 
     @staticmethod
     def new_opaque_token(nbytes: int = 32) -> str:

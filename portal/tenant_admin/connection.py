@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
-from portal.tmi import APIConnectionError, APITimeoutError, MalformedResponse, TMIClient, TMIError, TMIStatusError
+from portal.tmi import (APIConnectionError, APITimeoutError, ClientCredentialsRefused, MalformedResponse, NotSupported,
+                        TMIClient, TMIError, TMIStatusError)
 
 CHECK_TIMEOUT_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 3.0
@@ -86,3 +87,25 @@ def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS, t
                                          "generation": server.generation, "ms": took, "count": len(providers)}
     return ConnectionReport(base_url, True, summary, generation=server.generation, version=server.version,
                             status=server.status, providers=providers, elapsed_ms=took)
+
+
+def tmi_client_credentials_check(*, base_url: str, client_id: str, client_secret: str,
+                                 timeout: float = CHECK_TIMEOUT_SECONDS, transport=None) -> tuple[bool, str]:
+    """Do the stored client credentials (for scheduled exports run as the organisation) get a token?
+    (works, one plain sentence). Asks for one token and uses it for nothing."""
+    if not client_id or not client_secret:
+        return False, _("No client credentials are stored; scheduled exports run as their owners.")
+    try:
+        with TMIClient(base_url, timeout=timeout, max_retries=0, transport=transport) as client:
+            client.auth.client_credentials(client_id, client_secret)
+    except NotSupported:
+        return False, _("This TMI server does not support client credentials; scheduled exports must run as "
+                        "their owners.")
+    except ClientCredentialsRefused:
+        return False, _("TMI refused the stored client credentials; replace them with a working client id and "
+                        "secret.")
+    except APIConnectionError as error:
+        return False, _connection_problem(error)[1]
+    except TMIError as error:
+        return False, _("The client credentials could not be checked: %(reason)s") % {"reason": type(error).__name__}
+    return True, _("The stored client credentials work: TMI issued a token for them.")

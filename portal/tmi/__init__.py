@@ -15,13 +15,15 @@ Errors derive from `TMIError` (errors.py); what differs between generations is i
 """
 from portal.tmi.cells import Edge, Node
 from portal.tmi.client import AsyncTMIClient, TMIClient
-from portal.tmi.errors import (APIConnectionError, APITimeoutError, BadGateway, BadRequest, Conflict, Forbidden,
+from portal.tmi.errors import (APIConnectionError, APITimeoutError, BadGateway, BadRequest, ClientCredentialsRefused,
+                               Conflict, Forbidden,
                                GatewayTimeout, InternalServerError, MalformedResponse, MethodNotAllowed,
                                NotAcceptable, NotFound, NotSupported, PreconditionRequired, RateLimited,
                                RefreshFailed, ServiceUnavailable, TMIError, TMIStatusError, Unauthorized,
                                UnexpectedStatus, UnsupportedMediaType, VersionMismatch)
 from portal.tmi.generations import GenerationProfile, profile_for
-from portal.tmi.models import (Asset, Authorization, CollaborationSession, Diagram, Document, Metadata, Note,
+from portal.tmi.models import (Asset, Authorization, ClientCredential, CollaborationSession, Diagram, Document,
+                               Metadata, NewClientCredential, Note,
                                Participant, Profile, Provider, Repository, ServerConfig, ServerInfo, Threat,
                                ThreatModel, TMListItem, TokenPair, User, UserInfo)
 from portal.tmi.pagination import Page

@@ -97,6 +97,11 @@ class RefreshFailed(Unauthorized):
     """
 
 
+class ClientCredentialsRefused(Unauthorized):
+    """TMI refused a client id and secret (1.8: 401 invalid_client): unknown, wrong, expired or deleted.
+    Asking again with the same pair cannot help; someone must issue new credentials."""
+
+
 class Forbidden(TMIStatusError):
     status_code = 403
 

@@ -30,13 +30,14 @@ class GenerationProfile:
     collaborate_denied_status: int  # no read access on /collaborate: 6.2 403 vs 9.4 401
     refresh_path: str = "/oauth2/refresh"  # 3.6 / 9.2: JSON `{refresh_token}` in both
     refresh_failure: str = ""  # what a refused refresh token says (for messages and tests)
+    client_credentials: bool = False  # 3.5 service accounts (grant + /me/client_credentials); 0.217 has none
 
 
 TMI_1_8 = GenerationProfile(
     name="1.8", test_idp="tmi", wrapped_lists=True, edge_shape="flow", token_type="bearer",
     profile_path="/me", userinfo_shape="oidc", sessions_path="/me/sessions", ws_auth="ticket",
     no_session_status=404, has_config=True, optimistic_locking=True, threat_type_is_list=True,
-    rfc7009_revoke=True, collaborate_denied_status=403, refresh_failure="invalid_grant",
+    rfc7009_revoke=True, collaborate_denied_status=403, refresh_failure="invalid_grant", client_credentials=True,
 )
 TMI_0_217 = GenerationProfile(
     name="0.217", test_idp="test", wrapped_lists=False, edge_shape="edge", token_type="Bearer",

@@ -197,6 +197,26 @@ class TokenPair(BaseModel):
         return (time.time() if now is None else now) + seconds >= self.expires_at
 
 
+class ClientCredential(TMIModel):
+    """A 1.8 service-account credential as listed by `GET /me/client_credentials` (no secret)."""
+
+    id: str
+    client_id: str
+    name: str
+    description: str = ""
+    is_active: bool = True
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class NewClientCredential(ClientCredential):
+    """The create response: the only time TMI shows `client_secret`."""
+
+    client_secret: str
+
+
 class Provider(TMIModel):
     id: str
     name: str = ""

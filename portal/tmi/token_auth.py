@@ -5,6 +5,9 @@ single use (PROTOCOL.md 3.6), so concurrent requests must refresh once: the refr
 and every waiter re-checks whether someone else already did it. The refresh itself is a callable, so an
 application can route it through its own (cross-process) lock and store; `on_refresh` persists the new
 pair. A refused refresh token surfaces as `RefreshFailed` (raised by the refresher).
+
+A client-credentials pair has no refresh token; with `renews_without_refresh_token=True` the refresher
+is still called (it simply asks for a new token with the client's secret).
 """
 from __future__ import annotations
 
@@ -24,8 +27,10 @@ OnRefresh = Callable[[TokenPair], "None | Awaitable[None]"]
 
 class TokenAuth(_http.Auth):
     def __init__(self, tokens: TokenPair, *, refresh: Refresher | None = None, on_refresh: OnRefresh | None = None,
-                 skew: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+                 skew: float = 60.0, clock: Callable[[], float] = time.time,
+                 renews_without_refresh_token: bool = False) -> None:
         self.tokens = tokens
+        self.renews_without_refresh_token = renews_without_refresh_token
         self.refresher = refresh  # the client fills in its own when None
         self.on_refresh = on_refresh
         self.skew = skew
@@ -54,7 +59,8 @@ class TokenAuth(_http.Auth):
         return request
 
     def _can_refresh(self) -> bool:
-        return bool(self.tokens.refresh_token) and self.refresher is not None
+        has_means = bool(self.tokens.refresh_token) or self.renews_without_refresh_token
+        return has_means and self.refresher is not None
 
     def _must_refresh(self, stale: str | None) -> bool:
         """`stale` is the access token a 401 came back for; None means "check expiry"."""

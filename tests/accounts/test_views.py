@@ -3,6 +3,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.organizations.models import Organization, Role
@@ -174,3 +175,16 @@ def test_a_used_invitation_is_410(organization, browser):
     invitation.save()
     page = browser.get(f"/invitations/{token}/")
     assert page.status_code == 410 and "already been accepted" in page.content.decode()
+
+
+def test_a_member_whose_tmi_sign_in_was_refused_sees_a_banner_on_every_tenant_page(client, organization, member_factory):
+    from portal.accounts.models import TMIConnection
+
+    user = member_factory(organization, "alice", role="owner")
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    page = reverse("exports:list", args=[organization.slug])
+    assert "Your sign-in at TMI has expired" not in client.get(page).content.decode()
+    TMIConnection.objects.filter(user=user).update(needs_sign_in=True)
+    body = client.get(page).content.decode()
+    assert "Your sign-in at TMI has expired" in body
+    assert f'href="/o/{organization.slug}/login/?next=' in body

@@ -245,3 +245,29 @@ def test_injected_server_failures_are_checked_error_bodies(sandbox, sign_in, con
     with pytest.raises((errors.InternalServerError, errors.ServiceUnavailable)):
         alice.threat_models.list()
     assert contract.covered[f"GET /threat_models -> {status}"] == 1
+
+
+def test_client_credentials_and_service_account_tokens(connect, sign_in, contract, generation):
+    """1.8 service accounts (PROTOCOL.md 3.5): create, list, the grant (good and refused secret), a call made
+    with the service account's token, delete. 0.217 has none, and the client refuses without a request."""
+    alice = sign_in("alice")
+    if generation != "1.8":
+        with pytest.raises(errors.NotSupported):
+            alice.auth.client_credentials_create("contract")
+        assert not any("client_credentials" in what for what in contract.covered)
+        return
+    created = alice.auth.client_credentials_create("contract", description="checked against the spec")
+    assert [c.id for c in alice.auth.client_credentials_list(limit=5).items] == [created.id]
+    pair = connect().auth.client_credentials(created.client_id, created.client_secret)
+    assert pair.refresh_token == ""
+    assert connect(auth=pair.access_token).threat_models.list(limit=5).items
+    with pytest.raises(errors.ClientCredentialsRefused):
+        connect().auth.client_credentials(created.client_id, "wrong")
+    alice.auth.client_credentials_delete(created.id)
+    with pytest.raises(errors.NotFound):
+        alice.auth.client_credentials_delete(created.id)
+    for exchange in ("POST /me/client_credentials -> 201", "GET /me/client_credentials -> 200",
+                     "POST /oauth2/token -> 200", "POST /oauth2/token -> 401",
+                     "DELETE /me/client_credentials/{credential_id} -> 204",
+                     "DELETE /me/client_credentials/{credential_id} -> 404"):
+        assert contract.covered[exchange] >= 1, (exchange, dict(contract.covered))

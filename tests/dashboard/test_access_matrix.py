@@ -9,13 +9,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from portal.exports.models import ExportJob
 from tests.dashboard.conftest import find_model, sign_in
+from tests.tenant_admin.test_access_matrix import MATRIX as ADMIN_MATRIX
+from tests.tenant_admin.test_access_matrix import URL_NAME
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# The smallest valid PNG: a 1x1 transparent pixel.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                    "0000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082")
 
 ROLES = ("owner", "admin", "member")
 # Members of acme by role (each signed in at TMI), and a member of globex only.
@@ -48,7 +55,17 @@ MATRIX: dict[str, Expect] = {
     "accounts:invitation": PUBLIC_PAGE,  # the link in the invitation email; the token is the secret
     "social:complete": Expect("get", 302, 302, 302),  # TMI's callback: without a sign-in under way, a redirect
     "admin:index": Expect("get", 302, 302, 302),  # Django admin: platform staff only, to its own login
+    "live:diagram": TENANT_PAGE,
+    "exports:list": TENANT_PAGE,
+    "exports:job": TENANT_PAGE,
+    "exports:status": TENANT_PAGE,
+    "exports:download": TENANT_PAGE,
+    # Without a `kind` nothing is queued: members are sent back to the list with a message.
+    "exports:create": Expect("post", 302, 404, 302, anonymous_to_sign_in=True),
+    "tenant_admin:logo": Expect("get", 200, 200, 200),  # public: logos show on sign-in pages
 }
+# The admin area has a matrix of its own, with owner/admin/member distinctions and every action.
+ADMIN_NAMES = {f"tenant_admin:{URL_NAME.get(action, action)}" for action in ADMIN_MATRIX}
 
 
 def url_names() -> set[str]:
@@ -69,8 +86,8 @@ def url_names() -> set[str]:
     return names
 
 
-def test_every_url_is_in_the_matrix():
-    assert url_names() == set(MATRIX)
+def test_every_url_is_in_a_matrix():
+    assert url_names() == set(MATRIX) | ADMIN_NAMES
 
 
 @pytest.fixture
@@ -81,13 +98,22 @@ def world(organization, other_organization, member_factory, sandbox, django_user
     users["outsider"] = member_factory(other_organization, OUTSIDER, role="owner")
     _, token = invitation_create(organization=organization, email="new@example.com", role="member",
                                  invited_by=users["owner"])
-    tm_id = find_model(sandbox, SHARED_MODEL)["id"]
+    model = find_model(sandbox, SHARED_MODEL)
+    tm_id = model["id"]
+    job = ExportJob.objects.create(organization=organization, kind="threat_model", threat_model_id=tm_id,
+                                   requested_by=users["member"], status="succeeded", file_name="report.pdf")
+    job.file.save("report.pdf", ContentFile(b"%PDF-1.7 matrix"), save=True)
+    organization.logo.save("acme.png", ContentFile(PNG), save=True)
     kwargs = {
         "home": {}, "healthz": {}, "admin:index": {},
         "dashboard:portfolio": {"slug": "acme"}, "dashboard:threat_models": {"slug": "acme"},
         "dashboard:threat_model": {"slug": "acme", "threat_model_id": tm_id},
         "accounts:login": {"slug": "acme"}, "accounts:logout": {"slug": "acme"},
         "accounts:invitation": {"token": token}, "social:complete": {"backend": "tmi"},
+        "live:diagram": {"slug": "acme", "threat_model_id": tm_id, "diagram_id": model["diagrams"][0]["id"]},
+        "exports:list": {"slug": "acme"}, "exports:create": {"slug": "acme"},
+        **{f"exports:{name}": {"slug": "acme", "job_id": job.pk} for name in ("job", "status", "download")},
+        "tenant_admin:logo": {"name": organization.logo.name.rsplit("/", 1)[-1]},
     }
     return users, {name: reverse(name, kwargs=kw) for name, kw in kwargs.items()}
 

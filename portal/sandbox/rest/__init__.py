@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from portal.sandbox.rest import bulk, children, metadata, spec, threat_models
+from portal.sandbox.rest import bulk, children, client_credentials, metadata, spec, threat_models
 from portal.sandbox.rest.pipeline import route
 from portal.sandbox.state import SandboxState
 
@@ -21,6 +21,7 @@ def routes(state: SandboxState) -> list[Route]:
     groups = [*threat_models.operations(), *metadata.operations(the_spec, None)]
     if not legacy:
         groups += threat_models.restore_operations()
+        groups += client_credentials.operations()  # 0.217 has no service accounts
     for kind in children.KINDS:
         groups += [*children.operations(kind, legacy), *bulk.operations(the_spec, kind),
                    *metadata.operations(the_spec, kind)]

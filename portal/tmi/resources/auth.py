@@ -5,9 +5,12 @@ from typing import Any
 from urllib.parse import urlencode, urljoin
 
 from portal.tmi import _http
-from portal.tmi.calls import Call, Flow, as_model, json_body, no_content, server_profile
-from portal.tmi.errors import BadRequest, RefreshFailed, TMIError, Unauthorized
-from portal.tmi.models import Profile, Provider, TokenPair, UserInfo
+from portal.tmi.calls import Call, Flow, as_model, as_page, json_body, no_content, server_profile
+from portal.tmi.errors import (BadRequest, ClientCredentialsRefused, NotSupported, RefreshFailed, TMIError,
+                               Unauthorized)
+from portal.tmi.generations import GenerationProfile
+from portal.tmi.models import ClientCredential, NewClientCredential, Profile, Provider, TokenPair, UserInfo
+from portal.tmi.pagination import Page
 from portal.tmi.resources.base import Resource, operation
 from portal.tmi.retry import RetryMode
 
@@ -68,6 +71,55 @@ class Auth(Resource):
                                retry=RetryMode.CONNECT_ONLY))
         except (BadRequest, Unauthorized) as exc:
             raise exc.recast(RefreshFailed) from exc
+
+    # -- service accounts (1.8 only: PROTOCOL.md 3.5) ---------------------------------------------------
+    @staticmethod
+    def _needs_service_accounts(profile: GenerationProfile) -> None:
+        if not profile.client_credentials:
+            raise NotSupported(f"TMI {profile.name} does not support client credentials (service accounts)")
+
+    @operation
+    def client_credentials(self, client_id: str, client_secret: str) -> Flow[TokenPair]:
+        """A token for a service account (`grant_type=client_credentials`). The pair has no refresh token:
+        ask again when it runs out. A refused id/secret raises `ClientCredentialsRefused`."""
+        profile = yield from server_profile()
+        self._needs_service_accounts(profile)
+        body = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
+        try:
+            return (yield Call("POST", "/oauth2/token", as_model(TokenPair), params={"idp": profile.test_idp},
+                               json=body, authenticated=False, retry=RetryMode.CONNECT_ONLY))
+        except Unauthorized as exc:
+            raise exc.recast(ClientCredentialsRefused) from exc
+
+    @operation
+    def client_credentials_create(self, name: str, *, description: str | None = None,
+                                  expires_at: str | None = None) -> Flow[NewClientCredential]:
+        """A new credential of the signed-in user; the secret in the answer is shown only this once."""
+        profile = yield from server_profile()
+        self._needs_service_accounts(profile)
+        body: dict[str, Any] = {"name": name}
+        if description is not None:
+            body["description"] = description
+        if expires_at is not None:
+            body["expires_at"] = expires_at
+        return (yield Call("POST", "/me/client_credentials", as_model(NewClientCredential), json=body,
+                           retry=RetryMode.CONNECT_ONLY))
+
+    @operation
+    def client_credentials_list(self, *, limit: int = 20, offset: int = 0) -> Flow[Page[ClientCredential]]:
+        profile = yield from server_profile()
+        self._needs_service_accounts(profile)
+        return (yield Call("GET", "/me/client_credentials",
+                           as_page(ClientCredential, "credentials", limit=limit, offset=offset),
+                           params={"limit": limit, "offset": offset}))
+
+    @operation
+    def client_credentials_delete(self, credential_id: str) -> Flow[None]:
+        """Delete by the credential's `id` (not its client_id); its tokens stop working at once."""
+        profile = yield from server_profile()
+        self._needs_service_accounts(profile)
+        yield Call("DELETE", f"/me/client_credentials/{credential_id}", no_content)
+        return None
 
     @operation
     def userinfo(self) -> Flow[UserInfo]:
