@@ -1,15 +1,32 @@
 """Reading export jobs and schedules, always within one organisation."""
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from portal.accounts.models import TMIConnection
 from portal.exports.models import ExportJob, ExportSchedule
+from portal.organizations.models import Role
 
 
-def export_jobs_list(*, organization, kind: str | None = None, schedule=None, limit: int | None = 100) -> QuerySet:
+def _visible_to(jobs: QuerySet, *, organization, viewer) -> QuerySet:
+    """A report holds what its requester could read in TMI, which another member may not be allowed to
+    see. So a member sees the exports they asked for and the scheduled runs they own or receive;
+    owners and admins, who run the schedules, see every export of their organisation."""
+    if viewer is None or Role(viewer.role).at_least(Role.ADMIN):
+        return jobs
+    user = viewer.user
+    email = (user.email or "").lower()
+    schedules = [s.pk for s in ExportSchedule.objects.filter(organization=organization).only("owner", "recipients")
+                 if s.owner_id == user.pk or email in {str(r).lower() for r in s.recipients or []}]
+    return jobs.filter(Q(requested_by=user) | Q(schedule__in=schedules))
+
+
+def export_jobs_list(*, organization, viewer=None, kind: str | None = None, schedule=None,
+                     limit: int | None = 100) -> QuerySet:
+    """`viewer` (a Membership) limits the list to what that member may see; None lists everything."""
     jobs = ExportJob.objects.filter(organization=organization).select_related("requested_by", "schedule")
+    jobs = _visible_to(jobs, organization=organization, viewer=viewer)
     if kind:
         jobs = jobs.filter(kind=kind)
     if schedule is not None:
@@ -17,9 +34,11 @@ def export_jobs_list(*, organization, kind: str | None = None, schedule=None, li
     return jobs[:limit] if limit else jobs
 
 
-def export_job_get(*, organization, job_id: int) -> ExportJob:
-    """The job, or 404 when it belongs to another organisation or does not exist."""
-    job = ExportJob.objects.filter(organization=organization, pk=job_id).select_related("organization").first()
+def export_job_get(*, organization, job_id: int, viewer=None) -> ExportJob:
+    """The job, or 404 when it belongs to another organisation, does not exist, or `viewer` (a
+    Membership) may not see it."""
+    jobs = ExportJob.objects.filter(organization=organization, pk=job_id).select_related("organization")
+    job = _visible_to(jobs, organization=organization, viewer=viewer).first()
     if job is None:
         raise Http404("No such export")
     return job

@@ -40,14 +40,14 @@ def export_create(request, slug: str):
 def export_list(request, slug: str):
     return render(request, "exports/list.html", {
         "organization": request.organization, "nav": "exports",
-        "jobs": export_jobs_list(organization=request.organization, limit=100),
+        "jobs": export_jobs_list(organization=request.organization, viewer=request.membership, limit=100),
     })
 
 
 @require_GET
 @organization_view()
 def export_job(request, slug: str, job_id: int):
-    job = export_job_get(organization=request.organization, job_id=job_id)
+    job = export_job_get(organization=request.organization, job_id=job_id, viewer=request.membership)
     return render(request, "exports/job.html", {"organization": request.organization, "job": job, "nav": "exports",
                                                 "status_url": reverse("exports:status", args=[slug, job.pk])})
 
@@ -63,7 +63,7 @@ def _status_json(job) -> dict:
 @require_GET
 @organization_view()
 def export_status(request, slug: str, job_id: int):
-    job = export_job_get(organization=request.organization, job_id=job_id)
+    job = export_job_get(organization=request.organization, job_id=job_id, viewer=request.membership)
     response = JsonResponse(_status_json(job))
     response["Cache-Control"] = "no-store"
     return response
@@ -72,7 +72,7 @@ def export_status(request, slug: str, job_id: int):
 @require_GET
 @organization_view()
 def export_download(request, slug: str, job_id: int):
-    job = export_job_get(organization=request.organization, job_id=job_id)
+    job = export_job_get(organization=request.organization, job_id=job_id, viewer=request.membership)
     if job.status != ExportStatus.SUCCEEDED or not job.file:
         return render(request, "exports/unavailable.html", {"organization": request.organization, "job": job},
                       status=410 if job.status == ExportStatus.EXPIRED else 404)

@@ -28,6 +28,8 @@ class ConnectionReport:
     providers: list[tuple[str, str]] = field(default_factory=list)  # (id, name)
     elapsed_ms: int = 0
     problem: str = ""  # dns | refused | timeout | not_tmi | error | ""
+    # (works, one sentence) for the organisation's stored client credentials; None when not checked.
+    credentials: tuple[bool, str] | None = None
 
 
 def _root_cause(error: BaseException) -> BaseException:

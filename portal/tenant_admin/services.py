@@ -12,6 +12,7 @@ Role rules:
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from dataclasses import dataclass
@@ -310,12 +311,19 @@ def organization_branding_update(*, organization: Organization, actor, name: str
 
 def organization_tmi_test(*, organization: Organization, actor, base_url: str = "", request=None):
     """Check a TMI server (the saved one, or an address about to be saved) and log that it was checked."""
-    from portal.tenant_admin.connection import tmi_server_check
+    from portal.tenant_admin.connection import tmi_client_credentials_check, tmi_server_check
 
     _actor_role(organization=organization, actor=actor)
-    report = tmi_server_check(base_url=(base_url or organization.tmi_base_url).strip())
+    base_url = (base_url or organization.tmi_base_url).strip()
+    report = tmi_server_check(base_url=base_url)
+    # The stored credentials belong to the saved server: try them only there.
+    if report.reachable and organization.tmi_client_id and base_url.rstrip("/") == organization.tmi_base_url.rstrip("/"):
+        report = dataclasses.replace(report, credentials=tmi_client_credentials_check(
+            base_url=base_url, client_id=organization.tmi_client_id, client_secret=organization.tmi_client_secret))
     audit_record(organization=organization, action="organization.tmi_tested", actor=actor, request=request,
                  target=report.base_url, details={"reachable": report.reachable, "problem": report.problem,
                                                   "generation": report.generation, "version": report.version,
-                                                  "elapsed_ms": report.elapsed_ms})
+                                                  "elapsed_ms": report.elapsed_ms,
+                                                  "credentials_work": report.credentials[0] if report.credentials
+                                                  else None})
     return report

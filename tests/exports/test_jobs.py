@@ -218,3 +218,37 @@ def test_a_broker_outage_fails_the_job_in_words(organization, member_factory, mo
         job = export_job_create(organization=organization, actor=alice, kind=ExportKind.PORTFOLIO)
     job.refresh_from_db()
     assert job.status == ExportStatus.FAILED and "try again" in job.error
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_a_member_sees_only_their_own_exports_and_the_scheduled_runs_they_receive(client, organization,
+                                                                                  member_factory):
+    """A report holds what its requester could read in TMI; another member may not be allowed to see it."""
+    from datetime import time
+
+    from portal.exports.models import ExportSchedule
+
+    alice = member_factory(organization, "alice", role="owner")
+    bob = member_factory(organization, "bob", role="member")
+    dave = member_factory(organization, "dave", role="member")
+    mine = ExportJob.objects.create(organization=organization, kind=ExportKind.THREAT_MODEL, requested_by=bob)
+    alices = ExportJob.objects.create(organization=organization, kind=ExportKind.THREAT_MODEL, requested_by=alice)
+    schedule = ExportSchedule.objects.create(organization=organization, name="Weekly", time_of_day=time(8),
+                                             owner=alice, recipients=["Bob@example.com"])
+    received = ExportJob.objects.create(organization=organization, kind=ExportKind.PORTFOLIO, schedule=schedule)
+
+    def visible(user) -> set[int]:
+        client.force_login(user)
+        seen = {job.pk for job in (mine, alices, received)
+                if client.get(reverse("exports:job", args=["acme", job.pk])).status_code == 200}
+        listed = {job.pk for job in client.get(reverse("exports:list", args=["acme"])).context["jobs"]}
+        assert listed == seen
+        for job in (mine, alices, received):
+            if job.pk not in seen:
+                for name in ("status", "download"):
+                    assert client.get(reverse(f"exports:{name}", args=["acme", job.pk])).status_code == 404
+        return seen
+
+    assert visible(bob) == {mine.pk, received.pk}
+    assert visible(dave) == set()
+    assert visible(alice) == {mine.pk, alices.pk, received.pk}  # the owner runs the organisation's exports

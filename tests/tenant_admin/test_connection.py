@@ -94,3 +94,15 @@ def test_the_settings_page_offers_the_servers_providers_as_checkboxes(world, san
     assert "tmi" in boxes and "checked" in boxes["tmi"]  # the saved choice, ticked
     offered = [provider_id for provider_id, _ in tmi_server_check(base_url=sandbox.base_url).providers]
     assert sorted(boxes) == sorted(offered)  # one box per provider the server lists
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_the_button_also_tries_the_stored_client_credentials(world, sandbox, generation):
+    world.acme.tmi_base_url = sandbox.base_url
+    world.acme.tmi_client_id, world.acme.tmi_client_secret = "tmi_cc_unknown", "not-a-secret"
+    world.acme.save()
+    page = client_for(world.users["admin"]).post(reverse("tenant_admin:connection_test", args=["acme"]),
+                                                {"tmi_base_url": ""})
+    html = page.content.decode()
+    assert '<dd id="report-credentials" class="is-bad">TMI refused the stored client credentials' in html
+    assert AuditEvent.objects.get(action="organization.tmi_tested").details["credentials_work"] is False
