@@ -86,8 +86,8 @@ class AccountRoutes:
             if is_form(request):
                 return oauth_error(400, "invalid_request", f"Unknown parameter: {unknown[0]}")
             return tmi_error(self.state, 400, "invalid_input", f"property \"{unknown[0]}\" is unsupported")
-        if authenticate(self.state, request) is None:
-            # The sandbox has no service accounts, so client credentials never authenticate.
+        if authenticate(self.state, request) is None and self.state.credential_check(
+                str(fields.get("client_id") or ""), str(fields.get("client_secret") or "")) is None:
             return oauth_error(401, "invalid_client", "Client authentication failed")
         token, hint = fields.get("token"), fields.get("token_type_hint")
         if not token:

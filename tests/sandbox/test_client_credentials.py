@@ -105,3 +105,16 @@ def test_0217_has_neither_the_routes_nor_the_grant(sandbox_factory):
     assert routes.status_code in (404, 405)
     grant = _grant(server.base_url, "tmi_cc_x", "s")
     assert grant.status_code == 400
+
+
+def test_revoke_accepts_client_credentials_instead_of_a_bearer(server18, alice_credential):
+    alice, created = alice_credential
+    body = {"token": alice["refresh_token"], "token_type_hint": "refresh_token"}
+    refused = httpx.post(f"{server18.base_url}/oauth2/revoke", timeout=10,
+                         json={**body, "client_id": created["client_id"], "client_secret": "wrong"})
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    accepted = httpx.post(f"{server18.base_url}/oauth2/revoke", timeout=10,
+                          json={**body, "client_id": created["client_id"], "client_secret": created["client_secret"]})
+    assert accepted.status_code == 200
+    reuse = httpx.post(f"{server18.base_url}/oauth2/refresh", json={"refresh_token": alice["refresh_token"]}, timeout=10)
+    assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"  # revoked

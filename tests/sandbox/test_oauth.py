@@ -340,7 +340,7 @@ def test_1_8_production_build_refuses_the_test_idp(sandbox_factory):
     assert response.json()["error"] == "unsupported_grant_type"
 
 
-def test_1_8_client_credentials_have_no_service_accounts(server18):
+def test_1_8_unknown_client_credentials_are_refused(server18):
     response = httpx.post(f"{server18.base_url}/oauth2/token", json={"grant_type": "client_credentials",
                                                                     "client_id": "tmi_cc_x", "client_secret": "s"})
     assert response.status_code == 401
