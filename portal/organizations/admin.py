@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from portal.organizations.models import Invitation, Membership, Organization
 
@@ -19,6 +20,8 @@ class OrganizationAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     # Set in the organisation's own admin area, where it is never shown back.
     exclude = ["tmi_client_secret"]
+    # A TMI address typed without a scheme is meant as https (Django 6's default, asked for now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Invitation)
