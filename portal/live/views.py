@@ -6,52 +6,18 @@ TMI trouble becomes a page in dashboard.errors.tmi_page, the tenant comes from o
 """
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from portal.accounts.vault import atmi_client
 from portal.dashboard.errors import arender, tmi_page
 from portal.diagrams import render_svg
+from portal.live.selectors import DiagramMissing, live_diagram_get
 from portal.organizations.views import organization_view
-from portal.tmi import Diagram, NotFound, ThreatModel
 
 # Ids inside the SVG (arrowhead markers) are namespaced by this prefix; the page's script draws new
 # cells with the same prefix so a live update refers to the same markers as the first paint.
 ID_PREFIX = "live"
-
-
-@dataclass(frozen=True)
-class LiveDiagram:
-    threat_model: ThreatModel
-    diagram: Diagram
-    generation: str
-
-    @property
-    def cells(self) -> list[dict[str, Any]]:
-        return [cell.raw for cell in self.diagram.cells or []]
-
-
-class DiagramMissing(Exception):
-    """TMI knows the threat model but not this diagram in it."""
-
-
-async def live_diagram_get(*, organization: Any, user: Any, threat_model_id: str, diagram_id: str) -> LiveDiagram:
-    """The threat model and the diagram (with its cells), fetched together, acting as the member."""
-    async with atmi_client(organization=organization, user=user) as client:
-        tm, diagram, discovery = await asyncio.gather(
-            client.threat_models.get(threat_model_id), client.diagrams.get(threat_model_id, diagram_id),
-            client.discovery(), return_exceptions=True)
-    for result in (tm, discovery):
-        if isinstance(result, BaseException):
-            raise result
-    if isinstance(diagram, NotFound):
-        raise DiagramMissing(diagram_id)
-    if isinstance(diagram, BaseException):
-        raise diagram
-    return LiveDiagram(threat_model=tm, diagram=diagram, generation=discovery.generation)
 
 
 def socket_path(slug: str, threat_model_id: Any, diagram_id: Any) -> str:
