@@ -10,6 +10,7 @@ appear anywhere in a report, counts and charts included. A missing flag means "i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +153,9 @@ def threat_model_matches(item: TMListItem, filters: Mapping[str, Any]) -> bool:
     return True
 
 
+PORTFOLIO_FETCH_CONCURRENCY = 6
+
+
 def portfolio_report_fetch(client: TMIClient, *, filters: dict | None = None,
                            progress: Progress | None = None) -> list[ThreatModelReport]:
     """One report per threat model the member can read that matches `filters` (None: all of them), in
@@ -163,9 +167,16 @@ def portfolio_report_fetch(client: TMIClient, *, filters: dict | None = None,
     items = [item for item in client.threat_models.iter(**clean) if threat_model_matches(item, clean)]
     items.sort(key=lambda item: ((item.name or "").lower(), item.id))
     total = len(items)
-    reports = []
-    for index, item in enumerate(items):
-        step(index, total, f"Fetching threat model {index + 1} of {total}")
-        reports.append(threat_model_report_fetch(client, item.id))
+    reports: list[ThreatModelReport | None] = [None] * total
+    # Each model is several TMI calls that mostly wait on the network, so a few run at once (the sync
+    # client and its token refresh are thread-safe); the order stays the list's.
+    pool = ThreadPoolExecutor(max_workers=PORTFOLIO_FETCH_CONCURRENCY)
+    try:
+        pending = {pool.submit(threat_model_report_fetch, client, item.id): index for index, item in enumerate(items)}
+        for done, future in enumerate(as_completed(pending), start=1):
+            reports[pending[future]] = future.result()  # a TMI error propagates
+            step(done, total, f"Fetched threat model {done} of {total}")
+    finally:
+        pool.shutdown(cancel_futures=True)  # after an error, fetch nothing more
     step(total, total, "Fetched")
-    return reports
+    return reports  # type: ignore[return-value]

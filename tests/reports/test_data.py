@@ -112,3 +112,19 @@ def test_unknown_filters_are_refused_with_their_name():
         portfolio_filters_clean({"name": "x", "colour": "red"})
     assert portfolio_filters_clean({"search": " api ", "status": "In Progress,approved", "owner": ""}) == {
         "name": "api", "status": ["in_progress", "approved"]}
+
+
+def test_portfolio_keeps_name_order_though_models_are_fetched_at_once(sandbox, alice_client):
+    reports = portfolio_report_fetch(alice_client)
+    assert [(r.name.lower(), r.threat_model.id) for r in reports] == sorted(
+        (r.name.lower(), r.threat_model.id) for r in reports)
+    assert len({r.threat_model.id for r in reports}) == len(reports)
+
+
+def test_a_tmi_error_while_fetching_a_portfolio_propagates(sandbox, alice_client):
+    from portal.tmi import TMIError
+    from tests.sandbox.helpers import add_fault
+
+    add_fault(sandbox.base_url, path_prefix="/threat_models/", method="GET", status=500, times=1000)
+    with pytest.raises(TMIError):
+        portfolio_report_fetch(alice_client)
