@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test chromium
+.PHONY: demo test test-fast chromium
 CHROMIUM := /usr/bin/chromium
 
 $(VENV)/.installed: pyproject.toml
@@ -19,6 +19,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: everything but the tests that are slow by nature (Chromium, worker processes, PDFs).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not browser and not workers and not pdf" $(PYTEST_ARGS)
 
 # The browser tests drive Debian's chromium (Playwright cannot download its own browsers here), and
 # WeasyPrint (PDF reports) needs Pango. Installed when missing and we may (root); otherwise say what to install.

@@ -77,3 +77,23 @@ def member_factory(db, django_user_model):
         return user
 
     return make
+
+
+# -- markers for what is slow by nature (`make test-fast` leaves them out; CI runs everything) -------------
+
+BROWSER_FIXTURES = {"page", "chromium", "daphne_server", "live_portal"}
+WORKER_FIXTURES = {"workers"}
+WORKER_MODULES = {"tests/test_celery.py", "tests/devtools/test_demo.py"}
+PDF_MODULES = {"tests/reports/test_render.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if path.startswith("tests/browser/") or fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if path in WORKER_MODULES or fixtures & WORKER_FIXTURES:
+            item.add_marker(pytest.mark.workers)
+        if path in PDF_MODULES:
+            item.add_marker(pytest.mark.pdf)
