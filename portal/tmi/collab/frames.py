@@ -6,8 +6,10 @@ identity included (`user`, `initiating_user`, `user_id` where not a target), nev
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import re
 import uuid
 from typing import Any
 
@@ -17,6 +19,11 @@ MAX_FRAME_BYTES = 32 * 1024
 MAX_CELLS = 200
 MAX_SELECTION = 500
 MAX_USER_ID = 256
+# Brackets deeper than this are refused before decoding: json.loads recurses per level and raises
+# RecursionError near 1000, which must never escape. A real X6 cell nests about 6 levels inside a frame.
+MAX_DEPTH = 32
+# Integers beyond what a double holds exactly: TMI (Go) and the browser read numbers as doubles.
+MAX_SAFE_INTEGER = 2 ** 53
 CELL_OPERATIONS = ("add", "update", "remove")
 
 # type -> the fields it carries (the validator for each is in `_FIELDS`).
@@ -111,25 +118,90 @@ _FIELDS = {"operation_id": _uuid, "cells": _cells, "user_id": _user_id, "x": num
            "cell_ids": _cell_ids}
 
 
-def parse(raw: str | bytes | dict[str, Any]) -> dict[str, Any]:
-    """A browser frame (text, bytes or an already decoded object) as a clean dict, or FrameError."""
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_NOT_AN_OBJECT = "A frame must be a JSON object."
+_NOT_UNICODE = "A frame must be valid Unicode text (no lone surrogates)."
+
+
+def _depth_exceeds(text: str, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than `limit`, without decoding anything. (An
+    unterminated string's brackets count too; such a frame is not JSON anyway.)"""
+    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
+    return bool(brackets) and max(itertools.accumulate(map(_STEP.__getitem__, brackets))) > limit
+
+
+def _int(digits: str) -> int:
+    if len(digits.lstrip("-")) > 16 or abs(value := int(digits)) > MAX_SAFE_INTEGER:
+        raise FrameError("invalid_field", f"Numbers must lie between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}.")
+    return value
+
+
+def _float(digits: str) -> float:
+    value = float(digits)
+    if not math.isfinite(value):
+        raise FrameError("invalid_field", "Numbers must be finite.")
+    return value
+
+
+def _constant(name: str) -> float:
+    raise FrameError("invalid_field", f"{name} is not a number the portal accepts; numbers must be finite.")
+
+
+def _text(raw: str | bytes | dict[str, Any]) -> str:
+    """The frame as JSON text, or FrameError: strict UTF-8 for bytes, and a decoded object re-encoded."""
+    if isinstance(raw, bytes):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("invalid_frame", "A frame must be UTF-8 text.") from None
+    if isinstance(raw, str):
+        return raw
     if isinstance(raw, dict):
-        text = json.dumps(raw, separators=(",", ":"))
-    elif isinstance(raw, (str, bytes)):
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    else:
-        raise FrameError("invalid_frame", "A frame must be a JSON object.")
-    if len(text.encode("utf-8")) > MAX_FRAME_BYTES:
-        raise FrameError("frame_too_large", f"A frame may be at most {MAX_FRAME_BYTES} bytes.")
+        try:
+            return json.dumps(raw, separators=(",", ":"))  # NaN and Infinity are refused when decoded
+        except (TypeError, ValueError, RecursionError):
+            raise FrameError("invalid_frame", "A frame must be a JSON object.") from None
+    raise FrameError("invalid_frame", _NOT_AN_OBJECT)
+
+
+def _decode(text: str) -> Any:
     try:
-        frame = json.loads(text) if not isinstance(raw, dict) else raw
-    except ValueError:
-        raise FrameError("invalid_frame", "A frame must be a JSON object.") from None
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate in the text itself
+        raise FrameError("invalid_frame", _NOT_UNICODE) from None
+    if size > MAX_FRAME_BYTES:
+        raise FrameError("frame_too_large", f"A frame may be at most {MAX_FRAME_BYTES} bytes.")
+    if _depth_exceeds(text, MAX_DEPTH):
+        raise FrameError("too_deep", f"A frame may nest objects and lists at most {MAX_DEPTH} levels deep.")
+    try:
+        frame = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        if _SURROGATE_ESCAPE.search(text):
+            # An escaped surrogate may be half a pair (fine) or alone: PostgreSQL, TMI and browsers each
+            # treat a lone one differently, so it stops here. Encoding the decoded frame tells which.
+            json.dumps(frame, ensure_ascii=False).encode("utf-8")
+    except FrameError:
+        raise
+    except UnicodeEncodeError:
+        raise FrameError("invalid_frame", _NOT_UNICODE) from None
+    except (ValueError, RecursionError):  # RecursionError cannot happen below MAX_DEPTH; kept as a backstop
+        raise FrameError("invalid_frame", _NOT_AN_OBJECT) from None
+    return frame
+
+
+def parse(raw: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """A browser frame (text, bytes or an already decoded object) as a clean dict, or FrameError.
+
+    Raises nothing else, whatever the input: the consumer relies on it."""
+    frame = _decode(_text(raw))
     if not isinstance(frame, dict):
-        raise FrameError("invalid_frame", "A frame must be a JSON object.")
+        raise FrameError("invalid_frame", _NOT_AN_OBJECT)
     kind = frame.get("type")
     if not isinstance(kind, str) or kind not in BROWSER_TYPES:
-        raise FrameError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
+        shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
+        raise FrameError("unknown_type", f"Unknown frame type {shown!r}.")
     clean: dict[str, Any] = {"type": kind}
     for field in BROWSER_TYPES[kind]:
         clean[field] = _FIELDS[field](field, frame.get(field))
