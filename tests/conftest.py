@@ -1,13 +1,42 @@
 """Fixtures shared by every test: running TMI sandboxes, one per generation."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
+from django.conf import settings
+from django.db.backends.signals import connection_created
 
 from portal.sandbox.config import GENERATIONS, SandboxConfig
 from portal.sandbox.server import SandboxServer
+
+# The sandboxes listen on loopback, which the portal refuses as a TMI server unless the operator lists it
+# (PORTAL_TMI_ALLOWED_SERVERS, portal/organizations/tmi_servers.py). The tests list it deliberately, as the
+# demo lists its sandbox; the processes they start (daphne, Celery workers) read it from the environment.
+# Tests of the refusal itself override the setting.
+TESTS_TMI_SERVERS = "public,127.0.0.1"
+os.environ["PORTAL_TMI_ALLOWED_SERVERS"] = TESTS_TMI_SERVERS
+settings.PORTAL_TMI_ALLOWED_SERVERS = TESTS_TMI_SERVERS.split(",")
+
+
+def _sqlite_without_fsync(sender, connection, **kwargs):
+    """The test database is thrown away: no fsync on each of its commits (about 8 ms each here)."""
+    if connection.vendor == "sqlite":
+        connection.cursor().execute("PRAGMA synchronous=OFF")
+
+
+connection_created.connect(_sqlite_without_fsync)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Django's cache holds per-organisation TMI answers (the sign-in page's providers) and rate-limit
+    counts; test databases reuse primary keys and sandboxes reuse ports, so each test starts empty."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture
@@ -23,11 +52,34 @@ def sandbox_factory() -> Iterator[Callable[..., SandboxServer]]:
         config = replace(SandboxConfig(generation=generation), **overrides)
         server = SandboxServer(config).start()
         started.append(server)
+        RUNNING_SANDBOXES[server.base_url] = server
         return server
 
     yield start
     for server in started:
+        RUNNING_SANDBOXES.pop(server.base_url, None)
         server.stop()
+
+
+# Sandboxes this test process runs, by base URL: members' tokens are minted from their state.
+RUNNING_SANDBOXES: dict[str, SandboxServer] = {}
+
+
+def member_tokens(base_url: str, hint: str) -> dict:
+    """The token response TMI gives the test IdP user `hint`. Minted straight from the sandbox's state when
+    this process runs it (the same tokens its code exchange issues, without four HTTP round trips); a sandbox
+    elsewhere is signed in to for real. The sign-in tests themselves drive the real PKCE flow."""
+    from portal.sandbox import builtin_idp
+    from tests.sandbox.helpers import login
+
+    server = RUNNING_SANDBOXES.get(base_url.rstrip("/"))
+    if server is None:
+        return login(base_url, hint)
+    state = server.state
+    who = builtin_idp.identity_for(state.config, hint)
+    user = state.user_for_login(provider=who.provider, provider_id=who.provider_id, email=who.email,
+                                display_name=who.display_name)
+    return state.issue_tokens(user)
 
 
 @pytest.fixture(params=GENERATIONS, ids=lambda g: f"tmi-{g}")
@@ -67,12 +119,10 @@ def member_factory(db, django_user_model):
     TMI's real OAuth flow and sit in the token vault."""
     from portal.accounts.vault import tmi_connection_store
     from portal.tmi import TokenPair
-    from tests.sandbox.helpers import login
-
     def make(organization, hint: str, *, role: str = "member"):
         user, _ = django_user_model.objects.get_or_create(username=hint, defaults={"email": f"{hint}@example.com"})
         organization.memberships.update_or_create(user=user, defaults={"role": role})
-        tokens = TokenPair(**login(organization.tmi_base_url, hint))
+        tokens = TokenPair(**member_tokens(organization.tmi_base_url, hint))
         tmi_connection_store(organization=organization, user=user, tokens=tokens, provider="tmi", subject=hint)
         return user
 
@@ -97,3 +147,37 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.workers)
         if path in PDF_MODULES:
             item.add_marker(pytest.mark.pdf)
+
+
+# -- a faster flush after transactional tests ------------------------------------------------------------
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_without_post_migrate(django_db_setup, django_db_blocker):
+    """After each transactional test Django flushes every table and then re-runs the post_migrate handlers,
+    which rebuild content types and permissions model by model: about 0.35 s a test, most of a transactional
+    test's teardown. Instead the flush skips them and puts back the rows they made after migrating, with
+    their ids (so ContentType's cache stays right)."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management import call_command
+    from django.db import connections
+    from django.test import TransactionTestCase
+
+    with django_db_blocker.unblock():
+        content_types = list(ContentType.objects.all())
+        permissions = list(Permission.objects.all())
+    original = TransactionTestCase._fixture_teardown
+
+    def fixture_teardown(self):
+        if self.available_apps is not None or self.serialized_rollback:
+            return original(self)
+        for db_name in self._databases_names(include_mirrors=False):
+            call_command("flush", verbosity=0, interactive=False, database=db_name, reset_sequences=False,
+                         inhibit_post_migrate=True)
+            ContentType.objects.using(db_name).bulk_create(content_types)
+            Permission.objects.using(db_name).bulk_create(permissions)
+            connections[db_name].close_if_unusable_or_obsolete()
+
+    TransactionTestCase._fixture_teardown = fixture_teardown
+    yield
+    TransactionTestCase._fixture_teardown = original
