@@ -4,6 +4,7 @@ Embedded defaults need nothing installed: SQLite, the in-memory channel layer an
 filesystem Celery broker. DATABASE_URL and REDIS_URL switch to the real services.
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -31,6 +32,8 @@ INSTALLED_APPS = [
     "channels",
     "social_django",
     "django_celery_beat",
+    # Locks out repeated wrong passwords at Django admin's login (the portal itself signs in through TMI).
+    "axes",
     "portal.organizations",
     "portal.accounts",
     "portal.dashboard",
@@ -52,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lock-out into its 429 page
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -188,6 +192,7 @@ TMI_MAX_RETRIES = env.int("TMI_MAX_RETRIES", default=2)
 # The pipeline (portal/accounts/pipeline.py) decides membership before writing anything and hands
 # TMI's tokens to the token vault; social-auth's UserSocialAuth row never holds a token.
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out admin login before any password check
     "portal.accounts.backend.TMIOAuth2",
     "django.contrib.auth.backends.ModelBackend",  # Django admin for platform superusers
 ]
@@ -211,6 +216,17 @@ SOCIAL_AUTH_SANITIZE_REDIRECTS = True
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/"
 SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=False)
+
+# --- Django admin's password login: lock-out (django-axes) -----------------------------------------
+# After AXES_FAILURE_LIMIT wrong passwords for one username from one IP address, that pair is refused
+# (HTTP 429, even with the right password) for AXES_COOLOFF_MINUTES; other users and addresses are not.
+# The client address is REMOTE_ADDR: behind a proxy, have the proxy set it (as for the audit log).
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_ONLY_ADMIN_SITE = True  # portal sign-ins go through TMI and have their own limit (accounts/signin.py)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 LOGGING = {
     "version": 1,
