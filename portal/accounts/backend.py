@@ -20,12 +20,13 @@ from social_core.backends.oauth import BaseOAuth2PKCE
 from social_core.exceptions import AuthInputError, AuthSessionError
 
 from portal.accounts.errors import PROVIDER_UNKNOWN, SESSION_LOST, SignInError
+from portal.accounts.linking import LINK_FIELD
 from portal.accounts.selectors import providers_offered
 from portal.accounts.vault import tmi_client_options
 from portal.organizations.models import Organization
 from portal.tmi import MalformedResponse, TMIClient, TokenPair, pkce
 
-SIGNIN_SESSION_KEY = "tmi_signin"  # {"organization": slug, "provider": id, "login_hint": str}
+SIGNIN_SESSION_KEY = "tmi_signin"  # {"organization": slug, "provider": id, "login_hint": str, LINK_FIELD: pk}
 
 
 def tmi_identity_key(organization: Organization, provider: str, subject: str) -> str:
@@ -74,8 +75,10 @@ class TMIOAuth2(BaseOAuth2PKCE):
             state = self.get_or_create_state()
             verifier = self.create_code_verifier(state)
             key = self.transaction_key(state)
+            # A link request (linking.py) belongs to this attempt only: spent with its state.
             self.strategy.session_set(key, {**self.strategy.session_get(key),
-                                            "organization": organization.slug, "provider": provider.id})
+                                            "organization": organization.slug, "provider": provider.id,
+                                            LINK_FIELD: attempt.get(LINK_FIELD)})
             return client.auth.authorize_url(provider, state=state, code_challenge=pkce.code_challenge(verifier),
                                              client_callback=self.redirect_uri,
                                              login_hint=attempt.get("login_hint") or None,
@@ -98,7 +101,8 @@ class TMIOAuth2(BaseOAuth2PKCE):
         response = self.user_data(tokens.access_token, organization=organization)
         response["provider"] = response["provider"] or provider
         response["identity"] = tmi_identity_key(organization, response["provider"], response["subject"])
-        kwargs.update(response=response, backend=self, organization=organization, tokens=tokens)
+        kwargs.update(response=response, backend=self, organization=organization, tokens=tokens,
+                      link_user=transaction.get(LINK_FIELD))
         return self.strategy.authenticate(*args, **kwargs)
 
     def user_data(self, access_token: str, *args, organization: Organization | None = None,

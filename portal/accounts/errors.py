@@ -38,6 +38,17 @@ TMI_REFUSED = _("The organisation's TMI server refused the sign-in. Please try a
 PROVIDER_UNKNOWN = _("That identity provider is not offered for this organisation.")
 ACCOUNT_DISABLED = _("This portal account is disabled. Please contact your administrator.")
 SESSION_LOST = _("Your sign-in session has expired. Open your organisation's sign-in page and try again.")
+# Linking a TMI account to the portal account signed in in this browser (linking.py).
+LINK_SIGNED_OUT = _("You are not signed in to the portal, so there is no account to link this TMI account to. "
+                    "Use a “Sign in with …” button instead.")
+LINK_NOT_FOR_OPERATORS = _("Staff and superuser accounts cannot be linked to a TMI account. Nothing was linked. "
+                           "Sign out, then sign in with your TMI account as a separate portal account.")
+LINK_STALE = _("That link request no longer matches who is signed in to the portal in this browser. "
+               "Nothing was linked. Please try again.")
+OPERATOR_NOT_THROUGH_TMI = _("This is a staff or superuser account of the portal, which never signs in through "
+                             "an organisation's TMI server. Please contact your administrator.")
+LINK_TAKEN = _("That TMI account already belongs to another portal account, so it was not linked to yours. "
+               "Sign out first to sign in with it.")
 
 
 def signin_error_message(error: Exception):

@@ -12,6 +12,8 @@ class SignInForm(forms.Form):
     provider = forms.CharField(max_length=100)
     login_hint = forms.CharField(max_length=254, required=False, strip=True)
     next = forms.CharField(required=False)  # checked by redirects.safe_next_url, never trusted
+    # "Link this TMI account to <you>": only a signed-in ordinary user may (linking.py, checked in the view).
+    link = forms.BooleanField(required=False)
 
     def __init__(self, *args, options: SignInOptions, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -6,26 +6,29 @@ organisation does not admit leaves no user, no membership and no tokens behind.
 Who is this? (`user_identify`)
   1. The TMI identity: provider + subject at the organisation's TMI server (UserSocialAuth.uid,
      see backend.tmi_identity_key). Organisations on the same TMI server share it.
-  2. Else the portal user this browser is already signed in as, when the new identity carries
-     that user's email: signing in to a second organisation (perhaps on another TMI server) adds
-     that identity to the same person. A different email is a different person (a shared
-     computer): the identity is never attached to whoever happens to be signed in.
-  3. Else an existing user with the same email, but only when TMI vouches for the email
-     (`email_verified` in the access token TMI just issued to us). TMI's test IdPs never do,
-     and userinfo does not say, so test identities are never linked by email.
-  4. Else a new portal user (only if admitted).
+  2. Else, only when the browser's portal user pressed "Link this TMI account" for this very
+     attempt (linking.py): that user, unless staff or superuser.
+  3. Else a new portal user (only if admitted), with a username of its own.
+Never by email: the organisation's TMI server says what it likes about emails (`email_verified`
+included), and its word admits people to that organisation only (membership_require), never makes
+them someone who already exists.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
+import secrets
 
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext
 
-from portal.accounts.errors import ACCOUNT_DISABLED, NotAMember, SignInError
+from portal.accounts.errors import (
+    ACCOUNT_DISABLED,
+    LINK_TAKEN,
+    OPERATOR_NOT_THROUGH_TMI,
+    NotAMember,
+    SignInError,
+)
+from portal.accounts.linking import identity_link_target, is_operator
 from portal.accounts.signout import tmi_tokens_revoke_quietly
 from portal.accounts.vault import tmi_connection_store
 from portal.audit.services import audit_record
@@ -36,43 +39,39 @@ from portal.organizations.services import membership_admission_find, membership_
 logger = logging.getLogger(__name__)
 
 INVITATION_SESSION_KEY = "tmi_invitation"  # the sha256 of the invitation token being accepted
+USERNAME_BASE_LENGTH = 140  # Django's 150, less room for the suffix
 
 
-def access_token_claims(access_token: str) -> dict:
-    """The claims of a JWT that TMI handed us directly over our own connection (so not re-verified)."""
-    try:
-        payload = access_token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, binascii.Error):
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
-def _verified_email(details: dict, tokens) -> str:
-    email = (details.get("email") or "").lower()
-    if not email or tokens is None:
-        return ""
-    claims = access_token_claims(tokens.access_token)
-    return email if claims.get("email_verified") is True and str(claims.get("email", "")).lower() == email else ""
-
-
-def _same_email(user, details: dict) -> bool:
-    email = (details.get("email") or "").strip().lower()
-    return bool(email) and email == (user.email or "").strip().lower()
-
-
-def user_identify(backend, uid, details, *args, tokens=None, current_user=None, **kwargs):
+def user_identify(backend, uid, details, *args, organization=None, tokens=None, current_user=None,
+                  link_user=None, **kwargs):
     social = backend.strategy.storage.user.get_social_auth(backend.name, uid)
-    if social is not None:
-        return {"user": social.user, "social": social}
-    if current_user is not None and current_user.is_authenticated and _same_email(current_user, details):
-        return {"user": current_user, "social": None}
-    email = _verified_email(details, tokens)
-    if email:
-        users = list(get_user_model().objects.filter(email__iexact=email, is_active=True)[:2])
-        if len(users) == 1:  # two accounts with one email: ambiguous, link neither
-            return {"user": users[0], "social": None}
-    return {"user": None, "social": None}
+    try:
+        if social is not None and is_operator(social.user):
+            # Linked before it became staff (or by an older portal): still no way in through a TMI server.
+            raise SignInError(OPERATOR_NOT_THROUGH_TMI)
+        if link_user is None:
+            return {"user": social.user if social else None, "social": social}
+        user = identity_link_target(requested_by=link_user, current_user=current_user)
+        if social is not None and social.user_id != user.pk:
+            raise SignInError(LINK_TAKEN)
+    except SignInError:
+        _give_back(organization, tokens)
+        raise
+    logger.info("user %s links a TMI identity at organisation %s", user.pk, organization and organization.slug)
+    return {"user": user, "social": social, "linked": social is None}
+
+
+def username_pick(backend, details, *args, user=None, **kwargs):
+    """A new person's username: their TMI subject if no portal user has it (in any case), else the
+    subject with a random suffix. Two TMI servers may both have an "alice"; neither becomes the other."""
+    if user is not None:
+        return None
+    storage = backend.strategy.storage.user
+    base = storage.clean_username(details.get("username") or "")[:USERNAME_BASE_LENGTH] or "tmi-user"
+    username = base
+    while get_user_model().objects.filter(username__iexact=username).exists():
+        username = f"{base}-{secrets.token_hex(4)}"
+    return {"username": username}
 
 
 def _invitation_email_in_session(backend, organization) -> str:
@@ -85,7 +84,7 @@ def _invitation_email_in_session(backend, organization) -> str:
 
 def _give_back(organization, tokens) -> None:
     """The person signed in at TMI for nothing: revoke the fresh tokens rather than drop them."""
-    if tokens is not None:
+    if tokens is not None and organization is not None:
         tmi_tokens_revoke_quietly(organization=organization, tokens=tokens)
 
 
@@ -117,10 +116,14 @@ def membership_grant(backend, organization, admission, *args, user=None, **kwarg
         admin_change_broadcast(organization=organization, section="members", actor=user, summary=gettext("joined"))
 
 
-def tokens_store(organization, tokens, response, *args, user=None, backend=None, **kwargs):
+def tokens_store(organization, tokens, response, *args, user=None, backend=None, linked=False, **kwargs):
     tmi_connection_store(organization=organization, user=user, tokens=tokens, provider=response["provider"],
                          subject=response["subject"], email=response.get("email") or "",
                          display_name=response.get("display_name") or "")
-    audit_record(organization=organization, action="auth.sign_in", actor=user,
-                 request=backend.strategy.request if backend is not None else None,
-                 target=response.get("email") or user.email, details={"provider": response["provider"]})
+    request = backend.strategy.request if backend is not None else None
+    target = response.get("email") or user.email
+    if linked:
+        audit_record(organization=organization, action="auth.identity_linked", actor=user, request=request,
+                     target=target, details={"provider": response["provider"], "subject": response["subject"]})
+    audit_record(organization=organization, action="auth.sign_in", actor=user, request=request,
+                 target=target, details={"provider": response["provider"]})

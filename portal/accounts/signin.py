@@ -19,6 +19,7 @@ from social_django.utils import load_backend, load_strategy
 
 from portal.accounts.backend import SIGNIN_SESSION_KEY, TMIOAuth2
 from portal.accounts.errors import SESSION_LOST, SIGNIN_FAILURES, NotAMember, SignInError, signin_error_message
+from portal.accounts.linking import LINK_FIELD
 from portal.accounts.redirects import signin_url
 from portal.organizations.models import Organization
 
@@ -29,11 +30,12 @@ REDIRECT_FIELD = "next"
 
 
 def signin_start(request: HttpRequest, *, organization: Organization, provider_id: str, login_hint: str,
-                 next_url: str) -> HttpResponse:
+                 next_url: str, link_user_id: int | None = None) -> HttpResponse:
     """Remember the attempt in the session and send the browser to TMI's authorize URL.
+    `link_user_id`: the signed-in user who asked to link this TMI account (linking.py).
     Raises one of SIGNIN_FAILURES when TMI cannot be asked."""
     request.session[SIGNIN_SESSION_KEY] = {"organization": organization.slug, "provider": provider_id,
-                                           "login_hint": login_hint}
+                                           "login_hint": login_hint, LINK_FIELD: link_user_id}
     request.session[REDIRECT_FIELD] = next_url
     backend = load_backend(load_strategy(request), TMIOAuth2.name,
                            redirect_uri=reverse("social:complete", args=(TMIOAuth2.name,)))

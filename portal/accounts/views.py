@@ -15,6 +15,7 @@ from social_django.utils import psa
 
 from portal.accounts.errors import SIGNIN_FAILURES, signin_error_message
 from portal.accounts.forms import SignInForm
+from portal.accounts.linking import identity_link_refusal
 from portal.accounts.pipeline import INVITATION_SESSION_KEY
 from portal.accounts.redirects import safe_next_url, signin_url
 from portal.accounts.selectors import invitation_by_token_get, signin_options_get
@@ -52,18 +53,33 @@ def login(request: HttpRequest, slug: str) -> HttpResponse:
     form = SignInForm(request.POST or None, options=options)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        refusal = identity_link_refusal(request.user) if data["link"] else None
+        if refusal is not None:  # nothing is asked of TMI, nothing is remembered
+            messages.error(request, refusal)
+            return HttpResponseRedirect(signin_url(organization))
         try:
             return signin_start(request, organization=organization, provider_id=data["provider"],
                                 login_hint=data["login_hint"],
-                                next_url=safe_next_url(request, organization, data["next"]))
+                                next_url=safe_next_url(request, organization, data["next"]),
+                                link_user_id=request.user.pk if data["link"] else None)
         except SIGNIN_FAILURES as error:
             messages.error(request, signin_error_message(error))
             return HttpResponseRedirect(signin_url(organization))
     next_value = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
     return render(request, "accounts/login.html",
                   {**context, "tmi_down": False, "options": options, "form": form, "next": next_value or "",
-                   "failed_provider": form.data.get("provider") if form.is_bound else None},
+                   "failed_provider": form.data.get("provider") if form.is_bound else None,
+                   **_signed_in_context(request)},
                   status=400 if form.is_bound else 200)
+
+
+def _signed_in_context(request: HttpRequest) -> dict:
+    """Who this browser is signed in as, and whether they may link a TMI account (linking.py)."""
+    if not request.user.is_authenticated:
+        return {"signed_in_as": None, "signed_in_email": "", "can_link": False}
+    user = request.user
+    return {"signed_in_as": user.get_full_name() or user.get_username(), "signed_in_email": user.email,
+            "can_link": identity_link_refusal(user) is None}
 
 
 @never_cache

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 ACTION_LABELS = {
     "auth.sign_in": _("Signed in"),
     "auth.sign_out": _("Signed out"),
+    "auth.identity_linked": _("Linked a TMI account to their portal account"),
     "member.invitation_accepted": _("Accepted an invitation"),
     "member.joined_by_domain": _("Joined by email domain"),
     "member.role_changed": _("Changed a role"),

@@ -52,6 +52,7 @@ def identity_for(config: SandboxConfig, login_hint: str | None) -> Identity:
     hint = (login_hint or "").strip().lower()
     if _VALID_HINT.match(hint):
         words = " ".join(word.capitalize() for word in hint.split("-") if word)
-        return Identity(config.test_idp, hint, f"{hint}@{domain}", f"{words} ({suffix})")
+        email = config.test_idp_emails.get(hint) or f"{hint}@{domain}"
+        return Identity(config.test_idp, hint, email, f"{words} ({suffix})")
     digits = f"{random.randrange(10**8):08d}"
     return Identity(config.test_idp, f"testuser-{digits}", f"testuser-{digits}@{domain}", f"Test User {digits}")

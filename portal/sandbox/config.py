@@ -35,6 +35,11 @@ class SandboxConfig:
     ws_cleanup_interval_seconds: float = 15.0
     ws_ping_interval_seconds: float = 30.0
     ws_ticket_seconds: float = 30.0
+    # Tests only (off by default): play a TMI server run by someone else, which may claim anything.
+    # `test_idp_emails` maps a login hint to the email the test IdP reports for it (instead of
+    # <hint>@<domain>); `vouches_for_emails` puts `email_verified: true` in every access token.
+    test_idp_emails: dict[str, str] = field(default_factory=dict)
+    vouches_for_emails: bool = False
 
     @property
     def is_legacy(self) -> bool:

@@ -146,6 +146,8 @@ class SandboxState:
             "iat": now,
             "jti": new_uuid(),
         }
+        if cfg.vouches_for_emails:  # HEAD omits the claim when false (PROTOCOL.md 3.10)
+            claims["email_verified"] = True
         if user.groups:
             claims["groups"] = list(user.groups)
         if not cfg.is_legacy:

@@ -44,11 +44,14 @@ def idp_of(organization) -> str:
 
 
 def start(client: Client, organization, hint: str | None, *, next_url: str | None = None,
-          provider: str | None = None, to_tmi: bool = True) -> Attempt:
-    """POST the login form, then follow the portal's redirect to TMI's authorize URL (no redirects)."""
+          provider: str | None = None, to_tmi: bool = True, link: bool = False) -> Attempt:
+    """POST the login form, then follow the portal's redirect to TMI's authorize URL (no redirects).
+    `link`: press "Link to <you>" instead of "Sign in with ..." (the browser must be signed in)."""
     data = {"provider": provider or idp_of(organization), "login_hint": hint or ""}
     if next_url is not None:
         data["next"] = next_url
+    if link:
+        data["link"] = "1"
     response = client.post(f"/o/{organization.slug}/login/", data)
     attempt = Attempt(start=response)
     if to_tmi:
@@ -57,7 +60,7 @@ def start(client: Client, organization, hint: str | None, *, next_url: str | Non
     return attempt
 
 
-def sign_in(client: Client, organization, hint: str, *, next_url: str | None = None):
+def sign_in(client: Client, organization, hint: str, *, next_url: str | None = None, link: bool = False):
     """The whole round trip; returns the portal's answer to the callback."""
-    attempt = start(client, organization, hint, next_url=next_url)
+    attempt = start(client, organization, hint, next_url=next_url, link=link)
     return client.get(attempt.callback_path)
