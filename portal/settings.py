@@ -202,7 +202,7 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.social_uid",
     "portal.accounts.pipeline.user_identify",
     "portal.accounts.pipeline.membership_require",
-    "social_core.pipeline.user.get_username",
+    "portal.accounts.pipeline.username_pick",  # unique in any case; never the one of an existing user
     "social_core.pipeline.user.create_user",
     "social_core.pipeline.social_auth.associate_user",
     "portal.accounts.pipeline.membership_grant",
