@@ -1,5 +1,9 @@
+from django import forms
 from django.contrib import admin
+from django.core.files.uploadedfile import UploadedFile
 from django.db import models
+
+from portal.organizations.forms import logo_upload_clean
 
 from portal.organizations.models import Invitation, Membership, Organization
 
@@ -10,6 +14,17 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class OrganizationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        exclude = ["tmi_client_secret"]
+
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        # A new upload passes the same check as the branding page; the stored logo or "clear" pass as they are.
+        return logo_upload_clean(logo) if isinstance(logo, UploadedFile) else logo
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     """Platform superusers create organisations here; everything else is the tenant admin area."""
@@ -18,6 +33,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    form = OrganizationAdminForm
     # Set in the organisation's own admin area, where it is never shown back.
     exclude = ["tmi_client_secret"]
     # A TMI address typed without a scheme is meant as https (Django 6's default, asked for now).

@@ -5,15 +5,14 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.utils.translation import gettext_lazy as _
 
+from portal.organizations.logo_images import LOGO_MAX_BYTES, LogoRefused, logo_prepare
 from portal.organizations.models import Role, hex_colour
 
 PROVIDER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-LOGO_MAX_BYTES = 512 * 1024
-# SVG can carry script, so logos are raster images only; Pillow confirms the bytes match the claim.
-LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 
 
 class InvitationForm(forms.Form):
@@ -85,30 +84,28 @@ class BrandingForm(forms.Form):
     brand_colour = forms.CharField(label=_("Brand colour"), max_length=7, validators=[hex_colour],
                                    widget=forms.TextInput(attrs={"type": "color"}))
     logo = forms.FileField(label=_("Logo"), required=False,
-                           help_text=_("A PNG or JPEG image, at most 512 KB. Square images look best."))
+                           help_text=_("A PNG or JPEG image, at most 512 KB and 4096×4096 pixels. It is stored "
+                                       "as a PNG of at most 512×256 pixels."))
     remove_logo = forms.BooleanField(label=_("Remove the current logo"), required=False)
 
     def clean_brand_colour(self) -> str:
         return self.cleaned_data["brand_colour"].lower()
 
     def clean_logo(self):
-        logo = self.cleaned_data.get("logo")
-        if not logo:
-            return None
-        if logo.size > LOGO_MAX_BYTES:
-            raise ValidationError(_("The logo is too large (%(kb)s KB); use an image of at most 512 KB."),
-                                  params={"kb": logo.size // 1024})
-        from PIL import Image, UnidentifiedImageError
+        return logo_upload_clean(self.cleaned_data.get("logo"))
 
-        try:
-            logo.seek(0)
-            with Image.open(logo) as image:
-                image_format = image.format
-                image.verify()
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-            raise ValidationError(_("The logo must be a PNG or JPEG image (SVG is not accepted).")) from None
-        if image_format not in LOGO_FORMATS:
-            raise ValidationError(_("The logo must be a PNG or JPEG image (SVG is not accepted)."))
-        logo.seek(0)
-        logo.portal_extension = LOGO_FORMATS[image_format]
-        return logo
+
+def logo_upload_clean(logo) -> ContentFile | None:
+    """An uploaded logo -> the re-encoded PNG to store (logo_images.py), or a ValidationError in words.
+    Shared by the branding page and Django admin, so both store only what the rules allow."""
+    if not logo:
+        return None
+    if logo.size > LOGO_MAX_BYTES:  # refused before a byte is read into memory
+        raise ValidationError(_("The logo is too large (%(kb)s KB); use an image of at most %(max)s KB."),
+                              params={"kb": logo.size // 1024, "max": LOGO_MAX_BYTES // 1024})
+    logo.seek(0)
+    try:
+        prepared = logo_prepare(logo.read(LOGO_MAX_BYTES + 1))
+    except LogoRefused as refusal:
+        raise ValidationError(refusal.message) from None
+    return ContentFile(prepared, name="logo.png")

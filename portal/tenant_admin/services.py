@@ -281,7 +281,7 @@ def organization_client_credentials_clear(*, organization: Organization, actor, 
 
 def organization_branding_update(*, organization: Organization, actor, name: str, brand_colour: str,
                                  logo=None, remove_logo: bool = False, request=None) -> Organization:
-    """`logo` is an uploaded file already checked by BrandingForm (PNG or JPEG, size-limited)."""
+    """`logo` is the re-encoded PNG that BrandingForm made of an upload (organizations/logo_images.py)."""
     with transaction.atomic():
         _actor_role(organization=organization, actor=actor)
         locked = _organization_locked(organization)
@@ -290,9 +290,8 @@ def organization_branding_update(*, organization: Organization, actor, name: str
         locked.name = name.strip()
         locked.brand_colour = brand_colour.lower()
         if logo is not None:
-            extension = getattr(logo, "portal_extension", "png")
             # A name of our own: the uploaded file name is the uploader's text.
-            locked.logo.save(f"{locked.slug}-{secrets.token_hex(6)}.{extension}", logo, save=False)
+            locked.logo.save(f"{locked.slug}-{secrets.token_hex(6)}.png", logo, save=False)
         elif remove_logo:
             locked.logo = ""
         locked.full_clean()
