@@ -32,6 +32,13 @@ def shared_tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def limit_timeout(request: Request, timeout: Timeout, seconds: float) -> None:
+    """Cut each of the request's timeouts (connect, write, each read, waiting for a pooled connection) to
+    `seconds`, when the caller's deadline is nearer than the client's own timeout allows."""
+    request.extensions["timeout"] = {phase: seconds if limit is None else min(limit, seconds)
+                                     for phase, limit in timeout.as_dict().items()}
+
+
 # Sent as `auth=` to turn the client's auth hook off for public endpoints (GET /, /oauth2/*).
 NO_AUTH = None
 

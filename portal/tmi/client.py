@@ -3,6 +3,11 @@
     client = TMIClient("http://tmi.example", auth=token_pair, on_refresh=store)
     for tm in client.threat_models.iter(status="in_progress"):
         ...
+
+    # A page that must answer within 10 s, whatever TMI does: no attempt starts after the deadline,
+    # each one's timeout is cut to the time left, a timed-out request is not sent again, and a
+    # Retry-After longer than the time left is raised at once (RateLimited.retry_after).
+    client = TMIClient(url, auth=token_pair, deadline=time.monotonic() + 10)
 """
 from __future__ import annotations
 
@@ -63,6 +68,16 @@ class BaseClient:
         return self.token_auth.tokens if isinstance(self.token_auth, TokenAuth) else None
 
     @property
+    def deadline(self) -> float | None:
+        """When this client stops waiting for TMI: a time on `retry_policy.clock` (time.monotonic by
+        default), or None. May be set between calls, e.g. to give one call a budget of its own."""
+        return self._runner.deadline
+
+    @deadline.setter
+    def deadline(self, value: float | None) -> None:
+        self._runner.deadline = value
+
+    @property
     def server(self) -> ServerInfo | None:
         """The generation in use, once known (given, or learnt from GET /)."""
         return self._runner.server
@@ -93,13 +108,14 @@ class TMIClient(BaseClient):
                  max_retries: int = 2, transport: _http.BaseTransport | None = None,
                  event_hooks: Mapping[str, list[Callable]] | None = None, generation: str | None = None,
                  on_refresh: OnRefresh | None = None, refresh_skew: float = 60.0,
-                 retry_policy: RetryPolicy | None = None, sleep: Callable[[float], None] | None = None) -> None:
+                 retry_policy: RetryPolicy | None = None, sleep: Callable[[float], None] | None = None,
+                 deadline: float | None = None) -> None:
         super().__init__(base_url, auth=auth, max_retries=max_retries, retry_policy=retry_policy,
                          on_refresh=on_refresh, refresh_skew=refresh_skew)
         self.http = _http.Client(**_http_options(self.base_url, timeout, event_hooks, transport))
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = SyncRunner(self.http, auth=self.token_auth, retry=self.retry_policy, generation=generation,
-                                  **extra)
+                                  deadline=deadline, **extra)
         self._resources()
 
     def close(self) -> None:
@@ -118,13 +134,13 @@ class AsyncTMIClient(BaseClient):
                  event_hooks: Mapping[str, list[Callable]] | None = None, generation: str | None = None,
                  on_refresh: OnRefresh | None = None, refresh_skew: float = 60.0,
                  retry_policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[None]] | None = None, deadline: float | None = None) -> None:
         super().__init__(base_url, auth=auth, max_retries=max_retries, retry_policy=retry_policy,
                          on_refresh=on_refresh, refresh_skew=refresh_skew)
         self.http = _http.AsyncClient(**_http_options(self.base_url, timeout, event_hooks, transport))
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = AsyncRunner(self.http, auth=self.token_auth, retry=self.retry_policy,
-                                   generation=generation, **extra)
+                                   generation=generation, deadline=deadline, **extra)
         self._resources()
 
     async def aclose(self) -> None:

@@ -4,11 +4,17 @@ Only where it is safe: idempotent methods retry on connection errors, timeouts, 
 errors (and 500); a POST retries only when the server surely did not process it (connect error, 429,
 503); a refresh-token or code exchange retries only on a connect error, because TMI's refresh tokens and
 codes are single use (PROTOCOL.md 3.5, 3.6).
+
+Under a deadline (a page that must answer within seconds) time is the scarce thing: a request that timed
+out is not sent again, and a wait (Retry-After or backoff) that would not end before the deadline is not
+started; the caller gets the error at once, with the server's Retry-After on it. Time is read from the
+policy's `clock`, so tests can move it instead of waiting.
 """
 from __future__ import annotations
 
 import enum
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -41,16 +47,32 @@ class RetryPolicy:
     # 503 asks for 30 s). Background jobs may raise it.
     max_retry_after: float = 10.0
     jitter: Callable[[], float] = field(default=random.random)  # in [0, 1)
+    # False: a timed-out request is never sent again. Under a deadline it never is, whatever this says.
+    retry_timeouts: bool = True
+    # The clock deadlines are measured on (seconds, monotonic). Injectable so tests need not wait.
+    clock: Callable[[], float] = field(default=time.monotonic)
 
     def delay(self, mode: RetryMode, attempt: int, *, status: int | None = None,
-              headers: Mapping[str, str] | None = None, error: Exception | None = None) -> float | None:
-        """Seconds to wait before retry number `attempt + 1`, or None when the request must not be retried."""
+              headers: Mapping[str, str] | None = None, error: Exception | None = None,
+              remaining: float | None = None) -> float | None:
+        """Seconds to wait before retry number `attempt + 1`, or None when the request must not be retried.
+
+        `remaining`: seconds left before the caller's deadline (None: there is none). A wait the server
+        asks for, or a backoff, that would not end before the deadline means no retry: TMI asking for 60
+        seconds when 9 are left is an answer now, not after a nap."""
         if attempt >= self.max_retries or not self._retryable(mode, status, error):
             return None
+        if isinstance(error, APITimeoutError) and (remaining is not None or not self.retry_timeouts):
+            return None  # the time it took is spent; another attempt would only spend the rest
         retry_after = parse_retry_after((headers or {}).get("retry-after")) if status is not None else None
-        if retry_after is not None:
-            return min(retry_after, self.max_retry_after)
-        return self.backoff(attempt)
+        asked = retry_after if retry_after is not None else self.backoff(attempt)
+        if remaining is not None and asked >= remaining:
+            return None
+        return min(asked, self.max_retry_after) if retry_after is not None else asked
+
+    def remaining(self, deadline: float | None) -> float | None:
+        """Seconds left before `deadline` (a time on this policy's clock), or None without one."""
+        return None if deadline is None else deadline - self.clock()
 
     def backoff(self, attempt: int) -> float:
         """Capped exponential backoff with "equal jitter": half fixed, half random."""

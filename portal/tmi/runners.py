@@ -2,6 +2,9 @@
 this request" and "sleep this long": it drives the flow, discovers the generation when asked (once), and
 retries each `Call` as retry.py allows. `SyncRunner` and `AsyncRunner` only perform the effects, blocking
 or awaiting.
+
+A runner may have a deadline (a time on the retry policy's clock): no attempt starts after it, each
+attempt's timeouts are cut to the time left, and retry.py decides with the time left in hand.
 """
 from __future__ import annotations
 
@@ -54,11 +57,18 @@ def _connection_error(exc: Exception, request: _http.Request) -> APIConnectionEr
                url=str(request.url), connected=not never_sent)
 
 
+def _deadline_passed(request: _http.Request) -> APITimeoutError:
+    return APITimeoutError(f"{request.method} {request.url}: the deadline passed before it was sent",
+                           method=request.method, url=str(request.url), connected=False)
+
+
 class _Runner:
-    def __init__(self, http: Any, *, auth: _http.Auth | None, retry: RetryPolicy, generation: str | None) -> None:
+    def __init__(self, http: Any, *, auth: _http.Auth | None, retry: RetryPolicy, generation: str | None,
+                 deadline: float | None = None) -> None:
         self.http = http
         self.auth = auth
         self.retry = retry
+        self.deadline = deadline  # on retry.clock; None: each attempt has the client's whole timeout
         # A generation given by the caller wins over discovery; otherwise GET / is asked once.
         self.forced = generation is not None
         if generation is not None:
@@ -95,17 +105,23 @@ class _Runner:
         auth = self.auth if call.authenticated and call.bearer is None else _http.NO_AUTH
         attempt = 0
         while True:
+            left = self.retry.remaining(self.deadline)
+            if left is not None:
+                if left <= 0:
+                    raise _deadline_passed(request)
+                _http.limit_timeout(request, self.http.timeout, left)
             response: _http.Response | None = None
             error: APIConnectionError | None = None
             try:
                 response = yield Send(request, auth)
             except _http.TransportError as exc:
                 error = _connection_error(exc, request)
+            left = self.retry.remaining(self.deadline)
             if response is not None:
                 delay = self.retry.delay(call.retry_mode, attempt, status=response.status_code,
-                                         headers=response.headers)
+                                         headers=response.headers, remaining=left)
             else:
-                delay = self.retry.delay(call.retry_mode, attempt, error=error)
+                delay = self.retry.delay(call.retry_mode, attempt, error=error, remaining=left)
             if delay is None:
                 if error is not None:
                     raise error
