@@ -168,6 +168,9 @@ EXPORT_RETRY_BASE_SECONDS = env.float("EXPORT_RETRY_BASE_SECONDS", default=10.0)
 EXPORT_STALE_SECONDS = env.int("EXPORT_STALE_SECONDS", default=300)
 # A job still queued this long after it was (last) sent lost its message before any worker took it: send again.
 EXPORT_QUEUED_LOST_SECONDS = env.int("EXPORT_QUEUED_LOST_SECONDS", default=600)
+# A queued or running export whose worker has not been seen for this long says "Waiting for a worker"
+# (the worker's heartbeat comes once a minute, so a little more than a minute).
+EXPORT_WORKER_QUIET_SECONDS = env.int("EXPORT_WORKER_QUIET_SECONDS", default=90)
 EXPORT_ATTACH_MAX_BYTES = env.int("EXPORT_ATTACH_MAX_BYTES", default=2_000_000)  # larger PDFs: link only
 TMI_REFRESH_WINDOW_SECONDS = env.int("TMI_REFRESH_WINDOW_SECONDS", default=300)
 # Where links in emails point (no request to take the host from in a worker).
@@ -186,6 +189,11 @@ SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 # TMI: how long a call may take, and how often it is retried when that is safe.
 TMI_TIMEOUT_SECONDS = env.float("TMI_TIMEOUT_SECONDS", default=10.0)
 TMI_MAX_RETRIES = env.int("TMI_MAX_RETRIES", default=2)
+# A page (overview, list, threat model, live page) waits on TMI this long in all, retries included:
+# then it says TMI is busy or not answering (portal/accounts/deadlines.py). Sign-out's revocation
+# waits this long, without retries, and signs out here whatever TMI said.
+PORTAL_TMI_PAGE_DEADLINE_SECONDS = env.float("PORTAL_TMI_PAGE_DEADLINE_SECONDS", default=10.0)
+PORTAL_TMI_SIGNOUT_SECONDS = env.float("PORTAL_TMI_SIGNOUT_SECONDS", default=3.0)
 
 # --- Social auth (signing in through TMI) -------------------------------------------------------
 # One backend, "tmi" (portal/accounts/backend.py): each organisation signs in at its own TMI server.

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone as dj_timezone
 
+from portal.accounts.deadlines import tmi_deadline_current
 from portal.accounts.models import TMIConnection
 from portal.organizations.models import Organization
 from portal.tmi import AsyncTMIClient, RefreshFailed, TMIClient, TokenAuth, TokenPair
@@ -35,8 +36,15 @@ def _expiry_of(tokens: TokenPair) -> datetime:
     return datetime.fromtimestamp(tokens.expires_at, tz=timezone.utc)
 
 
-def tmi_client_options() -> dict:
-    return {"timeout": settings.TMI_TIMEOUT_SECONDS, "max_retries": settings.TMI_MAX_RETRIES}
+def tmi_client_options(*, timeout: float | None = None, max_retries: int | None = None) -> dict:
+    """What every TMI client the portal builds is given: the timeout and retries of the settings (or the
+    caller's), and the deadline of the page view or sign-out in progress, if any (deadlines.py)."""
+    options: dict = {"timeout": settings.TMI_TIMEOUT_SECONDS if timeout is None else timeout,
+                     "max_retries": settings.TMI_MAX_RETRIES if max_retries is None else max_retries}
+    deadline = tmi_deadline_current()
+    if deadline is not None:
+        options["deadline"] = deadline
+    return options
 
 
 def tmi_connection_store(*, organization: Organization, user, tokens: TokenPair, provider: str, subject: str,

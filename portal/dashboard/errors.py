@@ -4,23 +4,31 @@ because of TMI.
 - the member has no usable tokens (never signed in here, or TMI refused the refresh), or TMI still says
   401 after the client's one refresh and retry -> back to the organisation's sign-in page, with a message;
 - TMI refuses or does not know the threat model -> a 403 / 404 page in words;
-- TMI unreachable, slow, failing (5xx, 429) or answering nonsense -> a 503 page with a "try again" link.
+- TMI rate-limits the member (429) -> a 503 page "TMI is busy, try again in N seconds", with Retry-After;
+- TMI unreachable, slow, failing (5xx) or answering nonsense -> a 503 page "TMI is not answering", with
+  Retry-After when TMI sent one.
+
+The whole view waits on TMI for PORTAL_TMI_PAGE_DEADLINE_SECONDS in all (accounts/deadlines.py): no
+retry after a timeout, no Retry-After waited for beyond it. A page answers in about that time or less.
 """
 from __future__ import annotations
 
 import functools
 import logging
+import math
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from portal.accounts.deadlines import tmi_deadline
 from portal.accounts.vault import SignInRequired
-from portal.tmi import Forbidden, NotFound, TMIError, Unauthorized
+from portal.tmi import Forbidden, NotFound, RateLimited, TMIError, TMIStatusError, Unauthorized
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +49,32 @@ async def _page(request, template: str, status: int, **context):
                          status=status)
 
 
+def _retry_after_seconds(error: TMIError) -> int | None:
+    """Whole seconds TMI asked to wait (429, 503), if it said."""
+    seconds = error.retry_after if isinstance(error, TMIStatusError) else None
+    return None if seconds is None else max(1, math.ceil(seconds))
+
+
+async def tmi_trouble_page(request, error: TMIError):
+    """503, in words: "busy" when TMI rate-limits, "not answering" for everything else; Retry-After passed on."""
+    # Only the class is logged: nothing from the request (its Authorization header) or TMI's body.
+    logger.warning("TMI trouble on %s: %s", request.path, error.__class__.__name__)
+    retry_after = _retry_after_seconds(error)
+    response = await _page(request, "dashboard/tmi_unavailable.html", 503, retry_url=request.get_full_path(),
+                           busy=isinstance(error, RateLimited), retry_after=retry_after)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 def tmi_page(view):
     """Wrap an async view taking `(request, slug, ...)`, inside `organization_view`."""
 
     @functools.wraps(view)
     async def wrapper(request, slug: str, *args, **kwargs):
         try:
-            return await view(request, slug, *args, **kwargs)
+            with tmi_deadline(settings.PORTAL_TMI_PAGE_DEADLINE_SECONDS):
+                return await view(request, slug, *args, **kwargs)
         except SignInRequired:
             return sign_in_again(request, slug, _("Please sign in to TMI again to see this organisation's "
                                                   "threat models."))
@@ -62,8 +89,6 @@ def tmi_page(view):
                 "TMI has no threat model at this address, or it has been deleted. Ask its owner for a current "
                 "link."))
         except TMIError as exc:  # APIConnectionError, APITimeoutError, MalformedResponse, 5xx, 429, ...
-            # Only the class is logged: nothing from the request (its Authorization header) or TMI's body.
-            logger.warning("TMI trouble on %s: %s", request.path, exc.__class__.__name__)
-            return await _page(request, "dashboard/tmi_unavailable.html", 503, retry_url=request.get_full_path())
+            return await tmi_trouble_page(request, exc)
 
     return wrapper
