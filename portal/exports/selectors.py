@@ -1,12 +1,20 @@
 """Reading export jobs and schedules, always within one organisation."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import TMIConnection
-from portal.exports.models import ExportJob, ExportSchedule
+from portal.exports.models import ExportJob, ExportSchedule, ExportStatus
 from portal.organizations.models import Role
+from portal.tenant_admin.models import Heartbeat  # the health panel's records, read for the job page
 
 
 def _visible_to(jobs: QuerySet, *, organization, viewer) -> QuerySet:
@@ -42,6 +50,40 @@ def export_job_get(*, organization, job_id: int, viewer=None) -> ExportJob:
     if job is None:
         raise Http404("No such export")
     return job
+
+
+@dataclass(frozen=True)
+class ExportJobStatus:
+    label: str  # the badge: "Waiting to start", "In progress", "Waiting for a worker", "Ready", ...
+    detail: str  # the line under the progress bar
+    waiting_for_worker: bool
+
+
+def export_worker_last_seen(*, job: ExportJob) -> datetime | None:
+    """When a worker last showed signs of life: the workers' heartbeat (portal.heartbeat, once a minute),
+    and for a running job also its own progress writes, which only its worker makes."""
+    seen = [Heartbeat.objects.filter(name=Heartbeat.WORKER).values_list("seen_at", flat=True).first()]
+    if job.status == ExportStatus.RUNNING:
+        seen.append(job.heartbeat_at)
+    return max((at for at in seen if at is not None), default=None)
+
+
+def export_job_status_get(*, job: ExportJob, now: datetime | None = None) -> ExportJobStatus:
+    """The job's state in words. A queued or running job with no worker seen for EXPORT_WORKER_QUIET_SECONDS
+    says "Waiting for a worker" rather than "In progress": its worker is gone (or none runs), and the
+    reaper only sends it again after EXPORT_STALE_SECONDS. It says "In progress" again once a worker is seen."""
+    label, detail = job.get_status_display(), job.progress_label
+    if job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING):
+        now = now or timezone.now()
+        seen = export_worker_last_seen(job=job)
+        if seen is None or now - seen > timedelta(seconds=settings.EXPORT_WORKER_QUIET_SECONDS):
+            if seen is None:
+                detail = _("No worker has been seen yet. The export starts as soon as one runs.")
+            else:
+                detail = _("No worker has been seen for %(duration)s. The export goes on as soon as one runs.") % {
+                    "duration": timesince(seen, now)}
+            return ExportJobStatus(_("Waiting for a worker"), detail, True)
+    return ExportJobStatus(label, detail or label, False)
 
 
 def export_schedules_list(*, organization) -> QuerySet:

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.exports.jobs import export_job_create
 from portal.exports.models import ExportKind, ExportStatus
-from portal.exports.selectors import export_job_get, export_jobs_list
+from portal.exports.selectors import export_job_get, export_job_status_get, export_jobs_list
 from portal.organizations.views import organization_view
 
 PORTFOLIO_FILTERS = ("q", "status")
@@ -49,12 +49,15 @@ def export_list(request, slug: str):
 def export_job(request, slug: str, job_id: int):
     job = export_job_get(organization=request.organization, job_id=job_id, viewer=request.membership)
     return render(request, "exports/job.html", {"organization": request.organization, "job": job, "nav": "exports",
+                                                "job_status": export_job_status_get(job=job),
                                                 "status_url": reverse("exports:status", args=[slug, job.pk])})
 
 
 def _status_json(job) -> dict:
-    return {"id": job.pk, "status": job.status, "status_label": job.get_status_display(), "progress": job.progress,
-            "progress_label": job.progress_label, "error": job.error, "finished": job.is_finished,
+    words = export_job_status_get(job=job)
+    return {"id": job.pk, "status": job.status, "status_label": words.label, "progress": job.progress,
+            "progress_label": words.detail, "waiting_for_worker": words.waiting_for_worker,
+            "error": job.error, "finished": job.is_finished,
             "download_url": reverse("exports:download", args=[job.organization.slug, job.pk])
             if job.status == ExportStatus.SUCCEEDED else None,
             "file_name": job.file_name, "size": job.size}

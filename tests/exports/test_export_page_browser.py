@@ -14,6 +14,8 @@ from portal.devtools.demo_seed import demo_seed
 from portal.exports.models import ExportJob, ExportStatus
 from portal.exports.running import export_job_run
 from portal.sandbox.seed import sid
+from portal.tenant_admin.heartbeat import heartbeat_record
+from portal.tenant_admin.models import Heartbeat
 from portal.devtools.browser import CHROMIUM, MISSING_CHROMIUM, VIEWPORT, chromium_launch
 from tests.browser.conftest import daphne_server, live_portal  # noqa: F401
 from tests.sandbox.helpers import add_fault
@@ -48,6 +50,7 @@ def screenshot(page, name: str) -> None:
 def test_export_pdf_shows_progress_then_downloads(sandbox, generation, live_portal, page):  # noqa: F811
     portal = live_portal
     demo_seed(sandbox_url=sandbox.base_url, tmi_version=generation)
+    heartbeat_record(name=Heartbeat.WORKER)  # a worker was seen: the queued job waits to start, not for a worker
     sign_in_with_test_idp(page, portal_url=portal, slug="acme", hint="alice")
     page.goto(f"{portal}/o/acme/threat-models/{sid('tm', PAYMENTS)}/")
     screenshot(page, "threat-model")
