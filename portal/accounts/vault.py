@@ -8,7 +8,8 @@ second finds the new pair and uses it instead of spending the old refresh token 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
 
 from channels.db import database_sync_to_async
@@ -22,8 +23,32 @@ from portal.organizations.models import Organization
 from portal.tmi import AsyncTMIClient, RefreshFailed, TMIClient, TokenAuth, TokenPair
 
 
+logger = logging.getLogger(__name__)
+
+
 class SignInRequired(Exception):
     """The member has no usable TMI tokens for this organisation and must sign in again."""
+
+
+# Work done in a member's name (exports' schedules) must stop when TMI stops renewing their access. The
+# vault cannot know that work (higher layers import it, not the reverse), so it tells whoever registered
+# (once, in their AppConfig.ready): each listener is called with the connection right after the mark, in
+# the caller's transaction (so the two commit or roll back together), inside a savepoint of its own.
+_sign_in_required_listeners: list[Callable[[TMIConnection], None]] = []
+
+
+def tmi_sign_in_required_subscribe(listener: Callable[[TMIConnection], None]) -> None:
+    if listener not in _sign_in_required_listeners:
+        _sign_in_required_listeners.append(listener)
+
+
+def _sign_in_required_announce(connection: TMIConnection) -> None:
+    for listener in list(_sign_in_required_listeners):
+        try:
+            with transaction.atomic():
+                listener(connection)
+        except Exception:  # noqa: BLE001 - a listener's failure must not undo or hide the refusal
+            logger.exception("sign-in-required listener %r failed for connection %s", listener, connection.pk)
 
 
 def _pair_of(connection: TMIConnection) -> TokenPair:
@@ -94,6 +119,7 @@ def tmi_tokens_refresh(*, connection_id: int, stale: TokenPair | None = None) ->
                 connection.refreshed_at = dj_timezone.now()
                 connection.save(update_fields=["access_token", "refresh_token", "expires_at", "refreshed_at"])
     if refused:
+        _sign_in_required_announce(connection)
         raise SignInRequired(str(connection.organization_id))
     return tokens
 

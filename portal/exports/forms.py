@@ -4,21 +4,24 @@ from __future__ import annotations
 from zoneinfo import available_timezones
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from portal.exports.models import ExportSchedule
+from portal.exports.models import ExportSchedule, RunAs
+from portal.exports.provenance import person_name, schedule_made_with, sent_to_words
 from portal.exports.schedules import export_schedule_validate
-from portal.organizations.models import Membership
+from portal.organizations.models import Membership, Role
 
 WEEKDAYS = [(0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")), (4, _("Friday")),
             (5, _("Saturday")), (6, _("Sunday"))]
 
 
 class ExportScheduleForm(forms.ModelForm):
-    """`ExportScheduleForm(data, organization=org, instance=schedule)`; then
-    `export_schedule_create(organization=org, actor=user, **form.schedule_fields())`."""
+    """`ExportScheduleForm(data, organization=org, actor=user, instance=schedule)`; then
+    `export_schedule_create(organization=org, actor=user, **form.schedule_fields())`.
+
+    There is no field for whose access the report is made with: it is the person saving (`actor`), or,
+    offered to owners only and only when credentials are stored, the organisation's service account."""
 
     recipients_text = forms.CharField(
         label=_("Send to"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
@@ -33,25 +36,51 @@ class ExportScheduleForm(forms.ModelForm):
     class Meta:
         model = ExportSchedule
         fields = ["name", "kind", "threat_model_id", "frequency", "time_of_day", "weekday", "day_of_month",
-                  "timezone", "run_as", "owner", "paused"]
+                  "timezone", "run_as", "paused"]
         widgets = {"time_of_day": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
                    "day_of_month": forms.NumberInput(attrs={"min": 1, "max": 28})}
 
-    def __init__(self, *args, organization, **kwargs) -> None:
+    def __init__(self, *args, organization, actor, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.organization = organization
-        members = Membership.objects.filter(organization=organization).select_related("user")
-        self.fields["owner"].queryset = get_user_model().objects.filter(pk__in=members.values("user_id"))
-        self.fields["owner"].help_text = _("The export runs with this member's TMI access, unless it runs with "
-                                           "the organisation's client credentials; either way they hear of failures.")
-        self.fields["run_as"].help_text = _("Client credentials are a TMI service account an admin stores under "
-                                            "Admin → TMI connection (TMI 1.8 and later).")
+        self.organization, self.actor = organization, actor
+        membership = Membership.objects.filter(organization=organization, user_id=actor.pk).first()
+        self.actor_is_owner = membership is not None and membership.role == Role.OWNER
+        self.actor_name = person_name(actor)
+        credentials = bool(organization.tmi_client_id and organization.tmi_client_secret)
+        run_as = self.fields["run_as"]
+        run_as.widget = forms.RadioSelect()
+        if self.actor_is_owner and credentials:
+            run_as.choices = RunAs.choices
+            run_as.help_text = _("The service account is the TMI client credentials stored under Admin → TMI "
+                                 "connection (TMI 1.8 and later): recipients receive everything it can read.")
+        else:
+            run_as.choices = [(RunAs.OWNER, RunAs.OWNER.label)]
+            run_as.help_text = (_("Only an owner may choose the organisation's TMI service account.")
+                                if credentials else "")
+        self.switches_to_actor = False
+        if self.instance.pk:
+            # Saving hands the schedule over to whoever saves it; say so before they do.
+            self.switches_to_actor = (self.instance.owner_id != actor.pk
+                                      or (self.instance.run_as == RunAs.CLIENT_CREDENTIALS
+                                          and not self.actor_is_owner))
+            self.current_made_with = schedule_made_with(self.instance)
+            if self.instance.run_as == RunAs.CLIENT_CREDENTIALS and not self.actor_is_owner:
+                self.initial["run_as"] = RunAs.OWNER
         self.fields["timezone"].widget.attrs["list"] = "timezones"
         self.timezone_names = sorted(available_timezones())
         if self.instance.pk:
             self.initial.setdefault("recipients_text", "\n".join(self.instance.recipients or []))
             self.initial.setdefault("filter_q", (self.instance.filters or {}).get("q", ""))
             self.initial.setdefault("filter_status", (self.instance.filters or {}).get("status", ""))
+
+    def recipients_words(self) -> str:
+        """Who receives the report, as the form stands (what was typed, or what is saved)."""
+        if self.is_bound:
+            text = self.data.get("recipients_text", "")
+            recipients = [p.strip() for p in text.replace(",", "\n").splitlines() if p.strip()]
+        else:
+            recipients = list(self.instance.recipients or []) if self.instance.pk else []
+        return sent_to_words(recipients)
 
     def clean_recipients_text(self) -> list[str]:
         text = self.cleaned_data.get("recipients_text", "")
@@ -61,7 +90,7 @@ class ExportScheduleForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        candidate = ExportSchedule(organization=self.organization,
+        candidate = ExportSchedule(organization=self.organization, owner=self.actor,
                                    **{k: v for k, v in self.schedule_fields().items()})
         try:
             export_schedule_validate(organization=self.organization, schedule=candidate)

@@ -34,7 +34,10 @@ def export_job_enqueue(*, job: ExportJob) -> None:
 
 
 def export_job_create(*, organization, actor, kind: str, threat_model_id=None, filters: dict | None = None,
-                      request=None, schedule=None, run_key: str | None = None, title: str = "") -> ExportJob:
+                      request=None, schedule=None, run_key: str | None = None, title: str = "", made_with=None,
+                      made_with_service_account: bool = False, shared_with=()) -> ExportJob:
+    """A manual export is made with its requester's access, for them; a schedule's run says whose access
+    (`made_with`, or the service account) and who receives it (`shared_with`, members)."""
     if kind == ExportKind.THREAT_MODEL and not threat_model_id:
         raise ValidationError({"threat_model_id": "Choose the threat model to export."})
     if actor is not None and not getattr(actor, "is_authenticated", False):
@@ -42,15 +45,22 @@ def export_job_create(*, organization, actor, kind: str, threat_model_id=None, f
     with transaction.atomic():
         job = ExportJob(organization=organization, kind=kind, threat_model_id=threat_model_id,
                         filters=filters or {}, requested_by=actor, schedule=schedule, run_key=run_key,
-                        title=title or _default_title(kind, filters))
+                        title=title or _default_title(kind, filters), from_schedule=schedule is not None,
+                        made_with=made_with if schedule is not None else actor,
+                        made_with_service_account=schedule is not None and made_with_service_account)
         # run_key is left to the database's unique constraint: two racing fires of one slot both
         # pass a uniqueness query, only one passes the constraint.
         job.full_clean(exclude=["file", "run_key"])
         job.save()
+        if schedule is not None:
+            job.shared_with.set(shared_with)
         audit_record(organization=organization, action="export.requested", actor=actor, target=f"export {job.pk}",
                      request=request, details={"kind": kind, "threat_model_id": str(threat_model_id or ""),
                                                "filters": filters or {},
-                                               "schedule": schedule.pk if schedule else None})
+                                               "schedule": schedule.pk if schedule else None,
+                                               "made_with": "service account" if job.made_with_service_account
+                                               else job.made_with_id,
+                                               "shared_with": sorted(u.pk for u in shared_with)})
         export_job_enqueue(job=job)
     return job
 

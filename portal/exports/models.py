@@ -52,6 +52,14 @@ class ExportJob(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     # A scheduled run's slot ("<schedule id>@<minute>"): a second fire of the same slot is refused here.
     run_key = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # Whose TMI access the file is made with, and who receives it, fixed when the job is created: the PDF
+    # holds what that access can read, so only that person and these recipients may open it (a later edit
+    # of the schedule, or an admin pressing "Run now", changes neither).
+    from_schedule = models.BooleanField(default=False)
+    made_with = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    made_with_service_account = models.BooleanField(default=False)
+    shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -78,8 +86,18 @@ class Frequency(models.TextChoices):
 
 
 class RunAs(models.TextChoices):
-    OWNER = "owner", _("The schedule owner's TMI access")
-    CLIENT_CREDENTIALS = "client_credentials", _("The organisation's TMI client credentials")
+    # "owner" is the stored value from before the rule below; it means the person who last saved the schedule.
+    OWNER = "owner", _("My own TMI access (the person who saves the schedule)")
+    CLIENT_CREDENTIALS = "client_credentials", _("The organisation's TMI service account (client credentials)")
+
+
+class PauseReason(models.TextChoices):
+    """Why a schedule is paused. Every reason but BY_HAND was the portal's own doing: the person it runs as
+    can no longer lend their access, and it stays paused until someone with the right saves or resumes it."""
+    BY_HAND = "by_hand", _("paused by an admin")
+    LEFT = "left", _("the person it runs as left the organisation")
+    ROLE_LOST = "role_lost", _("the person it runs as may no longer manage schedules")
+    SIGN_IN = "sign_in", _("the person it runs as must sign in to TMI again")
 
 
 class ExportSchedule(models.Model):
@@ -95,10 +113,14 @@ class ExportSchedule(models.Model):
                                                help_text=_("0 is Monday, 6 is Sunday"))
     day_of_month = models.PositiveSmallIntegerField(_("day of the month"), null=True, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
-    run_as = models.CharField(_("run as"), max_length=20, choices=RunAs.choices, default=RunAs.OWNER)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_schedules")
+    run_as = models.CharField(_("made with"), max_length=20, choices=RunAs.choices, default=RunAs.OWNER)
+    # The person who last saved (or resumed) the schedule: it runs with their TMI access, or, for
+    # client credentials, on their authority (they must be an owner). Nobody picks someone else.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_schedules",
+                              verbose_name=_("saved by"))
     recipients = models.JSONField(_("recipients"), default=list, blank=True)
     paused = models.BooleanField(_("paused"), default=False)
+    pause_reason = models.CharField(_("why paused"), max_length=20, choices=PauseReason.choices, blank=True)
     periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
                                          on_delete=models.SET_NULL, related_name="export_schedule")
     created_at = models.DateTimeField(auto_now_add=True)

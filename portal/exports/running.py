@@ -24,7 +24,9 @@ from django.utils.text import slugify
 
 from portal.accounts.vault import SignInRequired, tmi_client, tmi_client_options
 from portal.audit.services import audit_record
-from portal.exports.models import ExportJob, ExportKind, ExportStatus, RunAs
+from portal.exports.models import ExportJob, ExportKind, ExportStatus
+from portal.exports.provenance import job_provenance
+from portal.organizations.models import Membership, Role
 from portal.reports.data import ReportFilterError
 from portal.tmi import TMIClient, TokenAuth, TokenPair
 from portal.tmi.errors import (APIConnectionError, BadGateway, ClientCredentialsRefused, Forbidden, GatewayTimeout,
@@ -44,6 +46,10 @@ class ClaimLost(Exception):
 
 class ClientCredentialsMissing(Exception):
     """The schedule runs as the organisation's client credentials, but none are stored (any more)."""
+
+
+class MadeWithRefused(Exception):
+    """A scheduled run's person can no longer lend their access (left, lost the role): the words say why."""
 
 
 @dataclass
@@ -106,13 +112,22 @@ def _job_update(job: ExportJob, **fields) -> None:
 
 
 def _run_as_user(job: ExportJob):
-    if job.schedule_id is not None:
-        return job.schedule.owner
-    return job.requested_by
+    """Whose access the job was created to use: fixed on the job, never re-read from its schedule."""
+    return job.made_with
 
 
 def _runs_as_service_account(job: ExportJob) -> bool:
-    return job.schedule_id is not None and job.schedule.run_as == RunAs.CLIENT_CREDENTIALS
+    return job.made_with_service_account
+
+
+def _check_made_with(job: ExportJob) -> None:
+    """A scheduled run created before its person left or lost their role must not run with their access."""
+    if not job.from_schedule:
+        return
+    membership = Membership.objects.filter(organization_id=job.organization_id, user_id=job.made_with_id).first()
+    needed = Role.OWNER if job.made_with_service_account else Role.ADMIN
+    if membership is None or not Role(membership.role).at_least(needed):
+        raise MadeWithRefused(job.made_with_id)
 
 
 @contextlib.contextmanager
@@ -148,13 +163,15 @@ def _render(job: ExportJob) -> tuple[bytes, str]:
     from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
 
     generated_at = timezone.now()
+    _check_made_with(job)
+    provenance = job_provenance(job)
     with _tmi_client_for(job) as client:
         if job.kind == ExportKind.THREAT_MODEL:
             report = threat_model_report_fetch(client, str(job.threat_model_id), progress=_Progress(job, 2, 60))
             title = job.title if job.schedule_id else f"{report.name}: threat model report"[:300]
             _job_update(job, progress=60, progress_label="Laying out the pages", title=title)
             pdf = threat_model_report_pdf(report, organization=job.organization, generated_at=generated_at,
-                                          progress=_Progress(job, 60, 98))
+                                          progress=_Progress(job, 60, 98), provenance=provenance)
             name = getattr(report, "name", "") or "threat-model"
         else:
             reports = portfolio_report_fetch(client, filters=_report_filters(job.filters),
@@ -162,7 +179,8 @@ def _render(job: ExportJob) -> tuple[bytes, str]:
             _job_update(job, progress=60, progress_label="Laying out the pages")
             pdf = portfolio_report_pdf(reports, organization=job.organization, title=job.title or "Portfolio report",
                                        filters_description=_filters_description(job.filters),
-                                       generated_at=generated_at, progress=_Progress(job, 60, 98))
+                                       generated_at=generated_at, progress=_Progress(job, 60, 98),
+                                       provenance=provenance)
             name = f"{job.organization.slug}-portfolio"
     return pdf, f"{slugify(name) or 'report'}-{generated_at:%Y-%m-%d}.pdf"
 
@@ -221,6 +239,9 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, NotSupported):
         return ("The organisation's TMI server does not support client credentials; switch the schedule to run "
                 "as its owner.")
+    if isinstance(error, MadeWithRefused):
+        return ("The person whose TMI access this scheduled export was to be made with is no longer an admin or "
+                "owner of the organisation (an owner, for the service account), so it was not made.")
     if isinstance(error, SignInRequired):
         return "The person this export runs as must sign in to the portal again; then run it again."
     if isinstance(error, Forbidden):
@@ -278,7 +299,7 @@ def export_job_run(job_id: int) -> Outcome:
     except ClaimLost:
         logger.warning("export %s was taken over by another worker; this run stops", job_id)
         return Outcome(job_id, "skipped")
-    except (SignInRequired, ClientCredentialsMissing, TMIError, ReportFilterError) as error:
+    except (SignInRequired, ClientCredentialsMissing, MadeWithRefused, TMIError, ReportFilterError) as error:
         return _fail(job, error)
     except Exception as error:  # a bug or a renderer crash still ends in words, not a spinner forever
         logger.exception("export %s failed", job_id)
@@ -302,6 +323,10 @@ def _fail(job: ExportJob, error: BaseException) -> Outcome:
     if job.schedule_id is not None:
         audit_record(organization=job.organization, action="schedule.run_failed", actor=None,
                      target=job.schedule.name, details={"schedule": job.schedule_id, "job": job.pk, "reason": reason})
+        if isinstance(error, (SignInRequired, MadeWithRefused)) and job.made_with_id is not None:
+            from portal.exports.schedules import export_schedules_check_person
+
+            export_schedules_check_person(organization=job.organization, user=job.made_with_id)
     from portal.exports.notifications import export_failed_notify
 
     export_failed_notify(job=job)

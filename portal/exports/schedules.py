@@ -1,5 +1,11 @@
 """Scheduled exports: the admin-facing services (create, update, pause, run now, delete) and the
-beat-fired run that happens once per slot."""
+beat-fired run that happens once per slot.
+
+A schedule lends TMI access to its recipients, so nobody chooses whose: it runs as the person who last
+saved or resumed it, or, if an owner chose so, as the organisation's TMI service account (client
+credentials). When that person leaves, loses the role that may manage schedules (owner, for the service
+account) or must sign in to TMI again, the schedule pauses and the owners are told
+(`export_schedules_check_person`); it runs again only once someone with the right saves or resumes it."""
 from __future__ import annotations
 
 import json
@@ -7,21 +13,27 @@ import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.audit.services import audit_record
 from portal.exports.jobs import export_job_create
-from portal.exports.models import ExportJob, ExportKind, ExportSchedule, Frequency, RunAs, ScheduleKind
+from portal.exports.models import ExportJob, ExportKind, ExportSchedule, Frequency, PauseReason, RunAs, ScheduleKind
+from portal.exports.provenance import person_name
+from portal.exports.selectors import export_schedule_stop_reason
 from portal.organizations.access import OrganizationNotFound, organization_access_resolve
+from portal.organizations.events import admin_change_broadcast
 from portal.organizations.models import Membership, Role
 
 logger = logging.getLogger(__name__)
 
 FIRE_TASK = "portal.exports.tasks.export_schedule_fire"
+# No "owner": whoever saves a schedule is the person it runs as (the actor of create, update and resume).
 FIELDS = ("name", "kind", "threat_model_id", "filters", "frequency", "time_of_day", "weekday", "day_of_month",
-          "timezone", "run_as", "owner", "recipients", "paused")
+          "timezone", "run_as", "recipients", "paused")
 
 
 def _require_admin(*, organization, actor) -> None:
@@ -56,13 +68,16 @@ def export_schedule_validate(*, organization, schedule: ExportSchedule) -> None:
         ZoneInfo(schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         errors["timezone"] = f"“{schedule.timezone}” is not a time zone; use a name such as Europe/Berlin or UTC."
-    if schedule.owner_id is None or not Membership.objects.filter(organization=organization,
-                                                                  user_id=schedule.owner_id).exists():
-        errors["owner"] = "The owner must be a member of this organisation."
-    if schedule.run_as == RunAs.CLIENT_CREDENTIALS and not (organization.tmi_client_id
-                                                            and organization.tmi_client_secret):
+    saver = Membership.objects.filter(organization=organization, user_id=schedule.owner_id).first()
+    if saver is None or not Role(saver.role).at_least(Role.ADMIN):
+        errors["owner"] = "Only the organisation's admins and owners save schedules; it runs with their TMI access."
+    elif schedule.run_as == RunAs.CLIENT_CREDENTIALS and saver.role != Role.OWNER:
+        errors["run_as"] = _("Only an owner may let a schedule use the organisation's TMI service account: its "
+                             "recipients receive everything that account can read. Choose your own TMI access.")
+    elif schedule.run_as == RunAs.CLIENT_CREDENTIALS and not (organization.tmi_client_id
+                                                              and organization.tmi_client_secret):
         errors["run_as"] = ("This organisation has no TMI client credentials stored. An admin can add them under "
-                            "Admin → TMI connection; until then, run the schedule as its owner.")
+                            "Admin → TMI connection; until then, the schedule can run with your own TMI access.")
     members = _member_emails(organization)
     recipients = schedule.recipients if isinstance(schedule.recipients, list) else None
     if recipients is None:
@@ -122,19 +137,26 @@ def _changes(schedule: ExportSchedule, fields: dict) -> dict:
     return {name: str(getattr(schedule, name + "_id" if name == "owner" else name)) for name in fields}
 
 
+def _saved_by(schedule: ExportSchedule, actor) -> None:
+    """Saving makes the saver the person the schedule runs as; it clears any automatic pause reason."""
+    schedule.owner = actor
+    schedule.pause_reason = PauseReason.BY_HAND if schedule.paused else ""
+
+
 def export_schedule_create(*, organization, actor, request=None, **fields) -> ExportSchedule:
     _require_admin(organization=organization, actor=actor)
-    fields.setdefault("owner", actor)
     with transaction.atomic():
         schedule = ExportSchedule(organization=organization)
         _apply(schedule, fields)
+        _saved_by(schedule, actor)
         _normalise(schedule)
         export_schedule_validate(organization=organization, schedule=schedule)
         schedule.full_clean(exclude=["periodic_task"])
         schedule.save()
         _periodic_task_sync(schedule)
         audit_record(organization=organization, action="schedule.created", actor=actor, request=request,
-                     target=schedule.name, details={"schedule": schedule.pk, **_changes(schedule, fields)})
+                     target=schedule.name, details={"schedule": schedule.pk,
+                                                    **_changes(schedule, {**fields, "owner": actor})})
     return schedule
 
 
@@ -142,26 +164,74 @@ def export_schedule_update(*, schedule, actor, request=None, **fields) -> Export
     _require_admin(organization=schedule.organization, actor=actor)
     with transaction.atomic():
         schedule = ExportSchedule.objects.select_for_update().get(pk=schedule.pk)
+        previous = schedule.owner_id
         _apply(schedule, fields)
+        _saved_by(schedule, actor)
         _normalise(schedule)
         export_schedule_validate(organization=schedule.organization, schedule=schedule)
         schedule.full_clean(exclude=["periodic_task"])
         schedule.save()
         _periodic_task_sync(schedule)
         audit_record(organization=schedule.organization, action="schedule.updated", actor=actor, request=request,
-                     target=schedule.name, details={"schedule": schedule.pk, **_changes(schedule, fields)})
+                     target=schedule.name, details={"schedule": schedule.pk, "runs_as_before": previous,
+                                                    **_changes(schedule, {**fields, "owner": actor})})
     return schedule
 
 
 def export_schedule_pause(*, schedule, actor, paused: bool, request=None) -> ExportSchedule:
+    """Pause, or resume. Resuming is saving: the schedule then runs as the person who resumed it (the
+    service account stays only when an owner resumes it)."""
     _require_admin(organization=schedule.organization, actor=actor)
     with transaction.atomic():
+        schedule = ExportSchedule.objects.select_for_update().select_related("organization").get(pk=schedule.pk)
+        previous = schedule.owner_id
         schedule.paused = bool(paused)
-        schedule.save(update_fields=["paused", "updated_at"])
+        if paused:
+            schedule.pause_reason = schedule.pause_reason or PauseReason.BY_HAND
+        else:
+            _saved_by(schedule, actor)
+            export_schedule_validate(organization=schedule.organization, schedule=schedule)
+        schedule.save(update_fields=["paused", "pause_reason", "owner", "updated_at"])
         _periodic_task_sync(schedule)
         audit_record(organization=schedule.organization, action="schedule.paused" if paused else "schedule.resumed",
-                     actor=actor, request=request, target=schedule.name, details={"schedule": schedule.pk})
+                     actor=actor, request=request, target=schedule.name,
+                     details={"schedule": schedule.pk, "runs_as": schedule.owner_id, "runs_as_before": previous})
     return schedule
+
+
+def export_schedules_check_person(*, organization, user) -> list[ExportSchedule]:
+    """Pause every running schedule of `organization` that runs as (or on the authority of) `user` and
+    that they can no longer lend (they left, lost the role, or must sign in to TMI again); write an audit
+    row for each, tell open admin pages and, after commit, email the owners. Called by the member removal
+    and role change services, by the token vault when TMI refuses a refresh, and before each run."""
+    from portal.exports.notifications import schedules_paused_notify
+
+    paused = []
+    with transaction.atomic():
+        for schedule in (ExportSchedule.objects.select_for_update().select_related("owner", "organization")
+                         .filter(organization=organization, owner_id=getattr(user, "pk", user), paused=False)):
+            reason = export_schedule_stop_reason(schedule=schedule)
+            if reason is None:
+                continue
+            schedule.paused, schedule.pause_reason = True, reason
+            schedule.save(update_fields=["paused", "pause_reason", "updated_at"])
+            _periodic_task_sync(schedule)
+            audit_record(organization=organization, action="schedule.paused_automatically", actor=None,
+                         target=schedule.name, details={"schedule": schedule.pk, "reason": reason.value,
+                                                        "runs_as": schedule.owner_id,
+                                                        "person": person_name(schedule.owner)})
+            admin_change_broadcast(organization=organization, section="schedules", actor=None,
+                                   summary=_("The schedule %(name)s is paused: %(reason)s.") % {
+                                       "name": schedule.name, "reason": reason.label})
+            paused.append(schedule)
+        if paused:
+            transaction.on_commit(lambda: schedules_paused_notify(organization=organization, schedules=paused))
+    return paused
+
+
+def export_schedules_check_connection(connection) -> None:
+    """The token vault's listener: TMI refused to renew this member's access (accounts.vault)."""
+    export_schedules_check_person(organization=connection.organization, user=connection.user_id)
 
 
 def export_schedule_delete(*, schedule, actor, request=None) -> None:
@@ -176,6 +246,12 @@ def export_schedule_delete(*, schedule, actor, request=None) -> None:
                      target=name, details={"schedule": pk})
 
 
+def _recipient_users(schedule: ExportSchedule) -> list:
+    emails = {str(r).strip().lower() for r in schedule.recipients or []}
+    return [user for user in get_user_model().objects.filter(memberships__organization=schedule.organization)
+            if (user.email or "").lower() in emails]
+
+
 def _job_for(schedule: ExportSchedule, *, actor, run_key: str | None, request=None) -> ExportJob:
     if schedule.kind == ScheduleKind.THREAT_MODEL:
         kind, filters = ExportKind.THREAT_MODEL, {}
@@ -183,11 +259,26 @@ def _job_for(schedule: ExportSchedule, *, actor, run_key: str | None, request=No
         kind, filters = ExportKind.PORTFOLIO, dict(schedule.filters or {})
     return export_job_create(organization=schedule.organization, actor=actor, kind=kind,
                              threat_model_id=schedule.threat_model_id, filters=filters, request=request,
-                             schedule=schedule, run_key=run_key, title=schedule.name)
+                             schedule=schedule, run_key=run_key, title=schedule.name, made_with=schedule.owner,
+                             made_with_service_account=schedule.run_as == RunAs.CLIENT_CREDENTIALS,
+                             shared_with=_recipient_users(schedule))
+
+
+def _refuse_if_stopped(schedule: ExportSchedule) -> None:
+    reason = (PauseReason(schedule.pause_reason) if schedule.paused and schedule.pause_reason
+              and schedule.pause_reason != PauseReason.BY_HAND else export_schedule_stop_reason(schedule=schedule))
+    if reason is not None:
+        export_schedules_check_person(organization=schedule.organization, user=schedule.owner_id)
+        raise ValidationError(_("“%(name)s” cannot run: %(reason)s. Resume it, or save it, to make it run with "
+                                "your own TMI access.") % {"name": schedule.name, "reason": reason.label})
 
 
 def export_schedule_run_now(*, schedule, actor, request=None) -> ExportJob:
+    """Start a run at once, as the schedule stands: made with its person's access and sent to its
+    recipients (the admin who clicks gets the file only if they are one of those)."""
     _require_admin(organization=schedule.organization, actor=actor)
+    schedule = ExportSchedule.objects.select_related("organization", "owner").get(pk=schedule.pk)
+    _refuse_if_stopped(schedule)
     with transaction.atomic():
         job = _job_for(schedule, actor=actor, run_key=None, request=request)
         ExportSchedule.objects.filter(pk=schedule.pk).update(last_run_at=timezone.now())
@@ -226,6 +317,8 @@ def export_schedule_run(*, schedule_id: int, now: datetime | None = None) -> Exp
     schedule = ExportSchedule.objects.select_related("organization", "owner").filter(pk=schedule_id).first()
     if schedule is None or schedule.paused:
         return None
+    if export_schedules_check_person(organization=schedule.organization, user=schedule.owner_id):
+        return None  # its person can no longer lend their access: paused, and the owners told
     slot = export_schedule_slot(schedule=schedule, now=now)
     run_key = f"{schedule.pk}@{slot:%Y-%m-%dT%H:%MZ}"
     try:

@@ -12,22 +12,29 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from portal.accounts.models import TMIConnection
-from portal.exports.models import ExportJob, ExportSchedule, ExportStatus
-from portal.organizations.models import Role
+from portal.exports.models import ExportJob, ExportSchedule, ExportStatus, PauseReason, RunAs
+from portal.organizations.models import Membership, Role
 from portal.tenant_admin.models import Heartbeat  # the health panel's records, read for the job page
 
 
 def _visible_to(jobs: QuerySet, *, organization, viewer) -> QuerySet:
-    """A report holds what its requester could read in TMI, which another member may not be allowed to
-    see. So a member sees the exports they asked for and the scheduled runs they own or receive;
-    owners and admins, who run the schedules, see every export of their organisation."""
-    if viewer is None or Role(viewer.role).at_least(Role.ADMIN):
+    """A report holds what the TMI access it was made with could read, which another member may not be
+    allowed to see. So a scheduled run is seen only by the person whose access made it and by the
+    recipients it was sent to (fixed when the run was created: a later edit of the schedule, or an admin
+    pressing "Run now", shares nothing more); runs made with the organisation's service account also by
+    its owners, who alone may choose that account. A member sees the exports they asked for; owners and
+    admins also see the other manual exports."""
+    if viewer is None:
         return jobs
     user = viewer.user
-    email = (user.email or "").lower()
-    schedules = [s.pk for s in ExportSchedule.objects.filter(organization=organization).only("owner", "recipients")
-                 if s.owner_id == user.pk or email in {str(r).lower() for r in s.recipients or []}]
-    return jobs.filter(Q(requested_by=user) | Q(schedule__in=schedules))
+    mine = Q(made_with=user) | Q(shared_with=user)
+    if Role(viewer.role) == Role.OWNER:
+        mine |= Q(made_with_service_account=True)
+    if Role(viewer.role).at_least(Role.ADMIN):
+        manual = Q(from_schedule=False)
+    else:
+        manual = Q(from_schedule=False, requested_by=user)
+    return jobs.filter(pk__in=jobs.filter(mine | manual).values("pk"))
 
 
 def export_jobs_list(*, organization, viewer=None, kind: str | None = None, schedule=None,
@@ -102,8 +109,28 @@ def export_schedule_runs(*, schedule) -> QuerySet:
 
 
 def export_schedule_blocked(*, schedule) -> bool:
-    """True while the owner must sign in again before the schedule can run as them."""
-    if schedule.run_as != "owner":
+    """True while the person it runs as must sign in again before the schedule can run as them."""
+    if schedule.run_as != RunAs.OWNER:
         return False
-    connection = TMIConnection.objects.filter(organization=schedule.organization, user=schedule.owner).first()
+    connection = TMIConnection.objects.filter(organization=schedule.organization, user_id=schedule.owner_id).first()
     return connection is None or connection.needs_sign_in
+
+
+def export_schedule_stop_reason(*, schedule) -> PauseReason | None:
+    """Why the person this schedule runs as (or, with the service account, on whose authority) can no
+    longer lend that access to its recipients; None while they can."""
+    membership = Membership.objects.filter(organization_id=schedule.organization_id,
+                                           user_id=schedule.owner_id).first()
+    if membership is None:
+        return PauseReason.LEFT
+    needed = Role.OWNER if schedule.run_as == RunAs.CLIENT_CREDENTIALS else Role.ADMIN
+    if not Role(membership.role).at_least(needed):
+        return PauseReason.ROLE_LOST
+    if export_schedule_blocked(schedule=schedule):
+        return PauseReason.SIGN_IN
+    return None
+
+
+def organization_owner_emails(organization) -> list[str]:
+    return sorted({m.user.email for m in Membership.objects.select_related("user").filter(
+        organization=organization, role=Role.OWNER) if m.user.email})

@@ -42,10 +42,11 @@ def _when(generated_at: datetime) -> str:
     return f"{generated_at.day} {generated_at:%B %Y, %H:%M} {zone}".strip()
 
 
-def _common(organization, generated_at: datetime) -> dict:
+def _common(organization, generated_at: datetime, provenance: str = "") -> dict:
+    # provenance: whose TMI access made the report and who receives it (exports' words), for the cover.
     return {"organization_name": organization.name, "brand": _brand(organization),
             "logo": logo_data_uri(organization), "generated": _when(generated_at),
-            "generated_date": f"{generated_at.day} {generated_at:%B %Y}"}
+            "generated_date": f"{generated_at.day} {generated_at:%B %Y}", "provenance": provenance}
 
 
 def html_to_pdf(html: str, *, title: str, progress: Progress, done: int, total: int) -> bytes:
@@ -60,25 +61,26 @@ def html_to_pdf(html: str, *, title: str, progress: Progress, done: int, total: 
 
 
 def threat_model_report_html(report: ThreatModelReport, *, organization, generated_at: datetime,
-                             progress: Progress | None = None) -> str:
+                             progress: Progress | None = None, provenance: str = "") -> str:
     step = progress or _noop
     section = model_section(report, anchor="tm-1", progress=step)
     return render_to_string("reports/threat_model.html", {
-        **_common(organization, generated_at), "title": report.name, "section": section})
+        **_common(organization, generated_at, provenance), "title": report.name, "section": section})
 
 
 def threat_model_report_pdf(report: ThreatModelReport, *, organization, generated_at: datetime,
-                            progress: Progress | None = None) -> bytes:
+                            progress: Progress | None = None, provenance: str = "") -> bytes:
     step = progress or _noop
     total = len(report.diagrams) + 2
     html = threat_model_report_html(report, organization=organization, generated_at=generated_at,
-                                    progress=lambda done, _total, label: step(done, total, label))
+                                    progress=lambda done, _total, label: step(done, total, label),
+                                    provenance=provenance)
     return html_to_pdf(html, title=f"{report.name}: threat model report", progress=step,
                        done=len(report.diagrams), total=total)
 
 
 def portfolio_report_html(reports: list[ThreatModelReport], *, organization, title: str, filters_description: str,
-                          generated_at: datetime, progress: Progress | None = None) -> str:
+                          generated_at: datetime, progress: Progress | None = None, provenance: str = "") -> str:
     step = progress or _noop
     diagram_total = sum(len(r.diagrams) for r in reports)
     sections, offset = [], 0
@@ -88,17 +90,19 @@ def portfolio_report_html(reports: list[ThreatModelReport], *, organization, tit
         offset += len(report.diagrams)
     servers = sorted({r.server_url for r in reports if r.server_url})
     return render_to_string("reports/portfolio.html", {
-        **_common(organization, generated_at), "title": title, "filters_description": filters_description,
+        **_common(organization, generated_at, provenance), "title": title,
+        "filters_description": filters_description,
         "summary": portfolio_summary(sections, reports), "sections": sections,
         "server_url": ", ".join(servers) or getattr(organization, "tmi_base_url", "")})
 
 
 def portfolio_report_pdf(reports: list[ThreatModelReport], *, organization, title: str, filters_description: str,
-                         generated_at: datetime, progress: Progress | None = None) -> bytes:
+                         generated_at: datetime, progress: Progress | None = None, provenance: str = "") -> bytes:
     step = progress or _noop
     diagrams = sum(len(r.diagrams) for r in reports)
     total = diagrams + 2
     html = portfolio_report_html(reports, organization=organization, title=title,
                                  filters_description=filters_description, generated_at=generated_at,
-                                 progress=lambda done, _total, label: step(done, total, label))
+                                 progress=lambda done, _total, label: step(done, total, label),
+                                 provenance=provenance)
     return html_to_pdf(html, title=title, progress=step, done=diagrams, total=total)

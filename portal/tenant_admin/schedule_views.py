@@ -9,8 +9,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.exports.forms import ExportScheduleForm
-from portal.exports.selectors import (export_schedule_blocked, export_schedule_get, export_schedule_runs,
-                                      export_schedules_list)
+from portal.exports.provenance import schedule_made_with, sent_to_words
+from portal.exports.selectors import (export_jobs_list, export_schedule_blocked, export_schedule_get,
+                                      export_schedule_runs, export_schedules_list)
 from portal.organizations.models import Role
 from portal.organizations.views import organization_view
 from portal.tenant_admin import schedules as services
@@ -32,15 +33,16 @@ def _form_errors(form, error: ValidationError) -> None:
 @organization_view(Role.ADMIN)
 def schedules(request, slug):
     rows = [(schedule, export_schedule_blocked(schedule=schedule),
-             export_schedule_runs(schedule=schedule).first())
+             export_schedule_runs(schedule=schedule).first(), schedule_made_with(schedule),
+             sent_to_words(schedule.recipients or []))
             for schedule in export_schedules_list(organization=request.organization)]
     return _render(request, "tenant_admin/schedules.html", {"rows": rows}, section="schedules")
 
 
 def _edit(request, schedule=None):
     organization = request.organization
-    form = ExportScheduleForm(request.POST or None, organization=organization, instance=schedule,
-                              initial=None if schedule else {"owner": request.user.pk})
+    form = ExportScheduleForm(request.POST or None, organization=organization, actor=request.user,
+                              instance=schedule)
     if request.method == "POST" and form.is_valid():
         try:
             if schedule is None:
@@ -48,9 +50,14 @@ def _edit(request, schedule=None):
                                                     **form.schedule_fields())
                 messages.success(request, _("The schedule “%(name)s” was created.") % {"name": schedule.name})
             else:
+                before = form.current_made_with
                 schedule = services.schedule_update(schedule=schedule, actor=request.user, request=request,
                                                     **form.schedule_fields())
                 messages.success(request, _("The schedule “%(name)s” was saved.") % {"name": schedule.name})
+                if form.switches_to_actor:
+                    messages.warning(request, _("“%(name)s” was made with %(before)s; from now on it is made with "
+                                                "%(now)s.") % {"name": schedule.name, "before": before,
+                                                               "now": schedule_made_with(schedule)})
             return HttpResponseRedirect(_list_url(request))
         except ValidationError as error:
             _form_errors(form, error)
@@ -75,9 +82,16 @@ def schedule_edit(request, slug, schedule_id):
 def schedule_pause(request, slug, schedule_id):
     schedule = export_schedule_get(organization=request.organization, schedule_id=schedule_id)
     paused = request.POST.get("paused") != "0"
-    services.schedule_pause(schedule=schedule, actor=request.user, paused=paused, request=request)
-    messages.success(request, (_("“%(name)s” is paused.") if paused else _("“%(name)s” runs again.")) % {
-        "name": schedule.name})
+    try:
+        schedule = services.schedule_pause(schedule=schedule, actor=request.user, paused=paused, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(_list_url(request))
+    if paused:
+        messages.success(request, _("“%(name)s” is paused.") % {"name": schedule.name})
+    else:
+        messages.success(request, _("“%(name)s” runs again, made with %(access)s.") % {
+            "name": schedule.name, "access": schedule_made_with(schedule)})
     return HttpResponseRedirect(_list_url(request))
 
 
@@ -85,7 +99,11 @@ def schedule_pause(request, slug, schedule_id):
 @organization_view(Role.ADMIN)
 def schedule_run(request, slug, schedule_id):
     schedule = export_schedule_get(organization=request.organization, schedule_id=schedule_id)
-    services.schedule_run_now(schedule=schedule, actor=request.user, request=request)
+    try:
+        services.schedule_run_now(schedule=schedule, actor=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(_list_url(request))
     messages.success(request, _("“%(name)s” has started; its file appears in the history when ready.") % {
         "name": schedule.name})
     return HttpResponseRedirect(reverse("tenant_admin:schedule_runs", args=[slug, schedule.pk]))
@@ -105,6 +123,10 @@ def schedule_delete(request, slug, schedule_id):
 @organization_view(Role.ADMIN)
 def schedule_runs(request, slug, schedule_id):
     schedule = export_schedule_get(organization=request.organization, schedule_id=schedule_id)
+    # Only the person whose access made a run and its recipients open its file; the others see that it ran.
+    openable = set(export_jobs_list(organization=request.organization, viewer=request.membership,
+                                    schedule=schedule, limit=None).values_list("pk", flat=True))
+    runs = [(job, job.pk in openable) for job in export_schedule_runs(schedule=schedule)[:RUNS_SHOWN]]
     return _render(request, "tenant_admin/schedule_runs.html",
-                   {"schedule": schedule, "runs": export_schedule_runs(schedule=schedule)[:RUNS_SHOWN],
+                   {"schedule": schedule, "runs": runs, "made_with": schedule_made_with(schedule),
                     "blocked": export_schedule_blocked(schedule=schedule)}, section="schedules")

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from portal.accounts.models import TMIConnection
 from portal.audit.services import audit_record
+from portal.exports.schedules import export_schedules_check_person
 from portal.organizations.models import Invitation, Membership, Organization, Role
 from portal.organizations.services import INVITATION_LIFETIME, invitation_create, invitation_token_hash
 from portal.organizations.events import admin_change_broadcast
@@ -84,6 +85,8 @@ def membership_role_change(*, organization: Organization, actor, membership_id: 
                                      % {"person": _person(membership.user)})
         membership.role = new_role
         membership.save(update_fields=["role"])
+        # Schedules that run as them stop lending their access if the new role may not manage schedules.
+        export_schedules_check_person(organization=organization, user=membership.user)
         audit_record(organization=organization, action="member.role_changed", actor=actor, request=request,
                      target=_person(membership.user), details={"from": old_role.value, "to": new_role.value})
         admin_change_broadcast(organization=organization, section="members", actor=actor,
@@ -105,6 +108,7 @@ def membership_remove(*, organization: Organization, actor, membership_id: int, 
         # Their TMI tokens for this organisation go with them.
         TMIConnection.objects.filter(organization=organization, user_id=membership.user_id).delete()
         membership.delete()
+        export_schedules_check_person(organization=organization, user=membership.user)  # theirs pause
         audit_record(organization=organization, action="member.removed", actor=actor, request=request,
                      target=person, details={"role": membership.role})
         admin_change_broadcast(organization=organization, section="members", actor=actor,

@@ -32,9 +32,10 @@ def people(organization, member_factory):
             "carol": member_factory(organization, "carol", role="admin")}
 
 
-def _service_schedule(organization, people, *, owner="carol"):
-    return export_schedule_create(organization=organization, actor=people["alice"], owner=people[owner],
-                                  run_as="client_credentials", **SCHEDULE)
+def _service_schedule(organization, people):
+    """Only an owner may choose the service account: alice saves it."""
+    return export_schedule_create(organization=organization, actor=people["alice"], run_as="client_credentials",
+                                  **SCHEDULE)
 
 
 def _failure_mail():
@@ -50,8 +51,8 @@ def test_a_schedule_runs_as_the_organisations_service_account(organization, peop
                                         client_id=credential.client_id, client_secret=credential.client_secret)
     organization.refresh_from_db()
     schedule = _service_schedule(organization, people)
-    # The owner's own TMI access is gone: if the run used it, it would fail.
-    people["carol"].tmi_connections.update(needs_sign_in=True)
+    # The saver's own TMI access is gone: if the run used it, it would fail.
+    people["alice"].tmi_connections.update(needs_sign_in=True)
     seen = sandbox.app.state.sandbox.seen_subjects
     seen.clear()
 
@@ -73,7 +74,7 @@ def test_refused_credentials_fail_in_words_and_tell_the_owner_and_admins(organiz
     organization_client_credentials_set(organization=organization, actor=people["alice"],
                                         client_id="tmi_cc_revoked", client_secret="not-valid-any-more")
     organization.refresh_from_db()
-    schedule = _service_schedule(organization, people, owner="bob")
+    schedule = _service_schedule(organization, people)
     job = export_schedule_run_now(schedule=schedule, actor=people["alice"])
     assert export_job_run(job.pk).action == "failed"
     job.refresh_from_db()
@@ -82,7 +83,7 @@ def test_refused_credentials_fail_in_words_and_tell_the_owner_and_admins(organiz
     assert not list(Path(tmp_path).rglob("*.pdf"))
     [message] = _failure_mail()
     assert REFUSED in message.body
-    assert set(message.to) == {"bob@example.com", "alice@example.com", "carol@example.com"}  # owner + admins
+    assert set(message.to) == {"alice@example.com", "carol@example.com"}  # who saved it + the admins
     assert AuditEvent.objects.filter(action="schedule.run_failed", organization=organization).count() == 1
     assert "not-valid-any-more" not in "".join(str(e.details) for e in AuditEvent.objects.all())
 

@@ -235,7 +235,10 @@ def test_a_member_sees_only_their_own_exports_and_the_scheduled_runs_they_receiv
     alices = ExportJob.objects.create(organization=organization, kind=ExportKind.THREAT_MODEL, requested_by=alice)
     schedule = ExportSchedule.objects.create(organization=organization, name="Weekly", time_of_day=time(8),
                                              owner=alice, recipients=["Bob@example.com"])
-    received = ExportJob.objects.create(organization=organization, kind=ExportKind.PORTFOLIO, schedule=schedule)
+    # As export_schedule_run makes it: with alice's access, for the schedule's recipients.
+    received = ExportJob.objects.create(organization=organization, kind=ExportKind.PORTFOLIO, schedule=schedule,
+                                        from_schedule=True, made_with=alice)
+    received.shared_with.set([bob])
 
     def visible(user) -> set[int]:
         client.force_login(user)
@@ -251,4 +254,4 @@ def test_a_member_sees_only_their_own_exports_and_the_scheduled_runs_they_receiv
 
     assert visible(bob) == {mine.pk, received.pk}
     assert visible(dave) == set()
-    assert visible(alice) == {mine.pk, alices.pk, received.pk}  # the owner runs the organisation's exports
+    assert visible(alice) == {mine.pk, alices.pk, received.pk}  # owners see manual exports; the run is hers

@@ -67,25 +67,29 @@ def test_racing_workers_never_reuse_a_refresh_token(organization, member_factory
         assert client.threat_models.list()
 
 
-def test_a_refused_refresh_asks_for_sign_in_and_loses_nothing(organization, member_factory, sandbox):
-    alice = member_factory(organization, "alice", role="owner")
+def test_a_refused_refresh_asks_for_sign_in_and_loses_nothing(organization, member_factory, sandbox,
+                                                              django_capture_on_commit_callbacks):
+    member_factory(organization, "alice", role="owner")
     member_factory(organization, "carol", role="admin")
-    bob = member_factory(organization, "bob")
-    schedule = export_schedule_create(organization=organization, actor=alice, **{**SCHEDULE, "owner": bob})
+    bob = member_factory(organization, "bob", role="admin")
+    schedule = export_schedule_create(organization=organization, actor=bob, **SCHEDULE)  # runs as bob
     connection = expiring_soon(bob, organization)
     with TMIClient(sandbox.base_url) as raw:  # someone spends bob's refresh token behind the portal's back
         raw.auth.refresh(connection.refresh_token)
     mail.outbox.clear()
-    report = tmi_tokens_refresh_due()
+    with django_capture_on_commit_callbacks(execute=True):
+        report = tmi_tokens_refresh_due()
     assert report.refused == [connection.pk]
     connection.refresh_from_db()
     assert connection.needs_sign_in
     to_bob = [m for m in mail.outbox if m.to == ["bob@example.com"]]
     assert len(to_bob) == 1 and "sign in" in to_bob[0].body.lower() and "/o/acme/login/" in to_bob[0].body
-    to_admins = [m for m in mail.outbox if m.to == ["alice@example.com", "carol@example.com"]]
-    assert len(to_admins) == 1 and schedule.name in to_admins[0].body
+    assert schedule.name in to_bob[0].body and "paused" in to_bob[0].body
+    # The schedule stops lending bob's access, and the owners hear of it.
+    to_owners = [m for m in mail.outbox if m.to == ["alice@example.com"]]
+    assert len(to_owners) == 1 and schedule.name in to_owners[0].body and "sign in" in to_owners[0].body
     event = AuditEvent.objects.get(action="tokens.refresh_refused", organization=organization)
     assert event.details["schedules_blocked"] == [schedule.pk]
-    assert ExportSchedule.objects.filter(pk=schedule.pk, paused=False).exists()
+    assert ExportSchedule.objects.filter(pk=schedule.pk, paused=True, pause_reason="sign_in").exists()  # not deleted
     assert export_schedule_blocked(schedule=schedule)
     assert tmi_tokens_refresh_due().refused == []  # not asked again until bob signs in

@@ -84,7 +84,6 @@ def test_bad_schedules_are_refused_with_words(organization, people, member_facto
     cases = {
         "recipients": {"recipients": ["someone@elsewhere.test"]},
         "timezone": {"timezone": "Mars/Olympus"},
-        "owner": {"owner": stranger},
         "weekday": {"weekday": None},
         "run_as": {"run_as": "client_credentials"},
     }
@@ -93,6 +92,9 @@ def test_bad_schedules_are_refused_with_words(organization, people, member_facto
             export_schedule_create(organization=organization, actor=people["alice"], **{**WEEKLY, **change})
         assert field in caught.value.message_dict, field
         assert all(len(m) > 15 for m in caught.value.message_dict[field])
+    # Nobody names the person a schedule runs as: it is whoever saves it.
+    with pytest.raises(TypeError, match="owner"):
+        export_schedule_create(organization=organization, actor=people["alice"], **{**WEEKLY, "owner": stranger})
     with pytest.raises(ValidationError) as caught:
         export_schedule_create(organization=organization, actor=people["alice"],
                                **{**WEEKLY, "frequency": "monthly", "day_of_month": 31})
@@ -161,31 +163,45 @@ def test_recipients_get_the_file_and_a_link(organization, people, settings, tmp_
     assert mail.outbox[0].attachments == [] and f"/o/acme/exports/{job.pk}/" in mail.outbox[0].body
 
 
-def test_a_failed_run_tells_the_owner_and_the_admins(organization, people, settings, tmp_path):
+def test_a_failed_run_tells_its_person_and_the_admins(organization, people, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    schedule = export_schedule_create(organization=organization, actor=people["alice"],
-                                      **{**WEEKLY, "owner": people["bob"]})
-    people["bob"].tmi_connections.update(needs_sign_in=True)
-    assert export_schedule_blocked(schedule=schedule)
+    schedule = export_schedule_create(organization=organization, actor=people["carol"],
+                                      **{**WEEKLY, "threat_model_id": sid("tm", "No such model")})
     job = export_schedule_run(schedule_id=schedule.pk)
     mail.outbox.clear()
     assert export_job_run(job.pk).action == "failed"
     [message] = [m for m in mail.outbox if "failed" in m.subject]
-    assert sorted(message.to) == ["alice@example.com", "bob@example.com", "carol@example.com"]
-    assert "sign in" in message.body
+    assert sorted(message.to) == ["alice@example.com", "carol@example.com"]  # carol made it; alice is an owner
+    assert "no longer has this threat model" in message.body and "the TMI access of carol@example.com" in message.body
     assert AuditEvent.objects.filter(action="schedule.run_failed", organization=organization).count() == 1
     assert export_schedule_get(organization=organization, schedule_id=schedule.pk) == schedule  # nothing lost
 
 
+def test_beat_pauses_a_schedule_whose_person_must_sign_in_again(organization, people,
+                                                                 django_capture_on_commit_callbacks):
+    """However the mark came (a refused refresh, a new TMI address, a sign-out), beat runs nothing as them."""
+    schedule = export_schedule_create(organization=organization, actor=people["carol"], **WEEKLY)
+    people["carol"].tmi_connections.update(needs_sign_in=True)
+    assert export_schedule_blocked(schedule=schedule)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert export_schedule_run(schedule_id=schedule.pk) is None
+    schedule.refresh_from_db()
+    assert schedule.paused and schedule.pause_reason == "sign_in" and not ExportJob.objects.exists()
+    [told] = [m for m in mail.outbox if "paused" in m.subject]
+    assert told.to == ["alice@example.com"] and "must sign in to TMI again" in told.body
+    assert AuditEvent.objects.filter(action="schedule.paused_automatically", organization=organization).count() == 1
+
+
 def test_the_form_parses_for_the_services(organization, people):
     data = {"name": "Filtered", "kind": "filter", "filter_q": "Payments", "frequency": "daily",
-            "time_of_day": "06:00", "timezone": "UTC", "run_as": "owner", "owner": people["alice"].pk,
+            "time_of_day": "06:00", "timezone": "UTC", "run_as": "owner",
             "recipients_text": "bob@example.com, carol@example.com"}
-    form = ExportScheduleForm(data, organization=organization)
+    form = ExportScheduleForm(data, organization=organization, actor=people["alice"])
     assert form.is_valid(), form.errors
     schedule = export_schedule_create(organization=organization, actor=people["alice"], **form.schedule_fields())
     assert schedule.filters == {"q": "Payments"} and schedule.recipients == ["bob@example.com", "carol@example.com"]
     bad = ExportScheduleForm({**data, "recipients_text": "eve@evil.test", "timezone": "Nowhere/City"},
-                             organization=organization)
+                             organization=organization, actor=people["alice"])
     assert not bad.is_valid()
     assert "not members" in str(bad.errors["recipients_text"]) and "time zone" in str(bad.errors["timezone"])

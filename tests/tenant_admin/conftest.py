@@ -68,4 +68,4 @@ def schedule_make(organization, owner, name):
 
     return export_schedule_create(organization=organization, actor=owner, name=name, kind="portfolio",
                                   frequency="weekly", weekday=0, time_of_day=time(7, 0), timezone="UTC",
-                                  owner=owner, recipients=[])
+                                  recipients=[])  # it runs as its saver, `owner`
