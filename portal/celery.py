@@ -1,6 +1,6 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -18,6 +18,22 @@ def _make_broker_folders(sender, **kwargs):
     backend = sender.conf.result_backend or ""
     if backend.startswith("file://"):
         os.makedirs(backend[len("file://"):], exist_ok=True)
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _refuse_development_secrets(**kwargs):
+    """A worker and beat act for members with their stored TMI tokens: no starting on the public
+    development secrets with DEBUG off (portal/deployment.py). SystemExit, because Celery logs and
+    ignores an Exception raised by a signal handler."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from portal.deployment import serving_secrets_require
+
+    try:
+        serving_secrets_require()
+    except ImproperlyConfigured as error:
+        raise SystemExit(f"ImproperlyConfigured: {error}") from error
 
 
 app.autodiscover_tasks()

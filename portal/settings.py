@@ -8,17 +8,52 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
+
+from portal.deployment import DEVELOPMENT_FIELD_SALT, DEVELOPMENT_SECRET_KEY, proxy_ssl_header
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
-# The default key is for development only; production sets DJANGO_SECRET_KEY.
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-insecure-portal-key-change-me")
+# Off unless asked for (DJANGO_DEBUG=true, on a development machine only).
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# The defaults are public. With DEBUG off the portal's servers refuse them (portal/deployment.py); the
+# demo makes and keeps its own (portal/devtools/demo_secrets.py).
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS: set in production (behind TLS); `manage.py check --deploy` lists what is missing ---------------
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# /healthz/ answers container health checks over plain HTTP inside the deployment.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=False)
+# Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https" (the header the proxy sets, and its value
+# for HTTPS). Only when that proxy always sets or strips the header, or clients could claim HTTPS.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default=""))
+
+# --- Content-Security-Policy (django-csp; portal/security_headers.py adds the page's own socket origin) -----
+# No inline script anywhere; an inline <style> only with the request's nonce (the organisation's colour).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
+}
 
 INSTALLED_APPS = [
     "daphne",
@@ -27,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "csp",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
@@ -48,6 +84,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Every response after static files: its Content-Security-Policy, and no caching of a signed-in page.
+    "portal.security_headers.ContentSecurityPolicyMiddleware",
+    "portal.security_headers.PrivateCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -183,7 +222,7 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 
 # Encrypted fields (TMI tokens, client secrets): keys derive from SECRET_KEY and this salt.
 # Rotate by prepending a new salt (a comma-separated list) or by SECRET_KEY_FALLBACKS.
-SALT_KEY = env.list("PORTAL_FIELD_ENCRYPTION_SALT", default=["dev-insecure-field-salt"])
+SALT_KEY = env.list("PORTAL_FIELD_ENCRYPTION_SALT", default=[DEVELOPMENT_FIELD_SALT])
 SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
 # TMI: how long a call may take, and how often it is retried when that is safe.

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.http import JsonResponse
+from django.http import HttpResponseServerError, JsonResponse
+from django.template import loader
 from django.urls import include, path
 
 from portal.dashboard.views import home
@@ -8,6 +9,18 @@ from portal.dashboard.views import home
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
+
+def server_error(request):
+    """Django's 500 view, plus the request's CSP nonce for the page's one inline <style>. The page stays
+    self-contained (no static files, no database, no context processors): they may be what failed."""
+    try:
+        template = loader.get_template("500.html")
+    except Exception:  # noqa: BLE001 - as Django's own: a missing template must not hide the error page
+        return HttpResponseServerError("<h1>Server Error (500)</h1>", content_type="text/html")
+    return HttpResponseServerError(template.render({"csp_nonce": getattr(request, "csp_nonce", "")}))
+
+
+handler500 = server_error
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -24,6 +24,7 @@ from portal.accounts.signout import tmi_connection_end
 from portal.organizations.access import OrganizationNotFound, organization_public_get
 from portal.organizations.models import Organization
 from portal.organizations.services import invitation_is_pending
+from portal.security_headers import sign_in_page_policy
 from portal.tmi import TMIError
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -66,11 +67,12 @@ def login(request: HttpRequest, slug: str) -> HttpResponse:
             messages.error(request, signin_error_message(error))
             return HttpResponseRedirect(signin_url(organization))
     next_value = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
-    return render(request, "accounts/login.html",
+    page = render(request, "accounts/login.html",
                   {**context, "tmi_down": False, "options": options, "form": form, "next": next_value or "",
                    "failed_provider": form.data.get("provider") if form.is_bound else None,
                    **_signed_in_context(request)},
                   status=400 if form.is_bound else 200)
+    return sign_in_page_policy(page, image_urls=[provider.icon_url for provider in options.providers])
 
 
 def _signed_in_context(request: HttpRequest) -> dict:

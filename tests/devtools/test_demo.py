@@ -1,4 +1,5 @@
 """`python manage.py demo` starts the sandbox, the portal and a worker, and stops them all."""
+import json
 import os
 import signal
 import socket
@@ -43,6 +44,10 @@ def seeded_memberships(database: Path) -> set[tuple[str, str, str, str]]:
 def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
     portal_port, sandbox_port = free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "PYTHONUNBUFFERED": "1"}
+    # A new checkout: no secrets and no DEBUG set; the demo makes its own secrets under PORTAL_VAR_DIR.
+    for name in ("DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT", "DJANGO_DEBUG"):
+        env.pop(name, None)
+    env["PORTAL_VAR_DIR"] = str(tmp_path / "var")
     demo = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "demo", "--port", str(portal_port),
          "--sandbox-port", str(sandbox_port), "--tmi-version", "0.217"],
@@ -67,6 +72,17 @@ def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
             assert login.status_code == 200
             assert 'name="login_hint"' in login.text and "Test Provider" in login.text  # 0.217's test IdP
         assert httpx.get(f"{portal}/o/nowhere/login/").status_code == 404
+        # DEBUG is off: an unknown address is the product's 404 page, never Django's list of URL patterns.
+        missing = httpx.get(f"{portal}/o/acme/no-such-page/")
+        assert missing.status_code == 404
+        assert "We could not find that page" in missing.text
+        assert "URLconf" not in missing.text and "urlpatterns" not in missing.text and "DEBUG" not in missing.text
+        assert "script-src 'self'" in missing.headers["Content-Security-Policy"]
+        # ... and WhiteNoise serves the static files the demo collected.
+        assert httpx.get(f"{portal}/static/portal/portal.css").status_code == 200
+        kept = json.loads((tmp_path / "var" / "demo-secrets.json").read_text())
+        assert len(kept["DJANGO_SECRET_KEY"]) >= 50 and kept["PORTAL_FIELD_ENCRYPTION_SALT"]
+        assert (tmp_path / "var" / "demo-secrets.json").stat().st_mode & 0o077 == 0
         assert seeded_memberships(tmp_path / "demo.sqlite3") == {
             ("acme", "http://127.0.0.1:%d" % sandbox_port, "alice", "owner"),
             ("acme", "http://127.0.0.1:%d" % sandbox_port, "bob", "member"),

@@ -1,9 +1,11 @@
 import os
 import sys
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from portal.devtools.demo_secrets import DEMO_SECRETS_FILE, demo_environment
 from portal.devtools.demo_seed import demo_seed, demo_sign_in_hint
 from portal.devtools.processes import Child, manage_py, supervise
 from portal.sandbox.config import GENERATIONS
@@ -22,6 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, sandbox_port, tmi_version, no_worker, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        # DEBUG is off in the demo's processes, as in production: WhiteNoise serves the collected files.
+        call_command("collectstatic", interactive=False, verbosity=0)
         sandbox_url = f"http://{host}:{sandbox_port}"
         portal_url = f"http://{host}:{port}"
         demo_seed(sandbox_url=sandbox_url, tmi_version=tmi_version)
@@ -39,7 +43,8 @@ class Command(BaseCommand):
             # Beat fires the token refresh, expiry, reaper and every export schedule (database scheduler).
             children.append(Child("Celery beat", [sys.executable, "-m", "celery", "-A", "portal", "beat",
                                                   "--loglevel", "INFO"]))
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # DEBUG off, and the demo's own secrets (kept under var/) unless the operator set real ones.
+        env = {**demo_environment(os.environ, var_dir=settings.VAR_DIR, host=host), "PYTHONUNBUFFERED": "1"}
 
         def announce():
             idp = "test" if tmi_version == "0.217" else "tmi"
@@ -49,6 +54,8 @@ class Command(BaseCommand):
             self.stdout.write("  " + demo_sign_in_hint(portal_url=portal_url))
             self.stdout.write(f"  The test identity provider is '{idp}'; each login hint has different roles on the")
             self.stdout.write("  seeded threat models (dave can sign in at TMI but belongs to no portal organisation).")
+            self.stdout.write(f"  DEBUG is off, as in production; the demo's secret key and salt are kept in "
+                              f"{settings.VAR_DIR / DEMO_SECRETS_FILE}.")
             self.stdout.write("  Press Ctrl-C to stop the demo.\n")
 
         sys.exit(supervise(children, env=env, on_ready=announce))
