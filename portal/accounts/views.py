@@ -80,8 +80,9 @@ def _signed_in_context(request: HttpRequest) -> dict:
     if not request.user.is_authenticated:
         return {"signed_in_as": None, "signed_in_email": "", "can_link": False}
     user = request.user
+    refusal = identity_link_refusal(user)
     return {"signed_in_as": user.get_full_name() or user.get_username(), "signed_in_email": user.email,
-            "can_link": identity_link_refusal(user) is None}
+            "can_link": refusal is None, "link_refusal": refusal or ""}
 
 
 @never_cache
