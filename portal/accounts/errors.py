@@ -41,12 +41,15 @@ SESSION_LOST = _("Your sign-in session has expired. Open your organisation's sig
 # Linking a TMI account to the portal account signed in in this browser (linking.py).
 LINK_SIGNED_OUT = _("You are not signed in to the portal, so there is no account to link this TMI account to. "
                     "Use a “Sign in with …” button instead.")
-LINK_NOT_FOR_OPERATORS = _("Staff and superuser accounts cannot be linked to a TMI account. Nothing was linked. "
-                           "Sign out, then sign in with your TMI account as a separate portal account.")
+LINK_NOT_FOR_OPERATORS = _("Staff and superuser accounts cannot be linked to a TMI account. To use an "
+                           "organisation, sign in with your TMI account as a separate portal account.")
 LINK_STALE = _("That link request no longer matches who is signed in to the portal in this browser. "
                "Nothing was linked. Please try again.")
 OPERATOR_NOT_THROUGH_TMI = _("This is a staff or superuser account of the portal, which never signs in through "
                              "an organisation's TMI server. Please contact your administrator.")
+LINK_NO_EMAIL = _("Your portal account has no email address, so no TMI account can be linked to it.")
+LINK_EMAIL_DIFFERS = _("That TMI account's email is %(tmi_email)s, not %(portal_email)s as on your portal account, "
+                       "so it was not linked: only a TMI account with your portal account's email can be.")
 LINK_TAKEN = _("That TMI account already belongs to another portal account, so it was not linked to yours. "
                "Sign out first to sign in with it.")
 

@@ -28,7 +28,7 @@ from portal.accounts.errors import (
     NotAMember,
     SignInError,
 )
-from portal.accounts.linking import identity_link_target, is_operator
+from portal.accounts.linking import identity_link_email_check, identity_link_target, is_operator
 from portal.accounts.signout import tmi_tokens_revoke_quietly
 from portal.accounts.vault import tmi_connection_store
 from portal.audit.services import audit_record
@@ -54,6 +54,8 @@ def user_identify(backend, uid, details, *args, organization=None, tokens=None, 
         user = identity_link_target(requested_by=link_user, current_user=current_user)
         if social is not None and social.user_id != user.pk:
             raise SignInError(LINK_TAKEN)
+        if social is None:
+            identity_link_email_check(user=user, tmi_email=details.get("email") or "")
     except SignInError:
         _give_back(organization, tokens)
         raise

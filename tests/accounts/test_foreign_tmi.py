@@ -148,6 +148,12 @@ def acme_urls(job) -> list[str]:
 def test_a_tmi_server_run_by_another_organisation_cannot_sign_in_as_acmes_people(
         world, acme, acme_tmi, sandbox_factory, generation, django_user_model, target, admission):
     victim, job = world(target)
+    # The victim's own browser reaches what the attacker's must not (so a 404 below means something).
+    own = portal_client()
+    own.force_login(victim, backend="django.contrib.auth.backends.ModelBackend")
+    for url in ("/o/acme/admin/", f"/o/acme/exports/{job.pk}/download/", "/o/acme/admin/audit.csv"):
+        assert own.get(url).status_code == 200, url
+    assert own.get("/admin/").status_code == (200 if target != "member" else 302)
     # The attacker's TMI says whatever it likes: the victim's email, verified.
     evil_tmi = sandbox_factory(generation, seed=None, vouches_for_emails=True,
                                test_idp_emails={"alice": victim.email})
@@ -185,3 +191,29 @@ def test_a_tmi_server_run_by_another_organisation_cannot_sign_in_as_acmes_people
     assert acme_snapshot(acme) == acme_before
     assert victim_snapshot(victim) == victim_before
     assert not AuditEvent.objects.filter(actor=victim).exclude(organization=acme).exists()
+
+
+def test_an_account_made_by_a_foreign_tmi_cannot_carry_its_email_into_acme(
+        world, acme, sandbox_factory, generation, django_user_model):
+    """Second step: the attacker, now a portal account with alice's email (the foreign TMI said so),
+    also has an account of their own at acme's TMI, which acme admits by domain. Linking it would
+    make them a member of acme shown (and matched, for export recipients) as alice."""
+    victim, _ = world("member")
+    evil_tmi = sandbox_factory(generation, seed=None, vouches_for_emails=True, test_idp_emails={"alice": victim.email})
+    globex = Organization.objects.create(name="Globex", slug="globex", tmi_base_url=evil_tmi.base_url,
+                                         allowed_email_domains=[victim.email.rpartition("@")[2]])
+    acme.allowed_email_domains = [victim.email.rpartition("@")[2]]
+    acme.save()
+    attacker = portal_client()
+    assert sign_in(attacker, globex, "alice")["Location"] == "/o/globex/"
+    fake = django_user_model.objects.get(pk=attacker.session["_auth_user_id"])
+    assert fake.pk != victim.pk and fake.email == victim.email
+    acme_before = acme_snapshot(acme)
+
+    refused = sign_in(attacker, acme, "mallory", link=True)
+
+    assert refused.status_code == 302 and refused["Location"] == "/o/acme/login/"
+    assert not Membership.objects.filter(organization=acme, user=fake).exists()
+    assert UserSocialAuth.objects.filter(user=fake).count() == 1  # only the foreign TMI's identity
+    assert acme_snapshot(acme) == acme_before
+    assert attacker.get("/o/acme/").status_code == 404

@@ -35,10 +35,12 @@ def acme(db, sandbox):
 
 @pytest.fixture
 def globex(db, sandbox_factory, generation):
-    """Globex, on a TMI server of its own, has invited alice's work account there."""
-    server = sandbox_factory(generation, seed=None)
+    """Globex, on a TMI server of its own, where alice's account is "alice-work" with her usual email,
+    has invited that email."""
+    alice_email = email_at(generation, "alice")
+    server = sandbox_factory(generation, seed=None, test_idp_emails={"alice-work": alice_email})
     globex = Organization.objects.create(name="Globex", slug="globex", tmi_base_url=server.base_url)
-    invitation_create(organization=globex, email=email_at(generation, "alice-work"), role=Role.ADMIN)
+    invitation_create(organization=globex, email=alice_email, role=Role.ADMIN)
     return globex
 
 
@@ -69,7 +71,7 @@ def test_the_sign_in_page_offers_a_signed_in_person_to_link(alice, globex):
     html = alice.browser.get("/o/globex/login/").content.decode()
     assert f"You are signed in to the portal as <strong>Alice (TMI User)</strong> ({alice.email})" in html \
         or f"You are signed in to the portal as <strong>Alice (Test User)</strong> ({alice.email})" in html
-    assert 'name="link" value="1"' in html and "Link to Alice (" in html
+    assert 'name="link" value="1"' in html and " to this account</span>" in html
     anonymous = portal_client().get("/o/globex/login/").content.decode()
     assert 'name="link"' not in anonymous and "You are signed in" not in anonymous
 
@@ -100,6 +102,29 @@ def test_a_plain_sign_in_as_another_tmi_account_switches_the_browser_to_that_per
     assert not Membership.objects.filter(organization=globex, user=alice).exists()
     assert alice.browser.get("/o/acme/").status_code == 404  # the new person is not in acme
     assert TMIConnection.objects.filter(organization=acme, user=alice).exists()  # alice keeps hers
+
+
+def test_a_tmi_account_with_another_email_is_not_linked(alice, globex, generation):
+    globex.allowed_email_domains = ["tmi.local", "test.tmi"]  # globex would admit alice-home
+    globex.save()
+    refused = sign_in(alice.browser, globex, "alice-home", link=True)
+    assert refused["Location"] == "/o/globex/login/"
+    assert (f"That TMI account's email is {email_at(generation, 'alice-home')}, not {alice.email} "
+            "as on your portal account") in " ".join(message_texts(refused))
+    assert signed_in_user_id(alice.browser) == str(alice.pk) and len(identities_of(alice)) == 1
+    assert not Membership.objects.filter(organization=globex).exists()
+    assert not TMIConnection.objects.filter(organization=globex).exists()
+
+
+def test_an_account_without_email_is_not_offered_a_link(globex, django_user_model):
+    nameless = django_user_model.objects.create_user(username="nameless")
+    browser = portal_client()
+    browser.force_login(nameless, backend=MODEL_BACKEND)
+    html = browser.get("/o/globex/login/").content.decode()
+    assert "has no email address" in html and 'name="link"' not in html
+    attempt = start(browser, globex, "alice-work", link=True, to_tmi=False)
+    assert attempt.start["Location"] == "/o/globex/login/"
+    assert any("has no email address" in m for m in message_texts(attempt.start))
 
 
 def test_a_plain_sign_in_at_an_organisation_on_the_same_tmi_keeps_the_person(alice, acme, django_user_model):

@@ -76,9 +76,19 @@ def test_a_new_identity_never_joins_the_signed_in_user_unasked(backend, zoe):
 
 
 def test_a_new_identity_joins_the_user_who_asked_to_link_it(backend, zoe):
-    found = user_identify(backend, "http://other#tmi:zoe-at-work", {"email": "z@work.example"}, current_user=zoe,
+    found = user_identify(backend, "http://other#tmi:zoe-at-work", {"email": "ZOE@example.com"}, current_user=zoe,
                           link_user=zoe.pk)
     assert found == {"user": zoe, "social": None, "linked": True}
+
+
+def test_a_new_identity_with_another_email_is_not_linked(backend, zoe):
+    with pytest.raises(SignInError) as raised:
+        user_identify(backend, "http://other#tmi:zoe", {"email": "zoe@elsewhere.example"}, current_user=zoe,
+                      link_user=zoe.pk)
+    assert "zoe@elsewhere.example" in raised.value.message and "zoe@example.com" in raised.value.message
+    with pytest.raises(SignInError):
+        user_identify(backend, "http://other#tmi:zoe", {}, current_user=zoe, link_user=zoe.pk)
+    assert not UserSocialAuth.objects.exists()
 
 
 def test_linking_an_identity_that_is_already_yours_is_a_sign_in(backend, zoe):
