@@ -263,6 +263,11 @@ SOCIAL_AUTH_SANITIZE_REDIRECTS = True
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/"
 SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=False)
+# Sign-in starts (each asks TMI and keeps an OAuth state) per minute, per browser session and per client
+# address (portal/accounts/signin.py); more get a "Too many sign-in attempts" page (429). Counted in
+# Django's cache: one web process, or a shared cache for several.
+PORTAL_SIGNIN_STARTS_PER_MINUTE = env.int("PORTAL_SIGNIN_STARTS_PER_MINUTE", default=10)
+PORTAL_SIGNIN_STARTS_PER_MINUTE_PER_ADDRESS = env.int("PORTAL_SIGNIN_STARTS_PER_MINUTE_PER_ADDRESS", default=30)
 
 # --- Django admin's password login: lock-out (django-axes) -----------------------------------------
 # After AXES_FAILURE_LIMIT wrong passwords for one username from one IP address, that pair is refused

@@ -44,6 +44,9 @@ class TMIOAuth2(BaseOAuth2PKCE):
     PKCE_DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     DEFAULT_SCOPE = ["openid", "profile", "email"]
     EXTRA_DATA: list = []
+    # Each start keeps a state (and its PKCE verifier) in the session until its callback; a session
+    # holds at most this many, the oldest dropped (its callback then says "start again").
+    PENDING_STATES_MAX = 5
 
     async def aget_user(self, user_id):
         """Django's async views (request.auser()) look the session's user up through its backend;
@@ -83,6 +86,22 @@ class TMIOAuth2(BaseOAuth2PKCE):
                                              client_callback=self.redirect_uri,
                                              login_hint=attempt.get("login_hint") or None,
                                              scope=" ".join(self.get_scope()))
+
+    def get_or_create_state(self) -> str:
+        state = super().get_or_create_state()
+        self._pending_states_prune()
+        return state
+
+    def _pending_states_prune(self) -> None:
+        """Keep the newest PENDING_STATES_MAX transactions (social-core's index lists them oldest first)."""
+        index_key = self._transaction_index_key()
+        index = self.strategy.session_get(index_key)
+        if not isinstance(index, dict) or len(index) <= self.PENDING_STATES_MAX:
+            return
+        states = list(index)
+        for dropped in states[:-self.PENDING_STATES_MAX]:
+            self.strategy.session_pop(self.transaction_key(dropped))
+        self.strategy.session_set(index_key, {state: index[state] for state in states[-self.PENDING_STATES_MAX:]})
 
     # -- callback ----------------------------------------------------------------------------
     def auth_complete(self, *args, **kwargs):

@@ -7,10 +7,14 @@ admit gets the 403 "not a member" page. Nothing of the sort ends as a 500.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as django_login
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -27,6 +31,29 @@ logger = logging.getLogger(__name__)
 
 BACKEND_PATH = f"{TMIOAuth2.__module__}.{TMIOAuth2.__name__}"
 REDIRECT_FIELD = "next"
+
+
+def signin_start_allowed(request: HttpRequest) -> bool:
+    """Count one sign-in start against this minute's budgets: per browser session and per client address
+    (REMOTE_ADDR, as the audit log; a session thrown away does not reset that one). Each start asks TMI
+    and stores an OAuth state, so a script must not make thousands. Counts live in Django's cache."""
+    if request.session.session_key is None:
+        request.session.save()  # a key to count by, for a browser that has no session yet
+    minute = int(time.time() // 60)
+    budgets = ((f"session:{request.session.session_key}", settings.PORTAL_SIGNIN_STARTS_PER_MINUTE),
+               (f"address:{request.META.get('REMOTE_ADDR') or '-'}",
+                settings.PORTAL_SIGNIN_STARTS_PER_MINUTE_PER_ADDRESS))
+    allowed = True
+    for who, limit in budgets:
+        key = "signin-starts:" + hashlib.sha256(f"{who}:{minute}".encode()).hexdigest()
+        cache.add(key, 0, timeout=120)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=120)
+            count = 1
+        allowed = allowed and count <= limit
+    return allowed
 
 
 def signin_start(request: HttpRequest, *, organization: Organization, provider_id: str, login_hint: str,

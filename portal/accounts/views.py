@@ -19,7 +19,7 @@ from portal.accounts.linking import identity_link_refusal
 from portal.accounts.pipeline import INVITATION_SESSION_KEY
 from portal.accounts.redirects import safe_next_url, signin_url
 from portal.accounts.selectors import invitation_by_token_get, signin_options_get
-from portal.accounts.signin import signin_complete, signin_start
+from portal.accounts.signin import signin_complete, signin_start, signin_start_allowed
 from portal.accounts.signout import tmi_connection_end
 from portal.organizations.access import OrganizationNotFound, organization_public_get
 from portal.organizations.models import Organization
@@ -58,6 +58,10 @@ def login(request: HttpRequest, slug: str) -> HttpResponse:
         if refusal is not None:  # nothing is asked of TMI, nothing is remembered
             messages.error(request, refusal)
             return HttpResponseRedirect(signin_url(organization))
+        if not signin_start_allowed(request):
+            response = render(request, "accounts/signin_throttled.html", context, status=429)
+            response["Retry-After"] = "60"
+            return response
         try:
             return signin_start(request, organization=organization, provider_id=data["provider"],
                                 login_hint=data["login_hint"],
