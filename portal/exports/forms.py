@@ -48,7 +48,6 @@ class ExportScheduleForm(forms.ModelForm):
         self.actor_name = person_name(actor)
         credentials = bool(organization.tmi_client_id and organization.tmi_client_secret)
         run_as = self.fields["run_as"]
-        run_as.widget = forms.RadioSelect()
         if self.actor_is_owner and credentials:
             run_as.choices = RunAs.choices
             run_as.help_text = _("The service account is the TMI client credentials stored under Admin → TMI "
