@@ -9,7 +9,8 @@ RUN pip install --no-cache-dir .
 COPY manage.py ./
 COPY templates ./templates
 COPY static ./static
-RUN DJANGO_SECRET_KEY=collectstatic python manage.py collectstatic --noinput
+# No secret is needed to collect static files (the secrets come from the environment at run time).
+RUN python manage.py collectstatic --noinput
 RUN useradd --create-home portal && mkdir -p /app/var && chown portal /app/var
 USER portal
 EXPOSE 8000

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import math
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -158,6 +159,9 @@ def _configure(workdir: Path) -> dict[str, str]:
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     os.environ["PORTAL_VAR_DIR"] = str(workdir)
     os.environ["DJANGO_DEBUG"] = "false"  # as in production
+    # Throwaway secrets for the throwaway database: daphne refuses the public development ones (DEBUG off).
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("PORTAL_FIELD_ENCRYPTION_SALT", secrets.token_urlsafe(24))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
     import django

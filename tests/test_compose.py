@@ -75,3 +75,20 @@ def test_the_dockerfile_serves_the_asgi_app_as_an_unprivileged_user():
     assert "FROM python:3.11" in dockerfile
     assert "USER portal" in dockerfile
     assert '"portal.asgi:application"' in dockerfile
+
+
+def test_secrets_are_required_and_https_settings_come_from_the_environment(compose):
+    env = compose["services"]["web"]["environment"]
+    assert env["PORTAL_FIELD_ENCRYPTION_SALT"].startswith("${PORTAL_FIELD_ENCRYPTION_SALT:?")
+    for name in ("DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SECURE_HSTS_SECONDS", "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS",
+                 "DJANGO_SECURE_HSTS_PRELOAD", "DJANGO_SESSION_COOKIE_SECURE", "DJANGO_CSRF_COOKIE_SECURE",
+                 "DJANGO_SECURE_PROXY_SSL_HEADER"):
+        assert env[name].startswith(f"${{{name}:-"), name  # the operator's value, else the plain-HTTP default
+    for service in ("worker", "beat", "migrate"):  # one environment for every portal process
+        assert compose["services"][service]["environment"] == env
+
+
+def test_the_image_keeps_no_secret_and_runs_with_debug_off():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "DJANGO_SECRET_KEY" not in dockerfile and "PORTAL_FIELD_ENCRYPTION_SALT" not in dockerfile
+    assert "DJANGO_DEBUG" not in dockerfile  # off by default
