@@ -74,12 +74,7 @@ def tmi_tokens_refresh_due(*, window_seconds: int | None = None) -> RefreshRepor
 
 
 def tmi_refresh_refused_record(*, connection: TMIConnection) -> None:
-    from portal.exports.models import ExportSchedule
-    from portal.exports.notifications import sign_in_required_notify
-
-    schedules = list(ExportSchedule.objects.filter(organization=connection.organization, owner=connection.user,
-                                                   run_as="owner"))
+    """The audit row. Telling the member, and pausing what runs in their name, is done by whoever registered
+    with the vault (vault.tmi_sign_in_required_subscribe): the vault tells them at the refusal itself."""
     audit_record(organization=connection.organization, action="tokens.refresh_refused", actor=None,
-                 target=str(connection.user),
-                 details={"user_id": connection.user_id, "schedules_blocked": [s.pk for s in schedules]})
-    sign_in_required_notify(connection=connection, schedules=schedules)
+                 target=str(connection.user), details={"user_id": connection.user_id})

@@ -230,8 +230,14 @@ def export_schedules_check_person(*, organization, user) -> list[ExportSchedule]
 
 
 def export_schedules_check_connection(connection) -> None:
-    """The token vault's listener: TMI refused to renew this member's access (accounts.vault)."""
+    """The token vault's listener: TMI refused to renew this member's access (accounts.vault). Their
+    schedules pause (the owners are told), and after commit they are asked to sign in again."""
+    from portal.exports.notifications import sign_in_required_notify
+
     export_schedules_check_person(organization=connection.organization, user=connection.user_id)
+    theirs = list(ExportSchedule.objects.filter(organization=connection.organization, owner_id=connection.user_id,
+                                                run_as=RunAs.OWNER))
+    transaction.on_commit(lambda: sign_in_required_notify(connection=connection, schedules=theirs))
 
 
 def export_schedule_delete(*, schedule, actor, request=None) -> None:

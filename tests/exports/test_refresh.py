@@ -89,7 +89,9 @@ def test_a_refused_refresh_asks_for_sign_in_and_loses_nothing(organization, memb
     to_owners = [m for m in mail.outbox if m.to == ["alice@example.com"]]
     assert len(to_owners) == 1 and schedule.name in to_owners[0].body and "sign in" in to_owners[0].body
     event = AuditEvent.objects.get(action="tokens.refresh_refused", organization=organization)
-    assert event.details["schedules_blocked"] == [schedule.pk]
+    assert event.details["user_id"] == bob.pk
+    paused = AuditEvent.objects.get(action="schedule.paused_automatically", organization=organization)
+    assert paused.details["schedule"] == schedule.pk and paused.details["reason"] == "sign_in"
     assert ExportSchedule.objects.filter(pk=schedule.pk, paused=True, pause_reason="sign_in").exists()  # not deleted
     assert export_schedule_blocked(schedule=schedule)
     assert tmi_tokens_refresh_due().refused == []  # not asked again until bob signs in

@@ -167,6 +167,8 @@ def test_a_schedule_pauses_when_tmi_says_its_person_must_sign_in_again(organizat
     [told] = [m for m in mail.outbox if "paused" in m.subject]
     assert told.to == ["alice@example.com"]  # the owners
     assert "must sign in to TMI again" in told.body and "the TMI access of bob@example.com" in told.body
+    [asked] = [m for m in mail.outbox if m.to == ["bob@example.com"]]  # bob is asked to sign in again
+    assert "/o/acme/login/" in asked.body and "Platform review" in asked.body
     event = AuditEvent.objects.get(action="schedule.paused_automatically", organization=organization)
     assert event.details["reason"] == "sign_in" and event.details["schedule"] == schedule.pk
     assert export_schedule_run(schedule_id=schedule.pk) is None
