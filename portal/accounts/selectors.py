@@ -1,14 +1,18 @@
 """Reads for signing in: what an organisation's sign-in page offers, and invitations by token."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
 
 from portal.accounts.hints import HintRule, hint_rule_for
 from portal.accounts.vault import tmi_client_options
 from portal.organizations.models import Invitation, Organization
 from portal.organizations.services import invitation_token_hash
-from portal.tmi import Provider, TMIClient, profile_for
+from portal.tmi import AddressNotAllowed, APIConnectionError, Provider, TMIClient, TMIError, profile_for
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,47 @@ def providers_offered(organization: Organization, providers: list[Provider]) -> 
     return [p for p in providers if not wanted or p.id in wanted]
 
 
-def tmi_providers_fetch(organization: Organization) -> tuple[str, list[Provider]]:
-    """(generation, the providers the organisation offers) from its TMI; raises TMIError."""
+PROVIDERS_FAILURE_SECONDS = 15  # a TMI that failed is asked again after this long, not on every page view
+
+
+def _providers_cache_key(organization: Organization) -> str:
+    # The address is part of the key: a new TMI address is asked at once, never answered from the old one's list.
+    address = hashlib.sha256(organization.tmi_base_url.rstrip("/").encode()).hexdigest()[:24]
+    return f"tmi-providers:{organization.pk}:{address}"
+
+
+def _providers_ask(organization: Organization) -> tuple[str, list[Provider]]:
     with TMIClient(organization.tmi_base_url, **tmi_client_options()) as client:
-        generation = client.discovery().generation
-        return generation, providers_offered(organization, client.auth.providers())
+        return client.discovery().generation, client.auth.providers()
+
+
+def tmi_providers_fetch(organization: Organization) -> tuple[str, list[Provider]]:
+    """(generation, the providers the organisation offers) from its TMI; raises TMIError.
+
+    The sign-in page is public, so TMI's answer is kept in Django's cache per organisation and TMI
+    address (PORTAL_TMI_PROVIDERS_CACHE_SECONDS), and a failure for a few seconds: anonymous page views
+    do not make the portal call TMI each time. The organisation's own choice is applied on each read."""
+    key = _providers_cache_key(organization)
+    cached = cache.get(key)
+    if cached is None:
+        try:
+            generation, providers = _providers_ask(organization)
+        except TMIError as error:
+            cache.set(key, {"failed": type(error).__name__}, PROVIDERS_FAILURE_SECONDS)
+            raise
+        cached = {"generation": generation, "providers": [p.model_dump() for p in providers]}
+        cache.set(key, cached, settings.PORTAL_TMI_PROVIDERS_CACHE_SECONDS)
+    elif "failed" in cached:
+        raise _remembered_failure(cached["failed"])
+    providers = [Provider.model_validate(p) for p in cached["providers"]]
+    return cached["generation"], providers_offered(organization, providers)
+
+
+def _remembered_failure(name: str) -> TMIError:
+    # The same class as the failure being remembered, where it can be made without arguments.
+    if name == AddressNotAllowed.__name__:
+        return AddressNotAllowed("the address is not an allowed TMI server (remembered)")
+    return APIConnectionError(f"TMI failed a moment ago ({name}); not asked again yet", connected=False)
 
 
 def signin_options_get(*, organization: Organization) -> SignInOptions:

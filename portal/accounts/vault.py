@@ -20,6 +20,7 @@ from django.utils import timezone as dj_timezone
 from portal.accounts.deadlines import tmi_deadline_current
 from portal.accounts.models import TMIConnection
 from portal.organizations.models import Organization
+from portal.organizations.tmi_servers import tmi_address_guard
 from portal.tmi import AsyncTMIClient, RefreshFailed, TMIClient, TokenAuth, TokenPair
 
 
@@ -65,7 +66,9 @@ def tmi_client_options(*, timeout: float | None = None, max_retries: int | None 
     """What every TMI client the portal builds is given: the timeout and retries of the settings (or the
     caller's), and the deadline of the page view or sign-out in progress, if any (deadlines.py)."""
     options: dict = {"timeout": settings.TMI_TIMEOUT_SECONDS if timeout is None else timeout,
-                     "max_retries": settings.TMI_MAX_RETRIES if max_retries is None else max_retries}
+                     "max_retries": settings.TMI_MAX_RETRIES if max_retries is None else max_retries,
+                     # Only the TMI servers the operator allows, checked on every connection (tmi_servers.py).
+                     "address_guard": tmi_address_guard()}
     deadline = tmi_deadline_current()
     if deadline is not None:
         options["deadline"] = deadline

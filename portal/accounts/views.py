@@ -25,7 +25,7 @@ from portal.organizations.access import OrganizationNotFound, organization_publi
 from portal.organizations.models import Organization
 from portal.organizations.services import invitation_is_pending
 from portal.security_headers import sign_in_page_policy
-from portal.tmi import TMIError
+from portal.tmi import AddressNotAllowed, TMIError
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -49,6 +49,8 @@ def login(request: HttpRequest, slug: str) -> HttpResponse:
     context = _branding(organization)
     try:
         options = signin_options_get(organization=organization)
+    except AddressNotAllowed:  # the operator does not allow this TMI address (organizations/tmi_servers.py)
+        return render(request, "accounts/login.html", {**context, "tmi_not_allowed": True}, status=503)
     except TMIError:
         return render(request, "accounts/login.html", {**context, "tmi_down": True}, status=503)
     form = SignInForm(request.POST or None, options=options)

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from portal.accounts.deadlines import tmi_deadline
 from portal.accounts.vault import SignInRequired
-from portal.tmi import Forbidden, NotFound, RateLimited, TMIError, TMIStatusError, Unauthorized
+from portal.tmi import AddressNotAllowed, Forbidden, NotFound, RateLimited, TMIError, TMIStatusError, Unauthorized
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ def tmi_page(view):
             return await _page(request, "404.html", 404, reason=_(
                 "TMI has no threat model at this address, or it has been deleted. Ask its owner for a current "
                 "link."))
+        except AddressNotAllowed:  # the operator does not allow this TMI address (organizations/tmi_servers.py)
+            return await _page(request, "dashboard/tmi_not_allowed.html", 503)
         except TMIError as exc:  # APIConnectionError, APITimeoutError, MalformedResponse, 5xx, 429, ...
             return await tmi_trouble_page(request, exc)
 

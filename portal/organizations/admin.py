@@ -6,6 +6,7 @@ from django.db import models
 from portal.organizations.forms import logo_upload_clean
 
 from portal.organizations.models import Invitation, Membership, Organization
+from portal.organizations.tmi_servers import tmi_address_validate
 
 
 class MembershipInline(admin.TabularInline):
@@ -18,6 +19,11 @@ class OrganizationAdminForm(forms.ModelForm):
     class Meta:
         model = Organization
         exclude = ["tmi_client_secret"]
+
+    def clean_tmi_base_url(self) -> str:
+        url = self.cleaned_data["tmi_base_url"]
+        tmi_address_validate(url)  # the operator's PORTAL_TMI_ALLOWED_SERVERS, as in the tenant admin
+        return url
 
     def clean_logo(self):
         logo = self.cleaned_data.get("logo")

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.organizations.logo_images import LOGO_MAX_BYTES, LogoRefused, logo_prepare
 from portal.organizations.models import Role, hex_colour
+from portal.organizations.tmi_servers import tmi_address_validate
 
 PROVIDER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -54,6 +55,11 @@ class TMISettingsForm(forms.Form):
     identity_providers = forms.MultipleChoiceField(
         label=_("Sign-in options to offer"), required=False, widget=forms.CheckboxSelectMultiple,
         help_text=_("Tick none to offer every option the TMI server has."))
+
+    def clean_tmi_base_url(self) -> str:
+        url = self.cleaned_data["tmi_base_url"]
+        tmi_address_validate(url)  # and again on every use: DNS may change after saving
+        return url
 
     def __init__(self, *args, provider_choices: list[tuple[str, str]] = (), **kwargs):
         super().__init__(*args, **kwargs)

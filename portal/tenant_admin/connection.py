@@ -8,10 +8,13 @@ import errno
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils.translation import gettext as _
 
-from portal.tmi import (APIConnectionError, APITimeoutError, ClientCredentialsRefused, MalformedResponse, NotSupported,
-                        TMIClient, TMIError, TMIStatusError)
+from portal.organizations.tmi_servers import NOT_ALLOWED_MESSAGE, tmi_address_guard
+from portal.tmi import (AddressNotAllowed, APIConnectionError, APITimeoutError, ClientCredentialsRefused,
+                        MalformedResponse, NotSupported, TMIClient, TMIError, TMIStatusError)
 
 CHECK_TIMEOUT_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 3.0
@@ -27,7 +30,7 @@ class ConnectionReport:
     status: str = ""
     providers: list[tuple[str, str]] = field(default_factory=list)  # (id, name)
     elapsed_ms: int = 0
-    problem: str = ""  # dns | refused | timeout | not_tmi | error | ""
+    problem: str = ""  # not_allowed | rate_limited | dns | refused | timeout | not_tmi | error | ""
     # (works, one sentence) for the organisation's stored client credentials; None when not checked.
     credentials: tuple[bool, str] | None = None
 
@@ -54,7 +57,41 @@ def _connection_problem(error: APIConnectionError) -> tuple[str, str]:
     return "error", _("The server could not be reached: %(reason)s") % {"reason": type(cause).__name__}
 
 
-def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS, transport=None) -> ConnectionReport:
+def _client(base_url: str, timeout: float) -> TMIClient:
+    # Under the operator's rule like every TMI client (tmi_servers.py): a refused address is refused
+    # before a connection is opened, so the answer cannot tell what listens there.
+    return TMIClient(base_url, timeout=timeout, max_retries=0, address_guard=tmi_address_guard())
+
+
+def not_allowed_report(base_url: str) -> ConnectionReport:
+    """The same words for every refused address, whatever it is; nothing measured, nothing asked."""
+    return ConnectionReport(base_url, False, str(NOT_ALLOWED_MESSAGE), problem="not_allowed")
+
+
+def tmi_test_allowance_take(*, organization_id: int, user_id: int) -> bool:
+    """One "Test connection" counted against the organisation's and the user's allowance for the current
+    minute (PORTAL_TMI_TESTS_PER_MINUTE each); False when either is spent. Each check makes the portal
+    open connections to an address someone typed, so they are not free."""
+    window = int(time.time() // 60)
+    allowed = True
+    for key in (f"tmi-test:org:{organization_id}:{window}", f"tmi-test:user:{user_id}:{window}"):
+        cache.add(key, 0, timeout=120)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr: this is the first in a new window
+            cache.set(key, 1, timeout=120)
+            count = 1
+        allowed = allowed and count <= settings.PORTAL_TMI_TESTS_PER_MINUTE
+    return allowed
+
+
+def rate_limited_report(base_url: str) -> ConnectionReport:
+    return ConnectionReport(base_url, False, _("Too many connection tests: at most %(count)s a minute. Nothing was "
+                                               "checked; wait a minute and try again.")
+                            % {"count": settings.PORTAL_TMI_TESTS_PER_MINUTE}, problem="rate_limited")
+
+
+def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -> ConnectionReport:
     """GET / (generation, version) and the sign-in providers, once each, without retries."""
     started = time.perf_counter()
 
@@ -62,9 +99,11 @@ def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS, t
         return int((time.perf_counter() - started) * 1000)
 
     try:
-        with TMIClient(base_url, timeout=timeout, max_retries=0, transport=transport) as client:
+        with _client(base_url, timeout) as client:
             server = client.discovery()
             providers = [(p.id, p.name or p.id) for p in client.auth.providers()]
+    except AddressNotAllowed:
+        return not_allowed_report(base_url)
     except APIConnectionError as error:
         problem, summary = _connection_problem(error)
         return ConnectionReport(base_url, False, summary, elapsed_ms=elapsed(), problem=problem)
@@ -92,14 +131,16 @@ def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS, t
 
 
 def tmi_client_credentials_check(*, base_url: str, client_id: str, client_secret: str,
-                                 timeout: float = CHECK_TIMEOUT_SECONDS, transport=None) -> tuple[bool, str]:
+                                 timeout: float = CHECK_TIMEOUT_SECONDS) -> tuple[bool, str]:
     """Do the stored client credentials (for scheduled exports run as the organisation) get a token?
     (works, one plain sentence). Asks for one token and uses it for nothing."""
     if not client_id or not client_secret:
         return False, _("No client credentials are stored; scheduled exports run as their owners.")
     try:
-        with TMIClient(base_url, timeout=timeout, max_retries=0, transport=transport) as client:
+        with _client(base_url, timeout) as client:
             client.auth.client_credentials(client_id, client_secret)
+    except AddressNotAllowed:
+        return False, str(NOT_ALLOWED_MESSAGE)
     except NotSupported:
         return False, _("This TMI server does not support client credentials; scheduled exports must run as "
                         "their owners.")

@@ -313,11 +313,15 @@ def organization_branding_update(*, organization: Organization, actor, name: str
 
 
 def organization_tmi_test(*, organization: Organization, actor, base_url: str = "", request=None):
-    """Check a TMI server (the saved one, or an address about to be saved) and log that it was checked."""
-    from portal.tenant_admin.connection import tmi_client_credentials_check, tmi_server_check
+    """Check a TMI server (the saved one, or an address about to be saved) and log that it was checked.
+    Over the minute's allowance nothing is checked or logged: the report says so."""
+    from portal.tenant_admin.connection import (rate_limited_report, tmi_client_credentials_check, tmi_server_check,
+                                                tmi_test_allowance_take)
 
     _actor_role(organization=organization, actor=actor)
     base_url = (base_url or organization.tmi_base_url).strip()
+    if not tmi_test_allowance_take(organization_id=organization.pk, user_id=actor.pk):
+        return rate_limited_report(base_url)
     report = tmi_server_check(base_url=base_url)
     # The stored credentials belong to the saved server: try them only there.
     if report.reachable and organization.tmi_client_id and base_url.rstrip("/") == organization.tmi_base_url.rstrip("/"):

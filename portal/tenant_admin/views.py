@@ -219,6 +219,11 @@ def connection_test(request, slug):
         return _connection_page(request, test_form=form, status=400)
     report = services.organization_tmi_test(organization=request.organization, actor=request.user,
                                             base_url=form.cleaned_data["tmi_base_url"], request=request)
+    if report.problem == "rate_limited":  # nothing is asked of TMI, not even the page's own check
+        organization = request.organization
+        stored = TMISettingsForm(initial={"tmi_base_url": organization.tmi_base_url,
+                                          "identity_providers": organization.identity_providers or []})
+        return _connection_page(request, settings_form=stored, report=report, test_form=form, status=429)
     return _connection_page(request, report=report, test_form=form)
 
 

@@ -13,9 +13,11 @@
 
 Errors derive from `TMIError` (errors.py); what differs between generations is in generations.py.
 """
+from portal.tmi.addresses import AddressGuard
 from portal.tmi.cells import Edge, Node
 from portal.tmi.client import AsyncTMIClient, TMIClient
-from portal.tmi.errors import (APIConnectionError, APITimeoutError, BadGateway, BadRequest, ClientCredentialsRefused,
+from portal.tmi.errors import (AddressNotAllowed, APIConnectionError, APITimeoutError, BadGateway, BadRequest,
+                               ClientCredentialsRefused,
                                Conflict, Forbidden,
                                GatewayTimeout, InternalServerError, MalformedResponse, MethodNotAllowed,
                                NotAcceptable, NotFound, NotSupported, PreconditionRequired, RateLimited,

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import functools
 import ssl
+import typing
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
+import httpcore
 import httpx
+
+if typing.TYPE_CHECKING:
+    from portal.tmi.addresses import AddressGuard
 
 Auth = httpx.Auth
 AsyncClient = httpx.AsyncClient
@@ -47,3 +52,96 @@ def cookieless_jar() -> CookieJar:
     """A jar that keeps nothing. TMI 1.8 sets token cookies (PROTOCOL.md 3.5); a client shared by many
     users must never send one user's cookie on another's request, so it authenticates by header only."""
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+# -- the address guard on every connection (addresses.py) ----------------------------------------------
+# httpx's own pool, built with a network backend that resolves each new connection's host once through
+# the guard and opens the socket to the checked address. httpcore still knows the connection by its
+# host name, so the Host header, TLS SNI and certificate verification all use the name, and a kept-alive
+# connection is reused only for the same name. Environment proxies are never used: a proxy would
+# resolve the name again itself (the client passes a transport, so httpx reads none).
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)  # httpx's defaults
+
+
+def _resolve_error(host: str, error: OSError) -> httpcore.ConnectError:
+    # As httpcore reports a failed connect (httpx.ConnectError: nothing was sent, safe to retry).
+    return httpcore.ConnectError(f"{host}: {error}")
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    def __init__(self, guard: "AddressGuard") -> None:
+        self.guard = guard
+        self.inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+        try:
+            addresses = self.guard.resolve(host, port)
+        except OSError as error:
+            raise _resolve_error(host, error) from error
+        return self.inner.connect_tcp(str(addresses[0]), port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("Unix sockets are not used for TMI")
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, guard: "AddressGuard") -> None:
+        self.guard = guard
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self.guard.aresolve(host, port)
+        except OSError as error:
+            raise _resolve_error(host, error) from error
+        return await self.inner.connect_tcp(str(addresses[0]), port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: typing.Iterable[typing.Any] | None = None
+                                  ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Unix sockets are not used for TMI")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def _check_url(guard: "AddressGuard", url: httpx.URL) -> None:
+    """Scheme and user-info, as httpx parsed them (the address itself is checked when connecting)."""
+    guard.parts(url.scheme, url.host, url.port, userinfo=bool(url.userinfo))
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    def __init__(self, guard: "AddressGuard") -> None:
+        context = shared_tls_context()
+        super().__init__(verify=context, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context, max_connections=_LIMITS.max_connections,
+            max_keepalive_connections=_LIMITS.max_keepalive_connections, keepalive_expiry=_LIMITS.keepalive_expiry,
+            network_backend=_GuardedBackend(guard))
+        self.guard = guard
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        _check_url(self.guard, request.url)
+        return super().handle_request(request)
+
+
+class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, guard: "AddressGuard") -> None:
+        context = shared_tls_context()
+        super().__init__(verify=context, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context, max_connections=_LIMITS.max_connections,
+            max_keepalive_connections=_LIMITS.max_keepalive_connections, keepalive_expiry=_LIMITS.keepalive_expiry,
+            network_backend=_AsyncGuardedBackend(guard))
+        self.guard = guard
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        _check_url(self.guard, request.url)
+        return await super().handle_async_request(request)

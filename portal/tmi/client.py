@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from portal.tmi import _http
+from portal.tmi.addresses import AddressGuard
 from portal.tmi.calls import Call, as_model, single
 from portal.tmi.models import ServerConfig, ServerInfo, TokenPair
 from portal.tmi.resources.auth import Auth
@@ -92,12 +93,19 @@ class BaseClient:
 
 
 def _http_options(base_url: str, timeout: float | _http.Timeout, event_hooks: Mapping[str, list[Callable]] | None,
-                  transport: Any) -> dict[str, Any]:
+                  transport: Any, address_guard: AddressGuard | None = None,
+                  guarded: type[_http.GuardedTransport] | type[_http.AsyncGuardedTransport] = _http.GuardedTransport,
+                  ) -> dict[str, Any]:
     options: dict[str, Any] = {"base_url": base_url, "timeout": timeout, "follow_redirects": False,
                                "cookies": _http.cookieless_jar(), "verify": _http.shared_tls_context(),
                                "headers": {"User-Agent": "tmi-portal-client/0.1"}}
     if event_hooks:
         options["event_hooks"] = {k: list(v) for k, v in event_hooks.items()}
+    if address_guard is not None:
+        if transport is not None:  # the guard lives in the client's own transport; it cannot wrap another
+            raise TypeError("address_guard and transport cannot be combined")
+        transport = guarded(address_guard)
+        options["trust_env"] = False  # no proxies or netrc from the environment: see _http.GuardedTransport
     if transport is not None:
         options["transport"] = transport
     return options
@@ -109,10 +117,11 @@ class TMIClient(BaseClient):
                  event_hooks: Mapping[str, list[Callable]] | None = None, generation: str | None = None,
                  on_refresh: OnRefresh | None = None, refresh_skew: float = 60.0,
                  retry_policy: RetryPolicy | None = None, sleep: Callable[[float], None] | None = None,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, address_guard: AddressGuard | None = None) -> None:
         super().__init__(base_url, auth=auth, max_retries=max_retries, retry_policy=retry_policy,
                          on_refresh=on_refresh, refresh_skew=refresh_skew)
-        self.http = _http.Client(**_http_options(self.base_url, timeout, event_hooks, transport))
+        self.address_guard = address_guard  # None: any server (see addresses.py)
+        self.http = _http.Client(**_http_options(self.base_url, timeout, event_hooks, transport, address_guard))
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = SyncRunner(self.http, auth=self.token_auth, retry=self.retry_policy, generation=generation,
                                   deadline=deadline, **extra)
@@ -134,10 +143,13 @@ class AsyncTMIClient(BaseClient):
                  event_hooks: Mapping[str, list[Callable]] | None = None, generation: str | None = None,
                  on_refresh: OnRefresh | None = None, refresh_skew: float = 60.0,
                  retry_policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None, deadline: float | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[None]] | None = None, deadline: float | None = None,
+                 address_guard: AddressGuard | None = None) -> None:
         super().__init__(base_url, auth=auth, max_retries=max_retries, retry_policy=retry_policy,
                          on_refresh=on_refresh, refresh_skew=refresh_skew)
-        self.http = _http.AsyncClient(**_http_options(self.base_url, timeout, event_hooks, transport))
+        self.address_guard = address_guard  # the collaboration socket obeys it too (collab/connect.py)
+        self.http = _http.AsyncClient(**_http_options(self.base_url, timeout, event_hooks, transport, address_guard,
+                                                      _http.AsyncGuardedTransport))
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = AsyncRunner(self.http, auth=self.token_auth, retry=self.retry_policy,
                                    generation=generation, deadline=deadline, **extra)

@@ -35,6 +35,16 @@ class APITimeoutError(APIConnectionError):
     """The server did not answer in time."""
 
 
+class AddressNotAllowed(TMIError):
+    """The address guard (addresses.py) refused the server before anything was sent: not an allowed TMI
+    server, credentials in the URL, a scheme TMI does not use. Not a connection error: trying again
+    cannot help, so nothing retries it. `host` is for logs; what the name resolved to is not kept."""
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        super().__init__(message)
+        self.host = host
+
+
 class NotSupported(TMIError):
     """The operation does not exist in the server's TMI generation (e.g. WebSocket tickets at 0.217)."""
 

@@ -44,6 +44,8 @@ def seeded_memberships(database: Path) -> set[tuple[str, str, str, str]]:
 def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
     portal_port, sandbox_port = free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "PYTHONUNBUFFERED": "1"}
+    # Not the tests' list of TMI servers: the demo lists its own sandbox (the sign-in pages below reach it).
+    env.pop("PORTAL_TMI_ALLOWED_SERVERS", None)
     # A new checkout: no secrets and no DEBUG set; the demo makes its own secrets under PORTAL_VAR_DIR.
     for name in ("DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT", "DJANGO_DEBUG"):
         env.pop(name, None)

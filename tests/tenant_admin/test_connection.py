@@ -9,10 +9,12 @@ import respx
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
+from portal.organizations.models import Membership, Role
 from portal.sandbox.config import SERVER_BUILDS
 from portal.tenant_admin.connection import tmi_server_check
 from tests.sandbox.helpers import add_fault
-from tests.tenant_admin.conftest import client_for
+from tests.tenant_admin.conftest import DEAD_TMI, client_for
+from tests.tmi.listeners import listener, listener_factory, redirect_to  # noqa: F401
 
 
 def test_a_running_tmi_reports_its_generation_version_and_providers(sandbox, generation):
@@ -106,3 +108,91 @@ def test_the_button_also_tries_the_stored_client_credentials(world, sandbox, gen
     html = page.content.decode()
     assert '<dd id="report-credentials" class="is-bad">TMI refused the stored client credentials' in html
     assert AuditEvent.objects.get(action="organization.tmi_tested").details["credentials_work"] is False
+
+
+# -- only the TMI servers the operator allows (PORTAL_TMI_ALLOWED_SERVERS) --------------------------------
+NOT_ALLOWED = "This address is not allowed here."
+
+
+def refused_addresses(port: int) -> list[str]:
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}", "http://169.254.169.254/",
+            f"http://user:pw@127.0.0.1:{port}/"]
+
+
+@pytest.mark.django_db
+def test_testing_an_address_the_operator_did_not_allow_opens_no_connection(world, listener, settings):
+    settings.PORTAL_TMI_ALLOWED_SERVERS = ["public"]
+    owner = client_for(world.users["owner"])
+    for url in refused_addresses(listener.port):
+        page = owner.post(reverse("tenant_admin:connection_test", args=["acme"]), {"tmi_base_url": url})
+        html = page.content.decode()
+        assert page.status_code == 200 and NOT_ALLOWED in html and "Not allowed" in html, url
+        assert "Gave up after" not in html and "status" not in html.split(NOT_ALLOWED)[1][:200]
+    assert listener.accepted == 0
+    details = [event.details for event in AuditEvent.objects.filter(action="organization.tmi_tested")]
+    assert [d["problem"] for d in details] == ["not_allowed"] * 4 and {d["elapsed_ms"] for d in details} == {0}
+
+
+@pytest.mark.django_db
+def test_saving_an_address_the_operator_did_not_allow_is_a_form_error(world, listener, settings):
+    settings.PORTAL_TMI_ALLOWED_SERVERS = ["public"]
+    owner = client_for(world.users["owner"])
+    for url in refused_addresses(listener.port):
+        page = owner.post(reverse("tenant_admin:connection", args=["acme"]), {"tmi_base_url": url})
+        assert page.status_code == 400 and NOT_ALLOWED in page.content.decode(), url
+    world.acme.refresh_from_db()
+    assert world.acme.tmi_base_url == DEAD_TMI and listener.accepted == 0
+
+
+@pytest.mark.django_db
+def test_a_saved_address_refused_later_is_refused_where_it_is_used(world, listener, settings):
+    # Saved while allowed (or before the operator changed the list, or DNS changed): the page's own check
+    # and the button refuse it before connecting.
+    world.acme.tmi_base_url = listener.url()
+    world.acme.save()
+    settings.PORTAL_TMI_ALLOWED_SERVERS = ["public"]
+    owner = client_for(world.users["owner"])
+    page = owner.get(reverse("tenant_admin:connection", args=["acme"]))
+    assert page.status_code == 200 and NOT_ALLOWED in page.content.decode()
+    tested = owner.post(reverse("tenant_admin:connection_test", args=["acme"]), {"tmi_base_url": ""})
+    assert NOT_ALLOWED in tested.content.decode()
+    assert listener.accepted == 0
+
+
+def test_a_redirect_from_an_allowed_server_is_not_followed(listener_factory):
+    target = listener_factory()
+    redirector = listener_factory(redirect_to(target.url() + "/"))
+    report = tmi_server_check(base_url=redirector.url())
+    assert not report.reachable and redirector.accepted == 1 and target.accepted == 0
+
+
+@pytest.mark.django_db
+def test_test_connection_is_rate_limited_per_organisation_and_per_user(world, sandbox, generation, settings):
+    settings.PORTAL_TMI_TESTS_PER_MINUTE = 5
+    world.acme.tmi_base_url = world.globex.tmi_base_url = sandbox.base_url
+    world.acme.save()
+    world.globex.save()
+    counter = add_fault(sandbox.base_url, path_prefix="/oauth2/providers", method="GET")  # counts, changes nothing
+
+    def providers_asked() -> int:
+        faults = httpx.get(f"{sandbox.base_url}/_sandbox/faults").json()["faults"]
+        return next(f["hits"] for f in faults if f["id"] == counter["id"])
+
+    def test(user, slug="acme"):
+        return client_for(user).post(reverse("tenant_admin:connection_test", args=[slug]), {"tmi_base_url": ""})
+
+    for _ in range(5):
+        assert test(world.users["admin"]).status_code == 200
+    asked = providers_asked()
+    assert asked >= 5  # the test, and the page's own look at the saved server
+    over = test(world.users["owner"])  # another admin of the same organisation: its allowance is spent
+    assert over.status_code == 429
+    assert "Too many connection tests: at most 5 a minute." in over.content.decode()
+    assert providers_asked() == asked  # nothing at all was asked of TMI
+    assert AuditEvent.objects.filter(action="organization.tmi_tested").count() == 5
+    # The same user in another organisation: their own allowance is spent too.
+    Membership.objects.create(organization=world.globex, user=world.users["admin"], role=Role.ADMIN)
+    assert test(world.users["admin"], "globex").status_code == 429
+    assert providers_asked() == asked
+    assert test(world.users["outsider"], "globex").status_code == 200  # globex's own owner is not limited
+    assert providers_asked() > asked

@@ -18,11 +18,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from portal.tmi.client import AsyncTMIClient
 from portal.tmi.collab import frames
+from portal.tmi.collab.connect import upstream_connect
 from portal.tmi.collab.endings import MAYBE_CLOSED, RECONNECT, classify_close, ended
 from portal.tmi.collab.limits import Throttle, TokenBucket
 from portal.tmi.collab.translate import Effect, Emit, FetchRoles, FetchState, Send, Translator, translator_for
@@ -95,7 +96,8 @@ class UpstreamSession:
                 # TMI's cleanup may remove a session nobody has joined yet (PROTOCOL.md 6.5): start again.
                 if attempt or _refusal(exc) is not None:
                     raise
-        self.ws = await connect(url, origin=self.origin, max_size=MAX_INBOUND_BYTES)  # type: ignore[arg-type]
+        self.ws = await upstream_connect(url, guard=self.client.address_guard, origin=self.origin,
+                                         max_size=MAX_INBOUND_BYTES)
         self.translator.connected()
         self.joined_once = self.live = True
         self._emit(frames.connection("live"))

@@ -11,6 +11,14 @@ from portal.devtools.processes import Child, manage_py, supervise
 from portal.sandbox.config import GENERATIONS
 
 
+def demo_tmi_servers(environ, *, host: str, sandbox_port: int) -> str:
+    """The operator's list (the default, "public", when unset) plus the demo's sandbox: loopback is refused
+    as a TMI server unless listed (portal/organizations/tmi_servers.py), so the demo lists exactly it."""
+    listed = [entry for entry in environ.get("PORTAL_TMI_ALLOWED_SERVERS", "public").split(",") if entry.strip()]
+    sandbox = f"[{host}]:{sandbox_port}" if ":" in host else f"{host}:{sandbox_port}"
+    return ",".join([*listed, sandbox])
+
+
 class Command(BaseCommand):
     help = "Run the demo: the TMI sandbox with seed data, the portal (daphne), a Celery worker and beat."
 
@@ -44,7 +52,8 @@ class Command(BaseCommand):
             children.append(Child("Celery beat", [sys.executable, "-m", "celery", "-A", "portal", "beat",
                                                   "--loglevel", "INFO"]))
         # DEBUG off, and the demo's own secrets (kept under var/) unless the operator set real ones.
-        env = {**demo_environment(os.environ, var_dir=settings.VAR_DIR, host=host), "PYTHONUNBUFFERED": "1"}
+        env = {**demo_environment(os.environ, var_dir=settings.VAR_DIR, host=host), "PYTHONUNBUFFERED": "1",
+               "PORTAL_TMI_ALLOWED_SERVERS": demo_tmi_servers(os.environ, host=host, sandbox_port=sandbox_port)}
 
         def announce():
             idp = "test" if tmi_version == "0.217" else "tmi"

@@ -1,0 +1,33 @@
+"""Opening the collaboration socket to TMI under the client's address guard (addresses.py).
+
+websockets parses the URL; the guard checks its scheme, user-info and host, resolves the host once and
+checks every answer; the TCP connection goes to the checked address (`host=`), while the Host header
+and TLS (SNI, certificate) keep the name from the URL. Redirects are never followed, with or without
+a guard: the handshake's 3xx is raised as websockets' InvalidStatus, like any refusal.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.uri import parse_uri
+
+from portal.tmi.addresses import AddressGuard
+
+
+class _NoRedirects(connect):
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+
+async def upstream_connect(url: str, *, guard: AddressGuard | None, **kwargs: Any) -> ClientConnection:
+    """`websockets.asyncio.client.connect(url, **kwargs)`, refusing what the guard refuses
+    (AddressNotAllowed, before connecting) and never following a redirect."""
+    if guard is None:
+        return await _NoRedirects(url, **kwargs)
+    uri = parse_uri(url)
+    scheme = "wss" if uri.secure else "ws"
+    _, host, port = guard.parts(scheme, uri.host, uri.port, userinfo=uri.username is not None)
+    addresses = await guard.aresolve(host, port)
+    # proxy=None: a proxy would resolve the name again itself.
+    return await _NoRedirects(url, host=str(addresses[0]), port=port, proxy=None, **kwargs)
