@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout as django_logout
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from social_django.utils import psa
 
+from portal.accounts.deadlines import tmi_deadline
 from portal.accounts.errors import SIGNIN_FAILURES, signin_error_message
 from portal.accounts.forms import SignInForm
 from portal.accounts.linking import identity_link_refusal
@@ -48,7 +50,8 @@ def login(request: HttpRequest, slug: str) -> HttpResponse:
     organization = _organization_or_404(slug)
     context = _branding(organization)
     try:
-        options = signin_options_get(organization=organization)
+        with tmi_deadline(settings.PORTAL_TMI_PAGE_DEADLINE_SECONDS):  # a page: TMI gets one deadline in all
+            options = signin_options_get(organization=organization)
     except AddressNotAllowed:  # the operator does not allow this TMI address (organizations/tmi_servers.py)
         return render(request, "accounts/login.html", {**context, "tmi_not_allowed": True}, status=503)
     except TMIError:
