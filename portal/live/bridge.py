@@ -49,36 +49,54 @@ class LiveBridge:
         self.channel_name, self.deliver = channel_name, deliver
         self.session_options = session_options
         self.session: UpstreamSession | None = None
+        self.ending: str | None = None  # the reason of the `ended` delivered, once the session is over
         self.strikes = TokenBucket(STRIKES_PER_SECOND, STRIKES_BURST)
 
     async def run(self) -> None:
-        """Relay TMI -> browser until the live session ends (the last frame delivered is `ended`) or the
-        task is cancelled (the browser left). Always leaves TMI and removes the bookkeeping row."""
+        """Relay TMI -> browser until the live session ends (the last frame delivered is `ended`, its
+        reason kept in `ending`) or the task is cancelled (the browser left). Always leaves TMI and
+        removes the bookkeeping row, whichever way it ends (cancellation included)."""
         async with contextlib.AsyncExitStack() as stack:
             try:
                 client = await stack.enter_async_context(atmi_client(organization=self.organization, user=self.user))
             except SignInRequired:
-                await self.deliver(ended("sign_in_required"))
+                await self.end("sign_in_required")
                 return
+            # Registered before the row is written: a cancellation that lands while the insert runs in
+            # its thread would otherwise leave the row behind (the delete queues behind the insert).
+            stack.push_async_callback(alive_connection_close, channel_name=self.channel_name)
             await alive_connection_open(organization=self.organization, user=self.user,
                                         threat_model_id=self.threat_model_id, diagram_id=self.diagram_id,
                                         channel_name=self.channel_name)
-            stack.push_async_callback(alive_connection_close, channel_name=self.channel_name)
             session = UpstreamSession(client, self.threat_model_id, self.diagram_id, **self.session_options)
-            stack.push_async_callback(session.close)
+            stack.push_async_callback(self._leave, session)
             try:
                 await session.start()
             except SignInRequired:
-                await self.deliver(ended("sign_in_required"))
+                await self.end("sign_in_required")
                 return
             except (TMIError, WebSocketException, OSError, TimeoutError) as exc:
                 log.info("live session could not start: %s", type(exc).__name__)
-                await self.deliver(ended(_start_refusal(exc)))
+                await self.end(_start_refusal(exc))
                 return
             self.session = session
             await self.deliver(self.welcome())
             async for frame in session.messages():
+                if frame.get("type") == "ended":
+                    self.ending = frame.get("reason")
                 await self.deliver(frame)
+
+    async def end(self, reason: str) -> None:
+        self.ending = reason
+        await self.deliver(ended(reason))
+
+    @staticmethod
+    async def _leave(session: UpstreamSession) -> None:
+        """Leave TMI; a failure here is logged, so the bookkeeping row is still removed after it."""
+        try:
+            await session.close()
+        except Exception:
+            log.exception("leaving the TMI session failed")
 
     def welcome(self) -> dict[str, Any]:
         me = self.session.me if self.session else None

@@ -1,9 +1,15 @@
 """The browser's live socket for one diagram: checks who is asking, then moves frames between the
-browser and a `LiveBridge` (portal/live/bridge.py). Protocol: docs/live-protocol.md."""
+browser and a `LiveBridge` (portal/live/bridge.py). Protocol: docs/live-protocol.md.
+
+The bridge holds a TMI socket (TMI allows 5 per user), so however this consumer ends (the browser's
+close, a close of ours, daphne dropping an oversized message, a fault, daphne cancelling the
+application) the relay is cancelled and awaited, and the bridge leaves TMI. Channels calls `disconnect`
+only for a `websocket.disconnect` event, so the same cleanup also runs when the application itself
+ends (`__call__`).
+"""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -13,14 +19,16 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from portal.live.bridge import LiveBridge
+from portal.live.closes import CLOSES, close_after_ending
 from portal.organizations.access import OrganizationNotFound, aorganization_access_resolve
 from portal.tmi.collab import RECONNECT_DELAYS, frames
 from portal.tmi.collab.endings import ended
 
 # Closed before accept: not signed in, not a member, another organisation's slug. The same for all,
 # so a socket cannot be used to discover tenants.
-CLOSE_NOT_FOUND = 4404
-CLOSE_POLICY = 1008
+CLOSE_NOT_FOUND = CLOSES["not_found"].code
+CLOSE_POLICY = CLOSES["policy"].code
+CLOSE_INTERNAL_ERROR = CLOSES["internal_error"].code
 log = logging.getLogger(__name__)
 
 
@@ -31,6 +39,14 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "live-sockets-use-no-layer"
     bridge: LiveBridge | None = None
     relay: asyncio.Task | None = None
+    closed = False
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A handler that raised, or daphne cancelling the application, skips `disconnect`.
+            await self._stop_relay()
 
     async def connect(self) -> None:
         route = self.scope["url_route"]["kwargs"]
@@ -48,35 +64,64 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
         self.relay = asyncio.create_task(self._relay())
 
     async def _relay(self) -> None:
+        """The bridge's lifetime: TMI -> browser until the session ends, then the socket closes with the
+        code that goes with the `ended` reason. A cancelled relay means the browser left, or we closed."""
         try:
             await self.bridge.run()
-        except Exception:  # a bug must end the page's session visibly, never leave it hanging
+        except Exception:  # a fault in the portal: the bridge has left TMI; the page reconnects afresh
             log.exception("live bridge failed")
-            with contextlib.suppress(Exception):
-                await self.deliver(ended("connection_lost"))
-        # The session is over (the browser has its `ended`); a cancelled relay means the browser left.
-        with contextlib.suppress(Exception):
-            await self.close(code=1000)
+            await self._close(CLOSE_INTERNAL_ERROR)
+            return
+        await self._close(close_after_ending(self.bridge.ending))
 
     async def deliver(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        if not self.closed:
+            await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.bridge is None:
+        if self.bridge is None or self.closed:
             return
-        if text_data is None:
-            error = frames.error("invalid_frame", "Send JSON text frames, not binary ones.")
-        else:
-            error = await self.bridge.send(text_data)
-        if error is None:
-            return
-        await self.deliver(error)
-        if not self.bridge.strike():
-            await self.deliver(ended("too_many_errors"))
-            await self.close(code=CLOSE_POLICY)
+        try:
+            if text_data is None:
+                error = frames.error("invalid_frame", "Send JSON text frames, not binary ones.")
+            else:
+                error = await self.bridge.send(text_data)
+            if error is None:
+                return
+            await self.deliver(error)
+            if not self.bridge.strike():
+                await self.deliver(ended("too_many_errors"))
+                await self._end(CLOSE_POLICY)
+        except Exception:  # a fault in the portal: leave TMI and let the page start afresh
+            log.exception("live frame failed")
+            await self._end(CLOSE_INTERNAL_ERROR)
 
     async def disconnect(self, code: int) -> None:
-        if self.relay is not None:
-            self.relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.relay
+        self.closed = True
+        await self._stop_relay()
+
+    async def _close(self, code: int) -> None:
+        """Close the browser's socket once, with a code autobahn accepts (portal/live/closes.py)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self.close(code=code)
+        except Exception:  # the socket is gone already: nothing left to tell the browser
+            log.info("live socket could not be closed with %s", code, exc_info=True)
+
+    async def _end(self, code: int) -> None:
+        """Close the browser's socket and leave TMI now, without waiting for the browser's reply."""
+        await self._close(code)
+        await self._stop_relay()
+
+    async def _stop_relay(self) -> None:
+        """Cancel the relay and wait until the bridge has left TMI. Safe to call more than once and from
+        any exit path; if this consumer is itself cancelled meanwhile, the relay still finishes leaving."""
+        relay, self.relay = self.relay, None
+        if relay is None:
+            return
+        relay.cancel()
+        await asyncio.wait([relay])
+        if not relay.cancelled() and relay.exception() is not None:
+            log.error("live relay failed", exc_info=relay.exception())

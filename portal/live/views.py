@@ -12,8 +12,10 @@ from django.utils.translation import gettext as _
 
 from portal.dashboard.errors import arender, tmi_page
 from portal.diagrams import render_svg
+from portal.live.closes import closes_for_page
 from portal.live.selectors import DiagramMissing, live_diagram_get
 from portal.organizations.views import organization_view
+from portal.tmi.collab.frames import MAX_FRAME_BYTES
 
 # Ids inside the SVG (arrowhead markers) are namespaced by this prefix; the page's script draws new
 # cells with the same prefix so a live update refers to the same markers as the first paint.
@@ -41,5 +43,9 @@ async def diagram(request, slug: str, threat_model_id, diagram_id):
         "diagram_name": name, "svg": render_svg(live.cells, title=name, id_prefix=ID_PREFIX),
         "live_config": {"socketPath": socket_path(slug, threat_model_id, diagram_id), "generation": live.generation,
                         "idPrefix": ID_PREFIX, "diagramId": str(diagram_id), "threatModelId": str(threat_model_id),
-                        "cells": live.cells},
+                        "cells": live.cells,
+                        # What the socket's close codes mean (portal/live/closes.py), and the largest frame the
+                        # portal accepts: the script refuses a bigger change itself, in these words.
+                        "closes": closes_for_page(), "maxFrameBytes": MAX_FRAME_BYTES,
+                        "tooLarge": _("That change was too large to send, so it was not saved.")},
     })

@@ -6,10 +6,13 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import pytest
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from portal.live.models import LiveConnection
 from portal.organizations.models import Organization
 from tests.sandbox.collab_world import World, make_world
 
@@ -60,13 +63,35 @@ class Browser:
         await self.communicator.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
 
     async def close(self) -> None:
-        await self.communicator.disconnect(timeout=10)
+        if not self.communicator.future.cancelled():  # a test may cancel the application itself
+            await self.communicator.disconnect(timeout=10)
 
 
 class ConnectionClosed(Exception):
     @property
     def code(self) -> int | None:
         return self.args[0]
+
+
+live_rows = database_sync_to_async(lambda: list(LiveConnection.objects.values_list("user__username", flat=True)))
+
+
+async def upstream_sockets(world: World) -> list[dict[str, Any]]:
+    """The collaboration sockets the sandbox holds open (its /_sandbox/sockets introspection)."""
+    async with httpx.AsyncClient(base_url=world.server.base_url) as http:
+        return (await http.get("/_sandbox/sockets")).json()["sockets"]
+
+
+async def nothing_left(world: World, when: str, timeout: float = 8.0) -> None:
+    """No LiveConnection row and no upstream TMI socket, within `timeout` (leaving is asynchronous)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rows, sockets = await live_rows(), await upstream_sockets(world)
+        if not rows and not sockets:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"{when}: left behind: LiveConnection rows {rows}, upstream sockets {sockets}")
+        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

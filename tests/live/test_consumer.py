@@ -11,12 +11,11 @@ import pytest
 from channels.db import database_sync_to_async
 
 from portal.accounts.models import TMIConnection
-from portal.live.bridge import STRIKES_BURST
-from portal.live.consumers import CLOSE_NOT_FOUND, CLOSE_POLICY
-from portal.live.models import LiveConnection
+from portal.live.bridge import STRIKES_BURST, LiveBridge
+from portal.live.consumers import CLOSE_INTERNAL_ERROR, CLOSE_NOT_FOUND, CLOSE_POLICY
 from portal.tmi.collab import frames
 from portal.tmi.collab.endings import WORDS
-from tests.live.conftest import ConnectionClosed, live_path
+from tests.live.conftest import ConnectionClosed, live_path, live_rows, nothing_left, upstream_sockets
 from tests.sandbox.collab_world import eventually, node
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,9 +47,6 @@ async def joined(browsers, *names: str):
 async def drop_sockets(world) -> int:
     async with httpx.AsyncClient(base_url=world.server.base_url) as http:
         return (await http.post("/_sandbox/sockets/drop", json={"diagram_id": world.diagram_id})).json()["dropped"]
-
-
-live_rows = database_sync_to_async(lambda: list(LiveConnection.objects.values_list("user__username", flat=True)))
 
 
 # -- joining -------------------------------------------------------------------------------------
@@ -216,6 +212,46 @@ async def test_a_flood_of_refused_frames_disconnects_the_page(world, browsers):
             frames_seen.append(await alice.next())
     assert closed.value.code == CLOSE_POLICY
     assert frames_seen[-1] == {"type": "ended", "reason": "too_many_errors", "message": WORDS["too_many_errors"]}
+
+
+# -- every exit path leaves TMI (item 4 of issue 10) ------------------------------------------------
+async def test_a_fault_while_handling_a_frame_closes_with_a_valid_code_and_leaves_tmi(world, browsers, monkeypatch):
+    alice = await browsers("alice")
+    await alice.until("state")
+
+    async def broken(self, raw):
+        raise RuntimeError("a bug in the bridge")
+
+    monkeypatch.setattr(LiveBridge, "send", broken)
+    await alice.send({"type": "resync"})
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await alice.next()
+    assert closed.value.code == CLOSE_INTERNAL_ERROR
+    await nothing_left(world, "after the fault")
+
+
+async def test_a_fault_in_the_relay_closes_with_a_valid_code_and_leaves_tmi(world, browsers, monkeypatch):
+    def broken(self):
+        raise RuntimeError("a bug in the bridge")
+
+    monkeypatch.setattr(LiveBridge, "welcome", broken)  # fails once TMI's session has started
+    alice = await browsers("alice")
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await alice.next()
+    assert closed.value.code == CLOSE_INTERNAL_ERROR
+    await nothing_left(world, "after the fault")
+
+
+async def test_a_cancelled_application_still_leaves_tmi(world, browsers):
+    """daphne cancels an application that outlives its socket (or at shutdown): Channels then calls no
+    `disconnect`, and the relay must not be orphaned with its TMI socket."""
+    alice = await browsers("alice")
+    await alice.until("state")
+    assert len(await upstream_sockets(world)) == 1
+    alice.communicator.future.cancel()
+    await nothing_left(world, "after the cancellation")
 
 
 async def test_frames_beyond_the_rate_limit_are_refused(world, browsers):

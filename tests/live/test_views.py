@@ -9,6 +9,8 @@ import pytest
 from django.urls import reverse
 
 from portal.accounts.models import TMIConnection
+from portal.live.closes import CLOSES, SERVER_CLOSES
+from portal.tmi.collab.frames import MAX_FRAME_BYTES
 
 from tests.dashboard.conftest import Elements, find_model, sign_in
 
@@ -115,3 +117,13 @@ def test_a_member_who_must_sign_in_to_tmi_again_is_sent_to_sign_in(client, alice
     response = client.get(live_url("acme", tm["id"], diagram["id"]))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login", args=["acme"]))
+
+
+def test_the_page_knows_what_each_close_code_means(client, alice, sandbox):
+    """The script reads the close codes from the page, from the one table the consumer uses."""
+    tm, diagram = first_diagram(sandbox, PAYMENTS)
+    config = config_of(client.get(live_url("acme", tm["id"], diagram["id"])).content.decode())
+    assert config["closes"] == {str(close.code): {"reconnect": close.reconnect, "message": str(close.words)}
+                                for close in (*CLOSES.values(), *SERVER_CLOSES.values())}
+    assert config["closes"]["4008"]["reconnect"] is False and config["closes"]["4500"]["reconnect"] is True
+    assert config["maxFrameBytes"] == MAX_FRAME_BYTES and config["tooLarge"].endswith(".")

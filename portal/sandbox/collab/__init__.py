@@ -2,7 +2,7 @@
 
 app.py mounts `routes(state)` and runs `running(state)` for the app's lifetime.
 
-  rest.py       /collaborate, the session lists, 1.8's /ws/ticket, the /_sandbox/sockets/drop fault hook
+  rest.py       /collaborate, the session lists, 1.8's /ws/ticket, /_sandbox/sockets (list, drop)
   ws.py         the socket endpoint: checks before and after the upgrade, the read loop, pings
   hub.py        live sessions (kept in state.sessions), their end, the cleanup loop
   session.py    Session and Connection (a per-client outbox drained by one writer task)

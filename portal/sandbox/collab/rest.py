@@ -1,4 +1,4 @@
-"""Collaboration over REST (PROTOCOL.md 6.2-6.4, 9.4), plus the sandbox's socket-drop fault hook."""
+"""Collaboration over REST (PROTOCOL.md 6.2-6.4, 9.4), plus the sandbox's socket-drop fault hook and socket list."""
 from __future__ import annotations
 
 import json
@@ -76,10 +76,18 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         diagram_id = body.get("diagram_id") if isinstance(body, dict) else None
         return JSONResponse({"dropped": hub.drop_sockets(diagram_id)})
 
+    async def list_sockets(request: Request) -> Response:
+        """Introspection for tests: every collaboration socket the sandbox holds open, so a test can
+        tell that a client left nothing behind (TMI caps sockets per user, PROTOCOL.md 7.1)."""
+        return JSONResponse({"sockets": [
+            {"user": conn.user.provider_id, "diagram_id": session.diagram_id, "session_id": session.id}
+            for session in hub.sessions() for conn in session.connections]})
+
     found = [
         Route("/threat_models/{tm_id}/diagrams/{diagram_id}/collaborate", collaborate, methods=["GET", "POST", "DELETE"]),
         Route(protocol.session_list_path, session_list, methods=["GET"]),
         Route("/_sandbox/sockets/drop", drop_sockets, methods=["POST"]),
+        Route("/_sandbox/sockets", list_sockets, methods=["GET"]),
     ]
     if protocol.uses_tickets:
         found.append(Route("/ws/ticket", ws_ticket, methods=["GET"]))

@@ -138,7 +138,14 @@ function edit(ops, previous = null) {
 }
 
 function send(entry) {
-  socket.send({ type: "ops", operation_id: entry.operation_id, cells: entry.cells });
+  const frame = { type: "ops", operation_id: entry.operation_id, cells: entry.cells };
+  if (!socket.fits(frame)) { // one cell too big for any frame: undone here, as the portal would refuse it
+    restore(entry.previous);
+    say(config.tooLarge, "error");
+    redraw();
+    return;
+  }
+  socket.send(frame);
   state.pending.push(entry);
 }
 
@@ -731,19 +738,22 @@ const socket = new LiveSocket(socketUrl, {
     const handler = Object.hasOwn(handlers, frame.type) ? handlers[frame.type] : null;
     if (handler) handler(frame);
   },
-  onDrop(opened) {
+  onDrop(opened, why) {
     // The portal refuses a socket before it opens when the visitor is signed out or no longer a member;
     // the browser cannot see why, so ask the page itself.
     if (!opened) checkStillAllowed();
+    if (why) say(why, "warning"); // the close code's meaning (docs/live-protocol.md, "Closing")
     state.gotState = false;
     state.upstream = "connecting";
     if (state.pending.length) state.uncertain = true;
     state.cursor = null;
   },
+  // A close that says not to reconnect, without an `ended` before it (which would have stopped the socket).
+  onEnd(why) { handlers.ended({ message: why }); },
   onRetryTick(attempt, seconds) {
     setStatus("reconnecting", `Connection to the portal lost. Reconnecting (attempt ${attempt}) in ${seconds} s…`);
   },
-});
+}, { closes: config.closes || {}, maxFrameBytes: config.maxFrameBytes || Infinity });
 
 // A handle for people debugging the page (and the browser tests): drop the socket as a network blip would.
 window.portalLive = Object.freeze({ dropSocket: () => socket.drop(), get connected() { return canSend(); } });
