@@ -151,33 +151,34 @@ def pytest_collection_modifyitems(config, items):
 
 # -- a faster flush after transactional tests ------------------------------------------------------------
 
-@pytest.fixture(scope="session", autouse=True)
-def _flush_without_post_migrate(django_db_setup, django_db_blocker):
+def _install_fast_flush() -> None:
     """After each transactional test Django flushes every table and then re-runs the post_migrate handlers,
     which rebuild content types and permissions model by model: about 0.35 s a test, most of a transactional
-    test's teardown. Instead the flush skips them and puts back the rows they made after migrating, with
-    their ids (so ContentType's cache stays right)."""
+    test's teardown. Instead the flush skips them and puts back the rows they made, with their ids (so
+    ContentType's cache stays right). The rows are read at the first flush, before it: the database then
+    holds what migrating made (the test database exists only once a test needs it)."""
     from django.contrib.auth.models import Permission
     from django.contrib.contenttypes.models import ContentType
     from django.core.management import call_command
-    from django.db import connections
     from django.test import TransactionTestCase
 
-    with django_db_blocker.unblock():
-        content_types = list(ContentType.objects.all())
-        permissions = list(Permission.objects.all())
     original = TransactionTestCase._fixture_teardown
+    kept: dict[str, tuple[list, list]] = {}
 
     def fixture_teardown(self):
         if self.available_apps is not None or self.serialized_rollback:
             return original(self)
         for db_name in self._databases_names(include_mirrors=False):
+            if db_name not in kept:
+                kept[db_name] = (list(ContentType.objects.using(db_name).all()),
+                                 list(Permission.objects.using(db_name).all()))
+            content_types, permissions = kept[db_name]
             call_command("flush", verbosity=0, interactive=False, database=db_name, reset_sequences=False,
                          inhibit_post_migrate=True)
             ContentType.objects.using(db_name).bulk_create(content_types)
             Permission.objects.using(db_name).bulk_create(permissions)
-            connections[db_name].close_if_unusable_or_obsolete()
 
     TransactionTestCase._fixture_teardown = fixture_teardown
-    yield
-    TransactionTestCase._fixture_teardown = original
+
+
+_install_fast_flush()
