@@ -113,6 +113,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.accounts.context_processors.tmi_sign_in_needed",
             ],
+            # `display_text` in every template: text from TMI without bidi or control characters.
+            "builtins": ["portal.display_filters"],
         },
     },
 ]

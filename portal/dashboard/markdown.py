@@ -12,6 +12,8 @@ import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
+from portal.diagrams.text import clean_display_text
+
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
     ["table", "strikethrough"])
 
@@ -42,7 +44,7 @@ def _markdown_render(text: str) -> str:
 
 
 def markdown_to_safe_html(text: str | None) -> SafeString:
-    html = _markdown_render(text or "")
+    html = _markdown_render(clean_display_text(text))  # no bidi or control characters (diagrams/text.py)
     cleaned = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=ALLOWED_SCHEMES,
                         allowed_classes=ALLOWED_CLASSES, link_rel="noopener noreferrer nofollow")
     return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above

@@ -14,6 +14,8 @@ import re
 
 from django.utils.translation import gettext_lazy as _
 
+from portal.diagrams.text import clean_display_text
+
 SEVERITIES = ("critical", "high", "medium", "low", "informational", "unknown")
 SEVERITY_LABELS = {
     "critical": _("Critical"), "high": _("High"), "medium": _("Medium"), "low": _("Low"),
@@ -61,7 +63,7 @@ def status_label(key: str, labels: dict, raw: object = "") -> str:
     """A known status in words; an unknown one as TMI spelled it (it is user data: templates escape it)."""
     if key in labels:
         return str(labels[key])
-    return str(raw or key).replace("_", " ").capitalize()
+    return clean_display_text(raw or key).replace("_", " ").capitalize()  # charts draw it too: cleaned here
 
 
 def tm_status_label(key: str, raw: object = "") -> str:

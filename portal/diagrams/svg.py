@@ -10,6 +10,8 @@ import re
 import secrets
 from typing import Iterable, Mapping
 
+from portal.diagrams.text import clean_display_text
+
 SVG_NS = "http://www.w3.org/2000/svg"
 # Code points XML 1.0 forbids (an SVG containing them is not well-formed), plus lone surrogates.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -38,7 +40,8 @@ class SafeSVG(str):
 
 
 def clean_text(value: str) -> str:
-    return _XML_INVALID.sub("", value)
+    """Text fit for SVG and for reading: XML-valid, without bidi or control characters (text.py)."""
+    return _XML_INVALID.sub("", clean_display_text(value))
 
 
 def escape(value: object) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
+from portal.diagrams.text import clean_display_text
 from portal.reports.data import ThreatModelReport
 from portal.reports.fetching import DataOnlyURLFetcher, logo_data_uri
 from portal.reports.shaping import model_section, portfolio_summary
@@ -53,7 +54,7 @@ def html_to_pdf(html: str, *, title: str, progress: Progress, done: int, total: 
     fetcher = DataOnlyURLFetcher()
     progress(done, total, "Laying out pages")
     document = HTML(string=html, url_fetcher=fetcher).render()
-    document.metadata.title = title
+    document.metadata.title = clean_display_text(title)  # a viewer's title bar reads it too
     progress(done + 1, total, "Writing the PDF")
     pdf = document.write_pdf()
     progress(total, total, "Done")

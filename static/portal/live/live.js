@@ -7,7 +7,7 @@
 // Edits made while there is no `state` to build on (before the first, during a reconnect) wait in
 // `queued` and are sent once it arrives.
 
-import { drawCells, emptyNote, el, fitViewBox, expand, MARGIN, Markers, nodeBox, SVG_NS, visibleParts } from "./render.js";
+import { cleanDisplayText, drawCells, emptyNote, el, fitViewBox, expand, MARGIN, Markers, nodeBox, SVG_NS, visibleParts } from "./render.js";
 import { LiveSocket } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
@@ -67,7 +67,8 @@ function setStatus(kind, text) {
   ui.statusText.textContent = text;
 }
 
-const personName = (person) => (person && (person.name || person.email || person.id)) || "Someone";
+// Names come from TMI: shown without bidi or control characters, as on the server's pages.
+const personName = (person) => cleanDisplayText((person && (person.name || person.email || person.id)) || "Someone");
 const isMe = (person) => Boolean(person && state.me && person.id === state.me.id);
 
 // -- cells ---------------------------------------------------------------------------------------------------

@@ -343,7 +343,11 @@ const NAMED_COLOURS = new Set(("black white red green blue yellow orange purple 
   "darkgrey transparent none").split(" "));
 const DASHARRAY = /^\d{1,4}(?:\.\d{1,3})?(?:[\s,]+\d{1,4}(?:\.\d{1,3})?){0,7}$/;
 
-export const cleanText = (value) => String(value).replace(XML_INVALID, "");
+// The twin of portal/diagrams/text.py: bidi overrides, isolates and marks, C0 controls but tab and newline,
+// DEL and C1 controls are removed from anything shown (names from TMI included). Keep both lists the same.
+const DISPLAY_UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+export const cleanDisplayText = (value) => (value === null || value === undefined ? "" : String(value)).replace(DISPLAY_UNSAFE, "");
+export const cleanText = (value) => cleanDisplayText(value).replace(XML_INVALID, "");
 
 function colour(value, fallback) {
   if (typeof value === "string") {

@@ -1,0 +1,80 @@
+"""Text from TMI reaches pages and PDFs without bidi overrides or control characters (issue 10, item 7):
+a threat named `report\u202egnp.exe` must read "reportgnp.exe", never "reportexe.png". Against the real
+sandbox in both TMI generations, created through TMI's API as an attacker with write access would."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from portal.accounts.vault import tmi_client
+from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
+from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
+from tests.dashboard.conftest import MODEL_BACKEND
+from tests.diagrams.test_text import REMOVED
+from tests.reports.conftest import pdf_text
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the pages are async views
+
+THREAT = "report\u202egnp.exe"
+MODEL = "Q3 \u2067report\u2069\u202egnp.exe"
+SEEN_THREAT, SEEN_MODEL = "reportgnp.exe", "Q3 reportgnp.exe"
+OWNER = "Mallory \u202eyrollaM"
+
+
+@pytest.fixture
+def world(sandbox, organization, member_factory):
+    alice = member_factory(organization, "alice", role="owner")
+    user = next(u for u in sandbox.state.users.values() if u.provider_id == "alice")
+    user.display_name = OWNER  # TMI stores who created a model as its owner, name and all
+    with tmi_client(organization=organization, user=alice) as client:
+        tm = client.threat_models.create(name=MODEL, description="Money \u202eyenom flows\u200f here\u0085.")
+        client.threats.create(tm.id, name=THREAT, threat_type=["Spoofing"], severity="high",
+                              description="Opens \u2066the\u2069 attachment", mitigation="Block \u202dit\u202c")
+        client.diagrams.create(tm.id, "Data \u202eswolf")
+    stored = next(t for t in sandbox.state.threat_models.values() if t["id"] == str(tm.id))
+    stored["diagrams"][0]["cells"] = [{"id": "n1", "shape": "process", "position": {"x": 10, "y": 10},
+                                       "size": {"width": 200, "height": 60},
+                                       "attrs": {"text": {"text": "Mail \u202egnp.exe"}}}]
+    browser = Client()
+    browser.force_login(alice, backend=MODEL_BACKEND)
+    return {"alice": alice, "tm": str(tm.id), "browser": browser}
+
+
+def assert_clean(text: str, where: str) -> None:
+    found = sorted({f"U+{ord(char):04X}" for char in text if char in REMOVED})
+    assert not found, f"{where} still holds {found}"
+
+
+def test_pages_show_tmi_text_without_bidi_or_control_characters(world):
+    browser = world["browser"]
+    model_page = browser.get(reverse("dashboard:threat_model", args=["acme", world["tm"]])).content.decode()
+    assert SEEN_THREAT in model_page and SEEN_MODEL in model_page and "Mallory yrollaM" in model_page
+    assert "Mail gnp.exe" in model_page and "Data swolf" in model_page  # the diagram's SVG and its name
+    assert "Opens the attachment" in model_page and "Block it" in model_page
+    assert_clean(model_page, "the threat-model page")
+
+    overview = browser.get(reverse("dashboard:portfolio", args=["acme"])).content.decode()
+    assert SEEN_MODEL in overview
+    assert_clean(overview, "the overview")
+
+    listing = browser.get(reverse("dashboard:threat_models", args=["acme"]), {"q": "Q3"}).content.decode()
+    assert SEEN_MODEL in listing and "Mallory yrollaM" in listing
+    assert_clean(listing, "the threat-model list")
+
+
+def test_pdfs_show_tmi_text_without_bidi_or_control_characters(world, organization):
+    generated = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    with tmi_client(organization=organization, user=world["alice"]) as client:
+        report = threat_model_report_fetch(client, world["tm"])
+        reports = portfolio_report_fetch(client, filters={"search": "Q3"})
+    for pdf in (threat_model_report_pdf(report, organization=organization, generated_at=generated),
+                portfolio_report_pdf(reports, organization=organization, title="All", filters_description="",
+                                     generated_at=generated)):
+        text = pdf_text(pdf)
+        assert SEEN_THREAT in text.replace(" ", "") and SEEN_MODEL.replace(" ", "") in text.replace(" ", "")
+        assert "Mallory yrollaM" in text
+        assert_clean(text, "the PDF's text")
+        assert "\u202e".encode("utf-16-be") not in pdf  # nor in its metadata (the title)
