@@ -1,4 +1,5 @@
-"""The one place that imports httpx, so the HTTP library could be swapped without touching the client."""
+"""The one place that imports httpx (and httpcore, under it), so the HTTP library could be swapped without
+touching the client."""
 from __future__ import annotations
 
 import functools
@@ -79,7 +80,12 @@ class _GuardedBackend(httpcore.NetworkBackend):
             addresses = self.guard.resolve(host, port)
         except OSError as error:
             raise _resolve_error(host, error) from error
-        return self.inner.connect_tcp(str(addresses[0]), port, timeout, local_address, socket_options)
+        for address in addresses[:-1]:  # every one checked; the next is tried when one refuses, as httpcore does
+            try:
+                return self.inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+            except httpcore.ConnectError:
+                continue
+        return self.inner.connect_tcp(str(addresses[-1]), port, timeout, local_address, socket_options)
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
@@ -101,7 +107,12 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
             addresses = await self.guard.aresolve(host, port)
         except OSError as error:
             raise _resolve_error(host, error) from error
-        return await self.inner.connect_tcp(str(addresses[0]), port, timeout, local_address, socket_options)
+        for address in addresses[:-1]:
+            try:
+                return await self.inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+            except httpcore.ConnectError:
+                continue
+        return await self.inner.connect_tcp(str(addresses[-1]), port, timeout, local_address, socket_options)
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: typing.Iterable[typing.Any] | None = None

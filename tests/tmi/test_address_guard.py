@@ -168,6 +168,15 @@ def test_a_name_answering_one_refused_address_among_others_is_refused(listener):
     assert listener.accepted == 0
 
 
+def test_when_one_checked_address_refuses_the_next_one_is_tried(listener):
+    # The listener is bound to 127.0.0.1 only, so 127.0.0.2 refuses the connection.
+    resolver = Resolver(["127.0.0.2", "127.0.0.1"])
+    guard = AddressGuard(["127.0.0.0/8"], resolver=resolver)
+    with TMIClient(listener.url(host="tmi.twice.test"), address_guard=guard, max_retries=0) as client:
+        client.config()
+    assert resolver.asked == ["tmi.twice.test"] and listener.accepted == 1
+
+
 def test_the_host_header_keeps_the_name(listener):
     guard = AddressGuard(["127.0.0.1"], resolver=Resolver(["127.0.0.1"]))
     with TMIClient(listener.url(host="tmi.named.test"), address_guard=guard, max_retries=0) as client:
@@ -203,6 +212,14 @@ async def test_the_socket_connects_to_the_checked_address_with_the_name_as_host(
                                guard=AddressGuard(["127.0.0.1"], resolver=resolver), open_timeout=3)
     assert resolver.asked == ["tmi.named.test"]
     assert listener.accepted == 1 and listener.host_headers() == [f"tmi.named.test:{listener.port}"]
+
+
+async def test_the_socket_tries_the_next_checked_address_when_one_refuses(listener):
+    resolver = Resolver(["127.0.0.2", "127.0.0.1"])
+    with pytest.raises(Exception):  # the listener is no WebSocket server
+        await upstream_connect(listener.url("ws", "tmi.twice.test") + "/ws",
+                               guard=AddressGuard(["127.0.0.0/8"], resolver=resolver), open_timeout=3)
+    assert resolver.asked == ["tmi.twice.test"] and listener.accepted == 1
 
 
 @pytest.mark.parametrize("guarded", [True, False], ids=["guarded", "unguarded"])

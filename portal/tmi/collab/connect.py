@@ -29,5 +29,10 @@ async def upstream_connect(url: str, *, guard: AddressGuard | None, **kwargs: An
     scheme = "wss" if uri.secure else "ws"
     _, host, port = guard.parts(scheme, uri.host, uri.port, userinfo=uri.username is not None)
     addresses = await guard.aresolve(host, port)
+    for address in addresses[:-1]:  # every one checked; the next is tried when one refuses the connection
+        try:
+            return await _NoRedirects(url, host=str(address), port=port, proxy=None, **kwargs)
+        except ConnectionRefusedError:
+            continue
     # proxy=None: a proxy would resolve the name again itself.
-    return await _NoRedirects(url, host=str(addresses[0]), port=port, proxy=None, **kwargs)
+    return await _NoRedirects(url, host=str(addresses[-1]), port=port, proxy=None, **kwargs)
