@@ -50,7 +50,8 @@ _NEVER_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "0.0.0.0/8",  # "this network": connecting to 0.0.0.0 reaches the machine itself
     "240.0.0.0/4", "255.255.255.255/32", "224.0.0.0/4", "::/128", "ff00::/8"))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$")
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
 
 def system_resolver(host: str, port: int) -> list[str]:

@@ -8,13 +8,14 @@ import time
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from portal.tmi import AddressGuard, AddressNotAllowed, AsyncTMIClient, MalformedResponse, TMIClient, User
+from portal.tmi import (AddressGuard, AddressNotAllowed, APIConnectionError, AsyncTMIClient, MalformedResponse,
+                        TMIClient, User, _http)
 from portal.tmi.addresses import is_public, parse_entry
 from portal.tmi.collab import UpstreamSession
 from portal.tmi.collab.connect import upstream_connect
 from tests.sandbox.collab_world import make_world
 from tests.tmi.collab.live import FAST
-from tests.tmi.listeners import JSON_OK, Listener, listener, listener_factory, redirect_to  # noqa: F401
+from tests.tmi.listeners import listener, listener_factory, redirect_to, tls_contexts  # noqa: F401
 
 # -- the rule ------------------------------------------------------------------------------------------
 INTERNAL = ["127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.1.1",
@@ -184,6 +185,22 @@ def test_the_host_header_keeps_the_name(listener):
     assert listener.host_headers() == [f"tmi.named.test:{listener.port}"]
 
 
+def test_tls_names_and_verifies_the_server_by_its_name(listener_factory, monkeypatch):
+    server, client = tls_contexts("tmi.tls.test")
+    tls = listener_factory(tls=server)
+    monkeypatch.setattr(_http, "shared_tls_context", lambda: client)  # trusts the test CA only
+    guard = AddressGuard(["127.0.0.1"], resolver=Resolver(["127.0.0.1"]))
+    with TMIClient(tls.url("https", "tmi.tls.test"), address_guard=guard, max_retries=0) as named:
+        named.config()
+    assert tls.server_names == ["tmi.tls.test"] and tls.host_headers() == [f"tmi.tls.test:{tls.port}"]
+    # The same address by another name: the certificate does not match it, so nothing is sent.
+    guard = AddressGuard(["127.0.0.1"], resolver=Resolver(["127.0.0.1"]))
+    with TMIClient(tls.url("https", "other.tls.test"), address_guard=guard, max_retries=0) as other:
+        with pytest.raises(APIConnectionError):
+            other.config()
+    assert tls.server_names == ["tmi.tls.test", "other.tls.test"] and len(tls.requests) == 1
+
+
 async def test_the_async_client_resolves_once_per_connection_too(sandbox, generation):
     resolver = Resolver(["127.0.0.1"], ["192.168.0.9"])
     guard = AddressGuard(["127.0.0.1"], resolver=resolver)
@@ -220,6 +237,15 @@ async def test_the_socket_tries_the_next_checked_address_when_one_refuses(listen
         await upstream_connect(listener.url("ws", "tmi.twice.test") + "/ws",
                                guard=AddressGuard(["127.0.0.0/8"], resolver=resolver), open_timeout=3)
     assert resolver.asked == ["tmi.twice.test"] and listener.accepted == 1
+
+
+async def test_the_socket_names_and_verifies_the_server_by_its_name_over_tls(listener_factory):
+    server, client = tls_contexts("tmi.tls.test")
+    tls = listener_factory(tls=server)
+    guard = AddressGuard(["127.0.0.1"], resolver=Resolver(["127.0.0.1"]))
+    with pytest.raises(InvalidStatus):  # the listener answers 200, not 101; it was reached over TLS by name
+        await upstream_connect(tls.url("wss", "tmi.tls.test") + "/ws", guard=guard, ssl=client, open_timeout=3)
+    assert tls.server_names == ["tmi.tls.test"] and tls.host_headers() == [f"tmi.tls.test:{tls.port}"]
 
 
 @pytest.mark.parametrize("guarded", [True, False], ids=["guarded", "unguarded"])
