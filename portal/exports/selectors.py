@@ -22,19 +22,15 @@ def _visible_to(jobs: QuerySet, *, organization, viewer) -> QuerySet:
     allowed to see. So a scheduled run is seen only by the person whose access made it and by the
     recipients it was sent to (fixed when the run was created: a later edit of the schedule, or an admin
     pressing "Run now", shares nothing more); runs made with the organisation's service account also by
-    its owners, who alone may choose that account. A member sees the exports they asked for; owners and
-    admins also see the other manual exports."""
+    its owners, who alone may choose that account. A manual export is seen only by the member who asked
+    for it, whatever the viewer's role: an admin's role does not lend them another member's TMI access."""
     if viewer is None:
         return jobs
     user = viewer.user
-    mine = Q(made_with=user) | Q(shared_with=user)
+    mine = Q(made_with=user) | Q(shared_with=user) | Q(from_schedule=False, requested_by=user)
     if Role(viewer.role) == Role.OWNER:
         mine |= Q(made_with_service_account=True)
-    if Role(viewer.role).at_least(Role.ADMIN):
-        manual = Q(from_schedule=False)
-    else:
-        manual = Q(from_schedule=False, requested_by=user)
-    return jobs.filter(pk__in=jobs.filter(mine | manual).values("pk"))
+    return jobs.filter(pk__in=jobs.filter(mine).values("pk"))
 
 
 def export_jobs_list(*, organization, viewer=None, kind: str | None = None, schedule=None,
