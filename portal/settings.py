@@ -290,6 +290,9 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# No row per successful login (axes' AccessLog would record every portal sign-in too, with IP and browser):
+# the audit log records sign-ins; axes keeps only the failures it counts.
+AXES_DISABLE_ACCESS_LOG = True
 
 LOGGING = {
     "version": 1,
