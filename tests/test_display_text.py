@@ -78,3 +78,14 @@ def test_pdfs_show_tmi_text_without_bidi_or_control_characters(world, organizati
         assert "Mallory yrollaM" in text
         assert_clean(text, "the PDF's text")
         assert "\u202e".encode("utf-16-be") not in pdf  # nor in its metadata (the title)
+
+
+def test_peoples_names_from_tmi_are_cleaned_on_admin_pages_and_in_the_top_bar(world):
+    alice = world["alice"]
+    alice.first_name, alice.last_name = "Mal\u202eory", "\u2066Smith\u2069"  # as TMI's userinfo named her
+    alice.save()
+    members = world["browser"].get(reverse("tenant_admin:members", args=["acme"])).content.decode()
+    assert "Malory Smith" in members
+    assert_clean(members, "the members page")
+    overview = world["browser"].get(reverse("dashboard:portfolio", args=["acme"])).content.decode()
+    assert '<span class="user-name">Malory Smith</span>' in overview

@@ -7,6 +7,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from portal.diagrams.text import clean_display_text
+
 logger = logging.getLogger(__name__)
 
 
@@ -18,7 +20,8 @@ def admin_change_broadcast(*, organization, section: str, actor=None, summary: s
     """After commit, tell `admin-<organization id>` which section changed and who changed it.
     A failing channel layer must never undo or fail the change itself, so errors are only logged."""
     event = {"type": "admin.changed", "section": section, "summary": summary,
-             "actor": (actor.get_full_name() or actor.email or actor.get_username()) if actor else "",
+             # A name from TMI, shown by admin.js: without bidi or control characters, as on the pages.
+             "actor": clean_display_text(actor.get_full_name() or actor.email or actor.get_username()) if actor else "",
              "actor_id": actor.pk if actor else None}
     group = admin_group(organization.pk)
 
