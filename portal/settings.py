@@ -196,7 +196,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 # Synced into django-celery-beat's tables by its DatabaseScheduler; export schedules add their own rows.
 CELERY_BEAT_SCHEDULE = {
-    "tmi-tokens-refresh-due": {"task": "portal.exports.tasks.tmi_tokens_refresh_due", "schedule": 60.0},
+    "tmi-tokens-refresh-due": {"task": "portal.accounts.tasks.tmi_tokens_refresh_due", "schedule": 60.0},
     "export-jobs-reap": {"task": "portal.exports.tasks.export_jobs_reap", "schedule": 60.0},
     "export-files-expire": {"task": "portal.exports.tasks.export_files_expire", "schedule": 3600.0},
 }

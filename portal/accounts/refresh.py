@@ -3,12 +3,14 @@ export schedules they own. Every refresh goes through the vault's one locked pat
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.accounts.models import TMIConnection
@@ -19,20 +21,31 @@ from portal.tmi.errors import TMIError
 logger = logging.getLogger(__name__)
 
 
-def tmi_connections_due_list(*, window_seconds: int | None = None, now=None):
-    """Connections that expire within the window and whose owner has background work: an open
-    live socket in that organisation, or an active export schedule there."""
-    from portal.exports.models import ExportSchedule
-    from portal.live.models import LiveConnection
+# What keeps a member's tokens worth refreshing without them: each app whose work goes on without the member
+# (an open live socket, an export schedule that runs as them) registers a condition at start-up, so this
+# module needs to know none of them. A condition is a callable giving a Django expression over the
+# connection's `organization` and `user` (OuterRef), e.g. Exists(LiveConnection.objects.filter(...)).
+_background_work: list[Callable[[], Any]] = []
 
+
+def tmi_background_work_register(condition: Callable[[], Any]) -> None:
+    if condition not in _background_work:
+        _background_work.append(condition)
+
+
+def tmi_connections_due_list(*, window_seconds: int | None = None, now=None):
+    """Connections that expire within the window and whose owner has work going on without them, as the
+    registered conditions say."""
     now = now or timezone.now()
     window = settings.TMI_REFRESH_WINDOW_SECONDS if window_seconds is None else window_seconds
-    live = LiveConnection.objects.filter(organization=OuterRef("organization"), user=OuterRef("user"))
-    schedules = ExportSchedule.objects.filter(organization=OuterRef("organization"), owner=OuterRef("user"),
-                                              paused=False, run_as="owner")
+    if not _background_work:
+        return TMIConnection.objects.none()
+    wanted = Q()
+    for condition in _background_work:
+        wanted |= Q(condition())
     return (TMIConnection.objects.select_related("organization", "user")
             .filter(needs_sign_in=False, expires_at__lte=now + timedelta(seconds=window))
-            .filter(Q(Exists(live)) | Q(Exists(schedules))).order_by("pk"))
+            .filter(wanted).order_by("pk"))
 
 
 @dataclass

@@ -6,8 +6,12 @@ class ExportsConfig(AppConfig):
     verbose_name = "Exports"
 
     def ready(self) -> None:
+        from portal.accounts.refresh import tmi_background_work_register
         from portal.accounts.vault import tmi_sign_in_required_subscribe
         from portal.exports.schedules import export_schedules_check_connection
+        from portal.exports.selectors import export_schedule_active_condition
 
         # TMI refused to renew a member's access: pause the schedules that run as them, tell the owners.
         tmi_sign_in_required_subscribe(export_schedules_check_connection)
+        # An active schedule that runs with a member's own access keeps that member's tokens fresh.
+        tmi_background_work_register(export_schedule_active_condition)

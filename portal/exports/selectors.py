@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -130,3 +130,9 @@ def export_schedule_stop_reason(*, schedule) -> PauseReason | None:
 def organization_owner_emails(organization) -> list[str]:
     return sorted({m.user.email for m in Membership.objects.select_related("user").filter(
         organization=organization, role=Role.OWNER) if m.user.email})
+
+
+def export_schedule_active_condition():
+    """For the token vault's background refresh: an active schedule there runs with the member's own access."""
+    return Exists(ExportSchedule.objects.filter(organization=OuterRef("organization"), owner=OuterRef("user"),
+                                                paused=False, run_as=RunAs.OWNER))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from portal.accounts.refresh import tmi_tokens_refresh_due as _refresh_due
 from portal.exports.jobs import export_files_expire as _expire
 from portal.exports.jobs import export_jobs_reap as _reap
 from portal.exports.running import export_job_run
@@ -25,13 +24,6 @@ def export_job_run_task(self, job_id: int) -> str:
 def export_schedule_fire(schedule_id: int) -> int | None:
     job = export_schedule_run(schedule_id=schedule_id)
     return job.pk if job else None
-
-
-@shared_task(name="portal.exports.tasks.tmi_tokens_refresh_due")
-def tmi_tokens_refresh_due() -> dict:
-    report = _refresh_due()
-    return {"refreshed": report.refreshed, "already_fresh": report.already_fresh, "refused": report.refused,
-            "unreachable": report.unreachable}
 
 
 @shared_task(name="portal.exports.tasks.export_jobs_reap")

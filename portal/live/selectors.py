@@ -5,7 +5,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from portal.accounts.vault import atmi_client
+from portal.live.models import LiveConnection
 from portal.tmi import Diagram, NotFound, ThreatModel
 
 
@@ -38,3 +41,8 @@ async def live_diagram_get(*, organization: Any, user: Any, threat_model_id: str
     if isinstance(diagram, BaseException):
         raise diagram
     return LiveDiagram(threat_model=tm, diagram=diagram, generation=discovery.generation)
+
+
+def live_connection_open_condition():
+    """For the token vault's background refresh: the member has a live socket open in the organisation."""
+    return Exists(LiveConnection.objects.filter(organization=OuterRef("organization"), user=OuterRef("user")))

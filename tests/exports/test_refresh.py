@@ -16,7 +16,7 @@ from portal.celery import ping
 from portal.exports.models import ExportSchedule
 from portal.exports.schedules import export_schedule_create
 from portal.exports.selectors import export_schedule_blocked
-from portal.exports.tasks import tmi_tokens_refresh_due as refresh_task
+from portal.accounts.tasks import tmi_tokens_refresh_due as refresh_task
 from portal.live.models import LiveConnection
 from portal.tmi import TMIClient
 
