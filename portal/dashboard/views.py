@@ -1,5 +1,5 @@
 """Stakeholder pages. Thin: parse the query, call one selector, render. TMI trouble is handled in
-errors.tmi_page, the tenant in organizations.views.organization_view."""
+errors.tmi_page, the tenant in organizations.gate.organization_view."""
 from __future__ import annotations
 
 from django.shortcuts import render
@@ -10,7 +10,7 @@ from portal.dashboard import selectors
 from portal.dashboard.charts import column_chart, horizontal_bar_chart
 from portal.dashboard.errors import arender, tmi_page
 from portal.dashboard.vocabulary import SEVERITIES, TM_STATUSES, severity_label, tm_status_label
-from portal.organizations.views import organization_view
+from portal.organizations.gate import organization_view
 
 SORT_LABELS = (("created", gettext_lazy("Newest first")), ("name", gettext_lazy("Name")),
                ("changed", gettext_lazy("Last changed")), ("risk", gettext_lazy("Open risk")))

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.exports.jobs import export_job_create
 from portal.exports.models import ExportKind, ExportStatus
 from portal.exports.selectors import export_job_get, export_job_status_get, export_jobs_list
-from portal.organizations.views import organization_view
+from portal.organizations.gate import organization_view
 
 PORTFOLIO_FILTERS = ("q", "status")
 

@@ -14,7 +14,7 @@ from portal.dashboard.errors import arender, tmi_page
 from portal.diagrams import render_svg
 from portal.live.closes import closes_for_page
 from portal.live.selectors import DiagramMissing, live_diagram_get
-from portal.organizations.views import organization_view
+from portal.organizations.gate import organization_view
 from portal.tmi.collab.frames import MAX_FRAME_BYTES
 
 # Ids inside the SVG (arrowhead markers) are namespaced by this prefix; the page's script draws new

@@ -13,7 +13,7 @@ from portal.exports.provenance import schedule_made_with, sent_to_words
 from portal.exports.selectors import (export_jobs_list, export_schedule_blocked, export_schedule_get,
                                       export_schedule_runs, export_schedules_list)
 from portal.organizations.models import Role
-from portal.organizations.views import organization_view
+from portal.organizations.gate import organization_view
 from portal.tenant_admin import schedules as services
 from portal.tenant_admin.views import _render
 

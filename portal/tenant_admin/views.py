@@ -21,7 +21,7 @@ from portal.audit.vocabulary import action_label
 from portal.organizations.forms import (BrandingForm, ClientCredentialsForm, ConnectionTestForm, DomainsForm,
                                         InvitationForm, RoleForm, TMISettingsForm)
 from portal.organizations.models import Invitation, Membership, Role
-from portal.organizations.views import organization_view
+from portal.organizations.gate import organization_view
 from portal.tenant_admin import selectors, services
 from portal.tenant_admin.connection import HEALTH_TIMEOUT_SECONDS, tmi_server_check
 from portal.tenant_admin.heartbeat import heartbeat_states
