@@ -79,6 +79,15 @@ def test_the_members_page_lists_people_with_their_tmi_state(world):
     assert "never signed in" in html and "new@example.com" in html  # the pending invitation
 
 
+def test_an_invitation_whose_inviter_is_gone_is_listed(world):
+    """Made in Django admin, or its inviter's account deleted: no inviter to name, and the page still works."""
+    Invitation.objects.filter(pk=world.invitation.pk).update(invited_by=None)
+    page = client_for(world.users["admin"]).get(url("members"))
+    assert page.status_code == 200
+    row = page.content.decode().split("new@example.com", 1)[1].split("</tr>", 1)[0]
+    assert "<td>—</td>" in row
+
+
 def test_a_png_logo_is_stored_under_a_name_of_our_own(world):
     upload = SimpleUploadedFile("../../evil name.png", image_bytes("PNG"), content_type="image/png")
     done = client_for(world.users["admin"]).post(url("branding"), {"name": "Acme Ltd", "brand_colour": "#AA3300",
