@@ -154,6 +154,11 @@ MEDIA_URL = "/media/"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+# Django's cache holds what several web processes must agree on: rate-limit counts (sign-in starts, Test
+# connection) and each organisation's TMI sign-in options. One process needs nothing; several share one with
+# CACHE_URL, e.g. redis://redis:6379/2. Its own Redis database: clearing the cache flushes that database.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 # Channels: Redis when configured, else the in-memory layer (one process only).
 if REDIS_URL:
     CHANNEL_LAYERS = {
