@@ -73,13 +73,18 @@ INSTALLED_APPS = [
     "portal.organizations",
     "portal.accounts",
     "portal.dashboard",
-    "portal.devtools",
     "portal.audit",
     "portal.live",
     "portal.reports",
     "portal.exports",
     "portal.tenant_admin",
 ]
+# The demo, the sandbox's management command and the README screenshots (portal/devtools) are for development
+# machines: a deployment with secrets of its own does not load them (nor, through them, the sandbox) unless
+# PORTAL_DEVTOOLS=true says so.
+PORTAL_DEVTOOLS = env.bool("PORTAL_DEVTOOLS", default=DEBUG or SECRET_KEY == DEVELOPMENT_SECRET_KEY)
+if PORTAL_DEVTOOLS:
+    INSTALLED_APPS.append("portal.devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

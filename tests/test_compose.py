@@ -67,7 +67,7 @@ def test_tmi_is_the_real_image_named_by_an_environment_variable_or_the_sandbox(c
     assert tmi["profiles"] == ["tmi"]
     sandbox = compose["services"]["tmi-sandbox"]
     assert sandbox["profiles"] == ["sandbox"]
-    assert sandbox["command"][:3] == ["python", "manage.py", "tmi_sandbox"]
+    assert sandbox["command"][:3] == ["python", "-m", "portal.sandbox"]  # production settings load no devtools
 
 
 def test_the_dockerfile_serves_the_asgi_app_as_an_unprivileged_user():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portal.dashboard.concurrency import PER_PAGE_CONCURRENCY, gather_limited
-from portal.dashboard.vocabulary import severity_key, threat_is_open
+from portal.portfolio.vocabulary import severity_key, threat_is_open
 from portal.tmi import (AsyncTMIClient, Asset, Diagram, Document, Forbidden, Note, NotFound, Repository, Threat,
                         ThreatModel, TMListItem)
 from portal.tmi.pagination import MAX_LIMIT

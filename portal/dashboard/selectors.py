@@ -15,10 +15,10 @@ from portal.accounts.vault import atmi_client
 from portal.dashboard.caching import CACHE_SECONDS, cache_read, cache_write, cached, user_cache_key
 from portal.dashboard.concurrency import PER_PAGE_CONCURRENCY, gather_limited
 from portal.dashboard.fetching import all_threat_models, open_by_severity, open_threats, threat_model_bundle
-from portal.dashboard.records import Count, Portfolio, ThreatModelDetail, ThreatModelListPage, ThreatModelRow
-from portal.dashboard.shaping import (asset_row, diagram_view, link_row, note_view, person, severity_counts,
+from portal.portfolio.records import Count, Portfolio, ThreatModelDetail, ThreatModelListPage, ThreatModelRow
+from portal.portfolio.shaping import (asset_row, diagram_view, link_row, note_view, person, severity_counts,
                                       status_counts, threat_model_row, threat_model_summary, threat_row)
-from portal.dashboard.vocabulary import SEVERITIES, TM_STATUSES, term_key, threat_status_label, tm_status_label
+from portal.portfolio.vocabulary import SEVERITIES, TM_STATUSES, term_key, threat_status_label, tm_status_label
 from portal.tmi import AsyncTMIClient, TMListItem
 
 RISKIEST_COUNT = 5

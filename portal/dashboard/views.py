@@ -7,9 +7,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.dashboard import selectors
-from portal.dashboard.charts import column_chart, horizontal_bar_chart
-from portal.dashboard.errors import arender, tmi_page
-from portal.dashboard.vocabulary import SEVERITIES, TM_STATUSES, severity_label, tm_status_label
+from portal.portfolio.charts import column_chart, horizontal_bar_chart
+from portal.accounts.tmi_pages import arender, tmi_page
+from portal.portfolio.vocabulary import SEVERITIES, TM_STATUSES, severity_label, tm_status_label
 from portal.organizations.gate import organization_view
 
 SORT_LABELS = (("created", gettext_lazy("Newest first")), ("name", gettext_lazy("Name")),

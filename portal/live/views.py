@@ -2,7 +2,7 @@
 diagram before (and without) its socket; static/portal/live/ then keeps it live over the socket of
 portal/live/consumers.py (protocol: docs/live-protocol.md).
 
-TMI trouble becomes a page in dashboard.errors.tmi_page, the tenant comes from organization_view.
+TMI trouble becomes a page in accounts.tmi_pages.tmi_page, the tenant comes from organization_view.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from portal.dashboard.errors import arender, tmi_page
+from portal.accounts.tmi_pages import arender, tmi_page
 from portal.diagrams import render_svg
 from portal.live.closes import closes_for_page
 from portal.live.selectors import DiagramMissing, live_diagram_get

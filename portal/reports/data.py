@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from portal.dashboard.vocabulary import term_key
+from portal.portfolio.vocabulary import term_key
 from portal.tmi import (Asset, Diagram, Document, Note, Repository, Threat, ThreatModel, TMIClient, TMListItem,
                         User)
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from django.utils.safestring import SafeString
 
-from portal.dashboard.charts import column_chart, horizontal_bar_chart
-from portal.dashboard.markdown import markdown_to_safe_html
-from portal.dashboard.records import AssetRow, Count, LinkRow, NoteView, ThreatRow
-from portal.dashboard.shaping import (asset_row, diagram_view, link_row, note_view, person, status_counts, threat_model_row, threat_model_summary, threat_row)
-from portal.dashboard.vocabulary import (SEVERITIES, risk_score, severity_label, term_key, threat_status_label,
+from portal.portfolio.charts import column_chart, horizontal_bar_chart
+from portal.portfolio.markdown import markdown_to_safe_html
+from portal.portfolio.records import AssetRow, Count, LinkRow, NoteView, ThreatRow
+from portal.portfolio.shaping import (asset_row, diagram_view, link_row, note_view, person, status_counts, threat_model_row, threat_model_summary, threat_row)
+from portal.portfolio.vocabulary import (SEVERITIES, risk_score, severity_label, term_key, threat_status_label,
                                          tm_status_label)
 from portal.reports.data import ThreatModelReport
 

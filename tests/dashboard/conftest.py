@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 from django.core.cache import cache
 
-from portal.dashboard.vocabulary import severity_key, term_key, threat_is_open
+from portal.portfolio.vocabulary import severity_key, term_key, threat_is_open
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from portal.dashboard import selectors
-from portal.dashboard.vocabulary import SEVERITIES, risk_score, term_key
+from portal.portfolio.vocabulary import SEVERITIES, risk_score, term_key
 from tests.dashboard.conftest import find_model, open_severities, readable_models, status_counts
 from tests.sandbox.helpers import add_fault
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from portal.dashboard.vocabulary import SEVERITY_LABELS, severity_key, threat_is_open
+from portal.portfolio.vocabulary import SEVERITY_LABELS, severity_key, threat_is_open
 from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
 from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
 from tests.dashboard.conftest import find_model, readable_models

@@ -1,4 +1,4 @@
-"""Plain records the dashboard templates read: no TMI models, no lazy calls, only what a page prints."""
+"""Plain records the pages and PDFs read: no TMI models, no lazy calls, only what a page prints."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.utils.safestring import SafeString
 
-from portal.dashboard.vocabulary import risk_score
+from portal.portfolio.vocabulary import risk_score
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class AssetRow:
 @dataclass(frozen=True)
 class NoteView:
     name: str
-    html: SafeString  # Markdown rendered and sanitised by portal.dashboard.markdown
+    html: SafeString  # Markdown rendered and sanitised by portal.portfolio.markdown
 
 
 @dataclass(frozen=True)

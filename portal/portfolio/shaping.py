@@ -1,4 +1,4 @@
-"""TMI models -> the dashboard's plain records, and the plain-language summary of a threat model."""
+"""TMI models -> the plain records pages and PDFs read, and the plain-language summary of a threat model."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from portal.dashboard.markdown import markdown_to_safe_html
-from portal.dashboard.records import AssetRow, Count, DiagramView, LinkRow, NoteView, ThreatModelRow, ThreatRow
-from portal.dashboard.vocabulary import (SEVERITIES, TM_STATUSES, severity_key, severity_label, term_key,
+from portal.portfolio.markdown import markdown_to_safe_html
+from portal.portfolio.records import AssetRow, Count, DiagramView, LinkRow, NoteView, ThreatModelRow, ThreatRow
+from portal.portfolio.vocabulary import (SEVERITIES, TM_STATUSES, severity_key, severity_label, term_key,
                                          threat_is_open, threat_status_label, tm_status_label)
 from portal.diagrams import diagram_summary, render_svg
 from portal.tmi import Asset, Diagram, Document, Note, Repository, Threat, TMListItem, User

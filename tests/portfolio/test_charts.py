@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from portal.dashboard.charts import column_chart, horizontal_bar_chart
-from portal.dashboard.records import Count
-from portal.dashboard.shaping import severity_counts
-from portal.dashboard.vocabulary import SEVERITIES, risk_score, severity_key, threat_is_open
+from portal.portfolio.charts import column_chart, horizontal_bar_chart
+from portal.portfolio.records import Count
+from portal.portfolio.shaping import severity_counts
+from portal.portfolio.vocabulary import SEVERITIES, risk_score, severity_key, threat_is_open
 
 NS = "{http://www.w3.org/2000/svg}"
 

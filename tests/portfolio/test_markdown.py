@@ -1,7 +1,7 @@
 """TMI notes: Markdown rendered, then sanitised; user-written HTML never becomes markup."""
 from __future__ import annotations
 
-from portal.dashboard.markdown import markdown_to_safe_html
+from portal.portfolio.markdown import markdown_to_safe_html
 from tests.dashboard.conftest import Elements
 
 SEEDED = ("Reproduction from ticket SEC-42 (user-written, keep it escaped):\n\n"

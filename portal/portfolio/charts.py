@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from portal.dashboard.records import Count
+from portal.portfolio.records import Count
 
 ROW_HEIGHT = 34
 BAR_HEIGHT = 22

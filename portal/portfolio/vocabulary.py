@@ -1,7 +1,7 @@
 """The words TMI uses for severities and statuses, in both generations, reduced to one vocabulary.
 
 1.8 sends lowercase enums (`high`, `in_progress`); 0.217 stores what clients sent (`High`, `In Progress`,
-`None`). Everything the dashboard shows or counts goes through these functions, so a badge, a chart and a
+`None`). Everything a page or a PDF shows or counts goes through these functions, so a badge, a chart and a
 filter agree on what "high" is.
 
 "Open" threat (the issue leaves it to us): a threat is open unless TMI says it is mitigated (`mitigated`
