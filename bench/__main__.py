@@ -1,5 +1,6 @@
 """`python -m bench <benchmark> [options]`; `python -m bench` alone lists the benchmarks, and
 `python -m bench <benchmark> --help` lists a benchmark's options."""
+
 import sys
 
 from bench import dashboard, export, live_relay

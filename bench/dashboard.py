@@ -11,6 +11,7 @@ signed-in member (real tokens from the sandbox's test IdP, in the token vault), 
 `--latency-ms` adds that much delay to every threat-model call at the sandbox (a fault hook), standing for
 the network between the portal and a real TMI; 0 measures the in-process sandbox alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,13 @@ def _sign_in(base_url: str, hint: str):
     with TMIClient(base_url) as client:
         provider = client.auth.test_provider()
         verifier, state = pkce.code_verifier(), pkce.new_state()
-        url = client.auth.authorize_url(provider, state=state, code_challenge=pkce.code_challenge(verifier),
-                                        client_callback=CALLBACK, login_hint=hint)
+        url = client.auth.authorize_url(
+            provider,
+            state=state,
+            code_challenge=pkce.code_challenge(verifier),
+            client_callback=CALLBACK,
+            login_hint=hint,
+        )
         code = parse_qs(urlsplit(httpx.get(url).headers["location"]).query)["code"][0]
         return client.auth.exchange_code(code, verifier, redirect_uri=CALLBACK, idp=provider.id), provider.id
 
@@ -70,8 +76,10 @@ def _p95(values: list[float]) -> float:
 
 
 def _line(label: str, values: list[float]) -> str:
-    return (f"  {label:<44} median {statistics.median(values) * 1000:8.1f} ms   p95 {_p95(values) * 1000:8.1f} ms"
-            f"   (n={len(values)})")
+    return (
+        f"  {label:<44} median {statistics.median(values) * 1000:8.1f} ms   p95 {_p95(values) * 1000:8.1f} ms"
+        f"   (n={len(values)})"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -97,8 +105,11 @@ def run(args: argparse.Namespace) -> None:
         if args.latency_ms:
             import httpx
 
-            httpx.post(f"{sandbox.base_url}/_sandbox/faults", timeout=10,
-                       json={"path_prefix": "/threat_models", "latency_ms": args.latency_ms}).raise_for_status()
+            httpx.post(
+                f"{sandbox.base_url}/_sandbox/faults",
+                timeout=10,
+                json={"path_prefix": "/threat_models", "latency_ms": args.latency_ms},
+            ).raise_for_status()
         client = Client()
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
         tm_id = next(iter(sandbox.state.threat_models))
@@ -110,10 +121,14 @@ def run(args: argparse.Namespace) -> None:
                 response = client.get(url)
                 if response.status_code != 200:
                     raise SystemExit(f"{url} answered {response.status_code}")
+
             return fetch
 
-        print(f"TMI {args.generation}, {args.models} threat models, {args.latency_ms} ms added per TMI call, "
-              f"concurrency {selectors.PER_PAGE_CONCURRENCY}", flush=True)
+        print(
+            f"TMI {args.generation}, {args.models} threat models, {args.latency_ms} ms added per TMI call, "
+            f"concurrency {selectors.PER_PAGE_CONCURRENCY}",
+            flush=True,
+        )
         print("Server time of a page (Django test client, in-process):")
         print(_line("portfolio, empty cache", _timed(get(portfolio_url), args.repeat, before=cache.clear)))
         print(_line("portfolio, per-member cache warm", _timed(get(portfolio_url), args.repeat)))
@@ -124,21 +139,26 @@ def run(args: argparse.Namespace) -> None:
         detail = async_to_sync(selectors.threat_model_for_dashboard)
         for label, call in (
             ("portfolio", lambda c: portfolio(organization=organization, user=user, concurrency=c)),
-            ("threat-model page", lambda c: detail(organization=organization, user=user, threat_model_id=tm_id,
-                                                   concurrency=c)),
+            (
+                "threat-model page",
+                lambda c: detail(organization=organization, user=user, threat_model_id=tm_id, concurrency=c),
+            ),
         ):
             repeat = max(1, args.repeat // 2) if label == "portfolio" else args.repeat
-            together = _timed(lambda: call(selectors.PER_PAGE_CONCURRENCY), repeat, before=cache.clear)
-            serial = _timed(lambda: call(1), repeat, before=cache.clear)
+            together = _timed(lambda call=call: call(selectors.PER_PAGE_CONCURRENCY), repeat, before=cache.clear)
+            serial = _timed(lambda call=call: call(1), repeat, before=cache.clear)
             print(_line(f"{label}, concurrent", together))
             print(_line(f"{label}, one after another", serial))
-            print(f"  {label}: one-after-another / concurrent = "
-                  f"{statistics.median(serial) / statistics.median(together):.1f}x")
+            print(
+                f"  {label}: one-after-another / concurrent = "
+                f"{statistics.median(serial) / statistics.median(together):.1f}x"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--generation", choices=["1.8", "0.217"], default="1.8")
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5, help="requests per measurement (the threat-model page: x4)")

@@ -9,6 +9,7 @@ alone and for a portfolio report of the `--models` bulk models, it prints fetch 
 (the export worker's two phases), the PDF's size and pages, and memory: the tracemalloc peak of each phase
 (a second run with tracing on, since tracing slows Python down) and the process's peak RSS.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SEVERITIES = ("critical", "high", "medium", "low", "informational")
@@ -44,32 +45,52 @@ def diagram_cells(count: int, seed: str) -> list[dict[str, Any]]:
     cells: list[dict[str, Any]] = []
     ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/node/{i}")) for i in range(nodes)]
     for i, cell_id in enumerate(ids):
-        cells.append({"id": cell_id, "shape": SHAPES[i % len(SHAPES)],
-                      "position": {"x": 40 + (i % columns) * 200, "y": 40 + (i // columns) * 120},
-                      "size": {"width": 140, "height": 60},
-                      "attrs": {"text": {"text": f"Component {i + 1}"}}})
+        cells.append(
+            {
+                "id": cell_id,
+                "shape": SHAPES[i % len(SHAPES)],
+                "position": {"x": 40 + (i % columns) * 200, "y": 40 + (i // columns) * 120},
+                "size": {"width": 140, "height": 60},
+                "attrs": {"text": {"text": f"Component {i + 1}"}},
+            }
+        )
     flows = count - nodes
-    pairs = [(a, a + 1) for a in range(nodes - 1) if (a + 1) % columns] + \
-            [(a, a + columns) for a in range(nodes - columns)]
+    pairs = [(a, a + 1) for a in range(nodes - 1) if (a + 1) % columns] + [
+        (a, a + columns) for a in range(nodes - columns)
+    ]
     for n, (a, b) in enumerate(pairs[:flows]):
-        cells.append({"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/flow/{n}")), "shape": "flow",
-                      "source": {"cell": ids[a]}, "target": {"cell": ids[b]},
-                      "labels": [{"position": 0.5, "attrs": {"text": {"text": f"flow {n + 1}"}}}]})
+        cells.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/flow/{n}")),
+                "shape": "flow",
+                "source": {"cell": ids[a]},
+                "target": {"cell": ids[b]},
+                "labels": [{"position": 0.5, "attrs": {"text": {"text": f"flow {n + 1}"}}}],
+            }
+        )
     return cells
 
 
 def build_large_model(client, *, threats: int, diagrams: int, cells: int) -> str:
-    tm = client.threat_models.create(name="Benchmark: large threat model",
-                                     description="Built by `python -m bench export`.")
+    tm = client.threat_models.create(
+        name="Benchmark: large threat model", description="Built by `python -m bench export`."
+    )
     for n in range(diagrams):
         diagram = client.diagrams.create(tm.id, f"Diagram {n + 1}")
-        client.diagrams.update(tm.id, diagram.id, name=f"Diagram {n + 1}", type="DFD-1.0.0",
-                               cells=diagram_cells(cells, f"{tm.id}/{n}"))
+        client.diagrams.update(
+            tm.id, diagram.id, name=f"Diagram {n + 1}", type="DFD-1.0.0", cells=diagram_cells(cells, f"{tm.id}/{n}")
+        )
     for n in range(threats):
-        client.threats.create(tm.id, name=f"Threat {n + 1}", threat_type=["Tampering"],
-                              severity=SEVERITIES[n % len(SEVERITIES)], status=STATUSES[n % len(STATUSES)],
-                              description=f"Threat number {n + 1}, with **some** Markdown in its description.",
-                              mitigation="Validate input; authenticate callers; log and alert.", score=n % 10)
+        client.threats.create(
+            tm.id,
+            name=f"Threat {n + 1}",
+            threat_type=["Tampering"],
+            severity=SEVERITIES[n % len(SEVERITIES)],
+            status=STATUSES[n % len(STATUSES)],
+            description=f"Threat number {n + 1}, with **some** Markdown in its description.",
+            mitigation="Validate input; authenticate callers; log and alert.",
+            score=n % 10,
+        )
     return tm.id
 
 
@@ -130,28 +151,38 @@ def run(args: argparse.Namespace) -> None:
     with SandboxServer(SandboxConfig(generation=args.generation, seed=f"bulk:{args.models}")) as sandbox:
         tokens, _ = _sign_in(sandbox.base_url, "alice")
         organization = Organization(name="Bench", slug="bench", tmi_base_url=sandbox.base_url)
-        generated_at = datetime.now(timezone.utc)
+        generated_at = datetime.now(UTC)
         with TMIClient(sandbox.base_url, auth=tokens, timeout=120) as client:
             started = time.perf_counter()
             tm_id = build_large_model(client, threats=args.threats, diagrams=args.diagrams, cells=args.cells)
-            print(f"Built the large model through the TMI client in {time.perf_counter() - started:.1f} s "
-                  f"({args.threats} threats, {args.diagrams} diagrams of {args.cells} cells)", flush=True)
+            print(
+                f"Built the large model through the TMI client in {time.perf_counter() - started:.1f} s "
+                f"({args.threats} threats, {args.diagrams} diagrams of {args.cells} cells)",
+                flush=True,
+            )
             print(f"Python {sys.version.split()[0]}, TMI {args.generation}, RSS at start {_rss_mb():.1f} MB")
-            _report(f"One threat model: {args.threats} threats, {args.diagrams} diagrams x {args.cells} cells",
-                    lambda: threat_model_report_fetch(client, tm_id),
-                    lambda report: threat_model_report_pdf(report, organization=organization,
-                                                           generated_at=generated_at))
-            _report(f"Portfolio report: {args.models} threat models",
-                    lambda: portfolio_report_fetch(client, filters={"name": "Bulk Model"}),
-                    lambda reports: portfolio_report_pdf(reports, organization=organization,
-                                                         title="Benchmark portfolio",
-                                                         filters_description="Name contains “Bulk Model”",
-                                                         generated_at=generated_at))
+            _report(
+                f"One threat model: {args.threats} threats, {args.diagrams} diagrams x {args.cells} cells",
+                lambda: threat_model_report_fetch(client, tm_id),
+                lambda report: threat_model_report_pdf(report, organization=organization, generated_at=generated_at),
+            )
+            _report(
+                f"Portfolio report: {args.models} threat models",
+                lambda: portfolio_report_fetch(client, filters={"name": "Bulk Model"}),
+                lambda reports: portfolio_report_pdf(
+                    reports,
+                    organization=organization,
+                    title="Benchmark portfolio",
+                    filters_description="Name contains “Bulk Model”",
+                    generated_at=generated_at,
+                ),
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--generation", choices=["1.8", "0.217"], default="1.8")
     parser.add_argument("--threats", type=int, default=200)
     parser.add_argument("--diagrams", type=int, default=5)

@@ -6,6 +6,7 @@ raw TMI client connected straight to TMI's collaboration socket (PROTOCOL.md 7; 
 round one seat per room moves the room's node; every other seat in the room records how long the
 change took to reach it. Operation ids identify the changes, so no clock travels in the messages.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -128,14 +129,22 @@ class BrowserSeat(Seat):
         self.daphne = daphne
 
     async def open(self) -> None:
-        self.ws = await connect(self.daphne.socket_url(self.room), origin=self.daphne.origin,
-                                additional_headers={"Cookie": f"sessionid={self.person.session_key}"},
-                                open_timeout=OPEN_TIMEOUT, ping_interval=None, max_size=None)
+        self.ws = await connect(
+            self.daphne.socket_url(self.room),
+            origin=self.daphne.origin,
+            additional_headers={"Cookie": f"sessionid={self.person.session_key}"},
+            open_timeout=OPEN_TIMEOUT,
+            ping_interval=None,
+            max_size=None,
+        )
         await self._until(("state",), "type")
 
     def ops_message(self, operation_id: str, cell: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "ops", "operation_id": operation_id,
-                "cells": [{"id": cell["id"], "operation": "update", "data": cell}]}
+        return {
+            "type": "ops",
+            "operation_id": operation_id,
+            "cells": [{"id": cell["id"], "operation": "update", "data": cell}],
+        }
 
     def on_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -151,8 +160,7 @@ class DirectSeat(Seat):
     """A raw TMI client: start or join over REST, then TMI's own socket (a ticket at 1.8, the token at
     0.217), the same path the bridge takes upstream, without the portal in between."""
 
-    def __init__(self, seat_id: int, person: Person, room: Room, meter: Meter, base_url: str,
-                 generation: str) -> None:
+    def __init__(self, seat_id: int, person: Person, room: Room, meter: Meter, base_url: str, generation: str) -> None:
         super().__init__(seat_id, person, room, meter)
         self.base_url, self.generation = base_url, generation
 
@@ -181,8 +189,12 @@ class DirectSeat(Seat):
         operation = {"type": "patch", "cells": [{"id": cell["id"], "operation": "update", "data": cell}]}
         if self.generation == "0.217":
             # 0.217 relays initiating_user as sent (9.5); the bridge sends the member's own identity too.
-            return {"message_type": "diagram_operation", "operation_id": operation_id, "operation": operation,
-                    "initiating_user": self.person.tmi_user()}
+            return {
+                "message_type": "diagram_operation",
+                "operation_id": operation_id,
+                "operation": operation,
+                "initiating_user": self.person.tmi_user(),
+            }
         return {"message_type": "diagram_operation_request", "operation_id": operation_id, "operation": operation}
 
     def on_frame(self, frame: dict[str, Any]) -> None:
@@ -231,8 +243,9 @@ def _moved(node: dict[str, Any], round_no: int) -> dict[str, Any]:
     return {**node, "position": {"x": 100 + (round_no * 7) % 400, "y": 80 + (round_no * 13) % 300}}
 
 
-async def rounds_play(rooms_seats: list[list[Seat]], meter: Meter, *, rounds: int, warmup: int, interval: float,
-                      timeout: float) -> RoundsResult:
+async def rounds_play(
+    rooms_seats: list[list[Seat]], meter: Meter, *, rounds: int, warmup: int, interval: float, timeout: float
+) -> RoundsResult:
     """`warmup` unmeasured rounds, then `rounds` measured ones. In a round every room's next seat moves
     the room's node (all rooms at once); the round ends when every other seat has seen its room's change
     (or after `timeout`), then `interval` passes before the next."""

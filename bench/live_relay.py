@@ -16,6 +16,7 @@ the relayed changes per second, and daphne's memory per bridged session: its RSS
 minus its RSS with none (measured after one session has come and gone, so one-off imports are not
 counted), divided by N. The sandbox's RSS is printed for reference.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,29 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.live_clients import (BrowserSeat, DirectSeat, Meter, RoundsResult, Seat, SetupFailed, rounds_play,
-                                seats_close, seats_open)
-from bench.live_world import (DaphneProcess, Person, Room, SandboxProcess, people_sign_in, portal_members_create,
-                              raise_open_files_limit, rooms_create, rooms_wait_closed, rss_kib)
+from bench.live_clients import (
+    BrowserSeat,
+    DirectSeat,
+    Meter,
+    RoundsResult,
+    Seat,
+    SetupFailed,
+    rounds_play,
+    seats_close,
+    seats_open,
+)
+from bench.live_world import (
+    DaphneProcess,
+    Person,
+    Room,
+    SandboxProcess,
+    people_sign_in,
+    portal_members_create,
+    raise_open_files_limit,
+    rooms_create,
+    rooms_wait_closed,
+    rss_kib,
+)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -75,25 +95,44 @@ class Phase:
 
     def line(self) -> str:
         lost = self.result.expected - self.result.deliveries
-        return (f"  {self.label:<30} p50 {self.p50_ms:8.2f} ms   p99 {self.p99_ms:8.2f} ms   "
-                f"{self.per_second:8.0f} changes/s   (n={len(self.result.latencies)}, lost {lost})")
+        return (
+            f"  {self.label:<30} p50 {self.p50_ms:8.2f} ms   p99 {self.p99_ms:8.2f} ms   "
+            f"{self.per_second:8.0f} changes/s   (n={len(self.result.latencies)}, lost {lost})"
+        )
 
 
 def _mib(kib: int) -> str:
     return f"{kib / 1024:7.1f} MiB"
 
 
-async def _phase(heading: str, label: str, seats_by_room: list[list[Seat]], args: argparse.Namespace,
-                 meter: Meter, progress: Progress, *, measure=None) -> tuple[Phase, object]:
+async def _phase(
+    heading: str,
+    label: str,
+    seats_by_room: list[list[Seat]],
+    args: argparse.Namespace,
+    meter: Meter,
+    progress: Progress,
+    *,
+    measure=None,
+) -> tuple[Phase, object]:
     seats = [seat for room in seats_by_room for seat in room]
     print(f"{heading}: connecting {len(seats)}...", flush=True)
     started = time.perf_counter()
     await seats_open(seats, concurrency=args.connect_concurrency, progress=progress)
-    print(f"  all {len(seats)} have the diagram after {time.perf_counter() - started:.1f} s; "
-          f"playing {args.rounds} rounds", flush=True)
+    print(
+        f"  all {len(seats)} have the diagram after {time.perf_counter() - started:.1f} s; "
+        f"playing {args.rounds} rounds",
+        flush=True,
+    )
     try:
-        result = await rounds_play(seats_by_room, meter, rounds=args.rounds, warmup=1,
-                                   interval=args.interval_ms / 1000, timeout=args.round_timeout)
+        result = await rounds_play(
+            seats_by_room,
+            meter,
+            rounds=args.rounds,
+            warmup=1,
+            interval=args.interval_ms / 1000,
+            timeout=args.round_timeout,
+        )
         measured = measure() if measure else None
     finally:
         await seats_close(seats)
@@ -102,17 +141,27 @@ async def _phase(heading: str, label: str, seats_by_room: list[list[Seat]], args
     return Phase(label, result), measured
 
 
-async def _run(args: argparse.Namespace, sandbox: SandboxProcess, daphne: DaphneProcess, owner: Person,
-               rooms: list[Room]) -> None:
+async def _run(
+    args: argparse.Namespace, sandbox: SandboxProcess, daphne: DaphneProcess, owner: Person, rooms: list[Room]
+) -> None:
     progress = Progress()
     seat_ids = iter(range(10**9))
 
     meter = Meter()
-    direct = [[DirectSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation) for p in room.people]
-              for room in rooms]
+    direct = [
+        [DirectSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation) for p in room.people]
+        for room in rooms
+    ]
     sandbox_idle = rss_kib(sandbox.pid)
-    direct_phase, sandbox_direct = await _phase("Directly against TMI", "directly against TMI", direct, args,
-                                                meter, progress, measure=lambda: rss_kib(sandbox.pid))
+    direct_phase, sandbox_direct = await _phase(
+        "Directly against TMI",
+        "directly against TMI",
+        direct,
+        args,
+        meter,
+        progress,
+        measure=lambda: rss_kib(sandbox.pid),
+    )
     await rooms_wait_closed(sandbox.base_url, owner, rooms)
 
     # One session through the bridge and away again, so one-off imports and caches in daphne are not
@@ -127,28 +176,40 @@ async def _run(args: argparse.Namespace, sandbox: SandboxProcess, daphne: Daphne
     meter = Meter()
     browsers = [[BrowserSeat(next(seat_ids), p, room, meter, daphne) for p in room.people] for room in rooms]
     bridge_phase, (daphne_busy, sandbox_bridged) = await _phase(
-        "Through the portal", "through the portal (bridge)", browsers, args, meter, progress,
-        measure=lambda: (rss_kib(daphne.pid), rss_kib(sandbox.pid)))
+        "Through the portal",
+        "through the portal (bridge)",
+        browsers,
+        args,
+        meter,
+        progress,
+        measure=lambda: (rss_kib(daphne.pid), rss_kib(sandbox.pid)),
+    )
     if not daphne.alive():
         raise SystemExit("daphne stopped during the run")
 
     n = sum(len(room.people) for room in rooms)
     print()
-    print(f"TMI {args.generation}, {n} participants in {len(rooms)} rooms of up to {args.per_diagram}, "
-          f"{args.rounds} rounds (every room edits at once; a round ends when all have seen the change)")
+    print(
+        f"TMI {args.generation}, {n} participants in {len(rooms)} rooms of up to {args.per_diagram}, "
+        f"{args.rounds} rounds (every room edits at once; a round ends when all have seen the change)"
+    )
     # The clients, daphne and the sandbox share this machine: its load colours every figure below.
     print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end of the run")
     print("Relay latency (a node moved by one person, until each other person in the room sees it):")
     print(bridge_phase.line())
     print(direct_phase.line())
-    print(f"  {'bridge / direct':<30} p50 {bridge_phase.p50_ms / direct_phase.p50_ms:7.2f}x      "
-          f"p99 {bridge_phase.p99_ms / direct_phase.p99_ms:7.2f}x")
+    print(
+        f"  {'bridge / direct':<30} p50 {bridge_phase.p50_ms / direct_phase.p50_ms:7.2f}x      "
+        f"p99 {bridge_phase.p99_ms / direct_phase.p99_ms:7.2f}x"
+    )
     print("Memory (resident set size):")
     print(f"  {'daphne, no live sessions':<30} {_mib(daphne_idle)}")
     print(f"  {f'daphne, {n} bridged sessions':<30} {_mib(daphne_busy)}")
     print(f"  {'per bridged session':<30} {(daphne_busy - daphne_idle) / n:7.1f} KiB")
-    print(f"  {'TMI sandbox (for reference)':<30} {_mib(sandbox_idle)} idle, {_mib(sandbox_direct).strip()} with "
-          f"{n} direct clients, {_mib(sandbox_bridged).strip()} with {n} bridged")
+    print(
+        f"  {'TMI sandbox (for reference)':<30} {_mib(sandbox_idle)} idle, {_mib(sandbox_direct).strip()} with "
+        f"{n} direct clients, {_mib(sandbox_bridged).strip()} with {n} bridged"
+    )
     refusals = bridge_phase.result.refusals + direct_phase.result.refusals
     if refusals:
         print(f"  refusals seen: {len(refusals)} (first: {refusals[0]})")
@@ -177,20 +238,26 @@ def _configure(workdir: Path) -> dict[str, str]:
 def run(args: argparse.Namespace, workdir: Path) -> None:
     limit = raise_open_files_limit()
     if limit < 4 * args.browsers + 256:
-        print(f"warning: only {limit} open files allowed; {args.browsers} browsers may need "
-              f"{4 * args.browsers + 256}", file=sys.stderr)
+        print(
+            f"warning: only {limit} open files allowed; {args.browsers} browsers may need {4 * args.browsers + 256}",
+            file=sys.stderr,
+        )
     env = _configure(workdir)
     rooms_n = math.ceil(args.browsers / args.per_diagram)
     progress = Progress()
     print(f"Starting a TMI {args.generation} sandbox and daphne...", flush=True)
     with SandboxProcess(args.generation, workdir / "sandbox.log") as sandbox:
         hints = ["bench-owner", *(f"bench-{i:04d}" for i in range(1, args.browsers + 1))]
-        people = asyncio.run(people_sign_in(sandbox.base_url, hints, concurrency=args.connect_concurrency,
-                                            progress=progress))
+        people = asyncio.run(
+            people_sign_in(sandbox.base_url, hints, concurrency=args.connect_concurrency, progress=progress)
+        )
         owner, people = people[0], people[1:]
         groups = [people[i::rooms_n] for i in range(rooms_n)]  # rooms of equal size (±1)
-        rooms = asyncio.run(rooms_create(sandbox.base_url, owner, groups, generation=args.generation,
-                                         concurrency=args.connect_concurrency))
+        rooms = asyncio.run(
+            rooms_create(
+                sandbox.base_url, owner, groups, generation=args.generation, concurrency=args.connect_concurrency
+            )
+        )
         print(f"  {len(rooms)} threat models with a diagram each", flush=True)
         portal_members_create(sandbox.base_url, people)
         print(f"  {len(people)} portal members with a signed-in session", flush=True)
@@ -207,16 +274,18 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench live", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench live", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--generation", choices=["1.8", "0.217"], default="1.8")
     parser.add_argument("--browsers", type=int, default=100, help="simulated browsers, 2 to 1,000 (default 100)")
     parser.add_argument("--per-diagram", type=int, default=10, help="people per diagram (room), 2 to 50 (default 10)")
     parser.add_argument("--rounds", type=int, default=20, help="measured rounds (default 20; one more warms up)")
     parser.add_argument("--interval-ms", type=int, default=50, help="pause between rounds (default 50)")
     parser.add_argument("--round-timeout", type=float, default=10.0, help="seconds a round may take (default 10)")
-    parser.add_argument("--connect-concurrency", type=int, default=20,
-                        help="sign-ins and connections in flight at once (default 20)")
+    parser.add_argument(
+        "--connect-concurrency", type=int, default=20, help="sign-ins and connections in flight at once (default 20)"
+    )
     args = parser.parse_args(argv)
     if not 2 <= args.browsers <= 1000:
         parser.error("--browsers must be between 2 and 1000")

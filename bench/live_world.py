@@ -2,6 +2,7 @@
 each has its own CPU time and its own memory to measure), N people signed in at the sandbox through its
 real OAuth flow, one threat model and diagram per room, and the portal's rows for those people
 (organisation membership, tokens in the vault, a Django session each)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,13 @@ class Person:
     session_key: str = ""
 
     def tmi_user(self) -> dict[str, str]:
-        return {"principal_type": "user", "provider": self.info.provider, "provider_id": self.info.provider_id,
-                "display_name": self.info.display_name, "email": self.info.email}
+        return {
+            "principal_type": "user",
+            "provider": self.info.provider,
+            "provider_id": self.info.provider_id,
+            "display_name": self.info.display_name,
+            "email": self.info.email,
+        }
 
 
 @dataclass
@@ -80,11 +86,14 @@ class SandboxProcess:
 
     def __init__(self, generation: str, log_path: Path) -> None:
         self.log_path = log_path
-        self.child = Child("TMI sandbox", [sys.executable, "-m", "portal.sandbox", "--port", "0", "--seed", "none",
-                                           "--tmi-version", generation], log_path=log_path)
+        self.child = Child(
+            "TMI sandbox",
+            [sys.executable, "-m", "portal.sandbox", "--port", "0", "--seed", "none", "--tmi-version", generation],
+            log_path=log_path,
+        )
         self.base_url = ""
 
-    def __enter__(self) -> "SandboxProcess":
+    def __enter__(self) -> SandboxProcess:
         self.child.start({**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -120,16 +129,20 @@ class DaphneProcess:
         self.child: Child | None = None
         self.port = 0
 
-    def __enter__(self) -> "DaphneProcess":
+    def __enter__(self) -> DaphneProcess:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(1024)
         self.port = self.sock.getsockname()[1]
         fd = self.sock.fileno()
-        self.child = Child("daphne", [sys.executable, "-m", "daphne", "--fd", str(fd), "-v", "0",
-                                      "portal.asgi:application"],
-                           ready_url=f"http://127.0.0.1:{self.port}/healthz/", pass_fds=(fd,), log_path=self.log_path)
+        self.child = Child(
+            "daphne",
+            [sys.executable, "-m", "daphne", "--fd", str(fd), "-v", "0", "portal.asgi:application"],
+            ready_url=f"http://127.0.0.1:{self.port}/healthz/",
+            pass_fds=(fd,),
+            log_path=self.log_path,
+        )
         try:
             self.child.start(self.env)
             self.child.wait_ready(timeout=60)
@@ -148,8 +161,10 @@ class DaphneProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def socket_url(self, room: Room) -> str:
-        return (f"ws://127.0.0.1:{self.port}/ws/o/{ORG_SLUG}/threat-models/{room.threat_model_id}"
-                f"/diagrams/{room.diagram_id}/live/")
+        return (
+            f"ws://127.0.0.1:{self.port}/ws/o/{ORG_SLUG}/threat-models/{room.threat_model_id}"
+            f"/diagrams/{room.diagram_id}/live/"
+        )
 
     def alive(self) -> bool:
         return self.child is not None and self.child.process is not None and self.child.process.poll() is None
@@ -167,14 +182,26 @@ class DaphneProcess:
 async def _sign_in(http: httpx.AsyncClient, idp: str, hint: str) -> Person:
     """The test IdP's authorization-code flow with PKCE, as the portal's sign-in does it."""
     verifier, state = pkce.code_verifier(), pkce.new_state()
-    authorize = await http.get("/oauth2/authorize", params={
-        "idp": idp, "scope": "openid profile email", "code_challenge": pkce.code_challenge(verifier),
-        "code_challenge_method": "S256", "state": state, "client_callback": CALLBACK, "login_hint": hint})
+    authorize = await http.get(
+        "/oauth2/authorize",
+        params={
+            "idp": idp,
+            "scope": "openid profile email",
+            "code_challenge": pkce.code_challenge(verifier),
+            "code_challenge_method": "S256",
+            "state": state,
+            "client_callback": CALLBACK,
+            "login_hint": hint,
+        },
+    )
     if authorize.status_code != 302:
         raise RuntimeError(f"sign-in of {hint} refused: {authorize.status_code} {authorize.text[:200]}")
     code = parse_qs(urlsplit(authorize.headers["location"]).query)["code"][0]
-    token = await http.post("/oauth2/token", params={"idp": idp}, json={
-        "grant_type": "authorization_code", "code": code, "code_verifier": verifier, "redirect_uri": CALLBACK})
+    token = await http.post(
+        "/oauth2/token",
+        params={"idp": idp},
+        json={"grant_type": "authorization_code", "code": code, "code_verifier": verifier, "redirect_uri": CALLBACK},
+    )
     tokens = TokenPair.model_validate(token.raise_for_status().json())
     info = await http.get("/oauth2/userinfo", headers={"Authorization": f"Bearer {tokens.access_token}"})
     return Person(hint=hint, tokens=tokens, info=UserInfo.model_validate(info.raise_for_status().json()))
@@ -207,20 +234,27 @@ def _acl_entry(person: Person, generation: str) -> dict[str, str]:
 
 def _node(index: int) -> dict[str, Any]:
     node_id = str(uuid.uuid4())
-    return {"id": node_id, "shape": "process", "position": {"x": 100, "y": 80}, "size": {"width": 120, "height": 60},
-            "attrs": {"text": {"text": f"Bench node {index}"}}}
+    return {
+        "id": node_id,
+        "shape": "process",
+        "position": {"x": 100, "y": 80},
+        "size": {"width": 120, "height": 60},
+        "attrs": {"text": {"text": f"Bench node {index}"}},
+    }
 
 
-async def rooms_create(base_url: str, owner: Person, groups: list[list[Person]], *, generation: str,
-                       concurrency: int) -> list[Room]:
+async def rooms_create(
+    base_url: str, owner: Person, groups: list[list[Person]], *, generation: str, concurrency: int
+) -> list[Room]:
     """One threat model per room, owned by `owner`, its people writers; one diagram with one node."""
     gate = asyncio.Semaphore(concurrency)
     async with AsyncTMIClient(base_url, auth=owner.tokens) as tmi:
 
         async def one(index: int, people: list[Person]) -> Room:
             async with gate:
-                tm = await tmi.threat_models.create(name=f"Bench room {index + 1}",
-                                                    authorization=[_acl_entry(p, generation) for p in people])
+                tm = await tmi.threat_models.create(
+                    name=f"Bench room {index + 1}", authorization=[_acl_entry(p, generation) for p in people]
+                )
                 diagram = await tmi.diagrams.create(tm.id, f"Room {index + 1}")
                 node = _node(index)
                 await tmi.diagrams.patch(tm.id, diagram.id, [{"op": "replace", "path": "/cells", "value": [node]}])
@@ -261,9 +295,15 @@ def portal_members_create(base_url: str, people: list[Person]) -> None:
         for person in people:
             user = get_user_model().objects.create(username=person.hint, email=person.info.email)
             organization.memberships.create(user=user, role="member")
-            tmi_connection_store(organization=organization, user=user, tokens=person.tokens,
-                                 provider=person.info.provider, subject=person.info.provider_id,
-                                 email=person.info.email, display_name=person.info.display_name)
+            tmi_connection_store(
+                organization=organization,
+                user=user,
+                tokens=person.tokens,
+                provider=person.info.provider,
+                subject=person.info.provider_id,
+                email=person.info.email,
+                display_name=person.info.display_name,
+            )
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
             session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"

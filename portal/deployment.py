@@ -10,6 +10,7 @@ reports the same as an error (portal.E001).
 Administrative commands (migrate, createsuperuser, tmi_sandbox, collectstatic, demo) do not refuse:
 they neither serve nor store a secret, so a new checkout runs them with nothing set.
 """
+
 from __future__ import annotations
 
 from django.core.checks import Error, Tags, register
@@ -30,10 +31,12 @@ def development_secrets_in_use(*, secret_key: str, salts: list[str]) -> list[str
 
 
 def _problem(names: list[str]) -> str:
-    return (f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} still the public development default, "
-            "and DEBUG is off. Set DJANGO_SECRET_KEY and PORTAL_FIELD_ENCRYPTION_SALT to long random values "
-            "of your own (e.g. python -c \"import secrets; print(secrets.token_urlsafe(50))\"), or set "
-            "DJANGO_DEBUG=true on a development machine. `python manage.py demo` makes and keeps its own.")
+    return (
+        f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} still the public development default, "
+        "and DEBUG is off. Set DJANGO_SECRET_KEY and PORTAL_FIELD_ENCRYPTION_SALT to long random values "
+        'of your own (e.g. python -c "import secrets; print(secrets.token_urlsafe(50))"), or set '
+        "DJANGO_DEBUG=true on a development machine. `python manage.py demo` makes and keeps its own."
+    )
 
 
 def serving_secrets_require() -> None:
@@ -62,5 +65,6 @@ def proxy_ssl_header(value: str) -> tuple[str, str] | None:
     if len(parts) != 2 or not parts[0].startswith("HTTP_") or not parts[1]:
         raise ImproperlyConfigured(
             f"DJANGO_SECURE_PROXY_SSL_HEADER must be the header as Django names it and the value that means "
-            f"HTTPS, e.g. \"HTTP_X_FORWARDED_PROTO,https\"; it is {value!r}.")
+            f'HTTPS, e.g. "HTTP_X_FORWARDED_PROTO,https"; it is {value!r}.'
+        )
     return parts[0], parts[1]

@@ -4,6 +4,7 @@
 control characters removed (portal/diagrams/text.py). Pages and PDF templates apply it to everything that
 comes from TMI. Safe input stays safe: removing characters cannot create markup.
 """
+
 from __future__ import annotations
 
 from django import template

@@ -4,6 +4,7 @@ pages a signed-in person sees.
 The policy itself is in settings (CONTENT_SECURITY_POLICY); django-csp writes it and makes the
 per-request nonce (`request.csp_nonce`) that the one kind of inline <style> the pages keep carries.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -45,8 +46,13 @@ def sign_in_page_policy(response, *, image_urls: Iterable[str] = ()):
     - img-src also allows the origins of the providers' icons, which TMI names (on itself or elsewhere).
     """
     response._csp_replace = {**(getattr(response, "_csp_replace", None) or {}), "form-action": None}
-    origins = sorted({f"{part.scheme}://{part.netloc}" for part in map(urlsplit, image_urls)
-                      if part.scheme in ("http", "https") and part.netloc})
+    origins = sorted(
+        {
+            f"{part.scheme}://{part.netloc}"
+            for part in map(urlsplit, image_urls)
+            if part.scheme in ("http", "https") and part.netloc
+        }
+    )
     if origins:
         update = dict(getattr(response, "_csp_update", None) or {})
         update["img-src"] = [*(update.get("img-src") or []), *origins]

@@ -3,6 +3,7 @@
 Embedded defaults need nothing installed: SQLite, the in-memory channel layer and a
 filesystem Celery broker. DATABASE_URL and REDIS_URL switch to the real services.
 """
+
 import os
 from datetime import timedelta
 from pathlib import Path

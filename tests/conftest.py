@@ -1,4 +1,5 @@
 """Fixtures shared by every test: running TMI sandboxes, one per generation."""
+
 from __future__ import annotations
 
 import os
@@ -11,6 +12,9 @@ from django.db.backends.signals import connection_created
 
 from portal.sandbox.config import GENERATIONS, SandboxConfig
 from portal.sandbox.server import SandboxServer
+
+# Loopback listeners that count what reaches them (the address guard's tests, Test connection).
+pytest_plugins = ["tests.tmi.listeners"]
 
 # The sandboxes listen on loopback, which the portal refuses as a TMI server unless the operator lists it
 # (PORTAL_TMI_ALLOWED_SERVERS, portal/organizations/tmi_servers.py). The tests list it deliberately, as the
@@ -77,8 +81,9 @@ def member_tokens(base_url: str, hint: str) -> dict:
         return login(base_url, hint)
     state = server.state
     who = builtin_idp.identity_for(state.config, hint)
-    user = state.user_for_login(provider=who.provider, provider_id=who.provider_id, email=who.email,
-                                display_name=who.display_name)
+    user = state.user_for_login(
+        provider=who.provider, provider_id=who.provider_id, email=who.email, display_name=who.display_name
+    )
     return state.issue_tokens(user)
 
 
@@ -119,6 +124,7 @@ def member_factory(db, django_user_model):
     TMI's real OAuth flow and sit in the token vault."""
     from portal.accounts.vault import tmi_connection_store
     from portal.tmi import TokenPair
+
     def make(organization, hint: str, *, role: str = "member"):
         user, _ = django_user_model.objects.get_or_create(username=hint, defaults={"email": f"{hint}@example.com"})
         organization.memberships.update_or_create(user=user, defaults={"role": role})
@@ -151,6 +157,7 @@ def pytest_collection_modifyitems(config, items):
 
 # -- a faster flush after transactional tests ------------------------------------------------------------
 
+
 def _install_fast_flush() -> None:
     """After each transactional test Django flushes every table and then re-runs the post_migrate handlers,
     which rebuild content types and permissions model by model: about 0.35 s a test, most of a transactional
@@ -170,11 +177,19 @@ def _install_fast_flush() -> None:
             return original(self)
         for db_name in self._databases_names(include_mirrors=False):
             if db_name not in kept:
-                kept[db_name] = (list(ContentType.objects.using(db_name).all()),
-                                 list(Permission.objects.using(db_name).all()))
+                kept[db_name] = (
+                    list(ContentType.objects.using(db_name).all()),
+                    list(Permission.objects.using(db_name).all()),
+                )
             content_types, permissions = kept[db_name]
-            call_command("flush", verbosity=0, interactive=False, database=db_name, reset_sequences=False,
-                         inhibit_post_migrate=True)
+            call_command(
+                "flush",
+                verbosity=0,
+                interactive=False,
+                database=db_name,
+                reset_sequences=False,
+                inhibit_post_migrate=True,
+            )
             ContentType.objects.using(db_name).bulk_create(content_types)
             Permission.objects.using(db_name).bulk_create(permissions)
 

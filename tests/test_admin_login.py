@@ -1,5 +1,6 @@
 """Django admin's password login locks out a username from an address after repeated failures
 (django-axes): the next try is refused even with the right password; other people and addresses go on."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,14 +19,16 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def superusers(django_user_model, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast: many attempts
-    return [django_user_model.objects.create_superuser(name, f"{name}@example.com", PASSWORD)
-            for name in ("root", "other")]
+    return [
+        django_user_model.objects.create_superuser(name, f"{name}@example.com", PASSWORD) for name in ("root", "other")
+    ]
 
 
 def attempt(username: str, password: str, *, ip: str = "127.0.0.1"):
     client = Client(REMOTE_ADDR=ip)
-    response = client.post(reverse("admin:login"), {"username": username, "password": password,
-                                                    "next": reverse("admin:index")})
+    response = client.post(
+        reverse("admin:login"), {"username": username, "password": password, "next": reverse("admin:index")}
+    )
     return response, "_auth_user_id" in client.session
 
 

@@ -1,4 +1,5 @@
 """docker-compose.yml, checked structurally (no Docker engine runs here)."""
+
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,15 @@ def test_the_dockerfile_serves_the_asgi_app_as_an_unprivileged_user():
 def test_secrets_are_required_and_https_settings_come_from_the_environment(compose):
     env = compose["services"]["web"]["environment"]
     assert env["PORTAL_FIELD_ENCRYPTION_SALT"].startswith("${PORTAL_FIELD_ENCRYPTION_SALT:?")
-    for name in ("DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SECURE_HSTS_SECONDS", "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS",
-                 "DJANGO_SECURE_HSTS_PRELOAD", "DJANGO_SESSION_COOKIE_SECURE", "DJANGO_CSRF_COOKIE_SECURE",
-                 "DJANGO_SECURE_PROXY_SSL_HEADER"):
+    for name in (
+        "DJANGO_SECURE_SSL_REDIRECT",
+        "DJANGO_SECURE_HSTS_SECONDS",
+        "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "DJANGO_SECURE_HSTS_PRELOAD",
+        "DJANGO_SESSION_COOKIE_SECURE",
+        "DJANGO_CSRF_COOKIE_SECURE",
+        "DJANGO_SECURE_PROXY_SSL_HEADER",
+    ):
         assert env[name].startswith(f"${{{name}:-"), name  # the operator's value, else the plain-HTTP default
     for service in ("worker", "beat", "migrate"):  # one environment for every portal process
         assert compose["services"][service]["environment"] == env

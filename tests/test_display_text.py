@@ -1,9 +1,10 @@
 """Text from TMI reaches pages and PDFs without bidi overrides or control characters (issue 10, item 7):
 a threat named `report\u202egnp.exe` must read "reportgnp.exe", never "reportexe.png". Against the real
 sandbox in both TMI generations, created through TMI's API as an attacker with write access would."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -31,13 +32,25 @@ def world(sandbox, organization, member_factory):
     user.display_name = OWNER  # TMI stores who created a model as its owner, name and all
     with tmi_client(organization=organization, user=alice) as client:
         tm = client.threat_models.create(name=MODEL, description="Money \u202eyenom flows\u200f here\u0085.")
-        client.threats.create(tm.id, name=THREAT, threat_type=["Spoofing"], severity="high",
-                              description="Opens \u2066the\u2069 attachment", mitigation="Block \u202dit\u202c")
+        client.threats.create(
+            tm.id,
+            name=THREAT,
+            threat_type=["Spoofing"],
+            severity="high",
+            description="Opens \u2066the\u2069 attachment",
+            mitigation="Block \u202dit\u202c",
+        )
         client.diagrams.create(tm.id, "Data \u202eswolf")
     stored = next(t for t in sandbox.state.threat_models.values() if t["id"] == str(tm.id))
-    stored["diagrams"][0]["cells"] = [{"id": "n1", "shape": "process", "position": {"x": 10, "y": 10},
-                                       "size": {"width": 200, "height": 60},
-                                       "attrs": {"text": {"text": "Mail \u202egnp.exe"}}}]
+    stored["diagrams"][0]["cells"] = [
+        {
+            "id": "n1",
+            "shape": "process",
+            "position": {"x": 10, "y": 10},
+            "size": {"width": 200, "height": 60},
+            "attrs": {"text": {"text": "Mail \u202egnp.exe"}},
+        }
+    ]
     browser = Client()
     browser.force_login(alice, backend=MODEL_BACKEND)
     return {"alice": alice, "tm": str(tm.id), "browser": browser}
@@ -66,13 +79,16 @@ def test_pages_show_tmi_text_without_bidi_or_control_characters(world):
 
 
 def test_pdfs_show_tmi_text_without_bidi_or_control_characters(world, organization):
-    generated = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    generated = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     with tmi_client(organization=organization, user=world["alice"]) as client:
         report = threat_model_report_fetch(client, world["tm"])
         reports = portfolio_report_fetch(client, filters={"search": "Q3"})
-    for pdf in (threat_model_report_pdf(report, organization=organization, generated_at=generated),
-                portfolio_report_pdf(reports, organization=organization, title="All", filters_description="",
-                                     generated_at=generated)):
+    for pdf in (
+        threat_model_report_pdf(report, organization=organization, generated_at=generated),
+        portfolio_report_pdf(
+            reports, organization=organization, title="All", filters_description="", generated_at=generated
+        ),
+    ):
         text = pdf_text(pdf)
         assert SEEN_THREAT in text.replace(" ", "") and SEEN_MODEL.replace(" ", "") in text.replace(" ", "")
         assert "Mallory yrollaM" in text

@@ -3,14 +3,15 @@ nonce'd one, its HTML needs nothing more, and no page a signed-in person sees ma
 
 The pages are the real ones, reading TMI (the sandbox, both generations) over real sockets. Chromium's
 own verdict on the same pages is tests/browser/test_csp.py."""
+
 from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
 
 import pytest
-from PIL import Image
 from django.test import Client, override_settings
+from PIL import Image
 
 from portal.exports.jobs import export_job_create
 from portal.organizations.services import invitation_create
@@ -41,7 +42,8 @@ class InlineCode(HTMLParser):
             if name == "style":
                 self.found.append(f"<{tag} style={value!r}>")
             if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith(
-                    "javascript:"):
+                "javascript:"
+            ):
                 self.found.append(f"<{tag} {name}={value!r}>")
 
 
@@ -69,7 +71,7 @@ def assert_strict_page(response, *, form_action: bool = True) -> None:
     html = response.content.decode()
     page = InlineCode(html)
     assert page.found == [], f"{path} needs inline code: {page.found}"
-    nonces = [value[len("'nonce-"):-1] for value in policy["style-src"] if value.startswith("'nonce-")]
+    nonces = [value[len("'nonce-") : -1] for value in policy["style-src"] if value.startswith("'nonce-")]
     for nonce in page.style_nonces:
         assert nonce and nonce in nonces, f"{path}: a <style> without the response's nonce"
 
@@ -90,11 +92,20 @@ def signed_in_pages(organization, alice, model) -> list[str]:
     job = export_job_create(organization=organization, actor=alice, kind="portfolio")
     admin = f"/o/{slug}/admin"
     return [
-        "/", f"/o/{slug}/", f"/o/{slug}/threat-models/", f"/o/{slug}/threat-models/{model['id']}/",
+        "/",
+        f"/o/{slug}/",
+        f"/o/{slug}/threat-models/",
+        f"/o/{slug}/threat-models/{model['id']}/",
         f"/o/{slug}/threat-models/{model['id']}/diagrams/{model['diagrams'][0]['id']}/live/",
-        f"/o/{slug}/exports/", f"/o/{slug}/exports/{job.pk}/",
-        f"{admin}/", f"{admin}/tmi/", f"{admin}/branding/", f"{admin}/audit/",
-        f"{admin}/health/", f"{admin}/schedules/", f"{admin}/schedules/new/",
+        f"/o/{slug}/exports/",
+        f"/o/{slug}/exports/{job.pk}/",
+        f"{admin}/",
+        f"{admin}/tmi/",
+        f"{admin}/branding/",
+        f"{admin}/audit/",
+        f"{admin}/health/",
+        f"{admin}/schedules/",
+        f"{admin}/schedules/new/",
     ]
 
 
@@ -139,12 +150,19 @@ def test_anonymous_pages_have_the_policy_and_may_be_cached_as_usual(organization
 
 
 def test_provider_icons_at_tmi_are_allowed_on_the_sign_in_page_only(organization, sandbox, db):
-    from portal.security_headers import sign_in_page_policy
     from django.http import HttpResponse
 
-    response = sign_in_page_policy(HttpResponse(), image_urls=[
-        "https://tmi.example.com/static/google.svg", "", "https://icons.example.org/a.png?x=1",
-        "javascript:alert(1)"])
+    from portal.security_headers import sign_in_page_policy
+
+    response = sign_in_page_policy(
+        HttpResponse(),
+        image_urls=[
+            "https://tmi.example.com/static/google.svg",
+            "",
+            "https://icons.example.org/a.png?x=1",
+            "javascript:alert(1)",
+        ],
+    )
     assert response._csp_update == {"img-src": ["https://icons.example.org", "https://tmi.example.com"]}
     assert response._csp_replace == {"form-action": None}
 
@@ -161,7 +179,8 @@ def test_static_files_and_logos_stay_public_for_a_signed_in_person(client, djang
     logo = client.get("/media/logos/acme.png")
     assert logo.status_code == 200
     assert "no-store" not in logo.headers.get("Cache-Control", "") and "private" not in logo.headers.get(
-        "Cache-Control", "")
+        "Cache-Control", ""
+    )
 
 
 @pytest.mark.django_db

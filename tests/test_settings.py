@@ -1,4 +1,5 @@
 """The same code runs on embedded defaults and on real services, chosen by environment variables."""
+
 import os
 import subprocess
 import sys
@@ -60,15 +61,22 @@ PORTAL_VARIABLES = {*PRODUCTION, "DJANGO_DEBUG", "DJANGO_SECRET_KEY_FALLBACKS"}
 def fresh_environment(tmp_path, **values: str) -> dict[str, str]:
     """The environment of a new shell: none of the portal's variables unless given here."""
     env = {key: value for key, value in os.environ.items() if key not in PORTAL_VARIABLES}
-    env.update({"PORTAL_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-                "PYTHONUNBUFFERED": "1"}, **values)
+    env.update(
+        {
+            "PORTAL_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "PYTHONUNBUFFERED": "1",
+        },
+        **values,
+    )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
 
 
 def python(code: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_debug_is_off_unless_DJANGO_DEBUG_asks_for_it(tmp_path):
@@ -78,16 +86,27 @@ def test_debug_is_off_unless_DJANGO_DEBUG_asks_for_it(tmp_path):
     assert python(show, {**env, "DJANGO_DEBUG": "true"}).stdout.strip() == "True"
 
 
-@pytest.mark.parametrize("development", [("DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT"),
-                                         ("DJANGO_SECRET_KEY",), ("PORTAL_FIELD_ENCRYPTION_SALT",)])
+@pytest.mark.parametrize(
+    "development",
+    [("DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT"), ("DJANGO_SECRET_KEY",), ("PORTAL_FIELD_ENCRYPTION_SALT",)],
+)
 def test_daphne_refuses_to_serve_on_a_development_secret_with_debug_off(tmp_path, development):
     """The attack: a deployment that forgot a secret runs on the public default, whose keys decrypt
     every stored TMI token. The real ASGI server must not come up at all."""
-    given = {name: value for name, value in PRODUCTION.items()
-             if name in ("DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT") and name not in development}
+    given = {
+        name: value
+        for name, value in PRODUCTION.items()
+        if name in ("DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT") and name not in development
+    }
     env = fresh_environment(tmp_path, **given)
-    daphne = subprocess.run([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "portal.asgi:application"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    daphne = subprocess.run(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "portal.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert daphne.returncode != 0
     assert "ImproperlyConfigured" in daphne.stderr
     for name in development:
@@ -100,9 +119,14 @@ def migrated_database(tmp_path_factory) -> str:
     """A DATABASE_URL migrated by `manage.py migrate` in a new shell: nothing set is needed for it."""
     folder = tmp_path_factory.mktemp("fresh")
     url = f"sqlite:///{folder / 'new.sqlite3'}"
-    migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
-                             env=fresh_environment(folder, DATABASE_URL=url), capture_output=True, text=True,
-                             timeout=120)
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=fresh_environment(folder, DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert migrate.returncode == 0, migrate.stderr
     return url
 
@@ -115,12 +139,28 @@ def test_development_commands_need_nothing_set(migrated_database):
 @pytest.mark.parametrize("role", ["worker", "beat"])
 def test_celery_refuses_to_start_on_the_development_secrets_with_debug_off(tmp_path, role, migrated_database):
     env = fresh_environment(tmp_path, DATABASE_URL=migrated_database)
-    celery = subprocess.run([sys.executable, "-m", "celery", "-A", "portal", role, "--loglevel", "WARNING",
-                             *(["--pool", "solo"] if role == "worker" else ["-s", str(tmp_path / "beat")])],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    celery = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            role,
+            "--loglevel",
+            "WARNING",
+            *(["--pool", "solo"] if role == "worker" else ["-s", str(tmp_path / "beat")]),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert celery.returncode != 0
     assert "DJANGO_SECRET_KEY and PORTAL_FIELD_ENCRYPTION_SALT are still the public development default" in (
-        celery.stdout + celery.stderr)
+        celery.stdout + celery.stderr
+    )
 
 
 def test_the_asgi_application_loads_with_production_secrets_or_in_development(tmp_path):
@@ -130,8 +170,14 @@ def test_the_asgi_application_loads_with_production_secrets_or_in_development(tm
 
 
 def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_check_deploy_is_clean_with_the_documented_production_variables(tmp_path):
@@ -141,8 +187,11 @@ def test_check_deploy_is_clean_with_the_documented_production_variables(tmp_path
 
 
 def test_check_deploy_names_each_https_setting_left_out(tmp_path):
-    secrets_only = {k: v for k, v in PRODUCTION.items() if k in (
-        "DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT", "DJANGO_ALLOWED_HOSTS")}
+    secrets_only = {
+        k: v
+        for k, v in PRODUCTION.items()
+        if k in ("DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT", "DJANGO_ALLOWED_HOSTS")
+    }
     result = check_deploy(fresh_environment(tmp_path, **secrets_only))
     assert result.returncode != 0
     # HSTS, SSL redirect, secure session cookie, secure CSRF cookie.
@@ -156,20 +205,24 @@ def test_check_deploy_fails_on_the_development_defaults(tmp_path):
     assert result.returncode != 0
     assert "portal.E001" in result.stderr and "security.W009" in result.stderr
     # A real secret key does not hide a development salt.
-    salt_only = check_deploy(fresh_environment(tmp_path, **{k: v for k, v in PRODUCTION.items()
-                                                             if k != "PORTAL_FIELD_ENCRYPTION_SALT"}))
+    salt_only = check_deploy(
+        fresh_environment(tmp_path, **{k: v for k, v in PRODUCTION.items() if k != "PORTAL_FIELD_ENCRYPTION_SALT"})
+    )
     assert salt_only.returncode != 0
     assert "portal.E001" in salt_only.stderr and "PORTAL_FIELD_ENCRYPTION_SALT" in salt_only.stderr
     assert "security.W009" not in salt_only.stderr
 
 
 def test_the_proxy_header_and_hsts_come_from_the_environment(tmp_path):
-    show = ("import django; django.setup(); from django.conf import settings as s; "
-            "print(s.SECURE_PROXY_SSL_HEADER, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
-            "s.SECURE_HSTS_PRELOAD, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)")
+    show = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SECURE_PROXY_SSL_HEADER, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+        "s.SECURE_HSTS_PRELOAD, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    )
     env = fresh_environment(tmp_path, DJANGO_SETTINGS_MODULE="portal.settings")
     assert python(show, {**env, **PRODUCTION}).stdout.strip() == (
-        "('HTTP_X_FORWARDED_PROTO', 'https') 31536000 True True True True True")
+        "('HTTP_X_FORWARDED_PROTO', 'https') 31536000 True True True True True"
+    )
     assert python(show, env).stdout.strip() == "None 0 False False False False False"
     bad = python(show, {**env, "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"})
     assert bad.returncode != 0 and "DJANGO_SECURE_PROXY_SSL_HEADER" in bad.stderr

@@ -10,6 +10,7 @@ session's latest attempt meanwhile.
 Tokens never reach social-auth's storage: the pipeline gets them as the `tokens` argument and
 hands them to the token vault; `extra_data` keeps nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,13 +80,23 @@ class TMIOAuth2(BaseOAuth2PKCE):
             verifier = self.create_code_verifier(state)
             key = self.transaction_key(state)
             # A link request (linking.py) belongs to this attempt only: spent with its state.
-            self.strategy.session_set(key, {**self.strategy.session_get(key),
-                                            "organization": organization.slug, "provider": provider.id,
-                                            LINK_FIELD: attempt.get(LINK_FIELD)})
-            return client.auth.authorize_url(provider, state=state, code_challenge=pkce.code_challenge(verifier),
-                                             client_callback=self.redirect_uri,
-                                             login_hint=attempt.get("login_hint") or None,
-                                             scope=" ".join(self.get_scope()))
+            self.strategy.session_set(
+                key,
+                {
+                    **self.strategy.session_get(key),
+                    "organization": organization.slug,
+                    "provider": provider.id,
+                    LINK_FIELD: attempt.get(LINK_FIELD),
+                },
+            )
+            return client.auth.authorize_url(
+                provider,
+                state=state,
+                code_challenge=pkce.code_challenge(verifier),
+                client_callback=self.redirect_uri,
+                login_hint=attempt.get("login_hint") or None,
+                scope=" ".join(self.get_scope()),
+            )
 
     def get_or_create_state(self) -> str:
         state = super().get_or_create_state()
@@ -99,9 +110,9 @@ class TMIOAuth2(BaseOAuth2PKCE):
         if not isinstance(index, dict) or len(index) <= self.PENDING_STATES_MAX:
             return
         states = list(index)
-        for dropped in states[:-self.PENDING_STATES_MAX]:
+        for dropped in states[: -self.PENDING_STATES_MAX]:
             self.strategy.session_pop(self.transaction_key(dropped))
-        self.strategy.session_set(index_key, {state: index[state] for state in states[-self.PENDING_STATES_MAX:]})
+        self.strategy.session_set(index_key, {state: index[state] for state in states[-self.PENDING_STATES_MAX :]})
 
     # -- callback ----------------------------------------------------------------------------
     def auth_complete(self, *args, **kwargs):
@@ -120,22 +131,31 @@ class TMIOAuth2(BaseOAuth2PKCE):
         response = self.user_data(tokens.access_token, organization=organization)
         response["provider"] = response["provider"] or provider
         response["identity"] = tmi_identity_key(organization, response["provider"], response["subject"])
-        kwargs.update(response=response, backend=self, organization=organization, tokens=tokens,
-                      link_user=transaction.get(LINK_FIELD))
+        kwargs.update(
+            response=response,
+            backend=self,
+            organization=organization,
+            tokens=tokens,
+            link_user=transaction.get(LINK_FIELD),
+        )
         return self.strategy.authenticate(*args, **kwargs)
 
-    def user_data(self, access_token: str, *args, organization: Organization | None = None,
-                  **kwargs) -> dict[str, Any]:
+    def user_data(self, access_token: str, *args, organization: Organization | None = None, **kwargs) -> dict[str, Any]:
         """The identity TMI reports (1.8's OIDC shape and 0.217's TMI shape, normalised by UserInfo)."""
         if organization is None:
             raise AuthSessionError(self, code="session_context_missing", stage="callback")
-        with TMIClient(organization.tmi_base_url, auth=TokenPair(access_token=access_token),
-                       **tmi_client_options()) as client:
+        with TMIClient(
+            organization.tmi_base_url, auth=TokenPair(access_token=access_token), **tmi_client_options()
+        ) as client:
             info = client.auth.userinfo()
         if not info.provider_id:
             raise MalformedResponse("TMI's userinfo names no user")
-        return {"provider": info.provider, "subject": info.provider_id, "email": info.email.strip().lower(),
-                "display_name": info.display_name}
+        return {
+            "provider": info.provider,
+            "subject": info.provider_id,
+            "email": info.email.strip().lower(),
+            "display_name": info.display_name,
+        }
 
     def get_user_id(self, details: dict[str, Any], response: dict[str, Any]) -> str:
         return response["identity"]
@@ -143,8 +163,13 @@ class TMIOAuth2(BaseOAuth2PKCE):
     def get_user_details(self, response: dict[str, Any]) -> dict[str, Any]:
         name = response.get("display_name") or ""
         first, _, last = name.partition(" ")
-        return {"username": response.get("subject") or "", "email": response.get("email") or "",
-                "fullname": name, "first_name": first[:150], "last_name": last[:150]}
+        return {
+            "username": response.get("subject") or "",
+            "email": response.get("email") or "",
+            "fullname": name,
+            "first_name": first[:150],
+            "last_name": last[:150],
+        }
 
     def extra_data(self, user, uid, response, details, pipeline_kwargs) -> dict[str, Any]:
         """Nothing: tokens live in the vault, encrypted; social-auth's row holds none."""

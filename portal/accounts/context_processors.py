@@ -1,4 +1,5 @@
 """Template context every tenant page shares."""
+
 from __future__ import annotations
 
 from portal.accounts.models import TMIConnection

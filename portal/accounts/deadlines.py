@@ -7,6 +7,7 @@ client then cuts each attempt's timeout to the time left, sends nothing again af
 at once on a Retry-After longer than what is left (portal/tmi/retry.py). Background work (exports, syncs,
 the live bridge) opens none and keeps the client's own timeouts and retries.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@
 Every failure a person or TMI can cause while signing in is turned into one of these sentences
 and a redirect back to the organisation's sign-in page (see signin.py); none becomes a 500.
 """
+
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
@@ -32,26 +33,40 @@ CANCELLED = _("Signing in was cancelled at TMI. Choose a provider to try again."
 EXPIRED = _("That sign-in attempt expired or was started in another browser. Please sign in again.")
 CODE_REFUSED = _("TMI did not accept the sign-in (the link was already used or has expired). Please sign in again.")
 TMI_DOWN = _("The organisation's TMI server is not answering right now. Please try again in a few minutes.")
-TMI_CONFUSED = _("The organisation's TMI server sent an answer the portal could not understand. "
-                 "Please try again later, or tell your administrator.")
+TMI_CONFUSED = _(
+    "The organisation's TMI server sent an answer the portal could not understand. "
+    "Please try again later, or tell your administrator."
+)
 TMI_REFUSED = _("The organisation's TMI server refused the sign-in. Please try again, or tell your administrator.")
 PROVIDER_UNKNOWN = _("That identity provider is not offered for this organisation.")
 ACCOUNT_DISABLED = _("This portal account is disabled. Please contact your administrator.")
 SESSION_LOST = _("Your sign-in session has expired. Open your organisation's sign-in page and try again.")
 # Linking a TMI account to the portal account signed in in this browser (linking.py).
-LINK_SIGNED_OUT = _("You are not signed in to the portal, so there is no account to link this TMI account to. "
-                    "Use a “Sign in with …” button instead.")
-LINK_NOT_FOR_OPERATORS = _("Staff and superuser accounts cannot be linked to a TMI account. To use an "
-                           "organisation, sign in with your TMI account as a separate portal account.")
-LINK_STALE = _("That link request no longer matches who is signed in to the portal in this browser. "
-               "Nothing was linked. Please try again.")
-OPERATOR_NOT_THROUGH_TMI = _("This is a staff or superuser account of the portal, which never signs in through "
-                             "an organisation's TMI server. Please contact your administrator.")
+LINK_SIGNED_OUT = _(
+    "You are not signed in to the portal, so there is no account to link this TMI account to. "
+    "Use a “Sign in with …” button instead."
+)
+LINK_NOT_FOR_OPERATORS = _(
+    "Staff and superuser accounts cannot be linked to a TMI account. To use an "
+    "organisation, sign in with your TMI account as a separate portal account."
+)
+LINK_STALE = _(
+    "That link request no longer matches who is signed in to the portal in this browser. "
+    "Nothing was linked. Please try again."
+)
+OPERATOR_NOT_THROUGH_TMI = _(
+    "This is a staff or superuser account of the portal, which never signs in through "
+    "an organisation's TMI server. Please contact your administrator."
+)
 LINK_NO_EMAIL = _("Your portal account has no email address, so no TMI account can be linked to it.")
-LINK_EMAIL_DIFFERS = _("That TMI account's email is %(tmi_email)s, not %(portal_email)s as on your portal account, "
-                       "so it was not linked: only a TMI account with your portal account's email can be.")
-LINK_TAKEN = _("That TMI account already belongs to another portal account, so it was not linked to yours. "
-               "Sign out first to sign in with it.")
+LINK_EMAIL_DIFFERS = _(
+    "That TMI account's email is %(tmi_email)s, not %(portal_email)s as on your portal account, "
+    "so it was not linked: only a TMI account with your portal account's email can be."
+)
+LINK_TAKEN = _(
+    "That TMI account already belongs to another portal account, so it was not linked to yours. "
+    "Sign out first to sign in with it."
+)
 
 
 def signin_error_message(error: Exception):

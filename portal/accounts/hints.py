@@ -1,4 +1,5 @@
 """The login hint the TMI test IdP takes, per generation (PROTOCOL.md 3.2 and 9.2)."""
+
 from __future__ import annotations
 
 import re
@@ -18,10 +19,8 @@ class HintRule:
 
 
 HINT_RULES: dict[str, HintRule] = {
-    "1.8": HintRule(r"[a-zA-Z0-9._%+\-]+", 254,
-                    _("Letters, digits and . _ % + - only, for example alice.")),
-    "0.217": HintRule(r"[a-zA-Z0-9\-]{3,20}", 20,
-                      _("3 to 20 letters, digits or hyphens, for example alice.")),
+    "1.8": HintRule(r"[a-zA-Z0-9._%+\-]+", 254, _("Letters, digits and . _ % + - only, for example alice.")),
+    "0.217": HintRule(r"[a-zA-Z0-9\-]{3,20}", 20, _("3 to 20 letters, digits or hyphens, for example alice.")),
 }
 
 

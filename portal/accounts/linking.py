@@ -14,6 +14,7 @@ and shows it (and matches export recipients by it) in every organisation they be
 this rule, an account made by one organisation's TMI (which can claim any email) could carry that
 email into another organisation by linking an identity there.
 """
+
 from __future__ import annotations
 
 from portal.accounts.errors import (

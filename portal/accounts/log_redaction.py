@@ -4,6 +4,7 @@ httpcore's DEBUG trace writes every response's headers, and TMI 1.8 answers a to
 with `Set-Cookie: tmi_access_token=...; tmi_refresh_token=...`. Whoever turns DEBUG on to chase
 a bug must not find members' tokens in the log, so these records are redacted at the source.
 """
+
 from __future__ import annotations
 
 import logging

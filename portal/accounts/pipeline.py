@@ -13,6 +13,7 @@ Never by email: the organisation's TMI server says what it likes about emails (`
 included), and its word admits people to that organisation only (membership_require), never makes
 them someone who already exists.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,9 @@ INVITATION_SESSION_KEY = "tmi_invitation"  # the sha256 of the invitation token 
 USERNAME_BASE_LENGTH = 140  # Django's 150, less room for the suffix
 
 
-def user_identify(backend, uid, details, *args, organization=None, tokens=None, current_user=None,
-                  link_user=None, **kwargs):
+def user_identify(
+    backend, uid, details, *args, organization=None, tokens=None, current_user=None, link_user=None, **kwargs
+):
     social = backend.strategy.storage.user.get_social_auth(backend.name, uid)
     try:
         if social is not None and is_operator(social.user):
@@ -109,23 +111,48 @@ def membership_grant(backend, organization, admission, *args, user=None, **kwarg
     if admission.kind == "invitation":
         backend.strategy.session_pop(INVITATION_SESSION_KEY)
         logger.info("invitation %s accepted by user %s", admission.invitation.pk, user.pk)
-        audit_record(organization=organization, action="member.invitation_accepted", actor=user, request=request,
-                     target=admission.invitation.email, details={"role": admission.invitation.role})
+        audit_record(
+            organization=organization,
+            action="member.invitation_accepted",
+            actor=user,
+            request=request,
+            target=admission.invitation.email,
+            details={"role": admission.invitation.role},
+        )
     elif admission.kind == "domain":
-        audit_record(organization=organization, action="member.joined_by_domain", actor=user, request=request,
-                     target=user.email)
+        audit_record(
+            organization=organization, action="member.joined_by_domain", actor=user, request=request, target=user.email
+        )
     if admission.kind in ("invitation", "domain"):
         admin_change_broadcast(organization=organization, section="members", actor=user, summary=gettext("joined"))
 
 
 def tokens_store(organization, tokens, response, *args, user=None, backend=None, linked=False, **kwargs):
-    tmi_connection_store(organization=organization, user=user, tokens=tokens, provider=response["provider"],
-                         subject=response["subject"], email=response.get("email") or "",
-                         display_name=response.get("display_name") or "")
+    tmi_connection_store(
+        organization=organization,
+        user=user,
+        tokens=tokens,
+        provider=response["provider"],
+        subject=response["subject"],
+        email=response.get("email") or "",
+        display_name=response.get("display_name") or "",
+    )
     request = backend.strategy.request if backend is not None else None
     target = response.get("email") or user.email
     if linked:
-        audit_record(organization=organization, action="auth.identity_linked", actor=user, request=request,
-                     target=target, details={"provider": response["provider"], "subject": response["subject"]})
-    audit_record(organization=organization, action="auth.sign_in", actor=user, request=request,
-                 target=target, details={"provider": response["provider"]})
+        audit_record(
+            organization=organization,
+            action="auth.identity_linked",
+            actor=user,
+            request=request,
+            target=target,
+            details={"provider": response["provider"], "subject": response["subject"]},
+        )
+    audit_record(
+        organization=organization,
+        action="auth.sign_in",
+        actor=user,
+        request=request,
+        target=target,
+        details={"provider": response["provider"]},
+    )

@@ -1,5 +1,6 @@
 """Keeping tokens fresh for work that continues without the member: open live sessions and the
 export schedules they own. Every refresh goes through the vault's one locked path."""
+
 from __future__ import annotations
 
 import logging
@@ -43,9 +44,12 @@ def tmi_connections_due_list(*, window_seconds: int | None = None, now=None):
     wanted = Q()
     for condition in _background_work:
         wanted |= Q(condition())
-    return (TMIConnection.objects.select_related("organization", "user")
-            .filter(needs_sign_in=False, expires_at__lte=now + timedelta(seconds=window))
-            .filter(wanted).order_by("pk"))
+    return (
+        TMIConnection.objects.select_related("organization", "user")
+        .filter(needs_sign_in=False, expires_at__lte=now + timedelta(seconds=window))
+        .filter(wanted)
+        .order_by("pk")
+    )
 
 
 @dataclass
@@ -89,5 +93,10 @@ def tmi_tokens_refresh_due(*, window_seconds: int | None = None) -> RefreshRepor
 def tmi_refresh_refused_record(*, connection: TMIConnection) -> None:
     """The audit row. Telling the member, and pausing what runs in their name, is done by whoever registered
     with the vault (vault.tmi_sign_in_required_subscribe): the vault tells them at the refusal itself."""
-    audit_record(organization=connection.organization, action="tokens.refresh_refused", actor=None,
-                 target=str(connection.user), details={"user_id": connection.user_id})
+    audit_record(
+        organization=connection.organization,
+        action="tokens.refresh_refused",
+        actor=None,
+        target=str(connection.user),
+        details={"user_id": connection.user_id},
+    )

@@ -1,4 +1,5 @@
 """Reads for signing in: what an organisation's sign-in page offers, and invitations by token."""
+
 from __future__ import annotations
 
 import hashlib
@@ -90,11 +91,17 @@ def _remembered_failure(name: str) -> TMIError:
 def signin_options_get(*, organization: Organization) -> SignInOptions:
     generation, providers = tmi_providers_fetch(organization)
     test_idp = profile_for(generation).test_idp
-    choices = [ProviderChoice(id=p.id, name=p.name or p.id, is_test_idp=p.id == test_idp,
-                              icon_url=provider_icon_url(organization.tmi_base_url, p.icon)) for p in providers]
+    choices = [
+        ProviderChoice(
+            id=p.id,
+            name=p.name or p.id,
+            is_test_idp=p.id == test_idp,
+            icon_url=provider_icon_url(organization.tmi_base_url, p.icon),
+        )
+        for p in providers
+    ]
     return SignInOptions(generation=generation, providers=choices, hint_rule=hint_rule_for(generation))
 
 
 def invitation_by_token_get(*, token: str) -> Invitation | None:
-    return (Invitation.objects.select_related("organization")
-            .filter(token_hash=invitation_token_hash(token)).first())
+    return Invitation.objects.select_related("organization").filter(token_hash=invitation_token_hash(token)).first()

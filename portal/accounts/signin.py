@@ -5,6 +5,7 @@ other browser's state, a lost verifier, a used code, TMI down or talking nonsens
 redirect to the organisation's sign-in page with a message; a person the organisation does not
 admit gets the 403 "not a member" page. Nothing of the sort ends as a 500.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,9 +41,10 @@ def signin_start_allowed(request: HttpRequest) -> bool:
     if request.session.session_key is None:
         request.session.save()  # a key to count by, for a browser that has no session yet
     minute = int(time.time() // 60)
-    budgets = ((f"session:{request.session.session_key}", settings.PORTAL_SIGNIN_STARTS_PER_MINUTE),
-               (f"address:{request.META.get('REMOTE_ADDR') or '-'}",
-                settings.PORTAL_SIGNIN_STARTS_PER_MINUTE_PER_ADDRESS))
+    budgets = (
+        (f"session:{request.session.session_key}", settings.PORTAL_SIGNIN_STARTS_PER_MINUTE),
+        (f"address:{request.META.get('REMOTE_ADDR') or '-'}", settings.PORTAL_SIGNIN_STARTS_PER_MINUTE_PER_ADDRESS),
+    )
     allowed = True
     for who, limit in budgets:
         key = "signin-starts:" + hashlib.sha256(f"{who}:{minute}".encode()).hexdigest()
@@ -56,16 +58,28 @@ def signin_start_allowed(request: HttpRequest) -> bool:
     return allowed
 
 
-def signin_start(request: HttpRequest, *, organization: Organization, provider_id: str, login_hint: str,
-                 next_url: str, link_user_id: int | None = None) -> HttpResponse:
+def signin_start(
+    request: HttpRequest,
+    *,
+    organization: Organization,
+    provider_id: str,
+    login_hint: str,
+    next_url: str,
+    link_user_id: int | None = None,
+) -> HttpResponse:
     """Remember the attempt in the session and send the browser to TMI's authorize URL.
     `link_user_id`: the signed-in user who asked to link this TMI account (linking.py).
     Raises one of SIGNIN_FAILURES when TMI cannot be asked."""
-    request.session[SIGNIN_SESSION_KEY] = {"organization": organization.slug, "provider": provider_id,
-                                           "login_hint": login_hint, LINK_FIELD: link_user_id}
+    request.session[SIGNIN_SESSION_KEY] = {
+        "organization": organization.slug,
+        "provider": provider_id,
+        "login_hint": login_hint,
+        LINK_FIELD: link_user_id,
+    }
     request.session[REDIRECT_FIELD] = next_url
-    backend = load_backend(load_strategy(request), TMIOAuth2.name,
-                           redirect_uri=reverse("social:complete", args=(TMIOAuth2.name,)))
+    backend = load_backend(
+        load_strategy(request), TMIOAuth2.name, redirect_uri=reverse("social:complete", args=(TMIOAuth2.name,))
+    )
     return backend.start()
 
 
@@ -89,17 +103,20 @@ def signin_complete(request: HttpRequest) -> HttpResponse:
     """Run social-auth's completion for backend "tmi" (request.backend, set by @psa)."""
     organization = _attempt_organization(request)
     try:
-        response = do_complete(request.backend, _login, user=None, redirect_name=REDIRECT_FIELD,
-                               request=request, current_user=request.user)
+        response = do_complete(
+            request.backend, _login, user=None, redirect_name=REDIRECT_FIELD, request=request, current_user=request.user
+        )
     except NotAMember as refusal:
         logger.info("sign-in refused: not a member of organisation %s", organization and organization.slug)
-        return render(request, "accounts/not_member.html",
-                      {"organization": organization, "email": refusal.email,
-                       "invitation_email": refusal.invitation_email}, status=403)
+        return render(
+            request,
+            "accounts/not_member.html",
+            {"organization": organization, "email": refusal.email, "invitation_email": refusal.invitation_email},
+            status=403,
+        )
     except SIGNIN_FAILURES as error:
         # The class name only: TMI's error bodies and URLs stay out of the logs.
-        logger.info("sign-in failed for organisation %s: %s", organization and organization.slug,
-                    type(error).__name__)
+        logger.info("sign-in failed for organisation %s: %s", organization and organization.slug, type(error).__name__)
         if organization is None or (isinstance(error, SignInError) and error.message == SESSION_LOST):
             messages.error(request, SESSION_LOST)
             return HttpResponseRedirect("/")

@@ -6,6 +6,7 @@ sign-out: the tokens are deleted here whatever TMI said. Nor does TMI being slow
 TMI on the way out (a refresh the revocation needs, the revocation itself) shares one deadline of
 PORTAL_TMI_SIGNOUT_SECONDS, and nothing is sent twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,12 +29,13 @@ REFRESH_MARGIN_SECONDS = 30
 def tmi_tokens_revoke_quietly(*, organization: Organization, tokens: TokenPair) -> bool:
     """Best effort: True when TMI confirmed. Only the error's class is logged, never a token."""
     try:
-        with tmi_deadline(settings.PORTAL_TMI_SIGNOUT_SECONDS), \
-                TMIClient(organization.tmi_base_url, **tmi_client_options(max_retries=0)) as client:
+        with (
+            tmi_deadline(settings.PORTAL_TMI_SIGNOUT_SECONDS),
+            TMIClient(organization.tmi_base_url, **tmi_client_options(max_retries=0)) as client,
+        ):
             client.auth.logout(tokens)
     except TMIError as error:
-        logger.warning("could not revoke TMI tokens for organisation %s: %s", organization.slug,
-                       type(error).__name__)
+        logger.warning("could not revoke TMI tokens for organisation %s: %s", organization.slug, type(error).__name__)
         return False
     return True
 
@@ -41,8 +43,7 @@ def tmi_tokens_revoke_quietly(*, organization: Organization, tokens: TokenPair) 
 def tmi_connection_end(*, organization: Organization, user, request=None) -> bool:
     """Revoke the member's tokens at TMI and delete them here. False if TMI could not be told."""
     if organization.memberships.filter(user=user).exists():  # not in another organisation's log
-        audit_record(organization=organization, action="auth.sign_out", actor=user, target=user.email,
-                     request=request)
+        audit_record(organization=organization, action="auth.sign_out", actor=user, target=user.email, request=request)
     connection = TMIConnection.objects.filter(organization=organization, user=user).first()
     if connection is None:
         return True
@@ -54,7 +55,10 @@ def tmi_connection_end(*, organization: Organization, user, request=None) -> boo
                 tokens = tmi_tokens_refresh(connection_id=connection.pk, stale=tokens)
             revoked = tmi_tokens_revoke_quietly(organization=organization, tokens=tokens)
     except (TMIError, SignInRequired) as error:  # TMI already refused these tokens, or is unreachable
-        logger.warning("could not refresh TMI tokens to revoke them for organisation %s: %s",
-                       organization.slug, type(error).__name__)
+        logger.warning(
+            "could not refresh TMI tokens to revoke them for organisation %s: %s",
+            organization.slug,
+            type(error).__name__,
+        )
     TMIConnection.objects.filter(pk=connection.pk).delete()
     return revoked

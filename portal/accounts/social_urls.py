@@ -3,6 +3,7 @@
 Only the completion view is exposed, wrapped (signin.py): sign-ins start from an organisation's
 sign-in page, never from social_django's generic begin view.
 """
+
 from django.urls import path
 
 from portal.accounts import views

@@ -11,6 +11,7 @@ because of TMI.
 The whole view waits on TMI for PORTAL_TMI_PAGE_DEADLINE_SECONDS in all (accounts/deadlines.py): no
 retry after a timeout, no Retry-After waited for beyond it. A page answers in about that time or less.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,8 +46,9 @@ async def arender(request, template: str, context: dict, *, status: int = 200):
 
 
 async def _page(request, template: str, status: int, **context):
-    return await arender(request, template, {"organization": getattr(request, "organization", None), **context},
-                         status=status)
+    return await arender(
+        request, template, {"organization": getattr(request, "organization", None), **context}, status=status
+    )
 
 
 def _retry_after_seconds(error: TMIError) -> int | None:
@@ -60,8 +62,14 @@ async def tmi_trouble_page(request, error: TMIError):
     # Only the class is logged: nothing from the request (its Authorization header) or TMI's body.
     logger.warning("TMI trouble on %s: %s", request.path, error.__class__.__name__)
     retry_after = _retry_after_seconds(error)
-    response = await _page(request, "dashboard/tmi_unavailable.html", 503, retry_url=request.get_full_path(),
-                           busy=isinstance(error, RateLimited), retry_after=retry_after)
+    response = await _page(
+        request,
+        "dashboard/tmi_unavailable.html",
+        503,
+        retry_url=request.get_full_path(),
+        busy=isinstance(error, RateLimited),
+        retry_after=retry_after,
+    )
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
     return response
@@ -76,18 +84,27 @@ def tmi_page(view):
             with tmi_deadline(settings.PORTAL_TMI_PAGE_DEADLINE_SECONDS):
                 return await view(request, slug, *args, **kwargs)
         except SignInRequired:
-            return sign_in_again(request, slug, _("Please sign in to TMI again to see this organisation's "
-                                                  "threat models."))
+            return sign_in_again(
+                request, slug, _("Please sign in to TMI again to see this organisation's threat models.")
+            )
         except Unauthorized:  # includes RefreshFailed: the client already refreshed and retried once
-            return sign_in_again(request, slug, _("TMI did not accept your sign-in any more. Please sign in "
-                                                  "again."))
+            return sign_in_again(request, slug, _("TMI did not accept your sign-in any more. Please sign in again."))
         except Forbidden:
-            return await _page(request, "403.html", 403, reason=_(
-                "You don't have access to this threat model in TMI. Ask its owner to share it with you."))
+            return await _page(
+                request,
+                "403.html",
+                403,
+                reason=_("You don't have access to this threat model in TMI. Ask its owner to share it with you."),
+            )
         except NotFound:
-            return await _page(request, "404.html", 404, reason=_(
-                "TMI has no threat model at this address, or it has been deleted. Ask its owner for a current "
-                "link."))
+            return await _page(
+                request,
+                "404.html",
+                404,
+                reason=_(
+                    "TMI has no threat model at this address, or it has been deleted. Ask its owner for a current link."
+                ),
+            )
         except AddressNotAllowed:  # the operator does not allow this TMI address (organizations/tmi_servers.py)
             return await _page(request, "dashboard/tmi_not_allowed.html", 503)
         except TMIError as exc:  # APIConnectionError, APITimeoutError, MalformedResponse, 5xx, 429, ...

@@ -5,12 +5,13 @@ consumer or a Celery worker, in any process — goes through `tmi_tokens_refresh
 the connection's row lock while it talks to TMI and re-reads the row first: whoever comes
 second finds the new pair and uses it instead of spending the old refresh token again.
 """
+
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -22,7 +23,6 @@ from portal.accounts.models import TMIConnection
 from portal.organizations.models import Organization
 from portal.organizations.tmi_servers import tmi_address_guard
 from portal.tmi import AsyncTMIClient, RefreshFailed, TMIClient, TokenAuth, TokenPair
-
 
 logger = logging.getLogger(__name__)
 
@@ -54,35 +54,58 @@ def _sign_in_required_announce(connection: TMIConnection) -> None:
 
 def _pair_of(connection: TMIConnection) -> TokenPair:
     expires_in = int(connection.expires_at.timestamp() - dj_timezone.now().timestamp())
-    return TokenPair(access_token=connection.access_token, refresh_token=connection.refresh_token,
-                     expires_in=expires_in, issued_at=dj_timezone.now().timestamp())
+    return TokenPair(
+        access_token=connection.access_token,
+        refresh_token=connection.refresh_token,
+        expires_in=expires_in,
+        issued_at=dj_timezone.now().timestamp(),
+    )
 
 
 def _expiry_of(tokens: TokenPair) -> datetime:
-    return datetime.fromtimestamp(tokens.expires_at, tz=timezone.utc)
+    return datetime.fromtimestamp(tokens.expires_at, tz=UTC)
 
 
 def tmi_client_options(*, timeout: float | None = None, max_retries: int | None = None) -> dict:
     """What every TMI client the portal builds is given: the timeout and retries of the settings (or the
     caller's), and the deadline of the page view or sign-out in progress, if any (deadlines.py)."""
-    options: dict = {"timeout": settings.TMI_TIMEOUT_SECONDS if timeout is None else timeout,
-                     "max_retries": settings.TMI_MAX_RETRIES if max_retries is None else max_retries,
-                     # Only the TMI servers the operator allows, checked on every connection (tmi_servers.py).
-                     "address_guard": tmi_address_guard()}
+    options: dict = {
+        "timeout": settings.TMI_TIMEOUT_SECONDS if timeout is None else timeout,
+        "max_retries": settings.TMI_MAX_RETRIES if max_retries is None else max_retries,
+        # Only the TMI servers the operator allows, checked on every connection (tmi_servers.py).
+        "address_guard": tmi_address_guard(),
+    }
     deadline = tmi_deadline_current()
     if deadline is not None:
         options["deadline"] = deadline
     return options
 
 
-def tmi_connection_store(*, organization: Organization, user, tokens: TokenPair, provider: str, subject: str,
-                         email: str = "", display_name: str = "") -> TMIConnection:
+def tmi_connection_store(
+    *,
+    organization: Organization,
+    user,
+    tokens: TokenPair,
+    provider: str,
+    subject: str,
+    email: str = "",
+    display_name: str = "",
+) -> TMIConnection:
     """Keep a freshly issued pair (after sign-in), replacing whatever the member had."""
     connection, _ = TMIConnection.objects.update_or_create(
-        organization=organization, user=user,
-        defaults={"provider": provider, "subject": subject, "email": email, "display_name": display_name,
-                  "access_token": tokens.access_token, "refresh_token": tokens.refresh_token,
-                  "expires_at": _expiry_of(tokens), "needs_sign_in": False, "refreshed_at": None},
+        organization=organization,
+        user=user,
+        defaults={
+            "provider": provider,
+            "subject": subject,
+            "email": email,
+            "display_name": display_name,
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": _expiry_of(tokens),
+            "needs_sign_in": False,
+            "refreshed_at": None,
+        },
     )
     return connection
 
@@ -152,6 +175,7 @@ async def atmi_client(*, organization: Organization, user) -> AsyncIterator[Asyn
     async def refresh(stale: TokenPair) -> TokenPair:
         return await atmi_tokens_refresh(connection_id=connection.pk, stale=stale)
 
-    async with AsyncTMIClient(organization.tmi_base_url, auth=_token_auth(connection, refresh=refresh),
-                              **tmi_client_options()) as client:
+    async with AsyncTMIClient(
+        organization.tmi_base_url, auth=_token_auth(connection, refresh=refresh), **tmi_client_options()
+    ) as client:
         yield client

@@ -1,4 +1,5 @@
 """Sign-in, sign-out and invitation pages. Thin: parse, call a selector or service, render."""
+
 from __future__ import annotations
 
 import re
@@ -68,19 +69,32 @@ def login(request: HttpRequest, slug: str) -> HttpResponse:
             response["Retry-After"] = "60"
             return response
         try:
-            return signin_start(request, organization=organization, provider_id=data["provider"],
-                                login_hint=data["login_hint"],
-                                next_url=safe_next_url(request, organization, data["next"]),
-                                link_user_id=request.user.pk if data["link"] else None)
+            return signin_start(
+                request,
+                organization=organization,
+                provider_id=data["provider"],
+                login_hint=data["login_hint"],
+                next_url=safe_next_url(request, organization, data["next"]),
+                link_user_id=request.user.pk if data["link"] else None,
+            )
         except SIGNIN_FAILURES as error:
             messages.error(request, signin_error_message(error))
             return HttpResponseRedirect(signin_url(organization))
     next_value = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
-    page = render(request, "accounts/login.html",
-                  {**context, "tmi_down": False, "options": options, "form": form, "next": next_value or "",
-                   "failed_provider": form.data.get("provider") if form.is_bound else None,
-                   **_signed_in_context(request)},
-                  status=400 if form.is_bound else 200)
+    page = render(
+        request,
+        "accounts/login.html",
+        {
+            **context,
+            "tmi_down": False,
+            "options": options,
+            "form": form,
+            "next": next_value or "",
+            "failed_provider": form.data.get("provider") if form.is_bound else None,
+            **_signed_in_context(request),
+        },
+        status=400 if form.is_bound else 200,
+    )
     return sign_in_page_policy(page, image_urls=[provider.icon_url for provider in options.providers])
 
 
@@ -90,8 +104,12 @@ def _signed_in_context(request: HttpRequest) -> dict:
         return {"signed_in_as": None, "signed_in_email": "", "can_link": False}
     user = request.user
     refusal = identity_link_refusal(user)
-    return {"signed_in_as": user.get_full_name() or user.get_username(), "signed_in_email": user.email,
-            "can_link": refusal is None, "link_refusal": refusal or ""}
+    return {
+        "signed_in_as": user.get_full_name() or user.get_username(),
+        "signed_in_email": user.email,
+        "can_link": refusal is None,
+        "link_refusal": refusal or "",
+    }
 
 
 @never_cache
@@ -121,8 +139,12 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "accounts/invitation_invalid.html", {"reason": "unknown"}, status=404)
     if not invitation_is_pending(found):
         reason = "used" if found.accepted_at else "expired"
-        return render(request, "accounts/invitation_invalid.html",
-                      {"reason": reason, "organization": found.organization}, status=410)
+        return render(
+            request,
+            "accounts/invitation_invalid.html",
+            {"reason": reason, "organization": found.organization},
+            status=410,
+        )
     if request.method == "POST":
         # Kept only to explain a mismatch: the invitation is accepted when the email TMI reports matches.
         request.session[INVITATION_SESSION_KEY] = found.token_hash

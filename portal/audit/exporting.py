@@ -6,6 +6,7 @@ spreadsheets also skip leading whitespace, or split a cell at `;` or `|` (a sepa
 DDE's pipe) before they look for a formula, so a formula start behind those is neutralised too. Every
 cell is quoted, so no separator inside a cell ever splits it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,8 +43,18 @@ def audit_events_csv(events: Iterable[AuditEvent]) -> Iterator[str]:
     writer.writerow(HEADER)
     yield flush()
     for event in events:
-        writer.writerow([csv_cell_safe(cell) for cell in (
-            event.created_at.strftime("%Y-%m-%d %H:%M:%S"), event.actor_label or "system", event.action,
-            action_label(event.action), event.target, event.ip_address or "",
-            json.dumps(event.details, sort_keys=True, ensure_ascii=False) if event.details else "")])
+        writer.writerow(
+            [
+                csv_cell_safe(cell)
+                for cell in (
+                    event.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    event.actor_label or "system",
+                    event.action,
+                    action_label(event.action),
+                    event.target,
+                    event.ip_address or "",
+                    json.dumps(event.details, sort_keys=True, ensure_ascii=False) if event.details else "",
+                )
+            ]
+        )
         yield flush()

@@ -1,4 +1,5 @@
 """The audit log's filter: the same fields for the page and for the CSV download."""
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
@@ -35,7 +36,10 @@ class AuditFilterForm(forms.Form):
         def day_start(day) -> datetime:
             return datetime.combine(day, time.min, tzinfo=zone)
 
-        return {"action": data.get("action") or None, "actor": data.get("actor") or None,
-                "since": day_start(data["since"]) if data.get("since") else None,
-                "until": day_start(data["until"] + timedelta(days=1)) if data.get("until") else None,
-                "text": data.get("q") or None}
+        return {
+            "action": data.get("action") or None,
+            "actor": data.get("actor") or None,
+            "since": day_start(data["since"]) if data.get("since") else None,
+            "until": day_start(data["until"] + timedelta(days=1)) if data.get("until") else None,
+            "text": data.get("q") or None,
+        }

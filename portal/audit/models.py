@@ -1,4 +1,5 @@
 """One row per thing worth answering "who did that?" for: admin actions, sign-ins, exports, schedule runs."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -6,11 +7,13 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
-                                     related_name="audit_events")
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="audit_events"
+    )
     # The actor is kept as words too, so the log still reads after the user is deleted.
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=320, blank=True)
     action = models.CharField(max_length=64, db_index=True)
     target = models.CharField(max_length=500, blank=True)

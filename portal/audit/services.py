@@ -1,4 +1,5 @@
 """Writing the audit log. Every service that changes something a tenant cares about calls `audit_record`."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,9 @@ def _user_agent(request) -> str:
     return str(meta.get("HTTP_USER_AGENT", ""))[:300]
 
 
-def audit_record(*, organization, action: str, actor=None, target: str = "", request=None,
-                 details: dict[str, Any] | None = None) -> AuditEvent:
+def audit_record(
+    *, organization, action: str, actor=None, target: str = "", request=None, details: dict[str, Any] | None = None
+) -> AuditEvent:
     """Record one event. `actor` None means the portal itself (a schedule, the refresh task).
     `request` (an HttpRequest) supplies where from; `details` must be JSON-serialisable and hold no secrets."""
     if actor is not None and not getattr(actor, "is_authenticated", False):

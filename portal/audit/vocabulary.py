@@ -1,4 +1,5 @@
 """Audit actions in plain words. Unknown actions (another part's new ones) show as they are."""
+
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _

@@ -8,6 +8,7 @@ within that time. The backend is Django's default cache (local memory, per proce
 Keys are few and coarse (one per member and question, not one per threat model): the default local-memory
 cache keeps only 300 entries, and a portfolio of 1,000 models must not evict itself.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Run independent TMI calls together, at most `limit` at a time (limit 1: one after another)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,9 @@ T = TypeVar("T")
 PER_PAGE_CONCURRENCY = 8
 
 
-async def gather_limited(factories: Iterable[Callable[[], Awaitable[T]]], *,
-                         limit: int = PER_PAGE_CONCURRENCY) -> list[T]:
+async def gather_limited(
+    factories: Iterable[Callable[[], Awaitable[T]]], *, limit: int = PER_PAGE_CONCURRENCY
+) -> list[T]:
     """Results in order. The first failure cancels the rest (asyncio.gather semantics on error)."""
     factories = list(factories)
     if limit <= 1:

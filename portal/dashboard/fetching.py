@@ -1,4 +1,5 @@
 """The TMI calls behind the dashboard, made concurrently where they do not depend on each other."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -7,13 +8,25 @@ from typing import Any
 
 from portal.dashboard.concurrency import PER_PAGE_CONCURRENCY, gather_limited
 from portal.portfolio.vocabulary import severity_key, threat_is_open
-from portal.tmi import (AsyncTMIClient, Asset, Diagram, Document, Forbidden, Note, NotFound, Repository, Threat,
-                        ThreatModel, TMListItem)
+from portal.tmi import (
+    Asset,
+    AsyncTMIClient,
+    Diagram,
+    Document,
+    Forbidden,
+    Note,
+    NotFound,
+    Repository,
+    Threat,
+    ThreatModel,
+    TMListItem,
+)
 from portal.tmi.pagination import MAX_LIMIT
 
 
-async def all_threat_models(client: AsyncTMIClient, *, concurrency: int = PER_PAGE_CONCURRENCY,
-                            **filters: Any) -> list[TMListItem]:
+async def all_threat_models(
+    client: AsyncTMIClient, *, concurrency: int = PER_PAGE_CONCURRENCY, **filters: Any
+) -> list[TMListItem]:
     """Every threat model the member can read. 1.8 says the total on the first page, so the other pages
     are fetched together; 0.217 does not, so its pages are walked until a short one."""
     first = await client.threat_models.list(limit=MAX_LIMIT, offset=0, **filters)
@@ -22,7 +35,8 @@ async def all_threat_models(client: AsyncTMIClient, *, concurrency: int = PER_PA
         offsets = range(first.next_offset, first.total, MAX_LIMIT) if first.items else range(0)
         pages = await gather_limited(
             [lambda o=o: client.threat_models.list(limit=MAX_LIMIT, offset=o, **filters) for o in offsets],
-            limit=concurrency)
+            limit=concurrency,
+        )
         for page in pages:
             items.extend(page.items)
         return items
@@ -38,8 +52,9 @@ async def all_children(resource: Any, threat_model_id: str) -> list[Any]:
 
 
 def open_by_severity(threats: list[Threat]) -> dict[str, int]:
-    counts = Counter(severity_key(t.severity) for t in threats
-                     if threat_is_open(status=t.status, mitigated=t.mitigated))
+    counts = Counter(
+        severity_key(t.severity) for t in threats if threat_is_open(status=t.status, mitigated=t.mitigated)
+    )
     return dict(counts)
 
 
@@ -65,22 +80,35 @@ class ThreatModelBundle:
     repositories: list[Repository]
 
 
-async def threat_model_bundle(client: AsyncTMIClient, threat_model_id: str, *,
-                              concurrency: int = PER_PAGE_CONCURRENCY) -> ThreatModelBundle:
+async def threat_model_bundle(
+    client: AsyncTMIClient, threat_model_id: str, *, concurrency: int = PER_PAGE_CONCURRENCY
+) -> ThreatModelBundle:
     """The model and each child collection at once; then every diagram (for its cells) and every note (for
     its content) at once, since TMI's lists leave those out."""
-    tm, threats, diagram_items, documents, assets, note_items, repositories = await gather_limited([
-        lambda: client.threat_models.get(threat_model_id),
-        lambda: all_children(client.threats, threat_model_id),
-        lambda: all_children(client.diagrams, threat_model_id),
-        lambda: all_children(client.documents, threat_model_id),
-        lambda: all_children(client.assets, threat_model_id),
-        lambda: all_children(client.notes, threat_model_id),
-        lambda: all_children(client.repositories, threat_model_id),
-    ], limit=concurrency)
+    tm, threats, diagram_items, documents, assets, note_items, repositories = await gather_limited(
+        [
+            lambda: client.threat_models.get(threat_model_id),
+            lambda: all_children(client.threats, threat_model_id),
+            lambda: all_children(client.diagrams, threat_model_id),
+            lambda: all_children(client.documents, threat_model_id),
+            lambda: all_children(client.assets, threat_model_id),
+            lambda: all_children(client.notes, threat_model_id),
+            lambda: all_children(client.repositories, threat_model_id),
+        ],
+        limit=concurrency,
+    )
     details = await gather_limited(
         [lambda d=d: client.diagrams.get(threat_model_id, d.id) for d in diagram_items]
-        + [lambda n=n: client.notes.get(threat_model_id, n.id) for n in note_items], limit=concurrency)
-    diagrams, notes = details[:len(diagram_items)], details[len(diagram_items):]
-    return ThreatModelBundle(threat_model=tm, threats=threats, diagrams=diagrams, documents=documents,
-                             assets=assets, notes=notes, repositories=repositories)
+        + [lambda n=n: client.notes.get(threat_model_id, n.id) for n in note_items],
+        limit=concurrency,
+    )
+    diagrams, notes = details[: len(diagram_items)], details[len(diagram_items) :]
+    return ThreatModelBundle(
+        threat_model=tm,
+        threats=threats,
+        diagrams=diagrams,
+        documents=documents,
+        assets=assets,
+        notes=notes,
+        repositories=repositories,
+    )

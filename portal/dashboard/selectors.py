@@ -4,6 +4,7 @@ vault), fetches what its page needs concurrently, and returns plain records (rec
 `concurrency` bounds how many TMI calls run at once; 1 makes the same calls one after another (the
 benchmark compares both). Results are cached per member for a few seconds (caching.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,18 @@ from portal.dashboard.caching import CACHE_SECONDS, cache_read, cache_write, cac
 from portal.dashboard.concurrency import PER_PAGE_CONCURRENCY, gather_limited
 from portal.dashboard.fetching import all_threat_models, open_by_severity, open_threats, threat_model_bundle
 from portal.portfolio.records import Count, Portfolio, ThreatModelDetail, ThreatModelListPage, ThreatModelRow
-from portal.portfolio.shaping import (asset_row, diagram_view, link_row, note_view, person, severity_counts,
-                                      status_counts, threat_model_row, threat_model_summary, threat_row)
+from portal.portfolio.shaping import (
+    asset_row,
+    diagram_view,
+    link_row,
+    note_view,
+    person,
+    severity_counts,
+    status_counts,
+    threat_model_row,
+    threat_model_summary,
+    threat_row,
+)
 from portal.portfolio.vocabulary import SEVERITIES, TM_STATUSES, term_key, threat_status_label, tm_status_label
 from portal.tmi import AsyncTMIClient, TMListItem
 
@@ -28,8 +39,9 @@ SORTS = ("created", "name", "changed", "risk")  # "created" (newest first) is TM
 
 
 # -- shared pieces ---------------------------------------------------------------------------------------------
-async def _open_counts(client: AsyncTMIClient, organization: Any, user: Any, items: list[TMListItem], *,
-                       concurrency: int) -> dict[str, dict[str, int] | None]:
+async def _open_counts(
+    client: AsyncTMIClient, organization: Any, user: Any, items: list[TMListItem], *, concurrency: int
+) -> dict[str, dict[str, int] | None]:
     """Open threats by severity for each model, `concurrency` models at a time. One cache entry per member
     remembers each model's counts with its modified_at and when they were read: a model that changed
     since, or was read more than CACHE_SECONDS ago, is read again."""
@@ -44,22 +56,25 @@ async def _open_counts(client: AsyncTMIClient, organization: Any, user: Any, ite
     missing = [item for item in items if stale(item)]
     fetched = await gather_limited([lambda i=i: open_threats(client, i) for i in missing], limit=concurrency)
     refused = {item.id for item, counts in zip(missing, fetched) if counts is None}
-    fresh.update({item.id: (str(item.modified_at), now, counts)
-                  for item, counts in zip(missing, fetched) if counts is not None})
+    fresh.update(
+        {item.id: (str(item.modified_at), now, counts) for item, counts in zip(missing, fetched) if counts is not None}
+    )
     if missing:
         await cache_write(key, fresh)
     return {item.id: None if item.id in refused else fresh[item.id][2] for item in items}
 
 
-async def _threat_models(client: AsyncTMIClient, organization: Any, user: Any, *, concurrency: int,
-                         **filters: Any) -> list[TMListItem]:
+async def _threat_models(
+    client: AsyncTMIClient, organization: Any, user: Any, *, concurrency: int, **filters: Any
+) -> list[TMListItem]:
     key = user_cache_key(organization, user, "threat-models", sorted(filters.items()))
     return await cached(key, lambda: all_threat_models(client, concurrency=concurrency, **filters))
 
 
 # -- the portfolio -----------------------------------------------------------------------------------------------
-async def portfolio_for_dashboard(*, organization: Any, user: Any,
-                                  concurrency: int = PER_PAGE_CONCURRENCY) -> Portfolio:
+async def portfolio_for_dashboard(
+    *, organization: Any, user: Any, concurrency: int = PER_PAGE_CONCURRENCY
+) -> Portfolio:
     """Every threat model the member can read, counted by status; open threats by severity across them;
     the riskiest models (risk score: vocabulary.SEVERITY_WEIGHTS per open threat); the latest changes."""
     async with atmi_client(organization=organization, user=user) as client:
@@ -71,9 +86,14 @@ async def portfolio_for_dashboard(*, organization: Any, user: Any,
         totals.update(row.open_by_severity or {})
     riskiest = sorted((r for r in rows if r.risk_score > 0), key=lambda r: (-r.risk_score, r.name.lower()))
     recent = sorted((r for r in rows if r.modified_at), key=lambda r: r.modified_at, reverse=True)
-    return Portfolio(total=len(rows), by_status=status_counts(rows), open_by_severity=severity_counts(totals),
-                     open_total=sum(totals.values()), riskiest=riskiest[:RISKIEST_COUNT],
-                     recent=recent[:RECENT_COUNT])
+    return Portfolio(
+        total=len(rows),
+        by_status=status_counts(rows),
+        open_by_severity=severity_counts(totals),
+        open_total=sum(totals.values()),
+        riskiest=riskiest[:RISKIEST_COUNT],
+        recent=recent[:RECENT_COUNT],
+    )
 
 
 # -- the list ----------------------------------------------------------------------------------------------------
@@ -92,7 +112,8 @@ def _clean_list_query(search: str, status: str, sort: str, page: Any) -> tuple[s
 def _matches(item: TMListItem, search: str, status: str) -> bool:
     """The filters as TMI 1.8 applies them (name substring, any case; status), for servers that ignore them."""
     return (not search or search.lower() in (item.name or "").lower()) and (
-        not status or term_key(item.status) == status)
+        not status or term_key(item.status) == status
+    )
 
 
 def _sorted(rows: list[ThreatModelRow], sort: str) -> list[ThreatModelRow]:
@@ -109,9 +130,17 @@ def _page_count(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
 
 
-async def threat_model_list_for_dashboard(*, organization: Any, user: Any, search: str = "", status: str = "",
-                                          sort: str = "created", page: Any = 1, page_size: int = PAGE_SIZE,
-                                          concurrency: int = PER_PAGE_CONCURRENCY) -> ThreatModelListPage:
+async def threat_model_list_for_dashboard(
+    *,
+    organization: Any,
+    user: Any,
+    search: str = "",
+    status: str = "",
+    sort: str = "created",
+    page: Any = 1,
+    page_size: int = PAGE_SIZE,
+    concurrency: int = PER_PAGE_CONCURRENCY,
+) -> ThreatModelListPage:
     """One page of the member's threat models. TMI 1.8 filters by name and status and pages with
     limit/offset, so in TMI's own order the portal asks for just that page. TMI 0.217 ignores those
     filters, and no generation sorts by name, change or risk: then the portal reads the (filtered at 1.8)
@@ -129,8 +158,9 @@ async def threat_model_list_for_dashboard(*, organization: Any, user: Any, searc
                 result = await client.threat_models.list(limit=page_size, offset=(number - 1) * page_size, **filters)
             shown = list(result.items)
         else:
-            everything = await _threat_models(client, organization, user, concurrency=concurrency,
-                                              **(filters if generation == "1.8" else {}))
+            everything = await _threat_models(
+                client, organization, user, concurrency=concurrency, **(filters if generation == "1.8" else {})
+            )
             matching = [item for item in everything if _matches(item, search, status)]
             total = len(matching)
             if sort == "risk":
@@ -140,47 +170,89 @@ async def threat_model_list_for_dashboard(*, organization: Any, user: Any, searc
                 ordered = _sorted([threat_model_row(i) for i in matching], sort)
             number = min(number, _page_count(total, page_size))
             by_id = {item.id: item for item in matching}
-            shown = [by_id[row.id] for row in ordered[(number - 1) * page_size:number * page_size]]
+            shown = [by_id[row.id] for row in ordered[(number - 1) * page_size : number * page_size]]
         counts = await _open_counts(client, organization, user, shown, concurrency=concurrency)
     rows = [threat_model_row(item, counts.get(item.id)) for item in shown]
-    return ThreatModelListPage(rows=rows, total=total, page=number, pages=_page_count(total, page_size),
-                               search=search, status=status, sort=sort, done_by_tmi=by_tmi, generation=generation)
+    return ThreatModelListPage(
+        rows=rows,
+        total=total,
+        page=number,
+        pages=_page_count(total, page_size),
+        search=search,
+        status=status,
+        sort=sort,
+        done_by_tmi=by_tmi,
+        generation=generation,
+    )
 
 
 # -- one threat model --------------------------------------------------------------------------------------------
-async def threat_model_for_dashboard(*, organization: Any, user: Any, threat_model_id: str, severity: str = "",
-                                     threat_status: str = "",
-                                     concurrency: int = PER_PAGE_CONCURRENCY) -> ThreatModelDetail:
+async def threat_model_for_dashboard(
+    *,
+    organization: Any,
+    user: Any,
+    threat_model_id: str,
+    severity: str = "",
+    threat_status: str = "",
+    concurrency: int = PER_PAGE_CONCURRENCY,
+) -> ThreatModelDetail:
     """The model with its threats (filtered by severity and status for the table), diagrams as SVG,
     documents, assets, notes (sanitised Markdown) and repositories, and a plain-language summary.
     Not cached: people open this page right after changing the model in TMI."""
     async with atmi_client(organization=organization, user=user) as client:
         bundle = await threat_model_bundle(client, str(threat_model_id), concurrency=concurrency)
     tm = bundle.threat_model
-    threats = sorted((threat_row(t) for t in bundle.threats),
-                     key=lambda t: (not t.is_open, SEVERITIES.index(t.severity), t.name.lower()))
+    threats = sorted(
+        (threat_row(t) for t in bundle.threats),
+        key=lambda t: (not t.is_open, SEVERITIES.index(t.severity), t.name.lower()),
+    )
     severity = severity if severity in SEVERITIES else ""
     threat_status = term_key(threat_status)
     statuses = Counter(t.status for t in threats)
     if threat_status not in statuses and threat_status not in ("open", "closed"):
         threat_status = ""
-    shown = [t for t in threats if (not severity or t.severity == severity) and (
-        not threat_status or t.status == threat_status or (threat_status == "open" and t.is_open)
-        or (threat_status == "closed" and not t.is_open))]
+    shown = [
+        t
+        for t in threats
+        if (not severity or t.severity == severity)
+        and (
+            not threat_status
+            or t.status == threat_status
+            or (threat_status == "open" and t.is_open)
+            or (threat_status == "closed" and not t.is_open)
+        )
+    ]
     status = term_key(tm.status)
     label = tm_status_label(status, tm.status)
     documents = [link_row(d) for d in bundle.documents]
     return ThreatModelDetail(
-        id=tm.id, name=tm.name, description=tm.description or "", status=status, status_label=label,
-        owner=person(tm.owner), framework=tm.threat_model_framework or "", modified_at=tm.modified_at,
-        summary=threat_model_summary(status_label=label, threats=threats, diagrams=len(bundle.diagrams),
-                                     documents=len(documents), assets=len(bundle.assets)),
-        threats=threats, shown_threats=shown, severity_filter=severity, status_filter=threat_status,
+        id=tm.id,
+        name=tm.name,
+        description=tm.description or "",
+        status=status,
+        status_label=label,
+        owner=person(tm.owner),
+        framework=tm.threat_model_framework or "",
+        modified_at=tm.modified_at,
+        summary=threat_model_summary(
+            status_label=label,
+            threats=threats,
+            diagrams=len(bundle.diagrams),
+            documents=len(documents),
+            assets=len(bundle.assets),
+        ),
+        threats=threats,
+        shown_threats=shown,
+        severity_filter=severity,
+        status_filter=threat_status,
         open_by_severity=severity_counts(open_by_severity(bundle.threats)),
         threat_statuses=[Count(key, threat_status_label(key), n) for key, n in sorted(statuses.items())],
-        diagrams=[diagram_view(d, i) for i, d in enumerate(bundle.diagrams)], documents=documents,
-        repositories=[link_row(r) for r in bundle.repositories], assets=[asset_row(a) for a in bundle.assets],
-        notes=[note_view(n) for n in bundle.notes])
+        diagrams=[diagram_view(d, i) for i, d in enumerate(bundle.diagrams)],
+        documents=documents,
+        repositories=[link_row(r) for r in bundle.repositories],
+        assets=[asset_row(a) for a in bundle.assets],
+        notes=[note_view(n) for n in bundle.notes],
+    )
 
 
 # -- home --------------------------------------------------------------------------------------------------------

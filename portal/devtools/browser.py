@@ -1,5 +1,6 @@
 """Driving the portal in Debian's chromium with Playwright: for the browser tests and the README's
 screenshots. Playwright is a development dependency; its own browsers are never downloaded."""
+
 from __future__ import annotations
 
 import re
@@ -8,10 +9,19 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
-MISSING_CHROMIUM = (f"Debian's chromium is needed at {CHROMIUM}: install it with `apt-get install -y chromium` "
-                    "(`make test` does it when run as root).")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+MISSING_CHROMIUM = (
+    f"Debian's chromium is needed at {CHROMIUM}: install it with `apt-get install -y chromium` "
+    "(`make test` does it when run as root)."
+)
 VIEWPORT = {"width": 1280, "height": 900}
 
 
@@ -22,8 +32,9 @@ def chromium_launch(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS))
 
 
-def sign_in_with_test_idp(page, *, portal_url: str, slug: str, hint: str,
-                          on_sign_in_page: Callable[[Any], object] | None = None) -> None:
+def sign_in_with_test_idp(
+    page, *, portal_url: str, slug: str, hint: str, on_sign_in_page: Callable[[Any], object] | None = None
+) -> None:
     """Sign in as a person would: open the organisation's overview, get sent to its sign-in page,
     type the login hint into the test IdP's form and follow TMI's redirect back to the overview.
     `on_sign_in_page(page)` runs once the hint is typed (the tests take a screenshot there)."""

@@ -5,6 +5,7 @@ never committed), so the TMI tokens the demo stores stay decryptable across rest
 DJANGO_SECRET_KEY / PORTAL_FIELD_ENCRYPTION_SALT, when set to something other than the public development
 default, are used instead.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ def demo_secrets_get(var_dir: Path) -> dict[str, str]:
     except FileExistsError:
         kept = json.loads(path.read_text())
         if not all(isinstance(kept.get(name), str) and kept[name] for name in SECRET_NAMES):
-            raise ValueError(f"{path} does not hold the demo's secrets; remove it to make new ones "
-                             "(tokens the demo stored with the old ones can then not be read).") from None
+            raise ValueError(
+                f"{path} does not hold the demo's secrets; remove it to make new ones "
+                "(tokens the demo stored with the old ones can then not be read)."
+            ) from None
         return {name: kept[name] for name in SECRET_NAMES}
     with os.fdopen(descriptor, "w") as file:
         json.dump(made, file)
@@ -43,8 +46,9 @@ def demo_environment(environ: Mapping[str, str], *, var_dir: Path, host: str) ->
     own, else the demo's), and the demo's host among the allowed ones unless the operator listed them."""
     env = {**environ, "DJANGO_DEBUG": "false", "PYTHONUNBUFFERED": "1"}
     given = {name: environ[name] for name in SECRET_NAMES if environ.get(name)}
-    still_default = development_secrets_in_use(secret_key=given.get("DJANGO_SECRET_KEY", ""),
-                                               salts=given.get("PORTAL_FIELD_ENCRYPTION_SALT", "").split(","))
+    still_default = development_secrets_in_use(
+        secret_key=given.get("DJANGO_SECRET_KEY", ""), salts=given.get("PORTAL_FIELD_ENCRYPTION_SALT", "").split(",")
+    )
     missing = [name for name in SECRET_NAMES if name not in given or name in still_default]
     if missing:
         kept = demo_secrets_get(var_dir)

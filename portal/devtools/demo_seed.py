@@ -8,6 +8,7 @@ provider, subject), and never by the test IdP's unverified email; so each seeded
 row, plus username = the login hint and email = what TMI reports for it in the sandbox's
 generation (alice@tmi.local at 1.8, alice@test.tmi at 0.217).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,5 +78,7 @@ def demo_sign_in_hint(*, portal_url: str) -> str:
     acme, globex = DEMO_ORGANIZATIONS
     people = " or ".join(f"{hint} ({Role(role).label.lower()})" for hint, role in acme.members)
     others = " or ".join(hint for hint, _ in globex.members)
-    return (f"Open {portal_url}/o/{acme.slug}/ and sign in with the test provider and login hint {people};\n"
-            f"    {portal_url}/o/{globex.slug}/ with {others}")
+    return (
+        f"Open {portal_url}/o/{acme.slug}/ and sign in with the test provider and login hint {people};\n"
+        f"    {portal_url}/o/{globex.slug}/ with {others}"
+    )

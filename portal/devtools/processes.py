@@ -1,4 +1,5 @@
 """Start and supervise the demo's processes: each is a child that dies with the demo."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,14 @@ class Child:
             output = self.log_path.open("wb")
         try:
             # A new process group, so stopping the demo also stops what each child spawned.
-            self.process = subprocess.Popen(self.argv, env=env, start_new_session=True, pass_fds=self.pass_fds,
-                                            stdout=output, stderr=subprocess.STDOUT if output else None)
+            self.process = subprocess.Popen(
+                self.argv,
+                env=env,
+                start_new_session=True,
+                pass_fds=self.pass_fds,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+            )
         finally:
             if output is not None:
                 output.close()

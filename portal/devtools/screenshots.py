@@ -1,4 +1,5 @@
 """The README's screenshots, taken in chromium from a demo started for the purpose."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,11 @@ def readme_screenshots_take(page, *, portal_url: str, out_dir: Path) -> list[Pat
     first_diagram.wait_for()
     # The summary, the threats and the first diagram; the rest of a long page adds nothing to a README.
     box = first_diagram.bounding_box()
-    page.screenshot(path=str(shots[2]), full_page=True,
-                    clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": box["y"] + box["height"] + 24})
+    page.screenshot(
+        path=str(shots[2]),
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": box["y"] + box["height"] + 24},
+    )
     return shots
 
 
@@ -40,11 +44,26 @@ def readme_screenshots_refresh(*, out_dir: Path, tmi_version: str = "1.8") -> li
     portal_port, sandbox_port = free_port(), free_port()
     portal_url = f"http://127.0.0.1:{portal_port}"
     with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{scratch}/demo.sqlite3", "PORTAL_VAR_DIR": scratch,
-               "PYTHONUNBUFFERED": "1"}
-        demo = Child("demo", manage_py("demo", "--port", str(portal_port), "--sandbox-port", str(sandbox_port),
-                                       "--tmi-version", tmi_version, "--no-worker"),
-                     ready_url=f"{portal_url}/healthz/")
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{scratch}/demo.sqlite3",
+            "PORTAL_VAR_DIR": scratch,
+            "PYTHONUNBUFFERED": "1",
+        }
+        demo = Child(
+            "demo",
+            manage_py(
+                "demo",
+                "--port",
+                str(portal_port),
+                "--sandbox-port",
+                str(sandbox_port),
+                "--tmi-version",
+                tmi_version,
+                "--no-worker",
+            ),
+            ready_url=f"{portal_url}/healthz/",
+        )
         demo.start(env)
         try:
             demo.wait_ready(timeout=120)

@@ -2,6 +2,7 @@
 
 Pure Python (standard library only); nothing here imports Django or the TMI client.
 """
+
 from portal.diagrams.cells import Edge, Node, normalise_cell, normalise_cells
 from portal.diagrams.render import cell_fragments, render_svg
 from portal.diagrams.summary import diagram_summary

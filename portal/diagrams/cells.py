@@ -5,11 +5,13 @@ TMI stores cells verbatim (PROTOCOL.md 5.4), so anything a client ever sent can 
 junk. Every reader here returns a safe default instead of raising; strings stay raw (the SVG layer escapes
 and validates them).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 EDGE_SHAPES = frozenset({"flow", "edge"})
 NODE_KINDS = {
@@ -107,8 +109,9 @@ class Edge:
 Cell = Node | Edge
 
 
-def number(value: Any, default: float | None = None, *, low: float = -COORD_LIMIT,
-           high: float = COORD_LIMIT) -> float | None:
+def number(
+    value: Any, default: float | None = None, *, low: float = -COORD_LIMIT, high: float = COORD_LIMIT
+) -> float | None:
     """A finite number clamped to [low, high], from an int, float or numeric string; else `default`."""
     if isinstance(value, bool):
         return default
@@ -214,11 +217,21 @@ def normalise_node(raw: dict[str, Any], fallback_id: str = "") -> Node | None:
         return None
     attrs = _dict(raw.get("attrs"))
     return Node(
-        id=_id(raw, fallback_id), shape=shape, kind=kind, x=geometry[0], y=geometry[1],
-        width=geometry[2], height=geometry[3], angle=number(raw.get("angle"), 0.0, low=-3600, high=3600),
-        label=_node_label(raw, attrs), style=_style(attrs, "body"), parent=_str_or_none(raw.get("parent")),
+        id=_id(raw, fallback_id),
+        shape=shape,
+        kind=kind,
+        x=geometry[0],
+        y=geometry[1],
+        width=geometry[2],
+        height=geometry[3],
+        angle=number(raw.get("angle"), 0.0, low=-3600, high=3600),
+        label=_node_label(raw, attrs),
+        style=_style(attrs, "body"),
+        parent=_str_or_none(raw.get("parent")),
         children=_ids(raw.get("children")),
-        ports=_ports(raw), z=_z(raw), visible=_visible(raw),
+        ports=_ports(raw),
+        z=_z(raw),
+        visible=_visible(raw),
     )
 
 
@@ -297,14 +310,19 @@ def normalise_edge(raw: dict[str, Any], fallback_id: str = "") -> Edge | None:
     if not any(label_list):  # TMI's schema: defaultLabel applies to edges without labels of their own
         label_list.append(_edge_label(raw.get("defaultLabel")))
     return Edge(
-        id=_id(raw, fallback_id), shape=_shape(raw),
-        source=source, target=target,
+        id=_id(raw, fallback_id),
+        shape=_shape(raw),
+        source=source,
+        target=target,
         vertices=tuple(p for p in (_point(v) for v in vertices[:200]) if p) if isinstance(vertices, list) else (),
-        labels=tuple(label for label in label_list if label), style=_style(attrs, "line"),
+        labels=tuple(label for label in label_list if label),
+        style=_style(attrs, "line"),
         source_marker=_marker(line, "sourceMarker", ""),
         target_marker=_marker(line, "targetMarker", "arrow"),
-        router=_name(raw.get("router")), connector=_name(raw.get("connector")),
-        z=_z(raw), visible=_visible(raw),
+        router=_name(raw.get("router")),
+        connector=_name(raw.get("connector")),
+        z=_z(raw),
+        visible=_visible(raw),
     )
 
 

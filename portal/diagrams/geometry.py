@@ -1,9 +1,10 @@
 """Plane geometry for the renderer: boxes, rotation, shape borders, points along a path, text wrapping."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from portal.diagrams.cells import Node
 
@@ -34,8 +35,12 @@ class Box:
         return Box(x, y, max(self.right, other.right) - x, max(self.bottom, other.bottom) - y)
 
     def contains(self, other: Box, slack: float = 0.0) -> bool:
-        return (self.x - slack <= other.x and self.y - slack <= other.y
-                and other.right <= self.right + slack and other.bottom <= self.bottom + slack)
+        return (
+            self.x - slack <= other.x
+            and self.y - slack <= other.y
+            and other.right <= self.right + slack
+            and other.bottom <= self.bottom + slack
+        )
 
     def expand(self, margin: float) -> Box:
         return Box(self.x - margin, self.y - margin, self.width + 2 * margin, self.height + 2 * margin)
@@ -55,8 +60,10 @@ def node_box(node: Node) -> Box:
     box = Box(node.x, node.y, node.width, node.height)
     if not node.angle % 360:
         return box
-    corners = [rotate(p, node.center, node.angle) for p in
-               ((box.x, box.y), (box.right, box.y), (box.right, box.bottom), (box.x, box.bottom))]
+    corners = [
+        rotate(p, node.center, node.angle)
+        for p in ((box.x, box.y), (box.right, box.y), (box.right, box.bottom), (box.x, box.bottom))
+    ]
     return bounding_box(corners)
 
 
@@ -150,7 +157,8 @@ def point_along(points: Sequence[Point], distance: float) -> tuple[Point, float]
         if step and wanted <= step:
             t = wanted / step
             return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t), math.degrees(
-                math.atan2(b[1] - a[1], b[0] - a[0]))
+                math.atan2(b[1] - a[1], b[0] - a[0])
+            )
         wanted -= step
     return points[-1], 0.0
 

@@ -19,17 +19,27 @@ by `data-cell-id`), so they sit below nodes; `_free_labels` therefore slides a l
 node's box along its path to the nearest spot clear of every node (keeping it where X6 put it when no such
 spot exists), and the label's white halo keeps other lines off its text.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from portal.diagrams import svg
 from portal.diagrams.cells import Edge, EdgeLabel, Node, Terminal
-from portal.diagrams.geometry import (Box, Point, border_point, bounding_box, fit_view_box, node_box, orthogonal,
-                                     port_point)
+from portal.diagrams.geometry import (
+    Box,
+    Point,
+    border_point,
+    bounding_box,
+    fit_view_box,
+    node_box,
+    orthogonal,
+    port_point,
+)
 from portal.diagrams.shapes import Look, edge_label_svg, edge_svg, look_for, node_svg
 from portal.diagrams.summary import describe, kind_counts, visible_parts
 
@@ -79,10 +89,21 @@ class Markers:
 
     def defs(self) -> str:
         return "".join(
-            svg.element("marker", {"id": marker_id, "viewBox": "0 0 10 10", "refX": "0" if start else "10",
-                                   "refY": "5", "markerWidth": "8", "markerHeight": "8", "orient": "auto"},
-                        svg.element("path", {"d": MARKER_PATHS[kind][start], "fill": colour}))
-            for (kind, colour, start), marker_id in self.ids.items())
+            svg.element(
+                "marker",
+                {
+                    "id": marker_id,
+                    "viewBox": "0 0 10 10",
+                    "refX": "0" if start else "10",
+                    "refY": "5",
+                    "markerWidth": "8",
+                    "markerHeight": "8",
+                    "orient": "auto",
+                },
+                svg.element("path", {"d": MARKER_PATHS[kind][start], "fill": colour}),
+            )
+            for (kind, colour, start), marker_id in self.ids.items()
+        )
 
 
 def _reference(terminal: Terminal, node: Node | None) -> Point:
@@ -204,9 +225,13 @@ def _draw(nodes: dict[str, Node], edges: list[Edge], markers: Markers, highlight
         look = look_for("edge", cell.style)
         cell = _free_labels(cell, points, look, obstacles)
         drawn, label_boxes = edge_svg(
-            cell, points, look, highlighted=cell.id in highlight,
+            cell,
+            points,
+            look,
+            highlighted=cell.id in highlight,
             marker_start=markers.get(cell.source_marker, look.stroke, start=True),
-            marker_end=markers.get(cell.target_marker, look.stroke, start=False))
+            marker_end=markers.get(cell.target_marker, look.stroke, start=False),
+        )
         fragments.append(Fragment(cell.id, drawn, (bounding_box(points), *label_boxes)))
     return fragments
 
@@ -223,14 +248,30 @@ def _size(view_box: Box, width: float | None, height: float | None) -> tuple[flo
 
 
 def _empty_note(view_box: Box) -> str:
-    return svg.element("text", {"class": "tmi-empty", "x": view_box.x + view_box.width / 2,
-                                "y": view_box.y + view_box.height / 2, "text-anchor": "middle", "font-size": "13",
-                                "fill": "#6b7280"}, text="This diagram is empty.")
+    return svg.element(
+        "text",
+        {
+            "class": "tmi-empty",
+            "x": view_box.x + view_box.width / 2,
+            "y": view_box.y + view_box.height / 2,
+            "text-anchor": "middle",
+            "font-size": "13",
+            "fill": "#6b7280",
+        },
+        text="This diagram is empty.",
+    )
 
 
-def render_svg(cells: Any, *, title: str = "", width: float | None = None, height: float | None = None,
-               id_prefix: str | None = None, highlight: Iterable[str] | None = None,
-               margin: float = MARGIN) -> svg.SafeSVG:
+def render_svg(
+    cells: Any,
+    *,
+    title: str = "",
+    width: float | None = None,
+    height: float | None = None,
+    id_prefix: str | None = None,
+    highlight: Iterable[str] | None = None,
+    margin: float = MARGIN,
+) -> svg.SafeSVG:
     """One self-contained <svg> for a diagram's cells (both TMI generations, any junk tolerated).
 
     `id_prefix` namespaces the ids inside (random when not a plain identifier), so several diagrams can
@@ -248,5 +289,11 @@ def render_svg(cells: Any, *, title: str = "", width: float | None = None, heigh
     w, h = _size(view_box, width, height)
     return svg.document(
         view_box=(view_box.x, view_box.y, view_box.width, view_box.height),
-        title=svg.clean_text(str(title or "")).strip()[:300] or DEFAULT_TITLE, description=description,
-        defs=markers.defs(), body=svg.group({"class": "tmi-cells"}, [body]), id_prefix=prefix, width=w, height=h)
+        title=svg.clean_text(str(title or "")).strip()[:300] or DEFAULT_TITLE,
+        description=description,
+        defs=markers.defs(),
+        body=svg.group({"class": "tmi-cells"}, [body]),
+        id_prefix=prefix,
+        width=w,
+        height=h,
+    )

@@ -3,11 +3,12 @@
 Each node function returns the SVG of the shape's outline and the area its label goes in; `node_svg`
 wraps that into one `<g>` per cell so the live page can find (and later replace) a cell by `data-cell-id`.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from portal.diagrams import svg
 from portal.diagrams.cells import Edge, EdgeLabel, Node, Style
@@ -67,13 +68,28 @@ class LabelArea:
 
 
 def outline_attrs(look: Look) -> dict[str, object | None]:
-    return {"fill": look.fill, "stroke": look.stroke, "stroke-width": float(look.stroke_width),
-            "stroke-dasharray": look.dasharray}
+    return {
+        "fill": look.fill,
+        "stroke": look.stroke,
+        "stroke-width": float(look.stroke_width),
+        "stroke-dasharray": look.dasharray,
+    }
 
 
 def rounded_rect(node: Node, look: Look, radius: float, **extra: object) -> str:
-    return svg.element("rect", {"class": "tmi-shape", "x": node.x, "y": node.y, "width": node.width,
-                                "height": node.height, "rx": radius, **outline_attrs(look), **extra})
+    return svg.element(
+        "rect",
+        {
+            "class": "tmi-shape",
+            "x": node.x,
+            "y": node.y,
+            "width": node.width,
+            "height": node.height,
+            "rx": radius,
+            **outline_attrs(look),
+            **extra,
+        },
+    )
 
 
 def inset(node: Node, dx: float, dy: float) -> Box:
@@ -87,14 +103,23 @@ def actor(node: Node, look: Look) -> tuple[list[str], LabelArea]:
     if node.width >= 90 and node.height >= 44:
         size = min(16.0, node.height / 3)
         gx, gy = node.x + 8 + size / 2, node.y + 8
-        parts.append(svg.element("path", {
-            "class": "tmi-glyph", "fill": look.stroke, "opacity": "0.75",
-            "d": (f"M{svg.fmt(gx)} {svg.fmt(gy)}m-{svg.fmt(size * .22)} {svg.fmt(size * .25)}"
-                  f"a{svg.fmt(size * .22)} {svg.fmt(size * .22)} 0 1 0 {svg.fmt(size * .44)} 0"
-                  f"a{svg.fmt(size * .22)} {svg.fmt(size * .22)} 0 1 0 -{svg.fmt(size * .44)} 0z"
-                  f"M{svg.fmt(gx - size / 2)} {svg.fmt(gy + size)}"
-                  f"a{svg.fmt(size / 2)} {svg.fmt(size * .42)} 0 0 1 {svg.fmt(size)} 0z"),
-        }))
+        parts.append(
+            svg.element(
+                "path",
+                {
+                    "class": "tmi-glyph",
+                    "fill": look.stroke,
+                    "opacity": "0.75",
+                    "d": (
+                        f"M{svg.fmt(gx)} {svg.fmt(gy)}m-{svg.fmt(size * 0.22)} {svg.fmt(size * 0.25)}"
+                        f"a{svg.fmt(size * 0.22)} {svg.fmt(size * 0.22)} 0 1 0 {svg.fmt(size * 0.44)} 0"
+                        f"a{svg.fmt(size * 0.22)} {svg.fmt(size * 0.22)} 0 1 0 -{svg.fmt(size * 0.44)} 0z"
+                        f"M{svg.fmt(gx - size / 2)} {svg.fmt(gy + size)}"
+                        f"a{svg.fmt(size / 2)} {svg.fmt(size * 0.42)} 0 0 1 {svg.fmt(size)} 0z"
+                    ),
+                },
+            )
+        )
         pad = 8 + size + 4 if node.width < 140 else pad
     return parts, LabelArea(inset(node, pad, 6))
 
@@ -104,9 +129,10 @@ def process(node: Node, look: Look) -> tuple[list[str], LabelArea]:
     rx, ry = node.width / 2, node.height / 2
     cx, cy = node.center
     inner_w, inner_h = node.width * 0.74, node.height * 0.74
-    return ([svg.element("ellipse", {"class": "tmi-shape", "cx": cx, "cy": cy, "rx": rx, "ry": ry,
-                                     **outline_attrs(look)})],
-            LabelArea(Box(cx - inner_w / 2, cy - inner_h / 2, inner_w, inner_h)))
+    return (
+        [svg.element("ellipse", {"class": "tmi-shape", "cx": cx, "cy": cy, "rx": rx, "ry": ry, **outline_attrs(look)})],
+        LabelArea(Box(cx - inner_w / 2, cy - inner_h / 2, inner_w, inner_h)),
+    )
 
 
 def store(node: Node, look: Look) -> tuple[list[str], LabelArea]:
@@ -114,13 +140,19 @@ def store(node: Node, look: Look) -> tuple[list[str], LabelArea]:
     x, y, w, h = node.x, node.y, node.width, node.height
     rx, ry = w / 2, store_cap(h)
     f = svg.fmt
-    body = (f"M{f(x)} {f(y + ry)}A{f(rx)} {f(ry)} 0 0 1 {f(x + w)} {f(y + ry)}L{f(x + w)} {f(y + h - ry)}"
-            f"A{f(rx)} {f(ry)} 0 0 1 {f(x)} {f(y + h - ry)}Z")
+    body = (
+        f"M{f(x)} {f(y + ry)}A{f(rx)} {f(ry)} 0 0 1 {f(x + w)} {f(y + ry)}L{f(x + w)} {f(y + h - ry)}"
+        f"A{f(rx)} {f(ry)} 0 0 1 {f(x)} {f(y + h - ry)}Z"
+    )
     rim = f"M{f(x)} {f(y + ry)}A{f(rx)} {f(ry)} 0 0 0 {f(x + w)} {f(y + ry)}"
     attrs = outline_attrs(look)
-    return ([svg.element("path", {"class": "tmi-shape", "d": body, **attrs}),
-             svg.element("path", {"class": "tmi-rim", "d": rim, **attrs, "fill": "none"})],
-            LabelArea(Box(x + 8, y + 2 * ry + 2, w - 16, h - 3 * ry - 4)))  # below the rim
+    return (
+        [
+            svg.element("path", {"class": "tmi-shape", "d": body, **attrs}),
+            svg.element("path", {"class": "tmi-rim", "d": rim, **attrs, "fill": "none"}),
+        ],
+        LabelArea(Box(x + 8, y + 2 * ry + 2, w - 16, h - 3 * ry - 4)),
+    )  # below the rim
 
 
 def boundary(node: Node, look: Look) -> tuple[list[str], LabelArea]:
@@ -138,7 +170,12 @@ def unknown(node: Node, look: Look) -> tuple[list[str], LabelArea]:
 
 
 SHAPES: dict[str, Callable[[Node, Look], tuple[list[str], LabelArea]]] = {
-    "actor": actor, "process": process, "store": store, "boundary": boundary, "text": text_box, "unknown": unknown,
+    "actor": actor,
+    "process": process,
+    "store": store,
+    "boundary": boundary,
+    "text": text_box,
+    "unknown": unknown,
 }
 
 
@@ -154,17 +191,41 @@ def text_block(text: str, area: LabelArea, look: Look, css_class: str = "tmi-lab
     first_top = area.box.y if area.top else area.box.y + (area.box.height - len(lines) * line_height) / 2
     # Baseline sits ~0.8em under the top of the glyph box; explicit y per line avoids dominant-baseline,
     # which PDF renderers support unevenly.
-    spans = [svg.element("tspan", {"x": x, "y": first_top + i * line_height + (line_height - size) / 2 + size * 0.8},
-                         text=line) for i, line in enumerate(lines)]
-    return svg.element("text", {"class": css_class, "text-anchor": area.anchor, "font-size": float(size),
-                                "fill": look.text_colour,
-                                "font-weight": "600" if area.top else None}, *spans), truncated
+    spans = [
+        svg.element(
+            "tspan", {"x": x, "y": first_top + i * line_height + (line_height - size) / 2 + size * 0.8}, text=line
+        )
+        for i, line in enumerate(lines)
+    ]
+    return svg.element(
+        "text",
+        {
+            "class": css_class,
+            "text-anchor": area.anchor,
+            "font-size": float(size),
+            "fill": look.text_colour,
+            "font-weight": "600" if area.top else None,
+        },
+        *spans,
+    ), truncated
 
 
 def highlight_box(box: Box) -> str:
-    return svg.element("rect", {"class": "tmi-highlight", "x": box.x - 5, "y": box.y - 5, "width": box.width + 10,
-                                "height": box.height + 10, "rx": 6.0, "fill": "none", "stroke": HIGHLIGHT_COLOUR,
-                                "stroke-width": 2.5, "stroke-dasharray": "6 3"})
+    return svg.element(
+        "rect",
+        {
+            "class": "tmi-highlight",
+            "x": box.x - 5,
+            "y": box.y - 5,
+            "width": box.width + 10,
+            "height": box.height + 10,
+            "rx": 6.0,
+            "fill": "none",
+            "stroke": HIGHLIGHT_COLOUR,
+            "stroke-width": 2.5,
+            "stroke-dasharray": "6 3",
+        },
+    )
 
 
 def node_svg(node: Node, *, highlighted: bool = False) -> str:
@@ -172,11 +233,16 @@ def node_svg(node: Node, *, highlighted: bool = False) -> str:
     outline, area = SHAPES.get(node.kind, unknown)(node, look)
     label, truncated = text_block(node.label, area, look) if node.label.strip() else ("", False)
     tooltip = svg.element("title", {}, text=node.label) if truncated else ""
-    transform = (f"rotate({svg.fmt(node.angle)} {svg.fmt(node.center[0])} {svg.fmt(node.center[1])})"
-                 if node.angle % 360 else None)
+    transform = (
+        f"rotate({svg.fmt(node.angle)} {svg.fmt(node.center[0])} {svg.fmt(node.center[1])})"
+        if node.angle % 360
+        else None
+    )
     body = svg.group({"transform": transform}, [*outline, label]) if transform else "".join([*outline, label])
-    return svg.group({"class": f"tmi-node tmi-{node.kind}", "data-cell-id": node.id, "data-shape": node.shape or None},
-                     [tooltip, body, highlight_box(node_box(node)) if highlighted else ""])
+    return svg.group(
+        {"class": f"tmi-node tmi-{node.kind}", "data-cell-id": node.id, "data-shape": node.shape or None},
+        [tooltip, body, highlight_box(node_box(node)) if highlighted else ""],
+    )
 
 
 def edge_label_svg(label: EdgeLabel, points: Sequence[Point], look: Look) -> tuple[str, Box]:
@@ -191,8 +257,19 @@ def edge_label_svg(label: EdgeLabel, points: Sequence[Point], look: Look) -> tup
     height = len(lines) * size * LINE_HEIGHT + 4
     box = Box(px - width / 2, py - height / 2, width, height)
     text, _ = text_block(label.text, LabelArea(box.expand(-2)), look, css_class="tmi-edge-text")
-    halo = svg.element("rect", {"class": "tmi-halo", "x": box.x, "y": box.y, "width": box.width, "height": box.height,
-                                "rx": 3.0, "fill": "#ffffff", "fill-opacity": "0.92"})
+    halo = svg.element(
+        "rect",
+        {
+            "class": "tmi-halo",
+            "x": box.x,
+            "y": box.y,
+            "width": box.width,
+            "height": box.height,
+            "rx": 3.0,
+            "fill": "#ffffff",
+            "fill-opacity": "0.92",
+        },
+    )
     tooltip = svg.element("title", {}, text=label.text) if truncated else ""
     return svg.group({"class": "tmi-edge-label"}, [tooltip, halo, text]), box
 
@@ -226,20 +303,50 @@ def _towards(origin: Point, target: Point, fraction: float) -> Point:
     return (origin[0] + (target[0] - origin[0]) * fraction, origin[1] + (target[1] - origin[1]) * fraction)
 
 
-def edge_svg(edge: Edge, points: Sequence[Point], look: Look, *, marker_start: str | None, marker_end: str | None,
-             highlighted: bool = False) -> tuple[str, list[Box]]:
+def edge_svg(
+    edge: Edge,
+    points: Sequence[Point],
+    look: Look,
+    *,
+    marker_start: str | None,
+    marker_end: str | None,
+    highlighted: bool = False,
+) -> tuple[str, list[Box]]:
     """A flow (1.8) or edge (0.217): one path through its vertices, arrowheads from <defs>, then labels."""
     d = path_d(points, edge.connector)
     parts = []
     if highlighted:
-        parts.append(svg.element("path", {"class": "tmi-highlight", "d": d, "fill": "none", "stroke": HIGHLIGHT_COLOUR,
-                                          "stroke-width": look.stroke_width + 6, "stroke-opacity": "0.35",
-                                          "stroke-linecap": "round", "stroke-linejoin": "round"}))
-    parts.append(svg.element("path", {
-        "class": "tmi-line", "d": d, "fill": "none", "stroke": look.stroke, "stroke-width": float(look.stroke_width),
-        "stroke-dasharray": look.dasharray, "stroke-linejoin": "round",
-        "marker-start": f"url(#{marker_start})" if marker_start else None,
-        "marker-end": f"url(#{marker_end})" if marker_end else None}))
+        parts.append(
+            svg.element(
+                "path",
+                {
+                    "class": "tmi-highlight",
+                    "d": d,
+                    "fill": "none",
+                    "stroke": HIGHLIGHT_COLOUR,
+                    "stroke-width": look.stroke_width + 6,
+                    "stroke-opacity": "0.35",
+                    "stroke-linecap": "round",
+                    "stroke-linejoin": "round",
+                },
+            )
+        )
+    parts.append(
+        svg.element(
+            "path",
+            {
+                "class": "tmi-line",
+                "d": d,
+                "fill": "none",
+                "stroke": look.stroke,
+                "stroke-width": float(look.stroke_width),
+                "stroke-dasharray": look.dasharray,
+                "stroke-linejoin": "round",
+                "marker-start": f"url(#{marker_start})" if marker_start else None,
+                "marker-end": f"url(#{marker_end})" if marker_end else None,
+            },
+        )
+    )
     boxes = []
     for label in edge.labels:
         label_svg, box = edge_label_svg(label, points, look)

@@ -1,5 +1,6 @@
 """What a diagram contains, in terms a plain-language page can print: counts, who sits in which boundary,
 and which flows cross a boundary."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,11 +8,22 @@ from typing import Any
 from portal.diagrams.cells import Edge, Node, normalise_cells, split
 from portal.diagrams.geometry import node_box
 
-COUNT_KEYS = {"actor": "actors", "process": "processes", "store": "stores", "boundary": "boundaries",
-              "text": "text_boxes", "unknown": "other"}
-NOUNS = [("actors", "actor", "actors"), ("processes", "process", "processes"), ("stores", "data store", "data stores"),
-         ("boundaries", "trust boundary", "trust boundaries"), ("flows", "data flow", "data flows"),
-         ("other", "other element", "other elements")]
+COUNT_KEYS = {
+    "actor": "actors",
+    "process": "processes",
+    "store": "stores",
+    "boundary": "boundaries",
+    "text": "text_boxes",
+    "unknown": "other",
+}
+NOUNS = [
+    ("actors", "actor", "actors"),
+    ("processes", "process", "processes"),
+    ("stores", "data store", "data stores"),
+    ("boundaries", "trust boundary", "trust boundaries"),
+    ("flows", "data flow", "data flows"),
+    ("other", "other element", "other elements"),
+]
 # Shapes that take part in the data flow (text boxes are annotations and belong nowhere).
 ELEMENT_KINDS = frozenset({"actor", "process", "store", "unknown"})
 
@@ -56,8 +68,11 @@ def boundary_membership(nodes: dict[str, Node]) -> dict[str, list[str]]:
             continue
         ancestors = _ancestors(node, nodes)
         box = node_box(node)
-        inside = [b.id for b in boundaries if b.id != node.id and (
-            b.id in ancestors or node.id in b.children or node_box(b).contains(box, slack=1.0))]
+        inside = [
+            b.id
+            for b in boundaries
+            if b.id != node.id and (b.id in ancestors or node.id in b.children or node_box(b).contains(box, slack=1.0))
+        ]
         membership[node.id] = inside
     return membership
 
@@ -83,18 +98,29 @@ def diagram_summary(cells: Any) -> dict[str, Any]:
         if node.kind != "boundary":
             continue
         inside = [nodes[i] for i, owners in membership.items() if node.id in owners]
-        boundaries.append({"id": node.id, "label": node.label,
-                           "members": [_ref(n) for n in inside if n.kind in ELEMENT_KINDS],
-                           "nested": [n.id for n in inside if n.kind == "boundary"]})
+        boundaries.append(
+            {
+                "id": node.id,
+                "label": node.label,
+                "members": [_ref(n) for n in inside if n.kind in ELEMENT_KINDS],
+                "nested": [n.id for n in inside if n.kind == "boundary"],
+            }
+        )
     flows = []
     for edge in edges:
         source = edge.source.cell if edge.source.cell in nodes else None
         target = edge.target.cell if edge.target.cell in nodes else None
         around_source = set(membership.get(source or "", []))
         around_target = set(membership.get(target or "", []))
-        flows.append({"id": edge.id, "source": source, "target": target,
-                      "labels": [label.text for label in edge.labels],
-                      "crosses": sorted(around_source ^ around_target) if source and target else []})
+        flows.append(
+            {
+                "id": edge.id,
+                "source": source,
+                "target": target,
+                "labels": [label.text for label in edge.labels],
+                "crosses": sorted(around_source ^ around_target) if source and target else [],
+            }
+        )
     return {
         "counts": counts,
         "description": describe(counts),

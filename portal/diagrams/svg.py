@@ -4,11 +4,12 @@ Everything a diagram carries is user-written. Text and attribute values go throu
 dash patterns and ids are checked against strict patterns and replaced by a default when they do not match,
 so no value can open a new attribute, element, url() or script.
 """
+
 from __future__ import annotations
 
 import re
 import secrets
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from portal.diagrams.text import clean_display_text
 
@@ -18,12 +19,42 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 _NUM = r"\s*[-+]?(?:\d{1,3}(?:\.\d{1,6})?|\.\d{1,6})%?\s*"
 _RGB = re.compile(rf"rgba?\({_NUM},{_NUM},{_NUM}(?:,{_NUM})?\)", re.IGNORECASE)
-NAMED_COLOURS = frozenset({
-    "black", "white", "red", "green", "blue", "yellow", "orange", "purple", "gray", "grey", "silver",
-    "maroon", "navy", "teal", "olive", "lime", "aqua", "fuchsia", "pink", "brown", "gold", "darkblue",
-    "darkgreen", "darkred", "lightblue", "lightgreen", "lightgray", "lightgrey", "darkgray", "darkgrey",
-    "transparent", "none",
-})
+NAMED_COLOURS = frozenset(
+    {
+        "black",
+        "white",
+        "red",
+        "green",
+        "blue",
+        "yellow",
+        "orange",
+        "purple",
+        "gray",
+        "grey",
+        "silver",
+        "maroon",
+        "navy",
+        "teal",
+        "olive",
+        "lime",
+        "aqua",
+        "fuchsia",
+        "pink",
+        "brown",
+        "gold",
+        "darkblue",
+        "darkgreen",
+        "darkred",
+        "lightblue",
+        "lightgreen",
+        "lightgray",
+        "lightgrey",
+        "darkgray",
+        "darkgrey",
+        "transparent",
+        "none",
+    }
+)
 _DASHARRAY = re.compile(r"\d{1,4}(?:\.\d{1,3})?(?:[\s,]+\d{1,4}(?:\.\d{1,3})?){0,7}")
 _ATTR_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9:_-]*")
 _ID_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
@@ -46,8 +77,14 @@ def clean_text(value: str) -> str:
 
 def escape(value: object) -> str:
     """Text or attribute value -> XML-safe text (quotes included, invalid code points dropped)."""
-    return (clean_text(str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("'", "&#39;"))
+    return (
+        clean_text(str(value))
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
 
 
 def colour(value: str | None, default: str) -> str:
@@ -101,16 +138,37 @@ def group(attrs: Mapping[str, object | None], children: Iterable[str]) -> str:
     return element("g", attrs, *children)
 
 
-def document(*, view_box: tuple[float, float, float, float], title: str, description: str, defs: str,
-             body: str, id_prefix: str, width: float | None = None, height: float | None = None) -> SafeSVG:
+def document(
+    *,
+    view_box: tuple[float, float, float, float],
+    title: str,
+    description: str,
+    defs: str,
+    body: str,
+    id_prefix: str,
+    width: float | None = None,
+    height: float | None = None,
+) -> SafeSVG:
     title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
-    return SafeSVG(element(
-        "svg",
-        {"xmlns": SVG_NS, "viewBox": " ".join(fmt(v) for v in view_box), "width": width, "height": height,
-         "role": "img", "aria-label": title, "aria-labelledby": title_id, "aria-describedby": desc_id,
-         "class": "tmi-diagram", "font-family": "Helvetica, Arial, sans-serif", "text-rendering": "geometricPrecision"},
-        element("title", {"id": title_id}, text=title),
-        element("desc", {"id": desc_id}, text=description),
-        element("defs", {}, defs) if defs else "",
-        body,
-    ))
+    return SafeSVG(
+        element(
+            "svg",
+            {
+                "xmlns": SVG_NS,
+                "viewBox": " ".join(fmt(v) for v in view_box),
+                "width": width,
+                "height": height,
+                "role": "img",
+                "aria-label": title,
+                "aria-labelledby": title_id,
+                "aria-describedby": desc_id,
+                "class": "tmi-diagram",
+                "font-family": "Helvetica, Arial, sans-serif",
+                "text-rendering": "geometricPrecision",
+            },
+            element("title", {"id": title_id}, text=title),
+            element("desc", {"id": desc_id}, text=description),
+            element("defs", {}, defs) if defs else "",
+            body,
+        )
+    )

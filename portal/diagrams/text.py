@@ -9,6 +9,7 @@ cleanDisplayText: keep the two character sets the same; tests/diagrams/test_text
 
 Pure Python, no Django: the lowest layer, importable by everything that shows text.
 """
+
 from __future__ import annotations
 
 import re

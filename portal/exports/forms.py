@@ -1,4 +1,5 @@
 """The schedule form the tenant-admin pages render; it parses, the services decide."""
+
 from __future__ import annotations
 
 from zoneinfo import available_timezones
@@ -12,8 +13,15 @@ from portal.exports.provenance import person_name, schedule_made_with, sent_to_w
 from portal.exports.schedules import export_schedule_validate
 from portal.organizations.models import Membership, Role
 
-WEEKDAYS = [(0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")), (4, _("Friday")),
-            (5, _("Saturday")), (6, _("Sunday"))]
+WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
 
 
 class ExportScheduleForm(forms.ModelForm):
@@ -24,21 +32,43 @@ class ExportScheduleForm(forms.ModelForm):
     offered to owners only and only when credentials are stored, the organisation's service account."""
 
     recipients_text = forms.CharField(
-        label=_("Send to"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Members' email addresses, one per line or separated by commas. The file also stays in the portal."))
+        label=_("Send to"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Members' email addresses, one per line or separated by commas. The file also stays in the portal."
+        ),
+    )
     filter_q = forms.CharField(label=_("Names containing"), required=False, max_length=200)
     filter_status = forms.CharField(label=_("Threat model status"), required=False, max_length=100)
-    weekday = forms.TypedChoiceField(label=_("Weekday"), choices=[("", "—"), *WEEKDAYS], coerce=int,
-                                     empty_value=None, required=False)
-    timezone = forms.CharField(label=_("Time zone"), initial="UTC", max_length=64,
-                               help_text=_("A name such as Europe/Berlin, America/New_York or UTC."))
+    weekday = forms.TypedChoiceField(
+        label=_("Weekday"), choices=[("", "—"), *WEEKDAYS], coerce=int, empty_value=None, required=False
+    )
+    timezone = forms.CharField(
+        label=_("Time zone"),
+        initial="UTC",
+        max_length=64,
+        help_text=_("A name such as Europe/Berlin, America/New_York or UTC."),
+    )
 
     class Meta:
         model = ExportSchedule
-        fields = ["name", "kind", "threat_model_id", "frequency", "time_of_day", "weekday", "day_of_month",
-                  "timezone", "run_as", "paused"]
-        widgets = {"time_of_day": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-                   "day_of_month": forms.NumberInput(attrs={"min": 1, "max": 28})}
+        fields = [
+            "name",
+            "kind",
+            "threat_model_id",
+            "frequency",
+            "time_of_day",
+            "weekday",
+            "day_of_month",
+            "timezone",
+            "run_as",
+            "paused",
+        ]
+        widgets = {
+            "time_of_day": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "day_of_month": forms.NumberInput(attrs={"min": 1, "max": 28}),
+        }
 
     def __init__(self, *args, organization, actor, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -50,18 +80,21 @@ class ExportScheduleForm(forms.ModelForm):
         run_as = self.fields["run_as"]
         if self.actor_is_owner and credentials:
             run_as.choices = RunAs.choices
-            run_as.help_text = _("The service account is the TMI client credentials stored under Admin → TMI "
-                                 "connection (TMI 1.8 and later): recipients receive everything it can read.")
+            run_as.help_text = _(
+                "The service account is the TMI client credentials stored under Admin → TMI "
+                "connection (TMI 1.8 and later): recipients receive everything it can read."
+            )
         else:
             run_as.choices = [(RunAs.OWNER, RunAs.OWNER.label)]
-            run_as.help_text = (_("Only an owner may choose the organisation's TMI service account.")
-                                if credentials else "")
+            run_as.help_text = (
+                _("Only an owner may choose the organisation's TMI service account.") if credentials else ""
+            )
         self.switches_to_actor = False
         if self.instance.pk:
             # Saving hands the schedule over to whoever saves it; say so before they do.
-            self.switches_to_actor = (self.instance.owner_id != actor.pk
-                                      or (self.instance.run_as == RunAs.CLIENT_CREDENTIALS
-                                          and not self.actor_is_owner))
+            self.switches_to_actor = self.instance.owner_id != actor.pk or (
+                self.instance.run_as == RunAs.CLIENT_CREDENTIALS and not self.actor_is_owner
+            )
             self.current_made_with = schedule_made_with(self.instance)
             if self.instance.run_as == RunAs.CLIENT_CREDENTIALS and not self.actor_is_owner:
                 self.initial["run_as"] = RunAs.OWNER
@@ -89,8 +122,9 @@ class ExportScheduleForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        candidate = ExportSchedule(organization=self.organization, owner=self.actor,
-                                   **{k: v for k, v in self.schedule_fields().items()})
+        candidate = ExportSchedule(
+            organization=self.organization, owner=self.actor, **{k: v for k, v in self.schedule_fields().items()}
+        )
         try:
             export_schedule_validate(organization=self.organization, schedule=candidate)
         except ValidationError as error:
@@ -107,6 +141,7 @@ class ExportScheduleForm(forms.ModelForm):
         fields = {name: data.get(name) for name in self.Meta.fields}
         fields["paused"] = bool(data.get("paused"))
         fields["recipients"] = data.get("recipients_text") or []
-        fields["filters"] = {k: v for k, v in {"q": data.get("filter_q", ""),
-                                                "status": data.get("filter_status", "")}.items() if v}
+        fields["filters"] = {
+            k: v for k, v in {"q": data.get("filter_q", ""), "status": data.get("filter_status", "")}.items() if v
+        }
         return fields

@@ -1,4 +1,5 @@
 """Export jobs: creating one, expiring old files, and taking over jobs whose worker died."""
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,10 @@ def _enqueue(job_id: int) -> None:
     except Exception:  # broker down: say so on the job's page rather than wait forever
         logger.exception("export %s: could not reach the task queue", job_id)
         ExportJob.objects.filter(pk=job_id, status=ExportStatus.QUEUED).update(
-            status=ExportStatus.FAILED, finished_at=timezone.now(),
-            error="The portal could not hand this export to its workers; please try again in a few minutes.")
+            status=ExportStatus.FAILED,
+            finished_at=timezone.now(),
+            error="The portal could not hand this export to its workers; please try again in a few minutes.",
+        )
 
 
 def export_job_enqueue(*, job: ExportJob) -> None:
@@ -33,9 +36,21 @@ def export_job_enqueue(*, job: ExportJob) -> None:
     transaction.on_commit(lambda: _enqueue(job.pk))
 
 
-def export_job_create(*, organization, actor, kind: str, threat_model_id=None, filters: dict | None = None,
-                      request=None, schedule=None, run_key: str | None = None, title: str = "", made_with=None,
-                      made_with_service_account: bool = False, shared_with=()) -> ExportJob:
+def export_job_create(
+    *,
+    organization,
+    actor,
+    kind: str,
+    threat_model_id=None,
+    filters: dict | None = None,
+    request=None,
+    schedule=None,
+    run_key: str | None = None,
+    title: str = "",
+    made_with=None,
+    made_with_service_account: bool = False,
+    shared_with=(),
+) -> ExportJob:
     """A manual export is made with its requester's access, for them; a schedule's run says whose access
     (`made_with`, or the service account) and who receives it (`shared_with`, members)."""
     if kind == ExportKind.THREAT_MODEL and not threat_model_id:
@@ -43,24 +58,40 @@ def export_job_create(*, organization, actor, kind: str, threat_model_id=None, f
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     with transaction.atomic():
-        job = ExportJob(organization=organization, kind=kind, threat_model_id=threat_model_id,
-                        filters=filters or {}, requested_by=actor, schedule=schedule, run_key=run_key,
-                        title=title or _default_title(kind, filters), from_schedule=schedule is not None,
-                        made_with=made_with if schedule is not None else actor,
-                        made_with_service_account=schedule is not None and made_with_service_account)
+        job = ExportJob(
+            organization=organization,
+            kind=kind,
+            threat_model_id=threat_model_id,
+            filters=filters or {},
+            requested_by=actor,
+            schedule=schedule,
+            run_key=run_key,
+            title=title or _default_title(kind, filters),
+            from_schedule=schedule is not None,
+            made_with=made_with if schedule is not None else actor,
+            made_with_service_account=schedule is not None and made_with_service_account,
+        )
         # run_key is left to the database's unique constraint: two racing fires of one slot both
         # pass a uniqueness query, only one passes the constraint.
         job.full_clean(exclude=["file", "run_key"])
         job.save()
         if schedule is not None:
             job.shared_with.set(shared_with)
-        audit_record(organization=organization, action="export.requested", actor=actor, target=f"export {job.pk}",
-                     request=request, details={"kind": kind, "threat_model_id": str(threat_model_id or ""),
-                                               "filters": filters or {},
-                                               "schedule": schedule.pk if schedule else None,
-                                               "made_with": "service account" if job.made_with_service_account
-                                               else job.made_with_id,
-                                               "shared_with": sorted(u.pk for u in shared_with)})
+        audit_record(
+            organization=organization,
+            action="export.requested",
+            actor=actor,
+            target=f"export {job.pk}",
+            request=request,
+            details={
+                "kind": kind,
+                "threat_model_id": str(threat_model_id or ""),
+                "filters": filters or {},
+                "schedule": schedule.pk if schedule else None,
+                "made_with": "service account" if job.made_with_service_account else job.made_with_id,
+                "shared_with": sorted(u.pk for u in shared_with),
+            },
+        )
         export_job_enqueue(job=job)
     return job
 
@@ -82,8 +113,11 @@ def export_jobs_reap(*, now=None) -> list[int]:
     job finished or held and does nothing."""
     now = now or timezone.now()
     stale_before = now - timedelta(seconds=settings.EXPORT_STALE_SECONDS)
-    stale = list(ExportJob.objects.filter(status=ExportStatus.RUNNING, heartbeat_at__lt=stale_before)
-                 .values_list("pk", flat=True))
+    stale = list(
+        ExportJob.objects.filter(status=ExportStatus.RUNNING, heartbeat_at__lt=stale_before).values_list(
+            "pk", flat=True
+        )
+    )
     for job_id in stale:
         logger.warning("export %s: its worker stopped reporting; sending it again", job_id)
         _enqueue(job_id)
@@ -96,15 +130,18 @@ def export_jobs_requeue_lost(*, now=None) -> list[int]:
     busy gets one more message per threshold, not one per reaper tick."""
     now = now or timezone.now()
     lost_before = now - timedelta(seconds=settings.EXPORT_QUEUED_LOST_SECONDS)
-    candidates = list(ExportJob.objects.filter(status=ExportStatus.QUEUED).filter(
-        Q(heartbeat_at__isnull=True, created_at__lt=lost_before) | Q(heartbeat_at__lt=lost_before))
-        .values_list("pk", flat=True))
+    candidates = list(
+        ExportJob.objects.filter(status=ExportStatus.QUEUED)
+        .filter(Q(heartbeat_at__isnull=True, created_at__lt=lost_before) | Q(heartbeat_at__lt=lost_before))
+        .values_list("pk", flat=True)
+    )
     sent = []
     for job_id in candidates:
         # Marked before sending: a worker that claims it at once overwrites the mark, never the reverse.
         if ExportJob.objects.filter(pk=job_id, status=ExportStatus.QUEUED).update(heartbeat_at=now):
-            logger.warning("export %s: still queued after %s s; sending it again", job_id,
-                           settings.EXPORT_QUEUED_LOST_SECONDS)
+            logger.warning(
+                "export %s: still queued after %s s; sending it again", job_id, settings.EXPORT_QUEUED_LOST_SECONDS
+            )
             _enqueue(job_id)
             sent.append(job_id)
     return sent

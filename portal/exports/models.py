@@ -1,4 +1,5 @@
 """Export jobs (one PDF each) and the schedules that create them."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -6,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-def export_file_path(job: "ExportJob", filename: str) -> str:
+def export_file_path(job: ExportJob, filename: str) -> str:
     return f"exports/{job.organization.slug}/{job.pk}-{filename}"
 
 
@@ -24,15 +25,16 @@ class ExportStatus(models.TextChoices):
 
 
 class ExportJob(models.Model):
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
-                                     related_name="export_jobs")
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="export_jobs")
     kind = models.CharField(max_length=20, choices=ExportKind.choices)
     threat_model_id = models.UUIDField(null=True, blank=True)
     filters = models.JSONField(default=dict, blank=True)
-    schedule = models.ForeignKey("exports.ExportSchedule", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="runs")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="export_jobs")
+    schedule = models.ForeignKey(
+        "exports.ExportSchedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="export_jobs"
+    )
     title = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=12, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -56,8 +58,9 @@ class ExportJob(models.Model):
     # holds what that access can read, so only that person and these recipients may open it (a later edit
     # of the schedule, or an admin pressing "Run now", changes neither).
     from_schedule = models.BooleanField(default=False)
-    made_with = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+")
+    made_with = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     made_with_service_account = models.BooleanField(default=False)
     shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
 
@@ -94,6 +97,7 @@ class RunAs(models.TextChoices):
 class PauseReason(models.TextChoices):
     """Why a schedule is paused. Every reason but BY_HAND was the portal's own doing: the person it runs as
     can no longer lend their access, and it stays paused until someone with the right saves or resumes it."""
+
     BY_HAND = "by_hand", _("paused by an admin")
     LEFT = "left", _("the person it runs as left the organisation")
     ROLE_LOST = "role_lost", _("the person it runs as may no longer manage schedules")
@@ -101,28 +105,36 @@ class PauseReason(models.TextChoices):
 
 
 class ExportSchedule(models.Model):
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
-                                     related_name="export_schedules")
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="export_schedules"
+    )
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("what"), max_length=20, choices=ScheduleKind.choices, default=ScheduleKind.PORTFOLIO)
     threat_model_id = models.UUIDField(_("threat model id"), null=True, blank=True)
     filters = models.JSONField(_("filter"), default=dict, blank=True)
     frequency = models.CharField(_("how often"), max_length=10, choices=Frequency.choices, default=Frequency.WEEKLY)
     time_of_day = models.TimeField(_("time of day"))
-    weekday = models.PositiveSmallIntegerField(_("weekday"), null=True, blank=True,
-                                               help_text=_("0 is Monday, 6 is Sunday"))
+    weekday = models.PositiveSmallIntegerField(
+        _("weekday"), null=True, blank=True, help_text=_("0 is Monday, 6 is Sunday")
+    )
     day_of_month = models.PositiveSmallIntegerField(_("day of the month"), null=True, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
     run_as = models.CharField(_("made with"), max_length=20, choices=RunAs.choices, default=RunAs.OWNER)
     # The person who last saved (or resumed) the schedule: it runs with their TMI access, or, for
     # client credentials, on their authority (they must be an owner). Nobody picks someone else.
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_schedules",
-                              verbose_name=_("saved by"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_schedules", verbose_name=_("saved by")
+    )
     recipients = models.JSONField(_("recipients"), default=list, blank=True)
     paused = models.BooleanField(_("paused"), default=False)
     pause_reason = models.CharField(_("why paused"), max_length=20, choices=PauseReason.choices, blank=True)
-    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
-                                         on_delete=models.SET_NULL, related_name="export_schedule")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="export_schedule",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_run_at = models.DateTimeField(null=True, blank=True)

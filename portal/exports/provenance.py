@@ -1,6 +1,7 @@
 """Whose TMI access a report is made with and who receives it, in the same words on the schedule form and
 list, in the emails and on the PDF cover. A report holds everything that access can read in TMI, so
 everyone who sees one must be able to tell whose access it lends and to whom."""
+
 from __future__ import annotations
 
 from django.utils.translation import gettext as _

@@ -5,6 +5,7 @@ Idempotent, because acks_late redelivers a task whose worker died and beat may f
 that finished is left alone, a job another live worker holds is left to it, and a job whose worker
 went quiet (heartbeat older than EXPORT_STALE_SECONDS) is taken over.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,9 +30,20 @@ from portal.exports.provenance import job_provenance
 from portal.organizations.models import Membership, Role
 from portal.reports.data import ReportFilterError
 from portal.tmi import TMIClient, TokenAuth, TokenPair
-from portal.tmi.errors import (APIConnectionError, BadGateway, ClientCredentialsRefused, Forbidden, GatewayTimeout,
-                               InternalServerError, NotFound, NotSupported, RateLimited, ServiceUnavailable, TMIError,
-                               Unauthorized)
+from portal.tmi.errors import (
+    APIConnectionError,
+    BadGateway,
+    ClientCredentialsRefused,
+    Forbidden,
+    GatewayTimeout,
+    InternalServerError,
+    NotFound,
+    NotSupported,
+    RateLimited,
+    ServiceUnavailable,
+    TMIError,
+    Unauthorized,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -170,17 +182,28 @@ def _render(job: ExportJob) -> tuple[bytes, str]:
             report = threat_model_report_fetch(client, str(job.threat_model_id), progress=_Progress(job, 2, 60))
             title = job.title if job.schedule_id else f"{report.name}: threat model report"[:300]
             _job_update(job, progress=60, progress_label="Laying out the pages", title=title)
-            pdf = threat_model_report_pdf(report, organization=job.organization, generated_at=generated_at,
-                                          progress=_Progress(job, 60, 98), provenance=provenance)
+            pdf = threat_model_report_pdf(
+                report,
+                organization=job.organization,
+                generated_at=generated_at,
+                progress=_Progress(job, 60, 98),
+                provenance=provenance,
+            )
             name = getattr(report, "name", "") or "threat-model"
         else:
-            reports = portfolio_report_fetch(client, filters=_report_filters(job.filters),
-                                             progress=_Progress(job, 2, 60))
+            reports = portfolio_report_fetch(
+                client, filters=_report_filters(job.filters), progress=_Progress(job, 2, 60)
+            )
             _job_update(job, progress=60, progress_label="Laying out the pages")
-            pdf = portfolio_report_pdf(reports, organization=job.organization, title=job.title or "Portfolio report",
-                                       filters_description=_filters_description(job.filters),
-                                       generated_at=generated_at, progress=_Progress(job, 60, 98),
-                                       provenance=provenance)
+            pdf = portfolio_report_pdf(
+                reports,
+                organization=job.organization,
+                title=job.title or "Portfolio report",
+                filters_description=_filters_description(job.filters),
+                generated_at=generated_at,
+                progress=_Progress(job, 60, 98),
+                provenance=provenance,
+            )
             name = f"{job.organization.slug}-portfolio"
     return pdf, f"{slugify(name) or 'report'}-{generated_at:%Y-%m-%d}.pdf"
 
@@ -234,14 +257,20 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, ClientCredentialsRefused):
         return "TMI refused the organisation's client credentials; an admin must replace them."
     if isinstance(error, ClientCredentialsMissing):
-        return ("This schedule runs with the organisation's TMI client credentials, but none are stored; an admin "
-                "must add them, or switch the schedule to run as its owner.")
+        return (
+            "This schedule runs with the organisation's TMI client credentials, but none are stored; an admin "
+            "must add them, or switch the schedule to run as its owner."
+        )
     if isinstance(error, NotSupported):
-        return ("The organisation's TMI server does not support client credentials; switch the schedule to run "
-                "as its owner.")
+        return (
+            "The organisation's TMI server does not support client credentials; switch the schedule to run "
+            "as its owner."
+        )
     if isinstance(error, MadeWithRefused):
-        return ("The person whose TMI access this scheduled export was to be made with is no longer an admin or "
-                "owner of the organisation (an owner, for the service account), so it was not made.")
+        return (
+            "The person whose TMI access this scheduled export was to be made with is no longer an admin or "
+            "owner of the organisation (an owner, for the service account), so it was not made."
+        )
     if isinstance(error, SignInRequired):
         return "The person this export runs as must sign in to the portal again; then run it again."
     if isinstance(error, Forbidden):
@@ -293,9 +322,17 @@ def export_job_run(job_id: int) -> Outcome:
         _job_update(job, progress=99, progress_label="Saving the file")  # still ours? (raises ClaimLost if not)
         relative = _store(job, pdf, file_name)
         now = timezone.now()
-        _job_update(job, status=ExportStatus.SUCCEEDED, progress=100, progress_label="Ready", file=relative,
-                    file_name=file_name, size=len(pdf), finished_at=now,
-                    expires_at=now + timedelta(days=settings.EXPORT_FILE_DAYS))
+        _job_update(
+            job,
+            status=ExportStatus.SUCCEEDED,
+            progress=100,
+            progress_label="Ready",
+            file=relative,
+            file_name=file_name,
+            size=len(pdf),
+            finished_at=now,
+            expires_at=now + timedelta(days=settings.EXPORT_FILE_DAYS),
+        )
     except ClaimLost:
         logger.warning("export %s was taken over by another worker; this run stops", job_id)
         return Outcome(job_id, "skipped")
@@ -304,8 +341,13 @@ def export_job_run(job_id: int) -> Outcome:
     except Exception as error:  # a bug or a renderer crash still ends in words, not a spinner forever
         logger.exception("export %s failed", job_id)
         return _fail(job, error)
-    audit_record(organization=job.organization, action="export.succeeded", actor=None, target=f"export {job.pk}",
-                 details={"file_name": file_name, "size": len(pdf), "attempts": job.attempts})
+    audit_record(
+        organization=job.organization,
+        action="export.succeeded",
+        actor=None,
+        target=f"export {job.pk}",
+        details={"file_name": file_name, "size": len(pdf), "attempts": job.attempts},
+    )
     from portal.exports.notifications import export_succeeded_notify
 
     export_succeeded_notify(job=job)
@@ -318,11 +360,21 @@ def _fail(job: ExportJob, error: BaseException) -> Outcome:
         _job_update(job, status=ExportStatus.FAILED, error=reason, finished_at=timezone.now())
     except ClaimLost:
         return Outcome(job.pk, "skipped")
-    audit_record(organization=job.organization, action="export.failed", actor=None, target=f"export {job.pk}",
-                 details={"reason": reason, "error": type(error).__name__})
+    audit_record(
+        organization=job.organization,
+        action="export.failed",
+        actor=None,
+        target=f"export {job.pk}",
+        details={"reason": reason, "error": type(error).__name__},
+    )
     if job.schedule_id is not None:
-        audit_record(organization=job.organization, action="schedule.run_failed", actor=None,
-                     target=job.schedule.name, details={"schedule": job.schedule_id, "job": job.pk, "reason": reason})
+        audit_record(
+            organization=job.organization,
+            action="schedule.run_failed",
+            actor=None,
+            target=job.schedule.name,
+            details={"schedule": job.schedule_id, "job": job.pk, "reason": reason},
+        )
         if isinstance(error, (SignInRequired, MadeWithRefused)) and job.made_with_id is not None:
             from portal.exports.schedules import export_schedules_check_person
 

@@ -6,6 +6,7 @@ saved or resumed it, or, if an owner chose so, as the organisation's TMI service
 credentials). When that person leaves, loses the role that may manage schedules (owner, for the service
 account) or must sign in to TMI again, the schedule pauses and the owners are told
 (`export_schedules_check_person`); it runs again only once someone with the right saves or resumes it."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,20 @@ logger = logging.getLogger(__name__)
 
 FIRE_TASK = "portal.exports.tasks.export_schedule_fire"
 # No "owner": whoever saves a schedule is the person it runs as (the actor of create, update and resume).
-FIELDS = ("name", "kind", "threat_model_id", "filters", "frequency", "time_of_day", "weekday", "day_of_month",
-          "timezone", "run_as", "recipients", "paused")
+FIELDS = (
+    "name",
+    "kind",
+    "threat_model_id",
+    "filters",
+    "frequency",
+    "time_of_day",
+    "weekday",
+    "day_of_month",
+    "timezone",
+    "run_as",
+    "recipients",
+    "paused",
+)
 
 
 def _require_admin(*, organization, actor) -> None:
@@ -45,8 +58,11 @@ def _require_admin(*, organization, actor) -> None:
 
 def _member_emails(organization) -> dict[str, str]:
     """lower-cased email -> the address as the member has it."""
-    return {m.user.email.lower(): m.user.email
-            for m in Membership.objects.select_related("user").filter(organization=organization) if m.user.email}
+    return {
+        m.user.email.lower(): m.user.email
+        for m in Membership.objects.select_related("user").filter(organization=organization)
+        if m.user.email
+    }
 
 
 def export_schedule_validate(*, organization, schedule: ExportSchedule) -> None:
@@ -72,12 +88,17 @@ def export_schedule_validate(*, organization, schedule: ExportSchedule) -> None:
     if saver is None or not Role(saver.role).at_least(Role.ADMIN):
         errors["owner"] = "Only the organisation's admins and owners save schedules; it runs with their TMI access."
     elif schedule.run_as == RunAs.CLIENT_CREDENTIALS and saver.role != Role.OWNER:
-        errors["run_as"] = _("Only an owner may let a schedule use the organisation's TMI service account: its "
-                             "recipients receive everything that account can read. Choose your own TMI access.")
-    elif schedule.run_as == RunAs.CLIENT_CREDENTIALS and not (organization.tmi_client_id
-                                                              and organization.tmi_client_secret):
-        errors["run_as"] = ("This organisation has no TMI client credentials stored. An admin can add them under "
-                            "Admin → TMI connection; until then, the schedule can run with your own TMI access.")
+        errors["run_as"] = _(
+            "Only an owner may let a schedule use the organisation's TMI service account: its "
+            "recipients receive everything that account can read. Choose your own TMI access."
+        )
+    elif schedule.run_as == RunAs.CLIENT_CREDENTIALS and not (
+        organization.tmi_client_id and organization.tmi_client_secret
+    ):
+        errors["run_as"] = (
+            "This organisation has no TMI client credentials stored. An admin can add them under "
+            "Admin → TMI connection; until then, the schedule can run with your own TMI access."
+        )
     members = _member_emails(organization)
     recipients = schedule.recipients if isinstance(schedule.recipients, list) else None
     if recipients is None:
@@ -85,8 +106,10 @@ def export_schedule_validate(*, organization, schedule: ExportSchedule) -> None:
     else:
         strangers = [r for r in recipients if str(r).strip().lower() not in members]
         if strangers:
-            errors["recipients"] = ("Only members of this organisation can receive its exports; not members: "
-                                    + ", ".join(str(s) for s in strangers))
+            errors["recipients"] = (
+                "Only members of this organisation can receive its exports; not members: "
+                + ", ".join(str(s) for s in strangers)
+            )
         else:
             schedule.recipients = sorted({members[str(r).strip().lower()] for r in recipients})
     if errors:
@@ -111,9 +134,13 @@ def _periodic_task_sync(schedule: ExportSchedule) -> None:
 
     cron_weekday = "*" if schedule.weekday is None else str((schedule.weekday + 1) % 7)  # cron: 0 is Sunday
     crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute=str(schedule.time_of_day.minute), hour=str(schedule.time_of_day.hour),
-        day_of_week=cron_weekday, day_of_month="*" if schedule.day_of_month is None else str(schedule.day_of_month),
-        month_of_year="*", timezone=schedule.timezone)
+        minute=str(schedule.time_of_day.minute),
+        hour=str(schedule.time_of_day.hour),
+        day_of_week=cron_weekday,
+        day_of_month="*" if schedule.day_of_month is None else str(schedule.day_of_month),
+        month_of_year="*",
+        timezone=schedule.timezone,
+    )
     task = schedule.periodic_task or PeriodicTask(name=f"export schedule {schedule.pk}", task=FIRE_TASK)
     task.crontab = crontab
     task.interval = None
@@ -154,9 +181,14 @@ def export_schedule_create(*, organization, actor, request=None, **fields) -> Ex
         schedule.full_clean(exclude=["periodic_task"])
         schedule.save()
         _periodic_task_sync(schedule)
-        audit_record(organization=organization, action="schedule.created", actor=actor, request=request,
-                     target=schedule.name, details={"schedule": schedule.pk,
-                                                    **_changes(schedule, {**fields, "owner": actor})})
+        audit_record(
+            organization=organization,
+            action="schedule.created",
+            actor=actor,
+            request=request,
+            target=schedule.name,
+            details={"schedule": schedule.pk, **_changes(schedule, {**fields, "owner": actor})},
+        )
     return schedule
 
 
@@ -172,9 +204,18 @@ def export_schedule_update(*, schedule, actor, request=None, **fields) -> Export
         schedule.full_clean(exclude=["periodic_task"])
         schedule.save()
         _periodic_task_sync(schedule)
-        audit_record(organization=schedule.organization, action="schedule.updated", actor=actor, request=request,
-                     target=schedule.name, details={"schedule": schedule.pk, "runs_as_before": previous,
-                                                    **_changes(schedule, {**fields, "owner": actor})})
+        audit_record(
+            organization=schedule.organization,
+            action="schedule.updated",
+            actor=actor,
+            request=request,
+            target=schedule.name,
+            details={
+                "schedule": schedule.pk,
+                "runs_as_before": previous,
+                **_changes(schedule, {**fields, "owner": actor}),
+            },
+        )
     return schedule
 
 
@@ -193,9 +234,14 @@ def export_schedule_pause(*, schedule, actor, paused: bool, request=None) -> Exp
             export_schedule_validate(organization=schedule.organization, schedule=schedule)
         schedule.save(update_fields=["paused", "pause_reason", "owner", "updated_at"])
         _periodic_task_sync(schedule)
-        audit_record(organization=schedule.organization, action="schedule.paused" if paused else "schedule.resumed",
-                     actor=actor, request=request, target=schedule.name,
-                     details={"schedule": schedule.pk, "runs_as": schedule.owner_id, "runs_as_before": previous})
+        audit_record(
+            organization=schedule.organization,
+            action="schedule.paused" if paused else "schedule.resumed",
+            actor=actor,
+            request=request,
+            target=schedule.name,
+            details={"schedule": schedule.pk, "runs_as": schedule.owner_id, "runs_as_before": previous},
+        )
     return schedule
 
 
@@ -208,21 +254,36 @@ def export_schedules_check_person(*, organization, user) -> list[ExportSchedule]
 
     paused = []
     with transaction.atomic():
-        for schedule in (ExportSchedule.objects.select_for_update().select_related("owner", "organization")
-                         .filter(organization=organization, owner_id=getattr(user, "pk", user), paused=False)):
+        for schedule in (
+            ExportSchedule.objects.select_for_update()
+            .select_related("owner", "organization")
+            .filter(organization=organization, owner_id=getattr(user, "pk", user), paused=False)
+        ):
             reason = export_schedule_stop_reason(schedule=schedule)
             if reason is None:
                 continue
             schedule.paused, schedule.pause_reason = True, reason
             schedule.save(update_fields=["paused", "pause_reason", "updated_at"])
             _periodic_task_sync(schedule)
-            audit_record(organization=organization, action="schedule.paused_automatically", actor=None,
-                         target=schedule.name, details={"schedule": schedule.pk, "reason": reason.value,
-                                                        "runs_as": schedule.owner_id,
-                                                        "person": person_name(schedule.owner)})
-            admin_change_broadcast(organization=organization, section="schedules", actor=None,
-                                   summary=_("The schedule %(name)s is paused: %(reason)s.") % {
-                                       "name": schedule.name, "reason": reason.label})
+            audit_record(
+                organization=organization,
+                action="schedule.paused_automatically",
+                actor=None,
+                target=schedule.name,
+                details={
+                    "schedule": schedule.pk,
+                    "reason": reason.value,
+                    "runs_as": schedule.owner_id,
+                    "person": person_name(schedule.owner),
+                },
+            )
+            admin_change_broadcast(
+                organization=organization,
+                section="schedules",
+                actor=None,
+                summary=_("The schedule %(name)s is paused: %(reason)s.")
+                % {"name": schedule.name, "reason": reason.label},
+            )
             paused.append(schedule)
         if paused:
             transaction.on_commit(lambda: schedules_paused_notify(organization=organization, schedules=paused))
@@ -235,8 +296,11 @@ def export_schedules_check_connection(connection) -> None:
     from portal.exports.notifications import sign_in_required_notify
 
     export_schedules_check_person(organization=connection.organization, user=connection.user_id)
-    theirs = list(ExportSchedule.objects.filter(organization=connection.organization, owner_id=connection.user_id,
-                                                run_as=RunAs.OWNER))
+    theirs = list(
+        ExportSchedule.objects.filter(
+            organization=connection.organization, owner_id=connection.user_id, run_as=RunAs.OWNER
+        )
+    )
     transaction.on_commit(lambda: sign_in_required_notify(connection=connection, schedules=theirs))
 
 
@@ -248,14 +312,23 @@ def export_schedule_delete(*, schedule, actor, request=None) -> None:
         schedule.delete()  # its past runs stay, with schedule = NULL
         if task is not None:
             task.delete()
-        audit_record(organization=schedule.organization, action="schedule.deleted", actor=actor, request=request,
-                     target=name, details={"schedule": pk})
+        audit_record(
+            organization=schedule.organization,
+            action="schedule.deleted",
+            actor=actor,
+            request=request,
+            target=name,
+            details={"schedule": pk},
+        )
 
 
 def _recipient_users(schedule: ExportSchedule) -> list:
     emails = {str(r).strip().lower() for r in schedule.recipients or []}
-    return [user for user in get_user_model().objects.filter(memberships__organization=schedule.organization)
-            if (user.email or "").lower() in emails]
+    return [
+        user
+        for user in get_user_model().objects.filter(memberships__organization=schedule.organization)
+        if (user.email or "").lower() in emails
+    ]
 
 
 def _job_for(schedule: ExportSchedule, *, actor, run_key: str | None, request=None) -> ExportJob:
@@ -263,20 +336,34 @@ def _job_for(schedule: ExportSchedule, *, actor, run_key: str | None, request=No
         kind, filters = ExportKind.THREAT_MODEL, {}
     else:
         kind, filters = ExportKind.PORTFOLIO, dict(schedule.filters or {})
-    return export_job_create(organization=schedule.organization, actor=actor, kind=kind,
-                             threat_model_id=schedule.threat_model_id, filters=filters, request=request,
-                             schedule=schedule, run_key=run_key, title=schedule.name, made_with=schedule.owner,
-                             made_with_service_account=schedule.run_as == RunAs.CLIENT_CREDENTIALS,
-                             shared_with=_recipient_users(schedule))
+    return export_job_create(
+        organization=schedule.organization,
+        actor=actor,
+        kind=kind,
+        threat_model_id=schedule.threat_model_id,
+        filters=filters,
+        request=request,
+        schedule=schedule,
+        run_key=run_key,
+        title=schedule.name,
+        made_with=schedule.owner,
+        made_with_service_account=schedule.run_as == RunAs.CLIENT_CREDENTIALS,
+        shared_with=_recipient_users(schedule),
+    )
 
 
 def _refuse_if_stopped(schedule: ExportSchedule) -> None:
-    reason = (PauseReason(schedule.pause_reason) if schedule.paused and schedule.pause_reason
-              and schedule.pause_reason != PauseReason.BY_HAND else export_schedule_stop_reason(schedule=schedule))
+    reason = (
+        PauseReason(schedule.pause_reason)
+        if schedule.paused and schedule.pause_reason and schedule.pause_reason != PauseReason.BY_HAND
+        else export_schedule_stop_reason(schedule=schedule)
+    )
     if reason is not None:
         export_schedules_check_person(organization=schedule.organization, user=schedule.owner_id)
-        raise ValidationError(_("“%(name)s” cannot run: %(reason)s. Resume it, or save it, to make it run with "
-                                "your own TMI access.") % {"name": schedule.name, "reason": reason.label})
+        raise ValidationError(
+            _("“%(name)s” cannot run: %(reason)s. Resume it, or save it, to make it run with your own TMI access.")
+            % {"name": schedule.name, "reason": reason.label}
+        )
 
 
 def export_schedule_run_now(*, schedule, actor, request=None) -> ExportJob:
@@ -288,8 +375,14 @@ def export_schedule_run_now(*, schedule, actor, request=None) -> ExportJob:
     with transaction.atomic():
         job = _job_for(schedule, actor=actor, run_key=None, request=request)
         ExportSchedule.objects.filter(pk=schedule.pk).update(last_run_at=timezone.now())
-        audit_record(organization=schedule.organization, action="schedule.run_started", actor=actor, request=request,
-                     target=schedule.name, details={"schedule": schedule.pk, "job": job.pk, "manual": True})
+        audit_record(
+            organization=schedule.organization,
+            action="schedule.run_started",
+            actor=actor,
+            request=request,
+            target=schedule.name,
+            details={"schedule": schedule.pk, "job": job.pk, "manual": True},
+        )
     return job
 
 
@@ -331,8 +424,13 @@ def export_schedule_run(*, schedule_id: int, now: datetime | None = None) -> Exp
         with transaction.atomic():
             job = _job_for(schedule, actor=None, run_key=run_key)
             ExportSchedule.objects.filter(pk=schedule.pk).update(last_run_at=timezone.now())
-            audit_record(organization=schedule.organization, action="schedule.run_started", actor=None,
-                         target=schedule.name, details={"schedule": schedule.pk, "job": job.pk, "slot": run_key})
+            audit_record(
+                organization=schedule.organization,
+                action="schedule.run_started",
+                actor=None,
+                target=schedule.name,
+                details={"schedule": schedule.pk, "job": job.pk, "slot": run_key},
+            )
     except IntegrityError:
         logger.info("schedule %s: slot %s already has its job", schedule.pk, run_key)
         return None

@@ -1,4 +1,5 @@
 """Reading export jobs and schedules, always within one organisation."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,9 @@ def _visible_to(jobs: QuerySet, *, organization, viewer) -> QuerySet:
     return jobs.filter(pk__in=jobs.filter(mine).values("pk"))
 
 
-def export_jobs_list(*, organization, viewer=None, kind: str | None = None, schedule=None,
-                     limit: int | None = 100) -> QuerySet:
+def export_jobs_list(
+    *, organization, viewer=None, kind: str | None = None, schedule=None, limit: int | None = 100
+) -> QuerySet:
     """`viewer` (a Membership) limits the list to what that member may see; None lists everything."""
     jobs = ExportJob.objects.filter(organization=organization).select_related("requested_by", "schedule")
     jobs = _visible_to(jobs, organization=organization, viewer=viewer)
@@ -84,7 +86,8 @@ def export_job_status_get(*, job: ExportJob, now: datetime | None = None) -> Exp
                 detail = _("No worker has been seen yet. The export starts as soon as one runs.")
             else:
                 detail = _("No worker has been seen for %(duration)s. The export goes on as soon as one runs.") % {
-                    "duration": timesince(seen, now)}
+                    "duration": timesince(seen, now)
+                }
             return ExportJobStatus(_("Waiting for a worker"), detail, True)
     return ExportJobStatus(label, detail or label, False)
 
@@ -101,7 +104,9 @@ def export_schedule_get(*, organization, schedule_id: int) -> ExportSchedule:
 
 
 def export_schedule_runs(*, schedule) -> QuerySet:
-    return ExportJob.objects.filter(schedule=schedule, organization=schedule.organization).order_by("-created_at", "-pk")
+    return ExportJob.objects.filter(schedule=schedule, organization=schedule.organization).order_by(
+        "-created_at", "-pk"
+    )
 
 
 def export_schedule_blocked(*, schedule) -> bool:
@@ -115,8 +120,7 @@ def export_schedule_blocked(*, schedule) -> bool:
 def export_schedule_stop_reason(*, schedule) -> PauseReason | None:
     """Why the person this schedule runs as (or, with the service account, on whose authority) can no
     longer lend that access to its recipients; None while they can."""
-    membership = Membership.objects.filter(organization_id=schedule.organization_id,
-                                           user_id=schedule.owner_id).first()
+    membership = Membership.objects.filter(organization_id=schedule.organization_id, user_id=schedule.owner_id).first()
     if membership is None:
         return PauseReason.LEFT
     needed = Role.OWNER if schedule.run_as == RunAs.CLIENT_CREDENTIALS else Role.ADMIN
@@ -128,11 +132,19 @@ def export_schedule_stop_reason(*, schedule) -> PauseReason | None:
 
 
 def organization_owner_emails(organization) -> list[str]:
-    return sorted({m.user.email for m in Membership.objects.select_related("user").filter(
-        organization=organization, role=Role.OWNER) if m.user.email})
+    return sorted(
+        {
+            m.user.email
+            for m in Membership.objects.select_related("user").filter(organization=organization, role=Role.OWNER)
+            if m.user.email
+        }
+    )
 
 
 def export_schedule_active_condition():
     """For the token vault's background refresh: an active schedule there runs with the member's own access."""
-    return Exists(ExportSchedule.objects.filter(organization=OuterRef("organization"), owner=OuterRef("user"),
-                                                paused=False, run_as=RunAs.OWNER))
+    return Exists(
+        ExportSchedule.objects.filter(
+            organization=OuterRef("organization"), owner=OuterRef("user"), paused=False, run_as=RunAs.OWNER
+        )
+    )

@@ -1,5 +1,6 @@
 """Celery tasks: thin wrappers over services. Beat runs the periodic ones (settings.CELERY_BEAT_SCHEDULE)
 and each export schedule's row (django-celery-beat)."""
+
 from __future__ import annotations
 
 from celery import shared_task

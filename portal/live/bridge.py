@@ -5,6 +5,7 @@ or joins TMI's collaboration session with an `UpstreamSession`, and hands every 
 until the session ends or the browser leaves; then it leaves TMI and frees what it started. The consumer
 only moves frames; Channels is not imported here, so the bench and tests can drive a bridge directly.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,8 +43,17 @@ def _start_refusal(exc: BaseException) -> str:
 
 
 class LiveBridge:
-    def __init__(self, *, organization, user, threat_model_id: str, diagram_id: str, channel_name: str,
-                 deliver: Deliver, **session_options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        organization,
+        user,
+        threat_model_id: str,
+        diagram_id: str,
+        channel_name: str,
+        deliver: Deliver,
+        **session_options: Any,
+    ) -> None:
         self.organization, self.user = organization, user
         self.threat_model_id, self.diagram_id = str(threat_model_id), str(diagram_id)
         self.channel_name, self.deliver = channel_name, deliver
@@ -65,9 +75,13 @@ class LiveBridge:
             # Registered before the row is written: a cancellation that lands while the insert runs in
             # its thread would otherwise leave the row behind (the delete queues behind the insert).
             stack.push_async_callback(alive_connection_close, channel_name=self.channel_name)
-            await alive_connection_open(organization=self.organization, user=self.user,
-                                        threat_model_id=self.threat_model_id, diagram_id=self.diagram_id,
-                                        channel_name=self.channel_name)
+            await alive_connection_open(
+                organization=self.organization,
+                user=self.user,
+                threat_model_id=self.threat_model_id,
+                diagram_id=self.diagram_id,
+                channel_name=self.channel_name,
+            )
             session = UpstreamSession(client, self.threat_model_id, self.diagram_id, **self.session_options)
             stack.push_async_callback(self._leave, session)
             try:
@@ -100,10 +114,13 @@ class LiveBridge:
 
     def welcome(self) -> dict[str, Any]:
         me = self.session.me if self.session else None
-        return {"type": "welcome",
-                "me": frames.person(me.provider_id, me.display_name or me.email, me.email) if me else None,
-                "generation": self.session.client.server.generation if self.session else None,
-                "threat_model_id": self.threat_model_id, "diagram_id": self.diagram_id}
+        return {
+            "type": "welcome",
+            "me": frames.person(me.provider_id, me.display_name or me.email, me.email) if me else None,
+            "generation": self.session.client.server.generation if self.session else None,
+            "threat_model_id": self.threat_model_id,
+            "diagram_id": self.diagram_id,
+        }
 
     async def send(self, raw: Any) -> dict[str, Any] | None:
         """One browser frame: None when it went upstream, else the `error` frame to answer with."""

@@ -6,6 +6,7 @@ autobahn (daphne's WebSocket layer) raises on any other code, which ended the ap
 skipped its cleanup. daphne itself may close with 1009 (a message over its size limit), 1011 (the
 application failed) or 1001 (shutting down); the page is told what those mean too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,18 +27,27 @@ CLOSES: dict[str, Close] = {
     # After `ended` (its `message` says why): nothing to reconnect to.
     "ended": Close(1000, False, _("The live session has ended.")),
     # Too many refused frames: a page with a bug would only repeat them.
-    "policy": Close(4008, False, _("This page sent too many messages the portal could not accept, so it was "
-                                   "disconnected. Reload the page to join again.")),
-    "sign_in_required": Close(4401, False, _("Your sign-in at TMI has expired. Sign in again to join the live "
-                                             "session.")),
+    "policy": Close(
+        4008,
+        False,
+        _(
+            "This page sent too many messages the portal could not accept, so it was "
+            "disconnected. Reload the page to join again."
+        ),
+    ),
+    "sign_in_required": Close(
+        4401, False, _("Your sign-in at TMI has expired. Sign in again to join the live session.")
+    ),
     # Not signed in, not a member, another organisation: refused before the socket opens (a browser sees
     # a failed handshake, not this code) and the page asks the server whether it may still see it.
     "not_found": Close(4404, True, _("You cannot open this live diagram.")),
     # A fault in the portal while relaying: the bridge has left TMI; a new socket starts afresh.
-    "internal_error": Close(4500, True, _("The portal hit an unexpected problem with this live session. "
-                                          "Reconnecting…")),
-    "tmi_unavailable": Close(4503, False, _("TMI could not be reached, so the live session could not start. "
-                                            "Try again in a moment.")),
+    "internal_error": Close(
+        4500, True, _("The portal hit an unexpected problem with this live session. Reconnecting…")
+    ),
+    "tmi_unavailable": Close(
+        4503, False, _("TMI could not be reached, so the live session could not start. Try again in a moment.")
+    ),
 }
 
 # Closes daphne makes on its own (the portal's consumer has cleaned up by the time the page sees them).
@@ -46,13 +56,15 @@ SERVER_CLOSES: dict[str, Close] = {
     # daphne's --websocket-max-message-size (1 MiB by default); anything over frames.MAX_FRAME_BYTES
     # and under it is refused with an `error` frame instead, and the socket stays open.
     "too_large": Close(1009, True, _("That change was too large to send, so it was not saved. Reconnecting…")),
-    "server_error": Close(1011, True, _("The portal hit an unexpected problem with this live session. "
-                                        "Reconnecting…")),
+    "server_error": Close(1011, True, _("The portal hit an unexpected problem with this live session. Reconnecting…")),
 }
 
 # `ended` reasons whose close says more than 1000 does; every other reason closes with "ended".
-_AFTER_ENDING = {"too_many_errors": "policy", "sign_in_required": "sign_in_required",
-                 "tmi_unavailable": "tmi_unavailable"}
+_AFTER_ENDING = {
+    "too_many_errors": "policy",
+    "sign_in_required": "sign_in_required",
+    "tmi_unavailable": "tmi_unavailable",
+}
 
 
 def close_after_ending(reason: str | None) -> int:
@@ -62,5 +74,7 @@ def close_after_ending(reason: str | None) -> int:
 
 def closes_for_page() -> dict[int, dict[str, Any]]:
     """Every close code the page may see: whether to reconnect, and what to tell the person."""
-    return {close.code: {"reconnect": close.reconnect, "message": str(close.words)}
-            for close in (*CLOSES.values(), *SERVER_CLOSES.values())}
+    return {
+        close.code: {"reconnect": close.reconnect, "message": str(close.words)}
+        for close in (*CLOSES.values(), *SERVER_CLOSES.values())
+    }

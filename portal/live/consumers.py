@@ -7,6 +7,7 @@ application) the relay is cancelled and awaited, and the bridge leaves TMI. Chan
 only for a `websocket.disconnect` event, so the same cleanup also runs when the application itself
 ends (`__call__`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,10 +58,15 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         self.channel_name = f"live.{uuid.uuid4().hex}"
-        self.bridge = LiveBridge(organization=access.organization, user=self.scope["user"],
-                                 threat_model_id=str(route["threat_model_id"]), diagram_id=str(route["diagram_id"]),
-                                 channel_name=self.channel_name, deliver=self.deliver,
-                                 delays=getattr(settings, "LIVE_RECONNECT_DELAYS", RECONNECT_DELAYS))
+        self.bridge = LiveBridge(
+            organization=access.organization,
+            user=self.scope["user"],
+            threat_model_id=str(route["threat_model_id"]),
+            diagram_id=str(route["diagram_id"]),
+            channel_name=self.channel_name,
+            deliver=self.deliver,
+            delays=getattr(settings, "LIVE_RECONNECT_DELAYS", RECONNECT_DELAYS),
+        )
         self.relay = asyncio.create_task(self._relay())
 
     async def _relay(self) -> None:

@@ -3,6 +3,7 @@
 The token-refresh task reads it (a member with an open live session keeps working without a page
 load), and the consumer deletes its row when the socket closes.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -10,8 +11,9 @@ from django.db import models
 
 
 class LiveConnection(models.Model):
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
-                                     related_name="live_connections")
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="live_connections"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="live_connections")
     threat_model_id = models.UUIDField()
     diagram_id = models.UUIDField()

@@ -1,4 +1,5 @@
 """Reading what the live page shows first: the threat model and the diagram, as the member sees them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,11 @@ async def live_diagram_get(*, organization: Any, user: Any, threat_model_id: str
     """The threat model and the diagram (with its cells), fetched together, acting as the member."""
     async with atmi_client(organization=organization, user=user) as client:
         tm, diagram, discovery = await asyncio.gather(
-            client.threat_models.get(threat_model_id), client.diagrams.get(threat_model_id, diagram_id),
-            client.discovery(), return_exceptions=True)
+            client.threat_models.get(threat_model_id),
+            client.diagrams.get(threat_model_id, diagram_id),
+            client.discovery(),
+            return_exceptions=True,
+        )
     for result in (tm, discovery):
         if isinstance(result, BaseException):
             raise result

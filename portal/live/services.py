@@ -1,4 +1,5 @@
 """Bookkeeping of open live sockets (LiveConnection rows), read by the token-refresh task."""
+
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
@@ -6,12 +7,17 @@ from channels.db import database_sync_to_async
 from portal.live.models import LiveConnection
 
 
-def live_connection_open(*, organization, user, threat_model_id: str, diagram_id: str,
-                         channel_name: str) -> LiveConnection:
+def live_connection_open(
+    *, organization, user, threat_model_id: str, diagram_id: str, channel_name: str
+) -> LiveConnection:
     connection, _ = LiveConnection.objects.update_or_create(
         channel_name=channel_name,
-        defaults={"organization": organization, "user": user, "threat_model_id": threat_model_id,
-                  "diagram_id": diagram_id},
+        defaults={
+            "organization": organization,
+            "user": user,
+            "threat_model_id": threat_model_id,
+            "diagram_id": diagram_id,
+        },
     )
     return connection
 

@@ -4,6 +4,7 @@ portal/live/consumers.py (protocol: docs/live-protocol.md).
 
 TMI trouble becomes a page in accounts.tmi_pages.tmi_page, the tenant comes from organization_view.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,21 +32,48 @@ def socket_path(slug: str, threat_model_id: Any, diagram_id: Any) -> str:
 @tmi_page
 async def diagram(request, slug: str, threat_model_id, diagram_id):
     try:
-        live = await live_diagram_get(organization=request.organization, user=await request.auser(),
-                                      threat_model_id=str(threat_model_id), diagram_id=str(diagram_id))
+        live = await live_diagram_get(
+            organization=request.organization,
+            user=await request.auser(),
+            threat_model_id=str(threat_model_id),
+            diagram_id=str(diagram_id),
+        )
     except DiagramMissing:
-        return await arender(request, "404.html", {"organization": request.organization, "reason": _(
-            "This threat model has no diagram at this address, or it has been deleted. Open the threat model "
-            "to see its current diagrams.")}, status=404)
+        return await arender(
+            request,
+            "404.html",
+            {
+                "organization": request.organization,
+                "reason": _(
+                    "This threat model has no diagram at this address, or it has been deleted. Open the threat model "
+                    "to see its current diagrams."
+                ),
+            },
+            status=404,
+        )
     name = live.diagram.name or _("Diagram")
-    return await arender(request, "live/diagram.html", {
-        "organization": request.organization, "nav": "threat_models", "tm": live.threat_model, "diagram": live.diagram,
-        "diagram_name": name, "svg": render_svg(live.cells, title=name, id_prefix=ID_PREFIX),
-        "live_config": {"socketPath": socket_path(slug, threat_model_id, diagram_id), "generation": live.generation,
-                        "idPrefix": ID_PREFIX, "diagramId": str(diagram_id), "threatModelId": str(threat_model_id),
-                        "cells": live.cells,
-                        # What the socket's close codes mean (portal/live/closes.py), and the largest frame the
-                        # portal accepts: the script refuses a bigger change itself, in these words.
-                        "closes": closes_for_page(), "maxFrameBytes": MAX_FRAME_BYTES,
-                        "tooLarge": _("That change was too large to send, so it was not saved.")},
-    })
+    return await arender(
+        request,
+        "live/diagram.html",
+        {
+            "organization": request.organization,
+            "nav": "threat_models",
+            "tm": live.threat_model,
+            "diagram": live.diagram,
+            "diagram_name": name,
+            "svg": render_svg(live.cells, title=name, id_prefix=ID_PREFIX),
+            "live_config": {
+                "socketPath": socket_path(slug, threat_model_id, diagram_id),
+                "generation": live.generation,
+                "idPrefix": ID_PREFIX,
+                "diagramId": str(diagram_id),
+                "threatModelId": str(threat_model_id),
+                "cells": live.cells,
+                # What the socket's close codes mean (portal/live/closes.py), and the largest frame the
+                # portal accepts: the script refuses a bigger change itself, in these words.
+                "closes": closes_for_page(),
+                "maxFrameBytes": MAX_FRAME_BYTES,
+                "tooLarge": _("That change was too large to send, so it was not saved."),
+            },
+        },
+    )

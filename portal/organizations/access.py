@@ -3,6 +3,7 @@
 A foreign or unknown organisation, or too low a role, is `OrganizationNotFound` (404), so
 tenants cannot be discovered by probing slugs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,11 +33,7 @@ class OrganizationAccess:
 def organization_access_resolve(*, slug: str, user, minimum_role: Role = Role.MEMBER) -> OrganizationAccess:
     if user is None or not user.is_authenticated:
         raise OrganizationNotFound(slug)
-    membership = (
-        Membership.objects.select_related("organization")
-        .filter(organization__slug=slug, user=user)
-        .first()
-    )
+    membership = Membership.objects.select_related("organization").filter(organization__slug=slug, user=user).first()
     if membership is None or not Role(membership.role).at_least(minimum_role):
         raise OrganizationNotFound(slug)
     return OrganizationAccess(organization=membership.organization, membership=membership)

@@ -4,7 +4,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import models
 
 from portal.organizations.forms import logo_upload_clean
-
 from portal.organizations.models import Invitation, Membership, Organization
 from portal.organizations.tmi_servers import tmi_address_validate
 
@@ -18,7 +17,7 @@ class MembershipInline(admin.TabularInline):
 class OrganizationAdminForm(forms.ModelForm):
     class Meta:
         model = Organization
-        exclude = ["tmi_client_secret"]
+        exclude = ["tmi_client_secret"]  # noqa: DJ006 - every field but the secret, which is never shown back
 
     def clean_tmi_base_url(self) -> str:
         url = self.cleaned_data["tmi_base_url"]

@@ -1,4 +1,5 @@
 """Telling open admin pages that something changed: one channel-layer group per organisation."""
+
 from __future__ import annotations
 
 import logging
@@ -19,10 +20,14 @@ def admin_group(organization_id: int) -> str:
 def admin_change_broadcast(*, organization, section: str, actor=None, summary: str = "") -> None:
     """After commit, tell `admin-<organization id>` which section changed and who changed it.
     A failing channel layer must never undo or fail the change itself, so errors are only logged."""
-    event = {"type": "admin.changed", "section": section, "summary": summary,
-             # A name from TMI, shown by admin.js: without bidi or control characters, as on the pages.
-             "actor": clean_display_text(actor.get_full_name() or actor.email or actor.get_username()) if actor else "",
-             "actor_id": actor.pk if actor else None}
+    event = {
+        "type": "admin.changed",
+        "section": section,
+        "summary": summary,
+        # A name from TMI, shown by admin.js: without bidi or control characters, as on the pages.
+        "actor": clean_display_text(actor.get_full_name() or actor.email or actor.get_username()) if actor else "",
+        "actor_id": actor.pk if actor else None,
+    }
     group = admin_group(organization.pk)
 
     def send() -> None:

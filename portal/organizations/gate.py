@@ -4,6 +4,7 @@ Every view under /o/<slug>/ is wrapped by `organization_view`; nothing else re-d
 tenant. Anonymous visitors are sent to the organisation's sign-in page; a member of another
 organisation, an unknown slug, or too low a role answers 404, so tenants cannot be discovered.
 """
+
 from __future__ import annotations
 
 import functools
@@ -37,6 +38,7 @@ def organization_view(minimum_role: Role = Role.MEMBER):
 
     def decorate(view):
         if inspect.iscoroutinefunction(view):
+
             @functools.wraps(view)
             async def async_wrapper(request, slug: str, *args, **kwargs):
                 user = await request.auser()

@@ -9,6 +9,7 @@ pixels, about 1 GB once decoded), so such a file is refused in words, never deco
 `logo_stored_bytes` runs the same check over a stored file before a page or a PDF uses it, so a logo
 stored before this rule existed is downscaled on the way out, or ignored if it breaks the rule.
 """
+
 from __future__ import annotations
 
 import io
@@ -42,10 +43,13 @@ def _not_an_image() -> LogoRefused:
 
 def _too_large_canvas(width: int | None = None, height: int | None = None) -> LogoRefused:
     if width and height:
-        return LogoRefused(_("The logo is %(width)d×%(height)d pixels; use an image of at most "
-                             "%(side)d×%(side)d pixels.") % {"width": width, "height": height, "side": LOGO_MAX_SIDE})
-    return LogoRefused(_("The logo has too many pixels; use an image of at most %(side)d×%(side)d pixels.")
-                       % {"side": LOGO_MAX_SIDE})
+        return LogoRefused(
+            _("The logo is %(width)d×%(height)d pixels; use an image of at most %(side)d×%(side)d pixels.")
+            % {"width": width, "height": height, "side": LOGO_MAX_SIDE}
+        )
+    return LogoRefused(
+        _("The logo has too many pixels; use an image of at most %(side)d×%(side)d pixels.") % {"side": LOGO_MAX_SIDE}
+    )
 
 
 def _open(data: bytes):
@@ -79,8 +83,10 @@ def logo_prepare(data: bytes) -> bytes:
     from PIL import Image, ImageOps
 
     if len(data) > LOGO_MAX_BYTES:
-        raise LogoRefused(_("The logo is too large (%(kb)s KB); use an image of at most %(max)s KB.")
-                          % {"kb": len(data) // 1024, "max": LOGO_MAX_BYTES // 1024})
+        raise LogoRefused(
+            _("The logo is too large (%(kb)s KB); use an image of at most %(max)s KB.")
+            % {"kb": len(data) // 1024, "max": LOGO_MAX_BYTES // 1024}
+        )
     image = _open(data)
     try:
         image.verify()  # checksums and structure, without keeping pixels
@@ -112,8 +118,13 @@ def logo_is_prepared(data: bytes) -> bool:
     except LogoRefused:
         return False
     width, height = image.size
-    return (image.format == "PNG" and image.mode in ("RGB", "RGBA") and width <= LOGO_STORED_SIZE[0]
-            and height <= LOGO_STORED_SIZE[1] and not set(image.info) - {"dpi", "gamma", "srgb"})
+    return (
+        image.format == "PNG"
+        and image.mode in ("RGB", "RGBA")
+        and width <= LOGO_STORED_SIZE[0]
+        and height <= LOGO_STORED_SIZE[1]
+        and not set(image.info) - {"dpi", "gamma", "srgb"}
+    )
 
 
 def logo_stored_bytes(organization) -> bytes | None:

@@ -1,4 +1,5 @@
 """Organisations are the portal's tenants. Every tenant-owned row carries `organization`."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -19,7 +20,7 @@ class Role(models.TextChoices):
     def rank(self) -> int:
         return {"member": 1, "admin": 2, "owner": 3}[self.value]
 
-    def at_least(self, other: "Role") -> bool:
+    def at_least(self, other: Role) -> bool:
         return self.rank >= Role(other).rank
 
 
@@ -28,11 +29,15 @@ class Organization(models.Model):
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
     tmi_base_url = models.URLField(_("TMI server URL"), help_text=_("e.g. https://tmi.example.com"))
     identity_providers = models.JSONField(
-        _("identity providers offered"), default=list, blank=True,
+        _("identity providers offered"),
+        default=list,
+        blank=True,
         help_text=_("Provider ids from the TMI server's list; empty offers every provider."),
     )
     allowed_email_domains = models.JSONField(
-        _("email domains that join automatically"), default=list, blank=True,
+        _("email domains that join automatically"),
+        default=list,
+        blank=True,
     )
     brand_colour = models.CharField(_("brand colour"), max_length=7, default="#1f6feb", validators=[hex_colour])
     logo = models.FileField(_("logo"), upload_to="logos/", blank=True)

@@ -4,6 +4,7 @@ Sign-in (portal/accounts/pipeline.py) first asks `membership_admission_find` whe
 may enter an organisation, writing nothing, and only then, once the portal user exists, calls
 `membership_admit` to make it so. A person who may not enter leaves no trace.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,13 +34,24 @@ def email_domain(email: str) -> str:
     return domain
 
 
-def invitation_create(*, organization: Organization, email: str, role: str = Role.MEMBER, invited_by=None,
-                      lifetime: timedelta = INVITATION_LIFETIME) -> tuple[Invitation, str]:
+def invitation_create(
+    *,
+    organization: Organization,
+    email: str,
+    role: str = Role.MEMBER,
+    invited_by=None,
+    lifetime: timedelta = INVITATION_LIFETIME,
+) -> tuple[Invitation, str]:
     """A pending invitation and its token (to put in the link; it is not stored)."""
     token = secrets.token_urlsafe(32)
-    invitation = Invitation(organization=organization, email=_email_normalise(email), role=Role(role),
-                            token_hash=invitation_token_hash(token), invited_by=invited_by,
-                            expires_at=timezone.now() + lifetime)
+    invitation = Invitation(
+        organization=organization,
+        email=_email_normalise(email),
+        role=Role(role),
+        token_hash=invitation_token_hash(token),
+        invited_by=invited_by,
+        expires_at=timezone.now() + lifetime,
+    )
     invitation.full_clean()
     invitation.save()
     return invitation, token
@@ -54,9 +66,13 @@ def invitation_pending_for_email(*, organization: Organization, email: str) -> I
     email = _email_normalise(email)
     if not email:
         return None
-    return (Invitation.objects.filter(organization=organization, email__iexact=email, accepted_at__isnull=True,
-                                      expires_at__gt=timezone.now())
-            .order_by("-created_at").first())
+    return (
+        Invitation.objects.filter(
+            organization=organization, email__iexact=email, accepted_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .order_by("-created_at")
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -91,7 +107,8 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
         if not invitation_is_pending(invitation):
             raise Invitation.DoesNotExist("the invitation was used or has expired")
         membership, created = Membership.objects.get_or_create(
-            organization_id=invitation.organization_id, user=user, defaults={"role": invitation.role})
+            organization_id=invitation.organization_id, user=user, defaults={"role": invitation.role}
+        )
         # An invitation never lowers the role of someone who is already a member.
         if not created and Role(invitation.role).rank > Role(membership.role).rank:
             membership.role = invitation.role
@@ -102,8 +119,9 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
 
 
 def membership_auto_join(*, organization: Organization, user) -> Membership:
-    membership, _ = Membership.objects.get_or_create(organization=organization, user=user,
-                                                     defaults={"role": Role.MEMBER})
+    membership, _ = Membership.objects.get_or_create(
+        organization=organization, user=user, defaults={"role": Role.MEMBER}
+    )
     return membership
 
 

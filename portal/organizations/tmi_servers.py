@@ -10,6 +10,7 @@ The rule (portal/tmi/addresses.py): by default ("public") any public address; lo
 link-local and shared ranges only when listed; metadata services, 0.0.0.0, multicast and broadcast
 never. Without "public" in the list, only the listed servers.
 """
+
 from __future__ import annotations
 
 import functools

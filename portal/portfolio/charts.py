@@ -5,6 +5,7 @@ its colour (`sev-high`, `status-approved`: the stylesheet holds the one palette,
 The SVG is an image with a title and a description listing every number; the page also prints the
 same numbers in a table for screen readers. Every label is escaped here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,7 +32,13 @@ def _frame(chart_id: str, title: str, counts: Sequence[Count], width: int, heigh
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {w} {h}" '
         'width="100%" preserveAspectRatio="xMinYMin meet" aria-labelledby="{id}-title {id}-desc">'
         '<title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>{body}</svg>',
-        w=width, h=height, id=chart_id, title=title, desc=_description(counts) or _("No data"), body=body)
+        w=width,
+        h=height,
+        id=chart_id,
+        title=title,
+        desc=_description(counts) or _("No data"),
+        body=body,
+    )
 
 
 def horizontal_bar_chart(counts: Sequence[Count], *, chart_id: str, title: str, class_prefix: str) -> SafeString:
@@ -41,13 +48,23 @@ def horizontal_bar_chart(counts: Sequence[Count], *, chart_id: str, title: str, 
     for index, item in enumerate(counts):
         y = index * ROW_HEIGHT + 6
         length = round(BAR_SPACE * item.count / largest) if item.count else 0
-        rows.append(format_html(
-            '<g class="chart-row"><text class="chart-label" x="{lx}" y="{ty}" text-anchor="end">{label}</text>'
-            '<rect class="bar {cls}" x="{bx}" y="{y}" width="{length}" height="{bh}" rx="3"></rect>'
-            '<text class="chart-value" x="{vx}" y="{ty}">{count}</text></g>',
-            lx=LABEL_WIDTH - 10, ty=y + BAR_HEIGHT * 0.72, label=item.label, cls=f"{class_prefix}{item.key}",
-            bx=LABEL_WIDTH, y=y, length=max(length, 2 if item.count else 0), bh=BAR_HEIGHT,
-            vx=LABEL_WIDTH + length + 8, count=item.count))
+        rows.append(
+            format_html(
+                '<g class="chart-row"><text class="chart-label" x="{lx}" y="{ty}" text-anchor="end">{label}</text>'
+                '<rect class="bar {cls}" x="{bx}" y="{y}" width="{length}" height="{bh}" rx="3"></rect>'
+                '<text class="chart-value" x="{vx}" y="{ty}">{count}</text></g>',
+                lx=LABEL_WIDTH - 10,
+                ty=y + BAR_HEIGHT * 0.72,
+                label=item.label,
+                cls=f"{class_prefix}{item.key}",
+                bx=LABEL_WIDTH,
+                y=y,
+                length=max(length, 2 if item.count else 0),
+                bh=BAR_HEIGHT,
+                vx=LABEL_WIDTH + length + 8,
+                count=item.count,
+            )
+        )
     height = max(len(counts), 1) * ROW_HEIGHT + 8
     body = mark_safe("".join(rows)) if rows else _empty(LABEL_WIDTH + BAR_SPACE + NUMBER_SPACE, height)
     return _frame(chart_id, title, counts, LABEL_WIDTH + BAR_SPACE + NUMBER_SPACE, height, body)
@@ -68,12 +85,23 @@ def column_chart(counts: Sequence[Count], *, chart_id: str, title: str, class_pr
         length = round(COLUMN_SPACE * item.count / largest) if item.count else 0
         length = max(length, 2 if item.count else 0)
         base = top + COLUMN_SPACE
-        columns.append(format_html(
-            '<g class="chart-column"><rect class="bar {cls}" x="{x}" y="{y}" width="{w}" height="{h}" rx="3"></rect>'
-            '<text class="chart-value" x="{cx}" y="{vy}" text-anchor="middle">{count}</text>'
-            '<text class="chart-label" x="{cx}" y="{ly}" text-anchor="middle">{label}</text></g>',
-            cls=f"{class_prefix}{item.key}", x=x, y=base - length, w=COLUMN_WIDTH, h=length,
-            cx=x + COLUMN_WIDTH / 2, vy=base - length - 6, count=item.count, ly=base + 18, label=item.label))
+        columns.append(
+            format_html(
+                '<g class="chart-column"><rect class="bar {cls}" x="{x}" y="{y}" width="{w}" height="{h}" rx="3"></rect>'
+                '<text class="chart-value" x="{cx}" y="{vy}" text-anchor="middle">{count}</text>'
+                '<text class="chart-label" x="{cx}" y="{ly}" text-anchor="middle">{label}</text></g>',
+                cls=f"{class_prefix}{item.key}",
+                x=x,
+                y=base - length,
+                w=COLUMN_WIDTH,
+                h=length,
+                cx=x + COLUMN_WIDTH / 2,
+                vy=base - length - 6,
+                count=item.count,
+                ly=base + 18,
+                label=item.label,
+            )
+        )
     width = COLUMN_GAP + max(len(counts), 1) * (COLUMN_WIDTH + COLUMN_GAP)
     height = top + COLUMN_SPACE + 30
     body = mark_safe("".join(columns)) if columns else _empty(width, height)
@@ -81,7 +109,9 @@ def column_chart(counts: Sequence[Count], *, chart_id: str, title: str, class_pr
 
 
 def _empty(width: int, height: int) -> SafeString:
-    return format_html('<text class="chart-label" x="{x}" y="{y}" text-anchor="middle">{text}</text>',
-                       x=width / 2, y=height / 2, text=_("Nothing to show yet"))
-
-
+    return format_html(
+        '<text class="chart-label" x="{x}" y="{y}" text-anchor="middle">{text}</text>',
+        x=width / 2,
+        y=height / 2,
+        text=_("Nothing to show yet"),
+    )

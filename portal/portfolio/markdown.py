@@ -4,6 +4,7 @@ Raw HTML in the Markdown is not passed through (markdown-it's `html` option is o
 visible text), and the HTML markdown-it produces is cleaned by nh3 with an allow-list of tags, attributes
 and URL schemes, as a second, independent barrier.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,10 +16,37 @@ from markdown_it import MarkdownIt
 from portal.diagrams.text import clean_display_text
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
-    ["table", "strikethrough"])
+    ["table", "strikethrough"]
+)
 
-ALLOWED_TAGS = {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s", "code", "pre",
-                "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td"}
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "strong",
+    "em",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}  # th/td: only the classes below
 ALIGN_CLASSES = {"align-left", "align-center", "align-right"}  # portal.css
 ALLOWED_CLASSES = {"th": ALIGN_CLASSES, "td": ALIGN_CLASSES}
@@ -45,6 +73,12 @@ def _markdown_render(text: str) -> str:
 
 def markdown_to_safe_html(text: str | None) -> SafeString:
     html = _markdown_render(clean_display_text(text))  # no bidi or control characters (diagrams/text.py)
-    cleaned = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=ALLOWED_SCHEMES,
-                        allowed_classes=ALLOWED_CLASSES, link_rel="noopener noreferrer nofollow")
+    cleaned = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_SCHEMES,
+        allowed_classes=ALLOWED_CLASSES,
+        link_rel="noopener noreferrer nofollow",
+    )
     return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above

@@ -1,4 +1,5 @@
 """Plain records the pages and PDFs read: no TMI models, no lazy calls, only what a page prints."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

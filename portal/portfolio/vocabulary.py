@@ -8,6 +8,7 @@ filter agree on what "high" is.
 is true) or its status is one of CLOSED_THREAT_STATUSES: mitigated, accepted (a risk someone signed off),
 closed, resolved, false positive, not applicable, won't fix.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,11 +19,21 @@ from portal.diagrams.text import clean_display_text
 
 SEVERITIES = ("critical", "high", "medium", "low", "informational", "unknown")
 SEVERITY_LABELS = {
-    "critical": _("Critical"), "high": _("High"), "medium": _("Medium"), "low": _("Low"),
-    "informational": _("Informational"), "unknown": _("Not rated"),
+    "critical": _("Critical"),
+    "high": _("High"),
+    "medium": _("Medium"),
+    "low": _("Low"),
+    "informational": _("Informational"),
+    "unknown": _("Not rated"),
 }
-_SEVERITY_ALIASES = {"none": "informational", "info": "informational", "informative": "informational",
-                     "moderate": "medium", "unrated": "unknown", "": "unknown"}
+_SEVERITY_ALIASES = {
+    "none": "informational",
+    "info": "informational",
+    "informative": "informational",
+    "moderate": "medium",
+    "unrated": "unknown",
+    "": "unknown",
+}
 
 # Risk score of one open threat, by severity: a critical weighs as much as ten low ones. Unrated threats
 # count as low, so an unassessed model is not shown as risk-free.
@@ -30,15 +41,25 @@ SEVERITY_WEIGHTS = {"critical": 10, "high": 5, "medium": 2, "low": 1, "informati
 
 TM_STATUSES = ("not_started", "in_progress", "pending_review", "approved", "closed")
 TM_STATUS_LABELS = {
-    "not_started": _("Not started"), "in_progress": _("In progress"), "pending_review": _("Pending review"),
-    "approved": _("Approved"), "closed": _("Closed"), "": _("No status"),
+    "not_started": _("Not started"),
+    "in_progress": _("In progress"),
+    "pending_review": _("Pending review"),
+    "approved": _("Approved"),
+    "closed": _("Closed"),
+    "": _("No status"),
 }
 
-CLOSED_THREAT_STATUSES = frozenset({"mitigated", "accepted", "closed", "resolved", "false_positive",
-                                    "not_applicable", "wont_fix"})
+CLOSED_THREAT_STATUSES = frozenset(
+    {"mitigated", "accepted", "closed", "resolved", "false_positive", "not_applicable", "wont_fix"}
+)
 THREAT_STATUS_LABELS = {
-    "identified": _("Identified"), "investigating": _("Investigating"), "in_progress": _("In progress"),
-    "mitigated": _("Mitigated"), "accepted": _("Accepted"), "open": _("Open"), "closed": _("Closed"),
+    "identified": _("Identified"),
+    "investigating": _("Investigating"),
+    "in_progress": _("In progress"),
+    "mitigated": _("Mitigated"),
+    "accepted": _("Accepted"),
+    "open": _("Open"),
+    "closed": _("Closed"),
     "": _("No status"),
 }
 

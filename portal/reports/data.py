@@ -7,6 +7,7 @@ unchanged (`portal.tmi.errors.TMIError` subclasses), so the caller decides what 
 0.217 has no such field): an item whose flag is false is dropped here, at fetch time, so it cannot
 appear anywhere in a report, counts and charts included. A missing flag means "include".
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -15,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portal.portfolio.vocabulary import term_key
-from portal.tmi import (Asset, Diagram, Document, Note, Repository, Threat, ThreatModel, TMIClient, TMListItem,
-                        User)
+from portal.tmi import Asset, Diagram, Document, Note, Repository, Threat, ThreatModel, TMIClient, TMListItem, User
 
 Progress = Callable[[int, int, str], None]
 
@@ -66,19 +66,33 @@ def _noop(done: int, total: int, label: str) -> None:
     pass
 
 
-def threat_model_report_fetch(client: TMIClient, threat_model_id: str, *,
-                              progress: Progress | None = None) -> ThreatModelReport:
+def threat_model_report_fetch(
+    client: TMIClient, threat_model_id: str, *, progress: Progress | None = None
+) -> ThreatModelReport:
     """The model, each child collection, then every reported diagram (for its cells) and note (for its
     content), since TMI's lists leave those out. Items not for reports are never fetched in full."""
     step = progress or _noop
-    steps = ["Fetching the threat model", "Fetching threats", "Fetching diagrams", "Fetching assets",
-             "Fetching documents", "Fetching notes", "Fetching repositories"]
+    steps = [
+        "Fetching the threat model",
+        "Fetching threats",
+        "Fetching diagrams",
+        "Fetching assets",
+        "Fetching documents",
+        "Fetching notes",
+        "Fetching repositories",
+    ]
     total = len(steps)
     step(0, total, steps[0])
     tm = client.threat_models.get(threat_model_id)
     collections = {}
-    resources = (("threats", client.threats), ("diagrams", client.diagrams), ("assets", client.assets),
-                 ("documents", client.documents), ("notes", client.notes), ("repositories", client.repositories))
+    resources = (
+        ("threats", client.threats),
+        ("diagrams", client.diagrams),
+        ("assets", client.assets),
+        ("documents", client.documents),
+        ("notes", client.notes),
+        ("repositories", client.repositories),
+    )
     for index, (name, resource) in enumerate(resources, start=1):
         step(index, total, steps[index])
         collections[name] = _report_items(list(resource.iter(tm.id)))
@@ -99,14 +113,27 @@ def threat_model_report_fetch(client: TMIClient, threat_model_id: str, *,
     server = client.server or client.discovery()  # known by now (every call above needed it); cached
     parts = {**collections, "diagrams": _report_items(diagrams), "notes": _report_items(notes)}
     # TMI 1.8 may embed the children in the model itself, hidden ones included: it carries the same lists.
-    counts = {"threat_count": "threats", "diagram_count": "diagrams", "asset_count": "assets",
-              "document_count": "documents", "note_count": "notes", "repo_count": "repositories"}
+    counts = {
+        "threat_count": "threats",
+        "diagram_count": "diagrams",
+        "asset_count": "assets",
+        "document_count": "documents",
+        "note_count": "notes",
+        "repo_count": "repositories",
+    }
     tm = tm.model_copy(update={**parts, **{count: len(parts[name]) for count, name in counts.items()}})
     return ThreatModelReport(
-        threat_model=tm, threats=parts["threats"], diagrams=parts["diagrams"], assets=parts["assets"],
-        documents=parts["documents"], notes=parts["notes"], repositories=parts["repositories"],
+        threat_model=tm,
+        threats=parts["threats"],
+        diagrams=parts["diagrams"],
+        assets=parts["assets"],
+        documents=parts["documents"],
+        notes=parts["notes"],
+        repositories=parts["repositories"],
         server_url=client.base_url,
-        source_url=f"{client.base_url}/threat_models/{tm.id}", generation=server.generation)
+        source_url=f"{client.base_url}/threat_models/{tm.id}",
+        generation=server.generation,
+    )
 
 
 # -- the portfolio ---------------------------------------------------------------------------------------------
@@ -156,8 +183,9 @@ def threat_model_matches(item: TMListItem, filters: Mapping[str, Any]) -> bool:
 PORTFOLIO_FETCH_CONCURRENCY = 6
 
 
-def portfolio_report_fetch(client: TMIClient, *, filters: dict | None = None,
-                           progress: Progress | None = None) -> list[ThreatModelReport]:
+def portfolio_report_fetch(
+    client: TMIClient, *, filters: dict | None = None, progress: Progress | None = None
+) -> list[ThreatModelReport]:
     """One report per threat model the member can read that matches `filters` (None: all of them), in
     name order. A model that disappears or is closed to the member between the list and its fetch is
     a TMI error like any other: it propagates."""

@@ -6,6 +6,7 @@ images; this fetcher is the second, independent barrier. The organisation's logo
 itself (through Django's storage, checked and re-encoded by the one logo check) and embedded as a data:
 URI, so it needs no exception here.
 """
+
 from __future__ import annotations
 
 import base64

@@ -4,6 +4,7 @@ Diagrams and charts are inline SVG, so they stay vector in the PDF. WeasyPrint g
 data: URIs only (fetching.py): nothing in a report, however a user wrote it in TMI, reaches the network or
 the file system. Pure rendering: no TMI calls, no database writes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,9 +46,14 @@ def _when(generated_at: datetime) -> str:
 
 def _common(organization, generated_at: datetime, provenance: str = "") -> dict:
     # provenance: whose TMI access made the report and who receives it (exports' words), for the cover.
-    return {"organization_name": organization.name, "brand": _brand(organization),
-            "logo": logo_data_uri(organization), "generated": _when(generated_at),
-            "generated_date": f"{generated_at.day} {generated_at:%B %Y}", "provenance": provenance}
+    return {
+        "organization_name": organization.name,
+        "brand": _brand(organization),
+        "logo": logo_data_uri(organization),
+        "generated": _when(generated_at),
+        "generated_date": f"{generated_at.day} {generated_at:%B %Y}",
+        "provenance": provenance,
+    }
 
 
 def html_to_pdf(html: str, *, title: str, progress: Progress, done: int, total: int) -> bytes:
@@ -61,49 +67,98 @@ def html_to_pdf(html: str, *, title: str, progress: Progress, done: int, total: 
     return pdf
 
 
-def threat_model_report_html(report: ThreatModelReport, *, organization, generated_at: datetime,
-                             progress: Progress | None = None, provenance: str = "") -> str:
+def threat_model_report_html(
+    report: ThreatModelReport,
+    *,
+    organization,
+    generated_at: datetime,
+    progress: Progress | None = None,
+    provenance: str = "",
+) -> str:
     step = progress or _noop
     section = model_section(report, anchor="tm-1", progress=step)
-    return render_to_string("reports/threat_model.html", {
-        **_common(organization, generated_at, provenance), "title": report.name, "section": section})
+    return render_to_string(
+        "reports/threat_model.html",
+        {**_common(organization, generated_at, provenance), "title": report.name, "section": section},
+    )
 
 
-def threat_model_report_pdf(report: ThreatModelReport, *, organization, generated_at: datetime,
-                            progress: Progress | None = None, provenance: str = "") -> bytes:
+def threat_model_report_pdf(
+    report: ThreatModelReport,
+    *,
+    organization,
+    generated_at: datetime,
+    progress: Progress | None = None,
+    provenance: str = "",
+) -> bytes:
     step = progress or _noop
     total = len(report.diagrams) + 2
-    html = threat_model_report_html(report, organization=organization, generated_at=generated_at,
-                                    progress=lambda done, _total, label: step(done, total, label),
-                                    provenance=provenance)
-    return html_to_pdf(html, title=f"{report.name}: threat model report", progress=step,
-                       done=len(report.diagrams), total=total)
+    html = threat_model_report_html(
+        report,
+        organization=organization,
+        generated_at=generated_at,
+        progress=lambda done, _total, label: step(done, total, label),
+        provenance=provenance,
+    )
+    return html_to_pdf(
+        html, title=f"{report.name}: threat model report", progress=step, done=len(report.diagrams), total=total
+    )
 
 
-def portfolio_report_html(reports: list[ThreatModelReport], *, organization, title: str, filters_description: str,
-                          generated_at: datetime, progress: Progress | None = None, provenance: str = "") -> str:
+def portfolio_report_html(
+    reports: list[ThreatModelReport],
+    *,
+    organization,
+    title: str,
+    filters_description: str,
+    generated_at: datetime,
+    progress: Progress | None = None,
+    provenance: str = "",
+) -> str:
     step = progress or _noop
     diagram_total = sum(len(r.diagrams) for r in reports)
     sections, offset = [], 0
     for index, report in enumerate(reports, start=1):
-        sections.append(model_section(report, anchor=f"tm-{index}", progress=step, diagram_offset=offset,
-                                      diagram_total=diagram_total))
+        sections.append(
+            model_section(
+                report, anchor=f"tm-{index}", progress=step, diagram_offset=offset, diagram_total=diagram_total
+            )
+        )
         offset += len(report.diagrams)
     servers = sorted({r.server_url for r in reports if r.server_url})
-    return render_to_string("reports/portfolio.html", {
-        **_common(organization, generated_at, provenance), "title": title,
-        "filters_description": filters_description,
-        "summary": portfolio_summary(sections, reports), "sections": sections,
-        "server_url": ", ".join(servers) or getattr(organization, "tmi_base_url", "")})
+    return render_to_string(
+        "reports/portfolio.html",
+        {
+            **_common(organization, generated_at, provenance),
+            "title": title,
+            "filters_description": filters_description,
+            "summary": portfolio_summary(sections, reports),
+            "sections": sections,
+            "server_url": ", ".join(servers) or getattr(organization, "tmi_base_url", ""),
+        },
+    )
 
 
-def portfolio_report_pdf(reports: list[ThreatModelReport], *, organization, title: str, filters_description: str,
-                         generated_at: datetime, progress: Progress | None = None, provenance: str = "") -> bytes:
+def portfolio_report_pdf(
+    reports: list[ThreatModelReport],
+    *,
+    organization,
+    title: str,
+    filters_description: str,
+    generated_at: datetime,
+    progress: Progress | None = None,
+    provenance: str = "",
+) -> bytes:
     step = progress or _noop
     diagrams = sum(len(r.diagrams) for r in reports)
     total = diagrams + 2
-    html = portfolio_report_html(reports, organization=organization, title=title,
-                                 filters_description=filters_description, generated_at=generated_at,
-                                 progress=lambda done, _total, label: step(done, total, label),
-                                 provenance=provenance)
+    html = portfolio_report_html(
+        reports,
+        organization=organization,
+        title=title,
+        filters_description=filters_description,
+        generated_at=generated_at,
+        progress=lambda done, _total, label: step(done, total, label),
+        provenance=provenance,
+    )
     return html_to_pdf(html, title=title, progress=step, done=diagrams, total=total)

@@ -3,6 +3,7 @@
 Severity and status words, the "open" rule, the risk score, the summary sentences, threat rows and the
 charts all come from portal.dashboard, so a PDF says exactly what the dashboard page says.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,19 +18,46 @@ from django.utils.safestring import SafeString
 from portal.portfolio.charts import column_chart, horizontal_bar_chart
 from portal.portfolio.markdown import markdown_to_safe_html
 from portal.portfolio.records import AssetRow, Count, LinkRow, NoteView, ThreatRow
-from portal.portfolio.shaping import (asset_row, diagram_view, link_row, note_view, person, status_counts, threat_model_row, threat_model_summary, threat_row)
-from portal.portfolio.vocabulary import (SEVERITIES, risk_score, severity_label, term_key, threat_status_label,
-                                         tm_status_label)
+from portal.portfolio.shaping import (
+    asset_row,
+    diagram_view,
+    link_row,
+    note_view,
+    person,
+    status_counts,
+    threat_model_row,
+    threat_model_summary,
+    threat_row,
+)
+from portal.portfolio.vocabulary import (
+    SEVERITIES,
+    risk_score,
+    severity_label,
+    term_key,
+    threat_status_label,
+    tm_status_label,
+)
 from portal.reports.data import ThreatModelReport
 
 Progress = Callable[[int, int, str], None]
 
 # The dashboard's palette (static/portal/portal.css). A PDF has no page stylesheet inside its SVGs, so the
 # charts carry their own copy of it.
-SEVERITY_COLOURS = {"critical": "#8b0000", "high": "#d1242f", "medium": "#bc4c00", "low": "#7d6e00",
-                    "informational": "#0969da", "unknown": "#6e7781"}
-TM_STATUS_COLOURS = {"not_started": "#8c959f", "in_progress": "#0969da", "pending_review": "#9a6700",
-                     "approved": "#1a7f37", "closed": "#57606a"}
+SEVERITY_COLOURS = {
+    "critical": "#8b0000",
+    "high": "#d1242f",
+    "medium": "#bc4c00",
+    "low": "#7d6e00",
+    "informational": "#0969da",
+    "unknown": "#6e7781",
+}
+TM_STATUS_COLOURS = {
+    "not_started": "#8c959f",
+    "in_progress": "#0969da",
+    "pending_review": "#9a6700",
+    "approved": "#1a7f37",
+    "closed": "#57606a",
+}
 OPEN_COLOUR, CLOSED_COLOUR = "#0969da", "#1a7f37"
 
 
@@ -126,24 +154,32 @@ def styled_svg(svg: str, css: str) -> str:
 
 def _chart_css(colours: dict[str, str], prefix: str, default: str) -> str:
     rules = "".join(f".bar.{prefix}{key}{{fill:{colour}}}" for key, colour in colours.items())
-    return (f".bar{{fill:{default}}}{rules}.chart-label{{font-size:13px;fill:#1f2328;font-family:sans-serif}}"
-            ".chart-value{font-size:13px;font-weight:bold;fill:#1f2328;font-family:sans-serif}")
+    return (
+        f".bar{{fill:{default}}}{rules}.chart-label{{font-size:13px;fill:#1f2328;font-family:sans-serif}}"
+        ".chart-value{font-size:13px;font-weight:bold;fill:#1f2328;font-family:sans-serif}"
+    )
 
 
 def severity_chart(counts: list[Count], *, chart_id: str, title: str) -> str:
-    return styled_svg(column_chart(counts, chart_id=chart_id, title=title, class_prefix="sev-"),
-                      _chart_css(SEVERITY_COLOURS, "sev-", SEVERITY_COLOURS["unknown"]))
+    return styled_svg(
+        column_chart(counts, chart_id=chart_id, title=title, class_prefix="sev-"),
+        _chart_css(SEVERITY_COLOURS, "sev-", SEVERITY_COLOURS["unknown"]),
+    )
 
 
 def tm_status_chart(counts: list[Count], *, chart_id: str, title: str) -> str:
-    return styled_svg(horizontal_bar_chart(counts, chart_id=chart_id, title=title, class_prefix="status-"),
-                      _chart_css(TM_STATUS_COLOURS, "status-", OPEN_COLOUR))
+    return styled_svg(
+        horizontal_bar_chart(counts, chart_id=chart_id, title=title, class_prefix="status-"),
+        _chart_css(TM_STATUS_COLOURS, "status-", OPEN_COLOUR),
+    )
 
 
 def threat_status_chart(counts: list[Count], closed: set[str], *, chart_id: str, title: str) -> str:
     colours = {key: CLOSED_COLOUR for key in closed}
-    return styled_svg(horizontal_bar_chart(counts, chart_id=chart_id, title=title, class_prefix="tstatus-"),
-                      _chart_css(colours, "tstatus-", OPEN_COLOUR))
+    return styled_svg(
+        horizontal_bar_chart(counts, chart_id=chart_id, title=title, class_prefix="tstatus-"),
+        _chart_css(colours, "tstatus-", OPEN_COLOUR),
+    )
 
 
 def severity_lines(threats: list[ThreatRow]) -> list[SeverityLine]:
@@ -160,14 +196,22 @@ def _noop(done: int, total: int, label: str) -> None:
     pass
 
 
-def model_section(report: ThreatModelReport, *, anchor: str, progress: Progress | None = None,
-                  diagram_offset: int = 0, diagram_total: int | None = None) -> ModelSection:
+def model_section(
+    report: ThreatModelReport,
+    *,
+    anchor: str,
+    progress: Progress | None = None,
+    diagram_offset: int = 0,
+    diagram_total: int | None = None,
+) -> ModelSection:
     """One model's printable records. Draws its diagrams, calling `progress` once per diagram; the numbers
     count across the whole document when `diagram_offset`/`diagram_total` say where this model sits."""
     step = progress or _noop
     tm = report.threat_model
-    threats = sorted((threat_row(t) for t in report.threats),
-                     key=lambda t: (not t.is_open, SEVERITIES.index(t.severity), t.name.lower()))
+    threats = sorted(
+        (threat_row(t) for t in report.threats),
+        key=lambda t: (not t.is_open, SEVERITIES.index(t.severity), t.name.lower()),
+    )
     status = term_key(tm.status)
     status_label = tm_status_label(status, tm.status)
     statuses = Counter(t.status for t in threats)
@@ -183,52 +227,102 @@ def model_section(report: ThreatModelReport, *, anchor: str, progress: Progress 
         view = diagram_view(diagram, number)
         diagrams.append(ReportDiagram(name=view.name, image=svg_data_uri(view.svg), summary=view.summary))
     return ModelSection(
-        anchor=anchor, name=tm.name, description=markdown_to_safe_html(tm.description),
-        status_label=status_label, owner=person(tm.owner), framework=tm.threat_model_framework or "",
-        modified_at=tm.modified_at, issue_uri=tm.issue_uri or "", server_url=report.server_url,
-        source_url=report.source_url, threat_model_id=tm.id,
-        summary=threat_model_summary(status_label=status_label, threats=threats, diagrams=len(report.diagrams),
-                                     documents=len(report.documents), assets=len(report.assets)),
-        severity_lines=lines, threat_total=len(threats), open_total=sum(1 for t in threats if t.is_open),
-        severity_chart=severity_chart([Count(line.key, line.label, line.open) for line in lines],
-                                      chart_id=f"{anchor}-sev", title="Open threats by severity"),
-        status_chart=threat_status_chart(threat_statuses, closed, chart_id=f"{anchor}-status",
-                                         title="Threats by status"),
-        threat_statuses=threat_statuses, threats=_described(threats), diagrams=diagrams,
+        anchor=anchor,
+        name=tm.name,
+        description=markdown_to_safe_html(tm.description),
+        status_label=status_label,
+        owner=person(tm.owner),
+        framework=tm.threat_model_framework or "",
+        modified_at=tm.modified_at,
+        issue_uri=tm.issue_uri or "",
+        server_url=report.server_url,
+        source_url=report.source_url,
+        threat_model_id=tm.id,
+        summary=threat_model_summary(
+            status_label=status_label,
+            threats=threats,
+            diagrams=len(report.diagrams),
+            documents=len(report.documents),
+            assets=len(report.assets),
+        ),
+        severity_lines=lines,
+        threat_total=len(threats),
+        open_total=sum(1 for t in threats if t.is_open),
+        severity_chart=severity_chart(
+            [Count(line.key, line.label, line.open) for line in lines],
+            chart_id=f"{anchor}-sev",
+            title="Open threats by severity",
+        ),
+        status_chart=threat_status_chart(
+            threat_statuses, closed, chart_id=f"{anchor}-status", title="Threats by status"
+        ),
+        threat_statuses=threat_statuses,
+        threats=_described(threats),
+        diagrams=diagrams,
         assets=_described(asset_row(a) for a in report.assets),
         documents=_described(link_row(d) for d in report.documents),
         repositories=_described(link_row(r) for r in report.repositories),
-        notes=[note_view(n) for n in report.notes], risk_score=risk_score(open_counts))
+        notes=[note_view(n) for n in report.notes],
+        risk_score=risk_score(open_counts),
+    )
 
 
 def portfolio_summary(sections: list[ModelSection], reports: list[ThreatModelReport]) -> PortfolioSummary:
     rows = []
     for section, report in zip(sections, reports):
         open_counts = {line.key: line.open for line in section.severity_lines if line.open}
-        rows.append(PortfolioRow(anchor=section.anchor, name=section.name, status=term_key(report.threat_model.status),
-                                 status_label=section.status_label, owner=section.owner,
-                                 threat_total=section.threat_total, open_by_severity=open_counts,
-                                 open_total=section.open_total, risk_score=section.risk_score))
-    lines = [SeverityLine(key, severity_label(key), sum(s.severity_lines[i].open for s in sections),
-                          sum(s.severity_lines[i].total for s in sections)) for i, key in enumerate(SEVERITIES)]
+        rows.append(
+            PortfolioRow(
+                anchor=section.anchor,
+                name=section.name,
+                status=term_key(report.threat_model.status),
+                status_label=section.status_label,
+                owner=section.owner,
+                threat_total=section.threat_total,
+                open_by_severity=open_counts,
+                open_total=section.open_total,
+                risk_score=section.risk_score,
+            )
+        )
+    lines = [
+        SeverityLine(
+            key,
+            severity_label(key),
+            sum(s.severity_lines[i].open for s in sections),
+            sum(s.severity_lines[i].total for s in sections),
+        )
+        for i, key in enumerate(SEVERITIES)
+    ]
     by_status = status_counts([threat_model_row(r.threat_model) for r in reports])
     threat_total, open_total = sum(s.threat_total for s in sections), sum(s.open_total for s in sections)
     serious = sum(line.open for line in lines if line.key in ("critical", "high"))
-    sentences = [f"This report covers {len(sections)} threat model{'s' if len(sections) != 1 else ''} "
-                 f"with {threat_total} recorded threat{'s' if threat_total != 1 else ''}, "
-                 f"of which {open_total} {'is' if open_total == 1 else 'are'} still open."]
+    sentences = [
+        f"This report covers {len(sections)} threat model{'s' if len(sections) != 1 else ''} "
+        f"with {threat_total} recorded threat{'s' if threat_total != 1 else ''}, "
+        f"of which {open_total} {'is' if open_total == 1 else 'are'} still open."
+    ]
     if serious:
-        sentences.append(f"{serious} open threat{'s are' if serious != 1 else ' is'} critical or high "
-                         "and need{} attention first.".format("" if serious != 1 else "s"))
+        sentences.append(
+            f"{serious} open threat{'s are' if serious != 1 else ' is'} critical or high "
+            "and need{} attention first.".format("" if serious != 1 else "s")
+        )
     elif open_total:
         sentences.append("None of the open threats is critical or high.")
     ranked = sorted(rows, key=lambda r: (-r.risk_score, r.name.lower()))
     if ranked and ranked[0].risk_score:
         sentences.append(f"The model with the highest risk score is {ranked[0].name}.")
     return PortfolioSummary(
-        model_count=len(sections), threat_total=threat_total, open_total=open_total, severity_lines=lines,
+        model_count=len(sections),
+        threat_total=threat_total,
+        open_total=open_total,
+        severity_lines=lines,
         by_status=by_status,
-        severity_chart=severity_chart([Count(line.key, line.label, line.open) for line in lines],
-                                      chart_id="portfolio-sev", title="Open threats by severity, all models"),
+        severity_chart=severity_chart(
+            [Count(line.key, line.label, line.open) for line in lines],
+            chart_id="portfolio-sev",
+            title="Open threats by severity, all models",
+        ),
         status_chart=tm_status_chart(by_status, chart_id="portfolio-status", title="Threat models by review status"),
-        rows=ranked, sentences=sentences)
+        rows=ranked,
+        sentences=sentences,
+    )

@@ -1,5 +1,6 @@
 """The signed-in user's own endpoints: userinfo, profile, logout and token revocation
 (PROTOCOL.md 3.7-3.9 and 9.2)."""
+
 from __future__ import annotations
 
 import uuid
@@ -27,15 +28,27 @@ def legacy_profile(user: SandboxUser) -> dict[str, Any]:
 def profile(user: SandboxUser) -> dict[str, Any]:
     """1.8's GET /me body. Groups are always listed, as TMI-managed group memberships."""
     return {
-        **user.principal(), "is_admin": user.is_admin, "is_security_reviewer": user.is_security_reviewer,
-        "groups": [{"internal_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tmi-group:{name}")),
-                    "group_name": name, "name": name} for name in user.groups],
+        **user.principal(),
+        "is_admin": user.is_admin,
+        "is_security_reviewer": user.is_security_reviewer,
+        "groups": [
+            {
+                "internal_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tmi-group:{name}")),
+                "group_name": name,
+                "name": name,
+            }
+            for name in user.groups
+        ],
     }
 
 
 def oidc_userinfo(user: SandboxUser) -> dict[str, Any]:
-    info: dict[str, Any] = {"sub": user.provider_id, "email": user.email, "name": user.display_name,
-                            "idp": user.provider}
+    info: dict[str, Any] = {
+        "sub": user.provider_id,
+        "email": user.email,
+        "name": user.display_name,
+        "idp": user.provider,
+    }
     if user.groups:
         info["groups"] = list(user.groups)
     return info
@@ -47,8 +60,10 @@ class AccountRoutes:
         self.legacy = state.config.is_legacy
 
     def routes(self) -> list[Route]:
-        common = [Route("/oauth2/userinfo", self.userinfo, methods=["GET"]),
-                  Route("/oauth2/revoke", self.revoke_legacy if self.legacy else self.revoke, methods=["POST"])]
+        common = [
+            Route("/oauth2/userinfo", self.userinfo, methods=["GET"]),
+            Route("/oauth2/revoke", self.revoke_legacy if self.legacy else self.revoke, methods=["POST"]),
+        ]
         if self.legacy:
             return [*common, Route("/users/me", self.me, methods=["GET"])]
         return [*common, Route("/me", self.me, methods=["GET"]), Route("/me/logout", self.logout, methods=["POST"])]
@@ -85,9 +100,12 @@ class AccountRoutes:
         if unknown:
             if is_form(request):
                 return oauth_error(400, "invalid_request", f"Unknown parameter: {unknown[0]}")
-            return tmi_error(self.state, 400, "invalid_input", f"property \"{unknown[0]}\" is unsupported")
-        if authenticate(self.state, request) is None and self.state.credential_check(
-                str(fields.get("client_id") or ""), str(fields.get("client_secret") or "")) is None:
+            return tmi_error(self.state, 400, "invalid_input", f'property "{unknown[0]}" is unsupported')
+        if (
+            authenticate(self.state, request) is None
+            and self.state.credential_check(str(fields.get("client_id") or ""), str(fields.get("client_secret") or ""))
+            is None
+        ):
             return oauth_error(401, "invalid_client", "Client authentication failed")
         token, hint = fields.get("token"), fields.get("token_type_hint")
         if not token:

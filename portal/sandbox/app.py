@@ -1,4 +1,5 @@
 """The sandbox ASGI app: one generation of TMI, chosen by the config."""
+
 from __future__ import annotations
 
 import contextlib
@@ -25,13 +26,19 @@ def create_app(config: SandboxConfig) -> Starlette:
 
     faults = FaultBook()
     routes = [
-        *discovery.routes(state), *oauth.routes(state), *account.routes(state),
-        *collab.routes(state), *rest.routes(state), *control.routes(state, faults),
+        *discovery.routes(state),
+        *oauth.routes(state),
+        *account.routes(state),
+        *collab.routes(state),
+        *rest.routes(state),
+        *control.routes(state, faults),
         *static_files.routes(state),
     ]
     # Outermost first: injected faults, then TMI's own request checks (406/404/405/415).
-    middleware = [Middleware(FaultMiddleware, state=state, book=faults),
-                  Middleware(RequestRules, state=state, routes=routes)]
+    middleware = [
+        Middleware(FaultMiddleware, state=state, book=faults),
+        Middleware(RequestRules, state=state, routes=routes),
+    ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.sandbox = state
     app.state.faults = faults

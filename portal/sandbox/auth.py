@@ -3,6 +3,7 @@
 REST, collaboration and OAuth routes all import `authenticate` and `unauthorized` from here, so
 the Bearer and cookie rules of both generations live in one place.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -45,8 +46,9 @@ def unauthorized(state: SandboxState) -> JSONResponse:
 
 def set_token_cookies(response: Response, tokens: dict[str, Any]) -> None:
     """1.8 sets both tokens as cookies on every token response (PROTOCOL.md 3.5)."""
-    response.set_cookie(ACCESS_COOKIE, tokens["access_token"], max_age=tokens["expires_in"], path="/",
-                        httponly=True, samesite="lax")
+    response.set_cookie(
+        ACCESS_COOKIE, tokens["access_token"], max_age=tokens["expires_in"], path="/", httponly=True, samesite="lax"
+    )
     response.set_cookie(REFRESH_COOKIE, tokens["refresh_token"], path="/oauth2", httponly=True, samesite="strict")
 
 

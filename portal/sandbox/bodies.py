@@ -1,4 +1,5 @@
 """Reading OAuth request bodies, which TMI accepts as JSON or (1.8) form-urlencoded."""
+
 from __future__ import annotations
 
 import json

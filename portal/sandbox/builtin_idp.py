@@ -3,6 +3,7 @@
 It skips a real login: the authorization code itself carries the login hint, and the hint
 becomes the user's identity, so the same hint is the same user on every login.
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Run a sandbox in the foreground: `python -m portal.sandbox` or `manage.py tmi_sandbox`."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,23 +17,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Shared by the management command, so both entry points take the same options."""
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--tmi-version", choices=GENERATIONS, default="1.8",
-                        help="which TMI generation the sandbox behaves as")
+    parser.add_argument(
+        "--tmi-version", choices=GENERATIONS, default="1.8", help="which TMI generation the sandbox behaves as"
+    )
     parser.add_argument("--seed", choices=("demo", "none"), default="demo")
-    parser.add_argument("--client-callback-allowlist", action="append", default=None, metavar="URL[,URL...]",
-                        help="1.8 client_callback allow-list entries: exact URLs or prefixes ending in '*'")
+    parser.add_argument(
+        "--client-callback-allowlist",
+        action="append",
+        default=None,
+        metavar="URL[,URL...]",
+        help="1.8 client_callback allow-list entries: exact URLs or prefixes ending in '*'",
+    )
     parser.add_argument("--access-token-seconds", type=int, default=None)
     parser.add_argument("--log-level", default="warning")
-    parser.add_argument("--public-url", default=None,
-                        help="the URL clients reach the sandbox at, when it differs from http://HOST:PORT")
+    parser.add_argument(
+        "--public-url", default=None, help="the URL clients reach the sandbox at, when it differs from http://HOST:PORT"
+    )
 
 
 def config_from(values: Mapping[str, Any]) -> SandboxConfig:
     """The config for parsed options (argparse's, or the management command's dict)."""
     config = SandboxConfig(generation=values["tmi_version"], seed=None if values["seed"] == "none" else values["seed"])
     if values.get("client_callback_allowlist"):
-        config.client_callback_allowlist = [entry.strip() for group in values["client_callback_allowlist"]
-                                            for entry in group.split(",") if entry.strip()]
+        config.client_callback_allowlist = [
+            entry.strip()
+            for group in values["client_callback_allowlist"]
+            for entry in group.split(",")
+            if entry.strip()
+        ]
     if values.get("access_token_seconds"):
         config.access_token_seconds = values["access_token_seconds"]
     return config
@@ -40,18 +52,25 @@ def config_from(values: Mapping[str, Any]) -> SandboxConfig:
 
 def banner(server: SandboxServer) -> str:
     config = server.config
-    return "\n".join([
-        f"TMI sandbox listening on {server.base_url}/",
-        f"  Behaves as TMI {config.generation} (GET / reports build {SERVER_BUILDS[config.generation]})",
-        f"  Sign in with the test identity provider '{config.test_idp}' and a login_hint: {', '.join(LOGIN_HINTS)}",
-        f"  Seed data: {config.seed or 'none'}",
-        "  Press Ctrl-C to stop.",
-    ])
+    return "\n".join(
+        [
+            f"TMI sandbox listening on {server.base_url}/",
+            f"  Behaves as TMI {config.generation} (GET / reports build {SERVER_BUILDS[config.generation]})",
+            f"  Sign in with the test identity provider '{config.test_idp}' and a login_hint: {', '.join(LOGIN_HINTS)}",
+            f"  Seed data: {config.seed or 'none'}",
+            "  Press Ctrl-C to stop.",
+        ]
+    )
 
 
 def serve(values: Mapping[str, Any], *, out: TextIO = sys.stdout) -> None:
-    server = SandboxServer(config_from(values), host=values["host"], port=values["port"],
-                           log_level=values.get("log_level") or "warning", public_url=values.get("public_url"))
+    server = SandboxServer(
+        config_from(values),
+        host=values["host"],
+        port=values["port"],
+        log_level=values.get("log_level") or "warning",
+        public_url=values.get("public_url"),
+    )
     out.write(banner(server) + "\n")
     out.flush()
     try:

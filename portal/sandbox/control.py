@@ -1,4 +1,5 @@
 """Test-only control routes under /_sandbox/ (not part of TMI): faults, the clock, health."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,8 +11,15 @@ from starlette.routing import Route
 from portal.sandbox.faults import FaultBook
 from portal.sandbox.state import SandboxState
 
-FAULT_FIELDS = {"path_prefix": str, "method": str, "status": int, "retry_after": int, "latency_ms": int,
-                "times": int, "body": str}
+FAULT_FIELDS = {
+    "path_prefix": str,
+    "method": str,
+    "status": int,
+    "retry_after": int,
+    "latency_ms": int,
+    "times": int,
+    "body": str,
+}
 
 
 def _fault_spec(payload: Any) -> dict[str, Any] | str:

@@ -1,4 +1,5 @@
 """Public discovery endpoints: `GET /`, and at 1.8 `/config` and `/api/server-info` (PROTOCOL.md 1, 9.1)."""
+
 from __future__ import annotations
 
 import html
@@ -33,8 +34,12 @@ def api_info(state: SandboxState) -> dict[str, Any]:
 
 def client_config() -> dict[str, Any]:
     return {
-        "features": {"websocket_enabled": True, "saml_enabled": False, "webhooks_enabled": True,
-                     "timmy_enabled": False},
+        "features": {
+            "websocket_enabled": True,
+            "saml_enabled": False,
+            "webhooks_enabled": True,
+            "timmy_enabled": False,
+        },
         "operator": {},
         "limits": {"max_file_upload_mb": 10, "max_diagram_participants": 10},
         "ui": {"default_theme": "auto"},
@@ -44,8 +49,10 @@ def client_config() -> dict[str, Any]:
 
 def html_page(info: dict[str, Any]) -> str:
     body = html.escape(json.dumps(info, indent=2))
-    return (f"<!DOCTYPE html><html><head><title>TMI</title></head><body><h1>TMI</h1>"
-            f"<pre id=\"api-info\">{body}</pre></body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><title>TMI</title></head><body><h1>TMI</h1>"
+        f'<pre id="api-info">{body}</pre></body></html>'
+    )
 
 
 def routes(state: SandboxState) -> list[Route]:

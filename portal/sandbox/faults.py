@@ -3,6 +3,7 @@
 Not part of TMI. Tests register faults through POST /_sandbox/faults (control.py); the
 middleware below applies them to matching HTTP requests, never to /_sandbox/* itself.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -84,8 +85,13 @@ def fault_response(state: SandboxState, fault: Fault) -> Response | None:
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     if status == 429:
-        headers.update({"X-RateLimit-Limit": str(RATE_LIMIT), "X-RateLimit-Remaining": "0",
-                        "X-RateLimit-Reset": str(int(state.now()) + int(retry_after))})
+        headers.update(
+            {
+                "X-RateLimit-Limit": str(RATE_LIMIT),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(state.now()) + int(retry_after)),
+            }
+        )
     if fault.body is not None:
         return Response(fault.body, status_code=status, media_type="application/json", headers=headers)
     if fault.status is None:

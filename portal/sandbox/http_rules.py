@@ -3,6 +3,7 @@
 406 Accept (1.8) -> 404 unknown route / 405 wrong method (+ Allow) -> Content-Type (400/415)
 -> strict JSON (1.8: duplicate keys or trailing garbage give 400). Routes never repeat these.
 """
+
 from __future__ import annotations
 
 import functools
@@ -102,17 +103,24 @@ class RequestRules:
         legacy = self.state.config.is_legacy
         # GET / negotiates HTML itself, so a browser's Accept: text/html is fine there.
         if not legacy and path != "/" and not accept_ok(headers.get("accept", "")):
-            return self._error(406, "not_acceptable",
-                               "Accept must allow application/json, */*, application/* or text/event-stream")
+            return self._error(
+                406, "not_acceptable", "Accept must allow application/json, */*, application/* or text/event-stream"
+            )
         allowed_methods = self._match(scope)
         if allowed_methods:
-            return self._error(405, "method_not_allowed",
-                               f"The HTTP method '{method}' is not supported for this endpoint",
-                               headers={"Allow": ", ".join(sorted(allowed_methods))})
+            return self._error(
+                405,
+                "method_not_allowed",
+                f"The HTTP method '{method}' is not supported for this endpoint",
+                headers={"Allow": ", ".join(sorted(allowed_methods))},
+            )
         if allowed_methods is not None:
-            return self._error(404, "not_found",
-                               f"The endpoint '{method} {path}' is not defined in the API specification. "
-                               "Check the request method and path (including trailing slashes).")
+            return self._error(
+                404,
+                "not_found",
+                f"The endpoint '{method} {path}' is not defined in the API specification. "
+                "Check the request method and path (including trailing slashes).",
+            )
         if not self._checks_body(scope, headers):
             return None
         content_type = media_type(headers.get("content-type"))
@@ -123,13 +131,19 @@ class RequestRules:
             return None
         if legacy:  # 0.217 has no 415: its OpenAPI validator rejects the body instead
             return self._error(400, "invalid_input", f"Content-Type '{content_type}' is not allowed for this operation")
-        return self._error(415, "unsupported_media_type",
-                           f"Content-Type '{content_type}' is not supported; use {' or '.join(allowed)}",
-                           headers={"Accept": ", ".join(allowed)})
+        return self._error(
+            415,
+            "unsupported_media_type",
+            f"Content-Type '{content_type}' is not supported; use {' or '.join(allowed)}",
+            headers={"Accept": ", ".join(allowed)},
+        )
 
     def _strict_json_applies(self, scope: Scope, headers: dict[str, str]) -> bool:
-        return (not self.state.config.is_legacy and self._checks_body(scope, headers)
-                and media_type(headers.get("content-type")) in JSON_TYPES)
+        return (
+            not self.state.config.is_legacy
+            and self._checks_body(scope, headers)
+            and media_type(headers.get("content-type")) in JSON_TYPES
+        )
 
     @staticmethod
     def _checks_body(scope: Scope, headers: dict[str, str]) -> bool:

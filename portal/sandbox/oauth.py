@@ -4,6 +4,7 @@ The sandbox has one identity provider, the built-in test IdP (builtin_idp.py); a
 is exchanged here for the tokens SandboxState mints. Profile, logout and revocation routes
 live in account.py.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,8 +29,16 @@ STATE_RE = re.compile(r"^[a-zA-Z0-9_~.+/=-]{0,256}$")
 SCOPE_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_ ]*[a-zA-Z0-9_]$")
 SPEC_CHALLENGE_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 LOGIN_HINT_RE = {"1.8": re.compile(r"^[a-zA-Z0-9._%+-]{1,254}$"), "0.217": re.compile(r"^[a-zA-Z0-9-]{3,20}$")}
-TOKEN_FIELDS = {"grant_type", "code", "state", "redirect_uri", "code_verifier", "client_id", "client_secret",
-                "refresh_token"}
+TOKEN_FIELDS = {
+    "grant_type",
+    "code",
+    "state",
+    "redirect_uri",
+    "code_verifier",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+}
 DEV_BUILD_MODES = ("dev", "test")
 
 
@@ -53,8 +62,7 @@ def request_origin(request: Request) -> str:
 
 def callback_allowed(allowlist: list[str], callback: str) -> bool:
     """Exact URLs, or prefixes ending in '*'. Fail-closed: an empty list allows nothing."""
-    return any(callback.startswith(entry[:-1]) if entry.endswith("*") else callback == entry
-               for entry in allowlist)
+    return any(callback.startswith(entry[:-1]) if entry.endswith("*") else callback == entry for entry in allowlist)
 
 
 class OAuthRoutes:
@@ -78,13 +86,21 @@ class OAuthRoutes:
             return JSONResponse({"providers": []})
         idp, origin = self.config.test_idp, request_origin(request)
         name = "Test Provider" if self.config.is_legacy else "TMI Development"
-        return JSONResponse({"providers": [{
-            "id": idp, "name": name, "icon": f"/static/provider-logos/signin/{idp}.svg",
-            "auth_url": f"{origin}/oauth2/authorize?idp={idp}",
-            "token_url": f"{origin}/oauth2/token?idp={idp}",
-            "redirect_uri": f"{self.config.base_url}/oauth2/callback",
-            "client_id": f"{idp}-client",
-        }]})
+        return JSONResponse(
+            {
+                "providers": [
+                    {
+                        "id": idp,
+                        "name": name,
+                        "icon": f"/static/provider-logos/signin/{idp}.svg",
+                        "auth_url": f"{origin}/oauth2/authorize?idp={idp}",
+                        "token_url": f"{origin}/oauth2/token?idp={idp}",
+                        "redirect_uri": f"{self.config.base_url}/oauth2/callback",
+                        "client_id": f"{idp}-client",
+                    }
+                ]
+            }
+        )
 
     def _resolve_idp(self, idp: str | None) -> str | Response:
         """The `idp` rule shared by authorize and token: default to the test IdP in dev/test builds."""
@@ -148,8 +164,11 @@ class OAuthRoutes:
         if not pkce.CHALLENGE_RE.match(query["code_challenge"]):
             return oauth_error(400, "invalid_request", "code_challenge must be base64url without padding")
         callback = query.get("client_callback")
-        if callback and not self.config.is_legacy and not callback_allowed(
-                self.config.client_callback_allowlist, callback):
+        if (
+            callback
+            and not self.config.is_legacy
+            and not callback_allowed(self.config.client_callback_allowlist, callback)
+        ):
             return oauth_error(400, "invalid_request", "client_callback is not in the allowlist")
         state_param = query.get("state") or base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
         hint = query.get("login_hint")
@@ -176,8 +195,9 @@ class OAuthRoutes:
         self.store.challenges.put(code, login.code_challenge)
         parts = urlsplit(login.client_callback)
         extra = urlencode({"code": code, "state": state_param})
-        return RedirectResponse(urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)),
-                                status_code=302)
+        return RedirectResponse(
+            urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)), status_code=302
+        )
 
     # -- token ------------------------------------------------------------------------
     async def token(self, request: Request) -> Response:
@@ -214,9 +234,9 @@ class OAuthRoutes:
             return None
         unknown = sorted(set(fields) - TOKEN_FIELDS)
         if unknown and not self.config.is_legacy:
-            return f"property \"{unknown[0]}\" is unsupported"
+            return f'property "{unknown[0]}" is unsupported'
         if self.config.is_legacy and fields.get("grant_type") not in (None, "authorization_code"):
-            return "property \"grant_type\": value is not one of the allowed values [\"authorization_code\"]"
+            return 'property "grant_type": value is not one of the allowed values ["authorization_code"]'
         return None
 
     def _exchange_code(self, fields: dict[str, Any]) -> dict[str, Any] | Response:
@@ -235,12 +255,16 @@ class OAuthRoutes:
         if not code.startswith(builtin_idp.CODE_PREFIX):
             return oauth_error(400, "invalid_grant", "Authorization code is invalid or expired")
         if not self.config.is_legacy and not self._dev_build:
-            return oauth_error(403, "unsupported_grant_type",
-                               "authorization code flow (PKCE) not supported for TMI provider in production "
-                               "builds; use client credentials")
+            return oauth_error(
+                403,
+                "unsupported_grant_type",
+                "authorization code flow (PKCE) not supported for TMI provider in production "
+                "builds; use client credentials",
+            )
         who = builtin_idp.identity_for(self.config, builtin_idp.hint_from_code(code))
-        user = self.state.user_for_login(provider=who.provider, provider_id=who.provider_id,
-                                         email=who.email, display_name=who.display_name)
+        user = self.state.user_for_login(
+            provider=who.provider, provider_id=who.provider_id, email=who.email, display_name=who.display_name
+        )
         return self.state.issue_tokens(user)
 
     # -- refresh ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Short-lived OAuth records TMI keeps in Redis: `oauth_state:<state>` and `pkce:<code>` (10 min)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ class _Entry:
 @dataclass
 class ExpiringMap:
     """A dict whose entries vanish after RECORD_SECONDS of sandbox time (so the test clock moves them)."""
+
     state: SandboxState
     entries: dict[str, _Entry] = field(default_factory=dict)
 

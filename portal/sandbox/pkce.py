@@ -1,4 +1,5 @@
 """PKCE S256 (RFC 7636) as TMI checks it (PROTOCOL.md 3.2, 3.5)."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Run the sandbox: in the foreground (management command) or in a thread (tests, demo)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,15 @@ def _bind(host: str, port: int) -> socket.socket:
 class SandboxServer:
     """A sandbox listening on a real loopback socket. `port=0` picks a free port."""
 
-    def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 log_level: str = "warning", public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        public_url: str | None = None,
+    ) -> None:
         self._sock = _bind(host, port)
         bound_port = self._sock.getsockname()[1]
         # Behind Docker or a proxy the address clients use differs from the bound one.
@@ -41,8 +49,15 @@ class SandboxServer:
 
     def _uvicorn(self) -> uvicorn.Server:
         return uvicorn.Server(
-            uvicorn.Config(self.app, log_level=self._log_level, lifespan="on", ws_max_size=65536,
-                           ws_ping_interval=None, ws_ping_timeout=None, timeout_graceful_shutdown=1)
+            uvicorn.Config(
+                self.app,
+                log_level=self._log_level,
+                lifespan="on",
+                ws_max_size=65536,
+                ws_ping_interval=None,
+                ws_ping_timeout=None,
+                timeout_graceful_shutdown=1,
+            )
         )
 
     @property
@@ -52,7 +67,7 @@ class SandboxServer:
     def serve_forever(self) -> None:
         asyncio.run(self._server.serve(sockets=[self._sock]))
 
-    def start(self) -> "SandboxServer":
+    def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self.serve_forever, name="tmi-sandbox", daemon=True)
         self._thread.start()
         deadline = threading.Event()
@@ -70,7 +85,7 @@ class SandboxServer:
             self._thread.join(timeout=10)
         self._sock.close()
 
-    def restart(self, *, down_seconds: float = 0.0) -> "SandboxServer":
+    def restart(self, *, down_seconds: float = 0.0) -> SandboxServer:
         """Stop and start again on the same port, as a TMI restart: the stored data survives, the
         in-memory collaboration sessions and tickets do not (PROTOCOL.md 6)."""
         self.stop()
@@ -81,7 +96,7 @@ class SandboxServer:
         self._server = self._uvicorn()
         return self.start()
 
-    def __enter__(self) -> "SandboxServer":
+    def __enter__(self) -> SandboxServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

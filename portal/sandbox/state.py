@@ -3,6 +3,7 @@
 Everything the HTTP routes (oauth.py, rest.py) and collaboration (collab.py) share lives
 here, so each of them can be read alone. One sandbox process serves one TMI generation.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, Literal
 
 import jwt
@@ -59,6 +61,7 @@ class RefreshRecord:
 @dataclass
 class ServiceCredential:
     """A 1.8 client credential (POST /me/client_credentials). Only the secret's hash is kept."""
+
     id: str
     client_id: str
     secret_sha256: str
@@ -128,8 +131,9 @@ class SandboxState:
         )
 
     # -- tokens ----------------------------------------------------------------------
-    def issue_tokens(self, user: SandboxUser, *, auth_time: int | None = None,
-                     session_expires_at: float | None = None) -> dict[str, Any]:
+    def issue_tokens(
+        self, user: SandboxUser, *, auth_time: int | None = None, session_expires_at: float | None = None
+    ) -> dict[str, Any]:
         """Mint an access JWT and a fresh single-use refresh token (PROTOCOL.md 3.5, 3.10, 9.2)."""
         now = int(self.now())
         auth_time = auth_time or now
@@ -186,7 +190,9 @@ class SandboxState:
         """The claims of a valid, unexpired, unrevoked access JWT; None otherwise."""
         try:
             claims = jwt.decode(
-                token, self.config.jwt_secret, algorithms=["HS256"],
+                token,
+                self.config.jwt_secret,
+                algorithms=["HS256"],
                 options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
             )
         except jwt.PyJWTError:
@@ -218,15 +224,28 @@ class SandboxState:
         return True
 
     # -- service accounts (1.8 client credentials, PROTOCOL.md 3.5) -----------------------
-    def credential_create(self, owner: SandboxUser, *, name: str, description: str = "",
-                          expires_at: float | None = None, expires_at_text: str | None = None
-                          ) -> tuple[ServiceCredential, str]:
+    def credential_create(
+        self,
+        owner: SandboxUser,
+        *,
+        name: str,
+        description: str = "",
+        expires_at: float | None = None,
+        expires_at_text: str | None = None,
+    ) -> tuple[ServiceCredential, str]:
         """A new credential and its secret, which is returned this once and stored only as a hash."""
         secret = "tmi_cs_" + secrets.token_urlsafe(32)
-        record = ServiceCredential(id=new_uuid(), client_id="tmi_cc_" + secrets.token_urlsafe(16),
-                                   secret_sha256=_sha256(secret), owner_uuid=owner.internal_uuid, name=name,
-                                   description=description, created_at=self.timestamp(), expires_at=expires_at,
-                                   expires_at_text=expires_at_text)
+        record = ServiceCredential(
+            id=new_uuid(),
+            client_id="tmi_cc_" + secrets.token_urlsafe(16),
+            secret_sha256=_sha256(secret),
+            owner_uuid=owner.internal_uuid,
+            name=name,
+            description=description,
+            created_at=self.timestamp(),
+            expires_at=expires_at,
+            expires_at_text=expires_at_text,
+        )
         self.credentials[record.id] = record
         return record, secret
 
@@ -249,16 +268,29 @@ class SandboxState:
         now = int(self.now())
         cfg = self.config
         claims: dict[str, Any] = {
-            "email": owner.email, "name": record.name, "idp": owner.provider, "iss": cfg.base_url,
-            "sub": f"{SERVICE_SUB_PREFIX}{record.id}:{owner.provider_id}", "aud": [cfg.base_url],
-            "exp": now + cfg.access_token_seconds, "nbf": now, "iat": now, "jti": new_uuid(),
-            "tmi_is_administrator": False, "tmi_is_security_reviewer": False, "auth_time": now,
+            "email": owner.email,
+            "name": record.name,
+            "idp": owner.provider,
+            "iss": cfg.base_url,
+            "sub": f"{SERVICE_SUB_PREFIX}{record.id}:{owner.provider_id}",
+            "aud": [cfg.base_url],
+            "exp": now + cfg.access_token_seconds,
+            "nbf": now,
+            "iat": now,
+            "jti": new_uuid(),
+            "tmi_is_administrator": False,
+            "tmi_is_security_reviewer": False,
+            "auth_time": now,
         }
         if owner.groups:
             claims["groups"] = list(owner.groups)
         access = jwt.encode(claims, cfg.jwt_secret, algorithm="HS256")
-        return {"access_token": access, "refresh_token": "", "expires_in": cfg.access_token_seconds,
-                "token_type": "bearer"}
+        return {
+            "access_token": access,
+            "refresh_token": "",
+            "expires_in": cfg.access_token_seconds,
+            "token_type": "bearer",
+        }
 
     def service_account_owner(self, sub: str) -> SandboxUser | None:
         """The user a service-account token acts for. TMI's documents say only that the account acts
@@ -332,9 +364,9 @@ class SandboxState:
 
     def timestamp(self) -> str:
         """RFC 3339 UTC; 1.8 truncates to microseconds."""
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        return datetime.fromtimestamp(self.now(), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+        return datetime.fromtimestamp(self.now(), tz=UTC).isoformat().replace("+00:00", "Z")
 
     def has_active_session(self, diagram_id: str) -> bool:
         return diagram_id in self.sessions

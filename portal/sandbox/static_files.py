@@ -6,6 +6,7 @@ generic `oauth.svg` in `portal/sandbox/static/`. These routes go through the app
 like every other: at 1.8 a browser's image Accept (`image/avif,...,*/*;q=0.8`) includes `*/*`, so it
 passes the 406 check. An unknown file is a 404 with TMI's error body.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,7 +38,10 @@ def routes(state: SandboxState) -> list[Route]:
         body = signin_logo(name)
         if body is None:
             return tmi_error(state, 404, "not_found", f"Static file 'provider-logos/signin/{name}' not found")
-        return Response(body, media_type="image/svg+xml",
-                        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            body,
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
 
     return [Route("/static/provider-logos/signin/{name}", logo, methods=["GET"])]

@@ -1,4 +1,5 @@
 """The tenant admin area: each organisation's owners and admins run it at /o/<slug>/admin/."""
+
 from django.apps import AppConfig
 
 

@@ -2,6 +2,7 @@
 
 The answer is in words for people who do not read stack traces; the technical reason is kept beside it.
 """
+
 from __future__ import annotations
 
 import errno
@@ -13,8 +14,17 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from portal.organizations.tmi_servers import NOT_ALLOWED_MESSAGE, tmi_address_guard
-from portal.tmi import (AddressNotAllowed, APIConnectionError, APITimeoutError, ClientCredentialsRefused,
-                        MalformedResponse, NotSupported, TMIClient, TMIError, TMIStatusError)
+from portal.tmi import (
+    AddressNotAllowed,
+    APIConnectionError,
+    APITimeoutError,
+    ClientCredentialsRefused,
+    MalformedResponse,
+    NotSupported,
+    TMIClient,
+    TMIError,
+    TMIStatusError,
+)
 
 CHECK_TIMEOUT_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 3.0
@@ -48,12 +58,19 @@ def _connection_problem(error: APIConnectionError) -> tuple[str, str]:
     text = f"{error} {_root_cause(error)}".lower()
     cause = _root_cause(error)
     code = getattr(cause, "errno", None)
-    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text \
-            or "temporary failure in name resolution" in text or "no address associated" in text:
+    if (
+        "name or service not known" in text
+        or "nodename nor servname" in text
+        or "getaddrinfo" in text
+        or "temporary failure in name resolution" in text
+        or "no address associated" in text
+    ):
         return "dns", _("The server's name could not be found (DNS). Check the spelling of the address.")
     if code == errno.ECONNREFUSED or "connection refused" in text or "connect call failed" in text:
-        return "refused", _("Nothing is listening at that address: the connection was refused. "
-                            "Check the port, or whether TMI is running.")
+        return "refused", _(
+            "Nothing is listening at that address: the connection was refused. "
+            "Check the port, or whether TMI is running."
+        )
     return "error", _("The server could not be reached: %(reason)s") % {"reason": type(cause).__name__}
 
 
@@ -86,9 +103,13 @@ def tmi_test_allowance_take(*, organization_id: int, user_id: int) -> bool:
 
 
 def rate_limited_report(base_url: str) -> ConnectionReport:
-    return ConnectionReport(base_url, False, _("Too many connection tests: at most %(count)s a minute. Nothing was "
-                                               "checked; wait a minute and try again.")
-                            % {"count": settings.PORTAL_TMI_TESTS_PER_MINUTE}, problem="rate_limited")
+    return ConnectionReport(
+        base_url,
+        False,
+        _("Too many connection tests: at most %(count)s a minute. Nothing was checked; wait a minute and try again.")
+        % {"count": settings.PORTAL_TMI_TESTS_PER_MINUTE},
+        problem="rate_limited",
+    )
 
 
 def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -> ConnectionReport:
@@ -108,8 +129,13 @@ def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -
         problem, summary = _connection_problem(error)
         return ConnectionReport(base_url, False, summary, elapsed_ms=elapsed(), problem=problem)
     except (MalformedResponse, TypeError, ValueError):
-        return ConnectionReport(base_url, False, _("Something answered, but it does not look like a TMI server."),
-                                elapsed_ms=elapsed(), problem="not_tmi")
+        return ConnectionReport(
+            base_url,
+            False,
+            _("Something answered, but it does not look like a TMI server."),
+            elapsed_ms=elapsed(),
+            problem="not_tmi",
+        )
     except TMIStatusError as error:
         if error.status_code in (404, 405, 406, 415):
             summary = _("Something answered (status %(status)s), but it does not look like a TMI server.")
@@ -117,21 +143,41 @@ def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -
         else:
             summary = _("The TMI server answered with an error (status %(status)s). It may be having trouble.")
             problem = "error"
-        return ConnectionReport(base_url, False, summary % {"status": error.status_code}, elapsed_ms=elapsed(),
-                                problem=problem)
+        return ConnectionReport(
+            base_url, False, summary % {"status": error.status_code}, elapsed_ms=elapsed(), problem=problem
+        )
     except TMIError as error:
-        return ConnectionReport(base_url, False, _("The check failed: %(reason)s") % {"reason": type(error).__name__},
-                                elapsed_ms=elapsed(), problem="error")
+        return ConnectionReport(
+            base_url,
+            False,
+            _("The check failed: %(reason)s") % {"reason": type(error).__name__},
+            elapsed_ms=elapsed(),
+            problem="error",
+        )
     took = elapsed()
-    summary = _("Connected to TMI %(version)s (generation %(generation)s) in %(ms)s ms; it offers %(count)s "
-                "sign-in option(s).") % {"version": server.version or _("(version not reported)"),
-                                         "generation": server.generation, "ms": took, "count": len(providers)}
-    return ConnectionReport(base_url, True, summary, generation=server.generation, version=server.version,
-                            status=server.status, providers=providers, elapsed_ms=took)
+    summary = _(
+        "Connected to TMI %(version)s (generation %(generation)s) in %(ms)s ms; it offers %(count)s sign-in option(s)."
+    ) % {
+        "version": server.version or _("(version not reported)"),
+        "generation": server.generation,
+        "ms": took,
+        "count": len(providers),
+    }
+    return ConnectionReport(
+        base_url,
+        True,
+        summary,
+        generation=server.generation,
+        version=server.version,
+        status=server.status,
+        providers=providers,
+        elapsed_ms=took,
+    )
 
 
-def tmi_client_credentials_check(*, base_url: str, client_id: str, client_secret: str,
-                                 timeout: float = CHECK_TIMEOUT_SECONDS) -> tuple[bool, str]:
+def tmi_client_credentials_check(
+    *, base_url: str, client_id: str, client_secret: str, timeout: float = CHECK_TIMEOUT_SECONDS
+) -> tuple[bool, str]:
     """Do the stored client credentials (for scheduled exports run as the organisation) get a token?
     (works, one plain sentence). Asks for one token and uses it for nothing."""
     if not client_id or not client_secret:
@@ -142,11 +188,11 @@ def tmi_client_credentials_check(*, base_url: str, client_id: str, client_secret
     except AddressNotAllowed:
         return False, str(NOT_ALLOWED_MESSAGE)
     except NotSupported:
-        return False, _("This TMI server does not support client credentials; scheduled exports must run as "
-                        "their owners.")
+        return False, _(
+            "This TMI server does not support client credentials; scheduled exports must run as their owners."
+        )
     except ClientCredentialsRefused:
-        return False, _("TMI refused the stored client credentials; replace them with a working client id and "
-                        "secret.")
+        return False, _("TMI refused the stored client credentials; replace them with a working client id and secret.")
     except APIConnectionError as error:
         return False, _connection_problem(error)[1]
     except TMIError as error:

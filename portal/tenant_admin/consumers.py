@@ -3,13 +3,14 @@
 Only owners and admins of that organisation may listen; anyone else is closed with 4404, the
 socket twin of the pages' 404.
 """
+
 from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from portal.organizations.access import OrganizationNotFound, aorganization_access_resolve
-from portal.organizations.models import Role
 from portal.organizations.events import admin_group
+from portal.organizations.models import Role
 
 NOT_FOUND = 4404
 
@@ -20,8 +21,7 @@ class AdminEventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
         try:
-            access = await aorganization_access_resolve(slug=slug, user=self.scope.get("user"),
-                                                        minimum_role=Role.ADMIN)
+            access = await aorganization_access_resolve(slug=slug, user=self.scope.get("user"), minimum_role=Role.ADMIN)
         except OrganizationNotFound:
             await self.accept()  # accepted first, so the browser sees the code rather than a failed handshake
             await self.close(code=NOT_FOUND)

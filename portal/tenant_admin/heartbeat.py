@@ -4,6 +4,7 @@ Beat sends `portal.heartbeat` every minute (a django-celery-beat PeriodicTask ma
 0002): the moment beat publishes it is beat's heartbeat (recorded by a `before_task_publish`
 handler, connected in apps.py); the moment a worker runs it is the worker's.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,8 +62,12 @@ def heartbeat_states(*, now: datetime | None = None) -> list[HeartbeatState]:
         age = now - at
         if age > STALE_AFTER:
             words = _("No heartbeat for %(duration)s — is the %(what)s running?") % {
-                "duration": _duration(age), "what": labels[name]}
+                "duration": _duration(age),
+                "what": labels[name],
+            }
             states.append(HeartbeatState(name, at, False, words))
         else:
-            states.append(HeartbeatState(name, at, True, _("Last seen %(duration)s ago") % {"duration": _duration(age)}))
+            states.append(
+                HeartbeatState(name, at, True, _("Last seen %(duration)s ago") % {"duration": _duration(age)})
+            )
     return states

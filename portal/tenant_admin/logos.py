@@ -4,6 +4,7 @@ one; nothing else under MEDIA_ROOT is served here: the name must be a logo some 
 What is served passes the upload rules again (organizations/logo_images.py): a logo stored since those
 rules is a small PNG and goes out as it is; one stored before them is downscaled on the way, or not
 served at all if it breaks them (a huge canvas would cost every visitor's browser its memory)."""
+
 from __future__ import annotations
 
 from django.http import Http404, HttpResponse

@@ -2,6 +2,7 @@
 
 Kept in the database, not the cache: beat, the workers and the web processes are separate processes.
 """
+
 from __future__ import annotations
 
 from django.db import models

@@ -1,4 +1,5 @@
 """WebSocket routes of this app, mounted by portal/asgi.py."""
+
 from django.urls import path
 
 from portal.tenant_admin.consumers import AdminEventsConsumer

@@ -1,4 +1,5 @@
 """Report schedule pages at /o/<slug>/admin/schedules/. Thin: the exports part's form, selectors and services."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -10,10 +11,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.exports.forms import ExportScheduleForm
 from portal.exports.provenance import schedule_made_with, sent_to_words
-from portal.exports.selectors import (export_jobs_list, export_schedule_blocked, export_schedule_get,
-                                      export_schedule_runs, export_schedules_list)
-from portal.organizations.models import Role
+from portal.exports.selectors import (
+    export_jobs_list,
+    export_schedule_blocked,
+    export_schedule_get,
+    export_schedule_runs,
+    export_schedules_list,
+)
 from portal.organizations.gate import organization_view
+from portal.organizations.models import Role
 from portal.tenant_admin import schedules as services
 from portal.tenant_admin.views import _render
 
@@ -32,37 +38,51 @@ def _form_errors(form, error: ValidationError) -> None:
 @require_GET
 @organization_view(Role.ADMIN)
 def schedules(request, slug):
-    rows = [(schedule, export_schedule_blocked(schedule=schedule),
-             export_schedule_runs(schedule=schedule).first(), schedule_made_with(schedule),
-             sent_to_words(schedule.recipients or []))
-            for schedule in export_schedules_list(organization=request.organization)]
+    rows = [
+        (
+            schedule,
+            export_schedule_blocked(schedule=schedule),
+            export_schedule_runs(schedule=schedule).first(),
+            schedule_made_with(schedule),
+            sent_to_words(schedule.recipients or []),
+        )
+        for schedule in export_schedules_list(organization=request.organization)
+    ]
     return _render(request, "tenant_admin/schedules.html", {"rows": rows}, section="schedules")
 
 
 def _edit(request, schedule=None):
     organization = request.organization
-    form = ExportScheduleForm(request.POST or None, organization=organization, actor=request.user,
-                              instance=schedule)
+    form = ExportScheduleForm(request.POST or None, organization=organization, actor=request.user, instance=schedule)
     if request.method == "POST" and form.is_valid():
         try:
             if schedule is None:
-                schedule = services.schedule_create(organization=organization, actor=request.user, request=request,
-                                                    **form.schedule_fields())
+                schedule = services.schedule_create(
+                    organization=organization, actor=request.user, request=request, **form.schedule_fields()
+                )
                 messages.success(request, _("The schedule “%(name)s” was created.") % {"name": schedule.name})
             else:
                 before = form.current_made_with
-                schedule = services.schedule_update(schedule=schedule, actor=request.user, request=request,
-                                                    **form.schedule_fields())
+                schedule = services.schedule_update(
+                    schedule=schedule, actor=request.user, request=request, **form.schedule_fields()
+                )
                 messages.success(request, _("The schedule “%(name)s” was saved.") % {"name": schedule.name})
                 if form.switches_to_actor:
-                    messages.warning(request, _("“%(name)s” was made with %(before)s; from now on it is made with "
-                                                "%(now)s.") % {"name": schedule.name, "before": before,
-                                                               "now": schedule_made_with(schedule)})
+                    messages.warning(
+                        request,
+                        _("“%(name)s” was made with %(before)s; from now on it is made with %(now)s.")
+                        % {"name": schedule.name, "before": before, "now": schedule_made_with(schedule)},
+                    )
             return HttpResponseRedirect(_list_url(request))
         except ValidationError as error:
             _form_errors(form, error)
-    return _render(request, "tenant_admin/schedule_form.html", {"form": form, "schedule": schedule},
-                   section="schedules", status=400 if form.is_bound else 200)
+    return _render(
+        request,
+        "tenant_admin/schedule_form.html",
+        {"form": form, "schedule": schedule},
+        section="schedules",
+        status=400 if form.is_bound else 200,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -90,8 +110,11 @@ def schedule_pause(request, slug, schedule_id):
     if paused:
         messages.success(request, _("“%(name)s” is paused.") % {"name": schedule.name})
     else:
-        messages.success(request, _("“%(name)s” runs again, made with %(access)s.") % {
-            "name": schedule.name, "access": schedule_made_with(schedule)})
+        messages.success(
+            request,
+            _("“%(name)s” runs again, made with %(access)s.")
+            % {"name": schedule.name, "access": schedule_made_with(schedule)},
+        )
     return HttpResponseRedirect(_list_url(request))
 
 
@@ -104,8 +127,9 @@ def schedule_run(request, slug, schedule_id):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return HttpResponseRedirect(_list_url(request))
-    messages.success(request, _("“%(name)s” has started; its file appears in the history when ready.") % {
-        "name": schedule.name})
+    messages.success(
+        request, _("“%(name)s” has started; its file appears in the history when ready.") % {"name": schedule.name}
+    )
     return HttpResponseRedirect(reverse("tenant_admin:schedule_runs", args=[slug, schedule.pk]))
 
 
@@ -124,9 +148,20 @@ def schedule_delete(request, slug, schedule_id):
 def schedule_runs(request, slug, schedule_id):
     schedule = export_schedule_get(organization=request.organization, schedule_id=schedule_id)
     # Only the person whose access made a run and its recipients open its file; the others see that it ran.
-    openable = set(export_jobs_list(organization=request.organization, viewer=request.membership,
-                                    schedule=schedule, limit=None).values_list("pk", flat=True))
+    openable = set(
+        export_jobs_list(
+            organization=request.organization, viewer=request.membership, schedule=schedule, limit=None
+        ).values_list("pk", flat=True)
+    )
     runs = [(job, job.pk in openable) for job in export_schedule_runs(schedule=schedule)[:RUNS_SHOWN]]
-    return _render(request, "tenant_admin/schedule_runs.html",
-                   {"schedule": schedule, "runs": runs, "made_with": schedule_made_with(schedule),
-                    "blocked": export_schedule_blocked(schedule=schedule)}, section="schedules")
+    return _render(
+        request,
+        "tenant_admin/schedule_runs.html",
+        {
+            "schedule": schedule,
+            "runs": runs,
+            "made_with": schedule_made_with(schedule),
+            "blocked": export_schedule_blocked(schedule=schedule),
+        },
+        section="schedules",
+    )

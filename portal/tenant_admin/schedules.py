@@ -1,5 +1,6 @@
 """Report schedules from the admin area: the exports part's services (which check the role, validate and
 write the audit row), plus telling open admin pages after commit."""
+
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
@@ -9,13 +10,15 @@ from portal.organizations.events import admin_change_broadcast
 
 
 def _told(schedule, actor, summary: str) -> None:
-    admin_change_broadcast(organization=schedule.organization, section="schedules", actor=actor,
-                           summary=summary % {"name": schedule.name})
+    admin_change_broadcast(
+        organization=schedule.organization, section="schedules", actor=actor, summary=summary % {"name": schedule.name}
+    )
 
 
 def schedule_create(*, organization, actor, request=None, **fields):
-    schedule = export_schedules.export_schedule_create(organization=organization, actor=actor, request=request,
-                                                       **fields)
+    schedule = export_schedules.export_schedule_create(
+        organization=organization, actor=actor, request=request, **fields
+    )
     _told(schedule, actor, _("created the schedule %(name)s"))
     return schedule
 
@@ -42,5 +45,9 @@ def schedule_delete(*, schedule, actor, request=None) -> None:
     name = schedule.name
     organization = schedule.organization
     export_schedules.export_schedule_delete(schedule=schedule, actor=actor, request=request)
-    admin_change_broadcast(organization=organization, section="schedules", actor=actor,
-                           summary=_("deleted the schedule %(name)s") % {"name": name})
+    admin_change_broadcast(
+        organization=organization,
+        section="schedules",
+        actor=actor,
+        summary=_("deleted the schedule %(name)s") % {"name": name},
+    )

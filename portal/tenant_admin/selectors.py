@@ -1,4 +1,5 @@
 """Reads for the admin pages: members with their sign-in state, pending invitations, health."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,30 +24,46 @@ class MemberRow:
 
 
 def members_list(*, organization: Organization) -> list[MemberRow]:
-    memberships = list(Membership.objects.filter(organization=organization).select_related("user")
-                       .order_by("user__email", "user__username"))
+    memberships = list(
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("user__email", "user__username")
+    )
     user_ids = [m.user_id for m in memberships]
-    connections = {c.user_id: c for c in TMIConnection.objects.filter(organization=organization,
-                                                                      user_id__in=user_ids)}
-    last_sign_ins = dict(AuditEvent.objects.filter(organization=organization, action="auth.sign_in",
-                                                   actor_id__in=user_ids)
-                         .values("actor_id").annotate(last=Max("created_at")).values_list("actor_id", "last"))
+    connections = {c.user_id: c for c in TMIConnection.objects.filter(organization=organization, user_id__in=user_ids)}
+    last_sign_ins = dict(
+        AuditEvent.objects.filter(organization=organization, action="auth.sign_in", actor_id__in=user_ids)
+        .values("actor_id")
+        .annotate(last=Max("created_at"))
+        .values_list("actor_id", "last")
+    )
     rows = []
     for membership in memberships:
         user = membership.user
         connection = connections.get(user.pk)
         state = "never" if connection is None else ("sign_in_again" if connection.needs_sign_in else "ok")
-        rows.append(MemberRow(membership, user.get_full_name() or (connection.display_name if connection else "")
-                              or user.get_username(), user.email, Role(membership.role), membership.created_at,
-                              last_sign_ins.get(user.pk), state))
+        rows.append(
+            MemberRow(
+                membership,
+                user.get_full_name() or (connection.display_name if connection else "") or user.get_username(),
+                user.email,
+                Role(membership.role),
+                membership.created_at,
+                last_sign_ins.get(user.pk),
+                state,
+            )
+        )
     rank = {Role.OWNER: 0, Role.ADMIN: 1, Role.MEMBER: 2}
     return sorted(rows, key=lambda row: (rank[row.role], row.email.lower()))
 
 
 def invitations_pending_list(*, organization: Organization) -> list[Invitation]:
     """Invitations not yet accepted, expired ones included (they can be sent again or withdrawn)."""
-    return list(Invitation.objects.filter(organization=organization, accepted_at__isnull=True)
-                .select_related("invited_by").order_by("-created_at"))
+    return list(
+        Invitation.objects.filter(organization=organization, accepted_at__isnull=True)
+        .select_related("invited_by")
+        .order_by("-created_at")
+    )
 
 
 def membership_get(*, organization: Organization, membership_id: int) -> Membership:
@@ -63,5 +80,8 @@ def schedule_owners_needing_sign_in(*, organization: Organization) -> list[tuple
     """(schedule, owner) for this organisation's report schedules that cannot run until the owner signs in again."""
     from portal.exports.selectors import export_schedule_blocked, export_schedules_list
 
-    return [(schedule, schedule.owner) for schedule in export_schedules_list(organization=organization)
-            if export_schedule_blocked(schedule=schedule)]
+    return [
+        (schedule, schedule.owner)
+        for schedule in export_schedules_list(organization=organization)
+        if export_schedule_blocked(schedule=schedule)
+    ]

@@ -10,6 +10,7 @@ Role rules:
   or change the TMI server address (it decides where every member signs in);
 - the last owner can be neither removed nor demoted.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,9 +28,9 @@ from django.utils.translation import gettext as _
 from portal.accounts.models import TMIConnection
 from portal.audit.services import audit_record
 from portal.exports.schedules import export_schedules_check_person
+from portal.organizations.events import admin_change_broadcast
 from portal.organizations.models import Invitation, Membership, Organization, Role
 from portal.organizations.services import INVITATION_LIFETIME, invitation_create, invitation_token_hash
-from portal.organizations.events import admin_change_broadcast
 
 logger = logging.getLogger(__name__)
 
@@ -63,56 +64,87 @@ def _person(user) -> str:
 
 def _other_owners(membership: Membership) -> int:
     # Locking every owner row makes two owners demoting each other at once wait for one another.
-    owners = list(Membership.objects.select_for_update()
-                  .filter(organization_id=membership.organization_id, role=Role.OWNER))
+    owners = list(
+        Membership.objects.select_for_update().filter(organization_id=membership.organization_id, role=Role.OWNER)
+    )
     return sum(1 for owner in owners if owner.pk != membership.pk)
 
 
-def membership_role_change(*, organization: Organization, actor, membership_id: int, role: str,
-                           request=None) -> Membership:
+def membership_role_change(
+    *, organization: Organization, actor, membership_id: int, role: str, request=None
+) -> Membership:
     new_role = Role(role)
     with transaction.atomic():
         actor_role = _actor_role(organization=organization, actor=actor)
-        membership = (Membership.objects.select_for_update().select_related("user")
-                      .get(organization=organization, pk=membership_id))
+        membership = (
+            Membership.objects.select_for_update()
+            .select_related("user")
+            .get(organization=organization, pk=membership_id)
+        )
         old_role = Role(membership.role)
         if old_role == new_role:
             return membership
         if Role.OWNER in (old_role, new_role):
             _require_owner(actor_role, _("Only an owner may make someone an owner or change an owner's role."))
         if old_role == Role.OWNER and _other_owners(membership) == 0:
-            raise AdminActionRefused(_("%(person)s is the last owner. Make someone else an owner first.")
-                                     % {"person": _person(membership.user)})
+            raise AdminActionRefused(
+                _("%(person)s is the last owner. Make someone else an owner first.")
+                % {"person": _person(membership.user)}
+            )
         membership.role = new_role
         membership.save(update_fields=["role"])
         # Schedules that run as them stop lending their access if the new role may not manage schedules.
         export_schedules_check_person(organization=organization, user=membership.user)
-        audit_record(organization=organization, action="member.role_changed", actor=actor, request=request,
-                     target=_person(membership.user), details={"from": old_role.value, "to": new_role.value})
-        admin_change_broadcast(organization=organization, section="members", actor=actor,
-                               summary=_("changed the role of %(person)s") % {"person": _person(membership.user)})
+        audit_record(
+            organization=organization,
+            action="member.role_changed",
+            actor=actor,
+            request=request,
+            target=_person(membership.user),
+            details={"from": old_role.value, "to": new_role.value},
+        )
+        admin_change_broadcast(
+            organization=organization,
+            section="members",
+            actor=actor,
+            summary=_("changed the role of %(person)s") % {"person": _person(membership.user)},
+        )
     return membership
 
 
 def membership_remove(*, organization: Organization, actor, membership_id: int, request=None) -> None:
     with transaction.atomic():
         actor_role = _actor_role(organization=organization, actor=actor)
-        membership = (Membership.objects.select_for_update().select_related("user")
-                      .get(organization=organization, pk=membership_id))
+        membership = (
+            Membership.objects.select_for_update()
+            .select_related("user")
+            .get(organization=organization, pk=membership_id)
+        )
         if membership.role == Role.OWNER:
             _require_owner(actor_role, _("Only an owner may remove an owner."))
             if _other_owners(membership) == 0:
-                raise AdminActionRefused(_("%(person)s is the last owner and cannot be removed.")
-                                         % {"person": _person(membership.user)})
+                raise AdminActionRefused(
+                    _("%(person)s is the last owner and cannot be removed.") % {"person": _person(membership.user)}
+                )
         person = _person(membership.user)
         # Their TMI tokens for this organisation go with them.
         TMIConnection.objects.filter(organization=organization, user_id=membership.user_id).delete()
         membership.delete()
         export_schedules_check_person(organization=organization, user=membership.user)  # theirs pause
-        audit_record(organization=organization, action="member.removed", actor=actor, request=request,
-                     target=person, details={"role": membership.role})
-        admin_change_broadcast(organization=organization, section="members", actor=actor,
-                               summary=_("removed %(person)s") % {"person": person})
+        audit_record(
+            organization=organization,
+            action="member.removed",
+            actor=actor,
+            request=request,
+            target=person,
+            details={"role": membership.role},
+        )
+        admin_change_broadcast(
+            organization=organization,
+            section="members",
+            actor=actor,
+            summary=_("removed %(person)s") % {"person": person},
+        )
 
 
 # -- invitations -----------------------------------------------------------------------------------
@@ -133,11 +165,17 @@ def _invitation_link(token: str, request) -> str:
 def _invitation_email(*, invitation: Invitation, link: str, actor) -> bool:
     organization = invitation.organization
     subject = _("You are invited to %(org)s on TMI Portal") % {"org": organization.name}
-    body = _("%(person)s invites you to join %(org)s on TMI Portal as %(role)s.\n\n"
-             "Open this link to accept (it works until %(expires)s UTC):\n%(link)s\n\n"
-             "You will sign in through your organisation's TMI server with this email address.\n") % {
-        "person": _person(actor), "org": organization.name, "role": Role(invitation.role).label.lower(),
-        "expires": invitation.expires_at.strftime("%d %b %Y %H:%M"), "link": link}
+    body = _(
+        "%(person)s invites you to join %(org)s on TMI Portal as %(role)s.\n\n"
+        "Open this link to accept (it works until %(expires)s UTC):\n%(link)s\n\n"
+        "You will sign in through your organisation's TMI server with this email address.\n"
+    ) % {
+        "person": _person(actor),
+        "org": organization.name,
+        "role": Role(invitation.role).label.lower(),
+        "expires": invitation.expires_at.strftime("%d %b %Y %H:%M"),
+        "link": link,
+    }
     try:
         send_mail(subject, body, getattr(settings, "DEFAULT_FROM_EMAIL", None), [invitation.email])
     except Exception:  # noqa: BLE001 - the admin still has the link on screen to pass on
@@ -159,10 +197,20 @@ def invitation_send(*, organization: Organization, actor, email: str, role: str,
         # One pending invitation per address: a new one replaces the old, whose link stops working.
         Invitation.objects.filter(organization=organization, email__iexact=email, accepted_at__isnull=True).delete()
         invitation, token = invitation_create(organization=organization, email=email, role=role, invited_by=actor)
-        audit_record(organization=organization, action="invitation.created", actor=actor, request=request,
-                     target=email, details={"role": role.value, "expires_at": invitation.expires_at.isoformat()})
-        admin_change_broadcast(organization=organization, section="invitations", actor=actor,
-                               summary=_("invited %(email)s") % {"email": email})
+        audit_record(
+            organization=organization,
+            action="invitation.created",
+            actor=actor,
+            request=request,
+            target=email,
+            details={"role": role.value, "expires_at": invitation.expires_at.isoformat()},
+        )
+        admin_change_broadcast(
+            organization=organization,
+            section="invitations",
+            actor=actor,
+            summary=_("invited %(email)s") % {"email": email},
+        )
     link = _invitation_link(token, request)
     return InvitationSent(invitation, link, _invitation_email(invitation=invitation, link=link, actor=actor))
 
@@ -171,8 +219,9 @@ def invitation_resend(*, organization: Organization, actor, invitation_id: int, 
     """A fresh link and expiry; the old link stops working (only the new token's hash is kept)."""
     with transaction.atomic():
         actor_role = _actor_role(organization=organization, actor=actor)
-        invitation = Invitation.objects.select_for_update().get(organization=organization, pk=invitation_id,
-                                                                accepted_at__isnull=True)
+        invitation = Invitation.objects.select_for_update().get(
+            organization=organization, pk=invitation_id, accepted_at__isnull=True
+        )
         if invitation.role == Role.OWNER:
             _require_owner(actor_role, _("Only an owner may invite an owner."))
         token = secrets.token_urlsafe(32)
@@ -180,10 +229,20 @@ def invitation_resend(*, organization: Organization, actor, invitation_id: int, 
         invitation.expires_at = timezone.now() + INVITATION_LIFETIME
         invitation.invited_by = actor
         invitation.save(update_fields=["token_hash", "expires_at", "invited_by"])
-        audit_record(organization=organization, action="invitation.resent", actor=actor, request=request,
-                     target=invitation.email, details={"expires_at": invitation.expires_at.isoformat()})
-        admin_change_broadcast(organization=organization, section="invitations", actor=actor,
-                               summary=_("sent the invitation to %(email)s again") % {"email": invitation.email})
+        audit_record(
+            organization=organization,
+            action="invitation.resent",
+            actor=actor,
+            request=request,
+            target=invitation.email,
+            details={"expires_at": invitation.expires_at.isoformat()},
+        )
+        admin_change_broadcast(
+            organization=organization,
+            section="invitations",
+            actor=actor,
+            summary=_("sent the invitation to %(email)s again") % {"email": invitation.email},
+        )
     link = _invitation_link(token, request)
     return InvitationSent(invitation, link, _invitation_email(invitation=invitation, link=link, actor=actor))
 
@@ -191,16 +250,20 @@ def invitation_resend(*, organization: Organization, actor, invitation_id: int, 
 def invitation_revoke(*, organization: Organization, actor, invitation_id: int, request=None) -> None:
     with transaction.atomic():
         actor_role = _actor_role(organization=organization, actor=actor)
-        invitation = Invitation.objects.select_for_update().get(organization=organization, pk=invitation_id,
-                                                                accepted_at__isnull=True)
+        invitation = Invitation.objects.select_for_update().get(
+            organization=organization, pk=invitation_id, accepted_at__isnull=True
+        )
         if invitation.role == Role.OWNER:
             _require_owner(actor_role, _("Only an owner may withdraw an invitation to become owner."))
         email = invitation.email
         invitation.delete()
-        audit_record(organization=organization, action="invitation.revoked", actor=actor, request=request,
-                     target=email)
-        admin_change_broadcast(organization=organization, section="invitations", actor=actor,
-                               summary=_("withdrew the invitation to %(email)s") % {"email": email})
+        audit_record(organization=organization, action="invitation.revoked", actor=actor, request=request, target=email)
+        admin_change_broadcast(
+            organization=organization,
+            section="invitations",
+            actor=actor,
+            summary=_("withdrew the invitation to %(email)s") % {"email": email},
+        )
 
 
 # -- organisation settings -------------------------------------------------------------------------
@@ -210,8 +273,7 @@ def _organization_locked(organization: Organization) -> Organization:
     return Organization.objects.select_for_update().get(pk=organization.pk)
 
 
-def organization_domains_update(*, organization: Organization, actor, domains: list[str],
-                                request=None) -> Organization:
+def organization_domains_update(*, organization: Organization, actor, domains: list[str], request=None) -> Organization:
     with transaction.atomic():
         _actor_role(organization=organization, actor=actor)
         locked = _organization_locked(organization)
@@ -219,15 +281,26 @@ def organization_domains_update(*, organization: Organization, actor, domains: l
         locked.allowed_email_domains = list(domains)
         locked.full_clean()
         locked.save(update_fields=["allowed_email_domains"])
-        audit_record(organization=locked, action="organization.domains_changed", actor=actor, request=request,
-                     target=", ".join(domains) or _("(none)"), details={"from": before, "to": list(domains)})
-        admin_change_broadcast(organization=locked, section="members", actor=actor,
-                               summary=_("changed the email domains that join automatically"))
+        audit_record(
+            organization=locked,
+            action="organization.domains_changed",
+            actor=actor,
+            request=request,
+            target=", ".join(domains) or _("(none)"),
+            details={"from": before, "to": list(domains)},
+        )
+        admin_change_broadcast(
+            organization=locked,
+            section="members",
+            actor=actor,
+            summary=_("changed the email domains that join automatically"),
+        )
     return locked
 
 
-def organization_tmi_update(*, organization: Organization, actor, tmi_base_url: str,
-                            identity_providers: list[str], request=None) -> Organization:
+def organization_tmi_update(
+    *, organization: Organization, actor, tmi_base_url: str, identity_providers: list[str], request=None
+) -> Organization:
     """A new server address ends every member's TMI sign-in here: their tokens belong to the old server."""
     tmi_base_url = tmi_base_url.strip().rstrip("/")
     with transaction.atomic():
@@ -242,18 +315,25 @@ def organization_tmi_update(*, organization: Organization, actor, tmi_base_url: 
         locked.full_clean()
         locked.save(update_fields=["tmi_base_url", "identity_providers"])
         signed_out = TMIConnection.objects.filter(organization=locked).update(needs_sign_in=True) if moved else 0
-        audit_record(organization=locked, action="organization.tmi_changed", actor=actor, request=request,
-                     target=tmi_base_url,
-                     details={"from": before, "to": {"tmi_base_url": tmi_base_url,
-                                                     "identity_providers": locked.identity_providers},
-                              "members_to_sign_in_again": signed_out})
-        admin_change_broadcast(organization=locked, section="tmi", actor=actor,
-                               summary=_("changed the TMI connection"))
+        audit_record(
+            organization=locked,
+            action="organization.tmi_changed",
+            actor=actor,
+            request=request,
+            target=tmi_base_url,
+            details={
+                "from": before,
+                "to": {"tmi_base_url": tmi_base_url, "identity_providers": locked.identity_providers},
+                "members_to_sign_in_again": signed_out,
+            },
+        )
+        admin_change_broadcast(organization=locked, section="tmi", actor=actor, summary=_("changed the TMI connection"))
     return locked
 
 
-def organization_client_credentials_set(*, organization: Organization, actor, client_id: str, client_secret: str,
-                                        request=None) -> Organization:
+def organization_client_credentials_set(
+    *, organization: Organization, actor, client_id: str, client_secret: str, request=None
+) -> Organization:
     with transaction.atomic():
         _actor_role(organization=organization, actor=actor)
         locked = _organization_locked(organization)
@@ -261,10 +341,16 @@ def organization_client_credentials_set(*, organization: Organization, actor, cl
         locked.tmi_client_secret = client_secret
         locked.save(update_fields=["tmi_client_id", "tmi_client_secret"])
         # The id is not a secret; the secret never enters the log.
-        audit_record(organization=locked, action="organization.credentials_set", actor=actor, request=request,
-                     target=locked.tmi_client_id)
-        admin_change_broadcast(organization=locked, section="tmi", actor=actor,
-                               summary=_("replaced the TMI client credentials"))
+        audit_record(
+            organization=locked,
+            action="organization.credentials_set",
+            actor=actor,
+            request=request,
+            target=locked.tmi_client_id,
+        )
+        admin_change_broadcast(
+            organization=locked, section="tmi", actor=actor, summary=_("replaced the TMI client credentials")
+        )
     return locked
 
 
@@ -276,15 +362,29 @@ def organization_client_credentials_clear(*, organization: Organization, actor, 
         locked.tmi_client_id = ""
         locked.tmi_client_secret = ""
         locked.save(update_fields=["tmi_client_id", "tmi_client_secret"])
-        audit_record(organization=locked, action="organization.credentials_cleared", actor=actor, request=request,
-                     target=previous)
-        admin_change_broadcast(organization=locked, section="tmi", actor=actor,
-                               summary=_("removed the TMI client credentials"))
+        audit_record(
+            organization=locked,
+            action="organization.credentials_cleared",
+            actor=actor,
+            request=request,
+            target=previous,
+        )
+        admin_change_broadcast(
+            organization=locked, section="tmi", actor=actor, summary=_("removed the TMI client credentials")
+        )
     return locked
 
 
-def organization_branding_update(*, organization: Organization, actor, name: str, brand_colour: str,
-                                 logo=None, remove_logo: bool = False, request=None) -> Organization:
+def organization_branding_update(
+    *,
+    organization: Organization,
+    actor,
+    name: str,
+    brand_colour: str,
+    logo=None,
+    remove_logo: bool = False,
+    request=None,
+) -> Organization:
     """`logo` is the re-encoded PNG that BrandingForm made of an upload (organizations/logo_images.py)."""
     with transaction.atomic():
         _actor_role(organization=organization, actor=actor)
@@ -300,12 +400,18 @@ def organization_branding_update(*, organization: Organization, actor, name: str
             locked.logo = ""
         locked.full_clean()
         locked.save(update_fields=["name", "brand_colour", "logo"])
-        audit_record(organization=locked, action="organization.branding_changed", actor=actor, request=request,
-                     target=locked.name,
-                     details={"from": before, "to": {"name": locked.name, "brand_colour": locked.brand_colour,
-                                                     "logo": bool(locked.logo)}})
-        admin_change_broadcast(organization=locked, section="branding", actor=actor,
-                               summary=_("changed the branding"))
+        audit_record(
+            organization=locked,
+            action="organization.branding_changed",
+            actor=actor,
+            request=request,
+            target=locked.name,
+            details={
+                "from": before,
+                "to": {"name": locked.name, "brand_colour": locked.brand_colour, "logo": bool(locked.logo)},
+            },
+        )
+        admin_change_broadcast(organization=locked, section="branding", actor=actor, summary=_("changed the branding"))
         if old_logo and old_logo != (locked.logo.name if locked.logo else ""):
             storage = locked.logo.storage
             transaction.on_commit(lambda: storage.delete(old_logo))
@@ -315,8 +421,12 @@ def organization_branding_update(*, organization: Organization, actor, name: str
 def organization_tmi_test(*, organization: Organization, actor, base_url: str = "", request=None):
     """Check a TMI server (the saved one, or an address about to be saved) and log that it was checked.
     Over the minute's allowance nothing is checked or logged: the report says so."""
-    from portal.tenant_admin.connection import (rate_limited_report, tmi_client_credentials_check, tmi_server_check,
-                                                tmi_test_allowance_take)
+    from portal.tenant_admin.connection import (
+        rate_limited_report,
+        tmi_client_credentials_check,
+        tmi_server_check,
+        tmi_test_allowance_take,
+    )
 
     _actor_role(organization=organization, actor=actor)
     base_url = (base_url or organization.tmi_base_url).strip()
@@ -324,13 +434,30 @@ def organization_tmi_test(*, organization: Organization, actor, base_url: str = 
         return rate_limited_report(base_url)
     report = tmi_server_check(base_url=base_url)
     # The stored credentials belong to the saved server: try them only there.
-    if report.reachable and organization.tmi_client_id and base_url.rstrip("/") == organization.tmi_base_url.rstrip("/"):
-        report = dataclasses.replace(report, credentials=tmi_client_credentials_check(
-            base_url=base_url, client_id=organization.tmi_client_id, client_secret=organization.tmi_client_secret))
-    audit_record(organization=organization, action="organization.tmi_tested", actor=actor, request=request,
-                 target=report.base_url, details={"reachable": report.reachable, "problem": report.problem,
-                                                  "generation": report.generation, "version": report.version,
-                                                  "elapsed_ms": report.elapsed_ms,
-                                                  "credentials_work": report.credentials[0] if report.credentials
-                                                  else None})
+    if (
+        report.reachable
+        and organization.tmi_client_id
+        and base_url.rstrip("/") == organization.tmi_base_url.rstrip("/")
+    ):
+        report = dataclasses.replace(
+            report,
+            credentials=tmi_client_credentials_check(
+                base_url=base_url, client_id=organization.tmi_client_id, client_secret=organization.tmi_client_secret
+            ),
+        )
+    audit_record(
+        organization=organization,
+        action="organization.tmi_tested",
+        actor=actor,
+        request=request,
+        target=report.base_url,
+        details={
+            "reachable": report.reachable,
+            "problem": report.problem,
+            "generation": report.generation,
+            "version": report.version,
+            "elapsed_ms": report.elapsed_ms,
+            "credentials_work": report.credentials[0] if report.credentials else None,
+        },
+    )
     return report

@@ -1,4 +1,5 @@
 """Celery tasks of the admin area: thin, the work is in heartbeat.py."""
+
 from __future__ import annotations
 
 import socket

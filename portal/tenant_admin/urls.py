@@ -8,10 +8,12 @@ urlpatterns: list = [
     path("media/logos/<str:name>", logos.logo, name="logo"),  # public: logos show on sign-in pages
     path("o/<slug:slug>/admin/", views.members, name="members"),
     path("o/<slug:slug>/admin/invitations/", views.invite, name="invite"),
-    path("o/<slug:slug>/admin/invitations/<int:invitation_id>/resend/", views.invitation_resend,
-         name="invitation_resend"),
-    path("o/<slug:slug>/admin/invitations/<int:invitation_id>/revoke/", views.invitation_revoke,
-         name="invitation_revoke"),
+    path(
+        "o/<slug:slug>/admin/invitations/<int:invitation_id>/resend/", views.invitation_resend, name="invitation_resend"
+    ),
+    path(
+        "o/<slug:slug>/admin/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"
+    ),
     path("o/<slug:slug>/admin/members/<int:membership_id>/role/", views.member_role, name="member_role"),
     path("o/<slug:slug>/admin/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("o/<slug:slug>/admin/domains/", views.domains, name="domains"),
@@ -25,11 +27,14 @@ urlpatterns: list = [
     path("o/<slug:slug>/admin/schedules/", schedule_views.schedules, name="schedules"),
     path("o/<slug:slug>/admin/schedules/new/", schedule_views.schedule_create, name="schedule_create"),
     path("o/<slug:slug>/admin/schedules/<int:schedule_id>/", schedule_views.schedule_edit, name="schedule_edit"),
-    path("o/<slug:slug>/admin/schedules/<int:schedule_id>/pause/", schedule_views.schedule_pause,
-         name="schedule_pause"),
+    path(
+        "o/<slug:slug>/admin/schedules/<int:schedule_id>/pause/", schedule_views.schedule_pause, name="schedule_pause"
+    ),
     path("o/<slug:slug>/admin/schedules/<int:schedule_id>/run/", schedule_views.schedule_run, name="schedule_run"),
-    path("o/<slug:slug>/admin/schedules/<int:schedule_id>/delete/", schedule_views.schedule_delete,
-         name="schedule_delete"),
-    path("o/<slug:slug>/admin/schedules/<int:schedule_id>/runs/", schedule_views.schedule_runs,
-         name="schedule_runs"),
+    path(
+        "o/<slug:slug>/admin/schedules/<int:schedule_id>/delete/",
+        schedule_views.schedule_delete,
+        name="schedule_delete",
+    ),
+    path("o/<slug:slug>/admin/schedules/<int:schedule_id>/runs/", schedule_views.schedule_runs, name="schedule_runs"),
 ]

@@ -3,6 +3,7 @@
 Every view is wrapped by `organization_view(Role.ADMIN)`; ids from URLs and forms are looked up
 inside `request.organization` only, so another organisation's id answers 404 and changes nothing.
 """
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -18,10 +19,17 @@ from portal.audit.exporting import audit_events_csv
 from portal.audit.forms import AuditFilterForm
 from portal.audit.selectors import audit_actions_list, audit_events_list
 from portal.audit.vocabulary import action_label
-from portal.organizations.forms import (BrandingForm, ClientCredentialsForm, ConnectionTestForm, DomainsForm,
-                                        InvitationForm, RoleForm, TMISettingsForm)
-from portal.organizations.models import Invitation, Membership, Role
+from portal.organizations.forms import (
+    BrandingForm,
+    ClientCredentialsForm,
+    ConnectionTestForm,
+    DomainsForm,
+    InvitationForm,
+    RoleForm,
+    TMISettingsForm,
+)
 from portal.organizations.gate import organization_view
+from portal.organizations.models import Invitation, Membership, Role
 from portal.tenant_admin import selectors, services
 from portal.tenant_admin.connection import HEALTH_TIMEOUT_SECONDS, tmi_server_check
 from portal.tenant_admin.heartbeat import heartbeat_states
@@ -35,9 +43,18 @@ def _url(request, name: str) -> str:
 
 
 def _render(request, template: str, context: dict, *, section: str, status: int = 200):
-    return render(request, template, {"nav": "admin", "section": section, "organization": request.organization,
-                                      "is_owner": request.membership.role == Role.OWNER,
-                                      **context}, status=status)
+    return render(
+        request,
+        template,
+        {
+            "nav": "admin",
+            "section": section,
+            "organization": request.organization,
+            "is_owner": request.membership.role == Role.OWNER,
+            **context,
+        },
+        status=status,
+    )
 
 
 def _refused(request, error: services.AdminActionRefused, back: str):
@@ -50,16 +67,22 @@ def _refused(request, error: services.AdminActionRefused, back: str):
 
 def _members_page(request, *, invite_form=None, domains_form=None, status=200):
     organization = request.organization
-    return _render(request, "tenant_admin/members.html", {
-        "rows": selectors.members_list(organization=organization),
-        "invitations": selectors.invitations_pending_list(organization=organization),
-        "invite_form": invite_form or InvitationForm(),
-        "domains_form": domains_form or DomainsForm(
-            initial={"domains": "\n".join(organization.allowed_email_domains or [])}),
-        "roles": Role.choices,
-        "new_invitation": request.session.pop(NEW_LINK_SESSION_KEY, None),
-        "now": timezone.now(),
-    }, section="members", status=status)
+    return _render(
+        request,
+        "tenant_admin/members.html",
+        {
+            "rows": selectors.members_list(organization=organization),
+            "invitations": selectors.invitations_pending_list(organization=organization),
+            "invite_form": invite_form or InvitationForm(),
+            "domains_form": domains_form
+            or DomainsForm(initial={"domains": "\n".join(organization.allowed_email_domains or [])}),
+            "roles": Role.choices,
+            "new_invitation": request.session.pop(NEW_LINK_SESSION_KEY, None),
+            "now": timezone.now(),
+        },
+        section="members",
+        status=status,
+    )
 
 
 @require_GET
@@ -70,8 +93,7 @@ def members(request, slug):
 
 def _remember_link(request, sent: services.InvitationSent) -> None:
     # Shown once on the next page and then forgotten: the token is stored nowhere else.
-    request.session[NEW_LINK_SESSION_KEY] = {"email": sent.invitation.email, "link": sent.link,
-                                             "emailed": sent.emailed}
+    request.session[NEW_LINK_SESSION_KEY] = {"email": sent.invitation.email, "link": sent.link, "emailed": sent.emailed}
 
 
 @require_POST
@@ -81,9 +103,13 @@ def invite(request, slug):
     if not form.is_valid():
         return _members_page(request, invite_form=form, status=400)
     try:
-        sent = services.invitation_send(organization=request.organization, actor=request.user,
-                                        email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-                                        request=request)
+        sent = services.invitation_send(
+            organization=request.organization,
+            actor=request.user,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            request=request,
+        )
     except services.AdminActionRefused as error:
         form.add_error(None, error.message)
         return _members_page(request, invite_form=form, status=400)
@@ -95,8 +121,9 @@ def invite(request, slug):
 @organization_view(Role.ADMIN)
 def invitation_resend(request, slug, invitation_id):
     try:
-        sent = services.invitation_resend(organization=request.organization, actor=request.user,
-                                          invitation_id=invitation_id, request=request)
+        sent = services.invitation_resend(
+            organization=request.organization, actor=request.user, invitation_id=invitation_id, request=request
+        )
     except Invitation.DoesNotExist:
         raise Http404("No such invitation") from None
     except services.AdminActionRefused as error:
@@ -109,8 +136,9 @@ def invitation_resend(request, slug, invitation_id):
 @organization_view(Role.ADMIN)
 def invitation_revoke(request, slug, invitation_id):
     try:
-        services.invitation_revoke(organization=request.organization, actor=request.user,
-                                   invitation_id=invitation_id, request=request)
+        services.invitation_revoke(
+            organization=request.organization, actor=request.user, invitation_id=invitation_id, request=request
+        )
     except Invitation.DoesNotExist:
         raise Http404("No such invitation") from None
     except services.AdminActionRefused as error:
@@ -128,16 +156,25 @@ def member_role(request, slug, membership_id):
         if not form.is_valid():
             messages.error(request, _("Choose owner, admin or member."))
             return HttpResponseRedirect(_url(request, "members"))
-        membership = services.membership_role_change(organization=request.organization, actor=request.user,
-                                                     membership_id=membership_id, role=form.cleaned_data["role"],
-                                                     request=request)
+        membership = services.membership_role_change(
+            organization=request.organization,
+            actor=request.user,
+            membership_id=membership_id,
+            role=form.cleaned_data["role"],
+            request=request,
+        )
     except Membership.DoesNotExist:
         raise Http404("No such member") from None
     except services.AdminActionRefused as error:
         return _refused(request, error, "members")
-    messages.success(request, _("%(person)s is now %(role)s.") % {
-        "person": membership.user.email or membership.user.get_username(),
-        "role": Role(membership.role).label.lower()})
+    messages.success(
+        request,
+        _("%(person)s is now %(role)s.")
+        % {
+            "person": membership.user.email or membership.user.get_username(),
+            "role": Role(membership.role).label.lower(),
+        },
+    )
     return HttpResponseRedirect(_url(request, "members"))
 
 
@@ -146,14 +183,16 @@ def member_role(request, slug, membership_id):
 def member_remove(request, slug, membership_id):
     try:
         membership = selectors.membership_get(organization=request.organization, membership_id=membership_id)
-        services.membership_remove(organization=request.organization, actor=request.user,
-                                   membership_id=membership_id, request=request)
+        services.membership_remove(
+            organization=request.organization, actor=request.user, membership_id=membership_id, request=request
+        )
     except Membership.DoesNotExist:
         raise Http404("No such member") from None
     except services.AdminActionRefused as error:
         return _refused(request, error, "members")
-    messages.success(request, _("%(person)s was removed.") % {
-        "person": membership.user.email or membership.user.get_username()})
+    messages.success(
+        request, _("%(person)s was removed.") % {"person": membership.user.email or membership.user.get_username()}
+    )
     if membership.user_id == request.user.pk:  # removed themselves: nothing here is theirs any more
         return HttpResponseRedirect(reverse("home"))
     return HttpResponseRedirect(_url(request, "members"))
@@ -165,8 +204,9 @@ def domains(request, slug):
     form = DomainsForm(request.POST)
     if not form.is_valid():
         return _members_page(request, domains_form=form, status=400)
-    services.organization_domains_update(organization=request.organization, actor=request.user,
-                                         domains=form.cleaned_data["domains"], request=request)
+    services.organization_domains_update(
+        organization=request.organization, actor=request.user, domains=form.cleaned_data["domains"], request=request
+    )
     messages.success(request, _("The email domains were saved."))
     return HttpResponseRedirect(_url(request, "members"))
 
@@ -174,21 +214,31 @@ def domains(request, slug):
 # -- TMI connection --------------------------------------------------------------------------------
 
 
-def _connection_page(request, *, settings_form=None, credentials_form=None, report=None, test_form=None,
-                     status=200):
+def _connection_page(request, *, settings_form=None, credentials_form=None, report=None, test_form=None, status=200):
     organization = request.organization
     if settings_form is None:
         current = tmi_server_check(base_url=organization.tmi_base_url, timeout=HEALTH_TIMEOUT_SECONDS)
         settings_form = TMISettingsForm(
-            initial={"tmi_base_url": organization.tmi_base_url,
-                     "identity_providers": organization.identity_providers or []},
-            provider_choices=current.providers)
+            initial={
+                "tmi_base_url": organization.tmi_base_url,
+                "identity_providers": organization.identity_providers or [],
+            },
+            provider_choices=current.providers,
+        )
         report = report or current
-    return _render(request, "tenant_admin/connection.html", {
-        "settings_form": settings_form, "credentials_form": credentials_form or ClientCredentialsForm(),
-        "test_form": test_form or ConnectionTestForm(initial={"tmi_base_url": organization.tmi_base_url}),
-        "report": report, "credentials_set": bool(organization.tmi_client_id and organization.tmi_client_secret),
-    }, section="connection", status=status)
+    return _render(
+        request,
+        "tenant_admin/connection.html",
+        {
+            "settings_form": settings_form,
+            "credentials_form": credentials_form or ClientCredentialsForm(),
+            "test_form": test_form or ConnectionTestForm(initial={"tmi_base_url": organization.tmi_base_url}),
+            "report": report,
+            "credentials_set": bool(organization.tmi_client_id and organization.tmi_client_secret),
+        },
+        section="connection",
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -200,10 +250,13 @@ def connection(request, slug):
     if not form.is_valid():
         return _connection_page(request, settings_form=form, status=400)
     try:
-        services.organization_tmi_update(organization=request.organization, actor=request.user,
-                                         tmi_base_url=form.cleaned_data["tmi_base_url"],
-                                         identity_providers=form.cleaned_data["identity_providers"],
-                                         request=request)
+        services.organization_tmi_update(
+            organization=request.organization,
+            actor=request.user,
+            tmi_base_url=form.cleaned_data["tmi_base_url"],
+            identity_providers=form.cleaned_data["identity_providers"],
+            request=request,
+        )
     except services.AdminActionRefused as error:
         form.add_error(None, error.message)
         return _connection_page(request, settings_form=form, status=400)
@@ -217,12 +270,20 @@ def connection_test(request, slug):
     form = ConnectionTestForm(request.POST)
     if not form.is_valid():
         return _connection_page(request, test_form=form, status=400)
-    report = services.organization_tmi_test(organization=request.organization, actor=request.user,
-                                            base_url=form.cleaned_data["tmi_base_url"], request=request)
+    report = services.organization_tmi_test(
+        organization=request.organization,
+        actor=request.user,
+        base_url=form.cleaned_data["tmi_base_url"],
+        request=request,
+    )
     if report.problem == "rate_limited":  # nothing is asked of TMI, not even the page's own check
         organization = request.organization
-        stored = TMISettingsForm(initial={"tmi_base_url": organization.tmi_base_url,
-                                          "identity_providers": organization.identity_providers or []})
+        stored = TMISettingsForm(
+            initial={
+                "tmi_base_url": organization.tmi_base_url,
+                "identity_providers": organization.identity_providers or [],
+            }
+        )
         return _connection_page(request, settings_form=stored, report=report, test_form=form, status=429)
     return _connection_page(request, report=report, test_form=form)
 
@@ -231,18 +292,24 @@ def connection_test(request, slug):
 @organization_view(Role.ADMIN)
 def credentials(request, slug):
     if request.POST.get("clear"):
-        services.organization_client_credentials_clear(organization=request.organization, actor=request.user,
-                                                       request=request)
+        services.organization_client_credentials_clear(
+            organization=request.organization, actor=request.user, request=request
+        )
         messages.success(request, _("The client credentials were removed."))
         return HttpResponseRedirect(_url(request, "connection"))
     form = ClientCredentialsForm(request.POST)
     if not form.is_valid():
         return _connection_page(request, credentials_form=form, status=400)
-    services.organization_client_credentials_set(organization=request.organization, actor=request.user,
-                                                 client_id=form.cleaned_data["client_id"],
-                                                 client_secret=form.cleaned_data["client_secret"], request=request)
-    messages.success(request, _("The client credentials were saved. The secret is stored encrypted and is "
-                                "never shown again."))
+    services.organization_client_credentials_set(
+        organization=request.organization,
+        actor=request.user,
+        client_id=form.cleaned_data["client_id"],
+        client_secret=form.cleaned_data["client_secret"],
+        request=request,
+    )
+    messages.success(
+        request, _("The client credentials were saved. The secret is stored encrypted and is never shown again.")
+    )
     return HttpResponseRedirect(_url(request, "connection"))
 
 
@@ -257,10 +324,15 @@ def branding(request, slug):
         form = BrandingForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
-            services.organization_branding_update(organization=organization, actor=request.user,
-                                                  name=data["name"], brand_colour=data["brand_colour"],
-                                                  logo=data["logo"], remove_logo=data["remove_logo"],
-                                                  request=request)
+            services.organization_branding_update(
+                organization=organization,
+                actor=request.user,
+                name=data["name"],
+                brand_colour=data["brand_colour"],
+                logo=data["logo"],
+                remove_logo=data["remove_logo"],
+                request=request,
+            )
             messages.success(request, _("The branding was saved."))
             return HttpResponseRedirect(_url(request, "branding"))
         status = 400
@@ -287,9 +359,13 @@ def audit(request, slug):
     query = request.GET.copy()
     query.pop("page", None)
     rows = [(event, action_label(event.action)) for event in page.object_list]
-    return _render(request, "tenant_admin/audit.html", {"form": form, "page": page, "rows": rows,
-                                                        "query": query.urlencode()},
-                   section="audit", status=200 if not form.is_bound or form.is_valid() else 400)
+    return _render(
+        request,
+        "tenant_admin/audit.html",
+        {"form": form, "page": page, "rows": rows, "query": query.urlencode()},
+        section="audit",
+        status=200 if not form.is_bound or form.is_valid() else 400,
+    )
 
 
 @require_GET
@@ -309,9 +385,14 @@ def audit_csv(request, slug):
 @organization_view(Role.ADMIN)
 def health(request, slug):
     organization = request.organization
-    return _render(request, "tenant_admin/health.html", {
-        "report": tmi_server_check(base_url=organization.tmi_base_url, timeout=HEALTH_TIMEOUT_SECONDS),
-        "heartbeats": heartbeat_states(),
-        "members_to_sign_in": selectors.members_needing_sign_in(organization=organization),
-        "schedule_owners": selectors.schedule_owners_needing_sign_in(organization=organization),
-    }, section="health")
+    return _render(
+        request,
+        "tenant_admin/health.html",
+        {
+            "report": tmi_server_check(base_url=organization.tmi_base_url, timeout=HEALTH_TIMEOUT_SECONDS),
+            "heartbeats": heartbeat_states(),
+            "members_to_sign_in": selectors.members_needing_sign_in(organization=organization),
+            "schedule_owners": selectors.schedule_owners_needing_sign_in(organization=organization),
+        },
+        section="health",
+    )

@@ -13,26 +13,69 @@
 
 Errors derive from `TMIError` (errors.py); what differs between generations is in generations.py.
 """
+
+import types as _types
+
 from portal.tmi.addresses import AddressGuard
 from portal.tmi.cells import Edge, Node
 from portal.tmi.client import AsyncTMIClient, TMIClient
-from portal.tmi.errors import (AddressNotAllowed, APIConnectionError, APITimeoutError, BadGateway, BadRequest,
-                               ClientCredentialsRefused,
-                               Conflict, Forbidden,
-                               GatewayTimeout, InternalServerError, MalformedResponse, MethodNotAllowed,
-                               NotAcceptable, NotFound, NotSupported, PreconditionRequired, RateLimited,
-                               RefreshFailed, ServiceUnavailable, TMIError, TMIStatusError, Unauthorized,
-                               UnexpectedStatus, UnsupportedMediaType, VersionMismatch)
+from portal.tmi.errors import (
+    AddressNotAllowed,
+    APIConnectionError,
+    APITimeoutError,
+    BadGateway,
+    BadRequest,
+    ClientCredentialsRefused,
+    Conflict,
+    Forbidden,
+    GatewayTimeout,
+    InternalServerError,
+    MalformedResponse,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+    NotSupported,
+    PreconditionRequired,
+    RateLimited,
+    RefreshFailed,
+    ServiceUnavailable,
+    TMIError,
+    TMIStatusError,
+    Unauthorized,
+    UnexpectedStatus,
+    UnsupportedMediaType,
+    VersionMismatch,
+)
 from portal.tmi.generations import GenerationProfile, profile_for
-from portal.tmi.models import (Asset, Authorization, ClientCredential, CollaborationSession, Diagram, Document,
-                               Metadata, NewClientCredential, Note,
-                               Participant, Profile, Provider, Repository, ServerConfig, ServerInfo, Threat,
-                               ThreatModel, TMListItem, TokenPair, User, UserInfo)
+from portal.tmi.models import (
+    Asset,
+    Authorization,
+    ClientCredential,
+    CollaborationSession,
+    Diagram,
+    Document,
+    Metadata,
+    NewClientCredential,
+    Note,
+    Participant,
+    Profile,
+    Provider,
+    Repository,
+    ServerConfig,
+    ServerInfo,
+    Threat,
+    ThreatModel,
+    TMListItem,
+    TokenPair,
+    User,
+    UserInfo,
+)
 from portal.tmi.pagination import Page
 from portal.tmi.retry import RetryPolicy
 from portal.tmi.token_auth import TokenAuth
 
-import types as _types
-
-__all__ = [name for name, value in dict(globals()).items()
-           if not name.startswith("_") and not isinstance(value, _types.ModuleType)]
+__all__ = [
+    name
+    for name, value in dict(globals()).items()
+    if not name.startswith("_") and not isinstance(value, _types.ModuleType)
+]

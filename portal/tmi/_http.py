@@ -1,5 +1,6 @@
 """The one place that imports httpx (and httpcore, under it), so the HTTP library could be swapped without
 touching the client."""
+
 from __future__ import annotations
 
 import functools
@@ -30,6 +31,7 @@ TimeoutException = httpx.TimeoutException
 ConnectError = httpx.ConnectError
 ConnectTimeout = httpx.ConnectTimeout
 
+
 @functools.cache
 def shared_tls_context() -> ssl.SSLContext:
     """One verifying TLS context for every client. httpx builds (and loads the CA bundle into) a new
@@ -41,8 +43,9 @@ def shared_tls_context() -> ssl.SSLContext:
 def limit_timeout(request: Request, timeout: Timeout, seconds: float) -> None:
     """Cut each of the request's timeouts (connect, write, each read, waiting for a pooled connection) to
     `seconds`, when the caller's deadline is nearer than the client's own timeout allows."""
-    request.extensions["timeout"] = {phase: seconds if limit is None else min(limit, seconds)
-                                     for phase, limit in timeout.as_dict().items()}
+    request.extensions["timeout"] = {
+        phase: seconds if limit is None else min(limit, seconds) for phase, limit in timeout.as_dict().items()
+    }
 
 
 # Sent as `auth=` to turn the client's auth hook off for public endpoints (GET /, /oauth2/*).
@@ -70,12 +73,18 @@ def _resolve_error(host: str, error: OSError) -> httpcore.ConnectError:
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
-    def __init__(self, guard: "AddressGuard") -> None:
+    def __init__(self, guard: AddressGuard) -> None:
         self.guard = guard
         self.inner = httpcore.SyncBackend()
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
         try:
             addresses = self.guard.resolve(host, port)
         except OSError as error:
@@ -87,8 +96,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
                 continue
         return self.inner.connect_tcp(str(addresses[-1]), port, timeout, local_address, socket_options)
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: typing.Iterable[typing.Any] | None = None
+    ) -> httpcore.NetworkStream:
         raise httpcore.ConnectError("Unix sockets are not used for TMI")
 
     def sleep(self, seconds: float) -> None:
@@ -96,13 +106,18 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, guard: "AddressGuard") -> None:
+    def __init__(self, guard: AddressGuard) -> None:
         self.guard = guard
         self.inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             addresses = await self.guard.aresolve(host, port)
         except OSError as error:
@@ -114,28 +129,31 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
                 continue
         return await self.inner.connect_tcp(str(addresses[-1]), port, timeout, local_address, socket_options)
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: typing.Iterable[typing.Any] | None = None
-                                  ) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: typing.Iterable[typing.Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("Unix sockets are not used for TMI")
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
 
 
-def _check_url(guard: "AddressGuard", url: httpx.URL) -> None:
+def _check_url(guard: AddressGuard, url: httpx.URL) -> None:
     """Scheme and user-info, as httpx parsed them (the address itself is checked when connecting)."""
     guard.parts(url.scheme, url.host, url.port, userinfo=bool(url.userinfo))
 
 
 class GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, guard: "AddressGuard") -> None:
+    def __init__(self, guard: AddressGuard) -> None:
         context = shared_tls_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=context, max_connections=_LIMITS.max_connections,
-            max_keepalive_connections=_LIMITS.max_keepalive_connections, keepalive_expiry=_LIMITS.keepalive_expiry,
-            network_backend=_GuardedBackend(guard))
+            ssl_context=context,
+            max_connections=_LIMITS.max_connections,
+            max_keepalive_connections=_LIMITS.max_keepalive_connections,
+            keepalive_expiry=_LIMITS.keepalive_expiry,
+            network_backend=_GuardedBackend(guard),
+        )
         self.guard = guard
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -144,13 +162,16 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, guard: "AddressGuard") -> None:
+    def __init__(self, guard: AddressGuard) -> None:
         context = shared_tls_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context, max_connections=_LIMITS.max_connections,
-            max_keepalive_connections=_LIMITS.max_keepalive_connections, keepalive_expiry=_LIMITS.keepalive_expiry,
-            network_backend=_AsyncGuardedBackend(guard))
+            ssl_context=context,
+            max_connections=_LIMITS.max_connections,
+            max_keepalive_connections=_LIMITS.max_keepalive_connections,
+            keepalive_expiry=_LIMITS.keepalive_expiry,
+            network_backend=_AsyncGuardedBackend(guard),
+        )
         self.guard = guard
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -22,6 +22,7 @@ The transport (`_http.guarded_transport`) and the collaboration socket (`collab/
 name once per connection with `resolve`, then connect to the checked address itself while keeping the
 name for the Host header and TLS (SNI and certificate), so DNS cannot answer differently in between.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,12 +44,32 @@ DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 # Cloud metadata and neighbouring services: AWS (IMDS, ECS task metadata, DNS, time, IPv6 IMDS),
 # GCP and Azure (169.254.169.254), Alibaba (100.100.100.200), Oracle (192.0.0.192).
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "169.254.169.253", "169.254.169.123", "169.254.169.250",
-    "100.100.100.200", "192.0.0.192", "fd00:ec2::254", "fd00:ec2::23", "fd00:ec2::123"))
-_NEVER_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8",  # "this network": connecting to 0.0.0.0 reaches the machine itself
-    "240.0.0.0/4", "255.255.255.255/32", "224.0.0.0/4", "::/128", "ff00::/8"))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "169.254.169.253",
+        "169.254.169.123",
+        "169.254.169.250",
+        "100.100.100.200",
+        "192.0.0.192",
+        "fd00:ec2::254",
+        "fd00:ec2::23",
+        "fd00:ec2::123",
+    )
+)
+_NEVER_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",  # "this network": connecting to 0.0.0.0 reaches the machine itself
+        "240.0.0.0/4",
+        "255.255.255.255/32",
+        "224.0.0.0/4",
+        "::/128",
+        "ff00::/8",
+    )
+)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
@@ -75,8 +96,7 @@ def embedded_ipv4(ip: IPAddress) -> IPAddress:
 
 def never_allowed(ip: IPAddress) -> bool:
     inner = embedded_ipv4(ip)
-    return any(address in METADATA_ADDRESSES or any(address in n for n in _NEVER_NETWORKS)
-               for address in {ip, inner})
+    return any(address in METADATA_ADDRESSES or any(address in n for n in _NEVER_NETWORKS) for address in {ip, inner})
 
 
 def is_public(ip: IPAddress) -> bool:
@@ -108,8 +128,9 @@ class Entry:
         if self.host is not None:
             return self.host == host
         assert self.network is not None
-        return any(address.version == self.network.version and address in self.network
-                   for address in {ip, embedded_ipv4(ip)})
+        return any(
+            address.version == self.network.version and address in self.network for address in {ip, embedded_ipv4(ip)}
+        )
 
 
 def _port(text: str, entry: str) -> int:

@@ -2,6 +2,7 @@
 for the server's generation) and returns the result. The sync and async runners drive the same flows;
 only the executor differs (runners.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -102,9 +103,13 @@ def query_params(params: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def malformed(response: _http.Response, reason: str) -> MalformedResponse:
     request = response.request
-    return MalformedResponse(f"{request.method} {request.url} -> {response.status_code}: {reason}",
-                             status_code=response.status_code, method=request.method, url=str(request.url),
-                             body=response.text)
+    return MalformedResponse(
+        f"{request.method} {request.url} -> {response.status_code}: {reason}",
+        status_code=response.status_code,
+        method=request.method,
+        url=str(request.url),
+        body=response.text,
+    )
 
 
 def _describe(exc: Exception) -> str:
@@ -137,8 +142,12 @@ def as_page(model: Any, items_key: str, *, limit: int, offset: int) -> Callable[
 
     def parse(response: _http.Response) -> Page[Any]:
         items, total, got_limit, got_offset = list_items(json_body(response), items_key)
-        return Page(items=adapter.validate_python(items), total=total,
-                    limit=got_limit or limit, offset=offset if got_offset is None else got_offset)
+        return Page(
+            items=adapter.validate_python(items),
+            total=total,
+            limit=got_limit or limit,
+            offset=offset if got_offset is None else got_offset,
+        )
 
     return parse
 

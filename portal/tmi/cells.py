@@ -4,9 +4,10 @@ TMI stores cells verbatim (PROTOCOL.md 5.4), so a cell keeps every key it came w
 fields are a normalised reading of it: flat `x/y/width/height` or `position/size`, a label from
 `attrs.text.text` (or the guide's flat `label`), edges shaped `flow` (1.8) or `edge` (0.217).
 """
+
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, model_validator
 
@@ -54,8 +55,12 @@ class BaseCell(BaseModel):
 
     @classmethod
     def _read(cls, cell: dict[str, Any]) -> dict[str, Any]:
-        return {"id": cell.get("id"), "shape": cell.get("shape") or "", "parent": cell.get("parent"),
-                "label": _text_of(cell.get("attrs")) or cell.get("label")}
+        return {
+            "id": cell.get("id"),
+            "shape": cell.get("shape") or "",
+            "parent": cell.get("parent"),
+            "label": _text_of(cell.get("attrs")) or cell.get("label"),
+        }
 
     def to_wire(self, *, edge_shape: str | None = None) -> dict[str, Any]:
         """The cell to send back: the stored dict, with the edge shape of the target generation."""
@@ -73,9 +78,13 @@ class Node(BaseCell):
     def _read(cls, cell: dict[str, Any]) -> dict[str, Any]:
         position = cell.get("position") if isinstance(cell.get("position"), dict) else {}
         size = cell.get("size") if isinstance(cell.get("size"), dict) else {}
-        return {**super()._read(cell),
-                "x": cell.get("x", position.get("x")), "y": cell.get("y", position.get("y")),
-                "width": cell.get("width", size.get("width")), "height": cell.get("height", size.get("height"))}
+        return {
+            **super()._read(cell),
+            "x": cell.get("x", position.get("x")),
+            "y": cell.get("y", position.get("y")),
+            "width": cell.get("width", size.get("width")),
+            "height": cell.get("height", size.get("height")),
+        }
 
 
 class Edge(BaseCell):
@@ -90,11 +99,16 @@ class Edge(BaseCell):
         source, source_port = _endpoint(cell.get("source"))
         target, target_port = _endpoint(cell.get("target"))
         labels = cell.get("labels") if isinstance(cell.get("labels"), list) else []
-        label = next((t for t in (_text_of(item.get("attrs")) for item in labels if isinstance(item, dict)) if t),
-                     None)
+        label = next((t for t in (_text_of(item.get("attrs")) for item in labels if isinstance(item, dict)) if t), None)
         read = super()._read(cell)
-        return {**read, "label": label or read["label"], "source_id": source, "source_port": source_port,
-                "target_id": target, "target_port": target_port}
+        return {
+            **read,
+            "label": label or read["label"],
+            "source_id": source,
+            "source_port": source_port,
+            "target_id": target,
+            "target_port": target_port,
+        }
 
     def to_wire(self, *, edge_shape: str | None = None) -> dict[str, Any]:
         wire = dict(self.raw)
@@ -103,8 +117,10 @@ class Edge(BaseCell):
         return wire
 
 
-Cell = Annotated[Union[Annotated[Node, Tag("node")], Annotated[Edge, Tag("edge")]],
-                 Discriminator(lambda cell: "edge" if is_edge(cell) else "node")]
+Cell = Annotated[
+    Annotated[Node, Tag("node")] | Annotated[Edge, Tag("edge")],
+    Discriminator(lambda cell: "edge" if is_edge(cell) else "node"),
+]
 
 
 def cells_to_wire(cells: list[Any], *, edge_shape: str) -> list[dict[str, Any]]:

@@ -1,14 +1,15 @@
 """`TMIClient` and `AsyncTMIClient`: the same resources over a blocking or an asyncio executor.
 
-    client = TMIClient("http://tmi.example", auth=token_pair, on_refresh=store)
-    for tm in client.threat_models.iter(status="in_progress"):
-        ...
+client = TMIClient("http://tmi.example", auth=token_pair, on_refresh=store)
+for tm in client.threat_models.iter(status="in_progress"):
+    ...
 
-    # A page that must answer within 10 s, whatever TMI does: no attempt starts after the deadline,
-    # each one's timeout is cut to the time left, a timed-out request is not sent again, and a
-    # Retry-After longer than the time left is raised at once (RateLimited.retry_after).
-    client = TMIClient(url, auth=token_pair, deadline=time.monotonic() + 10)
+# A page that must answer within 10 s, whatever TMI does: no attempt starts after the deadline,
+# each one's timeout is cut to the time left, a timed-out request is not sent again, and a
+# Retry-After longer than the time left is raised at once (RateLimited.retry_after).
+client = TMIClient(url, auth=token_pair, deadline=time.monotonic() + 10)
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,7 +21,7 @@ from portal.tmi.calls import Call, as_model, single
 from portal.tmi.models import ServerConfig, ServerInfo, TokenPair
 from portal.tmi.resources.auth import Auth
 from portal.tmi.resources.collaboration import Collaboration
-from portal.tmi.resources.entities import Assets, Diagrams, Documents, Notes, Repositories, Threats, ThreatModels
+from portal.tmi.resources.entities import Assets, Diagrams, Documents, Notes, Repositories, ThreatModels, Threats
 from portal.tmi.resources.metadata import MetadataResource
 from portal.tmi.retry import RetryPolicy
 from portal.tmi.runners import AsyncRunner, SyncRunner
@@ -35,8 +36,16 @@ class BaseClient:
 
     _runner: Any
 
-    def __init__(self, base_url: str, *, auth: AuthArg, max_retries: int, retry_policy: RetryPolicy | None,
-                 on_refresh: OnRefresh | None, refresh_skew: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: AuthArg,
+        max_retries: int,
+        retry_policy: RetryPolicy | None,
+        on_refresh: OnRefresh | None,
+        refresh_skew: float,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self.token_auth = self._auth_hook(auth, on_refresh, refresh_skew)
@@ -92,13 +101,22 @@ class BaseClient:
         return self._runner.run(single(Call("GET", "/config", as_model(ServerConfig), authenticated=False)))
 
 
-def _http_options(base_url: str, timeout: float | _http.Timeout, event_hooks: Mapping[str, list[Callable]] | None,
-                  transport: Any, address_guard: AddressGuard | None = None,
-                  guarded: type[_http.GuardedTransport] | type[_http.AsyncGuardedTransport] = _http.GuardedTransport,
-                  ) -> dict[str, Any]:
-    options: dict[str, Any] = {"base_url": base_url, "timeout": timeout, "follow_redirects": False,
-                               "cookies": _http.cookieless_jar(), "verify": _http.shared_tls_context(),
-                               "headers": {"User-Agent": "tmi-portal-client/0.1"}}
+def _http_options(
+    base_url: str,
+    timeout: float | _http.Timeout,
+    event_hooks: Mapping[str, list[Callable]] | None,
+    transport: Any,
+    address_guard: AddressGuard | None = None,
+    guarded: type[_http.GuardedTransport] | type[_http.AsyncGuardedTransport] = _http.GuardedTransport,
+) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "base_url": base_url,
+        "timeout": timeout,
+        "follow_redirects": False,
+        "cookies": _http.cookieless_jar(),
+        "verify": _http.shared_tls_context(),
+        "headers": {"User-Agent": "tmi-portal-client/0.1"},
+    }
     if event_hooks:
         options["event_hooks"] = {k: list(v) for k, v in event_hooks.items()}
     if address_guard is not None:
@@ -112,25 +130,43 @@ def _http_options(base_url: str, timeout: float | _http.Timeout, event_hooks: Ma
 
 
 class TMIClient(BaseClient):
-    def __init__(self, base_url: str, *, auth: AuthArg = None, timeout: float | _http.Timeout = DEFAULT_TIMEOUT,
-                 max_retries: int = 2, transport: _http.BaseTransport | None = None,
-                 event_hooks: Mapping[str, list[Callable]] | None = None, generation: str | None = None,
-                 on_refresh: OnRefresh | None = None, refresh_skew: float = 60.0,
-                 retry_policy: RetryPolicy | None = None, sleep: Callable[[float], None] | None = None,
-                 deadline: float | None = None, address_guard: AddressGuard | None = None) -> None:
-        super().__init__(base_url, auth=auth, max_retries=max_retries, retry_policy=retry_policy,
-                         on_refresh=on_refresh, refresh_skew=refresh_skew)
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: AuthArg = None,
+        timeout: float | _http.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        transport: _http.BaseTransport | None = None,
+        event_hooks: Mapping[str, list[Callable]] | None = None,
+        generation: str | None = None,
+        on_refresh: OnRefresh | None = None,
+        refresh_skew: float = 60.0,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+        deadline: float | None = None,
+        address_guard: AddressGuard | None = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            auth=auth,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            on_refresh=on_refresh,
+            refresh_skew=refresh_skew,
+        )
         self.address_guard = address_guard  # None: any server (see addresses.py)
         self.http = _http.Client(**_http_options(self.base_url, timeout, event_hooks, transport, address_guard))
         extra = {"sleep": sleep} if sleep is not None else {}
-        self._runner = SyncRunner(self.http, auth=self.token_auth, retry=self.retry_policy, generation=generation,
-                                  deadline=deadline, **extra)
+        self._runner = SyncRunner(
+            self.http, auth=self.token_auth, retry=self.retry_policy, generation=generation, deadline=deadline, **extra
+        )
         self._resources()
 
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> "TMIClient":
+    def __enter__(self) -> TMIClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -138,27 +174,45 @@ class TMIClient(BaseClient):
 
 
 class AsyncTMIClient(BaseClient):
-    def __init__(self, base_url: str, *, auth: AuthArg = None, timeout: float | _http.Timeout = DEFAULT_TIMEOUT,
-                 max_retries: int = 2, transport: _http.AsyncBaseTransport | None = None,
-                 event_hooks: Mapping[str, list[Callable]] | None = None, generation: str | None = None,
-                 on_refresh: OnRefresh | None = None, refresh_skew: float = 60.0,
-                 retry_policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None, deadline: float | None = None,
-                 address_guard: AddressGuard | None = None) -> None:
-        super().__init__(base_url, auth=auth, max_retries=max_retries, retry_policy=retry_policy,
-                         on_refresh=on_refresh, refresh_skew=refresh_skew)
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: AuthArg = None,
+        timeout: float | _http.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        transport: _http.AsyncBaseTransport | None = None,
+        event_hooks: Mapping[str, list[Callable]] | None = None,
+        generation: str | None = None,
+        on_refresh: OnRefresh | None = None,
+        refresh_skew: float = 60.0,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        deadline: float | None = None,
+        address_guard: AddressGuard | None = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            auth=auth,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            on_refresh=on_refresh,
+            refresh_skew=refresh_skew,
+        )
         self.address_guard = address_guard  # the collaboration socket obeys it too (collab/connect.py)
-        self.http = _http.AsyncClient(**_http_options(self.base_url, timeout, event_hooks, transport, address_guard,
-                                                      _http.AsyncGuardedTransport))
+        self.http = _http.AsyncClient(
+            **_http_options(self.base_url, timeout, event_hooks, transport, address_guard, _http.AsyncGuardedTransport)
+        )
         extra = {"sleep": sleep} if sleep is not None else {}
-        self._runner = AsyncRunner(self.http, auth=self.token_auth, retry=self.retry_policy,
-                                   generation=generation, deadline=deadline, **extra)
+        self._runner = AsyncRunner(
+            self.http, auth=self.token_auth, retry=self.retry_policy, generation=generation, deadline=deadline, **extra
+        )
         self._resources()
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def __aenter__(self) -> "AsyncTMIClient":
+    async def __aenter__(self) -> AsyncTMIClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

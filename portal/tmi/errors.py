@@ -3,6 +3,7 @@
 TMI answers errors as `{"error", "error_description", "details"}` (PROTOCOL.md 2.2), some OAuth branches
 as a bare `{"error": "..."}` (3.4, 9.2), and proxies in front of it may answer HTML. All three are parsed.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -52,8 +53,9 @@ class NotSupported(TMIError):
 class MalformedResponse(TMIError):
     """The server answered, but not with JSON of the expected shape."""
 
-    def __init__(self, message: str, *, status_code: int | None = None, method: str = "", url: str = "",
-                 body: str = "") -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, method: str = "", url: str = "", body: str = ""
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.method = method
@@ -66,9 +68,18 @@ class TMIStatusError(TMIError):
 
     status_code: int = 0
 
-    def __init__(self, *, status_code: int, error: str, error_description: str = "",
-                 details: Any = None, headers: Mapping[str, str] | None = None,
-                 method: str = "", url: str = "", body: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        error: str,
+        error_description: str = "",
+        details: Any = None,
+        headers: Mapping[str, str] | None = None,
+        method: str = "",
+        url: str = "",
+        body: str = "",
+    ) -> None:
         self.status_code = status_code
         self.error = error
         self.error_description = error_description
@@ -85,10 +96,18 @@ class TMIStatusError(TMIError):
         """Seconds the server asked to wait (429 and 503 carry Retry-After), if it said."""
         return parse_retry_after(self.headers.get("retry-after"))
 
-    def recast(self, cls: type["TMIStatusError"]) -> "TMIStatusError":
+    def recast(self, cls: type[TMIStatusError]) -> TMIStatusError:
         """The same error as another class, where the status alone misleads (e.g. a refused refresh token)."""
-        return cls(status_code=self.status_code, error=self.error, error_description=self.error_description,
-                   details=self.details, headers=self.headers, method=self.method, url=self.url, body=self.body)
+        return cls(
+            status_code=self.status_code,
+            error=self.error,
+            error_description=self.error_description,
+            details=self.details,
+            headers=self.headers,
+            method=self.method,
+            url=self.url,
+            body=self.body,
+        )
 
 
 class BadRequest(TMIStatusError):
@@ -170,9 +189,22 @@ class UnexpectedStatus(TMIStatusError):
 
 _BY_STATUS: dict[int, type[TMIStatusError]] = {
     cls.status_code: cls
-    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, Conflict,
-                UnsupportedMediaType, PreconditionRequired, RateLimited, InternalServerError, BadGateway,
-                ServiceUnavailable, GatewayTimeout)
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        Conflict,
+        UnsupportedMediaType,
+        PreconditionRequired,
+        RateLimited,
+        InternalServerError,
+        BadGateway,
+        ServiceUnavailable,
+        GatewayTimeout,
+    )
 }
 
 
@@ -214,6 +246,13 @@ def status_error(response: _http.Response, *, error_class: type[TMIStatusError] 
     cls = error_class or _BY_STATUS.get(status, UnexpectedStatus)
     if status == 409 and error == "version_mismatch":
         cls = VersionMismatch
-    return cls(status_code=status, error=error or response.reason_phrase, error_description=description,
-               details=details, headers=response.headers, method=response.request.method,
-               url=str(response.request.url), body=text)
+    return cls(
+        status_code=status,
+        error=error or response.reason_phrase,
+        error_description=description,
+        details=details,
+        headers=response.headers,
+        method=response.request.method,
+        url=str(response.request.url),
+        body=text,
+    )

@@ -3,6 +3,7 @@
 The rest of the client asks a `GenerationProfile` instead of testing version strings.
 References are to /work/shared/tmi/PROTOCOL.md.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,16 +35,41 @@ class GenerationProfile:
 
 
 TMI_1_8 = GenerationProfile(
-    name="1.8", test_idp="tmi", wrapped_lists=True, edge_shape="flow", token_type="bearer",
-    profile_path="/me", userinfo_shape="oidc", sessions_path="/me/sessions", ws_auth="ticket",
-    no_session_status=404, has_config=True, optimistic_locking=True, threat_type_is_list=True,
-    rfc7009_revoke=True, collaborate_denied_status=403, refresh_failure="invalid_grant", client_credentials=True,
+    name="1.8",
+    test_idp="tmi",
+    wrapped_lists=True,
+    edge_shape="flow",
+    token_type="bearer",
+    profile_path="/me",
+    userinfo_shape="oidc",
+    sessions_path="/me/sessions",
+    ws_auth="ticket",
+    no_session_status=404,
+    has_config=True,
+    optimistic_locking=True,
+    threat_type_is_list=True,
+    rfc7009_revoke=True,
+    collaborate_denied_status=403,
+    refresh_failure="invalid_grant",
+    client_credentials=True,
 )
 TMI_0_217 = GenerationProfile(
-    name="0.217", test_idp="test", wrapped_lists=False, edge_shape="edge", token_type="Bearer",
-    profile_path="/users/me", userinfo_shape="tmi", sessions_path="/collaboration/sessions", ws_auth="token",
-    no_session_status=200, has_config=False, optimistic_locking=False, threat_type_is_list=False,
-    rfc7009_revoke=False, collaborate_denied_status=401, refresh_failure="Failed to refresh token",
+    name="0.217",
+    test_idp="test",
+    wrapped_lists=False,
+    edge_shape="edge",
+    token_type="Bearer",
+    profile_path="/users/me",
+    userinfo_shape="tmi",
+    sessions_path="/collaboration/sessions",
+    ws_auth="token",
+    no_session_status=200,
+    has_config=False,
+    optimistic_locking=False,
+    threat_type_is_list=False,
+    rfc7009_revoke=False,
+    collaborate_denied_status=401,
+    refresh_failure="Failed to refresh token",
 )
 PROFILES: dict[str, GenerationProfile] = {p.name: p for p in (TMI_1_8, TMI_0_217)}
 
@@ -70,8 +96,14 @@ def server_info(discovery: dict[str, Any]) -> ServerInfo:
         version = build.split("-", 1)[0].split(" ", 1)[0]
     else:
         version = api_version or build.split("-", 1)[0].split(" ", 1)[0]
-    return ServerInfo(generation="0.217" if legacy else "1.8", version=version, api_version=api_version,
-                      build=build, status=status_code.lower(), raw=discovery)
+    return ServerInfo(
+        generation="0.217" if legacy else "1.8",
+        version=version,
+        api_version=api_version,
+        build=build,
+        status=status_code.lower(),
+        raw=discovery,
+    )
 
 
 def _get(data: dict[str, Any], *keys: str) -> Any:

@@ -3,6 +3,7 @@
 Every model tolerates extra fields (TMI keeps adding some). Where 0.217 and 1.8 differ (PROTOCOL.md 9),
 the 1.8 shape is the normal form: principals are `User` objects, `threat_type` is a list.
 """
+
 from __future__ import annotations
 
 import time
@@ -259,8 +260,9 @@ class UserInfo(TMIModel):
                 data[tmi] = data[oidc]
         groups = data.get("groups")
         if isinstance(groups, list):
-            data["groups"] = [(g.get("group_name") or g.get("name") or "") if isinstance(g, dict) else g
-                              for g in groups]
+            data["groups"] = [
+                (g.get("group_name") or g.get("name") or "") if isinstance(g, dict) else g for g in groups
+            ]
         elif groups is None:
             data.pop("groups", None)
         return data

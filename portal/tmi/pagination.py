@@ -3,6 +3,7 @@
 1.8 says how many items exist (`total`); 0.217 sends bare arrays, so the last page is the first short one
 (PROTOCOL.md 5.1, 9.3).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,4 +1,5 @@
 """PKCE and state helpers for TMI's authorization-code flow (PROTOCOL.md 3.2 and 3.5)."""
+
 from __future__ import annotations
 
 import base64

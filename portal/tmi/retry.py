@@ -10,6 +10,7 @@ out is not sent again, and a wait (Retry-After or backoff) that would not end be
 started; the caller gets the error at once, with the server's Retry-After on it. Time is read from the
 policy's `clock`, so tests can move it instead of waiting.
 """
+
 from __future__ import annotations
 
 import enum
@@ -27,7 +28,7 @@ class RetryMode(enum.Enum):
     CONNECT_ONLY = "connect_only"  # single-use credentials: only if the request never left
 
     @classmethod
-    def for_method(cls, method: str) -> "RetryMode":
+    def for_method(cls, method: str) -> RetryMode:
         return cls.IDEMPOTENT if method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"} else cls.UNSAFE
 
 
@@ -52,9 +53,16 @@ class RetryPolicy:
     # The clock deadlines are measured on (seconds, monotonic). Injectable so tests need not wait.
     clock: Callable[[], float] = field(default=time.monotonic)
 
-    def delay(self, mode: RetryMode, attempt: int, *, status: int | None = None,
-              headers: Mapping[str, str] | None = None, error: Exception | None = None,
-              remaining: float | None = None) -> float | None:
+    def delay(
+        self,
+        mode: RetryMode,
+        attempt: int,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        error: Exception | None = None,
+        remaining: float | None = None,
+    ) -> float | None:
         """Seconds to wait before retry number `attempt + 1`, or None when the request must not be retried.
 
         `remaining`: seconds left before the caller's deadline (None: there is none). A wait the server
@@ -76,7 +84,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Capped exponential backoff with "equal jitter": half fixed, half random."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** attempt))
+        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
         return ceiling / 2 + ceiling / 2 * self.jitter()
 
     @staticmethod

@@ -6,6 +6,7 @@ or awaiting.
 A runner may have a deadline (a time on the retry policy's clock): no attempt starts after it, each
 attempt's timeouts are cut to the time left, and retry.py decides with the time left in hand.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -53,18 +54,33 @@ def _connection_error(exc: Exception, request: _http.Request) -> APIConnectionEr
     # A refused or timed-out connect never reached the server: even a POST may be retried.
     never_sent = isinstance(exc, (_http.ConnectError, _http.ConnectTimeout))
     cls = APITimeoutError if isinstance(exc, _http.TimeoutException) else APIConnectionError
-    return cls(f"{request.method} {request.url}: {type(exc).__name__}: {exc}", method=request.method,
-               url=str(request.url), connected=not never_sent)
+    return cls(
+        f"{request.method} {request.url}: {type(exc).__name__}: {exc}",
+        method=request.method,
+        url=str(request.url),
+        connected=not never_sent,
+    )
 
 
 def _deadline_passed(request: _http.Request) -> APITimeoutError:
-    return APITimeoutError(f"{request.method} {request.url}: the deadline passed before it was sent",
-                           method=request.method, url=str(request.url), connected=False)
+    return APITimeoutError(
+        f"{request.method} {request.url}: the deadline passed before it was sent",
+        method=request.method,
+        url=str(request.url),
+        connected=False,
+    )
 
 
 class _Runner:
-    def __init__(self, http: Any, *, auth: _http.Auth | None, retry: RetryPolicy, generation: str | None,
-                 deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        http: Any,
+        *,
+        auth: _http.Auth | None,
+        retry: RetryPolicy,
+        generation: str | None,
+        deadline: float | None = None,
+    ) -> None:
         self.http = http
         self.auth = auth
         self.retry = retry
@@ -73,8 +89,7 @@ class _Runner:
         self.forced = generation is not None
         if generation is not None:
             profile_for(generation)  # a clear ValueError for an unknown generation
-        self.server: ServerInfo | None = (
-            ServerInfo(generation=generation) if generation else None)  # type: ignore[arg-type]
+        self.server: ServerInfo | None = ServerInfo(generation=generation) if generation else None  # type: ignore[arg-type]
 
     # -- the shared program --------------------------------------------------------------------------
     def _program(self, flow: Flow[T]) -> Program[T]:
@@ -118,8 +133,9 @@ class _Runner:
                 error = _connection_error(exc, request)
             left = self.retry.remaining(self.deadline)
             if response is not None:
-                delay = self.retry.delay(call.retry_mode, attempt, status=response.status_code,
-                                         headers=response.headers, remaining=left)
+                delay = self.retry.delay(
+                    call.retry_mode, attempt, status=response.status_code, headers=response.headers, remaining=left
+                )
             else:
                 delay = self.retry.delay(call.retry_mode, attempt, error=error, remaining=left)
             if delay is None:
@@ -157,8 +173,11 @@ class SyncRunner(_Runner):
                 return effect
             result, failure = None, None
             try:
-                result = self.sleep(effect.seconds) if isinstance(effect, Sleep) else self.http.send(
-                    effect.request, auth=effect.auth)
+                result = (
+                    self.sleep(effect.seconds)
+                    if isinstance(effect, Sleep)
+                    else self.http.send(effect.request, auth=effect.auth)
+                )
             except Exception as exc:  # handed to the program, which decides
                 failure = exc
 
@@ -173,8 +192,9 @@ class SyncRunner(_Runner):
 
 
 class AsyncRunner(_Runner):
-    def __init__(self, http: _http.AsyncClient, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, http: _http.AsyncClient, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **kwargs: Any
+    ) -> None:
         super().__init__(http, **kwargs)
         self.sleep = sleep
 
@@ -192,8 +212,11 @@ class AsyncRunner(_Runner):
                 return effect
             result, failure = None, None
             try:
-                result = await (self.sleep(effect.seconds) if isinstance(effect, Sleep) else self.http.send(
-                    effect.request, auth=effect.auth))
+                result = await (
+                    self.sleep(effect.seconds)
+                    if isinstance(effect, Sleep)
+                    else self.http.send(effect.request, auth=effect.auth)
+                )
             except Exception as exc:  # handed to the program, which decides
                 failure = exc
 

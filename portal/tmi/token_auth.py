@@ -9,6 +9,7 @@ pair. A refused refresh token surfaces as `RefreshFailed` (raised by the refresh
 A client-credentials pair has no refresh token; with `renews_without_refresh_token=True` the refresher
 is still called (it simply asks for a new token with the client's secret).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,9 +27,16 @@ OnRefresh = Callable[[TokenPair], "None | Awaitable[None]"]
 
 
 class TokenAuth(_http.Auth):
-    def __init__(self, tokens: TokenPair, *, refresh: Refresher | None = None, on_refresh: OnRefresh | None = None,
-                 skew: float = 60.0, clock: Callable[[], float] = time.time,
-                 renews_without_refresh_token: bool = False) -> None:
+    def __init__(
+        self,
+        tokens: TokenPair,
+        *,
+        refresh: Refresher | None = None,
+        on_refresh: OnRefresh | None = None,
+        skew: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        renews_without_refresh_token: bool = False,
+    ) -> None:
         self.tokens = tokens
         self.renews_without_refresh_token = renews_without_refresh_token
         self.refresher = refresh  # the client fills in its own when None

@@ -1,4 +1,5 @@
 """Drive a real sign-in: the portal (Django test client) -> the sandbox (real httpx) -> back."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,8 +44,16 @@ def idp_of(organization) -> str:
         return client.auth.test_provider().id
 
 
-def start(client: Client, organization, hint: str | None, *, next_url: str | None = None,
-          provider: str | None = None, to_tmi: bool = True, link: bool = False) -> Attempt:
+def start(
+    client: Client,
+    organization,
+    hint: str | None,
+    *,
+    next_url: str | None = None,
+    provider: str | None = None,
+    to_tmi: bool = True,
+    link: bool = False,
+) -> Attempt:
     """POST the login form, then follow the portal's redirect to TMI's authorize URL (no redirects).
     `link`: press "Link to <you>" instead of "Sign in with ..." (the browser must be signed in)."""
     data = {"provider": provider or idp_of(organization), "login_hint": hint or ""}

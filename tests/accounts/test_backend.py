@@ -1,4 +1,5 @@
 """The social-auth backend "tmi": the authorize URL it builds and what it reads back from TMI."""
+
 import base64
 import hashlib
 from urllib.parse import parse_qs, urlsplit
@@ -79,8 +80,10 @@ def test_a_provider_the_organisation_does_not_offer_is_refused(organization):
 def test_user_data_reads_both_generations_identity_shapes(organization, generation):
     tokens = TokenPair(**login(organization.tmi_base_url, "alice"))
     data = backend_for().user_data(tokens.access_token, organization=organization)
-    expected = {"1.8": ("tmi", "alice@tmi.local", "Alice (TMI User)"),
-                "0.217": ("test", "alice@test.tmi", "Alice (Test User)")}[generation]
+    expected = {
+        "1.8": ("tmi", "alice@tmi.local", "Alice (TMI User)"),
+        "0.217": ("test", "alice@test.tmi", "Alice (Test User)"),
+    }[generation]
     assert (data["provider"], data["email"], data["display_name"]) == expected
     assert data["subject"] == "alice"
     assert tokens.access_token not in repr(data) and tokens.refresh_token not in repr(data)
@@ -88,10 +91,16 @@ def test_user_data_reads_both_generations_identity_shapes(organization, generati
 
 def test_user_details_and_uid():
     backend = TMIOAuth2()
-    details = backend.get_user_details({"subject": "alice-smith", "email": "a@tmi.local",
-                                        "display_name": "Alice Smith (TMI User)"})
-    assert details == {"username": "alice-smith", "email": "a@tmi.local", "fullname": "Alice Smith (TMI User)",
-                       "first_name": "Alice", "last_name": "Smith (TMI User)"}
+    details = backend.get_user_details(
+        {"subject": "alice-smith", "email": "a@tmi.local", "display_name": "Alice Smith (TMI User)"}
+    )
+    assert details == {
+        "username": "alice-smith",
+        "email": "a@tmi.local",
+        "fullname": "Alice Smith (TMI User)",
+        "first_name": "Alice",
+        "last_name": "Smith (TMI User)",
+    }
     assert backend.get_user_id(details, {"identity": "key"}) == "key"
 
 

@@ -7,6 +7,7 @@ attacker's. The portal must make the attacker a new, separate person: their brow
 nothing of acme (pages, admin area, exports, the live socket, the Django admin), acme's data is
 unchanged, and the victim's TMI tokens are never used.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -62,11 +63,16 @@ def target_privileged(acme, django_user_model, *, superuser: bool):
     """A platform operator (Django admin login) who is also acme's owner with tokens at acme's TMI."""
     name = "root" if superuser else "staff"
     make = django_user_model.objects.create_superuser if superuser else django_user_model.objects.create_user
-    user = make(username=name, email=f"{name}@portal.example", password="a long operator password",
-                **({} if superuser else {"is_staff": True}))
+    user = make(
+        username=name,
+        email=f"{name}@portal.example",
+        password="a long operator password",
+        **({} if superuser else {"is_staff": True}),
+    )
     Membership.objects.create(organization=acme, user=user, role=Role.OWNER)
-    tmi_connection_store(organization=acme, user=user, tokens=TokenPair(**login(acme.tmi_base_url, name)),
-                         provider="tmi", subject=name)
+    tmi_connection_store(
+        organization=acme, user=user, tokens=TokenPair(**login(acme.tmi_base_url, name)), provider="tmi", subject=name
+    )
     return user
 
 
@@ -81,9 +87,14 @@ def world(acme, generation, django_user_model, tmp_path, settings):
             victim = target_member(acme, generation, django_user_model)
         else:
             victim = target_privileged(acme, django_user_model, superuser=target == "superuser")
-        job = ExportJob.objects.create(organization=acme, kind=ExportKind.PORTFOLIO, requested_by=victim,
-                                       status=ExportStatus.SUCCEEDED, title="Acme portfolio",
-                                       file_name="acme-portfolio.pdf")
+        job = ExportJob.objects.create(
+            organization=acme,
+            kind=ExportKind.PORTFOLIO,
+            requested_by=victim,
+            status=ExportStatus.SUCCEEDED,
+            title="Acme portfolio",
+            file_name="acme-portfolio.pdf",
+        )
         job.file.save("acme-portfolio.pdf", ContentFile(b"%PDF-1.7 acme's secrets"))
         audit_record(organization=acme, action="organization.branding_changed", actor=victim)
         return victim, job
@@ -95,8 +106,10 @@ def acme_snapshot(acme) -> dict:
     """Everything of acme the attack could change, as plain values."""
     return {
         "memberships": sorted(Membership.objects.filter(organization=acme).values_list("user_id", "role")),
-        "connections": sorted((c.pk, c.user_id, c.access_token, c.refresh_token, c.needs_sign_in)
-                              for c in TMIConnection.objects.filter(organization=acme)),
+        "connections": sorted(
+            (c.pk, c.user_id, c.access_token, c.refresh_token, c.needs_sign_in)
+            for c in TMIConnection.objects.filter(organization=acme)
+        ),
         "audit": sorted(AuditEvent.objects.filter(organization=acme).values_list("pk", "action", "actor_id")),
         "invitations": sorted(Invitation.objects.filter(organization=acme).values_list("pk", "email", "accepted_at")),
         "exports": sorted(ExportJob.objects.filter(organization=acme).values_list("pk", "status", "requested_by_id")),
@@ -119,10 +132,14 @@ def live_socket_refusal(browser) -> int | None:
     from portal.asgi import application
 
     async def connect():
-        headers = [(b"origin", f"http://{PORTAL_HOST}".encode()), (b"host", PORTAL_HOST.encode()),
-                   (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())]
+        headers = [
+            (b"origin", f"http://{PORTAL_HOST}".encode()),
+            (b"host", PORTAL_HOST.encode()),
+            (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode()),
+        ]
         communicator = WebsocketCommunicator(
-            application, f"/ws/o/acme/threat-models/{THREAT_MODEL}/diagrams/{DIAGRAM}/live/", headers=headers)
+            application, f"/ws/o/acme/threat-models/{THREAT_MODEL}/diagrams/{DIAGRAM}/live/", headers=headers
+        )
         connected, code = await communicator.connect(timeout=5)
         if connected:
             await communicator.disconnect(timeout=5)
@@ -133,20 +150,36 @@ def live_socket_refusal(browser) -> int | None:
 
 
 def acme_urls(job) -> list[str]:
-    return ["/o/acme/", "/o/acme/threat-models/", f"/o/acme/threat-models/{THREAT_MODEL}/",
-            f"/o/acme/threat-models/{THREAT_MODEL}/diagrams/{DIAGRAM}/live/",
-            "/o/acme/admin/", "/o/acme/admin/audit/", "/o/acme/admin/audit.csv", "/o/acme/admin/tmi/",
-            "/o/acme/admin/schedules/", "/o/acme/exports/", f"/o/acme/exports/{job.pk}/",
-            f"/o/acme/exports/{job.pk}/status/", f"/o/acme/exports/{job.pk}/download/"]
+    return [
+        "/o/acme/",
+        "/o/acme/threat-models/",
+        f"/o/acme/threat-models/{THREAT_MODEL}/",
+        f"/o/acme/threat-models/{THREAT_MODEL}/diagrams/{DIAGRAM}/live/",
+        "/o/acme/admin/",
+        "/o/acme/admin/audit/",
+        "/o/acme/admin/audit.csv",
+        "/o/acme/admin/tmi/",
+        "/o/acme/admin/schedules/",
+        "/o/acme/exports/",
+        f"/o/acme/exports/{job.pk}/",
+        f"/o/acme/exports/{job.pk}/status/",
+        f"/o/acme/exports/{job.pk}/download/",
+    ]
 
 
-@pytest.mark.parametrize("target, admission", [
-    ("member", "invitation"), ("member", "domain"),
-    ("superuser", "invitation"), ("superuser", "domain"),
-    ("staff", "invitation"),
-])
+@pytest.mark.parametrize(
+    "target, admission",
+    [
+        ("member", "invitation"),
+        ("member", "domain"),
+        ("superuser", "invitation"),
+        ("superuser", "domain"),
+        ("staff", "invitation"),
+    ],
+)
 def test_a_tmi_server_run_by_another_organisation_cannot_sign_in_as_acmes_people(
-        world, acme, acme_tmi, sandbox_factory, generation, django_user_model, target, admission):
+    world, acme, acme_tmi, sandbox_factory, generation, django_user_model, target, admission
+):
     victim, job = world(target)
     # The victim's own browser reaches what the attacker's must not (so a 404 below means something).
     own = portal_client()
@@ -155,8 +188,7 @@ def test_a_tmi_server_run_by_another_organisation_cannot_sign_in_as_acmes_people
         assert own.get(url).status_code == 200, url
     assert own.get("/admin/").status_code == (200 if target != "member" else 302)
     # The attacker's TMI says whatever it likes: the victim's email, verified.
-    evil_tmi = sandbox_factory(generation, seed=None, vouches_for_emails=True,
-                               test_idp_emails={"alice": victim.email})
+    evil_tmi = sandbox_factory(generation, seed=None, vouches_for_emails=True, test_idp_emails={"alice": victim.email})
     mallory = django_user_model.objects.create_user(username="mallory", email="mallory@globex.example")
     globex = Organization.objects.create(name="Globex", slug="globex", tmi_base_url=evil_tmi.base_url)
     Membership.objects.create(organization=globex, user=mallory, role=Role.OWNER)
@@ -194,14 +226,19 @@ def test_a_tmi_server_run_by_another_organisation_cannot_sign_in_as_acmes_people
 
 
 def test_an_account_made_by_a_foreign_tmi_cannot_carry_its_email_into_acme(
-        world, acme, sandbox_factory, generation, django_user_model):
+    world, acme, sandbox_factory, generation, django_user_model
+):
     """Second step: the attacker, now a portal account with alice's email (the foreign TMI said so),
     also has an account of their own at acme's TMI, which acme admits by domain. Linking it would
     make them a member of acme shown (and matched, for export recipients) as alice."""
     victim, _ = world("member")
     evil_tmi = sandbox_factory(generation, seed=None, vouches_for_emails=True, test_idp_emails={"alice": victim.email})
-    globex = Organization.objects.create(name="Globex", slug="globex", tmi_base_url=evil_tmi.base_url,
-                                         allowed_email_domains=[victim.email.rpartition("@")[2]])
+    globex = Organization.objects.create(
+        name="Globex",
+        slug="globex",
+        tmi_base_url=evil_tmi.base_url,
+        allowed_email_domains=[victim.email.rpartition("@")[2]],
+    )
     acme.allowed_email_domains = [victim.email.rpartition("@")[2]]
     acme.save()
     attacker = portal_client()

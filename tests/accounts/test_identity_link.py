@@ -2,6 +2,7 @@
 TMI identity joins an existing person (portal/accounts/linking.py); and what a plain sign-in does
 when someone is already signed in. Real sandboxes over real sockets, both TMI generations: acme on
 one TMI server, globex on another."""
+
 from __future__ import annotations
 
 import httpx
@@ -69,8 +70,10 @@ def identities_of(user) -> list[str]:
 
 def test_the_sign_in_page_offers_a_signed_in_person_to_link(alice, globex):
     html = alice.browser.get("/o/globex/login/").content.decode()
-    assert f"You are signed in to the portal as <strong>Alice (TMI User)</strong> ({alice.email})" in html \
+    assert (
+        f"You are signed in to the portal as <strong>Alice (TMI User)</strong> ({alice.email})" in html
         or f"You are signed in to the portal as <strong>Alice (Test User)</strong> ({alice.email})" in html
+    )
     assert 'name="link" value="1"' in html and " to this account</span>" in html
     anonymous = portal_client().get("/o/globex/login/").content.decode()
     assert 'name="link"' not in anonymous and "You are signed in" not in anonymous
@@ -92,8 +95,9 @@ def test_a_signed_in_member_links_their_account_at_another_tmi(alice, globex, dj
     assert signed_in_user_id(fresh) == str(alice.pk)
 
 
-def test_a_plain_sign_in_as_another_tmi_account_switches_the_browser_to_that_person(alice, acme, globex,
-                                                                                    django_user_model):
+def test_a_plain_sign_in_as_another_tmi_account_switches_the_browser_to_that_person(
+    alice, acme, globex, django_user_model
+):
     done = sign_in(alice.browser, globex, "alice-work")  # "Sign in with ...", not "Link"
     assert done["Location"] == "/o/globex/"
     other = django_user_model.objects.exclude(pk=alice.pk).get()
@@ -109,8 +113,9 @@ def test_a_tmi_account_with_another_email_is_not_linked(alice, globex, generatio
     globex.save()
     refused = sign_in(alice.browser, globex, "alice-home", link=True)
     assert refused["Location"] == "/o/globex/login/"
-    assert (f"That TMI account's email is {email_at(generation, 'alice-home')}, not {alice.email} "
-            "as on your portal account") in " ".join(message_texts(refused))
+    assert (
+        f"That TMI account's email is {email_at(generation, 'alice-home')}, not {alice.email} as on your portal account"
+    ) in " ".join(message_texts(refused))
     assert signed_in_user_id(alice.browser) == str(alice.pk) and len(identities_of(alice)) == 1
     assert not Membership.objects.filter(organization=globex).exists()
     assert not TMIConnection.objects.filter(organization=globex).exists()
@@ -129,8 +134,9 @@ def test_an_account_without_email_is_not_offered_a_link(globex, django_user_mode
 
 def test_a_plain_sign_in_at_an_organisation_on_the_same_tmi_keeps_the_person(alice, acme, django_user_model):
     # The demo's case: organisations sharing one TMI server share the identity, so no link is needed.
-    same_server = Organization.objects.create(name="Initech", slug="initech", tmi_base_url=acme.tmi_base_url,
-                                              allowed_email_domains=["tmi.local", "test.tmi"])
+    same_server = Organization.objects.create(
+        name="Initech", slug="initech", tmi_base_url=acme.tmi_base_url, allowed_email_domains=["tmi.local", "test.tmi"]
+    )
     assert sign_in(alice.browser, same_server, "alice")["Location"] == "/o/initech/"
     assert signed_in_user_id(alice.browser) == str(alice.pk) and django_user_model.objects.count() == 1
     assert Membership.objects.filter(user=alice).count() == 2 and len(identities_of(alice)) == 1
@@ -204,8 +210,9 @@ def test_a_user_made_staff_after_pressing_link_is_refused_and_the_tokens_given_b
 
     given_back = []
     revoke = pipeline.tmi_tokens_revoke_quietly
-    monkeypatch.setattr(pipeline, "tmi_tokens_revoke_quietly",
-                        lambda **kwargs: given_back.append(kwargs["tokens"]) or revoke(**kwargs))
+    monkeypatch.setattr(
+        pipeline, "tmi_tokens_revoke_quietly", lambda **kwargs: given_back.append(kwargs["tokens"]) or revoke(**kwargs)
+    )
     attempt = start(alice.browser, globex, "alice-work", link=True)
     alice.is_staff = True
     alice.save()
@@ -214,8 +221,11 @@ def test_a_user_made_staff_after_pressing_link_is_refused_and_the_tokens_given_b
     assert any("cannot be linked" in m for m in message_texts(refused))
     assert len(identities_of(alice)) == 1 and not TMIConnection.objects.filter(organization=globex).exists()
     assert len(given_back) == 1  # TMI's fresh tokens for nothing: revoked, not dropped
-    rejected = httpx.get(f"{globex.tmi_base_url}/oauth2/userinfo",
-                         headers={"Authorization": f"Bearer {given_back[0].access_token}"}, timeout=10)
+    rejected = httpx.get(
+        f"{globex.tmi_base_url}/oauth2/userinfo",
+        headers={"Authorization": f"Bearer {given_back[0].access_token}"},
+        timeout=10,
+    )
     assert rejected.status_code == 401
 
 

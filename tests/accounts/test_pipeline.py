@@ -1,4 +1,5 @@
 """The pipeline steps: who the person is, whether the organisation admits them, keeping the tokens."""
+
 import base64
 import json
 
@@ -40,6 +41,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def fake_jwt(claims: dict) -> str:
     def part(data):
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
     return f"{part({'alg': 'HS256'})}.{part(claims)}.signature"
 
 
@@ -76,15 +78,17 @@ def test_a_new_identity_never_joins_the_signed_in_user_unasked(backend, zoe):
 
 
 def test_a_new_identity_joins_the_user_who_asked_to_link_it(backend, zoe):
-    found = user_identify(backend, "http://other#tmi:zoe-at-work", {"email": "ZOE@example.com"}, current_user=zoe,
-                          link_user=zoe.pk)
+    found = user_identify(
+        backend, "http://other#tmi:zoe-at-work", {"email": "ZOE@example.com"}, current_user=zoe, link_user=zoe.pk
+    )
     assert found == {"user": zoe, "social": None, "linked": True}
 
 
 def test_a_new_identity_with_another_email_is_not_linked(backend, zoe):
     with pytest.raises(SignInError) as raised:
-        user_identify(backend, "http://other#tmi:zoe", {"email": "zoe@elsewhere.example"}, current_user=zoe,
-                      link_user=zoe.pk)
+        user_identify(
+            backend, "http://other#tmi:zoe", {"email": "zoe@elsewhere.example"}, current_user=zoe, link_user=zoe.pk
+        )
     assert "zoe@elsewhere.example" in raised.value.message and "zoe@example.com" in raised.value.message
     with pytest.raises(SignInError):
         user_identify(backend, "http://other#tmi:zoe", {}, current_user=zoe, link_user=zoe.pk)
@@ -111,8 +115,7 @@ def test_staff_and_superusers_are_never_linked(backend, zoe, flag):
     setattr(zoe, flag, True)
     zoe.save()
     with pytest.raises(SignInError) as raised:
-        user_identify(backend, "http://other#tmi:zoe", {"email": "zoe@example.com"}, current_user=zoe,
-                      link_user=zoe.pk)
+        user_identify(backend, "http://other#tmi:zoe", {"email": "zoe@example.com"}, current_user=zoe, link_user=zoe.pk)
     assert raised.value.message == LINK_NOT_FOR_OPERATORS
     assert not UserSocialAuth.objects.exists()
 
@@ -179,8 +182,9 @@ def test_a_person_without_admission_is_stopped_and_their_tokens_given_back(organ
         membership_require(backend, {"email": "mallory@tmi.local"}, organization, tokens=tokens)
     assert raised.value.email == "mallory@tmi.local"
     assert not Membership.objects.exists()
-    refused = httpx.get(f"{organization.tmi_base_url}/oauth2/userinfo",
-                        headers={"Authorization": f"Bearer {tokens.access_token}"})
+    refused = httpx.get(
+        f"{organization.tmi_base_url}/oauth2/userinfo", headers={"Authorization": f"Bearer {tokens.access_token}"}
+    )
     assert refused.status_code == 401
 
 
@@ -208,8 +212,12 @@ def test_granting_an_invitation_accepts_it_and_forgets_the_session_hint(organiza
 
 def test_tokens_go_to_the_vault(organization, zoe):
     tokens = TokenPair(**login(organization.tmi_base_url, "zoe"))
-    tokens_store(organization, tokens, {"provider": "tmi", "subject": "zoe", "email": "zoe@tmi.local",
-                                        "display_name": "Zoe"}, user=zoe)
+    tokens_store(
+        organization,
+        tokens,
+        {"provider": "tmi", "subject": "zoe", "email": "zoe@tmi.local", "display_name": "Zoe"},
+        user=zoe,
+    )
     connection = TMIConnection.objects.get(organization=organization, user=zoe)
     assert connection.access_token == tokens.access_token and connection.refresh_token == tokens.refresh_token
     assert (connection.subject, connection.email, connection.display_name) == ("zoe", "zoe@tmi.local", "Zoe")

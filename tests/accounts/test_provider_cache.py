@@ -1,5 +1,6 @@
 """The public sign-in page does not make the portal call TMI on every view: the provider list is kept per
 organisation and TMI address (PORTAL_TMI_PROVIDERS_CACHE_SECONDS), a failure for a few seconds."""
+
 import json
 
 import httpx
@@ -46,10 +47,16 @@ def fault_hits(base_url: str, fault_id: int) -> int:
 
 
 def test_the_organisations_own_choice_applies_without_asking_again(organization, sandbox, generation):
-    listed = [{"id": name, "name": name.title(), "auth_url": f"/oauth2/authorize?idp={name}"}
-              for name in ("google", "github")]
-    answer = add_fault(sandbox.base_url, path_prefix="/oauth2/providers", method="GET", status=200,
-                       body=json.dumps({"providers": listed}))
+    listed = [
+        {"id": name, "name": name.title(), "auth_url": f"/oauth2/authorize?idp={name}"} for name in ("google", "github")
+    ]
+    answer = add_fault(
+        sandbox.base_url,
+        path_prefix="/oauth2/providers",
+        method="GET",
+        status=200,
+        body=json.dumps({"providers": listed}),
+    )
     everything = Client().get("/o/acme/login/").content.decode()
     assert 'value="github"' in everything and 'value="google"' in everything
     organization.identity_providers = ["github"]

@@ -1,4 +1,5 @@
 """The whole sign-in and sign-out round trip against the real sandbox, in both TMI generations."""
+
 import json
 import logging
 from urllib.parse import urlencode
@@ -70,10 +71,20 @@ def test_next_inside_the_organisation_is_honoured(organization, browser):
     assert done["Location"] == "/o/acme/threat-models/?status=open"
 
 
-@pytest.mark.parametrize("evil", [
-    "https://evil.example/o/acme/", "//evil.example/o/acme/", "/\\evil.example/", "http://localhost:8000@evil.example/",
-    "/o/globex/", "/admin/", "javascript:alert(1)", "/o/acme/../../admin/", "/o/acme/login/",
-])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "https://evil.example/o/acme/",
+        "//evil.example/o/acme/",
+        "/\\evil.example/",
+        "http://localhost:8000@evil.example/",
+        "/o/globex/",
+        "/admin/",
+        "javascript:alert(1)",
+        "/o/acme/../../admin/",
+        "/o/acme/login/",
+    ],
+)
 def test_open_redirects_are_refused(organization, browser, evil):
     organization.allowed_email_domains = ["tmi.local", "test.tmi"]
     organization.save()
@@ -93,8 +104,9 @@ def test_a_non_member_gets_a_clear_page_and_nothing_is_created(organization, bro
 
 
 def test_a_pending_invitation_is_accepted_on_sign_in(organization, browser, django_user_model):
-    invitation, token = invitation_create(organization=organization, email=email_of(organization, "zoe"),
-                                          role=Role.ADMIN, invited_by=None)
+    invitation, token = invitation_create(
+        organization=organization, email=email_of(organization, "zoe"), role=Role.ADMIN, invited_by=None
+    )
     page = browser.get(f"/invitations/{token}/")
     assert page.status_code == 200 and "Acme" in page.content.decode()
     accept = browser.post(f"/invitations/{token}/")
@@ -127,15 +139,17 @@ def test_the_email_domain_joins_automatically(organization, browser, django_user
     assert membership.user.username == "dave" and membership.role == Role.MEMBER
 
 
-def test_one_person_in_two_organisations_on_two_tmi_servers(organization, sandbox_factory, generation, browser,
-                                                            django_user_model):
+def test_one_person_in_two_organisations_on_two_tmi_servers(
+    organization, sandbox_factory, generation, browser, django_user_model
+):
     # Was: the second TMI's identity joined carol because its email matched hers. Now carol, signed
     # in, links it herself ("Link to carol" on globex's sign-in page).
     organization.allowed_email_domains = ["tmi.local", "test.tmi"]
     organization.save()
     second = sandbox_factory(generation)
-    globex = Organization.objects.create(name="Globex", slug="globex", tmi_base_url=second.base_url,
-                                         allowed_email_domains=["tmi.local", "test.tmi"])
+    globex = Organization.objects.create(
+        name="Globex", slug="globex", tmi_base_url=second.base_url, allowed_email_domains=["tmi.local", "test.tmi"]
+    )
     assert sign_in(browser, organization, "carol")["Location"] == "/o/acme/"
     assert sign_in(browser, globex, "carol", link=True)["Location"] == "/o/globex/"
     carol = django_user_model.objects.get()
@@ -225,11 +239,14 @@ def test_a_missing_code(organization, browser, alice):
     assert_back_on_login(browser, response, "expired or was started in another browser")
 
 
-@pytest.mark.parametrize("fault", [
-    {"path_prefix": "/oauth2/token", "status": 503},
-    {"path_prefix": "/oauth2/token", "status": 500},
-    {"path_prefix": "/oauth2/userinfo", "status": 502},
-])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"path_prefix": "/oauth2/token", "status": 503},
+        {"path_prefix": "/oauth2/token", "status": 500},
+        {"path_prefix": "/oauth2/userinfo", "status": 502},
+    ],
+)
 def test_tmi_failing_at_the_callback(organization, browser, alice, fault):
     attempt = start(browser, organization, "alice")
     add_fault(organization.tmi_base_url, times=10, **fault)
@@ -250,11 +267,14 @@ def test_tmi_unreachable_at_the_callback(organization, browser, alice, sandbox):
     assert_back_on_login(browser, browser.get(attempt.callback_path), "not answering")
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/oauth2/token", "this is not json"),
-    ("/oauth2/token", '{"token_type": "bearer"}'),
-    ("/oauth2/userinfo", '{"email": "x@y.z"}'),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/oauth2/token", "this is not json"),
+        ("/oauth2/token", '{"token_type": "bearer"}'),
+        ("/oauth2/userinfo", '{"email": "x@y.z"}'),
+    ],
+)
 def test_malformed_tmi_answers(organization, browser, alice, path, body):
     attempt = start(browser, organization, "alice")
     add_fault(organization.tmi_base_url, path_prefix=path, status=200, body=body, times=5)
@@ -333,8 +353,11 @@ def test_tokens_never_leave_the_server(organization, alice, caplog):
     assert all(tokens)
     seen += [browser.get("/o/acme/login/"), browser.post("/o/acme/logout/"), browser.get("/o/acme/login/")]
     for response in seen:
-        exposed = [response.content.decode(), response.get("Location", ""),
-                   *(f"{c.key}={c.value}" for c in response.cookies.values())]
+        exposed = [
+            response.content.decode(),
+            response.get("Location", ""),
+            *(f"{c.key}={c.value}" for c in response.cookies.values()),
+        ]
         assert not any(token in text for token in tokens for text in exposed)
     assert not any(token in f"{c.key}={c.value}" for token in tokens for c in browser.cookies.values())
     assert set(browser.cookies) <= {"sessionid", "csrftoken", "messages"}
@@ -357,8 +380,10 @@ def csrf_sign_in(organization):
     page = browser.get("/o/acme/login/").content.decode()
     provider = "tmi" if 'name="provider" value="tmi"' in page else "test"
     refused = browser.post("/o/acme/login/", {"provider": provider, "login_hint": "alice"})
-    allowed = browser.post("/o/acme/login/", {"provider": provider, "login_hint": "alice",
-                                              "csrfmiddlewaretoken": browser.cookies["csrftoken"].value})
+    allowed = browser.post(
+        "/o/acme/login/",
+        {"provider": provider, "login_hint": "alice", "csrfmiddlewaretoken": browser.cookies["csrftoken"].value},
+    )
     return browser, refused, allowed
 
 

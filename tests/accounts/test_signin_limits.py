@@ -1,6 +1,7 @@
 """Sign-in starts are limited: a few a minute per browser session and per client address (each start
 asks TMI and stores an OAuth state), and a session keeps at most five pending OAuth states, the oldest
 dropped (its callback then fails cleanly), against the real sandbox in both TMI generations."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,8 +30,9 @@ def messages_on_login(client) -> str:
     return client.get("/o/acme/login/").content.decode()
 
 
-def test_twenty_starts_keep_five_states_the_oldest_fails_cleanly_the_newest_completes(organization, alice,
-                                                                                     browser, settings):
+def test_twenty_starts_keep_five_states_the_oldest_fails_cleanly_the_newest_completes(
+    organization, alice, browser, settings
+):
     settings.PORTAL_SIGNIN_STARTS_PER_MINUTE = 100  # this test is about the states, not the rate
     settings.PORTAL_SIGNIN_STARTS_PER_MINUTE_PER_ADDRESS = 100
     oldest = start(browser, organization, "alice")

@@ -1,6 +1,7 @@
 """The sign-in page reads TMI (its generation and sign-in providers) and, like every page, waits on it for one
 deadline in all (PORTAL_TMI_PAGE_DEADLINE_SECONDS): nothing is sent again after a timeout, and a Retry-After
 longer than the time left is not waited for. Against the sandbox over real sockets, both generations."""
+
 from __future__ import annotations
 
 import time

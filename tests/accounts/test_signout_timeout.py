@@ -1,6 +1,7 @@
 """Signing out while TMI hangs: the portal tells TMI what it can within PORTAL_TMI_SIGNOUT_SECONDS, sends
 nothing twice, and signs out here anyway. Against the sandbox over real sockets, both generations; what TMI
 saw is counted by the sandbox's fault records."""
+
 from __future__ import annotations
 
 import time

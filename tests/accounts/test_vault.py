@@ -1,4 +1,5 @@
 """The token vault against the sandbox: tokens encrypted at rest, one refresh path under a lock."""
+
 import threading
 
 import httpx

@@ -1,4 +1,5 @@
 """The sign-in page, sign-out and invitation pages (the round trip itself is in test_signin_flow.py)."""
+
 import json
 from datetime import timedelta
 
@@ -16,8 +17,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def providers_fault(organization, providers):
-    add_fault(organization.tmi_base_url, path_prefix="/oauth2/providers", method="GET", status=200,
-              body=json.dumps({"providers": providers}), times=10)
+    add_fault(
+        organization.tmi_base_url,
+        path_prefix="/oauth2/providers",
+        method="GET",
+        status=200,
+        body=json.dumps({"providers": providers}),
+        times=10,
+    )
 
 
 def provider(id_, name, icon):
@@ -60,11 +67,14 @@ def test_a_colour_that_slipped_past_validation_is_not_used(organization, browser
 
 def test_everything_from_tmi_and_the_organisation_is_escaped(organization, browser):
     Organization.objects.filter(pk=organization.pk).update(name="<b>Acme</b>")
-    providers_fault(organization, [
-        provider("evil", '<script>alert("x")</script>', "javascript:alert(1)"),
-        provider("google", "Google", "https://cdn.example/google.svg"),
-        provider("github", "Git<Hub>", "icons/github.svg"),
-    ])
+    providers_fault(
+        organization,
+        [
+            provider("evil", '<script>alert("x")</script>', "javascript:alert(1)"),
+            provider("google", "Google", "https://cdn.example/google.svg"),
+            provider("github", "Git<Hub>", "icons/github.svg"),
+        ],
+    )
     html = browser.get("/o/acme/login/?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E").content.decode()
     assert "<script>" not in html and "<b>Acme</b>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html and "&lt;b&gt;Acme&lt;/b&gt;" in html
@@ -179,7 +189,9 @@ def test_a_used_invitation_is_410(organization, browser):
     assert page.status_code == 410 and "already been accepted" in page.content.decode()
 
 
-def test_a_member_whose_tmi_sign_in_was_refused_sees_a_banner_on_every_tenant_page(client, organization, member_factory):
+def test_a_member_whose_tmi_sign_in_was_refused_sees_a_banner_on_every_tenant_page(
+    client, organization, member_factory
+):
     from portal.accounts.models import TMIConnection
 
     user = member_factory(organization, "alice", role="owner")

@@ -1,5 +1,6 @@
 """The audit log's CSV: every cell quoted, and formula starts neutralised even when hidden behind a
 leading separator (`;`, `|`) or whitespace, which some spreadsheets skip before reading a formula."""
+
 from __future__ import annotations
 
 import csv
@@ -26,7 +27,11 @@ HIDDEN_FORMULAS = [
     ("\t", "'\t"),
 ]
 HARMLESS = [
-    ("a;=b", "a;=b"), ("x|y", "x|y"), ("  plain", "  plain"), (";;", ";;"), ("alice@example.com", "alice@example.com"),
+    ("a;=b", "a;=b"),
+    ("x|y", "x|y"),
+    ("  plain", "  plain"),
+    (";;", ";;"),
+    ("alice@example.com", "alice@example.com"),
 ]
 
 

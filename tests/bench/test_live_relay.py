@@ -1,5 +1,6 @@
 """The live-relay benchmark still runs end to end: a tiny N through a real daphne and sandbox, in both
 TMI generations, printing figures that add up. (The figures themselves are for people, not asserts.)"""
+
 from __future__ import annotations
 
 import re
@@ -16,13 +17,17 @@ NUMBER = r"([\d.]+)"
 
 
 def bench(*args: str, timeout: float = 100) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def figures(line_label: str, output: str) -> tuple[float, float, float, int, int]:
-    match = re.search(rf"{re.escape(line_label)}\s+p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms\s+{NUMBER} changes/s\s+"
-                      rf"\(n=(\d+), lost (\d+)\)", output)
+    match = re.search(
+        rf"{re.escape(line_label)}\s+p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms\s+{NUMBER} changes/s\s+"
+        rf"\(n=(\d+), lost (\d+)\)",
+        output,
+    )
     assert match, f"no {line_label!r} line in:\n{output}"
     p50, p99, rate, n, lost = match.groups()
     return float(p50), float(p99), float(rate), int(n), int(lost)
@@ -50,7 +55,7 @@ def test_a_tiny_run_prints_sane_figures(generation):
 
     idle = re.search(rf"daphne, no live sessions\s+{NUMBER} MiB", output)
     busy = re.search(rf"daphne, 4 bridged sessions\s+{NUMBER} MiB", output)
-    per_session = re.search(rf"per bridged session\s+(-?[\d.]+) KiB", output)
+    per_session = re.search(r"per bridged session\s+(-?[\d.]+) KiB", output)
     assert idle and busy and per_session, output
     assert float(idle[1]) > 10  # a real daphne with Django loaded, not a placeholder
     assert float(per_session[1]) > 0

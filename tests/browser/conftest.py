@@ -3,6 +3,7 @@
 Playwright's own browsers cannot be downloaded here; `make test` installs Debian's chromium when it
 is missing and it may (as root). Without it these tests fail, never skip, and say what to install.
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ database), but as a plain context manager for pytest fixtures. The parent binds 
 socket and hands it to daphne (`--fd`), so the port is known before daphne starts and no other
 process can take it in between.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,24 +44,28 @@ class DaphneServer:
         self._child: Child | None = None
         self.url = ""
 
-    def __enter__(self) -> "DaphneServer":
+    def __enter__(self) -> DaphneServer:
         # Configured as in production (DEBUG off: the real error pages, static files collected and
         # served by WhiteNoise), except for the database.
-        env = {**os.environ, "DATABASE_URL": tests_database_url(), "DJANGO_DEBUG": "false",
-               "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "DATABASE_URL": tests_database_url(), "DJANGO_DEBUG": "false", "PYTHONUNBUFFERED": "1"}
         # The server keeps Django's async-safety check, whatever the test process relaxed.
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-                       cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+        )
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((self.host, 0))
         self._sock.listen(128)
         self.url = f"http://{self.host}:{self._sock.getsockname()[1]}"
         fd = self._sock.fileno()
-        self._child = Child("daphne", [sys.executable, "-m", "daphne", "--fd", str(fd), "-v", "1",
-                                       "portal.asgi:application"],
-                            ready_url=f"{self.url}/healthz/", pass_fds=(fd,), log_path=self.log_path)
+        self._child = Child(
+            "daphne",
+            [sys.executable, "-m", "daphne", "--fd", str(fd), "-v", "1", "portal.asgi:application"],
+            ready_url=f"{self.url}/healthz/",
+            pass_fds=(fd,),
+            log_path=self.log_path,
+        )
         try:
             self._child.start(env)
             self._child.wait_ready(timeout=self.startup_timeout)

@@ -3,6 +3,7 @@ signed in as an owner, in both TMI generations, shows without a single violation
 policy. Sign-in through TMI still works under it (form-action), the live page's socket connects
 (connect-src) and the export page polls (connect-src); a script injected into a page is refused, which
 proves the listener hears violations."""
+
 from __future__ import annotations
 
 import re
@@ -48,8 +49,9 @@ def demo_world(sandbox, generation, live_portal):
     from portal.organizations.services import invitation_create
 
     acme = Organization.objects.get(slug="acme")
-    _, token = invitation_create(organization=acme, email="newcomer@example.com",
-                                 invited_by=acme.memberships.get(user__username="alice").user)
+    _, token = invitation_create(
+        organization=acme, email="newcomer@example.com", invited_by=acme.memberships.get(user__username="alice").user
+    )
     return live_portal, token
 
 
@@ -111,8 +113,10 @@ def test_no_page_of_the_portal_breaks_its_content_security_policy(demo_world, pa
     assert alice.at_portal() == []
 
     # The listener hears a violation when there is one: an injected inline script is refused.
-    page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
-                  " document.body.append(s); }")
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+        " document.body.append(s); }"
+    )
     page.wait_for_timeout(200)
     assert page.evaluate("() => window.ran") is None
     assert any("inline script" in line for line in alice.at_portal()), alice.seen

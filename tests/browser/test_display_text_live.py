@@ -1,9 +1,8 @@
 """The live page draws cells and names from TMI's socket messages in the browser: it removes bidi and
 control characters as the server's renderer does (static/portal/live/render.js, cleanDisplayText), in
 real Chromium through a real daphne, both TMI generations."""
-from __future__ import annotations
 
-import pytest
+from __future__ import annotations
 
 from tests.browser.test_live_diagram import open_live, person, world  # noqa: F401 - fixtures used by name
 from tests.dashboard.conftest import find_model

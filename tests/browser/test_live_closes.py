@@ -4,6 +4,7 @@ that keeps it from sending a frame the portal or daphne would refuse.
 
 The WebSocket is replaced by a stand-in whose close codes the test chooses: the portal does not make a
 4500 or a 4008 without an `ended` on demand, and the page must act on the code alone."""
+
 from __future__ import annotations
 
 from portal.live.closes import CLOSES, SERVER_CLOSES, closes_for_page
@@ -47,15 +48,24 @@ def run(page, live_portal, codes):
 
 
 def test_closes_that_allow_it_reconnect_and_say_why(page, live_portal):
-    reconnecting = [CLOSES["internal_error"].code, SERVER_CLOSES["too_large"].code,
-                    SERVER_CLOSES["server_error"].code, SERVER_CLOSES["going_away"].code, 1006]
+    reconnecting = [
+        CLOSES["internal_error"].code,
+        SERVER_CLOSES["too_large"].code,
+        SERVER_CLOSES["server_error"].code,
+        SERVER_CLOSES["going_away"].code,
+        1006,
+    ]
     outcome = run(page, live_portal, reconnecting)
     assert [r["code"] for r in outcome["results"]] == reconnecting
     for result in outcome["results"]:
         assert result["reconnecting"] and not result["stopped"], result
     words = [r["seen"][0]["drop"] for r in outcome["results"]]
-    assert words[:4] == [str(CLOSES["internal_error"].words), str(SERVER_CLOSES["too_large"].words),
-                         str(SERVER_CLOSES["server_error"].words), str(SERVER_CLOSES["going_away"].words)]
+    assert words[:4] == [
+        str(CLOSES["internal_error"].words),
+        str(SERVER_CLOSES["too_large"].words),
+        str(SERVER_CLOSES["server_error"].words),
+        str(SERVER_CLOSES["going_away"].words),
+    ]
     assert "too large" in words[1]
     assert words[4] is None  # a plain network drop: the page's usual "reconnecting" status, no extra words
     assert outcome["sockets"] == len(reconnecting)

@@ -3,13 +3,13 @@ through a real daphne (the portal's bridge) to a real sandbox per TMI generation
 
 Seeded (portal/sandbox/seed.py, portal/devtools/demo_seed.py): on the Customer Payments API alice is
 owner and bob writer at TMI, both members of acme; carol (globex) may only read it."""
+
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
 
 import pytest
-
 from django.conf import settings
 from django.test import Client
 
@@ -49,8 +49,15 @@ def person(chromium, world, member_factory):
         client.force_login(user, backend=MODEL_BACKEND)
         context = chromium.new_context(viewport=viewport or VIEWPORT, locale="en-GB")
         context.set_default_timeout(15_000)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": world["portal"],
-                              "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "url": world["portal"],
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                }
+            ]
+        )
         contexts.append(context)
         return context.new_page()
 
@@ -76,7 +83,8 @@ def cell(page, cell_id: str):
 
 def node_ids(page) -> list[str]:
     return page.locator("#live-viewport g.tmi-cells g.tmi-node").evaluate_all(
-        "nodes => nodes.map(n => n.getAttribute('data-cell-id'))")
+        "nodes => nodes.map(n => n.getAttribute('data-cell-id'))"
+    )
 
 
 def wait_seconds(page, expression: str, arg=None, *, since: float | None = None) -> float:
@@ -120,14 +128,17 @@ def test_the_first_paint_and_live_drawing_are_identical(person, world):
     page = person("alice")
     response = open_live(page, world)
     # The page redrew every cell from TMI's `state` with the script; the server drew them first.
-    same = page.evaluate("""html => {
+    same = page.evaluate(
+        """html => {
         const served = new DOMParser().parseFromString(html, 'text/html');
         const server = served.querySelector('#live-viewport g.tmi-cells');
         const live = document.querySelector('#live-viewport g.tmi-cells');
         const defs = [served, document].map(d => d.querySelector('#live-viewport svg > defs').innerHTML);
         return {cells: server.innerHTML === live.innerHTML, defs: defs[0] === defs[1],
                 server: server.innerHTML, live: live.innerHTML, count: live.childElementCount};
-    }""", response.text())
+    }""",
+        response.text(),
+    )
     assert same["count"] == len(world["cells"])
     assert same["cells"], (same["server"][:2000], same["live"][:2000])
     assert same["defs"]
@@ -136,38 +147,102 @@ def test_the_first_paint_and_live_drawing_are_identical(person, world):
 # Cells that take every branch of the renderer: both label forms, rotation, ports, routers, connectors,
 # markers, duplicates, hidden cells, junk, numbers as strings, keys named like JavaScript's built-ins.
 ODD_CELLS = [
-    {"id": "a", "shape": "process", "x": "10", "y": 20, "width": 130, "height": 70, "angle": 30,
-     "label": "Flat label with quite a few words in it to wrap around"},
-    {"id": "b", "shape": "store", "position": {"x": 300, "y": 200}, "size": {"width": "150", "height": 80},
-     "attrs": {"body": {"fill": "red;x", "stroke": "#abc", "strokeWidth": "3", "strokeDasharray": "4 2"},
-               "text": {"text": "Store <b>&\"'", "fontSize": "14", "fill": "rgb(1,2,3)"}},
-     "ports": {"items": [{"id": "p1", "group": "top"}, {"id": "p2", "group": "left"}]}},
-    {"id": "c", "shape": "actor", "position": {"x": -50, "y": 300}, "size": {"width": 80, "height": 40},
-     "attrs": {"text": {"text": "Tiny"}}},
-    {"id": "d", "shape": "security-boundary", "position": {"x": -100, "y": -100}, "size": {"width": 700, "height": 600},
-     "attrs": {"text": {"text": "Zone"}}, "zIndex": 5},
+    {
+        "id": "a",
+        "shape": "process",
+        "x": "10",
+        "y": 20,
+        "width": 130,
+        "height": 70,
+        "angle": 30,
+        "label": "Flat label with quite a few words in it to wrap around",
+    },
+    {
+        "id": "b",
+        "shape": "store",
+        "position": {"x": 300, "y": 200},
+        "size": {"width": "150", "height": 80},
+        "attrs": {
+            "body": {"fill": "red;x", "stroke": "#abc", "strokeWidth": "3", "strokeDasharray": "4 2"},
+            "text": {"text": "Store <b>&\"'", "fontSize": "14", "fill": "rgb(1,2,3)"},
+        },
+        "ports": {"items": [{"id": "p1", "group": "top"}, {"id": "p2", "group": "left"}]},
+    },
+    {
+        "id": "c",
+        "shape": "actor",
+        "position": {"x": -50, "y": 300},
+        "size": {"width": 80, "height": 40},
+        "attrs": {"text": {"text": "Tiny"}},
+    },
+    {
+        "id": "d",
+        "shape": "security-boundary",
+        "position": {"x": -100, "y": -100},
+        "size": {"width": 700, "height": 600},
+        "attrs": {"text": {"text": "Zone"}},
+        "zIndex": 5,
+    },
     {"id": "e", "shape": "text-box", "position": {"x": 0, "y": 500}, "attrs": {"text": {"text": "Note\n\nparagraphs"}}},
     {"id": "f", "shape": "weird", "position": {"x": 600, "y": 50}, "attrs": {"label": {"text": 12.5}}},
-    {"id": "g", "shape": "flow", "source": {"cell": "a"}, "target": {"cell": "b", "port": "p1"},
-     "vertices": [{"x": 200, "y": 50}, {"x": "250", "y": 120}], "connector": "rounded",
-     "labels": ["bare", {"attrs": {"text": {"text": "second label here"}},
-                         "position": {"distance": -30, "offset": 10}}],
-     "attrs": {"line": {"stroke": "blue", "sourceMarker": "diamond", "targetMarker": {"name": "circle"}}}},
-    {"id": "h", "shape": "edge", "source": "b", "target": {"cell": "c"}, "router": {"name": "orth"},
-     "defaultLabel": {"attrs": {"text": {"text": "default"}}}},
+    {
+        "id": "g",
+        "shape": "flow",
+        "source": {"cell": "a"},
+        "target": {"cell": "b", "port": "p1"},
+        "vertices": [{"x": 200, "y": 50}, {"x": "250", "y": 120}],
+        "connector": "rounded",
+        "labels": [
+            "bare",
+            {"attrs": {"text": {"text": "second label here"}}, "position": {"distance": -30, "offset": 10}},
+        ],
+        "attrs": {"line": {"stroke": "blue", "sourceMarker": "diamond", "targetMarker": {"name": "circle"}}},
+    },
+    {
+        "id": "h",
+        "shape": "edge",
+        "source": "b",
+        "target": {"cell": "c"},
+        "router": {"name": "orth"},
+        "defaultLabel": {"attrs": {"text": {"text": "default"}}},
+    },
     {"id": "i", "shape": "flow", "source": {"cell": "a"}, "target": {"cell": "a"}, "label": "self"},
-    {"id": "j", "source": {"x": 700, "y": 700}, "target": {"x": 800, "y": 650}, "connector": "smooth",
-     "vertices": [{"x": 750, "y": 600}], "attrs": {"line": {"targetMarker": None, "strokeWidth": 30}}},
+    {
+        "id": "j",
+        "source": {"x": 700, "y": 700},
+        "target": {"x": 800, "y": 650},
+        "connector": "smooth",
+        "vertices": [{"x": 750, "y": 600}],
+        "attrs": {"line": {"targetMarker": None, "strokeWidth": 30}},
+    },
     {"id": "k", "shape": "process", "position": {"x": 900, "y": 900}, "visible": False},
     {"id": "l", "shape": "flow", "source": {"cell": "gone"}, "target": {"cell": "a"}},
-    {"id": "a", "shape": "process", "position": {"x": 20, "y": 20}, "size": {"width": 125, "height": 62.5},
-     "attrs": {"text": {"text": "the last duplicate wins " + "x" * 300}}, "zIndex": -1},
-    {"id": "m", "shape": "constructor", "position": {"x": 1, "y": 1},
-     "ports": [{"id": "constructor", "group": "constructor"}]},
-    {"id": "n", "shape": "flow", "source": {"cell": "m", "port": "constructor"}, "target": {"cell": "c"},
-     "attrs": {"line": {"targetMarker": {"name": "__proto__"}}}},
+    {
+        "id": "a",
+        "shape": "process",
+        "position": {"x": 20, "y": 20},
+        "size": {"width": 125, "height": 62.5},
+        "attrs": {"text": {"text": "the last duplicate wins " + "x" * 300}},
+        "zIndex": -1,
+    },
+    {
+        "id": "m",
+        "shape": "constructor",
+        "position": {"x": 1, "y": 1},
+        "ports": [{"id": "constructor", "group": "constructor"}],
+    },
+    {
+        "id": "n",
+        "shape": "flow",
+        "source": {"cell": "m", "port": "constructor"},
+        "target": {"cell": "c"},
+        "attrs": {"line": {"targetMarker": {"name": "__proto__"}}},
+    },
     {"id": "o", "shape": "actor", "position": {"x": 0.125, "y": 2.625}, "attrs": {"text": {"text": HOSTILE}}},
-    "junk", None, 5, {"id": "p"},
+    "junk",
+    None,
+    5,
+    {"id": "p"},
 ]
 
 
@@ -175,7 +250,8 @@ def test_the_script_draws_odd_cells_exactly_as_the_server_does(person, world):
     page = person("alice")
     open_live(page, world)
     fragments, defs = cell_fragments(ODD_CELLS, id_prefix="live")
-    server, live = page.evaluate("""async ([cells, served]) => {
+    server, live = page.evaluate(
+        """async ([cells, served]) => {
         const render = await import('/static/portal/live/render.js');
         const markers = new render.Markers('live');
         const drawn = render.drawCells(cells, markers).fragments.map(f => f.element);
@@ -185,7 +261,9 @@ def test_the_script_draws_odd_cells_exactly_as_the_server_does(person, world):
             `<g xmlns="http://www.w3.org/2000/svg">${served}</g>`, 'image/svg+xml').documentElement;
         const xml = new XMLSerializer();
         return [xml.serializeToString(parsed), xml.serializeToString(wrap([...drawn, ...markers.elements()]))];
-    }""", [ODD_CELLS, "".join(f.svg for f in fragments) + defs])
+    }""",
+        [ODD_CELLS, "".join(f.svg for f in fragments) + defs],
+    )
     assert server.count("data-cell-id=") == 13
     assert live == server
 
@@ -197,8 +275,12 @@ def test_one_edits_and_the_other_sees_it_within_a_second(alice_and_bob, world, g
     # Add: a new process, drawn at once on alice's side, on bob's within a second.
     edited = time.monotonic()
     alice.get_by_role("button", name="+ Process").click()
-    took = wait_seconds(bob, "n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-node').length === n",
-                        len(before) + 1, since=edited)
+    took = wait_seconds(
+        bob,
+        "n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-node').length === n",
+        len(before) + 1,
+        since=edited,
+    )
     assert took < WITHIN
     (new_id,) = set(node_ids(bob)) - set(before)
     assert new_id in node_ids(alice)
@@ -213,21 +295,32 @@ def test_one_edits_and_the_other_sees_it_within_a_second(alice_and_bob, world, g
     cx_before = float(cell(bob, new_id).locator("ellipse").get_attribute("cx"))
     edited = time.monotonic()
     alice.mouse.up()
-    took = wait_seconds(bob, """([id, cx]) => {
+    took = wait_seconds(
+        bob,
+        """([id, cx]) => {
         const e = document.querySelector(`#live-viewport [data-cell-id="${id}"] ellipse`);
-        return e && Math.abs(parseFloat(e.getAttribute('cx')) - cx) > 100; }""", [new_id, cx_before], since=edited)
+        return e && Math.abs(parseFloat(e.getAttribute('cx')) - cx) > 100; }""",
+        [new_id, cx_before],
+        since=edited,
+    )
     assert took < WITHIN
     assert cell(bob, new_id).locator("ellipse").get_attribute("cx") == cell(alice, new_id).locator(
-        "ellipse").get_attribute("cx")
+        "ellipse"
+    ).get_attribute("cx")
 
     # Relabel: double-click, type, Enter.
     cell(alice, new_id).dblclick()
     alice.get_by_label("New name").fill("Fraud scoring")
     edited = time.monotonic()
     alice.get_by_label("New name").press("Enter")
-    took = wait_seconds(bob, """id => {
+    took = wait_seconds(
+        bob,
+        """id => {
         const g = document.querySelector(`#live-viewport [data-cell-id="${id}"]`);
-        return g && g.textContent.includes('Fraud scoring'); }""", new_id, since=edited)
+        return g && g.textContent.includes('Fraud scoring'); }""",
+        new_id,
+        since=edited,
+    )
     assert took < WITHIN
     screenshot(alice, "alice-edited")
     screenshot(bob, "bob-sees-alices-edit")
@@ -241,9 +334,14 @@ def test_one_edits_and_the_other_sees_it_within_a_second(alice_and_bob, world, g
     alice.mouse.move(handle["x"] + 66, handle["y"] + 36, steps=4)
     edited = time.monotonic()
     alice.mouse.up()
-    took = wait_seconds(bob, """([id, rx]) => {
+    took = wait_seconds(
+        bob,
+        """([id, rx]) => {
         const e = document.querySelector(`#live-viewport [data-cell-id="${id}"] ellipse`);
-        return e && parseFloat(e.getAttribute('rx')) > rx + 20; }""", [new_id, rx_before], since=edited)
+        return e && parseFloat(e.getAttribute('rx')) > rx + 20; }""",
+        [new_id, rx_before],
+        since=edited,
+    )
     assert took < WITHIN
 
     # A flow: "+ Data flow", then the shape the data comes from, then the one it goes to.
@@ -253,8 +351,12 @@ def test_one_edits_and_the_other_sees_it_within_a_second(alice_and_bob, world, g
     cell(alice, gateway).click()
     edited = time.monotonic()
     cell(alice, new_id).click()
-    took = wait_seconds(bob, "n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-edge').length === n",
-                        flows + 1, since=edited)
+    took = wait_seconds(
+        bob,
+        "n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-edge').length === n",
+        flows + 1,
+        since=edited,
+    )
     assert took < WITHIN
     flow = bob.locator("#live-viewport g.tmi-cells g.tmi-edge").last
     assert flow.get_attribute("data-shape") == ("edge" if generation == "0.217" else "flow")
@@ -265,9 +367,13 @@ def test_one_edits_and_the_other_sees_it_within_a_second(alice_and_bob, world, g
     cell(bob, new_id).dblclick()
     bob.get_by_label("New name").fill(HOSTILE)
     bob.get_by_label("New name").press("Enter")
-    wait_seconds(alice, """id => {
+    wait_seconds(
+        alice,
+        """id => {
         const g = document.querySelector(`#live-viewport [data-cell-id="${id}"]`);
-        return g && g.textContent.includes('<img') && g.textContent.includes('__pwned'); }""", new_id)
+        return g && g.textContent.includes('<img') && g.textContent.includes('__pwned'); }""",
+        new_id,
+    )
     assert alice.locator("#live-viewport img").count() == 0
     assert alice.evaluate("window.__pwned") is None
 
@@ -275,13 +381,14 @@ def test_one_edits_and_the_other_sees_it_within_a_second(alice_and_bob, world, g
     cell(alice, new_id).click()
     edited = time.monotonic()
     alice.keyboard.press("Delete")
-    took = wait_seconds(bob, "id => !document.querySelector(`#live-viewport [data-cell-id=\"${id}\"]`)", new_id,
-                        since=edited)
+    took = wait_seconds(
+        bob, 'id => !document.querySelector(`#live-viewport [data-cell-id="${id}"]`)', new_id, since=edited
+    )
     assert took < WITHIN
     screenshot(bob, "bob-after-remove")
 
     # Undo and redo act on the session's history: the removal is undone, then done again, for both.
-    present = "id => !!document.querySelector(`#live-viewport [data-cell-id=\"${id}\"]`)"
+    present = 'id => !!document.querySelector(`#live-viewport [data-cell-id="${id}"]`)'
     alice.get_by_role("button", name="Undo").click()
     wait_seconds(bob, present, new_id)
     wait_seconds(alice, present, new_id)
@@ -299,22 +406,31 @@ def test_a_follower_follows_the_presenters_cursor_and_selection(alice_and_bob, w
 
     # alice points at the far bottom-right of the diagram (scrolled there in her own view).
     alice.locator("#live-viewport").evaluate(
-        "v => { v.scrollIntoView({block: 'start'}); v.scrollLeft = v.scrollWidth; v.scrollTop = v.scrollHeight; }")
+        "v => { v.scrollIntoView({block: 'start'}); v.scrollLeft = v.scrollWidth; v.scrollTop = v.scrollHeight; }"
+    )
     area = alice.locator("#live-viewport").bounding_box()
     drawing = alice.locator("#live-viewport svg").bounding_box()
-    target = (min(area["x"] + area["width"], drawing["x"] + drawing["width"]) - 30,
-              min(area["y"] + area["height"], drawing["y"] + drawing["height"]) - 30)
+    target = (
+        min(area["x"] + area["width"], drawing["x"] + drawing["width"]) - 30,
+        min(area["y"] + area["height"], drawing["y"] + drawing["height"]) - 30,
+    )
     alice.mouse.move(target[0] - 40, target[1] - 40)
     alice.mouse.move(*target, steps=3)
-    where = alice.evaluate("""([x, y]) => {
+    where = alice.evaluate(
+        """([x, y]) => {
         const svg = document.querySelector('#live-viewport svg');
         const p = new DOMPoint(x, y).matrixTransform(svg.getScreenCTM().inverse());
-        return [Math.round(p.x * 10) / 10, Math.round(p.y * 10) / 10]; }""", list(target))
+        return [Math.round(p.x * 10) / 10, Math.round(p.y * 10) / 10]; }""",
+        list(target),
+    )
 
     cursor = bob.locator("#live-viewport .live-cursor")
-    bob.wait_for_function("""([x, y]) => {
+    bob.wait_for_function(
+        """([x, y]) => {
         const c = document.querySelector('#live-viewport .live-cursor');
-        return c && Math.abs(c.dataset.x - x) < 0.2 && Math.abs(c.dataset.y - y) < 0.2; }""", arg=where)
+        return c && Math.abs(c.dataset.x - x) < 0.2 && Math.abs(c.dataset.y - y) < 0.2; }""",
+        arg=where,
+    )
     seen = bob.locator("#live-viewport").bounding_box()
     drawn = cursor.locator("path").bounding_box()
     assert seen["x"] <= drawn["x"] <= seen["x"] + seen["width"] - drawn["width"]
@@ -335,7 +451,7 @@ def test_a_follower_follows_the_presenters_cursor_and_selection(alice_and_bob, w
     bob.get_by_role("button", name="Ask to present").click()
     request = alice.locator(".live-request")
     request.wait_for()
-    assert ("asked to present" in request.inner_text())
+    assert "asked to present" in request.inner_text()
     screenshot(alice, "alice-is-asked")
     if generation == "1.8":
         assert request.inner_text().startswith("Bob")
@@ -360,16 +476,22 @@ def test_a_reader_watches_but_cannot_edit(person, world, screenshot):
     notice = carol.get_by_text("You can watch, but your role on this threat model does not allow editing.")
     notice.wait_for()
     assert carol.locator("#live-tools").is_hidden()
-    assert carol.get_by_role("button", name="+ Process").count() == 0 or not carol.get_by_role(
-        "button", name="+ Process").is_visible()
+    assert (
+        carol.get_by_role("button", name="+ Process").count() == 0
+        or not carol.get_by_role("button", name="+ Process").is_visible()
+    )
     assert carol.locator(".live-person:has-text('(you)') .live-badge-reader").inner_text() == "watching"
 
     # Still live for her: alice's change arrives.
     before = len(node_ids(carol))
     edited = time.monotonic()
     alice.get_by_role("button", name="+ Data store").click()
-    took = wait_seconds(carol, "n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-node').length === n",
-                        before + 1, since=edited)
+    took = wait_seconds(
+        carol,
+        "n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-node').length === n",
+        before + 1,
+        since=edited,
+    )
     assert took < WITHIN
     # Delete does nothing for her.
     store_id = next(c["id"] for c in world["cells"] if c.get("shape") == "store")
@@ -438,7 +560,7 @@ def test_an_edit_tmi_rejects_is_rolled_back_with_words(alice_and_bob, world, scr
     message.wait_for()
     assert "Your change has been undone." in message.inner_text()
     assert "no longer exists" in message.inner_text()
-    bob.wait_for_function("id => !document.querySelector(`#live-viewport [data-cell-id=\"${id}\"]`)", arg=target)
+    bob.wait_for_function('id => !document.querySelector(`#live-viewport [data-cell-id="${id}"]`)', arg=target)
     assert cell(alice, target).count() == 0
     screenshot(bob, "bob-rejected")
 
@@ -455,13 +577,18 @@ def test_a_dropped_page_socket_reconnects_without_a_reload_and_carries_on(alice_
     bob.get_by_role("button", name="+ External actor").click()
     bob.locator("#live-status[data-state=live]").wait_for(timeout=10_000)
     assert bob.evaluate("window.__samePage") is True  # no reload
-    alice.wait_for_function("n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-node').length === n",
-                            arg=before + 1)
+    alice.wait_for_function(
+        "n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-node').length === n", arg=before + 1
+    )
     # And live both ways again.
     edited = time.monotonic()
     alice.get_by_role("button", name="+ Trust boundary").click()
-    took = wait_seconds(bob, "n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-node').length === n",
-                        before + 2, since=edited)
+    took = wait_seconds(
+        bob,
+        "n => document.querySelectorAll('#live-viewport g.tmi-cells g.tmi-node').length === n",
+        before + 2,
+        since=edited,
+    )
     assert took < WITHIN
 
     # The host leaves: bob is told in words and offered a fresh start.

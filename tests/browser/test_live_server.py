@@ -1,5 +1,6 @@
 """The browser-test infrastructure itself: daphne serves the portal on the test database, and
 Chromium drives it."""
+
 import json
 
 

@@ -1,4 +1,5 @@
 """The README's screenshots come from a signed-in walk through acme's pages."""
+
 import struct
 
 from portal.devtools.demo_seed import demo_seed

@@ -1,6 +1,7 @@
 """A stakeholder's walk through the portal in real Chromium, against a real sandbox per TMI generation:
 sign in through TMI's test IdP, read the portfolio charts, filter the list, open a threat model and
 its diagram, sign out; and a member of another organisation cannot reach acme's pages."""
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,9 @@ def table_names(page) -> list[str]:
 
 def test_alice_signs_in_reads_the_portfolio_filters_opens_a_diagram_and_signs_out(demo_world, page, screenshot):
     portal = demo_world
-    sign_in_with_test_idp(page, portal_url=portal, slug="acme", hint="alice",
-                          on_sign_in_page=lambda page: screenshot(page, "sign-in"))
+    sign_in_with_test_idp(
+        page, portal_url=portal, slug="acme", hint="alice", on_sign_in_page=lambda page: screenshot(page, "sign-in")
+    )
     screenshot(page, "portfolio")
 
     # The two charts are inline SVG drawn from TMI's data.
@@ -88,8 +90,9 @@ def test_alice_signs_in_reads_the_portfolio_filters_opens_a_diagram_and_signs_ou
 
 def test_carol_of_globex_cannot_reach_acmes_pages(demo_world, page, screenshot):
     portal = demo_world
-    sign_in_with_test_idp(page, portal_url=portal, slug="globex", hint="carol",
-                          on_sign_in_page=lambda page: screenshot(page, "sign-in"))
+    sign_in_with_test_idp(
+        page, portal_url=portal, slug="globex", hint="carol", on_sign_in_page=lambda page: screenshot(page, "sign-in")
+    )
     screenshot(page, "globex-portfolio")
     # carol may read the payments model at TMI, through her own organisation.
     page.goto(f"{portal}/o/globex/threat-models/")

@@ -1,6 +1,7 @@
 """An admin runs the organisation in real Chromium, in both TMI generations: invites a person by email,
 the person accepts in their own browser and signs in through TMI's test IdP, the admin's open page is told,
 the admin changes the person's role and finds both events in the activity log."""
+
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ import re
 import pytest
 
 from portal.devtools.browser import VIEWPORT, sign_in_with_test_idp
-from portal.devtools.demo_seed import demo_seed, demo_identity
+from portal.devtools.demo_seed import demo_identity, demo_seed
 
 
 @pytest.fixture
@@ -28,12 +29,19 @@ def second_page(chromium):
 
 def audit_rows(page) -> list[tuple[str, str, str]]:
     rows = page.locator("#audit-table tbody tr")
-    return [(row.locator("td").nth(1).inner_text().strip(), row.locator("th").inner_text().strip(),
-             row.locator("td").nth(2).inner_text().strip()) for row in rows.all()]
+    return [
+        (
+            row.locator("td").nth(1).inner_text().strip(),
+            row.locator("th").inner_text().strip(),
+            row.locator("td").nth(2).inner_text().strip(),
+        )
+        for row in rows.all()
+    ]
 
 
-def test_an_admin_invites_a_person_who_joins_then_changes_their_role(demo_world, generation, page, second_page,
-                                                                       screenshot):
+def test_an_admin_invites_a_person_who_joins_then_changes_their_role(
+    demo_world, generation, page, second_page, screenshot
+):
     portal = demo_world
     dave = demo_identity(hint="dave", tmi_version=generation).email
     alice = demo_identity(hint="alice", tmi_version=generation).email

@@ -8,11 +8,12 @@ The payload schemas are JSON Schema draft 7 (AsyncAPI's default) with OpenAPI 3.
 tests/contract/dialect.py explains; the 0.217 document's `tmi-openapi.json#...` references resolve to the
 OpenAPI document of the same generation.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import yaml
@@ -40,7 +41,8 @@ def _resolve(document: dict, ref: str) -> dict:
 def _message_refs_by_channel(document: dict) -> dict[Channel, set[str]]:
     refs: dict[Channel, set[str]] = {
         channel: {message["$ref"] for message in document["operations"][operation]["messages"]}
-        for channel, operation in _OPERATION_OF_CHANNEL.items()}
+        for channel, operation in _OPERATION_OF_CHANNEL.items()
+    }
     listed = set().union(*refs.values())
     for channel_item in document["channels"].values():
         for message in channel_item["messages"].values():
@@ -62,10 +64,12 @@ class AsyncAPIContract:
         self.generation = generation
         document = as_json_schema(yaml.safe_load(asyncapi_path(generation).read_text()))
         openapi = as_json_schema(merge_closed_all_of(json.loads(openapi_path(generation).read_bytes())))
-        registry = Registry().with_resources([
-            (_ASYNCAPI_URI, Resource.from_contents(document, default_specification=DRAFT7)),
-            (_OPENAPI_URI, Resource.from_contents(openapi, default_specification=DRAFT7)),
-        ])
+        registry = Registry().with_resources(
+            [
+                (_ASYNCAPI_URI, Resource.from_contents(document, default_specification=DRAFT7)),
+                (_OPENAPI_URI, Resource.from_contents(openapi, default_specification=DRAFT7)),
+            ]
+        )
         self._validators: dict[Channel, dict[str, Draft7Validator]] = {}
         for channel, message_refs in _message_refs_by_channel(document).items():
             catalogue = self._validators[channel] = {}
@@ -96,17 +100,28 @@ class AsyncAPIContract:
         fields = dict(generation=self.generation, channel=channel, operation=str(message_type))
         found: list[Violation] = []
         if channel == "ws-send" and self.max_sent_frame_bytes and (frame_bytes or 0) > self.max_sent_frame_bytes:
-            found.append(Violation(keyword="frame-size", location="frame",
-                                   message=f"{frame_bytes} bytes > {self.max_sent_frame_bytes}", **fields))
+            found.append(
+                Violation(
+                    keyword="frame-size",
+                    location="frame",
+                    message=f"{frame_bytes} bytes > {self.max_sent_frame_bytes}",
+                    **fields,
+                )
+            )
         validator = self._validators[channel].get(message_type)
         if validator is None:
-            found.append(Violation(keyword="unknown-message-type", location="message_type",
-                                   message=f"{message_type!r} is not a {channel} message of this generation",
-                                   **fields))
+            found.append(
+                Violation(
+                    keyword="unknown-message-type",
+                    location="message_type",
+                    message=f"{message_type!r} is not a {channel} message of this generation",
+                    **fields,
+                )
+            )
             return found
         return found + schema_violations(validator.iter_errors(message), prefix="", **fields)
 
 
-@lru_cache(maxsize=None)
+@cache
 def asyncapi_contract(generation: str) -> AsyncAPIContract:
     return AsyncAPIContract(generation)

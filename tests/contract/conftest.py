@@ -3,6 +3,7 @@ not excuse, and httpx transports that feed it.
 
 `CONTRACT_REPORT=1 pytest tests/contract` ends with what was covered and which deviations were used.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,10 @@ def contract(generation) -> Iterator[ContractRecorder]:
     _ACCEPTED.update({f"[{generation}] {what}": n for what, n in recorder.accepted().items()})
     unexpected = recorder.unexpected()
     if unexpected:
-        pytest.fail(f"{len(unexpected)} contract violation(s) not in tests/contract/deviations.py:\n"
-                    f"{describe(unexpected)}", pytrace=False)
+        pytest.fail(
+            f"{len(unexpected)} contract violation(s) not in tests/contract/deviations.py:\n{describe(unexpected)}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@
   property that only the other parts declare, so no real object can satisfy it. It is read as one closed object
   with the union of the parts' properties and required lists, so an unknown property is still a violation.
 """
+
 from __future__ import annotations
 
 import copy

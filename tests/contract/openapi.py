@@ -7,10 +7,11 @@ Policy for what the document does not cover:
   middleware (PROTOCOL.md 2.1, step 1) can answer 500 on any route and fault hooks inject them, so an
   undeclared 5xx is only checked to carry the standard `Error` body.
 """
+
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from http.cookies import SimpleCookie
 
 import httpx
@@ -71,10 +72,11 @@ class OpenAPIContract:
         self._requests = V30RequestValidator(self._spec, extra_media_type_deserializers=parsers)
         self._responses = V30ResponseValidator(self._spec, extra_media_type_deserializers=parsers)
         self._error_body = self._responses.schema_validators_factory.create(
-            self._spec, self._spec / "components" / "schemas" / "Error")
+            self._spec, self._spec / "components" / "schemas" / "Error"
+        )
 
     def operation_of(self, method: str, url: str) -> str | None:
-        """"GET /threat_models/{threat_model_id}" for a concrete URL, or None when the document lacks it."""
+        """ "GET /threat_models/{threat_model_id}" for a concrete URL, or None when the document lacks it."""
         try:
             found = self._requests.path_finder.find(method.lower(), url)
         except PathError:
@@ -86,9 +88,16 @@ class OpenAPIContract:
             return []
         operation = self.operation_of(request.method, str(request.url.copy_with(query=None)))
         if operation is None:
-            return [Violation(self.generation, "request", f"{request.method} {request.url.path}",
-                              "undocumented-operation", "no such path and method in the document",
-                              status=response.status_code)]
+            return [
+                Violation(
+                    self.generation,
+                    "request",
+                    f"{request.method} {request.url.path}",
+                    "undocumented-operation",
+                    "no such path and method in the document",
+                    status=response.status_code,
+                )
+            ]
         req, res = _OpenAPIRequest(request), _OpenAPIResponse(response)
         found = [*self._violations(self._requests.iter_errors(req), "request", operation, res.status_code)]
         for error in self._responses.iter_errors(req, res):
@@ -99,11 +108,9 @@ class OpenAPIContract:
         return found
 
     def _undeclared_status(self, operation: str, response: _OpenAPIResponse) -> list[Violation]:
-        fields = dict(generation=self.generation, channel="response", operation=operation,
-                      status=response.status_code)
+        fields = dict(generation=self.generation, channel="response", operation=operation, status=response.status_code)
         if response.status_code < 500:
-            return [Violation(keyword="undeclared-status", message="status not declared for this operation",
-                              **fields)]
+            return [Violation(keyword="undeclared-status", message="status not declared for this operation", **fields)]
         try:
             self._error_body.validate(json.loads(response.data or b"null"))
         except ValueError:
@@ -136,7 +143,7 @@ def _location_of(error: Exception) -> str:
     return "body"
 
 
-@lru_cache(maxsize=None)
+@cache
 def openapi_contract(generation: str) -> OpenAPIContract:
     """One parsed document per generation for the whole test session."""
     return OpenAPIContract(generation)

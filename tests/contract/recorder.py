@@ -1,4 +1,5 @@
 """Collect contract violations from everything a test sends and receives, HTTP and WebSocket alike."""
+
 from __future__ import annotations
 
 import contextlib
@@ -66,8 +67,9 @@ class ContractRecorder:
 
     def accepted(self) -> Counter[str]:
         """How often each deviation of the table excused a violation."""
-        return Counter(deviation.id for violation in self.violations
-                       if (deviation := self.deviation_of(violation)) is not None)
+        return Counter(
+            deviation.id for violation in self.violations if (deviation := self.deviation_of(violation)) is not None
+        )
 
 
 def _message_type(frame: str | bytes) -> str:
@@ -115,13 +117,18 @@ class AsyncValidatingTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def _checked(recorder: ContractRecorder, request: httpx.Request, response: httpx.Response,
-             body: bytes) -> httpx.Response:
+def _checked(
+    recorder: ContractRecorder, request: httpx.Request, response: httpx.Response, body: bytes
+) -> httpx.Response:
     """Record the exchange, then hand the caller a fresh response with the same (already decoded) body."""
     # The body is decoded now, so the caller must not decode it again nor trust the encoded length.
-    headers = [(name, value) for name, value in response.headers.multi_items()
-               if name.lower() not in ("content-encoding", "content-length")]
-    replayed = httpx.Response(response.status_code, headers=headers, content=body,
-                              extensions=response.extensions, request=request)
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length")
+    ]
+    replayed = httpx.Response(
+        response.status_code, headers=headers, content=body, extensions=response.extensions, request=request
+    )
     recorder.record_exchange(request, replayed)
     return replayed

@@ -3,6 +3,7 @@
 Every REST call goes through the recorder's validating transport and every frame through `ContractSocket`,
 so setting up a room is itself checked against the contracts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,8 +29,13 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def node(cell_id: str, label: str = "Web App", x: float = 100) -> dict[str, Any]:
-    return {"id": cell_id, "shape": "process", "position": {"x": x, "y": 80}, "size": {"width": 120, "height": 60},
-            "attrs": {"text": {"text": label}}}
+    return {
+        "id": cell_id,
+        "shape": "process",
+        "position": {"x": x, "y": 80},
+        "size": {"width": 120, "height": 60},
+        "attrs": {"text": {"text": label}},
+    }
 
 
 @dataclass
@@ -47,14 +53,30 @@ class Room:
     def generation(self) -> str:
         return self.recorder.generation
 
-    def create(self, roles: dict[str, str]) -> "Room":
+    def create(self, roles: dict[str, str]) -> Room:
         idp = helpers.find_test_idp(self.client)
-        acl = [{"principal_type": "user", "provider": idp, "provider_id": hint, "role": role}
-               for hint, role in roles.items()]
-        tm = self.client.post("/threat_models", json={"name": "Contract room", "authorization": acl},
-                              headers=bearer(self.tokens["alice"])).raise_for_status().json()
-        diagram = self.client.post(f"/threat_models/{tm['id']}/diagrams", json={"name": "Flows", "type": "DFD-1.0.0"},
-                                   headers=bearer(self.tokens["alice"])).raise_for_status().json()
+        acl = [
+            {"principal_type": "user", "provider": idp, "provider_id": hint, "role": role}
+            for hint, role in roles.items()
+        ]
+        tm = (
+            self.client.post(
+                "/threat_models",
+                json={"name": "Contract room", "authorization": acl},
+                headers=bearer(self.tokens["alice"]),
+            )
+            .raise_for_status()
+            .json()
+        )
+        diagram = (
+            self.client.post(
+                f"/threat_models/{tm['id']}/diagrams",
+                json={"name": "Flows", "type": "DFD-1.0.0"},
+                headers=bearer(self.tokens["alice"]),
+            )
+            .raise_for_status()
+            .json()
+        )
         self.threat_model_id, self.diagram_id = tm["id"], diagram["id"]
         return self
 
@@ -71,8 +93,11 @@ class Room:
         separator = "&" if "?" in url else "?"
         if self.generation == "0.217":
             return f"{url}{separator}token={token}"
-        ticket = self.client.get("/ws/ticket", params={"session_id": session["session_id"]},
-                                 headers=bearer(token)).raise_for_status().json()["ticket"]
+        ticket = (
+            self.client.get("/ws/ticket", params={"session_id": session["session_id"]}, headers=bearer(token))
+            .raise_for_status()
+            .json()["ticket"]
+        )
         return f"{url}{separator}ticket={ticket}"
 
     async def join(self, hint: str) -> ContractSocket:
@@ -86,8 +111,7 @@ class Room:
         self.client.close()
 
 
-def open_room(base_url: str, recorder: ContractRecorder, transport: httpx.BaseTransport,
-              roles: dict[str, str]) -> Room:
+def open_room(base_url: str, recorder: ContractRecorder, transport: httpx.BaseTransport, roles: dict[str, str]) -> Room:
     client = httpx.Client(base_url=base_url, transport=transport, timeout=10)
     tokens = {hint: sign_in(client, hint) for hint in ("alice", *roles)}
     return Room(recorder, client, tokens).create(roles)

@@ -1,4 +1,5 @@
 """A collaboration WebSocket whose every frame, sent or received, is checked against the AsyncAPI document."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,7 @@ class ContractSocket:
         self.received: list[dict[str, Any]] = []
 
     @classmethod
-    async def open(cls, recorder: ContractRecorder, url: str, name: str) -> "ContractSocket":
+    async def open(cls, recorder: ContractRecorder, url: str, name: str) -> ContractSocket:
         return cls(recorder, await connect(url, open_timeout=5, max_size=None), name)
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -52,7 +53,7 @@ class ContractSocket:
         """Nothing arrives for a moment (the protocol answers some messages with silence)."""
         try:
             frame = await asyncio.wait_for(self.connection.recv(), seconds)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return
         self.recorder.record_frame("ws-receive", frame)
         raise AssertionError(f"{self.name} got an unexpected frame: {frame}")
@@ -72,6 +73,6 @@ class ContractSocket:
         try:
             while True:
                 await self.receive(timeout=0.1)
-        except (TimeoutError, asyncio.TimeoutError, ConnectionClosed):
+        except (TimeoutError, ConnectionClosed):
             pass
         await self.connection.close()

@@ -1,4 +1,5 @@
 """Where the official TMI contracts live: the vendored copies, and the shared originals they mirror."""
+
 from __future__ import annotations
 
 from pathlib import Path

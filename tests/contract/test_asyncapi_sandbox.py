@@ -3,6 +3,7 @@ the generation (the `contract` fixture fails the test on anything tests/contract
 
 The message names differ by generation (PROTOCOL.md 9.6), so each scenario is written once per generation.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -25,8 +26,10 @@ async def room(sandbox, contract, validating_transport) -> AsyncIterator[Room]:
 
 
 def operation(*cells: dict, kind: str = "add") -> dict:
-    return {"operation_id": str(uuid.uuid4()),
-            "operation": {"type": "patch", "cells": [{"id": c["id"], "operation": kind, "data": c} for c in cells]}}
+    return {
+        "operation_id": str(uuid.uuid4()),
+        "operation": {"type": "patch", "cells": [{"id": c["id"], "operation": kind, "data": c} for c in cells]},
+    }
 
 
 def new_cell(label: str = "Web App") -> dict:
@@ -39,6 +42,7 @@ def big_operation() -> dict:
 
 
 # --- 1.8 -------------------------------------------------------------------------------------------------
+
 
 async def join_18(room: Room, *hints: str):
     """Sockets for `hints` in order; each joiner gets diagram_state then participants_update (7.1), and the
@@ -102,8 +106,11 @@ async def test_sync_and_history_1_8(room):
     alice, bob = await join_18(room, "alice", "bob")
     await alice.send({"message_type": "undo_request"})
     nothing = await alice.receive_until("history_operation")  # not in the 1.8 AsyncAPI, sent by the code (7.8)
-    assert nothing == {"message_type": "history_operation", "operation_type": "undo",
-                       "message": "no_operations_to_undo"}
+    assert nothing == {
+        "message_type": "history_operation",
+        "operation_type": "undo",
+        "message": "no_operations_to_undo",
+    }
 
     cell = new_cell()
     await alice.send({"message_type": "diagram_operation_request", "base_vector": 0, **operation(cell)})
@@ -147,7 +154,9 @@ async def test_removal_and_session_end_1_8(room):
     await alice.send({"message_type": "remove_participant_request", "removed_user": _user_18(alice, "bob")})
     await bob.drain_until_closed()  # the removed_from_session error may be lost in the race (7.6)
     assert [p["user"]["provider_id"] for p in (await alice.receive_until("participants_update"))["participants"]] == [
-        "alice", "carol"]
+        "alice",
+        "carol",
+    ]
     await carol.receive_until("participants_update")
 
     again = await room.join("bob")  # the deny-list holds: an error frame, then an abrupt close (7.1)
@@ -175,6 +184,7 @@ def _user_18(socket, hint: str) -> dict:
 
 
 # --- 0.217 -----------------------------------------------------------------------------------------------
+
 
 async def join_0217(room: Room, *hints: str):
     """Sockets for `hints` in order (9.5): the joiner gets diagram_state_sync, current_presenter and
@@ -225,8 +235,13 @@ async def test_presenter_flow_0_217(room):
     bob_user = joined_user(alice, "bob")
     await alice.send({"message_type": "presenter_denied", "current_presenter": bob_user})
     assert (await bob.receive_until("presenter_denied"))["current_presenter"] == bob_user
-    await alice.send({"message_type": "change_presenter", "initiating_user": {"user_id": "alice",
-                      "email": "alice@test.tmi"}, "new_presenter": bob_user})
+    await alice.send(
+        {
+            "message_type": "change_presenter",
+            "initiating_user": {"user_id": "alice", "email": "alice@test.tmi"},
+            "new_presenter": bob_user,
+        }
+    )
     for socket in (alice, bob):
         assert (await socket.receive_until("current_presenter"))["current_presenter"] == bob_user
         await socket.receive_until("participants_update")
@@ -238,8 +253,11 @@ async def test_presenter_flow_0_217(room):
 
 def joined_user(socket, hint: str) -> dict:
     """The server's own User for `hint`, as participant_joined described it to `socket` (9.5)."""
-    return next(m["joined_user"] for m in socket.received
-                if m["message_type"] == "participant_joined" and m["joined_user"]["provider_id"] == hint)
+    return next(
+        m["joined_user"]
+        for m in socket.received
+        if m["message_type"] == "participant_joined" and m["joined_user"]["provider_id"] == hint
+    )
 
 
 @LEGACY

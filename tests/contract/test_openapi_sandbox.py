@@ -1,6 +1,7 @@
 """The portal's TMI client against the sandbox, every exchange checked against the OpenAPI document of the
 generation: the client's requests and the sandbox's responses alike (the `contract` fixture fails the test on
 any violation tests/contract/deviations.py does not excuse)."""
+
 from __future__ import annotations
 
 import uuid
@@ -44,8 +45,9 @@ def sign_in(connect) -> SignIn:
 def authorize_and_exchange(client: TMIClient, hint: str) -> TokenPair:
     provider = client.auth.test_provider()
     verifier, challenge = pkce_pair()
-    url = client.auth.authorize_url(provider, state="contract-state", code_challenge=challenge,
-                                    client_callback=CLIENT_CALLBACK, login_hint=hint)
+    url = client.auth.authorize_url(
+        provider, state="contract-state", code_challenge=challenge, client_callback=CLIENT_CALLBACK, login_hint=hint
+    )
     redirect = client.http.get(url)  # the browser's step; TMI answers 302 to the client callback (PROTOCOL.md 3.2)
     assert redirect.status_code == 302, redirect.text
     code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
@@ -77,12 +79,15 @@ def test_threat_model_lifecycle(sign_in, generation):
     fetched = alice.threat_models.get(created.id)
     assert fetched.name == "Contract TM"
     # display_name and email are response-only (PROTOCOL.md 4)
-    acl = [{"principal_type": a.principal_type, "provider": a.provider, "provider_id": a.provider_id, "role": a.role}
-           for a in fetched.authorization]
+    acl = [
+        {"principal_type": a.principal_type, "provider": a.provider, "provider_id": a.provider_id, "role": a.role}
+        for a in fetched.authorization
+    ]
     framework = {"threat_model_framework": "STRIDE"}  # required by the 0.217 PUT (PROTOCOL.md 9.3)
     assert alice.threat_models.update(created.id, name="Renamed", authorization=acl, **framework).name == "Renamed"
-    patched = alice.threat_models.patch(created.id, [{"op": "add", "path": "/description", "value": "patched"}],
-                                        if_match="*")  # If-Match and ETag at 1.8; not sent at 0.217 (5.1, 9.3)
+    patched = alice.threat_models.patch(
+        created.id, [{"op": "add", "path": "/description", "value": "patched"}], if_match="*"
+    )  # If-Match and ETag at 1.8; not sent at 0.217 (5.1, 9.3)
     assert patched.description == "patched"
     assert created.id in [tm.id for tm in alice.threat_models.iter()]
     alice.threat_models.delete(created.id)
@@ -172,10 +177,12 @@ def test_collaboration_sessions(sign_in, generation):
     if generation == "1.8":
         with pytest.raises(errors.NotFound):  # 404 rather than 403: sessions cannot be enumerated (6.3)
             bob.collaboration.ticket(MISSING_ID)
-    live_edits = [lambda: alice.diagrams.update(tm.id, diagram.id, name="Live", cells=[]),
-                  lambda: alice.diagrams.patch(tm.id, diagram.id, [{"op": "add", "path": "/name", "value": "X"}]),
-                  lambda: alice.diagrams.delete(tm.id, diagram.id),
-                  lambda: alice.threat_models.delete(tm.id)]
+    live_edits = [
+        lambda: alice.diagrams.update(tm.id, diagram.id, name="Live", cells=[]),
+        lambda: alice.diagrams.patch(tm.id, diagram.id, [{"op": "add", "path": "/name", "value": "X"}]),
+        lambda: alice.diagrams.delete(tm.id, diagram.id),
+        lambda: alice.threat_models.delete(tm.id),
+    ]
     for edit in live_edits:  # no REST edits while a session is live (5.4, 9.3)
         with pytest.raises(errors.Conflict):
             edit()
@@ -213,8 +220,9 @@ def test_a_wrong_bearer_token_is_a_checked_401(sandbox, contract, validating_tra
 
 async def test_the_async_client_is_checked_too(sandbox, sign_in, async_validating_transport, contract):
     tokens = sign_in("alice").tokens
-    async with AsyncTMIClient(sandbox.base_url, auth=tokens, transport=async_validating_transport,
-                              max_retries=0) as alice:
+    async with AsyncTMIClient(
+        sandbox.base_url, auth=tokens, transport=async_validating_transport, max_retries=0
+    ) as alice:
         created = await alice.threat_models.create(name="Async")
         assert created.id in [tm.id for tm in (await alice.threat_models.list(limit=100)).items]
         assert (await alice.threat_models.get(created.id)).name == "Async"
@@ -240,8 +248,9 @@ def test_injected_server_failures_are_checked_error_bodies(sandbox, sign_in, con
     TMI's Error (undeclared 5xx only need that, tests/contract/openapi.py)."""
     alice = sign_in("alice")
     with httpx.Client(base_url=sandbox.base_url, transport=validating_transport) as control:
-        control.post("/_sandbox/faults", json={"path_prefix": "/threat_models", "status": status,
-                                               "retry_after": 1, "times": 1}).raise_for_status()
+        control.post(
+            "/_sandbox/faults", json={"path_prefix": "/threat_models", "status": status, "retry_after": 1, "times": 1}
+        ).raise_for_status()
     with pytest.raises((errors.InternalServerError, errors.ServiceUnavailable)):
         alice.threat_models.list()
     assert contract.covered[f"GET /threat_models -> {status}"] == 1
@@ -266,8 +275,12 @@ def test_client_credentials_and_service_account_tokens(connect, sign_in, contrac
     alice.auth.client_credentials_delete(created.id)
     with pytest.raises(errors.NotFound):
         alice.auth.client_credentials_delete(created.id)
-    for exchange in ("POST /me/client_credentials -> 201", "GET /me/client_credentials -> 200",
-                     "POST /oauth2/token -> 200", "POST /oauth2/token -> 401",
-                     "DELETE /me/client_credentials/{credential_id} -> 204",
-                     "DELETE /me/client_credentials/{credential_id} -> 404"):
+    for exchange in (
+        "POST /me/client_credentials -> 201",
+        "GET /me/client_credentials -> 200",
+        "POST /oauth2/token -> 200",
+        "POST /oauth2/token -> 401",
+        "DELETE /me/client_credentials/{credential_id} -> 204",
+        "DELETE /me/client_credentials/{credential_id} -> 404",
+    ):
         assert contract.covered[exchange] >= 1, (exchange, dict(contract.covered))

@@ -1,4 +1,5 @@
 """The vendored contracts are the official documents, unchanged."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The validators can fail: deliberately wrong exchanges and frames are reported, right ones are not."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ from tests.contract.violations import ViolationPattern
 BASE = "http://127.0.0.1:9"
 BEARER = {"Authorization": "Bearer not-checked-here"}
 UUID = "123e4567-e89b-12d3-a456-426614174000"
-USER_1_8 = {"principal_type": "user", "provider": "tmi", "provider_id": "alice", "display_name": "Alice (TMI User)",
-            "email": "alice@tmi.local"}
+USER_1_8 = {
+    "principal_type": "user",
+    "provider": "tmi",
+    "provider_id": "alice",
+    "display_name": "Alice (TMI User)",
+    "email": "alice@tmi.local",
+}
 PROTOCOL = Path("/work/shared/tmi/PROTOCOL.md")
 
 
@@ -36,10 +42,19 @@ def exchange(generation: str, method: str, path: str, answer: httpx.MockTranspor
 
 def providers_body(generation: str) -> dict:
     idp = "test" if generation == "0.217" else "tmi"
-    return {"providers": [{"id": idp, "name": "Test", "icon": f"/static/{idp}.svg",
-                           "auth_url": f"{BASE}/oauth2/authorize?idp={idp}",
-                           "token_url": f"{BASE}/oauth2/token?idp={idp}",
-                           "redirect_uri": f"{BASE}/oauth2/callback", "client_id": "sandbox"}]}
+    return {
+        "providers": [
+            {
+                "id": idp,
+                "name": "Test",
+                "icon": f"/static/{idp}.svg",
+                "auth_url": f"{BASE}/oauth2/authorize?idp={idp}",
+                "token_url": f"{BASE}/oauth2/token?idp={idp}",
+                "redirect_uri": f"{BASE}/oauth2/callback",
+                "client_id": "sandbox",
+            }
+        ]
+    }
 
 
 def test_a_valid_exchange_records_nothing(generation):
@@ -59,26 +74,37 @@ def test_a_list_item_without_id_is_reported(generation):
 
 
 def test_an_unknown_field_in_a_strict_request_body_is_reported(generation):
-    recorder = exchange(generation, "POST", "/threat_models", answering(400, {"error": "invalid_input",
-                                                                             "error_description": "bad"}),
-                        json={"name": "TM", "version": 3}, headers=BEARER)
+    recorder = exchange(
+        generation,
+        "POST",
+        "/threat_models",
+        answering(400, {"error": "invalid_input", "error_description": "bad"}),
+        json={"name": "TM", "version": 3},
+        headers=BEARER,
+    )
     [violation] = recorder.violations
     assert (violation.channel, violation.keyword, violation.location) == ("request", "additionalProperties", "body")
     assert "'version' was unexpected" in violation.message
 
 
 def test_a_missing_bearer_token_is_reported(generation):
-    recorder = exchange(generation, "GET", "/threat_models", answering(401, {"error": "unauthorized",
-                                                                            "error_description": "no"}))
+    recorder = exchange(
+        generation, "GET", "/threat_models", answering(401, {"error": "unauthorized", "error_description": "no"})
+    )
     assert [(v.channel, v.location) for v in recorder.violations] == [("request", "security")]
 
 
 def test_an_undeclared_status_is_reported_but_an_undeclared_5xx_only_needs_an_error_body(generation):
-    teapot = exchange(generation, "GET", "/oauth2/providers", answering(418, {"error": "teapot",
-                                                                             "error_description": "short"}))
+    teapot = exchange(
+        generation, "GET", "/oauth2/providers", answering(418, {"error": "teapot", "error_description": "short"})
+    )
     assert [v.keyword for v in teapot.violations] == ["undeclared-status"]
-    gateway = exchange(generation, "GET", "/oauth2/providers", answering(502, {"error": "bad_gateway",
-                                                                              "error_description": "upstream"}))
+    gateway = exchange(
+        generation,
+        "GET",
+        "/oauth2/providers",
+        answering(502, {"error": "bad_gateway", "error_description": "upstream"}),
+    )
     assert gateway.violations == []
     garbled = exchange(generation, "GET", "/oauth2/providers", answering(502, {"error": 7}))
     assert {v.location for v in garbled.violations} >= {"body/error"}
@@ -90,8 +116,13 @@ def test_sandbox_control_routes_are_not_checked(generation):
 
 
 def test_an_undocumented_operation_is_reported(generation):
-    recorder = exchange(generation, "PUT", "/threat_models/" + UUID + "/diagrams/" + UUID + "/collaborate",
-                        answering(405, {"error": "method_not_allowed", "error_description": "no PUT"}), headers=BEARER)
+    recorder = exchange(
+        generation,
+        "PUT",
+        "/threat_models/" + UUID + "/diagrams/" + UUID + "/collaborate",
+        answering(405, {"error": "method_not_allowed", "error_description": "no PUT"}),
+        headers=BEARER,
+    )
     assert [v.keyword for v in recorder.violations] == ["undocumented-operation"]
 
 
@@ -109,8 +140,9 @@ def test_expect_violation_needs_a_matching_violation(generation):
     recorder = ContractRecorder(generation)
     with pytest.raises(AssertionError, match="expected a violation"):
         with recorder.expect_violation(ViolationPattern("request", "security")):
-            with httpx.Client(base_url=BASE, transport=ValidatingTransport(recorder, answering(
-                    200, providers_body(generation)))) as client:
+            with httpx.Client(
+                base_url=BASE, transport=ValidatingTransport(recorder, answering(200, providers_body(generation)))
+            ) as client:
                 client.get("/oauth2/providers")
 
 
@@ -123,8 +155,12 @@ def test_expect_violation_keeps_other_violations_as_unexpected(generation):
 
 
 def test_a_1_8_participants_update_with_a_string_user_is_reported():
-    message = {"message_type": "participants_update", "host": USER_1_8, "current_presenter": None,
-               "participants": [{"user": "alice", "permissions": "writer", "last_activity": "2026-01-01T00:00:00Z"}]}
+    message = {
+        "message_type": "participants_update",
+        "host": USER_1_8,
+        "current_presenter": None,
+        "participants": [{"user": "alice", "permissions": "writer", "last_activity": "2026-01-01T00:00:00Z"}],
+    }
     [violation] = asyncapi_contract("1.8").check("ws-receive", json.dumps(message))
     assert (violation.keyword, violation.location) == ("type", "participants/0/user")
     message["participants"][0]["user"] = USER_1_8
@@ -132,11 +168,22 @@ def test_a_1_8_participants_update_with_a_string_user_is_reported():
 
 
 def test_the_generations_have_different_message_shapes():
-    message = {"message_type": "participants_update", "host": USER_1_8, "current_presenter": USER_1_8,
-               "participants": [{"user": {"user_id": "alice", "name": "Alice", "email": "alice@test.tmi"},
-                                 "permissions": "writer", "last_activity": "2026-01-01T00:00:00Z"}]}
+    message = {
+        "message_type": "participants_update",
+        "host": USER_1_8,
+        "current_presenter": USER_1_8,
+        "participants": [
+            {
+                "user": {"user_id": "alice", "name": "Alice", "email": "alice@test.tmi"},
+                "permissions": "writer",
+                "last_activity": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
     assert {v.location for v in asyncapi_contract("0.217").check("ws-receive", json.dumps(message))} == {
-        "host", "current_presenter"}  # strings at 0.217 (PROTOCOL.md 9.5)
+        "host",
+        "current_presenter",
+    }  # strings at 0.217 (PROTOCOL.md 9.5)
     renamed = {"message_type": "diagram_state_sync", "diagram_id": UUID, "update_vector": None, "cells": []}
     assert asyncapi_contract("0.217").check("ws-receive", json.dumps(renamed)) == []
     [unknown] = asyncapi_contract("1.8").check("ws-receive", json.dumps(renamed))
@@ -147,7 +194,8 @@ def test_direction_matters():
     request = {"message_type": "sync_status_request"}
     assert asyncapi_contract("1.8").check("ws-send", json.dumps(request)) == []
     assert [v.keyword for v in asyncapi_contract("1.8").check("ws-receive", json.dumps(request))] == [
-        "unknown-message-type"]
+        "unknown-message-type"
+    ]
 
 
 def test_an_unknown_cell_property_is_reported_at_0_217():
@@ -189,8 +237,14 @@ def test_every_deviation_is_pinned_and_cites_protocol_md():
 
 def _operation_request(size: int) -> str:
     node = {"id": UUID, "shape": "process", "position": {"x": 1, "y": 2}, "size": {"width": 80, "height": 40}}
-    message = json.dumps({"message_type": "diagram_operation_request", "operation_id": UUID, "base_vector": 0,
-                          "operation": {"type": "patch", "cells": [{"id": UUID, "operation": "add", "data": node}]}})
+    message = json.dumps(
+        {
+            "message_type": "diagram_operation_request",
+            "operation_id": UUID,
+            "base_vector": 0,
+            "operation": {"type": "patch", "cells": [{"id": UUID, "operation": "add", "data": node}]},
+        }
+    )
     return message + " " * (size - len(message))
 
 
@@ -198,8 +252,14 @@ def test_deviations_excuse_only_what_they_describe():
     recorder = ContractRecorder("1.8")
     recorder.record_frame("ws-send", _operation_request(60_000))  # within the code's 64 KiB
     recorder.record_frame("ws-send", _operation_request(70_000))  # beyond it
-    rejected = {"message_type": "operation_rejected", "operation_id": UUID, "update_vector": 0,
-                "message": "Operation validation failed", "requires_resync": True, "timestamp": "2026-01-01T00:00:00Z"}
+    rejected = {
+        "message_type": "operation_rejected",
+        "operation_id": UUID,
+        "update_vector": 0,
+        "message": "Operation validation failed",
+        "requires_resync": True,
+        "timestamp": "2026-01-01T00:00:00Z",
+    }
     recorder.record_frame("ws-receive", json.dumps({**rejected, "reason": "cell_already_exists"}))  # a code string
     recorder.record_frame("ws-receive", json.dumps({**rejected, "reason": "made_up"}))
     assert len(recorder.violations) == 4
@@ -212,12 +272,16 @@ def test_deviations_excuse_only_what_they_describe():
 def test_a_deviation_can_require_the_marker_of_its_case():
     """0.217's no-session answer lacks `host`; a real session without `host` is still a violation."""
     collaborate = f"/threat_models/{UUID}/diagrams/{UUID}/collaborate"
-    no_session = {"session_id": None, "threat_model_id": UUID, "diagram_id": UUID, "participants": [],
-                  "websocket_url": f"ws://127.0.0.1:9/threat_models/{UUID}/diagrams/{UUID}/ws"}
+    no_session = {
+        "session_id": None,
+        "threat_model_id": UUID,
+        "diagram_id": UUID,
+        "participants": [],
+        "websocket_url": f"ws://127.0.0.1:9/threat_models/{UUID}/diagrams/{UUID}/ws",
+    }
     excused = exchange("0.217", "GET", collaborate, answering(200, no_session), headers=BEARER)
     assert excused.violations and excused.unexpected() == []
-    hostless = exchange("0.217", "GET", collaborate, answering(200, {**no_session, "session_id": UUID}),
-                        headers=BEARER)
+    hostless = exchange("0.217", "GET", collaborate, answering(200, {**no_session, "session_id": UUID}), headers=BEARER)
     assert {v.message for v in hostless.unexpected()} >= {"'host' is a required property"}
 
 

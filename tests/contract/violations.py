@@ -1,4 +1,5 @@
 """One disagreement between what went over the wire and the official contract of that generation."""
+
 from __future__ import annotations
 
 import re
@@ -53,7 +54,7 @@ def schema_violations(errors: Iterable, *, prefix: str, **fields) -> list[Violat
 
 def _shorten(text: str, limit: int = 300) -> str:
     """Messages quote the failing instance first and the rule last: keep both ends."""
-    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-(limit // 2):]}"
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-(limit // 2) :]}"
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,12 @@ class ViolationPattern:
     generations: tuple[str, ...] = ("1.8", "0.217")
 
     def matches(self, violation: Violation) -> bool:
-        return (violation.generation in self.generations
-                and violation.channel == self.channel
-                and violation.keyword == self.keyword
-                and self.operation in (None, violation.operation)
-                and self.status in (None, violation.status)
-                and (self.location is None or re.fullmatch(self.location, violation.location) is not None)
-                and (self.message is None or re.search(self.message, violation.message) is not None))
+        return (
+            violation.generation in self.generations
+            and violation.channel == self.channel
+            and violation.keyword == self.keyword
+            and self.operation in (None, violation.operation)
+            and self.status in (None, violation.status)
+            and (self.location is None or re.fullmatch(self.location, violation.location) is not None)
+            and (self.message is None or re.search(self.message, violation.message) is not None)
+        )

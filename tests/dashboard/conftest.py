@@ -1,4 +1,5 @@
 """Dashboard test helpers: a clean per-user cache for every test, the sandbox's view of what a user may read."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -30,13 +31,18 @@ def readable_models(sandbox, hint: str) -> list[dict]:
     """The threat models the sandbox lets `hint` read, straight from its state (not through TMI's API)."""
     state = sandbox.state
     user = next(u for u in state.users.values() if u.provider_id == hint)
-    return [tm for tm in state.threat_models.values()
-            if state.role_of(user, tm) is not None and not tm.get("deleted_at")]
+    return [
+        tm for tm in state.threat_models.values() if state.role_of(user, tm) is not None and not tm.get("deleted_at")
+    ]
 
 
 def open_severities(models: list[dict]) -> Counter:
-    return Counter(severity_key(t.get("severity")) for tm in models for t in tm.get("threats", [])
-                   if not t.get("deleted_at") and threat_is_open(status=t.get("status"), mitigated=t.get("mitigated")))
+    return Counter(
+        severity_key(t.get("severity"))
+        for tm in models
+        for t in tm.get("threats", [])
+        if not t.get("deleted_at") and threat_is_open(status=t.get("status"), mitigated=t.get("mitigated"))
+    )
 
 
 def status_counts(models: list[dict]) -> Counter:

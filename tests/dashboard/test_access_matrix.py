@@ -3,6 +3,7 @@
 The URL list comes from the resolver: a new URL fails `test_every_url_is_in_the_matrix` until someone
 decides who may see it, so nothing is missed silently.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ from tests.tenant_admin.test_access_matrix import URL_NAME
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # The smallest valid PNG: a 1x1 transparent pixel.
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-                    "0000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
+)
 
 ROLES = ("owner", "admin", "member")
 # Members of acme by role (each signed in at TMI), and a member of globex only.
@@ -34,6 +37,7 @@ SHARED_MODEL = "Identity and SSO Gateway"  # readable by alice, bob and dave (se
 @dataclass(frozen=True)
 class Expect:
     """Expected status per visitor: `anonymous`, `outsider` (a member of another organisation), and `roles`."""
+
     method: str
     anonymous: int
     outsider: int
@@ -96,22 +100,35 @@ def world(organization, other_organization, member_factory, sandbox, django_user
 
     users = {role: member_factory(organization, hint, role=role) for role, hint in ROLE_USERS.items()}
     users["outsider"] = member_factory(other_organization, OUTSIDER, role="owner")
-    _, token = invitation_create(organization=organization, email="new@example.com", role="member",
-                                 invited_by=users["owner"])
+    _, token = invitation_create(
+        organization=organization, email="new@example.com", role="member", invited_by=users["owner"]
+    )
     model = find_model(sandbox, SHARED_MODEL)
     tm_id = model["id"]
-    job = ExportJob.objects.create(organization=organization, kind="threat_model", threat_model_id=tm_id,
-                                   requested_by=users["member"], status="succeeded", file_name="report.pdf")
+    job = ExportJob.objects.create(
+        organization=organization,
+        kind="threat_model",
+        threat_model_id=tm_id,
+        requested_by=users["member"],
+        status="succeeded",
+        file_name="report.pdf",
+    )
     job.file.save("report.pdf", ContentFile(b"%PDF-1.7 matrix"), save=True)
     organization.logo.save("acme.png", ContentFile(PNG), save=True)
     kwargs = {
-        "home": {}, "healthz": {}, "admin:index": {},
-        "dashboard:portfolio": {"slug": "acme"}, "dashboard:threat_models": {"slug": "acme"},
+        "home": {},
+        "healthz": {},
+        "admin:index": {},
+        "dashboard:portfolio": {"slug": "acme"},
+        "dashboard:threat_models": {"slug": "acme"},
         "dashboard:threat_model": {"slug": "acme", "threat_model_id": tm_id},
-        "accounts:login": {"slug": "acme"}, "accounts:logout": {"slug": "acme"},
-        "accounts:invitation": {"token": token}, "social:complete": {"backend": "tmi"},
+        "accounts:login": {"slug": "acme"},
+        "accounts:logout": {"slug": "acme"},
+        "accounts:invitation": {"token": token},
+        "social:complete": {"backend": "tmi"},
         "live:diagram": {"slug": "acme", "threat_model_id": tm_id, "diagram_id": model["diagrams"][0]["id"]},
-        "exports:list": {"slug": "acme"}, "exports:create": {"slug": "acme"},
+        "exports:list": {"slug": "acme"},
+        "exports:create": {"slug": "acme"},
         **{f"exports:{name}": {"slug": "acme", "job_id": job.pk} for name in ("job", "status", "download")},
         "tenant_admin:logo": {"name": organization.logo.name.rsplit("/", 1)[-1]},
     }
@@ -162,8 +179,9 @@ def test_an_expired_invitation_is_not_a_page(world, organization):
     from portal.organizations.services import invitation_create
 
     users, _ = world
-    invitation, token = invitation_create(organization=organization, email="late@example.com", role="member",
-                                          invited_by=users["owner"])
+    invitation, token = invitation_create(
+        organization=organization, email="late@example.com", role="member", invited_by=users["owner"]
+    )
     invitation.expires_at = timezone.now() - timedelta(days=1)
     invitation.save(update_fields=["expires_at"])
     assert visit(None, reverse("accounts:invitation", args=[token]), "get").status_code == 410

@@ -3,6 +3,7 @@ request that timed out is not sent again, a Retry-After longer than the time lef
 page says which trouble it met ("busy" for 429, "not answering" otherwise), with Retry-After where TMI gave
 one. Against the sandbox over real sockets, both generations; what TMI saw is counted by the sandbox's own
 fault records, and elapsed time is only a loose second check."""
+
 from __future__ import annotations
 
 import time
@@ -84,16 +85,21 @@ def page_urls(sandbox) -> dict[str, tuple[str, str]]:
     return {
         "overview": (reverse("dashboard:portfolio", args=["acme"]), "/threat_models"),
         "list": (reverse("dashboard:threat_models", args=["acme"]), "/threat_models"),
-        "threat model": (reverse("dashboard:threat_model", args=["acme", tm["id"]]),
-                         f"/threat_models/{tm['id']}/threats"),
-        "live": (reverse("live:diagram", args=["acme", tm["id"], diagram["id"]]),
-                 f"/threat_models/{tm['id']}/diagrams/{diagram['id']}"),
+        "threat model": (
+            reverse("dashboard:threat_model", args=["acme", tm["id"]]),
+            f"/threat_models/{tm['id']}/threats",
+        ),
+        "live": (
+            reverse("live:diagram", args=["acme", tm["id"], diagram["id"]]),
+            f"/threat_models/{tm['id']}/diagrams/{diagram['id']}",
+        ),
     }
 
 
 @pytest.mark.parametrize("which", ["overview", "list", "threat model", "live"])
-def test_a_hanging_tmi_gets_one_attempt_per_call_and_the_not_answering_page(client, alice, sandbox,
-                                                                           short_deadline, sleeps, which):
+def test_a_hanging_tmi_gets_one_attempt_per_call_and_the_not_answering_page(
+    client, alice, sandbox, short_deadline, sleeps, which
+):
     url, slow_path = page_urls(sandbox)[which]
     add_fault(sandbox.base_url, path_prefix=slow_path, method="GET", latency_ms=SLOW_MS)  # every attempt hangs
     response, elapsed = timed_get(client, url)
@@ -114,8 +120,9 @@ def test_the_deadline_covers_the_whole_page_not_each_call(client, alice, sandbox
     assert elapsed < PAGE_DEADLINE + 1.5
 
 
-def test_a_rate_limit_gives_the_busy_page_at_once_with_retry_after(client, alice, sandbox, short_deadline, sleeps,
-                                                                   settings):
+def test_a_rate_limit_gives_the_busy_page_at_once_with_retry_after(
+    client, alice, sandbox, short_deadline, sleeps, settings
+):
     settings.PORTAL_TMI_PAGE_DEADLINE_SECONDS = 10.0  # the default: TMI's 60 s are still longer
     add_fault(sandbox.base_url, path_prefix="/threat_models", method="GET", status=429, retry_after=60)
     response, elapsed = timed_get(client, reverse("dashboard:portfolio", args=["acme"]))
@@ -126,8 +133,9 @@ def test_a_rate_limit_gives_the_busy_page_at_once_with_retry_after(client, alice
     assert elapsed < 5
 
 
-def test_a_503_with_retry_after_keeps_the_not_answering_page_and_passes_retry_after_on(client, alice, sandbox,
-                                                                                       short_deadline, sleeps):
+def test_a_503_with_retry_after_keeps_the_not_answering_page_and_passes_retry_after_on(
+    client, alice, sandbox, short_deadline, sleeps
+):
     add_fault(sandbox.base_url, path_prefix="/threat_models", method="GET", status=503, retry_after=30)
     response, _ = timed_get(client, reverse("dashboard:threat_models", args=["acme"]))
     assert_not_answering(response)

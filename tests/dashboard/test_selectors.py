@@ -1,5 +1,6 @@
 """The dashboard selectors against the sandbox, in both TMI generations. Expected values come from the
 sandbox's own state, not from TMI's API, so the selectors' reading of TMI is what is checked."""
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,7 @@ detail = async_to_sync(selectors.threat_model_for_dashboard)
 
 
 @pytest.mark.parametrize("hint", ["alice", "dave"])
-def test_portfolio_numbers_match_what_the_sandbox_holds_for_the_member(organization, member_factory, sandbox,
-                                                                        hint):
+def test_portfolio_numbers_match_what_the_sandbox_holds_for_the_member(organization, member_factory, sandbox, hint):
     user = member_factory(organization, hint)
     result = portfolio(organization=organization, user=user)
     models = readable_models(sandbox, hint)

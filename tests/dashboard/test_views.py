@@ -1,5 +1,6 @@
 """The stakeholder pages through Django's test client, against the sandbox in both TMI generations,
 including every way TMI can fail: no page ever answers 500 because of TMI."""
+
 from __future__ import annotations
 
 import uuid
@@ -75,8 +76,11 @@ def test_the_list_searches_filters_sorts_and_pages(client, alice, sandbox, gener
 
 
 def test_pagination_links_keep_the_query(client, alice, sandbox, monkeypatch):
-    monkeypatch.setattr(selectors_module(), "threat_model_list_for_dashboard",
-                        page_size_wrapper(selectors_module().threat_model_list_for_dashboard, 4))
+    monkeypatch.setattr(
+        selectors_module(),
+        "threat_model_list_for_dashboard",
+        page_size_wrapper(selectors_module().threat_model_list_for_dashboard, 4),
+    )
     html = page(client, "threat_models", sort="name").content.decode()
     assert 'rel="next" href="?sort=name&amp;page=2"' in html and "Page 1 of" in html
     html = page(client, "threat_models", sort="name", page=2).content.decode()
@@ -105,8 +109,10 @@ def test_the_threat_model_page_shows_everything_escaped(client, alice, sandbox):
     assert not [t for t, _ in tags if t == "script"]
     assert not [(t, a) for t, a in tags for name in a if name.lower().startswith("on")]
     assert not [a for t, a in tags if t == "a" and (a.get("href") or "").lower().startswith("javascript")]
-    assert "&lt;script&gt;alert(&#x27;xss from a note&#x27;)&lt;/script&gt;" in html or \
-           "&lt;script&gt;alert('xss from a note')&lt;/script&gt;" in html
+    assert (
+        "&lt;script&gt;alert(&#x27;xss from a note&#x27;)&lt;/script&gt;" in html
+        or "&lt;script&gt;alert('xss from a note')&lt;/script&gt;" in html
+    )
     assert html.count('class="diagram-canvas"><svg') == len(tm["diagrams"])
     assert all(threat["name"] in html for threat in tm["threats"])
     assert all(document["uri"] in html for document in tm["documents"])

@@ -1,4 +1,5 @@
 """`python manage.py demo` starts the sandbox, the portal and a worker, and stops them all."""
+
 import json
 import os
 import signal
@@ -35,10 +36,12 @@ def read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
 def seeded_memberships(database: Path) -> set[tuple[str, str, str, str]]:
     """(organisation slug, its TMI URL, username, role) as the demo left them in its own database."""
     with closing(sqlite3.connect(database)) as db:
-        return set(db.execute(
-            "SELECT o.slug, o.tmi_base_url, u.username, m.role FROM organizations_membership m"
-            " JOIN organizations_organization o ON o.id = m.organization_id JOIN auth_user u ON u.id = m.user_id"
-        ))
+        return set(
+            db.execute(
+                "SELECT o.slug, o.tmi_base_url, u.username, m.role FROM organizations_membership m"
+                " JOIN organizations_organization o ON o.id = m.organization_id JOIN auth_user u ON u.id = m.user_id"
+            )
+        )
 
 
 def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
@@ -51,9 +54,22 @@ def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
         env.pop(name, None)
     env["PORTAL_VAR_DIR"] = str(tmp_path / "var")
     demo = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "demo", "--port", str(portal_port),
-         "--sandbox-port", str(sandbox_port), "--tmi-version", "0.217"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "demo",
+            "--port",
+            str(portal_port),
+            "--sandbox-port",
+            str(sandbox_port),
+            "--tmi-version",
+            "0.217",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         output = read_until(demo, "Press Ctrl-C to stop the demo.", timeout=90)
@@ -86,9 +102,9 @@ def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
         assert len(kept["DJANGO_SECRET_KEY"]) >= 50 and kept["PORTAL_FIELD_ENCRYPTION_SALT"]
         assert (tmp_path / "var" / "demo-secrets.json").stat().st_mode & 0o077 == 0
         assert seeded_memberships(tmp_path / "demo.sqlite3") == {
-            ("acme", "http://127.0.0.1:%d" % sandbox_port, "alice", "owner"),
-            ("acme", "http://127.0.0.1:%d" % sandbox_port, "bob", "member"),
-            ("globex", "http://127.0.0.1:%d" % sandbox_port, "carol", "owner"),
+            ("acme", f"http://127.0.0.1:{sandbox_port}", "alice", "owner"),
+            ("acme", f"http://127.0.0.1:{sandbox_port}", "bob", "member"),
+            ("globex", f"http://127.0.0.1:{sandbox_port}", "carol", "owner"),
         }
     finally:
         demo.send_signal(signal.SIGTERM)

@@ -1,4 +1,5 @@
 """`demo_seed` creates the demo's tenants and members once, whatever the number of runs."""
+
 import pytest
 from django.contrib.auth import get_user_model
 from social_django.models import UserSocialAuth
@@ -18,14 +19,18 @@ def test_seeds_acme_and_globex_on_the_sandbox():
     demo_seed(sandbox_url=SANDBOX)
 
     assert dict(Organization.objects.values_list("slug", "tmi_base_url")) == {"acme": SANDBOX, "globex": SANDBOX}
-    assert memberships() == {("acme", "alice", Role.OWNER), ("acme", "bob", Role.MEMBER),
-                             ("globex", "carol", Role.OWNER)}
+    assert memberships() == {
+        ("acme", "alice", Role.OWNER),
+        ("acme", "bob", Role.MEMBER),
+        ("globex", "carol", Role.OWNER),
+    }
     alice = get_user_model().objects.get(username="alice")
     assert alice.email == "alice@tmi.local"  # what the 1.8 test IdP reports for the hint
     assert not alice.has_usable_password()
     # The TMI identity the sign-in pipeline looks people up by: server, provider, subject.
     assert set(UserSocialAuth.objects.values_list("provider", "uid", "user__username")) == {
-        ("tmi", f"{SANDBOX}#tmi:{hint}", hint) for hint in ("alice", "bob", "carol")}
+        ("tmi", f"{SANDBOX}#tmi:{hint}", hint) for hint in ("alice", "bob", "carol")
+    }
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
 """Cell builders and an SVG parser shared by the diagram tests."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -11,9 +12,16 @@ NS = "{http://www.w3.org/2000/svg}"
 
 def node(shape: str, cell_id: str, x: float, y: float, w: float, h: float, label: str = "", **extra: Any) -> dict:
     """A node in TMI 1.8's canonical form (position/size, label in attrs.text.text)."""
-    cell = {"id": cell_id, "shape": shape, "position": {"x": x, "y": y}, "size": {"width": w, "height": h},
-            "attrs": {"body": {"fill": "#FFFFFF", "stroke": "#000000", "strokeWidth": 2},
-                      "text": {"text": label, "fontSize": 12}}}
+    cell = {
+        "id": cell_id,
+        "shape": shape,
+        "position": {"x": x, "y": y},
+        "size": {"width": w, "height": h},
+        "attrs": {
+            "body": {"fill": "#FFFFFF", "stroke": "#000000", "strokeWidth": 2},
+            "text": {"text": label, "fontSize": 12},
+        },
+    }
     cell.update(extra)
     return cell
 
@@ -24,8 +32,13 @@ def flat_node(shape: str, cell_id: str, x: float, y: float, w: float, h: float, 
 
 
 def flow(cell_id: str, source: str, target: str, label: str = "", shape: str = "flow", **extra: Any) -> dict:
-    cell = {"id": cell_id, "shape": shape, "source": {"cell": source}, "target": {"cell": target},
-            "attrs": {"line": {"stroke": "#000000", "targetMarker": {"name": "classic"}}}}
+    cell = {
+        "id": cell_id,
+        "shape": shape,
+        "source": {"cell": source},
+        "target": {"cell": target},
+        "attrs": {"line": {"stroke": "#000000", "targetMarker": {"name": "classic"}}},
+    }
     if label:
         cell["labels"] = [{"attrs": {"text": {"text": label}}, "position": 0.5}]
     cell.update(extra)
@@ -61,15 +74,22 @@ def web_app_cells() -> list[dict]:
         flow("f1", "customer", "browser", "Browses the shop"),
         flow("f2", "browser", "web", "HTTPS requests", vertices=[{"x": 230, "y": 320}]),
         flow("f3", "web", "browser", "HTML pages", vertices=[{"x": 200, "y": 200}]),
-        {**flow("f4", "web", "api", "REST calls (JWT)"), "source": {"cell": "web", "port": "right"},
-         "target": {"cell": "api", "port": "left"}},
+        {
+            **flow("f4", "web", "api", "REST calls (JWT)"),
+            "source": {"cell": "web", "port": "right"},
+            "target": {"cell": "api", "port": "left"},
+        },
         flow("f5", "api", "db", "SQL queries", shape="edge"),
-        {**flow("f6", "db", "api", "Order records", vertices=[{"x": 1010, "y": 280}, {"x": 790, "y": 280}]),
-         "connector": {"name": "rounded"}},
+        {
+            **flow("f6", "db", "api", "Order records", vertices=[{"x": 1010, "y": 280}, {"x": 790, "y": 280}]),
+            "connector": {"name": "rounded"},
+        },
         {**flow("f7", "api", "cache", "Session data"), "router": {"name": "manhattan"}, "connector": "rounded"},
         flow("f8", "api", "psp", "Payment requests", vertices=[{"x": 650, "y": 420}]),
-        {**flow("f9", "psp", "api", "Payment webhooks", vertices=[{"x": 720, "y": 420}]),
-         "labels": [{"attrs": {"text": {"text": "Payment webhooks"}}, "position": {"distance": 0.35}}]},
+        {
+            **flow("f9", "psp", "api", "Payment webhooks", vertices=[{"x": 720, "y": 420}]),
+            "labels": [{"attrs": {"text": {"text": "Payment webhooks"}}, "position": {"distance": 0.35}}],
+        },
     ]
 
 

@@ -18,7 +18,14 @@ def test_position_size_node_reads_geometry_label_and_style():
 def test_flat_node_reads_top_level_geometry_and_label():
     parsed = normalise_cell(flat_node("store", "s1", "5", 6.5, 100, "40", "Orders"))
     assert isinstance(parsed, Node)
-    assert (parsed.kind, parsed.x, parsed.y, parsed.width, parsed.height, parsed.label) == ("store", 5, 6.5, 100, 40, "Orders")
+    assert (parsed.kind, parsed.x, parsed.y, parsed.width, parsed.height, parsed.label) == (
+        "store",
+        5,
+        6.5,
+        100,
+        40,
+        "Orders",
+    )
 
 
 def test_attrs_text_wins_over_flat_label_and_numbers_become_text():
@@ -28,10 +35,18 @@ def test_attrs_text_wins_over_flat_label_and_numbers_become_text():
 
 
 def test_every_node_kind_and_unknown_shapes():
-    kinds = {shape: normalise_cell(node(shape, shape, 0, 0, 50, 50)).kind
-             for shape in ("actor", "process", "store", "security-boundary", "text-box", "hexagon")}
-    assert kinds == {"actor": "actor", "process": "process", "store": "store", "security-boundary": "boundary",
-                     "text-box": "text", "hexagon": "unknown"}
+    kinds = {
+        shape: normalise_cell(node(shape, shape, 0, 0, 50, 50)).kind
+        for shape in ("actor", "process", "store", "security-boundary", "text-box", "hexagon")
+    }
+    assert kinds == {
+        "actor": "actor",
+        "process": "process",
+        "store": "store",
+        "security-boundary": "boundary",
+        "text-box": "text",
+        "hexagon": "unknown",
+    }
 
 
 def test_missing_size_gets_a_default_and_missing_position_is_not_drawable():
@@ -44,7 +59,7 @@ def test_numbers_are_clamped_and_junk_rejected():
     assert number("12.5") == 12.5
     assert number(float("nan"), 7) == 7
     assert number(float("inf")) == 100_000
-    assert number(-10 ** 400) == -100_000
+    assert number(-(10**400)) == -100_000
     assert number(True, 3) == 3
     assert number("1e999") == 100_000
     assert number("abc", None) is None
@@ -52,33 +67,49 @@ def test_numbers_are_clamped_and_junk_rejected():
 
 
 def test_edges_of_both_generations_with_ports_points_vertices_and_labels():
-    new = normalise_cell({**flow("e1", "a", "b", "HTTPS"), "source": {"cell": "a", "port": "p1"},
-                          "vertices": [{"x": 1, "y": 2}, {"x": "3", "y": 4}, {"x": None}]})
-    old = normalise_cell({"id": "e2", "shape": "edge", "source": {"x": 5, "y": 6}, "target": "b",
-                          "labels": ["plain", {"attrs": {"text": {"text": "far"}}, "position": {"distance": 40, "offset": 10}}]})
+    new = normalise_cell(
+        {
+            **flow("e1", "a", "b", "HTTPS"),
+            "source": {"cell": "a", "port": "p1"},
+            "vertices": [{"x": 1, "y": 2}, {"x": "3", "y": 4}, {"x": None}],
+        }
+    )
+    old = normalise_cell(
+        {
+            "id": "e2",
+            "shape": "edge",
+            "source": {"x": 5, "y": 6},
+            "target": "b",
+            "labels": ["plain", {"attrs": {"text": {"text": "far"}}, "position": {"distance": 40, "offset": 10}}],
+        }
+    )
     assert isinstance(new, Edge) and isinstance(old, Edge)
     assert (new.source.cell, new.source.port, new.target.cell) == ("a", "p1", "b")
     assert new.vertices == ((1, 2), (3, 4))
-    assert [(l.text, l.distance) for l in new.labels] == [("HTTPS", 0.5)]
+    assert [(label.text, label.distance) for label in new.labels] == [("HTTPS", 0.5)]
     assert (old.source.point, old.target.cell) == ((5, 6), "b")
-    assert [(l.text, l.distance, l.offset) for l in old.labels] == [("plain", 0.5, 0), ("far", 40, 10)]
+    assert [(label.text, label.distance, label.offset) for label in old.labels] == [("plain", 0.5, 0), ("far", 40, 10)]
 
 
 def test_flat_edge_label_and_edge_without_shape():
     parsed = normalise_cell({"id": "e", "source": {"cell": "a"}, "target": {"cell": "b"}, "label": "Flat"})
-    assert isinstance(parsed, Edge) and [l.text for l in parsed.labels] == ["Flat"]
+    assert isinstance(parsed, Edge) and [label.text for label in parsed.labels] == ["Flat"]
 
 
 def test_default_label_fills_in_for_edges_without_labels():
     lone = normalise_cell({**flow("e", "a", "b"), "defaultLabel": {"attrs": {"text": {"text": "Default"}}}})
     own = normalise_cell({**flow("e", "a", "b", "Own"), "defaultLabel": {"attrs": {"text": {"text": "Default"}}}})
-    assert [l.text for l in lone.labels] == ["Default"] and [l.text for l in own.labels] == ["Own"]
+    assert [label.text for label in lone.labels] == ["Default"] and [label.text for label in own.labels] == ["Own"]
 
 
 def test_x6_label_selector_is_read_for_edge_labels():
-    parsed = normalise_cell({**flow("e", "a", "b"), "labels": [{"attrs": {"label": {"text": "X6 default"}}},
-                                                               {"attrs": {"text": {"text": "  "}}}, None, 7]})
-    assert [(l.text, l.distance) for l in parsed.labels] == [("X6 default", 0.5)]
+    parsed = normalise_cell(
+        {
+            **flow("e", "a", "b"),
+            "labels": [{"attrs": {"label": {"text": "X6 default"}}}, {"attrs": {"text": {"text": "  "}}}, None, 7],
+        }
+    )
+    assert [(label.text, label.distance) for label in parsed.labels] == [("X6 default", 0.5)]
 
 
 def test_markers_default_to_an_arrow_at_the_target_only():
@@ -101,14 +132,33 @@ def test_edge_without_usable_ends_is_dropped():
 
 
 def test_visibility_z_and_ports():
-    parsed = normalise_cell(node("process", "p", 0, 0, 50, 50, visible=False, zIndex="7",
-                                 ports={"items": [{"id": "p1", "group": "top"}, {"id": 3}, "junk"]}))
+    parsed = normalise_cell(
+        node(
+            "process",
+            "p",
+            0,
+            0,
+            50,
+            50,
+            visible=False,
+            zIndex="7",
+            ports={"items": [{"id": "p1", "group": "top"}, {"id": 3}, "junk"]},
+        )
+    )
     assert (parsed.visible, parsed.z, parsed.ports) == (False, 7, {"p1": "top"})
 
 
 def test_normalise_cells_skips_junk_names_missing_ids_and_keeps_last_duplicate():
-    cells = normalise_cells([None, 5, "x", {"shape": "actor", "x": 0, "y": 0},
-                             node("actor", "dup", 0, 0, 50, 50, "first"), node("actor", "dup", 0, 0, 50, 50, "second")])
+    cells = normalise_cells(
+        [
+            None,
+            5,
+            "x",
+            {"shape": "actor", "x": 0, "y": 0},
+            node("actor", "dup", 0, 0, 50, 50, "first"),
+            node("actor", "dup", 0, 0, 50, 50, "second"),
+        ]
+    )
     assert [c.id for c in cells] == ["cell-3", "dup"]
     assert cells[1].label == "second"
     assert normalise_cells("not a list") == []

@@ -3,8 +3,18 @@ import math
 import pytest
 
 from portal.diagrams.cells import normalise_cell
-from portal.diagrams.geometry import (ELLIPSIS, Box, border_point, fit_view_box, node_box, point_along, port_point,
-                                      orthogonal, store_cap, wrap)
+from portal.diagrams.geometry import (
+    ELLIPSIS,
+    Box,
+    border_point,
+    fit_view_box,
+    node_box,
+    orthogonal,
+    point_along,
+    port_point,
+    store_cap,
+    wrap,
+)
 from tests.diagrams.conftest import node
 
 

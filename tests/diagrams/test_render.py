@@ -43,8 +43,10 @@ def all_shapes_cells():
 
 def test_every_node_shape_draws_its_outline_and_label():
     groups = cell_groups(parse(render_svg(all_shapes_cells(), id_prefix="d")))
-    tags = {cid: [(child.tag.replace(NS, ""), child.get("class")) for child in g.iter() if child is not g]
-            for cid, g in groups.items()}
+    tags = {
+        cid: [(child.tag.replace(NS, ""), child.get("class")) for child in g.iter() if child is not g]
+        for cid, g in groups.items()
+    }
     assert ("rect", "tmi-shape") in tags["a"] and ("path", "tmi-glyph") in tags["a"]
     assert ("ellipse", "tmi-shape") in tags["p"]
     assert ("path", "tmi-shape") in tags["s"] and ("path", "tmi-rim") in tags["s"]
@@ -52,10 +54,18 @@ def test_every_node_shape_draws_its_outline_and_label():
     assert not any(cls == "tmi-shape" for _, cls in tags["t"])
     assert ("rect", "tmi-shape") in tags["h"]
     assert {cid: classes(g) for cid, g in groups.items() if cid in "apsbth"} == {
-        "a": {"tmi-node", "tmi-actor"}, "p": {"tmi-node", "tmi-process"}, "s": {"tmi-node", "tmi-store"},
-        "b": {"tmi-node", "tmi-boundary"}, "t": {"tmi-node", "tmi-text"}, "h": {"tmi-node", "tmi-unknown"}}
-    labels = {cid: "".join(g.find(f".//{NS}text[@class='tmi-label']").itertext()) for cid, g in groups.items()
-              if cid in "apsbth"}
+        "a": {"tmi-node", "tmi-actor"},
+        "p": {"tmi-node", "tmi-process"},
+        "s": {"tmi-node", "tmi-store"},
+        "b": {"tmi-node", "tmi-boundary"},
+        "t": {"tmi-node", "tmi-text"},
+        "h": {"tmi-node", "tmi-unknown"},
+    }
+    labels = {
+        cid: "".join(g.find(f".//{NS}text[@class='tmi-label']").itertext())
+        for cid, g in groups.items()
+        if cid in "apsbth"
+    }
     assert labels == {"a": "User", "p": "App", "s": "DB", "b": "Trust zone", "t": "A note", "h": "Mystery"}
 
 
@@ -85,15 +95,21 @@ def test_both_edge_shapes_draw_a_path_with_a_namespaced_arrowhead_and_label():
 
 
 def test_source_marker_and_no_target_marker():
-    cells = [node("actor", "a", 0, 0, 80, 40), node("actor", "b", 200, 0, 80, 40),
-             {**flow("f", "a", "b"), "attrs": {"line": {"sourceMarker": "classic", "targetMarker": None}}}]
+    cells = [
+        node("actor", "a", 0, 0, 80, 40),
+        node("actor", "b", 200, 0, 80, 40),
+        {**flow("f", "a", "b"), "attrs": {"line": {"sourceMarker": "classic", "targetMarker": None}}},
+    ]
     line = line_of(cell_groups(parse(render_svg(cells, id_prefix="m")))["f"])
     assert line.get("marker-start", "").startswith("url(#m-arrow-start-") and line.get("marker-end") is None
 
 
 def test_diamond_and_circle_markers_have_their_own_shapes():
-    cells = [node("actor", "a", 0, 0, 80, 40), node("actor", "b", 200, 0, 80, 40),
-             {**flow("f", "a", "b"), "attrs": {"line": {"sourceMarker": {"name": "diamond"}, "targetMarker": "circle"}}}]
+    cells = [
+        node("actor", "a", 0, 0, 80, 40),
+        node("actor", "b", 200, 0, 80, 40),
+        {**flow("f", "a", "b"), "attrs": {"line": {"sourceMarker": {"name": "diamond"}, "targetMarker": "circle"}}},
+    ]
     root = parse(render_svg(cells, id_prefix="m"))
     line = line_of(cell_groups(root)["f"])
     paths = {m.get("id"): m.find(f"{NS}path").get("d") for m in root.iter(f"{NS}marker")}
@@ -105,15 +121,19 @@ def test_flat_and_position_size_forms_draw_the_same_geometry():
     canonical = parse(render_svg([node("actor", "a", 10, 20, 130, 70, "Same")], id_prefix="x"))
     flat = parse(render_svg([flat_node("actor", "a", 10, 20, 130, 70, "Same")], id_prefix="x"))
     rect_c, rect_f = (r.find(f".//{NS}rect").attrib for r in (canonical, flat))
-    assert {k: rect_c[k] for k in ("x", "y", "width", "height")} == {k: rect_f[k] for k in ("x", "y", "width", "height")}
+    assert {k: rect_c[k] for k in ("x", "y", "width", "height")} == {
+        k: rect_f[k] for k in ("x", "y", "width", "height")
+    }
     assert canonical.get("viewBox") == flat.get("viewBox")
     assert "".join(flat.find(f".//{NS}text[@class='tmi-label']").itertext()) == "Same"
 
 
 def test_multi_line_and_long_labels_wrap_and_truncate_with_a_tooltip():
     long_text = "This process handles " + "very " * 60 + "many things"
-    cells = [node("process", "multi", 0, 0, 160, 90, "Line one\nLine two"),
-             node("actor", "long", 200, 0, 120, 60, long_text)]
+    cells = [
+        node("process", "multi", 0, 0, 160, 90, "Line one\nLine two"),
+        node("actor", "long", 200, 0, 120, 60, long_text),
+    ]
     groups = cell_groups(parse(render_svg(cells, id_prefix="l")))
     multi_lines = [t.text for t in groups["multi"].iter(f"{NS}tspan")]
     assert multi_lines == ["Line one", "Line two"]
@@ -131,8 +151,11 @@ def test_long_flow_labels_are_cut_too():
 
 
 def test_edges_pass_through_their_vertices():
-    cells = [node("actor", "a", 0, 0, 100, 50), node("actor", "b", 300, 300, 100, 50),
-             flow("f", "a", "b", vertices=[{"x": 250, "y": 25}, {"x": 250, "y": 200}])]
+    cells = [
+        node("actor", "a", 0, 0, 100, 50),
+        node("actor", "b", 300, 300, 100, 50),
+        flow("f", "a", "b", vertices=[{"x": 250, "y": 25}, {"x": 250, "y": 200}]),
+    ]
     points = points_of(line_of(cell_groups(parse(render_svg(cells, id_prefix="v")))["f"]).get("d"))
     assert points[1:-1] == [(250, 25), (250, 200)]
     assert points[0] == (100, 25)  # leaves the source's right side, toward the first vertex
@@ -141,16 +164,21 @@ def test_edges_pass_through_their_vertices():
 
 def test_edges_use_tmi_ux_side_ports():
     ports = {"items": [{"id": "pt", "group": "top"}, {"id": "pb", "group": "bottom"}]}
-    cells = [node("process", "a", 0, 0, 100, 50, ports=ports), node("process", "b", 0, 200, 100, 50, ports=ports),
-             {**flow("f", "a", "b"), "source": {"cell": "a", "port": "pb"}, "target": {"cell": "b", "port": "pt"}}]
+    cells = [
+        node("process", "a", 0, 0, 100, 50, ports=ports),
+        node("process", "b", 0, 200, 100, 50, ports=ports),
+        {**flow("f", "a", "b"), "source": {"cell": "a", "port": "pb"}, "target": {"cell": "b", "port": "pt"}},
+    ]
     points = points_of(line_of(cell_groups(parse(render_svg(cells, id_prefix="p")))["f"]).get("d"))
     assert points == [(50, 50), (50, 200)]
 
 
 def test_edges_to_free_points_and_self_loops():
-    cells = [node("process", "a", 0, 0, 100, 50),
-             {"id": "free", "shape": "flow", "source": {"cell": "a"}, "target": {"x": 400, "y": 25}},
-             flow("loop", "a", "a")]
+    cells = [
+        node("process", "a", 0, 0, 100, 50),
+        {"id": "free", "shape": "flow", "source": {"cell": "a"}, "target": {"x": 400, "y": 25}},
+        flow("loop", "a", "a"),
+    ]
     groups = cell_groups(parse(render_svg(cells, id_prefix="s")))
     assert points_of(line_of(groups["free"]).get("d")) == [(100, 25), (400, 25)]
     loop = points_of(line_of(groups["loop"]).get("d"))
@@ -158,26 +186,37 @@ def test_edges_to_free_points_and_self_loops():
 
 
 def test_paint_order_is_boundaries_then_edges_then_nodes_each_by_z_index():
-    cells = [node("process", "top", 0, 0, 50, 50, zIndex=9), node("process", "low", 60, 0, 50, 50, zIndex=2),
-             node("security-boundary", "zone", -10, -10, 200, 100, zIndex=50),
-             node("security-boundary", "inner", 0, 0, 100, 60, zIndex=1),
-             flow("f", "low", "top", zIndex=30), flow("g", "top", "low", zIndex=3),
-             node("process", "default", 120, 0, 50, 50)]
+    cells = [
+        node("process", "top", 0, 0, 50, 50, zIndex=9),
+        node("process", "low", 60, 0, 50, 50, zIndex=2),
+        node("security-boundary", "zone", -10, -10, 200, 100, zIndex=50),
+        node("security-boundary", "inner", 0, 0, 100, 60, zIndex=1),
+        flow("f", "low", "top", zIndex=30),
+        flow("g", "top", "low", zIndex=3),
+        node("process", "default", 120, 0, 50, 50),
+    ]
     order = list(cell_groups(parse(render_svg(cells, id_prefix="z"))))
     # A flow's zIndex above the nodes' does not lift its line over them (it would cross their text).
     assert order == ["inner", "zone", "g", "f", "default", "low", "top"]
 
 
 def test_invisible_cells_and_edges_to_them_or_to_missing_cells_are_skipped():
-    cells = [node("actor", "seen", 0, 0, 80, 40), node("actor", "hidden", 200, 0, 80, 40, visible=False),
-             flow("to-hidden", "seen", "hidden"), flow("to-nowhere", "seen", "ghost"),
-             {**flow("hidden-flow", "seen", "seen"), "visible": False}]
+    cells = [
+        node("actor", "seen", 0, 0, 80, 40),
+        node("actor", "hidden", 200, 0, 80, 40, visible=False),
+        flow("to-hidden", "seen", "hidden"),
+        flow("to-nowhere", "seen", "ghost"),
+        {**flow("hidden-flow", "seen", "seen"), "visible": False},
+    ]
     assert list(cell_groups(parse(render_svg(cells, id_prefix="i")))) == ["seen"]
 
 
 def test_view_box_contains_every_node_and_label_with_a_margin():
-    cells = [node("actor", "a", -500, -300, 120, 60, "Far left"), node("store", "s", 2000, 900, 150, 80, "Far right"),
-             node("process", "turned", 800, 400, 200, 40, angle=45)]
+    cells = [
+        node("actor", "a", -500, -300, 120, 60, "Far left"),
+        node("store", "s", 2000, 900, 150, 80, "Far right"),
+        node("process", "turned", 800, 400, 200, 40, angle=45),
+    ]
     x, y, w, h = view_box(parse(render_svg(cells, id_prefix="b")))
     for raw in cells:
         box = node_box(normalise_cell(raw))
@@ -210,14 +249,21 @@ def on_border(node_, point, tolerance=1.0):
     if node_.kind == "store":  # the outline is the box with curved caps, which the test rebuilds
         cap = store_cap(node_.height)
         bulge = cap * math.sqrt(max(0, 1 - ((x - node_.center[0]) / (node_.width / 2)) ** 2))
-        on_side = (abs(x - node_.x) < tolerance or abs(x - node_.x - node_.width) < tolerance) and \
-            node_.y + cap - tolerance <= y <= node_.y + node_.height - cap + tolerance
-        on_cap = abs(y - (node_.y + cap - bulge)) < tolerance or abs(y - (node_.y + node_.height - cap + bulge)) < tolerance
+        on_side = (
+            abs(x - node_.x) < tolerance or abs(x - node_.x - node_.width) < tolerance
+        ) and node_.y + cap - tolerance <= y <= node_.y + node_.height - cap + tolerance
+        on_cap = (
+            abs(y - (node_.y + cap - bulge)) < tolerance or abs(y - (node_.y + node_.height - cap + bulge)) < tolerance
+        )
         return on_side or on_cap
-    inside_outer = node_.x - tolerance <= x <= node_.x + node_.width + tolerance and \
-        node_.y - tolerance <= y <= node_.y + node_.height + tolerance
-    inside_inner = node_.x + tolerance < x < node_.x + node_.width - tolerance and \
-        node_.y + tolerance < y < node_.y + node_.height - tolerance
+    inside_outer = (
+        node_.x - tolerance <= x <= node_.x + node_.width + tolerance
+        and node_.y - tolerance <= y <= node_.y + node_.height + tolerance
+    )
+    inside_inner = (
+        node_.x + tolerance < x < node_.x + node_.width - tolerance
+        and node_.y + tolerance < y < node_.y + node_.height - tolerance
+    )
     return inside_outer and not inside_inner
 
 
@@ -247,8 +293,9 @@ def test_document_has_title_aria_label_role_and_a_plain_description(web_app):
     root = parse(render_svg(web_app, title="Web shop", id_prefix="t"))
     assert root.tag == f"{NS}svg" and root.get("role") == "img" and root.get("aria-label") == "Web shop"
     assert root.find(f"{NS}title").text == "Web shop"
-    assert root.find(f"{NS}desc").text == ("A data flow diagram with 2 actors, 3 processes, 2 data stores, "
-                                            "2 trust boundaries and 9 data flows.")
+    assert root.find(f"{NS}desc").text == (
+        "A data flow diagram with 2 actors, 3 processes, 2 data stores, 2 trust boundaries and 9 data flows."
+    )
     assert root.get("width") is None and root.get("height") is None
     assert parse(render_svg([])).find(f"{NS}title").text == "Data flow diagram"
 
@@ -277,12 +324,19 @@ def test_editor_default_colours_get_the_palette_and_custom_colours_are_kept():
     default_shape, custom_shape = (groups[i].find(f"{NS}ellipse") for i in ("d", "c"))
     assert default_shape.get("fill") not in ("#FFFFFF", "#ffffff") and default_shape.get("stroke") != "#000000"
     assert (custom_shape.get("fill"), custom_shape.get("stroke"), custom_shape.get("stroke-dasharray")) == (
-        "#ff0000", "rgb(0, 128, 0)", "5,5")
+        "#ff0000",
+        "rgb(0, 128, 0)",
+        "5,5",
+    )
 
 
 def test_edge_colour_gets_its_own_arrowhead():
-    cells = [node("actor", "a", 0, 0, 80, 40), node("actor", "b", 300, 0, 80, 40),
-             flow("red", "a", "b"), {**flow("blue", "b", "a"), "attrs": {"line": {"stroke": "#0000ff"}}}]
+    cells = [
+        node("actor", "a", 0, 0, 80, 40),
+        node("actor", "b", 300, 0, 80, 40),
+        flow("red", "a", "b"),
+        {**flow("blue", "b", "a"), "attrs": {"line": {"stroke": "#0000ff"}}},
+    ]
     root = parse(render_svg(cells, id_prefix="c"))
     fills = {m.get("id"): m.find(f"{NS}path").get("fill") for m in root.iter(f"{NS}marker")}
     blue_marker = line_of(cell_groups(root)["blue"]).get("marker-end")[5:-1]
@@ -301,8 +355,20 @@ def test_sample_web_app_renders_to_an_artifact_and_a_screenshot(web_app):
     if chromium:
         png_path = ARTIFACTS / "sample.png"
         png_path.unlink(missing_ok=True)
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={png_path}",
-                        "--window-size=1200,800", svg_path.as_uri()], capture_output=True, timeout=90, check=False)
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--screenshot={png_path}",
+                "--window-size=1200,800",
+                svg_path.as_uri(),
+            ],
+            capture_output=True,
+            timeout=90,
+            check=False,
+        )
         assert png_path.exists() and png_path.stat().st_size > 10_000
 
 
@@ -322,9 +388,12 @@ def test_cell_fragments_for_the_live_view_agree_with_the_full_render(web_app):
 
 
 def test_orthogonal_routers_draw_only_horizontal_and_vertical_legs():
-    cells = [node("actor", "a", 0, 0, 100, 50), node("store", "b", 300, 200, 100, 50),
-             {**flow("f", "a", "b"), "router": {"name": "manhattan"}},
-             {**flow("g", "b", "a", vertices=[{"x": 500, "y": 400}]), "router": "orth"}]
+    cells = [
+        node("actor", "a", 0, 0, 100, 50),
+        node("store", "b", 300, 200, 100, 50),
+        {**flow("f", "a", "b"), "router": {"name": "manhattan"}},
+        {**flow("g", "b", "a", vertices=[{"x": 500, "y": 400}]), "router": "orth"},
+    ]
     groups = cell_groups(parse(render_svg(cells, id_prefix="o")))
     for cid in ("f", "g"):
         points = points_of(line_of(groups[cid]).get("d"))
@@ -334,10 +403,13 @@ def test_orthogonal_routers_draw_only_horizontal_and_vertical_legs():
 
 
 def test_rounded_and_smooth_connectors_curve_the_path():
-    cells = [node("actor", "a", 0, 0, 100, 50), node("actor", "b", 300, 300, 100, 50),
-             {**flow("r", "a", "b", vertices=[{"x": 350, "y": 25}]), "connector": {"name": "rounded"}},
-             {**flow("s", "a", "b", vertices=[{"x": 200, "y": 150}]), "connector": "smooth"},
-             {**flow("n", "a", "b", vertices=[{"x": 200, "y": 150}]), "connector": "normal"}]
+    cells = [
+        node("actor", "a", 0, 0, 100, 50),
+        node("actor", "b", 300, 300, 100, 50),
+        {**flow("r", "a", "b", vertices=[{"x": 350, "y": 25}]), "connector": {"name": "rounded"}},
+        {**flow("s", "a", "b", vertices=[{"x": 200, "y": 150}]), "connector": "smooth"},
+        {**flow("n", "a", "b", vertices=[{"x": 200, "y": 150}]), "connector": "normal"},
+    ]
     groups = cell_groups(parse(render_svg(cells, id_prefix="k")))
     rounded, smooth, normal = (line_of(groups[c]).get("d") for c in "rsn")
     assert rounded == "M100 25L340 25Q350 25 350 35L350 300"
@@ -369,14 +441,19 @@ def test_the_renderer_imports_only_the_standard_library_and_itself():
             for name in names:
                 top = name.split(".")[0]
                 assert name.startswith("portal.diagrams") or top in sys.stdlib_module_names or top == "__future__", (
-                    source.name, name)
+                    source.name,
+                    name,
+                )
 
 
 def test_an_edge_label_that_would_cover_a_node_slides_along_its_path():
     # The label's own spot (5% along) lies over node "a"; it moves to the nearest place clear of both nodes.
-    cells = [node("process", "a", 0, 0, 100, 60, "Payments Service"), node("store", "b", 400, 0, 100, 60, "SQL"),
-             {**flow("f", "a", "b"), "labels": [{"attrs": {"text": {"text": "SQL query"}}, "position": {"distance": 0.0}}]},
-             flow("g", "b", "a", "Rows")]
+    cells = [
+        node("process", "a", 0, 0, 100, 60, "Payments Service"),
+        node("store", "b", 400, 0, 100, 60, "SQL"),
+        {**flow("f", "a", "b"), "labels": [{"attrs": {"text": {"text": "SQL query"}}, "position": {"distance": 0.0}}]},
+        flow("g", "b", "a", "Rows"),
+    ]
     root = parse(render_svg(cells, id_prefix="l"))
     groups = cell_groups(root)
     boxes = [node_box(normalise_cell(c)) for c in cells[:2]]

@@ -1,4 +1,5 @@
 """Everything in a diagram is user-written: nothing may turn into markup, script, or an external reference."""
+
 import math
 import random
 import re
@@ -35,7 +36,19 @@ HOSTILE_COLOURS = [
 ]
 # Attributes no renderer interprets: the only places (besides text nodes) where escaped user text may appear.
 FREE_TEXT_ATTRS = {"aria-label", "data-cell-id", "data-shape"}
-FORBIDDEN_TAGS = {"script", "foreignObject", "image", "use", "a", "iframe", "style", "object", "embed", "animate", "set"}
+FORBIDDEN_TAGS = {
+    "script",
+    "foreignObject",
+    "image",
+    "use",
+    "a",
+    "iframe",
+    "style",
+    "object",
+    "embed",
+    "animate",
+    "set",
+}
 
 
 def assert_safe(svg_text: str) -> ET.Element:
@@ -62,13 +75,30 @@ def hostile_diagram(text: str, paint: str) -> list[dict]:
     actor = node("actor", "a", 20, 40, 120, 60, text, parent=text)
     actor["attrs"]["body"].update(fill=paint, stroke=paint, strokeDasharray=paint)
     actor["attrs"]["text"].update(fill=paint, fontSize=paint)
-    process = {"id": "p", "shape": text, "x": 300, "y": 40, "width": 120, "height": 60, "label": text,
-               "ports": {"items": [{"id": text, "group": text}]}}
-    line = {**flow(text + "-flow", "a", "p", text), "source": {"cell": "a", "port": text},
-            "attrs": {"line": {"stroke": paint, "strokeDasharray": paint, "targetMarker": {"name": text},
-                               "sourceMarker": paint}}}
-    return [boundary, actor, process, line, {"id": "bare-label", "shape": "flow", "source": "a", "target": "p",
-                                             "labels": [text]}]
+    process = {
+        "id": "p",
+        "shape": text,
+        "x": 300,
+        "y": 40,
+        "width": 120,
+        "height": 60,
+        "label": text,
+        "ports": {"items": [{"id": text, "group": text}]},
+    }
+    line = {
+        **flow(text + "-flow", "a", "p", text),
+        "source": {"cell": "a", "port": text},
+        "attrs": {
+            "line": {"stroke": paint, "strokeDasharray": paint, "targetMarker": {"name": text}, "sourceMarker": paint}
+        },
+    }
+    return [
+        boundary,
+        actor,
+        process,
+        line,
+        {"id": "bare-label", "shape": "flow", "source": "a", "target": "p", "labels": [text]},
+    ]
 
 
 @pytest.mark.parametrize("text", HOSTILE_TEXT)
@@ -111,28 +141,89 @@ def test_colour_validation():
 
 
 def test_escape_covers_quotes_and_markup():
-    assert escape("<a href=\"x\">'&") == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+    assert escape('<a href="x">\'&') == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
 
 
 def random_value(rng: random.Random, depth: int = 0):
     choices = [
-        lambda: rng.choice([None, True, False, 0, -1, 1e308, -1e308, float("nan"), float("inf"), 10 ** 400]),
+        lambda: rng.choice([None, True, False, 0, -1, 1e308, -1e308, float("nan"), float("inf"), 10**400]),
         lambda: rng.uniform(-1e6, 1e6),
-        lambda: rng.choice(["", "NaN", "inf", "-inf", "1e999", "12", "abc", "actor", "flow", "edge", "process",
-                            "orth", "manhattan", "rounded", "smooth", "diamond", "circle", "top", "left"]),
+        lambda: rng.choice(
+            [
+                "",
+                "NaN",
+                "inf",
+                "-inf",
+                "1e999",
+                "12",
+                "abc",
+                "actor",
+                "flow",
+                "edge",
+                "process",
+                "orth",
+                "manhattan",
+                "rounded",
+                "smooth",
+                "diamond",
+                "circle",
+                "top",
+                "left",
+            ]
+        ),
         lambda: rng.choice(HOSTILE_TEXT + HOSTILE_COLOURS),
         lambda: "".join(chr(rng.randrange(0, 0x3000)) for _ in range(rng.randrange(0, 30))),
     ]
     if depth < 3:
-        choices += [lambda: [random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))],
-                    lambda: {rng.choice(KEYS): random_value(rng, depth + 1) for _ in range(rng.randrange(0, 5))}]
+        choices += [
+            lambda: [random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))],
+            lambda: {rng.choice(KEYS): random_value(rng, depth + 1) for _ in range(rng.randrange(0, 5))},
+        ]
     return rng.choice(choices)()
 
 
-KEYS = ["id", "shape", "x", "y", "width", "height", "position", "size", "label", "attrs", "body", "text", "line",
-        "fill", "stroke", "strokeWidth", "fontSize", "source", "target", "cell", "port", "vertices", "labels",
-        "zIndex", "visible", "angle", "parent", "children", "ports", "items", "group", "distance", "offset",
-        "targetMarker", "sourceMarker", "name", "strokeDasharray", "router", "connector", "defaultLabel"]
+KEYS = [
+    "id",
+    "shape",
+    "x",
+    "y",
+    "width",
+    "height",
+    "position",
+    "size",
+    "label",
+    "attrs",
+    "body",
+    "text",
+    "line",
+    "fill",
+    "stroke",
+    "strokeWidth",
+    "fontSize",
+    "source",
+    "target",
+    "cell",
+    "port",
+    "vertices",
+    "labels",
+    "zIndex",
+    "visible",
+    "angle",
+    "parent",
+    "children",
+    "ports",
+    "items",
+    "group",
+    "distance",
+    "offset",
+    "targetMarker",
+    "sourceMarker",
+    "name",
+    "strokeDasharray",
+    "router",
+    "connector",
+    "defaultLabel",
+]
 
 
 def mutate(rng: random.Random, cell):
@@ -154,8 +245,12 @@ def test_random_garbage_never_raises_and_stays_safe():
         cells += [random_value(rng) for _ in range(rng.randrange(0, 6))]
         if round_ % 10 == 0:
             cells = random_value(rng)  # not even a list
-        svg_text = render_svg(cells, title=str(random_value(rng)), id_prefix=rng.choice([None, "ok", "<bad>"]),
-                              highlight=rng.choice([None, {"api"}, set()]))
+        svg_text = render_svg(
+            cells,
+            title=str(random_value(rng)),
+            id_prefix=rng.choice([None, "ok", "<bad>"]),
+            highlight=rng.choice([None, {"api"}, set()]),
+        )
         root = assert_safe(svg_text)
         x, y, w, h = (float(v) for v in root.get("viewBox").split())
         assert all(math.isfinite(v) for v in (x, y, w, h)) and w > 0 and h > 0

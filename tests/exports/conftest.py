@@ -1,4 +1,5 @@
 """Real Celery workers on a queue of their own, reading the test database (committed data)."""
+
 from __future__ import annotations
 
 import os
@@ -29,10 +30,33 @@ class Workers:
         number = len(self.started) + 1
         log = (self.log_dir / f"worker-{number}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", pool, "--concurrency",
-             str(concurrency), "--queues", self.queue, "--hostname", f"{self.queue}-{number}@%h",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-            cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool",
+                pool,
+                "--concurrency",
+                str(concurrency),
+                "--queues",
+                self.queue,
+                "--hostname",
+                f"{self.queue}-{number}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         self.started.append(process)
         return process
@@ -63,9 +87,15 @@ def workers(transactional_db, tmp_path, settings) -> Iterator[Workers]:
     that queue, so workers of other tests (or of a demo) never take them. Media goes to tmp_path."""
     queue = f"exports-{uuid.uuid4().hex[:8]}"
     settings.MEDIA_ROOT = tmp_path / "media"
-    env = {**os.environ, "DATABASE_URL": tests_database_url(), "PYTHONUNBUFFERED": "1",
-           "PORTAL_TEST_MEDIA_ROOT": str(tmp_path / "media"), "PORTAL_TEST_QUEUE": queue, "EXPORT_RETRY_BASE_SECONDS": "0.2",
-           "DJANGO_SETTINGS_MODULE": "tests.exports.worker_settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": tests_database_url(),
+        "PYTHONUNBUFFERED": "1",
+        "PORTAL_TEST_MEDIA_ROOT": str(tmp_path / "media"),
+        "PORTAL_TEST_QUEUE": queue,
+        "EXPORT_RETRY_BASE_SECONDS": "0.2",
+        "DJANGO_SETTINGS_MODULE": "tests.exports.worker_settings",
+    }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     previous = app.conf.task_default_queue
     app.conf.task_default_queue = queue

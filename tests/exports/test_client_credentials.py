@@ -1,5 +1,6 @@
 """Scheduled exports that run with the organisation's TMI client credentials (a 1.8 service account)
 instead of a member's access, and what happens when TMI refuses them or has none (0.217)."""
+
 from __future__ import annotations
 
 import io
@@ -20,22 +21,32 @@ from portal.sandbox.seed import sid
 from portal.tenant_admin.services import organization_client_credentials_clear, organization_client_credentials_set
 
 PAYMENTS = "Customer Payments API"
-SCHEDULE = {"name": "Nightly payments report", "kind": "threat_model", "threat_model_id": sid("tm", PAYMENTS),
-            "frequency": "daily", "time_of_day": time(2, 0), "timezone": "UTC", "recipients": ["bob@example.com"]}
+SCHEDULE = {
+    "name": "Nightly payments report",
+    "kind": "threat_model",
+    "threat_model_id": sid("tm", PAYMENTS),
+    "frequency": "daily",
+    "time_of_day": time(2, 0),
+    "timezone": "UTC",
+    "recipients": ["bob@example.com"],
+}
 REFUSED = "TMI refused the organisation's client credentials; an admin must replace them."
 
 
 @pytest.fixture
 def people(organization, member_factory):
-    return {"alice": member_factory(organization, "alice", role="owner"),
-            "bob": member_factory(organization, "bob", role="member"),
-            "carol": member_factory(organization, "carol", role="admin")}
+    return {
+        "alice": member_factory(organization, "alice", role="owner"),
+        "bob": member_factory(organization, "bob", role="member"),
+        "carol": member_factory(organization, "carol", role="admin"),
+    }
 
 
 def _service_schedule(organization, people):
     """Only an owner may choose the service account: alice saves it."""
-    return export_schedule_create(organization=organization, actor=people["alice"], run_as="client_credentials",
-                                  **SCHEDULE)
+    return export_schedule_create(
+        organization=organization, actor=people["alice"], run_as="client_credentials", **SCHEDULE
+    )
 
 
 def _failure_mail():
@@ -47,8 +58,12 @@ def test_a_schedule_runs_as_the_organisations_service_account(organization, peop
     settings.MEDIA_ROOT = tmp_path
     with tmi_client(organization=organization, user=people["alice"]) as alice:
         credential = alice.auth.client_credentials_create("TMI Portal schedules", description="acme exports")
-    organization_client_credentials_set(organization=organization, actor=people["alice"],
-                                        client_id=credential.client_id, client_secret=credential.client_secret)
+    organization_client_credentials_set(
+        organization=organization,
+        actor=people["alice"],
+        client_id=credential.client_id,
+        client_secret=credential.client_secret,
+    )
     organization.refresh_from_db()
     schedule = _service_schedule(organization, people)
     # The saver's own TMI access is gone: if the run used it, it would fail.
@@ -71,8 +86,9 @@ def test_a_schedule_runs_as_the_organisations_service_account(organization, peop
 @pytest.mark.parametrize("generation", ["1.8"])
 def test_refused_credentials_fail_in_words_and_tell_the_owner_and_admins(organization, people, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    organization_client_credentials_set(organization=organization, actor=people["alice"],
-                                        client_id="tmi_cc_revoked", client_secret="not-valid-any-more")
+    organization_client_credentials_set(
+        organization=organization, actor=people["alice"], client_id="tmi_cc_revoked", client_secret="not-valid-any-more"
+    )
     organization.refresh_from_db()
     schedule = _service_schedule(organization, people)
     job = export_schedule_run_now(schedule=schedule, actor=people["alice"])
@@ -91,8 +107,9 @@ def test_refused_credentials_fail_in_words_and_tell_the_owner_and_admins(organiz
 @pytest.mark.parametrize("generation", ["0.217"])
 def test_tmi_0217_has_no_client_credentials_and_the_run_says_so(organization, people, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    organization_client_credentials_set(organization=organization, actor=people["alice"],
-                                        client_id="tmi_cc_anything", client_secret="secret")
+    organization_client_credentials_set(
+        organization=organization, actor=people["alice"], client_id="tmi_cc_anything", client_secret="secret"
+    )
     organization.refresh_from_db()
     job = export_schedule_run_now(schedule=_service_schedule(organization, people), actor=people["alice"])
     assert export_job_run(job.pk).action == "failed"
@@ -108,8 +125,9 @@ def test_client_credentials_need_stored_credentials(organization, people, settin
     with pytest.raises(ValidationError) as refused:
         _service_schedule(organization, people)
     assert "no TMI client credentials" in refused.value.message_dict["run_as"][0]
-    organization_client_credentials_set(organization=organization, actor=people["alice"],
-                                        client_id="tmi_cc_x", client_secret="s")
+    organization_client_credentials_set(
+        organization=organization, actor=people["alice"], client_id="tmi_cc_x", client_secret="s"
+    )
     organization.refresh_from_db()
     schedule = _service_schedule(organization, people)
     # Removed after the schedule was made: the run fails in words instead of running as someone else.
@@ -124,15 +142,16 @@ def test_the_admin_check_says_whether_stored_credentials_work(sandbox, generatio
     from portal.tenant_admin.connection import tmi_client_credentials_check
 
     if generation == "0.217":
-        works, words = tmi_client_credentials_check(base_url=sandbox.base_url, client_id="tmi_cc_x",
-                                                    client_secret="s")
+        works, words = tmi_client_credentials_check(base_url=sandbox.base_url, client_id="tmi_cc_x", client_secret="s")
         assert not works and "does not support client credentials" in words
         return
     credential = alice_tokens_for_check.auth.client_credentials_create("check")
-    assert tmi_client_credentials_check(base_url=sandbox.base_url, client_id=credential.client_id,
-                                        client_secret=credential.client_secret)[0]
-    works, words = tmi_client_credentials_check(base_url=sandbox.base_url, client_id=credential.client_id,
-                                                client_secret="wrong")
+    assert tmi_client_credentials_check(
+        base_url=sandbox.base_url, client_id=credential.client_id, client_secret=credential.client_secret
+    )[0]
+    works, words = tmi_client_credentials_check(
+        base_url=sandbox.base_url, client_id=credential.client_id, client_secret="wrong"
+    )
     assert not works and "refused" in words
     works, words = tmi_client_credentials_check(base_url=sandbox.base_url, client_id="", client_secret="")
     assert not works and "No client credentials" in words

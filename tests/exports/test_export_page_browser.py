@@ -3,20 +3,20 @@ job runs, and the download. The job is run by this test process, as a worker wou
 
 Chromium is started and stopped by this test itself: Playwright's sync API leaves an event loop
 marked as running on the main thread while it lives, which later async view tests must not inherit."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from portal.devtools.browser import sign_in_with_test_idp
+from portal.devtools.browser import CHROMIUM, MISSING_CHROMIUM, VIEWPORT, chromium_launch, sign_in_with_test_idp
 from portal.devtools.demo_seed import demo_seed
 from portal.exports.models import ExportJob, ExportStatus
 from portal.exports.running import export_job_run
 from portal.sandbox.seed import sid
 from portal.tenant_admin.heartbeat import heartbeat_record
 from portal.tenant_admin.models import Heartbeat
-from portal.devtools.browser import CHROMIUM, MISSING_CHROMIUM, VIEWPORT, chromium_launch
 from tests.browser.conftest import daphne_server, live_portal  # noqa: F401
 from tests.sandbox.helpers import add_fault
 

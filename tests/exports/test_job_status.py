@@ -3,6 +3,7 @@ running job has had no worker seen for EXPORT_WORKER_QUIET_SECONDS (the worker h
 for a running job also its own progress writes), instead of "In progress" until the reaper's five minutes; and
 say what they said before once a worker is seen again. Heartbeat times are set in the database, as a worker
 (or its death) would leave them."""
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,9 @@ def job(client, organization, member_factory, django_capture_on_commit_callbacks
     alice = member_factory(organization, "alice")
     client.force_login(alice)
     with django_capture_on_commit_callbacks(execute=False):  # no worker takes it: the test plays the worker
-        response = client.post(reverse("exports:create", args=["acme"]),
-                               {"kind": "threat_model", "threat_model_id": sid("tm", PAYMENTS)})
+        response = client.post(
+            reverse("exports:create", args=["acme"]), {"kind": "threat_model", "threat_model_id": sid("tm", PAYMENTS)}
+        )
     assert response.status_code == 302
     return ExportJob.objects.get(organization=organization)
 

@@ -1,4 +1,5 @@
 """Export jobs end to end: a real worker, the sandbox, the PDF on disk, the pages around it."""
+
 from __future__ import annotations
 
 import io
@@ -28,11 +29,14 @@ def pdf_text(data: bytes) -> str:
 
 
 @pytest.mark.timeout(300)
-def test_a_real_worker_exports_a_threat_model_to_a_pdf(organization, member_factory, workers, django_capture_on_commit_callbacks):
+def test_a_real_worker_exports_a_threat_model_to_a_pdf(
+    organization, member_factory, workers, django_capture_on_commit_callbacks
+):
     alice = member_factory(organization, "alice", role="owner")
     workers.start()
-    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
-                            threat_model_id=sid("tm", PAYMENTS))
+    job = export_job_create(
+        organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL, threat_model_id=sid("tm", PAYMENTS)
+    )
 
     def finished():
         job.refresh_from_db()
@@ -57,16 +61,17 @@ def test_a_real_worker_exports_a_threat_model_to_a_pdf(organization, member_fact
 
 
 @pytest.mark.parametrize("generation", ["1.8"])
-def test_transient_tmi_errors_are_retried(organization, member_factory, settings, tmp_path, sandbox,
-                                          django_capture_on_commit_callbacks):
+def test_transient_tmi_errors_are_retried(
+    organization, member_factory, settings, tmp_path, sandbox, django_capture_on_commit_callbacks
+):
     settings.MEDIA_ROOT = tmp_path
     settings.EXPORT_RETRY_BASE_SECONDS = 0.05
     settings.TMI_MAX_RETRIES = 0  # the client's own retries off, so the job's retries are what is tested
     alice = member_factory(organization, "alice", role="owner")
-    add_fault(sandbox.base_url, path_prefix=f"/threat_models/{sid('tm', PAYMENTS)}", status=503, retry_after=0,
-              times=2)
-    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
-                            threat_model_id=sid("tm", PAYMENTS))
+    add_fault(sandbox.base_url, path_prefix=f"/threat_models/{sid('tm', PAYMENTS)}", status=503, retry_after=0, times=2)
+    job = export_job_create(
+        organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL, threat_model_id=sid("tm", PAYMENTS)
+    )
     assert export_job_run(job.pk).action == "done"
     job.refresh_from_db()
     assert job.status == ExportStatus.SUCCEEDED
@@ -80,8 +85,9 @@ def test_a_lasting_outage_fails_with_a_reason_in_words(organization, member_fact
     settings.TMI_MAX_RETRIES = 0
     alice = member_factory(organization, "alice", role="owner")
     add_fault(sandbox.base_url, path_prefix="/threat_models", status=502)
-    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
-                            threat_model_id=sid("tm", PAYMENTS))
+    job = export_job_create(
+        organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL, threat_model_id=sid("tm", PAYMENTS)
+    )
     assert export_job_run(job.pk).action == "failed"
     job.refresh_from_db()
     assert job.status == ExportStatus.FAILED and "try again later" in job.error
@@ -91,13 +97,16 @@ def test_a_lasting_outage_fails_with_a_reason_in_words(organization, member_fact
 def test_no_access_in_tmi_fails_with_a_reason_in_words(organization, member_factory, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     dave = member_factory(organization, "dave")  # no access to the payments model
-    job = export_job_create(organization=organization, actor=dave, kind=ExportKind.THREAT_MODEL,
-                            threat_model_id=sid("tm", PAYMENTS))
+    job = export_job_create(
+        organization=organization, actor=dave, kind=ExportKind.THREAT_MODEL, threat_model_id=sid("tm", PAYMENTS)
+    )
     assert export_job_run(job.pk).action == "failed"
     job.refresh_from_db()
     assert job.status == ExportStatus.FAILED
-    assert job.error in ("You no longer have access to this in TMI.",
-                         "TMI no longer has this threat model (it may have been deleted).")
+    assert job.error in (
+        "You no longer have access to this in TMI.",
+        "TMI no longer has this threat model (it may have been deleted).",
+    )
     assert AuditEvent.objects.filter(action="export.failed", organization=organization).exists()
 
 
@@ -116,8 +125,9 @@ def test_signed_out_member_is_told_to_sign_in_again(organization, member_factory
 def test_a_finished_job_is_not_run_again(organization, member_factory, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     alice = member_factory(organization, "alice")
-    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
-                            threat_model_id=sid("tm", PAYMENTS))
+    job = export_job_create(
+        organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL, threat_model_id=sid("tm", PAYMENTS)
+    )
     assert export_job_run(job.pk).action == "done"
     assert export_job_run(job.pk).action == "skipped"
     job.refresh_from_db()
@@ -126,15 +136,17 @@ def test_a_finished_job_is_not_run_again(organization, member_factory, settings,
 
 # -- pages -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("generation", ["1.8"])
-def test_pages_create_show_and_download_for_members_only(client, organization, other_organization, member_factory,
-                                                         settings, tmp_path, django_capture_on_commit_callbacks):
+def test_pages_create_show_and_download_for_members_only(
+    client, organization, other_organization, member_factory, settings, tmp_path, django_capture_on_commit_callbacks
+):
     settings.MEDIA_ROOT = tmp_path
     alice = member_factory(organization, "alice")
     carol = member_factory(other_organization, "carol")
     client.force_login(alice)
     with django_capture_on_commit_callbacks(execute=False):  # no worker here: the test runs the job itself
-        response = client.post(reverse("exports:create", args=["acme"]),
-                               {"kind": "threat_model", "threat_model_id": sid("tm", PAYMENTS)})
+        response = client.post(
+            reverse("exports:create", args=["acme"]), {"kind": "threat_model", "threat_model_id": sid("tm", PAYMENTS)}
+        )
     job = ExportJob.objects.get(organization=organization)
     assert response.status_code == 302 and response["Location"] == reverse("exports:job", args=["acme", job.pk])
     page = client.get(response["Location"])
@@ -165,8 +177,9 @@ def test_pages_create_show_and_download_for_members_only(client, organization, o
 def test_files_expire_and_the_download_says_so(client, organization, member_factory, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     alice = member_factory(organization, "alice")
-    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
-                            threat_model_id=sid("tm", PAYMENTS))
+    job = export_job_create(
+        organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL, threat_model_id=sid("tm", PAYMENTS)
+    )
     export_job_run(job.pk)
     job.refresh_from_db()
     path = Path(job.file.path)
@@ -198,15 +211,18 @@ def test_dashboard_pages_offer_an_export_button(client, organization, member_fac
     cache.clear()
     client.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")  # async views need aget_user
     action = reverse("exports:create", args=["acme"]).encode()
-    for url in (reverse("dashboard:portfolio", args=["acme"]),
-                reverse("dashboard:threat_model", args=["acme", sid("tm", PAYMENTS)])):
+    for url in (
+        reverse("dashboard:portfolio", args=["acme"]),
+        reverse("dashboard:threat_model", args=["acme", sid("tm", PAYMENTS)]),
+    ):
         content = client.get(url).content
         assert action in content and b"Export PDF" in content and b"csrfmiddlewaretoken" in content
 
 
 @pytest.mark.parametrize("generation", ["1.8"])
-def test_a_broker_outage_fails_the_job_in_words(organization, member_factory, monkeypatch,
-                                                django_capture_on_commit_callbacks):
+def test_a_broker_outage_fails_the_job_in_words(
+    organization, member_factory, monkeypatch, django_capture_on_commit_callbacks
+):
     from portal.exports import tasks
 
     def unreachable(*args, **kwargs):
@@ -221,8 +237,7 @@ def test_a_broker_outage_fails_the_job_in_words(organization, member_factory, mo
 
 
 @pytest.mark.parametrize("generation", ["1.8"])
-def test_a_member_sees_only_their_own_exports_and_the_scheduled_runs_they_receive(client, organization,
-                                                                                  member_factory):
+def test_a_member_sees_only_their_own_exports_and_the_scheduled_runs_they_receive(client, organization, member_factory):
     """A report holds what its requester could read in TMI; another member may not be allowed to see it."""
     from datetime import time
 
@@ -233,17 +248,22 @@ def test_a_member_sees_only_their_own_exports_and_the_scheduled_runs_they_receiv
     dave = member_factory(organization, "dave", role="member")
     mine = ExportJob.objects.create(organization=organization, kind=ExportKind.THREAT_MODEL, requested_by=bob)
     alices = ExportJob.objects.create(organization=organization, kind=ExportKind.THREAT_MODEL, requested_by=alice)
-    schedule = ExportSchedule.objects.create(organization=organization, name="Weekly", time_of_day=time(8),
-                                             owner=alice, recipients=["Bob@example.com"])
+    schedule = ExportSchedule.objects.create(
+        organization=organization, name="Weekly", time_of_day=time(8), owner=alice, recipients=["Bob@example.com"]
+    )
     # As export_schedule_run makes it: with alice's access, for the schedule's recipients.
-    received = ExportJob.objects.create(organization=organization, kind=ExportKind.PORTFOLIO, schedule=schedule,
-                                        from_schedule=True, made_with=alice)
+    received = ExportJob.objects.create(
+        organization=organization, kind=ExportKind.PORTFOLIO, schedule=schedule, from_schedule=True, made_with=alice
+    )
     received.shared_with.set([bob])
 
     def visible(user) -> set[int]:
         client.force_login(user)
-        seen = {job.pk for job in (mine, alices, received)
-                if client.get(reverse("exports:job", args=["acme", job.pk])).status_code == 200}
+        seen = {
+            job.pk
+            for job in (mine, alices, received)
+            if client.get(reverse("exports:job", args=["acme", job.pk])).status_code == 200
+        }
         listed = {job.pk for job in client.get(reverse("exports:list", args=["acme"])).context["jobs"]}
         assert listed == seen
         for job in (mine, alices, received):

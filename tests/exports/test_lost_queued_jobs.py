@@ -1,5 +1,6 @@
 """A job whose message was lost before any worker took it: the reaper sends it again once it has
 been queued longer than EXPORT_QUEUED_LOST_SECONDS, and the claim keeps extra messages harmless."""
+
 from __future__ import annotations
 
 import uuid
@@ -35,8 +36,9 @@ def test_a_job_whose_message_was_lost_is_sent_again_and_runs_once(organization, 
     black_hole, test_queue = f"lost-{uuid.uuid4().hex[:8]}", app.conf.task_default_queue
     app.conf.task_default_queue = black_hole
     try:
-        job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
-                                threat_model_id=PAYMENTS)
+        job = export_job_create(
+            organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL, threat_model_id=PAYMENTS
+        )
     finally:
         app.conf.task_default_queue = test_queue
     try:
@@ -64,8 +66,9 @@ def test_a_job_whose_message_was_lost_is_sent_again_and_runs_once(organization, 
 
 
 @pytest.mark.parametrize("generation", ["1.8"])
-def test_a_slow_queue_gets_one_more_message_per_threshold_not_per_tick(organization, member_factory, workers,
-                                                                       settings, request):
+def test_a_slow_queue_gets_one_more_message_per_threshold_not_per_tick(
+    organization, member_factory, workers, settings, request
+):
     settings.EXPORT_QUEUED_LOST_SECONDS = 600
     alice = member_factory(organization, "alice", role="owner")
     job = export_job_create(organization=organization, actor=alice, kind=ExportKind.PORTFOLIO)  # no worker runs

@@ -1,5 +1,6 @@
 """The token-refresh task: workers racing for one connection never spend a refresh token twice; a
 refusal marks the member for sign-in and tells the right people, losing nothing."""
+
 from __future__ import annotations
 
 from datetime import time, timedelta
@@ -10,18 +11,23 @@ from django.utils import timezone
 
 from portal.accounts.models import TMIConnection
 from portal.accounts.refresh import tmi_connections_due_list, tmi_tokens_refresh_due
+from portal.accounts.tasks import tmi_tokens_refresh_due as refresh_task
 from portal.accounts.vault import tmi_client
 from portal.audit.models import AuditEvent
 from portal.celery import ping
 from portal.exports.models import ExportSchedule
 from portal.exports.schedules import export_schedule_create
 from portal.exports.selectors import export_schedule_blocked
-from portal.accounts.tasks import tmi_tokens_refresh_due as refresh_task
 from portal.live.models import LiveConnection
 from portal.tmi import TMIClient
 
-SCHEDULE = {"name": "Nightly portfolio", "kind": "portfolio", "frequency": "daily", "time_of_day": time(2, 0),
-            "timezone": "UTC"}
+SCHEDULE = {
+    "name": "Nightly portfolio",
+    "kind": "portfolio",
+    "frequency": "daily",
+    "time_of_day": time(2, 0),
+    "timezone": "UTC",
+}
 
 
 def expiring_soon(user, organization, seconds: int = 60) -> TMIConnection:
@@ -37,8 +43,13 @@ def test_only_members_with_background_work_are_refreshed(organization, member_fa
     carol = member_factory(organization, "carol")
     for user in (alice, bob, carol):
         expiring_soon(user, organization)
-    LiveConnection.objects.create(organization=organization, user=bob, threat_model_id="00000000-0000-0000-0000-000000000001",
-                                  diagram_id="00000000-0000-0000-0000-000000000002", channel_name="specific.abc")
+    LiveConnection.objects.create(
+        organization=organization,
+        user=bob,
+        threat_model_id="00000000-0000-0000-0000-000000000001",
+        diagram_id="00000000-0000-0000-0000-000000000002",
+        channel_name="specific.abc",
+    )
     export_schedule_create(organization=organization, actor=alice, **SCHEDULE)
     assert {c.user.username for c in tmi_connections_due_list()} == {"alice", "bob"}  # carol has nothing running
     assert not tmi_connections_due_list(window_seconds=10)  # not yet within a 10-second window
@@ -67,8 +78,9 @@ def test_racing_workers_never_reuse_a_refresh_token(organization, member_factory
         assert client.threat_models.list()
 
 
-def test_a_refused_refresh_asks_for_sign_in_and_loses_nothing(organization, member_factory, sandbox,
-                                                              django_capture_on_commit_callbacks):
+def test_a_refused_refresh_asks_for_sign_in_and_loses_nothing(
+    organization, member_factory, sandbox, django_capture_on_commit_callbacks
+):
     member_factory(organization, "alice", role="owner")
     member_factory(organization, "carol", role="admin")
     bob = member_factory(organization, "bob", role="admin")

@@ -3,6 +3,7 @@
 The sandbox's real ACLs (portal/sandbox/seed.py): "Kubernetes Platform" is bob's (dave reads it); carol
 and alice cannot read it. carol is an admin who tries to get it into a PDF through a schedule.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,9 +27,11 @@ CAROLS_MODEL = "Identity and SSO Gateway"  # carol owns it
 
 @pytest.fixture
 def people(organization, member_factory):
-    return {"alice": member_factory(organization, "alice", role="owner"),
-            "bob": member_factory(organization, "bob", role="admin"),
-            "carol": member_factory(organization, "carol", role="admin")}
+    return {
+        "alice": member_factory(organization, "alice", role="owner"),
+        "bob": member_factory(organization, "bob", role="admin"),
+        "carol": member_factory(organization, "carol", role="admin"),
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -60,9 +63,16 @@ def run_now_as(client: Client, schedule) -> ExportJob:
     return job
 
 
-FORM = {"name": "Platform review", "kind": "threat_model", "threat_model_id": sid("tm", SECRET_MODEL),
-        "frequency": "daily", "time_of_day": "06:00", "timezone": "UTC", "run_as": "owner",
-        "recipients_text": "carol@example.com"}
+FORM = {
+    "name": "Platform review",
+    "kind": "threat_model",
+    "threat_model_id": sid("tm", SECRET_MODEL),
+    "frequency": "daily",
+    "time_of_day": "06:00",
+    "timezone": "UTC",
+    "run_as": "owner",
+    "recipients_text": "carol@example.com",
+}
 
 
 def test_an_admin_cannot_make_a_schedule_run_as_another_member(organization, people, media):
@@ -83,15 +93,24 @@ def test_an_admin_cannot_make_a_schedule_run_as_another_member(organization, peo
 def test_an_admin_who_edits_someone_elses_schedule_takes_it_over(organization, people, media):
     """bob (who can read the model) made the schedule; carol adds herself as a recipient. From then on it is
     made with carol's access, so she receives nothing she could not read herself."""
-    schedule = export_schedule_create(organization=organization, actor=people["bob"], name="Platform review",
-                                      kind="threat_model", threat_model_id=sid("tm", SECRET_MODEL),
-                                      frequency="daily", time_of_day=time(6, 0), timezone="UTC",
-                                      recipients=["bob@example.com"])
+    schedule = export_schedule_create(
+        organization=organization,
+        actor=people["bob"],
+        name="Platform review",
+        kind="threat_model",
+        threat_model_id=sid("tm", SECRET_MODEL),
+        frequency="daily",
+        time_of_day=time(6, 0),
+        timezone="UTC",
+        recipients=["bob@example.com"],
+    )
     carol = signed_in(people["carol"])
     page = carol.get(reverse("tenant_admin:schedule_edit", args=["acme", schedule.pk])).content.decode()
     assert "owner" not in [n for n in _input_names(page)]  # nobody picks the person any more
-    saved = carol.post(reverse("tenant_admin:schedule_edit", args=["acme", schedule.pk]),
-                       {**FORM, "owner": people["bob"].pk, "recipients_text": "bob@example.com, carol@example.com"})
+    saved = carol.post(
+        reverse("tenant_admin:schedule_edit", args=["acme", schedule.pk]),
+        {**FORM, "owner": people["bob"].pk, "recipients_text": "bob@example.com, carol@example.com"},
+    )
     assert saved.status_code == 302
     schedule.refresh_from_db()
     assert schedule.owner == people["carol"]
@@ -104,10 +123,17 @@ def test_an_admin_who_edits_someone_elses_schedule_takes_it_over(organization, p
 
 def test_run_now_does_not_hand_another_members_pdf_to_the_admin_who_clicked(organization, people, media):
     """bob's schedule, sent to bob, made with bob's access: carol may start it, but its file is bob's."""
-    schedule = export_schedule_create(organization=organization, actor=people["bob"], name="Platform review",
-                                      kind="threat_model", threat_model_id=sid("tm", SECRET_MODEL),
-                                      frequency="daily", time_of_day=time(6, 0), timezone="UTC",
-                                      recipients=["bob@example.com"])
+    schedule = export_schedule_create(
+        organization=organization,
+        actor=people["bob"],
+        name="Platform review",
+        kind="threat_model",
+        threat_model_id=sid("tm", SECRET_MODEL),
+        frequency="daily",
+        time_of_day=time(6, 0),
+        timezone="UTC",
+        recipients=["bob@example.com"],
+    )
     carol = signed_in(people["carol"])
     job = run_now_as(carol, schedule)
     assert job.status == ExportStatus.SUCCEEDED, job.error  # made for bob, with bob's access
@@ -144,17 +170,25 @@ def _expire_and_spend_refresh_token(sandbox, user, organization):
     return connection
 
 
-def test_a_schedule_pauses_when_tmi_says_its_person_must_sign_in_again(organization, people, sandbox, media,
-                                                                      django_capture_on_commit_callbacks):
+def test_a_schedule_pauses_when_tmi_says_its_person_must_sign_in_again(
+    organization, people, sandbox, media, django_capture_on_commit_callbacks
+):
     """The refusal happens inside a run (the vault's refresh path, not the beat task): the schedule pauses,
     the owners hear why, the audit log says so, and beat runs nothing until someone resumes it."""
     from portal.audit.models import AuditEvent
     from portal.exports.schedules import export_schedule_run, export_schedule_run_now
 
-    schedule = export_schedule_create(organization=organization, actor=people["bob"], name="Platform review",
-                                      kind="threat_model", threat_model_id=sid("tm", SECRET_MODEL),
-                                      frequency="daily", time_of_day=time(6, 0), timezone="UTC",
-                                      recipients=["bob@example.com"])
+    schedule = export_schedule_create(
+        organization=organization,
+        actor=people["bob"],
+        name="Platform review",
+        kind="threat_model",
+        threat_model_id=sid("tm", SECRET_MODEL),
+        frequency="daily",
+        time_of_day=time(6, 0),
+        timezone="UTC",
+        recipients=["bob@example.com"],
+    )
     connection = _expire_and_spend_refresh_token(sandbox, people["bob"], organization)
     job = export_schedule_run_now(schedule=schedule, actor=people["bob"])
     mail.outbox.clear()
@@ -175,18 +209,25 @@ def test_a_schedule_pauses_when_tmi_says_its_person_must_sign_in_again(organizat
     assert ExportJob.objects.filter(schedule=schedule).count() == 1
 
 
-def test_the_words_say_whose_access_and_who_receives_it(organization, people, media,
-                                                        django_capture_on_commit_callbacks):
+def test_the_words_say_whose_access_and_who_receives_it(
+    organization, people, media, django_capture_on_commit_callbacks
+):
     """Form (before saving), list, email and PDF cover all say it, escaped."""
     alice = people["alice"]
     alice.first_name, alice.last_name = "Alice", "<b>Liddell</b>"
     alice.save(update_fields=["first_name", "last_name"])
     client = signed_in(alice)
     form = client.get(reverse("tenant_admin:schedule_create", args=["acme"])).content.decode()
-    assert ("This report will be made with YOUR TMI access (Alice &lt;b&gt;Liddell&lt;/b&gt;): everything you can "
-            "read in TMI may appear in it") in form
-    payments = {**FORM, "name": "Payments pack", "threat_model_id": sid("tm", "Customer Payments API"),
-                "recipients_text": "bob@example.com\ncarol@example.com"}
+    assert (
+        "This report will be made with YOUR TMI access (Alice &lt;b&gt;Liddell&lt;/b&gt;): everything you can "
+        "read in TMI may appear in it"
+    ) in form
+    payments = {
+        **FORM,
+        "name": "Payments pack",
+        "threat_model_id": sid("tm", "Customer Payments API"),
+        "recipients_text": "bob@example.com\ncarol@example.com",
+    }
     assert client.post(reverse("tenant_admin:schedule_create", args=["acme"]), payments).status_code == 302
     schedule = ExportSchedule.objects.get(name="Payments pack")
     listing = client.get(reverse("tenant_admin:schedules", args=["acme"])).content.decode()

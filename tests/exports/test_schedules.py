@@ -1,8 +1,9 @@
 """Scheduled exports: the admin services, beat's rows, one job per slot, notifications."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 import pytest
 from django.core import mail
@@ -13,9 +14,15 @@ from portal.audit.models import AuditEvent
 from portal.exports.forms import ExportScheduleForm
 from portal.exports.models import ExportJob, ExportStatus
 from portal.exports.running import export_job_run
-from portal.exports.schedules import (export_schedule_create, export_schedule_delete, export_schedule_pause,
-                                      export_schedule_run, export_schedule_run_now, export_schedule_slot,
-                                      export_schedule_update)
+from portal.exports.schedules import (
+    export_schedule_create,
+    export_schedule_delete,
+    export_schedule_pause,
+    export_schedule_run,
+    export_schedule_run_now,
+    export_schedule_slot,
+    export_schedule_update,
+)
 from portal.exports.selectors import export_schedule_blocked, export_schedule_get, export_schedule_runs
 from portal.exports.tasks import export_schedule_fire
 from portal.sandbox.seed import sid
@@ -23,16 +30,25 @@ from tests.exports.conftest import wait_for
 
 pytestmark = pytest.mark.parametrize("generation", ["1.8"])
 
-WEEKLY = {"name": "Weekly payments report", "kind": "threat_model", "threat_model_id": sid("tm", "Customer Payments API"),
-          "frequency": "weekly", "time_of_day": time(7, 30), "weekday": 0, "timezone": "Europe/Berlin",
-          "recipients": ["bob@example.com"]}
+WEEKLY = {
+    "name": "Weekly payments report",
+    "kind": "threat_model",
+    "threat_model_id": sid("tm", "Customer Payments API"),
+    "frequency": "weekly",
+    "time_of_day": time(7, 30),
+    "weekday": 0,
+    "timezone": "Europe/Berlin",
+    "recipients": ["bob@example.com"],
+}
 
 
 @pytest.fixture
 def people(organization, member_factory):
-    return {"alice": member_factory(organization, "alice", role="owner"),
-            "bob": member_factory(organization, "bob", role="member"),
-            "carol": member_factory(organization, "carol", role="admin")}
+    return {
+        "alice": member_factory(organization, "alice", role="owner"),
+        "bob": member_factory(organization, "bob", role="member"),
+        "carol": member_factory(organization, "carol", role="admin"),
+    }
 
 
 def test_admins_create_a_schedule_that_beat_will_fire(organization, people):
@@ -56,7 +72,11 @@ def test_admins_create_a_schedule_that_beat_will_fire(organization, people):
     task.refresh_from_db()
     assert task.enabled
     assert [e.action for e in AuditEvent.objects.order_by("pk") if e.action.startswith("schedule.")] == [
-        "schedule.created", "schedule.updated", "schedule.paused", "schedule.resumed"]
+        "schedule.created",
+        "schedule.updated",
+        "schedule.paused",
+        "schedule.resumed",
+    ]
 
     export_schedule_delete(schedule=schedule, actor=people["alice"])
     assert not PeriodicTask.objects.filter(pk=task.pk).exists()
@@ -68,10 +88,12 @@ def test_members_cannot_manage_schedules(organization, other_organization, peopl
         export_schedule_create(organization=organization, actor=people["bob"], **WEEKLY)
     schedule = export_schedule_create(organization=organization, actor=people["alice"], **WEEKLY)
     outsider = member_factory(other_organization, "dave", role="owner")
-    for call in (lambda a: export_schedule_update(schedule=schedule, actor=a, name="x"),
-                 lambda a: export_schedule_pause(schedule=schedule, actor=a, paused=True),
-                 lambda a: export_schedule_run_now(schedule=schedule, actor=a),
-                 lambda a: export_schedule_delete(schedule=schedule, actor=a)):
+    for call in (
+        lambda a: export_schedule_update(schedule=schedule, actor=a, name="x"),
+        lambda a: export_schedule_pause(schedule=schedule, actor=a, paused=True),
+        lambda a: export_schedule_run_now(schedule=schedule, actor=a),
+        lambda a: export_schedule_delete(schedule=schedule, actor=a),
+    ):
         for actor in (people["bob"], outsider):
             with pytest.raises(PermissionDenied):
                 call(actor)
@@ -96,8 +118,9 @@ def test_bad_schedules_are_refused_with_words(organization, people, member_facto
     with pytest.raises(TypeError, match="owner"):
         export_schedule_create(organization=organization, actor=people["alice"], **{**WEEKLY, "owner": stranger})
     with pytest.raises(ValidationError) as caught:
-        export_schedule_create(organization=organization, actor=people["alice"],
-                               **{**WEEKLY, "frequency": "monthly", "day_of_month": 31})
+        export_schedule_create(
+            organization=organization, actor=people["alice"], **{**WEEKLY, "frequency": "monthly", "day_of_month": 31}
+        )
     assert "between 1 and 28" in caught.value.message_dict["day_of_month"][0]
     assert not PeriodicTask.objects.filter(task="portal.exports.tasks.export_schedule_fire").exists()
 
@@ -105,18 +128,21 @@ def test_bad_schedules_are_refused_with_words(organization, people, member_facto
 def test_the_slot_is_the_latest_due_time_in_the_schedules_time_zone(organization, people):
     schedule = export_schedule_create(organization=organization, actor=people["alice"], **WEEKLY)
     # Monday 2026-11-23 07:30 in Berlin is 06:30 UTC.
-    expected = datetime(2026, 11, 23, 6, 30, tzinfo=timezone.utc)
-    for now in (datetime(2026, 11, 23, 6, 30, 5, tzinfo=timezone.utc),
-                datetime(2026, 11, 23, 6, 34, tzinfo=timezone.utc),  # beat late, or a redelivery
-                datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc)):
+    expected = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
+    for now in (
+        datetime(2026, 11, 23, 6, 30, 5, tzinfo=UTC),
+        datetime(2026, 11, 23, 6, 34, tzinfo=UTC),  # beat late, or a redelivery
+        datetime(2026, 11, 29, 22, 0, tzinfo=UTC),
+    ):
         assert export_schedule_slot(schedule=schedule, now=now) == expected
-    assert export_schedule_slot(schedule=schedule, now=datetime(2026, 11, 23, 6, 29, tzinfo=timezone.utc)) \
-        == datetime(2026, 11, 16, 6, 30, tzinfo=timezone.utc)
+    assert export_schedule_slot(schedule=schedule, now=datetime(2026, 11, 23, 6, 29, tzinfo=UTC)) == datetime(
+        2026, 11, 16, 6, 30, tzinfo=UTC
+    )
 
 
 def test_a_slot_fired_twice_creates_one_job(organization, people, django_capture_on_commit_callbacks):
     schedule = export_schedule_create(organization=organization, actor=people["alice"], **WEEKLY)
-    now = datetime(2026, 11, 23, 6, 30, 2, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 6, 30, 2, tzinfo=UTC)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         first = export_schedule_run(schedule_id=schedule.pk, now=now)
         second = export_schedule_run(schedule_id=schedule.pk, now=now.replace(minute=31))
@@ -165,8 +191,9 @@ def test_recipients_get_the_file_and_a_link(organization, people, settings, tmp_
 
 def test_a_failed_run_tells_its_person_and_the_admins(organization, people, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    schedule = export_schedule_create(organization=organization, actor=people["carol"],
-                                      **{**WEEKLY, "threat_model_id": sid("tm", "No such model")})
+    schedule = export_schedule_create(
+        organization=organization, actor=people["carol"], **{**WEEKLY, "threat_model_id": sid("tm", "No such model")}
+    )
     job = export_schedule_run(schedule_id=schedule.pk)
     mail.outbox.clear()
     assert export_job_run(job.pk).action == "failed"
@@ -177,8 +204,9 @@ def test_a_failed_run_tells_its_person_and_the_admins(organization, people, sett
     assert export_schedule_get(organization=organization, schedule_id=schedule.pk) == schedule  # nothing lost
 
 
-def test_beat_pauses_a_schedule_whose_person_must_sign_in_again(organization, people,
-                                                                 django_capture_on_commit_callbacks):
+def test_beat_pauses_a_schedule_whose_person_must_sign_in_again(
+    organization, people, django_capture_on_commit_callbacks
+):
     """However the mark came (a refused refresh, a new TMI address, a sign-out), beat runs nothing as them."""
     schedule = export_schedule_create(organization=organization, actor=people["carol"], **WEEKLY)
     people["carol"].tmi_connections.update(needs_sign_in=True)
@@ -194,14 +222,24 @@ def test_beat_pauses_a_schedule_whose_person_must_sign_in_again(organization, pe
 
 
 def test_the_form_parses_for_the_services(organization, people):
-    data = {"name": "Filtered", "kind": "filter", "filter_q": "Payments", "frequency": "daily",
-            "time_of_day": "06:00", "timezone": "UTC", "run_as": "owner",
-            "recipients_text": "bob@example.com, carol@example.com"}
+    data = {
+        "name": "Filtered",
+        "kind": "filter",
+        "filter_q": "Payments",
+        "frequency": "daily",
+        "time_of_day": "06:00",
+        "timezone": "UTC",
+        "run_as": "owner",
+        "recipients_text": "bob@example.com, carol@example.com",
+    }
     form = ExportScheduleForm(data, organization=organization, actor=people["alice"])
     assert form.is_valid(), form.errors
     schedule = export_schedule_create(organization=organization, actor=people["alice"], **form.schedule_fields())
     assert schedule.filters == {"q": "Payments"} and schedule.recipients == ["bob@example.com", "carol@example.com"]
-    bad = ExportScheduleForm({**data, "recipients_text": "eve@evil.test", "timezone": "Nowhere/City"},
-                             organization=organization, actor=people["alice"])
+    bad = ExportScheduleForm(
+        {**data, "recipients_text": "eve@evil.test", "timezone": "Nowhere/City"},
+        organization=organization,
+        actor=people["alice"],
+    )
     assert not bad.is_valid()
     assert "not members" in str(bad.errors["recipients_text"]) and "time zone" in str(bad.errors["timezone"])

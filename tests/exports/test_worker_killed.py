@@ -4,6 +4,7 @@ and finishes it, leaving exactly one file.
 What redelivers differs by broker: Redis hands an unacknowledged message back after its visibility
 timeout (shortened here by environment variables); kombu's filesystem transport has no such thing,
 so beat's reaper (`export_jobs_reap`, run here as beat would run it) sends stale running jobs again."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,12 @@ from tests.sandbox.helpers import add_fault, clear_faults
 
 PAYMENTS = "Customer Payments API"
 STALE_SECONDS = 3
-FAST_REDELIVERY = {"EXPORT_STALE_SECONDS": str(STALE_SECONDS), "CELERY_VISIBILITY_TIMEOUT": "4",
-                   "CELERY_UNACKED_RESTORE_INTERVAL": "1", "CELERY_UNACKED_RESTORE_THROTTLE": "1"}
+FAST_REDELIVERY = {
+    "EXPORT_STALE_SECONDS": str(STALE_SECONDS),
+    "CELERY_VISIBILITY_TIMEOUT": "4",
+    "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+    "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+}
 
 
 @pytest.mark.timeout(300)
@@ -32,8 +37,7 @@ def test_a_worker_killed_mid_export_leads_to_one_file(organization, member_facto
     tm_id = sid("tm", PAYMENTS)
     add_fault(sandbox.base_url, path_prefix=f"/threat_models/{tm_id}", latency_ms=1500)  # every call is slow
     first = workers.start(**FAST_REDELIVERY)
-    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL,
-                            threat_model_id=tm_id)
+    job = export_job_create(organization=organization, actor=alice, kind=ExportKind.THREAT_MODEL, threat_model_id=tm_id)
 
     def in_progress():
         job.refresh_from_db()

@@ -1,4 +1,5 @@
 """Settings for worker processes started by the export tests: the project's, with media in the test's folder."""
+
 import os
 
 from portal.settings import *  # noqa: F403

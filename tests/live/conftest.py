@@ -1,5 +1,6 @@
 """Browsers on the live socket: Channels' WebsocketCommunicator against the whole ASGI application
 (origin check, session cookie, routing), bridged to a real sandbox over real sockets."""
+
 from __future__ import annotations
 
 import asyncio
@@ -136,8 +137,9 @@ async def browsers(world, cookies, settings):
     settings.LIVE_RECONNECT_DELAYS = FAST
     opened: list[Browser] = []
 
-    async def open_(name: str | None, *, slug: str = "acme", path: str | None = None, origin: bytes = ORIGIN,
-                    accept: bool = True):
+    async def open_(
+        name: str | None, *, slug: str = "acme", path: str | None = None, origin: bytes = ORIGIN, accept: bool = True
+    ):
         headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
         if name is not None:
             headers.append((b"cookie", f"sessionid={cookies[name]}".encode()))

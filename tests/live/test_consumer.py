@@ -1,5 +1,6 @@
 """The live socket end to end: browser (WebsocketCommunicator) -> portal ASGI app -> bridge -> the TMI
 sandbox over real sockets, in both TMI generations."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,9 +54,13 @@ async def drop_sockets(world) -> int:
 async def test_joining_says_who_you_are_then_streams_the_session(world, browsers):
     alice = await browsers("alice")
     welcome = await alice.next()
-    assert welcome == {"type": "welcome", "generation": world.server.config.generation,
-                       "me": frames.person("alice", world.users["alice"].display_name, world.users["alice"].email),
-                       "threat_model_id": world.tm_id, "diagram_id": world.diagram_id}
+    assert welcome == {
+        "type": "welcome",
+        "generation": world.server.config.generation,
+        "me": frames.person("alice", world.users["alice"].display_name, world.users["alice"].email),
+        "threat_model_id": world.tm_id,
+        "diagram_id": world.diagram_id,
+    }
     assert await alice.next() == frames.connection("connecting")
     assert await alice.next() == frames.connection("live")
     state = await alice.until("state")
@@ -168,8 +173,12 @@ async def test_a_reader_watches_but_cannot_change_the_diagram(world, browsers):
 async def test_identity_sent_by_a_browser_is_overwritten(world, browsers):
     alice, bob = await joined(browsers, "alice", "bob")
     dave = world.users["dave"].principal()
-    spoofed = {**ops(add(node("Spoofed"))), "user": {"id": "dave", "name": "Dave"}, "initiating_user": dave,
-               "user_id": "dave"}
+    spoofed = {
+        **ops(add(node("Spoofed"))),
+        "user": {"id": "dave", "name": "Dave"},
+        "initiating_user": dave,
+        "user_id": "dave",
+    }
     await alice.send(spoofed)
     received = await bob.until("ops")
     assert received["user"] == frames.person("alice", world.users["alice"].display_name, world.users["alice"].email)

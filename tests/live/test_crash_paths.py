@@ -7,6 +7,7 @@ single leaked upstream socket per round would lock them out of every live diagra
 a fresh join must still get `welcome` and `state`, no LiveConnection row may remain, and the sandbox
 must hold no collaboration socket of theirs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -76,8 +77,14 @@ def portal(daphne_server, world, acme, cookies):
         @contextlib.asynccontextmanager
         async def page(self, name: str = "alice"):
             url = self.url.replace("http://", "ws://") + live_path(world)
-            async with connect(url, origin=self.url, additional_headers={"Cookie": f"sessionid={cookies[name]}"},
-                               max_size=None, open_timeout=10, close_timeout=2) as ws:
+            async with connect(
+                url,
+                origin=self.url,
+                additional_headers={"Cookie": f"sessionid={cookies[name]}"},
+                max_size=None,
+                open_timeout=10,
+                close_timeout=2,
+            ) as ws:
                 yield Page(ws)
 
         def log(self) -> str:
@@ -140,6 +147,7 @@ async def test_a_frame_over_daphnes_limit_drops_only_that_socket(portal, world):
     """autobahn drops the TCP connection on a message over daphne's limit (its failByDrop default), so
     the client sees 1006 and no close frame; the consumer still hears `websocket.disconnect` and leaves
     TMI. (The page itself never sends a frame over frames.MAX_FRAME_BYTES; docs/live-protocol.md.)"""
+
     async def crash(round_: int) -> int | None:
         async with portal.page() as page:
             await page.until("state")

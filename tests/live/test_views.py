@@ -1,5 +1,6 @@
 """The live diagram page through Django's test client, against the sandbox in both TMI generations: the
 first paint (SVG, the socket's address, the cells for the script), the tenant gate and TMI's refusals."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,6 @@ from django.urls import reverse
 from portal.accounts.models import TMIConnection
 from portal.live.closes import CLOSES, SERVER_CLOSES
 from portal.tmi.collab.frames import MAX_FRAME_BYTES
-
 from tests.dashboard.conftest import Elements, find_model, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,8 +38,9 @@ def live_url(slug: str, tm_id, diagram_id) -> str:
 
 def config_of(html: str) -> dict:
     start = html.index('<script id="live-config" type="application/json">') + len(
-        '<script id="live-config" type="application/json">')
-    return json.loads(html[start:html.index("</script>", start)])
+        '<script id="live-config" type="application/json">'
+    )
+    return json.loads(html[start : html.index("</script>", start)])
 
 
 def test_a_member_gets_the_drawn_diagram_and_the_sockets_address(client, alice, sandbox, generation):
@@ -82,8 +83,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, organization, sandbox):
     assert "next=" in response["Location"]
 
 
-def test_a_member_of_another_organisation_gets_404(client, organization, other_organization, member_factory,
-                                                   sandbox):
+def test_a_member_of_another_organisation_gets_404(client, organization, other_organization, member_factory, sandbox):
     carol = member_factory(other_organization, "carol", role="owner")
     sign_in(client, carol)
     tm, diagram = first_diagram(sandbox, PAYMENTS)  # carol may read it at TMI, but not through acme
@@ -106,8 +106,10 @@ def test_a_threat_model_without_access_gets_the_403_page(client, alice, sandbox)
     response = client.get(live_url("acme", tm["id"], diagram["id"]))
     assert response.status_code == 403
     html = response.content.decode()
-    assert "You don&#x27;t have access to this threat model in TMI" in html or \
-        "You don't have access to this threat model in TMI" in html
+    assert (
+        "You don&#x27;t have access to this threat model in TMI" in html
+        or "You don't have access to this threat model in TMI" in html
+    )
     assert 'data-cell-id="' not in html
 
 
@@ -123,7 +125,9 @@ def test_the_page_knows_what_each_close_code_means(client, alice, sandbox):
     """The script reads the close codes from the page, from the one table the consumer uses."""
     tm, diagram = first_diagram(sandbox, PAYMENTS)
     config = config_of(client.get(live_url("acme", tm["id"], diagram["id"])).content.decode())
-    assert config["closes"] == {str(close.code): {"reconnect": close.reconnect, "message": str(close.words)}
-                                for close in (*CLOSES.values(), *SERVER_CLOSES.values())}
+    assert config["closes"] == {
+        str(close.code): {"reconnect": close.reconnect, "message": str(close.words)}
+        for close in (*CLOSES.values(), *SERVER_CLOSES.values())
+    }
     assert config["closes"]["4008"]["reconnect"] is False and config["closes"]["4500"]["reconnect"] is True
     assert config["maxFrameBytes"] == MAX_FRAME_BYTES and config["tooLarge"].endswith(".")

@@ -1,4 +1,5 @@
 """Membership services: invitations, accepting them, joining by email domain."""
+
 from datetime import timedelta
 
 import pytest
@@ -27,8 +28,9 @@ def owner(django_user_model):
 
 
 def test_invitation_create_keeps_only_the_token_hash(org, owner):
-    invitation, token = invitation_create(organization=org, email=" Zoe@Example.COM ", role=Role.ADMIN,
-                                          invited_by=owner)
+    invitation, token = invitation_create(
+        organization=org, email=" Zoe@Example.COM ", role=Role.ADMIN, invited_by=owner
+    )
     assert len(token) >= 40
     assert invitation.token_hash == invitation_token_hash(token) != token
     assert not Invitation.objects.filter(token_hash=token).exists()
@@ -38,8 +40,9 @@ def test_invitation_create_keeps_only_the_token_hash(org, owner):
 
 
 def test_invitation_create_gives_each_invitation_its_own_token(org, owner):
-    (_, first), (_, second) = (invitation_create(organization=org, email="a@example.com", invited_by=owner)
-                               for _ in range(2))
+    (_, first), (_, second) = (
+        invitation_create(organization=org, email="a@example.com", invited_by=owner) for _ in range(2)
+    )
     assert first != second
 
 

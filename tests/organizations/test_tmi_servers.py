@@ -1,5 +1,6 @@
 """PORTAL_TMI_ALLOWED_SERVERS: where a TMI address is typed (Django admin) and where every portal client
 uses it, a refused address is refused in the same words before any connection is opened."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,6 @@ from portal.devtools.management.commands.demo import demo_tmi_servers
 from portal.organizations.models import Organization
 from portal.organizations.tmi_servers import tmi_address_guard, tmi_address_validate
 from portal.tmi import AddressNotAllowed, AsyncTMIClient, TMIClient
-from tests.tmi.listeners import listener, listener_factory  # noqa: F401
 
 NOT_ALLOWED = "This address is not allowed here."
 
@@ -24,8 +24,14 @@ def public_only(settings):
 
 
 def refused_addresses(port: int) -> list[str]:
-    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}", "http://169.254.169.254/",
-            "http://[fd00:ec2::254]/", f"http://user:pw@127.0.0.1:{port}/", "http://100.100.100.200/latest/"]
+    return [
+        f"http://127.0.0.1:{port}",
+        f"http://localhost:{port}",
+        "http://169.254.169.254/",
+        "http://[fd00:ec2::254]/",
+        f"http://user:pw@127.0.0.1:{port}/",
+        "http://100.100.100.200/latest/",
+    ]
 
 
 def test_every_portal_client_refuses_an_address_the_operator_did_not_allow(public_only, listener):
@@ -72,16 +78,28 @@ def test_a_meaningless_entry_is_a_configuration_error(settings):
 
 def test_the_demo_lists_its_sandbox_and_keeps_the_operators_list():
     assert demo_tmi_servers({}, host="127.0.0.1", sandbox_port=8080) == "public,127.0.0.1:8080"
-    assert demo_tmi_servers({"PORTAL_TMI_ALLOWED_SERVERS": "tmi.corp"}, host="localhost",
-                            sandbox_port=9000) == "tmi.corp,localhost:9000"
+    assert (
+        demo_tmi_servers({"PORTAL_TMI_ALLOWED_SERVERS": "tmi.corp"}, host="localhost", sandbox_port=9000)
+        == "tmi.corp,localhost:9000"
+    )
 
 
 # -- Django admin (platform superusers) -------------------------------------------------------------------
 def admin_post(admin_client, tmi_base_url: str):
-    return admin_client.post(reverse("admin:organizations_organization_add"), {
-        "name": "Initech", "slug": "initech", "tmi_base_url": tmi_base_url,
-        "identity_providers": "[]", "allowed_email_domains": "[]", "brand_colour": "#336699", "tmi_client_id": "",
-        "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"})
+    return admin_client.post(
+        reverse("admin:organizations_organization_add"),
+        {
+            "name": "Initech",
+            "slug": "initech",
+            "tmi_base_url": tmi_base_url,
+            "identity_providers": "[]",
+            "allowed_email_domains": "[]",
+            "brand_colour": "#336699",
+            "tmi_client_id": "",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
 
 
 @pytest.mark.django_db

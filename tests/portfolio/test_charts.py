@@ -1,4 +1,5 @@
 """Server-drawn charts: numbers on the bars, words beside them, escaped labels, one palette by class."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -31,8 +32,7 @@ def test_a_chart_is_an_image_with_a_title_and_every_number_in_words():
     root = parse(column_chart(counts, chart_id="sev", title="Open threats", class_prefix="sev-"))
     assert root.get("role") == "img" and root.get("aria-labelledby") == "sev-title sev-desc"
     assert root.find(f"{NS}title").text == "Open threats"
-    assert root.find(f"{NS}desc").text == ("Critical: 0; High: 2; Medium: 0; Low: 1; Informational: 0; "
-                                           "Not rated: 0")
+    assert root.find(f"{NS}desc").text == ("Critical: 0; High: 2; Medium: 0; Low: 1; Informational: 0; Not rated: 0")
     labels = [t.text for t in root.iter(f"{NS}text") if t.get("class") == "chart-label"]
     assert labels == ["Critical", "High", "Medium", "Low", "Informational", "Not rated"]
 
@@ -53,10 +53,21 @@ def test_an_empty_chart_says_so():
 
 
 def test_both_generations_spellings_share_one_severity():
-    assert [severity_key(v) for v in ("Critical", "high", " MEDIUM ", "Low", "None", "informational", "Unknown",
-                                      None, "", "bogus")] == [
-        "critical", "high", "medium", "low", "informational", "informational", "unknown", "unknown", "unknown",
-        "unknown"]
+    assert [
+        severity_key(v)
+        for v in ("Critical", "high", " MEDIUM ", "Low", "None", "informational", "Unknown", None, "", "bogus")
+    ] == [
+        "critical",
+        "high",
+        "medium",
+        "low",
+        "informational",
+        "informational",
+        "unknown",
+        "unknown",
+        "unknown",
+        "unknown",
+    ]
     assert [c.key for c in severity_counts({})] == list(SEVERITIES)
 
 

@@ -1,12 +1,15 @@
 """TMI notes: Markdown rendered, then sanitised; user-written HTML never becomes markup."""
+
 from __future__ import annotations
 
 from portal.portfolio.markdown import markdown_to_safe_html
 from tests.dashboard.conftest import Elements
 
-SEEDED = ("Reproduction from ticket SEC-42 (user-written, keep it escaped):\n\n"
-          "<script>alert('xss from a note')</script>\n<img src=x onerror=\"alert(1)\">\n"
-          "<b>bold</b> and <a href=\"javascript:alert(2)\">a link</a>\n")
+SEEDED = (
+    "Reproduction from ticket SEC-42 (user-written, keep it escaped):\n\n"
+    "<script>alert('xss from a note')</script>\n<img src=x onerror=\"alert(1)\">\n"
+    '<b>bold</b> and <a href="javascript:alert(2)">a link</a>\n'
+)
 
 
 def test_the_seeded_script_note_comes_out_inert():

@@ -1,5 +1,6 @@
 """PDF report tests: a member's TMI client on the sandbox, and ways to read a PDF back (its text, its pages
 as images saved under test-artifacts/reports/<test>/)."""
+
 from __future__ import annotations
 
 import io
@@ -69,7 +70,7 @@ def pixel_variance(image: Image.Image) -> float:
 
 def has_colour(image: Image.Image, hex_colour: str, *, tolerance: int = 6, minimum: int = 500) -> bool:
     """Whether at least `minimum` pixels are within `tolerance` of the colour on every channel."""
-    target = tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    target = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     count = 0
     for pixels, colour in image.getcolors(maxcolors=1 << 24):
         if all(abs(a - b) <= tolerance for a, b in zip(colour, target)):

@@ -1,10 +1,15 @@
 """Fetching what a report needs, from the sandbox, as a member (both TMI generations)."""
+
 from __future__ import annotations
 
 import pytest
 
-from portal.reports.data import (ReportFilterError, portfolio_filters_clean, portfolio_report_fetch,
-                                 threat_model_report_fetch)
+from portal.reports.data import (
+    ReportFilterError,
+    portfolio_filters_clean,
+    portfolio_report_fetch,
+    threat_model_report_fetch,
+)
 from portal.tmi import NotFound
 from tests.dashboard.conftest import find_model, readable_models
 
@@ -46,23 +51,37 @@ def test_items_not_for_reports_are_not_fetched(organization_18, member_factory):
     tm_id = find_model(sandbox, PAYMENTS)["id"]
     with tmi_client(organization=organization, user=alice) as client:
         hidden = {
-            "threat": client.threats.create(tm_id, name="Hidden threat", threat_type=["Spoofing"],
-                                            severity="critical", include_in_report=False),
+            "threat": client.threats.create(
+                tm_id, name="Hidden threat", threat_type=["Spoofing"], severity="critical", include_in_report=False
+            ),
             "asset": client.assets.create(tm_id, name="Hidden asset", type="data", include_in_report=False),
-            "document": client.documents.create(tm_id, name="Hidden document", uri="https://example.com/h",
-                                                include_in_report=False),
+            "document": client.documents.create(
+                tm_id, name="Hidden document", uri="https://example.com/h", include_in_report=False
+            ),
             "note": client.notes.create(tm_id, name="Hidden note", content="secret", include_in_report=False),
-            "repository": client.repositories.create(tm_id, name="hidden-repo", uri="https://example.com/r.git",
-                                                     include_in_report=False),
+            "repository": client.repositories.create(
+                tm_id, name="hidden-repo", uri="https://example.com/r.git", include_in_report=False
+            ),
         }
         diagram = client.diagrams.create(tm_id, "Hidden diagram")
-        client.diagrams.update(tm_id, diagram.id, name="Hidden diagram", type="DFD-1.0.0", cells=[],
-                               include_in_report=False)
+        client.diagrams.update(
+            tm_id, diagram.id, name="Hidden diagram", type="DFD-1.0.0", cells=[], include_in_report=False
+        )
         shown = client.threats.create(tm_id, name="Shown threat", threat_type=["Tampering"], include_in_report=True)
         report = threat_model_report_fetch(client, tm_id)
 
-    names = {item.name for group in (report.threats, report.assets, report.documents, report.notes,
-                                     report.repositories, report.diagrams) for item in group}
+    names = {
+        item.name
+        for group in (
+            report.threats,
+            report.assets,
+            report.documents,
+            report.notes,
+            report.repositories,
+            report.diagrams,
+        )
+        for item in group
+    }
     assert not {item.name for item in hidden.values()} & names
     assert "Hidden diagram" not in names
     assert shown.name in names
@@ -73,10 +92,13 @@ def test_items_not_for_reports_are_not_fetched(organization_18, member_factory):
     assert embedded.threat_count == len(report.threats) and embedded.note_count == len(report.notes)
 
 
-@pytest.mark.parametrize("filters, expected", [
-    ({"name": "customer"}, lambda tm: "customer" in tm["name"].lower()),
-    ({"search": "Customer"}, lambda tm: "customer" in tm["name"].lower()),
-])
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        ({"name": "customer"}, lambda tm: "customer" in tm["name"].lower()),
+        ({"search": "Customer"}, lambda tm: "customer" in tm["name"].lower()),
+    ],
+)
 def test_portfolio_takes_the_dashboards_filters(sandbox, alice_client, filters, expected):
     reports = portfolio_report_fetch(alice_client, filters=filters)
 
@@ -111,13 +133,16 @@ def test_unknown_filters_are_refused_with_their_name():
     with pytest.raises(ReportFilterError, match="colour"):
         portfolio_filters_clean({"name": "x", "colour": "red"})
     assert portfolio_filters_clean({"search": " api ", "status": "In Progress,approved", "owner": ""}) == {
-        "name": "api", "status": ["in_progress", "approved"]}
+        "name": "api",
+        "status": ["in_progress", "approved"],
+    }
 
 
 def test_portfolio_keeps_name_order_though_models_are_fetched_at_once(sandbox, alice_client):
     reports = portfolio_report_fetch(alice_client)
     assert [(r.name.lower(), r.threat_model.id) for r in reports] == sorted(
-        (r.name.lower(), r.threat_model.id) for r in reports)
+        (r.name.lower(), r.threat_model.id) for r in reports
+    )
     assert len({r.threat_model.id for r in reports}) == len(reports)
 
 

@@ -1,4 +1,5 @@
 """Nothing in a report reaches the network or the disk: the fetcher serves data: URIs only."""
+
 from __future__ import annotations
 
 import base64
@@ -14,7 +15,9 @@ from portal.reports.render import html_to_pdf, threat_model_report_pdf
 from tests.dashboard.conftest import find_model
 from tests.reports.conftest import pdf_text
 
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
 @pytest.fixture
@@ -46,10 +49,12 @@ def _noop(*args):
 
 
 def _hostile_html(url: str) -> str:
-    return (f'<html><head><link rel="stylesheet" href="{url}/sheet.css"><style>@import url("{url}/import.css");'
-            f'body {{ background: url("{url}/background.png"); }}</style></head><body><p>Hello</p>'
-            f'<img src="{url}/image.png"><img src="file:///etc/hostname"><svg><image href="{url}/in-svg.png"/></svg>'
-            '</body></html>')
+    return (
+        f'<html><head><link rel="stylesheet" href="{url}/sheet.css"><style>@import url("{url}/import.css");'
+        f'body {{ background: url("{url}/background.png"); }}</style></head><body><p>Hello</p>'
+        f'<img src="{url}/image.png"><img src="file:///etc/hostname"><svg><image href="{url}/in-svg.png"/></svg>'
+        "</body></html>"
+    )
 
 
 def test_weasyprint_alone_would_fetch_these(tracker):
@@ -79,12 +84,15 @@ def test_fetcher_serves_data_uris_only():
 def test_an_image_in_a_user_written_description_is_never_fetched(sandbox, organization, alice_client, tracker):
     url, hits = tracker
     tm_id = find_model(sandbox, "Customer Payments API")["id"]
-    alice_client.documents.create(tm_id, name="Tracking document", uri=f"{url}/document",
-                                  description=f"See ![pixel]({url}/markdown.png) here.")
-    alice_client.notes.create(tm_id, name="Tracking note",
-                              content=f'![n]({url}/note.png) <img src="{url}/raw.png"> [link]({url}/link)')
-    alice_client.threats.create(tm_id, name="Threat with a picture", threat_type=["Spoofing"],
-                                description=f"![p]({url}/threat.png)")
+    alice_client.documents.create(
+        tm_id, name="Tracking document", uri=f"{url}/document", description=f"See ![pixel]({url}/markdown.png) here."
+    )
+    alice_client.notes.create(
+        tm_id, name="Tracking note", content=f'![n]({url}/note.png) <img src="{url}/raw.png"> [link]({url}/link)'
+    )
+    alice_client.threats.create(
+        tm_id, name="Threat with a picture", threat_type=["Spoofing"], description=f"![p]({url}/threat.png)"
+    )
 
     report = threat_model_report_fetch(alice_client, tm_id)
     pdf = threat_model_report_pdf(report, organization=organization, generated_at=report.threat_model.created_at)

@@ -1,9 +1,10 @@
 """The PDF cover uses the small re-encoded logo only: a logo stored before the upload rules is downscaled
 or left out, so no export decodes a huge image (the issue: 12000x12000 pixels, ~1 GB per export)."""
+
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.core.files.base import ContentFile
@@ -20,7 +21,7 @@ from tests.reports.conftest import has_colour, pdf_text, save_page
 from tests.tenant_admin.logo_files import blank_png, photo_bytes
 
 PAYMENTS = "Customer Payments API"
-GENERATED = datetime(2026, 11, 26, 14, 30, tzinfo=timezone.utc)
+GENERATED = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
 
 
 def embedded_images(pdf: bytes) -> list[tuple[int, int]]:
@@ -58,17 +59,23 @@ def world(db, sandbox, member_factory, settings, tmp_path):
 def export_pdf(sandbox, organization, alice) -> bytes:
     with tmi_client(organization=organization, user=alice) as client:
         report = threat_model_report_fetch(client, find_model(sandbox, PAYMENTS)["id"])
-    return threat_model_report_pdf(report, organization=Organization.objects.get(pk=organization.pk),
-                                   generated_at=GENERATED)
+    return threat_model_report_pdf(
+        report, organization=Organization.objects.get(pk=organization.pk), generated_at=GENERATED
+    )
 
 
 def test_an_uploaded_logo_reaches_the_pdf_downscaled(world, artifacts):
     sandbox, organization, alice = world
     browser = Client()
     browser.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
-    done = browser.post(reverse("tenant_admin:branding", args=["acme"]), {
-        "name": "Acme", "brand_colour": "#123456",
-        "logo": SimpleUploadedFile("big.jpg", photo_bytes("JPEG", (3000, 1500), exif=True))})
+    done = browser.post(
+        reverse("tenant_admin:branding", args=["acme"]),
+        {
+            "name": "Acme",
+            "brand_colour": "#123456",
+            "logo": SimpleUploadedFile("big.jpg", photo_bytes("JPEG", (3000, 1500), exif=True)),
+        },
+    )
     assert done.status_code == 302
 
     pdf = export_pdf(sandbox, organization, alice)

@@ -1,36 +1,35 @@
 """PDF reports rendered from real sandbox data (both TMI generations), read back as text and as images."""
+
 from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
-
-import pytest
+from datetime import UTC, datetime
 
 from portal.portfolio.vocabulary import SEVERITY_LABELS, severity_key, threat_is_open
 from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
 from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
 from tests.dashboard.conftest import find_model, readable_models
-from tests.reports.conftest import (folded, has_colour, page_of, pdf_pages_text, pdf_text, pixel_variance,
-                                    save_page)
+from tests.reports.conftest import folded, has_colour, page_of, pdf_pages_text, pdf_text, pixel_variance, save_page
 
 PAYMENTS = "Customer Payments API"
-GENERATED = datetime(2026, 11, 26, 14, 30, tzinfo=timezone.utc)
+GENERATED = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
 HOSTILE = "<script>x</script> </td><td>Injected"  # TMI 1.8 refuses <>&"' in names: a mitigation then
 
 
 def _render(client, organization, tm_id, **kwargs) -> bytes:
-    return threat_model_report_pdf(threat_model_report_fetch(client, tm_id), organization=organization,
-                                   generated_at=GENERATED, **kwargs)
+    return threat_model_report_pdf(
+        threat_model_report_fetch(client, tm_id), organization=organization, generated_at=GENERATED, **kwargs
+    )
 
 
-def test_threat_model_report_holds_what_stakeholders_read(sandbox, organization, alice_client, artifacts,
-                                                          progress_log):
+def test_threat_model_report_holds_what_stakeholders_read(sandbox, organization, alice_client, artifacts, progress_log):
     organization.brand_colour = "#aa3300"
     organization.save()
     tm = find_model(sandbox, PAYMENTS)
-    hostile = alice_client.threats.create(tm["id"], name="Hostile threat", threat_type=["Spoofing"],
-                                          severity="high", mitigation=HOSTILE)
+    hostile = alice_client.threats.create(
+        tm["id"], name="Hostile threat", threat_type=["Spoofing"], severity="high", mitigation=HOSTILE
+    )
     # TMI's API refuses <>&"' in names today; older data (or another server) may hold them anyway.
     tm["threats"][0]["name"] = HOSTILE
     tm["diagrams"][0]["name"] = HOSTILE
@@ -53,8 +52,11 @@ def test_threat_model_report_holds_what_stakeholders_read(sandbox, organization,
     # Counts by severity, as the dashboard counts them (open, then all), from the sandbox's own state.
     threats = tm["threats"]
     total = Counter(severity_key(t.get("severity")) for t in threats)
-    still_open = Counter(severity_key(t.get("severity")) for t in threats
-                         if threat_is_open(status=t.get("status"), mitigated=t.get("mitigated")))
+    still_open = Counter(
+        severity_key(t.get("severity"))
+        for t in threats
+        if threat_is_open(status=t.get("status"), mitigated=t.get("mitigated"))
+    )
     summary = folded(pages[page_of(pages, "threats recorded")])
     for key, label in SEVERITY_LABELS.items():
         assert f"{label} {still_open.get(key, 0)} {total.get(key, 0)}" in summary, key
@@ -90,8 +92,9 @@ def test_items_not_for_reports_are_absent_from_the_pdf(organization_18, member_f
     alice = member_factory(organization, "alice")
     tm_id = find_model(sandbox, PAYMENTS)["id"]
     with tmi_client(organization=organization, user=alice) as client:
-        client.threats.create(tm_id, name="Zebra-secret threat", threat_type=["Spoofing"], severity="critical",
-                              include_in_report=False)
+        client.threats.create(
+            tm_id, name="Zebra-secret threat", threat_type=["Spoofing"], severity="critical", include_in_report=False
+        )
         client.notes.create(tm_id, name="Zebra-secret note", content="hidden", include_in_report=False)
         client.threats.create(tm_id, name="Zebra-visible threat", threat_type=["Spoofing"])
         pdf = _render(client, organization, tm_id)
@@ -110,9 +113,14 @@ def test_portfolio_report_with_a_filter(sandbox, organization, alice_client, art
     others = [tm["name"] for tm in readable_models(sandbox, "alice") if tm["name"] not in chosen]
     assert len(chosen) >= 2 and others
 
-    pdf = portfolio_report_pdf(reports, organization=organization, title="Customer-facing systems",
-                               filters_description="Name contains “customer”", generated_at=GENERATED,
-                               progress=progress)
+    pdf = portfolio_report_pdf(
+        reports,
+        organization=organization,
+        title="Customer-facing systems",
+        filters_description="Name contains “customer”",
+        generated_at=GENERATED,
+        progress=progress,
+    )
     (artifacts / "portfolio.pdf").write_bytes(pdf)
     pages = pdf_pages_text(pdf)
     text = pdf_text(pdf)
@@ -136,9 +144,10 @@ def test_portfolio_report_with_a_filter(sandbox, organization, alice_client, art
 
 
 def test_logo_is_embedded_on_the_cover(sandbox, organization, alice_client, artifacts, settings, tmp_path):
+    import io
+
     from django.core.files.base import ContentFile
     from PIL import Image
-    import io
 
     settings.MEDIA_ROOT = str(tmp_path)
     logo = io.BytesIO()
@@ -150,8 +159,7 @@ def test_logo_is_embedded_on_the_cover(sandbox, organization, alice_client, arti
     assert has_colour(cover, "#00aa55", minimum=2_000)
 
 
-def test_a_bad_logo_or_colour_is_skipped_not_fatal(sandbox, organization, alice_client, settings, tmp_path,
-                                                   artifacts):
+def test_a_bad_logo_or_colour_is_skipped_not_fatal(sandbox, organization, alice_client, settings, tmp_path, artifacts):
     from django.core.files.base import ContentFile
 
     settings.MEDIA_ROOT = str(tmp_path)

@@ -1,12 +1,13 @@
 """Test data and clients for the collaboration tests: a threat model with one diagram, users with
 roles, and thin wrappers over REST (httpx) and WebSocket (`websockets`) calls."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -56,8 +57,10 @@ class World:
 
     @property
     def ws_url(self) -> str:
-        return self.server.base_url.replace("http://", "ws://") + \
-            f"/threat_models/{self.tm_id}/diagrams/{self.diagram_id}/ws"
+        return (
+            self.server.base_url.replace("http://", "ws://")
+            + f"/threat_models/{self.tm_id}/diagrams/{self.diagram_id}/ws"
+        )
 
     def grant(self, name: str, role: str | None) -> None:
         """Set (or with None, remove) a user's ACL entry."""
@@ -69,8 +72,14 @@ class World:
 
 
 def user_entry(user: SandboxUser, role: str) -> dict[str, Any]:
-    return {"principal_type": "user", "provider": user.provider, "provider_id": user.provider_id,
-            "email": user.email, "display_name": user.display_name, "role": role}
+    return {
+        "principal_type": "user",
+        "provider": user.provider,
+        "provider_id": user.provider_id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": role,
+    }
 
 
 def build_world(server: SandboxServer, roles: dict[str, str] | None = None) -> World:
@@ -81,28 +90,59 @@ def build_world(server: SandboxServer, roles: dict[str, str] | None = None) -> W
     tm_id, diagram_id = str(uuid.uuid4()), str(uuid.uuid4())
     world = World(server, tm_id, diagram_id)
     for name in NAMES:
-        user = state.user_for_login(provider=state.config.test_idp, provider_id=name, email=f"{name}@{domain}",
-                                    display_name=f"{name.title()} ({label})")
+        user = state.user_for_login(
+            provider=state.config.test_idp,
+            provider_id=name,
+            email=f"{name}@{domain}",
+            display_name=f"{name.title()} ({label})",
+        )
         world.users[name] = user
         world.tokens[name] = state.issue_tokens(user)["access_token"]
     now = state.timestamp()
     alice = world.users["alice"]
     state.threat_models[tm_id] = {
-        "id": tm_id, "name": "Collaboration TM", "description": "", "threat_model_framework": "STRIDE",
-        "owner": user_entry(alice, "owner") | {"role": None}, "created_by": user_entry(alice, "owner"),
+        "id": tm_id,
+        "name": "Collaboration TM",
+        "description": "",
+        "threat_model_framework": "STRIDE",
+        "owner": user_entry(alice, "owner") | {"role": None},
+        "created_by": user_entry(alice, "owner"),
         "authorization": [user_entry(world.users[n], r) for n, r in (roles or DEFAULT_ROLES).items()],
-        "created_at": now, "modified_at": now, "metadata": [],
-        "diagrams": [{"id": diagram_id, "name": "Live DFD", "type": "DFD-1.0.0", "cells": [], "update_vector": 0,
-                      "image": {}, "metadata": [], "created_at": now, "modified_at": now}],
-        "threats": [], "documents": [], "assets": [], "notes": [], "repositories": [],
+        "created_at": now,
+        "modified_at": now,
+        "metadata": [],
+        "diagrams": [
+            {
+                "id": diagram_id,
+                "name": "Live DFD",
+                "type": "DFD-1.0.0",
+                "cells": [],
+                "update_vector": 0,
+                "image": {},
+                "metadata": [],
+                "created_at": now,
+                "modified_at": now,
+            }
+        ],
+        "threats": [],
+        "documents": [],
+        "assets": [],
+        "notes": [],
+        "repositories": [],
     }
     return world
 
 
 # -- cells -----------------------------------------------------------------------------------
 def node(label: str = "Web App", *, cell_id: str | None = None, x: int = 100) -> dict[str, Any]:
-    return {"id": cell_id or str(uuid.uuid4()), "shape": "process", "position": {"x": x, "y": 80},
-            "size": {"width": 120, "height": 60}, "attrs": {"text": {"text": label}}, "zIndex": 3}
+    return {
+        "id": cell_id or str(uuid.uuid4()),
+        "shape": "process",
+        "position": {"x": x, "y": 80},
+        "size": {"width": 120, "height": 60},
+        "attrs": {"text": {"text": label}},
+        "zIndex": 3,
+    }
 
 
 def patch(*cell_ops: dict[str, Any], op_type: str = "patch") -> dict[str, Any]:
@@ -146,7 +186,7 @@ class Client:
     async def expect_silence(self, timeout: float = 0.3) -> None:
         try:
             message = await asyncio.wait_for(self.ws.recv(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         raise AssertionError(f"{self.name} got an unexpected message: {message}")
 

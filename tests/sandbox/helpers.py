@@ -1,4 +1,5 @@
 """Sign in to a running sandbox the way a real client does, with raw httpx (PROTOCOL.md 8)."""
+
 from __future__ import annotations
 
 import base64
@@ -27,10 +28,23 @@ def find_test_idp(client: httpx.Client) -> str:
     return next(p["id"] for p in providers if p["id"] in TEST_IDPS)
 
 
-def authorize(client: httpx.Client, idp: str, hint: str | None, *, challenge: str,
-              state: str = "helper-state", client_callback: str = CLIENT_CALLBACK) -> httpx.Response:
-    params = {"idp": idp, "scope": "openid profile email", "code_challenge": challenge,
-              "code_challenge_method": "S256", "client_callback": client_callback, "state": state}
+def authorize(
+    client: httpx.Client,
+    idp: str,
+    hint: str | None,
+    *,
+    challenge: str,
+    state: str = "helper-state",
+    client_callback: str = CLIENT_CALLBACK,
+) -> httpx.Response:
+    params = {
+        "idp": idp,
+        "scope": "openid profile email",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "client_callback": client_callback,
+        "state": state,
+    }
     if hint is not None:
         params["login_hint"] = hint
     return client.get("/oauth2/authorize", params=params)
@@ -43,10 +57,15 @@ def code_from_redirect(response: httpx.Response) -> str:
 
 
 def exchange(client: httpx.Client, idp: str, code: str, verifier: str) -> httpx.Response:
-    return client.post(f"/oauth2/token?idp={idp}", json={
-        "grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-        "redirect_uri": CLIENT_CALLBACK,
-    })
+    return client.post(
+        f"/oauth2/token?idp={idp}",
+        json={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": CLIENT_CALLBACK,
+        },
+    )
 
 
 def login(base_url: str, hint: str) -> dict[str, Any]:

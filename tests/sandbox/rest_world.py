@@ -2,6 +2,7 @@
 
 Seeded role matrix, model 1 "Customer Payments API": alice owner, bob writer, carol reader, dave none.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """userinfo, profile, logout and revocation of both generations (PROTOCOL.md 3.7-3.11, 9.2)."""
+
 from __future__ import annotations
 
 import httpx
@@ -21,8 +22,14 @@ def test_userinfo_shape(sandbox, generation, alice):
     if generation == "1.8":
         assert info == {"sub": "alice", "email": "alice@tmi.local", "name": "Alice (TMI User)", "idp": "tmi"}
     else:
-        assert info == {"principal_type": "user", "provider": "test", "provider_id": "alice",
-                        "display_name": "Alice (Test User)", "email": "alice@test.tmi", "is_admin": False}
+        assert info == {
+            "principal_type": "user",
+            "provider": "test",
+            "provider_id": "alice",
+            "display_name": "Alice (Test User)",
+            "email": "alice@test.tmi",
+            "is_admin": False,
+        }
 
 
 def test_profile_paths_differ_by_generation(sandbox, generation, alice):
@@ -56,8 +63,9 @@ def test_bearer_scheme_case(sandbox, generation, alice):
 
 
 def test_access_cookie_only_at_1_8(sandbox, generation, alice):
-    response = httpx.get(f"{sandbox.base_url}{profile_path(generation)}",
-                         cookies={"tmi_access_token": alice["access_token"]})
+    response = httpx.get(
+        f"{sandbox.base_url}{profile_path(generation)}", cookies={"tmi_access_token": alice["access_token"]}
+    )
     assert response.status_code == (200 if generation == "1.8" else 401)
 
 
@@ -92,10 +100,13 @@ def test_1_8_logout_blacklists_only_the_access_token(server18):
     assert refreshed.status_code == 200
 
 
-@pytest.mark.parametrize(("headers", "description"), [
-    ({}, "Missing or invalid authentication"),
-    ({"Authorization": "Bearer nope"}, "Invalid token"),
-])
+@pytest.mark.parametrize(
+    ("headers", "description"),
+    [
+        ({}, "Missing or invalid authentication"),
+        ({"Authorization": "Bearer nope"}, "Invalid token"),
+    ],
+)
 def test_1_8_logout_errors(server18, headers, description):
     response = httpx.post(f"{server18.base_url}/me/logout", headers=headers)
     assert response.status_code == 401
@@ -110,11 +121,16 @@ def test_1_8_revoke_requires_client_authentication(server18):
 
 def test_1_8_revoke_refresh_token(server18):
     caller, victim = login(server18.base_url, "bob"), login(server18.base_url, "alice")
-    response = httpx.post(f"{server18.base_url}/oauth2/revoke", headers=bearer(caller),
-                          json={"token": victim["refresh_token"], "token_type_hint": "refresh_token"})
+    response = httpx.post(
+        f"{server18.base_url}/oauth2/revoke",
+        headers=bearer(caller),
+        json={"token": victim["refresh_token"], "token_type_hint": "refresh_token"},
+    )
     assert response.status_code == 200 and response.json() == {}
-    assert httpx.post(f"{server18.base_url}/oauth2/refresh",
-                      json={"refresh_token": victim["refresh_token"]}).status_code == 400
+    assert (
+        httpx.post(f"{server18.base_url}/oauth2/refresh", json={"refresh_token": victim["refresh_token"]}).status_code
+        == 400
+    )
     assert httpx.get(f"{server18.base_url}/me", headers=bearer(victim)).status_code == 200
 
 
@@ -124,8 +140,10 @@ def test_1_8_revoke_without_hint_tries_both(server18):
         response = httpx.post(f"{server18.base_url}/oauth2/revoke", headers=bearer(caller), data={"token": token})
         assert response.status_code == 200
     assert httpx.get(f"{server18.base_url}/me", headers=bearer(victim)).status_code == 401
-    assert httpx.post(f"{server18.base_url}/oauth2/refresh",
-                      json={"refresh_token": victim["refresh_token"]}).status_code == 400
+    assert (
+        httpx.post(f"{server18.base_url}/oauth2/refresh", json={"refresh_token": victim["refresh_token"]}).status_code
+        == 400
+    )
 
 
 def test_1_8_revoke_unknown_token_is_still_200(server18):
@@ -134,10 +152,13 @@ def test_1_8_revoke_unknown_token_is_still_200(server18):
     assert response.status_code == 200 and response.json() == {}
 
 
-@pytest.mark.parametrize(("body", "error"), [
-    ({"token": "x", "token_type_hint": "id_token"}, "invalid_request"),
-    ({}, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"token": "x", "token_type_hint": "id_token"}, "invalid_request"),
+        ({}, "invalid_request"),
+    ],
+)
 def test_1_8_revoke_bad_requests(server18, body, error):
     caller = login(server18.base_url, "bob")
     response = httpx.post(f"{server18.base_url}/oauth2/revoke", headers=bearer(caller), json=body)
@@ -147,10 +168,12 @@ def test_1_8_revoke_bad_requests(server18, body, error):
 
 def test_1_8_revoke_rejects_unknown_fields(server18):
     caller = login(server18.base_url, "bob")
-    as_form = httpx.post(f"{server18.base_url}/oauth2/revoke", headers=bearer(caller),
-                         data={"token": "x", "extra": "1"})
-    as_json = httpx.post(f"{server18.base_url}/oauth2/revoke", headers=bearer(caller),
-                         json={"token": "x", "extra": "1"})
+    as_form = httpx.post(
+        f"{server18.base_url}/oauth2/revoke", headers=bearer(caller), data={"token": "x", "extra": "1"}
+    )
+    as_json = httpx.post(
+        f"{server18.base_url}/oauth2/revoke", headers=bearer(caller), json={"token": "x", "extra": "1"}
+    )
     assert (as_form.status_code, as_form.json()["error"]) == (400, "invalid_request")
     assert (as_json.status_code, as_json.json()["error"]) == (400, "invalid_input")
 
@@ -170,10 +193,13 @@ def test_0_217_revoke_logs_out(server0217):
     assert httpx.post(f"{server0217.base_url}/me/logout", headers=bearer(tokens)).status_code == 404
 
 
-@pytest.mark.parametrize(("headers", "status", "body"), [
-    ({}, 400, {"error": "Missing Authorization header"}),
-    ({"Authorization": "Bearer nope"}, 401, {"error": "Invalid token"}),
-])
+@pytest.mark.parametrize(
+    ("headers", "status", "body"),
+    [
+        ({}, 400, {"error": "Missing Authorization header"}),
+        ({"Authorization": "Bearer nope"}, 401, {"error": "Invalid token"}),
+    ],
+)
 def test_0_217_revoke_errors(server0217, headers, status, body):
     response = httpx.post(f"{server0217.base_url}/oauth2/revoke", headers=headers, json={})
     assert response.status_code == status

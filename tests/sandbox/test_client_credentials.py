@@ -1,4 +1,5 @@
 """1.8 service accounts in the sandbox: /me/client_credentials and the client_credentials grant."""
+
 from __future__ import annotations
 
 import httpx
@@ -12,8 +13,11 @@ PAYMENTS = sid("tm", "Customer Payments API")  # alice owns it; dave has no role
 
 
 def _grant(base_url: str, client_id: str, client_secret: str) -> httpx.Response:
-    return httpx.post(f"{base_url}/oauth2/token", json={"grant_type": "client_credentials", "client_id": client_id,
-                                                         "client_secret": client_secret}, timeout=10)
+    return httpx.post(
+        f"{base_url}/oauth2/token",
+        json={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
+        timeout=10,
+    )
 
 
 @pytest.fixture
@@ -24,8 +28,12 @@ def server18(sandbox_factory):
 @pytest.fixture
 def alice_credential(server18):
     alice = login(server18.base_url, "alice")
-    response = httpx.post(f"{server18.base_url}/me/client_credentials", headers=bearer(alice), timeout=10,
-                          json={"name": "Nightly exports", "description": "portal schedules"})
+    response = httpx.post(
+        f"{server18.base_url}/me/client_credentials",
+        headers=bearer(alice),
+        timeout=10,
+        json={"name": "Nightly exports", "description": "portal schedules"},
+    )
     assert response.status_code == 201, response.text
     return alice, response.json()
 
@@ -39,8 +47,7 @@ def test_the_secret_is_shown_once_and_kept_only_as_a_hash(server18, alice_creden
     stored = server18.app.state.sandbox.credentials[created["id"]]
     assert created["client_secret"] not in repr(stored)
     bob = login(server18.base_url, "bob")
-    assert httpx.get(f"{server18.base_url}/me/client_credentials", headers=bearer(bob),
-                     timeout=10).json()["total"] == 0
+    assert httpx.get(f"{server18.base_url}/me/client_credentials", headers=bearer(bob), timeout=10).json()["total"] == 0
 
 
 def test_the_grant_issues_a_service_token_that_acts_as_its_owner(server18, alice_credential):
@@ -56,8 +63,9 @@ def test_the_grant_issues_a_service_token_that_acts_as_its_owner(server18, alice
     assert model.status_code == 200 and model.json()["id"] == PAYMENTS
     assert claims["sub"] in server18.app.state.sandbox.seen_subjects
     # A service account may not mint more credentials.
-    more = httpx.post(f"{server18.base_url}/me/client_credentials", headers=bearer(tokens), json={"name": "x"},
-                      timeout=10)
+    more = httpx.post(
+        f"{server18.base_url}/me/client_credentials", headers=bearer(tokens), json={"name": "x"}, timeout=10
+    )
     assert more.status_code == 403
 
 
@@ -71,15 +79,20 @@ def test_a_wrong_secret_or_a_deleted_credential_is_invalid_client(server18, alic
     again = _grant(server18.base_url, created["client_id"], created["client_secret"])
     assert again.status_code == 401 and again.json()["error"] == "invalid_client"
     assert httpx.get(f"{server18.base_url}/threat_models", headers=bearer(tokens), timeout=10).status_code == 401
-    missing = httpx.delete(f"{server18.base_url}/me/client_credentials/{created['id']}", headers=bearer(alice),
-                           timeout=10)
+    missing = httpx.delete(
+        f"{server18.base_url}/me/client_credentials/{created['id']}", headers=bearer(alice), timeout=10
+    )
     assert missing.status_code == 404
 
 
 def test_service_tokens_and_credentials_expire_on_the_sandbox_clock(server18):
     alice = login(server18.base_url, "alice")
-    created = httpx.post(f"{server18.base_url}/me/client_credentials", headers=bearer(alice), timeout=10,
-                         json={"name": "short", "expires_at": "2099-01-01T00:00:00Z"}).json()
+    created = httpx.post(
+        f"{server18.base_url}/me/client_credentials",
+        headers=bearer(alice),
+        timeout=10,
+        json={"name": "short", "expires_at": "2099-01-01T00:00:00Z"},
+    ).json()
     tokens = _grant(server18.base_url, created["client_id"], created["client_secret"]).json()
     advance_clock(server18.base_url, tokens["expires_in"] + 1)
     assert httpx.get(f"{server18.base_url}/threat_models", headers=bearer(tokens), timeout=10).status_code == 401
@@ -91,8 +104,9 @@ def test_service_tokens_and_credentials_expire_on_the_sandbox_clock(server18):
 def test_bad_create_bodies_are_refused(server18):
     alice = login(server18.base_url, "alice")
     for body in ({}, {"name": ""}, {"name": "x" * 101}, {"name": "x", "description": 5}):
-        response = httpx.post(f"{server18.base_url}/me/client_credentials", headers=bearer(alice), json=body,
-                              timeout=10)
+        response = httpx.post(
+            f"{server18.base_url}/me/client_credentials", headers=bearer(alice), json=body, timeout=10
+        )
         assert response.status_code == 400, body
     assert httpx.get(f"{server18.base_url}/me/client_credentials", timeout=10).status_code == 401
 
@@ -100,8 +114,9 @@ def test_bad_create_bodies_are_refused(server18):
 def test_0217_has_neither_the_routes_nor_the_grant(sandbox_factory):
     server = sandbox_factory("0.217")
     alice = login(server.base_url, "alice")
-    routes = httpx.post(f"{server.base_url}/me/client_credentials", headers=bearer(alice), json={"name": "x"},
-                        timeout=10)
+    routes = httpx.post(
+        f"{server.base_url}/me/client_credentials", headers=bearer(alice), json={"name": "x"}, timeout=10
+    )
     assert routes.status_code in (404, 405)
     grant = _grant(server.base_url, "tmi_cc_x", "s")
     assert grant.status_code == 400
@@ -110,11 +125,19 @@ def test_0217_has_neither_the_routes_nor_the_grant(sandbox_factory):
 def test_revoke_accepts_client_credentials_instead_of_a_bearer(server18, alice_credential):
     alice, created = alice_credential
     body = {"token": alice["refresh_token"], "token_type_hint": "refresh_token"}
-    refused = httpx.post(f"{server18.base_url}/oauth2/revoke", timeout=10,
-                         json={**body, "client_id": created["client_id"], "client_secret": "wrong"})
+    refused = httpx.post(
+        f"{server18.base_url}/oauth2/revoke",
+        timeout=10,
+        json={**body, "client_id": created["client_id"], "client_secret": "wrong"},
+    )
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
-    accepted = httpx.post(f"{server18.base_url}/oauth2/revoke", timeout=10,
-                          json={**body, "client_id": created["client_id"], "client_secret": created["client_secret"]})
+    accepted = httpx.post(
+        f"{server18.base_url}/oauth2/revoke",
+        timeout=10,
+        json={**body, "client_id": created["client_id"], "client_secret": created["client_secret"]},
+    )
     assert accepted.status_code == 200
-    reuse = httpx.post(f"{server18.base_url}/oauth2/refresh", json={"refresh_token": alice["refresh_token"]}, timeout=10)
+    reuse = httpx.post(
+        f"{server18.base_url}/oauth2/refresh", json={"refresh_token": alice["refresh_token"]}, timeout=10
+    )
     assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"  # revoked

@@ -1,4 +1,5 @@
 """Collaboration over REST (PROTOCOL.md 6.1-6.4 for 1.8, 9.4 for 0.217)."""
+
 from __future__ import annotations
 
 import uuid
@@ -23,13 +24,19 @@ async def test_get_without_a_session(world):
         response = await http.get(world.collaborate_path, headers=world.headers("carol"))
     if world.legacy:
         assert response.status_code == 200
-        assert response.json() == {"session_id": None, "threat_model_id": world.tm_id,
-                                   "diagram_id": world.diagram_id, "participants": [],
-                                   "websocket_url": world.ws_url}
+        assert response.json() == {
+            "session_id": None,
+            "threat_model_id": world.tm_id,
+            "diagram_id": world.diagram_id,
+            "participants": [],
+            "websocket_url": world.ws_url,
+        }
     else:
         assert response.status_code == 404
-        assert response.json() == {"error": "not_found",
-                                   "error_description": "No active collaboration session for this diagram"}
+        assert response.json() == {
+            "error": "not_found",
+            "error_description": "No active collaboration session for this diagram",
+        }
 
 
 async def test_post_creates_then_returns_the_session(world):
@@ -43,8 +50,11 @@ async def test_post_creates_then_returns_the_session(world):
     assert session["host"] == session["presenter"] == expected_host(world, "carol")  # a reader may host
     assert session["participants"] == []  # POST does not join
     assert {k: session[k] for k in ("threat_model_id", "threat_model_name", "diagram_id", "diagram_name")} == {
-        "threat_model_id": world.tm_id, "threat_model_name": "Collaboration TM",
-        "diagram_id": world.diagram_id, "diagram_name": "Live DFD"}
+        "threat_model_id": world.tm_id,
+        "threat_model_name": "Collaboration TM",
+        "diagram_id": world.diagram_id,
+        "diagram_name": "Live DFD",
+    }
     assert session["websocket_url"] == f"{world.ws_url}?session_id={session['session_id']}"
     assert world.state.has_active_session(world.diagram_id)
 
@@ -55,7 +65,9 @@ async def test_participants_show_acl_permissions(world):
     async with world.http() as http:
         session = (await http.get(world.collaborate_path, headers=world.headers("alice"))).json()
     assert [(p["user"], p["permissions"]) for p in session["participants"]] == [
-        (world.users["alice"].principal(), "writer"), (world.users["carol"].principal(), "reader")]
+        (world.users["alice"].principal(), "writer"),
+        (world.users["carol"].principal(), "reader"),
+    ]
     assert all(p["last_activity"] for p in session["participants"])
     await carol.close()
     await alice.close()
@@ -85,22 +97,28 @@ async def test_gate_errors(world):
     async with world.http() as http:
         anonymous = await http.post(world.collaborate_path)
         outsider = await http.get(world.collaborate_path, headers=world.headers("dave"))
-        missing_tm = await http.get(world.collaborate_path.replace(world.tm_id, str(uuid.uuid4())),
-                                    headers=world.headers("alice"))
-        missing_diagram = await http.get(world.collaborate_path.replace(world.diagram_id, other_diagram),
-                                         headers=world.headers("alice"))
-        bad_id = await http.get(world.collaborate_path.replace(world.diagram_id, "not-a-uuid"),
-                                headers=world.headers("alice"))
+        missing_tm = await http.get(
+            world.collaborate_path.replace(world.tm_id, str(uuid.uuid4())), headers=world.headers("alice")
+        )
+        missing_diagram = await http.get(
+            world.collaborate_path.replace(world.diagram_id, other_diagram), headers=world.headers("alice")
+        )
+        bad_id = await http.get(
+            world.collaborate_path.replace(world.diagram_id, "not-a-uuid"), headers=world.headers("alice")
+        )
     assert (anonymous.status_code, anonymous.json()["error"]) == (401, "unauthorized")
     if world.legacy:
         assert outsider.status_code == 401
-        assert outsider.json()["error_description"] == \
-            "You don't have sufficient permissions to access this threat model"
+        assert (
+            outsider.json()["error_description"] == "You don't have sufficient permissions to access this threat model"
+        )
     else:
         assert (outsider.status_code, outsider.json()["error"]) == (403, "forbidden")
     assert (missing_tm.status_code, missing_tm.json()["error_description"]) == (404, "Threat model not found")
     assert (missing_diagram.status_code, missing_diagram.json()["error_description"]) == (
-        404, "Diagram not found in this threat model")
+        404,
+        "Diagram not found in this threat model",
+    )
     assert (bad_id.status_code, bad_id.json()["error"]) == (400, "invalid_id")
 
 
@@ -111,8 +129,9 @@ async def test_session_list_shows_readable_sessions(world):
         mine = await http.get(path, headers=world.headers("carol"))
         outsider = await http.get(path, headers=world.headers("dave"))
         anonymous = await http.get(path)
-        other_era = await http.get("/me/sessions" if world.legacy else "/collaboration/sessions",
-                                   headers=world.headers("carol"))
+        other_era = await http.get(
+            "/me/sessions" if world.legacy else "/collaboration/sessions", headers=world.headers("carol")
+        )
     assert [s["diagram_id"] for s in mine.json()] == [world.diagram_id]
     assert outsider.json() == []
     assert anonymous.status_code == (401 if world.legacy else 200)
@@ -125,12 +144,13 @@ async def test_ws_ticket(sandbox_factory):
     world = make_world(sandbox_factory, "1.8")
     session = await start_session(world, "alice")
     async with world.http() as http:
-        issued = await http.get("/ws/ticket", params={"session_id": session["session_id"]},
-                                headers=world.headers("carol"))
-        outsider = await http.get("/ws/ticket", params={"session_id": session["session_id"]},
-                                  headers=world.headers("dave"))
-        unknown = await http.get("/ws/ticket", params={"session_id": str(uuid.uuid4())},
-                                 headers=world.headers("alice"))
+        issued = await http.get(
+            "/ws/ticket", params={"session_id": session["session_id"]}, headers=world.headers("carol")
+        )
+        outsider = await http.get(
+            "/ws/ticket", params={"session_id": session["session_id"]}, headers=world.headers("dave")
+        )
+        unknown = await http.get("/ws/ticket", params={"session_id": str(uuid.uuid4())}, headers=world.headers("alice"))
         missing = await http.get("/ws/ticket", headers=world.headers("alice"))
         malformed = await http.get("/ws/ticket", params={"session_id": "nope"}, headers=world.headers("alice"))
         anonymous = await http.get("/ws/ticket", params={"session_id": session["session_id"]})

@@ -1,4 +1,5 @@
 """TMI 0.217's collaboration socket (PROTOCOL.md 9.5, 9.6): token auth, old message names, email identities."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,20 +9,33 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.sandbox.collab_world import (
-    Client, add, join, make_world, node, operation_message, pair, patch, principal, socket_url, start_session,
+    Client,
+    add,
+    join,
+    make_world,
+    node,
+    operation_message,
+    pair,
+    patch,
+    principal,
+    socket_url,
+    start_session,
     update,
 )
 
 EMPTY_USER = {"principal_type": "", "provider": "", "provider_id": "", "display_name": "", "email": ""}
-SYSTEM_USER = {"principal_type": "user", "provider": "system", "provider_id": "system", "display_name": "System",
-               "email": "system@tmi"}
+SYSTEM_USER = {
+    "principal_type": "user",
+    "provider": "system",
+    "provider_id": "system",
+    "display_name": "System",
+    "email": "system@tmi",
+}
 
 
 @pytest.fixture
 def world(sandbox_factory):
     return make_world(sandbox_factory, "0.217")
-
-
 
 
 def brief(world, name, permissions="writer"):
@@ -32,8 +46,12 @@ def brief(world, name, permissions="writer"):
 async def test_join_sequence(world):
     world.diagram["cells"] = [node("Existing")]
     alice = await join(world, "alice", drain=False)
-    assert await alice.recv() == {"message_type": "diagram_state_sync", "diagram_id": world.diagram_id,
-                                  "update_vector": 0, "cells": world.diagram["cells"]}
+    assert await alice.recv() == {
+        "message_type": "diagram_state_sync",
+        "diagram_id": world.diagram_id,
+        "update_vector": 0,
+        "cells": world.diagram["cells"],
+    }
     # The presenter's email is looked up among subs, so the new client sees an empty User.
     assert await alice.recv() == {"message_type": "current_presenter", "current_presenter": EMPTY_USER}
     first, again = await alice.recv_types(2)
@@ -47,7 +65,9 @@ async def test_join_sequence(world):
     assert joined["joined_user"] == principal(world, "carol") and joined["timestamp"]
     update = await alice.expect("participants_update")
     assert [(p["user"], p["permissions"]) for p in update["participants"]] == [
-        brief(world, "alice"), brief(world, "carol", "reader")]  # permissions come from the ACL at 0.217
+        brief(world, "alice"),
+        brief(world, "carol", "reader"),
+    ]  # permissions come from the ACL at 0.217
     await alice.expect_silence()
 
 
@@ -57,9 +77,13 @@ async def test_operations_pass_initiating_user_through_and_drop_unknown_keys(wor
     message = operation_message(world, patch(add(node())), initiating_user=claimed, user_id="bob")
     await bob.send(message)
     event = await alice.expect("diagram_operation")
-    assert event == {"message_type": "diagram_operation", "initiating_user": claimed,
-                     "operation_id": message["operation_id"], "sequence_number": 1,
-                     "operation": message["operation"]}
+    assert event == {
+        "message_type": "diagram_operation",
+        "initiating_user": claimed,
+        "operation_id": message["operation_id"],
+        "sequence_number": 1,
+        "operation": message["operation"],
+    }
     await bob.send(operation_message(world, patch(add(node()))))
     assert (await alice.expect("diagram_operation"))["initiating_user"] == EMPTY_USER
     await bob.expect_silence()
@@ -78,8 +102,10 @@ async def test_conflicts_get_a_state_correction_and_no_update_vector(world):
     cell = node()
     await bob.send(operation_message(world, patch(add(cell))))
     await alice.expect("diagram_operation")
-    for operation, reason in ((patch(add(cell)), "cell_already_exists"),
-                              (patch(update(node())), "update_nonexistent_cell")):
+    for operation, reason in (
+        (patch(add(cell)), "cell_already_exists"),
+        (patch(update(node())), "update_nonexistent_cell"),
+    ):
         await bob.send(operation_message(world, operation))
         rejected = await bob.expect("operation_rejected")
         assert rejected["reason"] == reason and rejected["requires_resync"] is True
@@ -93,8 +119,12 @@ async def test_conflicts_get_a_state_correction_and_no_update_vector(world):
 async def test_resync_request_points_at_the_rest_api(world):
     alice = await join(world, "alice")
     await alice.send({"message_type": "resync_request"})
-    assert await alice.recv() == {"message_type": "resync_response", "method": "rest_api",
-                                  "diagram_id": world.diagram_id, "threat_model_id": world.tm_id}
+    assert await alice.recv() == {
+        "message_type": "resync_response",
+        "method": "rest_api",
+        "diagram_id": world.diagram_id,
+        "threat_model_id": world.tm_id,
+    }
 
 
 async def test_undo_and_redo_ask_everyone_to_resync(world):
@@ -104,8 +134,11 @@ async def test_undo_and_redo_ask_everyone_to_resync(world):
     await alice.expect("diagram_operation")
     await bob.send({"message_type": "undo_request", "initiating_user": principal(world, "bob")})
     for client in (alice, bob):
-        assert await client.recv() == {"message_type": "history_operation", "operation_type": "undo",
-                                       "message": "resync_required"}
+        assert await client.recv() == {
+            "message_type": "history_operation",
+            "operation_type": "undo",
+            "message": "resync_required",
+        }
     assert world.diagram["cells"] == [] and world.diagram["update_vector"] == 1
     await bob.send({"message_type": "undo_request"})
     assert (await bob.expect("history_operation"))["message"] == "no_operations_to_undo"
@@ -118,8 +151,11 @@ async def test_undo_and_redo_ask_everyone_to_resync(world):
 async def test_readers_cannot_undo(world):
     alice, carol = await pair(world, "carol")
     await carol.send({"message_type": "undo_request"})
-    assert await carol.recv() == {"message_type": "authorization_denied", "original_operation_id": "",
-                                  "reason": "insufficient_permissions"}
+    assert await carol.recv() == {
+        "message_type": "authorization_denied",
+        "original_operation_id": "",
+        "reason": "insufficient_permissions",
+    }
 
 
 async def test_presenter_request_is_forwarded_raw_and_the_host_takes_over(world):
@@ -128,8 +164,10 @@ async def test_presenter_request_is_forwarded_raw_and_the_host_takes_over(world)
     assert await alice.recv() == {"message_type": "presenter_request"}  # no requester identity
     await alice.send({"message_type": "presenter_request"})
     for client in (alice, bob):
-        assert await client.recv() == {"message_type": "current_presenter",
-                                       "current_presenter": principal(world, "alice")}
+        assert await client.recv() == {
+            "message_type": "current_presenter",
+            "current_presenter": principal(world, "alice"),
+        }
         assert (await client.expect("participants_update"))["current_presenter"] == "alice@test.tmi"
 
 
@@ -143,8 +181,13 @@ async def test_presenter_request_without_the_host_is_denied_by_system(world):
 async def test_change_presenter_stores_the_provider_id(world):
     """Presenter checks compare emails, so a hand-over works only when provider_id is the email."""
     alice, bob = await pair(world)
-    await alice.send({"message_type": "change_presenter", "initiating_user": principal(world, "alice"),
-                      "new_presenter": principal(world, "bob")})
+    await alice.send(
+        {
+            "message_type": "change_presenter",
+            "initiating_user": principal(world, "alice"),
+            "new_presenter": principal(world, "bob"),
+        }
+    )
     for client in (alice, bob):
         assert (await client.expect("current_presenter"))["current_presenter"] == principal(world, "bob")
         assert (await client.expect("participants_update"))["current_presenter"] == "bob"
@@ -175,8 +218,13 @@ async def test_change_presenter_from_a_guest_is_ignored(world):
 
 async def test_a_forged_initiating_user_is_a_security_violation(world):
     alice, bob = await pair(world)
-    await bob.send({"message_type": "change_presenter", "initiating_user": principal(world, "alice"),
-                    "new_presenter": principal(world, "bob")})
+    await bob.send(
+        {
+            "message_type": "change_presenter",
+            "initiating_user": principal(world, "alice"),
+            "new_presenter": principal(world, "bob"),
+        }
+    )
     error = await bob.expect("error")
     assert (error["error"], error["message"]) == ("SECURITY_VIOLATION", "Providing false information about other users")
     assert (await bob.closed())[0] == 1005
@@ -197,8 +245,12 @@ async def test_remove_participant_and_the_provider_id_deny_list(world):
     alice, bob = await pair(world)
     await bob.send({"message_type": "remove_participant", "removed_user": principal(world, "alice")})
     assert (await bob.expect("error"))["error"] == "unauthorized"
-    await alice.send({"message_type": "remove_participant",
-                      "removed_user": {**principal(world, "alice"), "provider_id": "alice@test.tmi"}})
+    await alice.send(
+        {
+            "message_type": "remove_participant",
+            "removed_user": {**principal(world, "alice"), "provider_id": "alice@test.tmi"},
+        }
+    )
     error = await alice.expect("error")
     assert (error["error"], error["message"]) == ("invalid_request", "Host cannot remove themselves from the session")
 
@@ -224,8 +276,15 @@ async def test_removing_the_presenter_gives_the_host_the_floor(world):
 
 async def test_unknown_and_newer_message_types_are_ignored(world):
     alice = await join(world, "alice")
-    for message_type in ("diagram_operation_request", "sync_request", "participants_update", "participant_joined",
-                         "participant_left", "no_such_thing", None):
+    for message_type in (
+        "diagram_operation_request",
+        "sync_request",
+        "participants_update",
+        "participant_joined",
+        "participant_left",
+        "no_such_thing",
+        None,
+    ):
         await alice.send({"message_type": message_type})
     await alice.expect_silence()
 
@@ -245,8 +304,9 @@ async def test_group_access_works_on_the_socket(world):
     """0.217's socket authenticates with the JWT, which carries the groups."""
     world.users["dave"].groups = ["auditors"]
     world.tokens["dave"] = world.state.issue_tokens(world.users["dave"])["access_token"]
-    world.tm["authorization"].append({"principal_type": "group", "provider": "*", "provider_id": "auditors",
-                                      "role": "reader"})
+    world.tm["authorization"].append(
+        {"principal_type": "group", "provider": "*", "provider_id": "auditors", "role": "reader"}
+    )
     dave = await join(world, "dave")
     assert dave.ws.close_code is None
 

@@ -1,4 +1,5 @@
 """TMI 1.8's collaboration socket (PROTOCOL.md 7): tickets, join sequence, presenter flow, sync, undo."""
+
 from __future__ import annotations
 
 import socket
@@ -10,8 +11,21 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.sandbox.collab_world import (
-    Client, add, eventually, join, make_world, node, operation_message, pair, patch, principal, remove, socket_url,
-    start_session, ticket, update,
+    Client,
+    add,
+    eventually,
+    join,
+    make_world,
+    node,
+    operation_message,
+    pair,
+    patch,
+    principal,
+    remove,
+    socket_url,
+    start_session,
+    ticket,
+    update,
 )
 
 EVENT = "diagram_operation_event"
@@ -22,16 +36,19 @@ def world(sandbox_factory):
     return make_world(sandbox_factory, "1.8")
 
 
-
-
 async def test_join_sequence_is_diagram_state_then_participants_update_to_all(world):
     world.diagram["cells"] = [node("Existing")]
     world.diagram["update_vector"] = 4
     world.diagram["color_palette"] = [{"position": 1, "color": "#aabbcc"}]
     alice = await join(world, "alice", drain=False)
     state = await alice.expect("diagram_state")
-    assert state == {"message_type": "diagram_state", "diagram_id": world.diagram_id, "update_vector": 4,
-                     "cells": world.diagram["cells"], "color_palette": world.diagram["color_palette"]}
+    assert state == {
+        "message_type": "diagram_state",
+        "diagram_id": world.diagram_id,
+        "update_vector": 4,
+        "cells": world.diagram["cells"],
+        "color_palette": world.diagram["color_palette"],
+    }
     first = await alice.expect("participants_update")
     assert first["host"] == first["current_presenter"] == principal(world, "alice")
 
@@ -40,15 +57,20 @@ async def test_join_sequence_is_diagram_state_then_participants_update_to_all(wo
     update_to_carol = await carol.expect("participants_update")
     assert await alice.recv() == update_to_carol
     assert [(p["user"], p["permissions"]) for p in update_to_carol["participants"]] == [
-        (principal(world, "alice"), "writer"), (principal(world, "carol"), "writer")]  # always "writer" at 1.8
+        (principal(world, "alice"), "writer"),
+        (principal(world, "carol"), "writer"),
+    ]  # always "writer" at 1.8
     await alice.expect_silence()
 
 
 async def test_a_reader_edit_is_refused_without_using_a_sequence_number(world):
     alice, carol = await pair(world, "carol")
     await carol.send(operation_message(world, patch(add(node()))))
-    assert await carol.recv() == {"message_type": "authorization_denied", "original_operation_id": "",
-                                  "reason": "insufficient_permissions"}
+    assert await carol.recv() == {
+        "message_type": "authorization_denied",
+        "original_operation_id": "",
+        "reason": "insufficient_permissions",
+    }
     await alice.send(operation_message(world, patch(add(node()))))
     assert (await carol.expect(EVENT))["sequence_number"] == 1
     assert world.diagram["cells"] and len(world.diagram["cells"]) == 1
@@ -56,13 +78,20 @@ async def test_a_reader_edit_is_refused_without_using_a_sequence_number(world):
 
 async def test_the_event_carries_the_authenticated_user_not_the_claimed_one(world):
     alice, bob = await pair(world)
-    message = operation_message(world, patch(add(node())), initiating_user=principal(world, "alice"),
-                                user_id="alice", base_vector=99)
+    message = operation_message(
+        world, patch(add(node())), initiating_user=principal(world, "alice"), user_id="alice", base_vector=99
+    )
     await bob.send(message)
     event = await alice.expect(EVENT)
     assert event["initiating_user"] == principal(world, "bob")
-    assert set(event) == {"message_type", "initiating_user", "operation_id", "sequence_number", "update_vector",
-                          "operation"}
+    assert set(event) == {
+        "message_type",
+        "initiating_user",
+        "operation_id",
+        "sequence_number",
+        "update_vector",
+        "operation",
+    }
     assert event["operation_id"] == message["operation_id"]
 
 
@@ -138,8 +167,11 @@ async def test_undo_and_redo_send_the_forward_operation_to_everyone(world):
     assert world.diagram["cells"] == [] and world.diagram["update_vector"] == 1
 
     await alice.send({"message_type": "undo_request"})
-    assert await alice.recv() == {"message_type": "history_operation", "operation_type": "undo",
-                                  "message": "no_operations_to_undo"}
+    assert await alice.recv() == {
+        "message_type": "history_operation",
+        "operation_type": "undo",
+        "message": "no_operations_to_undo",
+    }
     await bob.send({"message_type": "redo_request"})
     assert (await bob.expect(EVENT))["update_vector"] == 2
     await alice.expect(EVENT)
@@ -160,8 +192,11 @@ async def test_a_history_gap_makes_undo_ask_for_a_resync(world):
     await bob.expect(EVENT)
     await alice.expect(EVENT)
     await bob.send({"message_type": "undo_request"})
-    assert await bob.recv() == {"message_type": "history_operation", "operation_type": "undo",
-                                "message": "resync_required"}
+    assert await bob.recv() == {
+        "message_type": "history_operation",
+        "operation_type": "undo",
+        "message": "resync_required",
+    }
 
 
 async def test_readers_cannot_undo(world):
@@ -208,7 +243,10 @@ async def test_change_presenter_checks_target_and_identity(world):
     alice, bob = await pair(world)
     await alice.send({"message_type": "change_presenter_request", "new_presenter": principal(world, "carol")})
     error = await alice.expect("error")
-    assert (error["error"], error["message"]) == ("invalid_participant", "Cannot change presenter to user not in session")
+    assert (error["error"], error["message"]) == (
+        "invalid_participant",
+        "Cannot change presenter to user not in session",
+    )
 
     await bob.send({"message_type": "change_presenter_request", "new_presenter": principal(world, "alice")})
     await alice.expect_silence()  # a non-host: silently ignored
@@ -253,15 +291,34 @@ async def test_remove_participant_rules_and_deny_list(world):
     denied = Client(await connect(await socket_url(world, "bob")), "bob")
     error = await denied.expect("error")
     assert (error["error"], error["message"]) == (
-        "access_denied", "You have been removed from this collaboration session and cannot rejoin")
+        "access_denied",
+        "You have been removed from this collaboration session and cannot rejoin",
+    )
     assert (await denied.closed())[0] == 1006
 
 
-SERVER_ONLY = ["participants_update", "diagram_operation_event", "presenter_denied_event",
-               "presenter_request_event", "authorization_denied", "state_correction", "diagram_state_sync",
-               "resync_response", "error", "operation_rejected"]
-UNSUPPORTED = ["diagram_operation", "resync_request", "change_presenter", "remove_participant", "presenter_denied",
-               "diagram_state", "history_operation", "no_such_thing"]
+SERVER_ONLY = [
+    "participants_update",
+    "diagram_operation_event",
+    "presenter_denied_event",
+    "presenter_request_event",
+    "authorization_denied",
+    "state_correction",
+    "diagram_state_sync",
+    "resync_response",
+    "error",
+    "operation_rejected",
+]
+UNSUPPORTED = [
+    "diagram_operation",
+    "resync_request",
+    "change_presenter",
+    "remove_participant",
+    "presenter_denied",
+    "diagram_state",
+    "history_operation",
+    "no_such_thing",
+]
 
 
 async def test_server_only_and_unsupported_message_types_get_errors(world):
@@ -270,12 +327,16 @@ async def test_server_only_and_unsupported_message_types_get_errors(world):
         await alice.send({"message_type": message_type})
         error = await alice.expect("error")
         assert (error["error"], error["message"]) == (
-            "invalid_message_type", f"Message type '{message_type}' is server-only and cannot be sent by clients")
+            "invalid_message_type",
+            f"Message type '{message_type}' is server-only and cannot be sent by clients",
+        )
     for message_type in UNSUPPORTED:
         await alice.send({"message_type": message_type})
         error = await alice.expect("error")
         assert (error["error"], error["message"]) == (
-            "unsupported_message_type", f"Message type '{message_type}' is not supported")
+            "unsupported_message_type",
+            f"Message type '{message_type}' is not supported",
+        )
 
 
 async def test_tickets_are_single_use_and_expire(world):
@@ -334,13 +395,17 @@ async def test_more_than_five_sockets_per_user_are_refused(world):
 async def test_a_session_holds_at_most_fifty_clients(world):
     names = [f"user{i:02d}" for i in range(11)]
     for name in names:
-        user = world.state.user_for_login(provider="tmi", provider_id=name, email=f"{name}@tmi.local",
-                                          display_name=name)
+        user = world.state.user_for_login(
+            provider="tmi", provider_id=name, email=f"{name}@tmi.local", display_name=name
+        )
         world.users[name] = user
         world.tokens[name] = world.state.issue_tokens(user)["access_token"]
         world.grant(name, "writer")
-    clients = [Client(await connect(await socket_url(world, name), max_queue=None), name)
-               for name in names[:10] for _ in range(5)]
+    clients = [
+        Client(await connect(await socket_url(world, name), max_queue=None), name)
+        for name in names[:10]
+        for _ in range(5)
+    ]
     for client in clients:
         await client.expect("diagram_state")  # joined, not only upgraded
     assert len(world.state.sessions[world.diagram_id].connections) == 50

@@ -1,4 +1,5 @@
 """Collaboration socket behaviour both TMI generations share (PROTOCOL.md 7, 9.5)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,17 +10,28 @@ import pytest
 from websockets.asyncio.client import connect
 
 from portal.sandbox.collab.hub import Hub
-
 from tests.sandbox.collab_world import (
-    Client, add, drain_joined, event_type, eventually, join, make_world, node, operation_message, pair, patch, remove,
-    socket_url, start_session, update,
+    Client,
+    add,
+    drain_joined,
+    event_type,
+    eventually,
+    join,
+    make_world,
+    node,
+    operation_message,
+    pair,
+    patch,
+    remove,
+    socket_url,
+    start_session,
+    update,
 )
 
 
 @pytest.fixture
 def world(sandbox_factory, generation):
     return make_world(sandbox_factory, generation)
-
 
 
 async def test_edits_reach_the_others_without_echo_and_show_in_rest(world):
@@ -41,8 +53,9 @@ async def test_edits_reach_the_others_without_echo_and_show_in_rest(world):
 
     assert world.diagram["cells"] == [renamed]
     async with world.http() as http:
-        response = await http.get(f"/threat_models/{world.tm_id}/diagrams/{world.diagram_id}",
-                                  headers=world.headers("carol"))
+        response = await http.get(
+            f"/threat_models/{world.tm_id}/diagrams/{world.diagram_id}", headers=world.headers("carol")
+        )
     assert response.status_code == 200
     assert response.json()["cells"] == [renamed]
 
@@ -118,7 +131,9 @@ async def test_host_leaving_terminates_the_session(world):
     await alice.close()
     error = await bob.expect("error")
     assert (error["error"], error["message"]) == (
-        "session_terminated", "Collaboration session has been terminated: Host has disconnected")
+        "session_terminated",
+        "Collaboration session has been terminated: Host has disconnected",
+    )
     assert await bob.closed() == (1000, "Session terminated: host disconnected")
     assert not world.state.has_active_session(world.diagram_id)
 
@@ -175,9 +190,13 @@ async def test_a_client_that_stops_answering_pings_is_dropped(sandbox_factory, g
     world = make_world(sandbox_factory, generation, ws_ping_interval_seconds=0.05)
     url = urlsplit(await socket_url(world, "alice"))
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
-    writer.write((f"GET {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\n"
-                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    writer.write(
+        (
+            f"GET {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     received = b""
     while chunk := await asyncio.wait_for(reader.read(65536), 3):  # EOF: the server hung up
         received += chunk
@@ -231,8 +250,9 @@ async def test_unknown_threat_model_and_forbidden_users_are_refused_before_the_u
     else:  # 1.8: access only through a group works for the ticket (REST) but not on the socket
         world.users["dave"].groups = ["auditors"]
         world.tokens["dave"] = world.state.issue_tokens(world.users["dave"])["access_token"]
-        world.tm["authorization"].append({"principal_type": "group", "provider": "tmi",
-                                          "provider_id": "auditors", "role": "reader"})
+        world.tm["authorization"].append(
+            {"principal_type": "group", "provider": "tmi", "provider_id": "auditors", "role": "reader"}
+        )
         forbidden_url = await socket_url(world, "dave")
     with pytest.raises(Exception) as forbidden:
         await connect(forbidden_url)
@@ -270,4 +290,3 @@ async def test_pings_keep_the_socket_alive(sandbox_factory, generation):
     assert alice.ws.close_code is None
     await alice.send({"message_type": "presenter_cursor", "cursor_position": {"x": 1, "y": 2}})
     await alice.expect_silence(0.1)
-

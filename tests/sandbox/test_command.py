@@ -1,4 +1,5 @@
 """`manage.py tmi_sandbox` runs a sandbox in the foreground."""
+
 from __future__ import annotations
 
 import socket
@@ -32,14 +33,31 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 30.0) -> http
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
-@pytest.mark.parametrize("entry_point", [[str(MANAGE_PY), "tmi_sandbox"], ["-m", "portal.sandbox"]],
-                         ids=["manage.py", "python-m"])
+@pytest.mark.parametrize(
+    "entry_point", [[str(MANAGE_PY), "tmi_sandbox"], ["-m", "portal.sandbox"]], ids=["manage.py", "python-m"]
+)
 def test_command_serves_the_requested_generation(entry_point):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, *entry_point, "--host", "127.0.0.1", "--port", str(port),
-         "--tmi-version", "0.217", "--seed", "none", "--access-token-seconds", "120"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=MANAGE_PY.parent)
+        [
+            sys.executable,
+            *entry_point,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--tmi-version",
+            "0.217",
+            "--seed",
+            "none",
+            "--access-token-seconds",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=MANAGE_PY.parent,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         info = wait_for(f"{base}/", process).json()
@@ -61,10 +79,24 @@ def test_options_become_a_config():
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    config = config_from(vars(parser.parse_args([
-        "--tmi-version", "1.8", "--seed", "none", "--access-token-seconds", "30",
-        "--client-callback-allowlist", "http://a.example/cb,http://b.example/*",
-        "--client-callback-allowlist", "http://c.example/cb"])))
+    config = config_from(
+        vars(
+            parser.parse_args(
+                [
+                    "--tmi-version",
+                    "1.8",
+                    "--seed",
+                    "none",
+                    "--access-token-seconds",
+                    "30",
+                    "--client-callback-allowlist",
+                    "http://a.example/cb,http://b.example/*",
+                    "--client-callback-allowlist",
+                    "http://c.example/cb",
+                ]
+            )
+        )
+    )
     assert (config.generation, config.seed, config.access_token_seconds) == ("1.8", None, 30)
     assert config.client_callback_allowlist == ["http://a.example/cb", "http://b.example/*", "http://c.example/cb"]
     assert config_from(vars(parser.parse_args([]))).seed == "demo"
@@ -78,7 +110,8 @@ def test_a_public_url_replaces_the_bound_address_in_what_the_sandbox_issues():
 
     with SandboxServer(SandboxConfig(seed=None), public_url="http://tmi.example:9999/") as server:
         assert server.base_url == "http://tmi.example:9999"
-        user = server.state.user_for_login(provider="tmi", provider_id="alice", email="alice@tmi.local",
-                                           display_name="Alice (TMI User)")
+        user = server.state.user_for_login(
+            provider="tmi", provider_id="alice", email="alice@tmi.local", display_name="Alice (TMI User)"
+        )
         claims = jwt.decode(server.state.issue_tokens(user)["access_token"], options={"verify_signature": False})
         assert claims["iss"] == "http://tmi.example:9999"

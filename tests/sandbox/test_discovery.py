@@ -1,4 +1,5 @@
 """GET /, /config and /api/server-info of both generations (PROTOCOL.md 1, 9.1)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Fault hooks under /_sandbox/ (not part of TMI): injected latency, statuses and raw bodies."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """App-wide request checks: 404, 405, 406, Content-Type and strict JSON (PROTOCOL.md 2.1-2.3)."""
+
 from __future__ import annotations
 
 import httpx
@@ -23,10 +24,13 @@ def test_trailing_slash_is_a_different_route(sandbox):
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize(("method", "path", "allow"), [
-    ("DELETE", "/oauth2/token", "POST"),
-    ("POST", "/", "GET, HEAD"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/oauth2/token", "POST"),
+        ("POST", "/", "GET, HEAD"),
+    ],
+)
 def test_wrong_method_is_405_with_allow(sandbox, method, path, allow):
     response = httpx.request(method, f"{sandbox.base_url}{path}")
     assert response.status_code == 405
@@ -49,8 +53,9 @@ def test_unacceptable_accept_is_406_at_1_8_only(sandbox, generation):
     assert response.json()["error"] == "not_acceptable"
 
 
-@pytest.mark.parametrize("accept", ["", "application/json", "*/*", "application/*", "text/event-stream",
-                                    "text/html, application/json;q=0.9"])
+@pytest.mark.parametrize(
+    "accept", ["", "application/json", "*/*", "application/*", "text/event-stream", "text/html, application/json;q=0.9"]
+)
 def test_acceptable_accept_values(accept):
     assert accept_ok(accept)
 
@@ -68,8 +73,9 @@ def test_body_without_content_type_is_400(sandbox):
 
 
 def test_wrong_content_type_is_415_at_1_8(sandbox, generation):
-    response = httpx.post(f"{sandbox.base_url}/oauth2/refresh", content=b"refresh_token=x",
-                          headers={"Content-Type": "text/plain"})
+    response = httpx.post(
+        f"{sandbox.base_url}/oauth2/refresh", content=b"refresh_token=x", headers={"Content-Type": "text/plain"}
+    )
     if generation == "0.217":  # no 415 at 0.217: the OpenAPI validator answers 400
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_input"
@@ -96,14 +102,17 @@ def test_strict_json_at_1_8(sandbox_factory, raw):
     assert response.json()["error"] == "invalid_input"
 
 
-@pytest.mark.parametrize(("generation", "method", "path", "expected"), [
-    ("1.8", "PATCH", "/threat_models/abc", ("application/json-patch+json",)),
-    ("1.8", "PATCH", "/threat_models/abc/metadata/bulk", ("application/json",)),
-    ("1.8", "POST", "/oauth2/token", ("application/json", "application/x-www-form-urlencoded")),
-    ("1.8", "PUT", "/threat_models/abc/diagrams/def", ("application/json",)),
-    ("0.217", "POST", "/oauth2/token", ("application/json",)),
-    ("0.217", "PATCH", "/threat_models/abc", ("application/json-patch+json",)),
-])
+@pytest.mark.parametrize(
+    ("generation", "method", "path", "expected"),
+    [
+        ("1.8", "PATCH", "/threat_models/abc", ("application/json-patch+json",)),
+        ("1.8", "PATCH", "/threat_models/abc/metadata/bulk", ("application/json",)),
+        ("1.8", "POST", "/oauth2/token", ("application/json", "application/x-www-form-urlencoded")),
+        ("1.8", "PUT", "/threat_models/abc/diagrams/def", ("application/json",)),
+        ("0.217", "POST", "/oauth2/token", ("application/json",)),
+        ("0.217", "PATCH", "/threat_models/abc", ("application/json-patch+json",)),
+    ],
+)
 def test_content_types_come_from_the_generation_spec(generation, method, path, expected):
     assert allowed_types(generation, method, path) == expected
 
@@ -113,6 +122,9 @@ def test_patch_needs_json_patch_before_authentication(sandbox, generation):
     path = f"{sandbox.base_url}/threat_models/00000000-0000-4000-8000-000000000000"
     response = httpx.patch(path, json=[{"op": "replace", "path": "/name", "value": "x"}])
     assert response.status_code == (400 if generation == "0.217" else 415)
-    unauthenticated = httpx.patch(path, content=b'[{"op": "replace", "path": "/name", "value": "x"}]',
-                                  headers={"Content-Type": "application/json-patch+json"})
+    unauthenticated = httpx.patch(
+        path,
+        content=b'[{"op": "replace", "path": "/name", "value": "x"}]',
+        headers={"Content-Type": "application/json-patch+json"},
+    )
     assert unauthenticated.status_code == 401

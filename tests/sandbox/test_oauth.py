@@ -1,5 +1,6 @@
 """The login flow of both generations: providers, authorize, callback, token, refresh
 (PROTOCOL.md 3.1-3.6, 9.2), driven over HTTP with raw httpx."""
+
 from __future__ import annotations
 
 import base64
@@ -9,8 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.sandbox.helpers import (CLIENT_CALLBACK, authorize, bearer, code_from_redirect, exchange, login,
-                                   pkce_pair)
+from tests.sandbox.helpers import CLIENT_CALLBACK, authorize, bearer, code_from_redirect, exchange, login, pkce_pair
 
 
 @pytest.fixture
@@ -31,8 +31,13 @@ def idp(generation):
 
 def authorize_query(**overrides):
     _, challenge = pkce_pair()
-    params = {"scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256",
-              "client_callback": CLIENT_CALLBACK, "state": "s1"}
+    params = {
+        "scope": "openid",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "client_callback": CLIENT_CALLBACK,
+        "state": "s1",
+    }
     params.update(overrides)
     return {k: v for k, v in params.items() if v is not None}
 
@@ -54,8 +59,9 @@ def test_providers_list_the_generation_test_idp(sandbox, client, idp):
 
 
 def test_providers_honour_forwarded_proto(client):
-    provider = client.get("/oauth2/providers", headers={"X-Forwarded-Proto": "https", "Host": "tmi.example"}) \
-        .json()["providers"][0]
+    provider = client.get("/oauth2/providers", headers={"X-Forwarded-Proto": "https", "Host": "tmi.example"}).json()[
+        "providers"
+    ][0]
     assert provider["auth_url"].startswith("https://tmi.example/oauth2/authorize?idp=")
 
 
@@ -88,22 +94,25 @@ def test_authorize_concatenates_onto_a_callback_with_a_query(client):
     assert response.headers["location"].startswith(CLIENT_CALLBACK + "?org=x?code=test_auth_code_")
 
 
-@pytest.mark.parametrize(("overrides", "error"), [
-    ({"scope": None}, "invalid_input"),
-    ({"scope": "profile email"}, "invalid_scope"),
-    ({"code_challenge": None}, "invalid_input"),
-    ({"code_challenge": "a" * 42}, "invalid_input"),
-    ({"code_challenge": "a" * 129}, "invalid_input"),
-    ({"code_challenge": "a" * 42 + "~"}, "invalid_request"),  # spec allows ~, TMI's own check does not
-    ({"code_challenge_method": None}, "invalid_input"),
-    ({"code_challenge_method": "plain"}, "invalid_request"),
-    ({"response_type": "token"}, "unsupported_response_type"),
-    ({"state": "has space"}, "invalid_input"),
-    ({"state": "a" * 257}, "invalid_input"),
-    ({"login_hint": "alice@example.com"}, "invalid_input"),
-    ({"client_callback": "ftp://127.0.0.1/x"}, "invalid_input"),
-    ({"idp": "9bad"}, "invalid_input"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"scope": None}, "invalid_input"),
+        ({"scope": "profile email"}, "invalid_scope"),
+        ({"code_challenge": None}, "invalid_input"),
+        ({"code_challenge": "a" * 42}, "invalid_input"),
+        ({"code_challenge": "a" * 129}, "invalid_input"),
+        ({"code_challenge": "a" * 42 + "~"}, "invalid_request"),  # spec allows ~, TMI's own check does not
+        ({"code_challenge_method": None}, "invalid_input"),
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"state": "has space"}, "invalid_input"),
+        ({"state": "a" * 257}, "invalid_input"),
+        ({"login_hint": "alice@example.com"}, "invalid_input"),
+        ({"client_callback": "ftp://127.0.0.1/x"}, "invalid_input"),
+        ({"idp": "9bad"}, "invalid_input"),
+    ],
+)
 def test_authorize_parameter_rules(client, overrides, error):
     response = client.get("/oauth2/authorize", params=authorize_query(**overrides))
     assert response.status_code == 400
@@ -125,13 +134,16 @@ def test_login_hint_patterns_differ_by_generation(client, generation):
         assert response.json()["error"] == "invalid_input"
 
 
-@pytest.mark.parametrize(("allowlist", "callback", "allowed"), [
-    (["http://app.example/cb"], "http://app.example/cb", True),
-    (["http://app.example/cb"], "http://app.example/cb2", False),
-    (["http://app.example/*"], "http://app.example/o/acme/callback", True),
-    (["http://app.example/*"], "http://evil.example/cb", False),
-    ([], "http://127.0.0.1:8000/callback", False),
-])
+@pytest.mark.parametrize(
+    ("allowlist", "callback", "allowed"),
+    [
+        (["http://app.example/cb"], "http://app.example/cb", True),
+        (["http://app.example/cb"], "http://app.example/cb2", False),
+        (["http://app.example/*"], "http://app.example/o/acme/callback", True),
+        (["http://app.example/*"], "http://evil.example/cb", False),
+        ([], "http://127.0.0.1:8000/callback", False),
+    ],
+)
 def test_client_callback_allowlist_at_1_8(sandbox_factory, allowlist, callback, allowed):
     server = sandbox_factory("1.8", seed=None, client_callback_allowlist=allowlist)
     response = httpx.get(f"{server.base_url}/oauth2/authorize", params=authorize_query(client_callback=callback))
@@ -140,14 +152,17 @@ def test_client_callback_allowlist_at_1_8(sandbox_factory, allowlist, callback, 
         assert response.headers["location"].startswith(callback + "?code=")
     else:
         assert response.status_code == 400
-        assert response.json() == {"error": "invalid_request",
-                                   "error_description": "client_callback is not in the allowlist"}
+        assert response.json() == {
+            "error": "invalid_request",
+            "error_description": "client_callback is not in the allowlist",
+        }
 
 
 def test_0_217_has_no_allowlist(sandbox_factory):
     server = sandbox_factory("0.217", seed=None, client_callback_allowlist=[])
-    response = httpx.get(f"{server.base_url}/oauth2/authorize",
-                         params=authorize_query(client_callback="https://anything.example/cb"))
+    response = httpx.get(
+        f"{server.base_url}/oauth2/authorize", params=authorize_query(client_callback="https://anything.example/cb")
+    )
     assert response.status_code == 302
 
 
@@ -162,12 +177,15 @@ def test_without_client_callback_the_server_callback_fails(client):
 
 
 # -- callback ----------------------------------------------------------------------------
-@pytest.mark.parametrize(("query", "body"), [
-    ("", {"error": "Missing code or state parameter"}),
-    ("?code=x", {"error": "Missing code or state parameter"}),
-    ("?code=x&state=unknown", {"error": "Invalid state parameter"}),
-    ("?error=access_denied&state=s", {"error": "access_denied"}),
-])
+@pytest.mark.parametrize(
+    ("query", "body"),
+    [
+        ("", {"error": "Missing code or state parameter"}),
+        ("?code=x", {"error": "Missing code or state parameter"}),
+        ("?code=x&state=unknown", {"error": "Invalid state parameter"}),
+        ("?error=access_denied&state=s", {"error": "access_denied"}),
+    ],
+)
 def test_callback_errors(client, query, body):
     response = client.get(f"/oauth2/callback{query}")
     assert response.status_code == 400
@@ -176,9 +194,12 @@ def test_callback_errors(client, query, body):
 
 def test_callback_binds_pkce_to_the_provider_code_and_consumes_the_state(client, idp):
     verifier, challenge = pkce_pair()
-    client.get("/oauth2/authorize", params=authorize_query(idp=idp, code_challenge=challenge,
-                                                           client_callback=CLIENT_CALLBACK + "?org=acme",
-                                                           state="real-provider"))
+    client.get(
+        "/oauth2/authorize",
+        params=authorize_query(
+            idp=idp, code_challenge=challenge, client_callback=CLIENT_CALLBACK + "?org=acme", state="real-provider"
+        ),
+    )
     response = client.get("/oauth2/callback?code=test_auth_code_1_hint_Ym9i&state=real-provider")
     assert response.status_code == 302
     query = location_query(response)
@@ -198,22 +219,35 @@ def test_login_issues_the_generation_token_shape(sandbox, generation):
     assert ("auth_time" in claims) == (generation == "1.8")
 
 
-@pytest.mark.parametrize(("hint", "sub", "email", "name"), [
-    ("alice", "alice", "alice@tmi.local", "Alice (TMI User)"),
-    ("Alice-Smith", "alice-smith", "alice-smith@tmi.local", "Alice Smith (TMI User)"),
-])
+@pytest.mark.parametrize(
+    ("hint", "sub", "email", "name"),
+    [
+        ("alice", "alice", "alice@tmi.local", "Alice (TMI User)"),
+        ("Alice-Smith", "alice-smith", "alice-smith@tmi.local", "Alice Smith (TMI User)"),
+    ],
+)
 def test_identity_from_hint_at_1_8(sandbox_factory, hint, sub, email, name):
     server = sandbox_factory("1.8", seed=None)
     profile = httpx.get(f"{server.base_url}/me", headers=bearer(login(server.base_url, hint))).json()
-    assert (profile["provider"], profile["provider_id"], profile["email"], profile["display_name"]) == \
-        ("tmi", sub, email, name)
+    assert (profile["provider"], profile["provider_id"], profile["email"], profile["display_name"]) == (
+        "tmi",
+        sub,
+        email,
+        name,
+    )
 
 
 def test_identity_from_hint_at_0_217(sandbox_factory):
     server = sandbox_factory("0.217", seed=None)
     profile = httpx.get(f"{server.base_url}/users/me", headers=bearer(login(server.base_url, "alice"))).json()
-    assert profile == {"principal_type": "user", "provider": "test", "provider_id": "alice",
-                       "display_name": "Alice (Test User)", "email": "alice@test.tmi", "is_admin": False}
+    assert profile == {
+        "principal_type": "user",
+        "provider": "test",
+        "provider_id": "alice",
+        "display_name": "Alice (Test User)",
+        "email": "alice@test.tmi",
+        "is_admin": False,
+    }
 
 
 @pytest.mark.parametrize("hint", ["ab", "-alice", "alice-", "a" * 21, "Alice.B"])
@@ -263,7 +297,10 @@ def test_code_expires_after_ten_minutes(client, sandbox, idp):
 
 def test_unknown_code(client, idp):
     response = exchange(client, idp, "test_auth_code_123", pkce_pair()[0])
-    assert response.json() == {"error": "invalid_grant", "error_description": "Authorization code is invalid or expired"}
+    assert response.json() == {
+        "error": "invalid_grant",
+        "error_description": "Authorization code is invalid or expired",
+    }
 
 
 def test_verifier_format(client, idp):
@@ -284,8 +321,10 @@ def test_redirect_uri_must_be_a_url_but_is_otherwise_ignored(client, idp):
 
 def test_missing_fields_1_8(server18):
     response = httpx.post(f"{server18.base_url}/oauth2/token", json={"grant_type": "authorization_code", "code": "x"})
-    assert response.json() == {"error": "invalid_request",
-                               "error_description": "Missing required fields for authorization_code grant"}
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "Missing required fields for authorization_code grant",
+    }
 
 
 def test_missing_fields_0_217(sandbox_factory):
@@ -297,8 +336,7 @@ def test_missing_fields_0_217(sandbox_factory):
 
 def test_0_217_token_has_only_authorization_code(sandbox_factory):
     server = sandbox_factory("0.217", seed=None)
-    response = httpx.post(f"{server.base_url}/oauth2/token", json={"grant_type": "refresh_token",
-                                                                    "refresh_token": "x"})
+    response = httpx.post(f"{server.base_url}/oauth2/token", json={"grant_type": "refresh_token", "refresh_token": "x"})
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_input"
 
@@ -312,8 +350,15 @@ def test_1_8_token_json_is_strict(server18):
 def test_1_8_token_takes_a_form(server18):
     with httpx.Client(base_url=server18.base_url) as c:
         verifier, code = start_login(c, "tmi")
-        response = c.post("/oauth2/token", data={"grant_type": "authorization_code", "code": code,
-                                                 "code_verifier": verifier, "redirect_uri": CLIENT_CALLBACK})
+        response = c.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": verifier,
+                "redirect_uri": CLIENT_CALLBACK,
+            },
+        )
     assert response.status_code == 200
     assert response.json()["token_type"] == "bearer"
 
@@ -341,8 +386,10 @@ def test_1_8_production_build_refuses_the_test_idp(sandbox_factory):
 
 
 def test_1_8_unknown_client_credentials_are_refused(server18):
-    response = httpx.post(f"{server18.base_url}/oauth2/token", json={"grant_type": "client_credentials",
-                                                                    "client_id": "tmi_cc_x", "client_secret": "s"})
+    response = httpx.post(
+        f"{server18.base_url}/oauth2/token",
+        json={"grant_type": "client_credentials", "client_id": "tmi_cc_x", "client_secret": "s"},
+    )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
 
@@ -363,7 +410,10 @@ def test_refresh_rotates_and_rejects_reuse(sandbox, generation):
     reused = httpx.post(f"{sandbox.base_url}/oauth2/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert reused.status_code == 400
     if generation == "1.8":
-        assert reused.json() == {"error": "invalid_grant", "error_description": "The refresh token is invalid or expired."}
+        assert reused.json() == {
+            "error": "invalid_grant",
+            "error_description": "The refresh token is invalid or expired.",
+        }
     else:
         assert reused.json()["error"].startswith("Failed to refresh token: ")
 
@@ -379,13 +429,19 @@ def test_refresh_without_a_token(sandbox, generation):
 
 def test_1_8_refresh_from_the_cookie_and_by_grant(server18):
     tokens = login(server18.base_url, "alice")
-    by_cookie = httpx.post(f"{server18.base_url}/oauth2/refresh", cookies={"tmi_refresh_token": tokens["refresh_token"]})
+    by_cookie = httpx.post(
+        f"{server18.base_url}/oauth2/refresh", cookies={"tmi_refresh_token": tokens["refresh_token"]}
+    )
     assert by_cookie.status_code == 200
-    by_grant = httpx.post(f"{server18.base_url}/oauth2/token",
-                          json={"grant_type": "refresh_token", "refresh_token": by_cookie.json()["refresh_token"]})
+    by_grant = httpx.post(
+        f"{server18.base_url}/oauth2/token",
+        json={"grant_type": "refresh_token", "refresh_token": by_cookie.json()["refresh_token"]},
+    )
     assert by_grant.status_code == 200
-    claims = [jwt.decode(t["access_token"], options={"verify_signature": False})
-              for t in (tokens, by_cookie.json(), by_grant.json())]
+    claims = [
+        jwt.decode(t["access_token"], options={"verify_signature": False})
+        for t in (tokens, by_cookie.json(), by_grant.json())
+    ]
     assert len({c["auth_time"] for c in claims}) == 1  # auth_time survives rotation
 
 
@@ -420,8 +476,9 @@ def test_0_217_production_build_has_no_test_provider(sandbox_factory):
         response = c.get("/oauth2/authorize", params=authorize_query(idp="test"))
         assert response.status_code == 404
         assert response.json() == {"error": "Provider not available"}
-        assert c.get("/oauth2/authorize", params=authorize_query()).json() == \
-            {"error": "Missing required parameter: idp"}
+        assert c.get("/oauth2/authorize", params=authorize_query()).json() == {
+            "error": "Missing required parameter: idp"
+        }
 
 
 def test_1_8_failed_refresh_clears_the_cookies(server18):

@@ -1,4 +1,5 @@
 """Threats, documents, assets, notes and repositories (and the generic part of diagrams), both generations."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,9 +21,22 @@ def test_list_shape(sandbox, collection):
     if collection == "notes":
         assert "content" not in sample and sample["name"]
     elif collection == "diagrams":
-        expected = {"id", "name", "type"} if carol.legacy else \
-            {"id", "name", "type", "description", "created_at", "modified_at", "image", "include_in_report",
-             "timmy_enabled", "alias"}
+        expected = (
+            {"id", "name", "type"}
+            if carol.legacy
+            else {
+                "id",
+                "name",
+                "type",
+                "description",
+                "created_at",
+                "modified_at",
+                "image",
+                "include_in_report",
+                "timmy_enabled",
+                "alias",
+            }
+        )
         assert set(sample) == expected
     else:
         assert sample == next(s for s in stored if s["id"] == sample["id"])
@@ -48,7 +62,10 @@ def test_create_get_put_patch_delete(sandbox, collection):
     assert put.json()["name"] == "Renamed" and put.json()["created_at"] == obj["created_at"]
     patched = bob.patch(path, [{"op": "replace", "path": "/name", "value": "Patched"}])
     assert patched.status_code == 200, patched.text[:300]
-    assert patched.json()["name"] == "Patched" and sandbox.state.get_threat_model(tm_id())["modified_at"] >= obj["modified_at"]
+    assert (
+        patched.json()["name"] == "Patched"
+        and sandbox.state.get_threat_model(tm_id())["modified_at"] >= obj["modified_at"]
+    )
     text = error(bob.patch(path, [{"op": "replace", "path": "/id", "value": seed.sid("other")}]), 400, "invalid_input")
     assert text.startswith("Field 'id' is not allowed in PATCH requests")
     deleter = alice if collection == "diagrams" else bob
@@ -111,7 +128,9 @@ def test_threat_schema_differs_per_generation(sandbox):
     else:  # the enum normaliser rewrote them
         assert (threat["severity"], threat["status"], threat["threat_type"]) == ("high", "in_progress", ["Spoofing"])
         assert threat["include_in_report"] is True and threat["threat_model_id"] == tm_id()
-        patched = bob.patch(f"{BASE}/threats/{threat['id']}", [{"op": "replace", "path": "/severity", "value": "Critical"}])
+        patched = bob.patch(
+            f"{BASE}/threats/{threat['id']}", [{"op": "replace", "path": "/severity", "value": "Critical"}]
+        )
         assert patched.json()["severity"] == "Critical"  # a patch `value` is not normalised
 
 
@@ -128,8 +147,10 @@ def test_threat_filters_and_sort(sandbox):
     default = items(alice.get(f"{BASE}/threats"), "threats", alice.legacy)
     assert [t["created_at"] for t in default] == sorted((t["created_at"] for t in stored), reverse=True)
     if alice.legacy:
-        assert error(alice.get(f"{BASE}/threats", params={"limit": 500}), 400, "invalid_input") == \
-            "Limit must be between 1 and 100"
+        assert (
+            error(alice.get(f"{BASE}/threats", params={"limit": 500}), 400, "invalid_input")
+            == "Limit must be between 1 and 100"
+        )
         return
     two = [stored[0]["status"], stored[1]["status"]]
     multi = items(alice.get(f"{BASE}/threats", params=[("status", two[0]), ("status", two[1])]), "threats", False)
@@ -179,8 +200,11 @@ def test_bulk_patch_and_delete_threats(sandbox):
     stored = sandbox.state.threat_models[tm_id()]["threats"]
     first, second = stored[0]["id"], stored[1]["id"]
     document = {"patches": [{"id": first, "operations": [{"op": "replace", "path": "/status", "value": "Closed"}]}]}
-    patched = bob.http.patch(f"{BASE}/threats/bulk", json=document,
-                             headers={"Content-Type": "application/json-patch+json" if bob.legacy else "application/json"})
+    patched = bob.http.patch(
+        f"{BASE}/threats/bulk",
+        json=document,
+        headers={"Content-Type": "application/json-patch+json" if bob.legacy else "application/json"},
+    )
     assert patched.status_code == 200, patched.text[:300]
     assert patched.json()[0]["status"] == "Closed"
     deleted = bob.delete(f"{BASE}/threats/bulk", params={"threat_ids": f"{first},{second}"})

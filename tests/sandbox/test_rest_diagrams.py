@@ -1,4 +1,5 @@
 """Diagram rules on top of the generic child ones (PROTOCOL.md 5.4, 9.3), both generations."""
+
 from __future__ import annotations
 
 from portal.sandbox import seed
@@ -12,8 +13,12 @@ def _node(name: str, **geometry) -> dict:
 
 
 def _edge(legacy: bool, source: str, target: str) -> dict:
-    return {"id": seed.sid("test-edge", source, target), "shape": "edge" if legacy else "flow",
-            "source": {"cell": seed.sid("test-cell", source)}, "target": {"cell": seed.sid("test-cell", target)}}
+    return {
+        "id": seed.sid("test-edge", source, target),
+        "shape": "edge" if legacy else "flow",
+        "source": {"cell": seed.sid("test-cell", source)},
+        "target": {"cell": seed.sid("test-cell", target)},
+    }
 
 
 def test_create_is_strict(sandbox):
@@ -34,9 +39,11 @@ def test_put_requires_cells_and_nests_flat_geometry(sandbox):
     diagram = bob.post(BASE, {"name": "Context", "type": "DFD-1.0.0"}).json()
     path = f"{BASE}/{diagram['id']}"
     error(bob.put(path, {"name": "Context", "type": "DFD-1.0.0"}), 400, "invalid_input")
-    cells = [_node("web", x=100, y=80, width=120, height=60, zIndex=4),
-             _node("db", position={"x": 400, "y": 80}, size={"width": 120, "height": 60}),
-             _edge(bob.legacy, "web", "db")]
+    cells = [
+        _node("web", x=100, y=80, width=120, height=60, zIndex=4),
+        _node("db", position={"x": 400, "y": 80}, size={"width": 120, "height": 60}),
+        _edge(bob.legacy, "web", "db"),
+    ]
     put = bob.put(path, {"name": "Context", "type": "DFD-1.0.0", "cells": cells})
     assert put.status_code == 200, put.text[:300]
     web = put.json()["cells"][0]
@@ -54,7 +61,12 @@ def test_put_requires_cells_and_nests_flat_geometry(sandbox):
 def test_image_vector_defaults_to_the_diagram_vector(sandbox):
     bob = Api(sandbox, "bob")
     diagram = first_child(sandbox, "diagrams")
-    body = {"name": diagram["name"], "type": "DFD-1.0.0", "cells": diagram["cells"], "image": {"svg": "PHN2Zz48L3N2Zz4="}}
+    body = {
+        "name": diagram["name"],
+        "type": "DFD-1.0.0",
+        "cells": diagram["cells"],
+        "image": {"svg": "PHN2Zz48L3N2Zz4="},
+    }
     response = bob.put(f"{BASE}/{diagram['id']}", body)
     assert response.status_code == 200, response.text[:300]
     assert response.json()["image"] == {"svg": "PHN2Zz48L3N2Zz4=", "update_vector": diagram["update_vector"]}

@@ -1,4 +1,5 @@
 """1.8 optimistic locking (PROTOCOL.md 5.1); 0.217 has none (9.3)."""
+
 from __future__ import annotations
 
 import pytest
@@ -62,6 +63,8 @@ def test_if_match_on_threat_models_and_body_version(sandbox):
 def test_notes_and_repositories_are_not_locked(sandbox, collection):
     bob = Api(sandbox, "bob")
     obj = first_child(sandbox, collection)
-    response = bob.put(f"{BASE}/{collection}/{obj['id']}", child_body(collection, bob.legacy), headers={"If-Match": "42"})
+    response = bob.put(
+        f"{BASE}/{collection}/{obj['id']}", child_body(collection, bob.legacy), headers={"If-Match": "42"}
+    )
     assert response.status_code == 200
     assert not {"etag", "deprecation"} & set(response.headers)

@@ -1,4 +1,5 @@
 """`.../metadata` on threat models and children (PROTOCOL.md 5.6), both generations."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,10 @@ def test_metadata_lifecycle(sandbox, collection):
     assert before.status_code == 200 and isinstance(before.json(), list)  # a plain array in both generations
     created = bob.post(path, {"key": "owner-team", "value": "payments"})
     assert created.status_code == 201 and created.json() == {"key": "owner-team", "value": "payments"}
-    assert error(bob.post(path, {"key": "owner-team", "value": "x"}), 409, "conflict") == \
-        "Metadata key already exists: owner-team"
+    assert (
+        error(bob.post(path, {"key": "owner-team", "value": "x"}), 409, "conflict")
+        == "Metadata key already exists: owner-team"
+    )
     assert bob.get(f"{path}/owner-team").json() == {"key": "owner-team", "value": "payments"}
     assert bob.put(f"{path}/owner-team", {"value": "cards"}).json() == {"key": "owner-team", "value": "cards"}
     # the 1.8 spec declares the assets variant as a whole Metadata object: that form works everywhere too
@@ -43,7 +46,11 @@ def test_bulk_metadata(sandbox):
     path = f"{BASE}/metadata"
     existing = bob.get(path).json()
     added = bob.post(f"{path}/bulk", [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])
-    assert added.status_code == 201 and added.json() == [*existing, {"key": "a", "value": "1"}, {"key": "b", "value": "2"}]
+    assert added.status_code == 201 and added.json() == [
+        *existing,
+        {"key": "a", "value": "1"},
+        {"key": "b", "value": "2"},
+    ]
     error(bob.post(f"{path}/bulk", [{"key": "a", "value": "again"}]), 409, "conflict")
     replaced = bob.put(f"{path}/bulk", [{"key": "only", "value": "one"}])
     assert replaced.status_code == 200 and bob.get(path).json() == [{"key": "only", "value": "one"}]

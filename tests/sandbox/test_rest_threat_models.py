@@ -1,4 +1,5 @@
 """`/threat_models` and `/threat_models/{id}` against a running seeded sandbox, both generations."""
+
 from __future__ import annotations
 
 import httpx
@@ -7,14 +8,36 @@ import pytest
 from portal.sandbox import seed
 from tests.sandbox.rest_world import PAYMENTS, ROLE_ON_PAYMENTS, Api, error, items, tm_id
 
-TM_LIST_18 = {"id", "name", "description", "created_at", "modified_at", "owner", "created_by",
-              "threat_model_framework", "status", "status_updated", "issue_uri", "alias", "document_count",
-              "repo_count", "diagram_count", "threat_count", "asset_count", "note_count"}
+TM_LIST_18 = {
+    "id",
+    "name",
+    "description",
+    "created_at",
+    "modified_at",
+    "owner",
+    "created_by",
+    "threat_model_framework",
+    "status",
+    "status_updated",
+    "issue_uri",
+    "alias",
+    "document_count",
+    "repo_count",
+    "diagram_count",
+    "threat_count",
+    "asset_count",
+    "note_count",
+}
 
 
 def test_every_route_needs_a_bearer_token(sandbox):
-    for method, path in [("GET", "/threat_models"), ("POST", "/threat_models"), ("GET", f"/threat_models/{tm_id()}"),
-                         ("GET", f"/threat_models/{tm_id()}/threats"), ("GET", f"/threat_models/{tm_id()}/metadata")]:
+    for method, path in [
+        ("GET", "/threat_models"),
+        ("POST", "/threat_models"),
+        ("GET", f"/threat_models/{tm_id()}"),
+        ("GET", f"/threat_models/{tm_id()}/threats"),
+        ("GET", f"/threat_models/{tm_id()}/metadata"),
+    ]:
         response = httpx.request(method, sandbox.base_url + path, json={"name": "x"} if method == "POST" else None)
         assert error(response, 401, "unauthorized") == "Authentication required"
         assert "www-authenticate" not in response.headers
@@ -43,8 +66,13 @@ def test_list_shape_per_generation(sandbox):
         assert (body["limit"], body["offset"], body["total"]) == (20, 0, len(models))
         payments = next(m for m in models if m["name"] == PAYMENTS)
         assert set(payments) <= TM_LIST_18 and {"owner", "alias", "threat_count"} <= set(payments)
-        assert payments["owner"] == {"principal_type": "user", "provider": "tmi", "provider_id": "alice",
-                                     "display_name": "Alice (TMI User)", "email": "alice@tmi.local"}
+        assert payments["owner"] == {
+            "principal_type": "user",
+            "provider": "tmi",
+            "provider_id": "alice",
+            "display_name": "Alice (TMI User)",
+            "email": "alice@tmi.local",
+        }
     tm = sandbox.state.threat_models[tm_id()]
     assert payments["threat_count"] == len(tm["threats"]) and payments["diagram_count"] == len(tm["diagrams"])
     created = [m["created_at"] for m in models]
@@ -55,8 +83,11 @@ def test_list_shape_per_generation(sandbox):
 def test_list_shows_only_models_the_caller_can_read(sandbox, hint):
     api = Api(sandbox, hint)
     names = {m["name"] for m in items(api.get("/threat_models", params={"limit": 100}), "threat_models", api.legacy)}
-    expected = {name for name, _, _, owner, grants, _ in seed.MODELS
-                if owner == hint or hint in grants or name in seed.EVERYONE_READS}
+    expected = {
+        name
+        for name, _, _, owner, grants, _ in seed.MODELS
+        if owner == hint or hint in grants or name in seed.EVERYONE_READS
+    }
     assert names == expected
 
 
@@ -76,9 +107,14 @@ def test_list_filters_apply_at_18_and_are_ignored_at_0217(sandbox):
     alice = Api(sandbox, "alice")
     readable = items(alice.get("/threat_models", params={"limit": 100}), "threat_models", alice.legacy)
     by_name = items(alice.get("/threat_models", params={"name": "PAYMENTS"}), "threat_models", alice.legacy)
-    by_status = items(alice.get("/threat_models", params={"status": "in_progress,Approved", "limit": 100}),
-                      "threat_models", alice.legacy)
-    by_owner = items(alice.get("/threat_models", params={"owner": "dave@", "limit": 100}), "threat_models", alice.legacy)
+    by_status = items(
+        alice.get("/threat_models", params={"status": "in_progress,Approved", "limit": 100}),
+        "threat_models",
+        alice.legacy,
+    )
+    by_owner = items(
+        alice.get("/threat_models", params={"owner": "dave@", "limit": 100}), "threat_models", alice.legacy
+    )
     if alice.legacy:
         assert len(by_name) == len(by_status) == len(by_owner) == len(readable)
         return
@@ -104,10 +140,18 @@ def test_include_deleted_is_for_administrators(sandbox):
 
 def test_create_adds_the_server_entries(sandbox):
     bob = Api(sandbox, "bob")
-    response = bob.post("/threat_models", {"name": "Checkout", "description": "New checkout",
-                                           "threat_model_framework": "LINDDUN", "issue_uri": "https://issues.example.com/1",
-                                           "authorization": [{"principal_type": "user", "provider": bob.user.provider,
-                                                              "provider_id": "carol", "role": "reader"}]})
+    response = bob.post(
+        "/threat_models",
+        {
+            "name": "Checkout",
+            "description": "New checkout",
+            "threat_model_framework": "LINDDUN",
+            "issue_uri": "https://issues.example.com/1",
+            "authorization": [
+                {"principal_type": "user", "provider": bob.user.provider, "provider_id": "carol", "role": "reader"}
+            ],
+        },
+    )
     assert response.status_code == 201, response.text
     created = response.json()
     assert response.headers["location"] == f"/threat_models/{created['id']}"
@@ -118,8 +162,12 @@ def test_create_adds_the_server_entries(sandbox):
         assert created["owner"]["provider_id"] == "bob@test.tmi"
         assert created["threat_model_framework"] == "" and "issue_uri" not in created  # dropped by 0.217's create
     else:
-        assert subjects == [("user", "bob", "owner"), ("user", "carol", "reader"),
-                            ("group", "security-reviewers", "owner"), ("group", "tmi-automation", "writer")]
+        assert subjects == [
+            ("user", "bob", "owner"),
+            ("user", "carol", "reader"),
+            ("group", "security-reviewers", "owner"),
+            ("group", "tmi-automation", "writer"),
+        ]
         assert created["threat_model_framework"] == "LINDDUN" and created["status"] == "not_started"
         assert created["authorization"][1]["email"] == "carol@tmi.local"
     carol = Api(sandbox, "carol")
@@ -128,14 +176,17 @@ def test_create_adds_the_server_entries(sandbox):
 
 def test_create_echoes_an_empty_framework_and_get_says_stride(sandbox):
     alice = Api(sandbox, "alice")
-    created = alice.post("/threat_models", {"name": "Bare", "is_confidential": True} if not alice.legacy else {"name": "Bare"})
+    created = alice.post(
+        "/threat_models", {"name": "Bare", "is_confidential": True} if not alice.legacy else {"name": "Bare"}
+    )
     assert created.status_code == 201, created.text
     assert created.json()["threat_model_framework"] == ""
     fetched = alice.get(f"/threat_models/{created.json()['id']}").json()
     if not alice.legacy:
         assert fetched["threat_model_framework"] == "STRIDE"
         assert ("group", "confidential-project-reviewers", "owner") in [
-            (e["principal_type"], e["provider_id"], e["role"]) for e in fetched["authorization"]]
+            (e["principal_type"], e["provider_id"], e["role"]) for e in fetched["authorization"]
+        ]
 
 
 def test_create_validation(sandbox):
@@ -159,8 +210,11 @@ def test_create_checks_authorization_subjects_at_18(sandbox):
     text = error(alice.post("/threat_models", {"name": "x", "authorization": [ghost]}), 400, "invalid_input")
     assert text.startswith("The request references an entity that does not exist")
     bob = {"principal_type": "user", "provider": "tmi", "provider_id": "bob", "role": "reader"}
-    text = error(alice.post("/threat_models", {"name": "x", "authorization": [bob, {**bob, "role": "writer"}]}),
-                 400, "invalid_input")
+    text = error(
+        alice.post("/threat_models", {"name": "x", "authorization": [bob, {**bob, "role": "writer"}]}),
+        400,
+        "invalid_input",
+    )
     assert text == "Duplicate authorization subject: bob"
 
 
@@ -188,8 +242,11 @@ def test_unknown_threat_model_is_404(sandbox):
 def test_role_decides_each_operation(sandbox, hint):
     api = Api(sandbox, hint)
     role = ROLE_ON_PAYMENTS[hint]
-    denied = "Insufficient permissions to access this threat model" if api.legacy else \
-        "You don't have sufficient permissions to perform this action"
+    denied = (
+        "Insufficient permissions to access this threat model"
+        if api.legacy
+        else "You don't have sufficient permissions to perform this action"
+    )
     path = f"/threat_models/{tm_id()}"
     got = api.get(path)
     if role is None:
@@ -243,8 +300,15 @@ def test_only_the_owner_changes_the_acl(sandbox):
     bob = Api(sandbox, "bob")
     path = f"/threat_models/{tm_id()}"
     acl = bob.get(path).json()["authorization"]
-    widened = [*acl, {"principal_type": "user", "provider": bob.user.provider,
-                      "provider_id": "dave" if not bob.legacy else "dave@test.tmi", "role": "reader"}]
+    widened = [
+        *acl,
+        {
+            "principal_type": "user",
+            "provider": bob.user.provider,
+            "provider_id": "dave" if not bob.legacy else "dave@test.tmi",
+            "role": "reader",
+        },
+    ]
     response = bob.put(path, {"name": "x", "threat_model_framework": "STRIDE", "authorization": widened})
     assert error(response, 403, "forbidden") == "Only the owner can change ownership or authorization"
     response = bob.put(path, {"name": "x", "threat_model_framework": "STRIDE", "authorization": acl, "owner": "bob"})
@@ -269,7 +333,9 @@ def test_patch_rules(sandbox):
     bob = Api(sandbox, "bob")  # writer
     path = f"/threat_models/{tm_id()}"
     assert bob.patch(path, [{"op": "replace", "path": "/description", "value": "d"}]).status_code == 200
-    assert bob.patch(path, [{"op": "add", "path": "/metadata/-", "value": {"key": "k1", "value": "v"}}]).status_code == 200
+    assert (
+        bob.patch(path, [{"op": "add", "path": "/metadata/-", "value": {"key": "k1", "value": "v"}}]).status_code == 200
+    )
     text = error(bob.patch(path, [{"op": "replace", "path": "/id", "value": seed.sid("x")}]), 400, "invalid_input")
     assert text.startswith("Field 'id' is not allowed in PATCH requests")
     error(bob.patch(path, [{"op": "replace", "path": "/created_by", "value": "x"}]), 400, "invalid_input")
@@ -299,7 +365,9 @@ def test_owner_patches_the_acl_with_an_email_only_entry_at_18(sandbox):
     assert Api(sandbox, "dave").put(f"{path}/metadata/team", {"value": "x"}).status_code == 200
     if not alice.legacy:
         ghost = {**entry, "email": "ghost@tmi.local"}
-        text = error(alice.patch(path, [{"op": "add", "path": "/authorization/-", "value": ghost}]), 400, "invalid_input")
+        text = error(
+            alice.patch(path, [{"op": "add", "path": "/authorization/-", "value": ghost}]), 400, "invalid_input"
+        )
         assert text.startswith("One or more users in the authorization list do not exist")
 
 

@@ -1,4 +1,5 @@
 """Request validation against each generation's own spec, strict JSON and 1.8's enum normaliser."""
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,18 @@ BASE = f"/threat_models/{tm_id()}"
 
 def test_trailing_garbage_is_400(sandbox):
     bob = Api(sandbox, "bob")
-    response = bob.http.post(f"{BASE}/threats", content=json.dumps(threat_body(bob.legacy)) + " }",
-                             headers={"Content-Type": "application/json"})
+    response = bob.http.post(
+        f"{BASE}/threats",
+        content=json.dumps(threat_body(bob.legacy)) + " }",
+        headers={"Content-Type": "application/json"},
+    )
     error(response, 400, "invalid_input")
 
 
 def test_duplicate_keys_are_400_at_18(sandbox):
     bob = Api(sandbox, "bob")
-    raw = '{"name": "a", "name": "b", "threat_type": %s}' % json.dumps(threat_body(bob.legacy)["threat_type"])
+    threat_type = json.dumps(threat_body(bob.legacy)["threat_type"])
+    raw = f'{{"name": "a", "name": "b", "threat_type": {threat_type}}}'
     response = bob.http.post(f"{BASE}/threats", content=raw, headers={"Content-Type": "application/json"})
     if bob.legacy:  # 0.217 decodes with the last value winning
         assert response.status_code == 201 and response.json()["name"] == "b"
@@ -59,8 +64,12 @@ def test_query_normalisation_at_18(sandbox):
 
 def test_body_normalisation_reaches_nested_keys_at_18(sandbox):
     alice = Api(sandbox, "alice")
-    entry = {"principal_type": "User", "provider": alice.user.provider,
-             "provider_id": "bob" if not alice.legacy else "bob@test.tmi", "role": "Writer"}
+    entry = {
+        "principal_type": "User",
+        "provider": alice.user.provider,
+        "provider_id": "bob" if not alice.legacy else "bob@test.tmi",
+        "role": "Writer",
+    }
     response = alice.post("/threat_models", {"name": "Normalised", "authorization": [entry]})
     if alice.legacy:  # no normaliser; the spec's enum rejects "User"
         error(response, 400, "invalid_input")
@@ -70,8 +79,15 @@ def test_body_normalisation_reaches_nested_keys_at_18(sandbox):
     assert (bob_entry["principal_type"], bob_entry["role"]) == ("user", "writer")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("High", "high"), ("In Progress", "in_progress"),
-                                               ("inProgress", "in_progress"), ("security-boundary", "security-boundary")])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("High", "high"),
+        ("In Progress", "in_progress"),
+        ("inProgress", "in_progress"),
+        ("security-boundary", "security-boundary"),
+    ],
+)
 def test_normalise_value(raw, expected):
     assert normalise.value(raw) == expected
 
@@ -87,8 +103,10 @@ def test_merged_all_of_accepts_a_valid_diagram_put(generation):
     schema = the_spec.body_schema("/threat_models/{threat_model_id}/diagrams/{diagram_id}", "PUT", "application/json")
     edge = "edge" if generation == "0.217" else "flow"
     node_id, other = "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "6ba7b811-9dad-11d1-80b4-00c04fd430c8"
-    cells = [{"id": node_id, "shape": "actor", "x": 1, "y": 2, "width": 80, "height": 40},
-             {"id": other, "shape": edge, "source": {"cell": node_id}, "target": {"cell": node_id}}]
+    cells = [
+        {"id": node_id, "shape": "actor", "x": 1, "y": 2, "width": 80, "height": 40},
+        {"id": other, "shape": edge, "source": {"cell": node_id}, "target": {"cell": node_id}},
+    ]
     assert the_spec.schema_errors(schema, {"name": "d", "type": "DFD-1.0.0", "cells": cells}) == []
     assert the_spec.schema_errors(schema, {"name": "d", "type": "DFD-1.0.0"})  # cells are required
     assert the_spec.schema_errors({"type": "number", "multipleOf": 0.1}, 9.1) == []

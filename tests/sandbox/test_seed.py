@@ -1,4 +1,5 @@
 """The demo seed: deterministic, realistic, in each generation's native shape."""
+
 from __future__ import annotations
 
 import time
@@ -53,15 +54,20 @@ def test_users_are_the_test_idp_identities(world):
     for hint in seed.USERS:
         identity = builtin_idp.identity_for(world.config, hint)
         user = seed.ensure_user(world, hint)
-        assert (user.provider, user.provider_id, user.email, user.display_name) == \
-            (identity.provider, identity.provider_id, identity.email, identity.display_name)
+        assert (user.provider, user.provider_id, user.email, user.display_name) == (
+            identity.provider,
+            identity.provider_id,
+            identity.email,
+            identity.display_name,
+        )
     assert len(world.users) == len(seed.USERS)
 
 
 def test_signing_in_finds_the_seeded_user(sandbox):
     token = login(sandbox.base_url, "carol")["access_token"]
-    response = httpx.get(sandbox.base_url + "/threat_models", params={"limit": 100},
-                         headers={"Authorization": f"Bearer {token}"})
+    response = httpx.get(
+        sandbox.base_url + "/threat_models", params={"limit": 100}, headers={"Authorization": f"Bearer {token}"}
+    )
     body = response.json()
     names = {m["name"] for m in (body if isinstance(body, list) else body["threat_models"])}
     assert "IoT Telemetry Ingest" in names and "Partner Webhooks Service" not in names
@@ -151,7 +157,7 @@ def _assert_boundaries_contain_their_nodes(world, cells, nodes):
 def _assert_no_overlaps(nodes):
     boxes = [_box(n) for n in nodes]
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
 

@@ -1,4 +1,5 @@
 """An email backend whose server is down, for the 'the email could not be sent' path."""
+
 from django.core.mail.backends.base import BaseEmailBackend
 
 

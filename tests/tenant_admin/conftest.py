@@ -1,5 +1,6 @@
 """A small world for the admin area: acme (owner, admin, member, a target member, an invitation)
 and globex (its owner, a member and an invitation) — for pages that need no TMI, on a dead address."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,18 +55,28 @@ def world(db, django_user_model) -> World:
     _, target = person("erin", acme, Role.MEMBER)
     _, foreign_membership = person("gina", globex, Role.MEMBER)
     invitation, _ = invitation_create(organization=acme, email="new@example.com", invited_by=users["owner"])
-    foreign_invitation, _ = invitation_create(organization=globex, email="other@example.com",
-                                              invited_by=users["outsider"])
+    foreign_invitation, _ = invitation_create(
+        organization=globex, email="other@example.com", invited_by=users["outsider"]
+    )
     schedule = schedule_make(acme, users["owner"], "Weekly portfolio")
     foreign_schedule = schedule_make(globex, users["outsider"], "Globex weekly")
     AuditEvent.objects.all().delete()  # each test starts from an empty activity log
-    return World(acme, globex, users, target, invitation, foreign_membership, foreign_invitation, schedule,
-                 foreign_schedule)
+    return World(
+        acme, globex, users, target, invitation, foreign_membership, foreign_invitation, schedule, foreign_schedule
+    )
 
 
 def schedule_make(organization, owner, name):
     from portal.exports.schedules import export_schedule_create
 
-    return export_schedule_create(organization=organization, actor=owner, name=name, kind="portfolio",
-                                  frequency="weekly", weekday=0, time_of_day=time(7, 0), timezone="UTC",
-                                  recipients=[])  # it runs as its saver, `owner`
+    return export_schedule_create(
+        organization=organization,
+        actor=owner,
+        name=name,
+        kind="portfolio",
+        frequency="weekly",
+        weekday=0,
+        time_of_day=time(7, 0),
+        timezone="UTC",
+        recipients=[],
+    )  # it runs as its saver, `owner`

@@ -1,4 +1,5 @@
 """Logo files for the upload tests, built byte by byte where Pillow would need the memory we guard."""
+
 from __future__ import annotations
 
 import io

@@ -4,6 +4,7 @@ Owners and admins get the page (200) or the action done (302 back to the page); 
 organisations' members get 404 (tenants cannot be discovered); anonymous visitors are sent to sign in.
 Another organisation's ids inside acme's admin answer 404 and change nothing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -53,15 +54,30 @@ MATRIX: dict[str, Action] = {
     "schedule_delete": Action("post", 302, target="schedule"),
     "schedule_runs": Action("get", 200, target="schedule"),
 }
-URL_NAME = {"connection_save": "connection", "credentials_clear": "credentials", "branding_save": "branding",
-            "schedule_create_save": "schedule_create", "schedule_edit_save": "schedule_edit"}
-TARGETS = {"membership": ("target", "foreign_membership"), "invitation": ("invitation", "foreign_invitation"),
-           "schedule": ("schedule", "foreign_schedule")}
+URL_NAME = {
+    "connection_save": "connection",
+    "credentials_clear": "credentials",
+    "branding_save": "branding",
+    "schedule_create_save": "schedule_create",
+    "schedule_edit_save": "schedule_edit",
+}
+TARGETS = {
+    "membership": ("target", "foreign_membership"),
+    "invitation": ("invitation", "foreign_invitation"),
+    "schedule": ("schedule", "foreign_schedule"),
+}
 
 
 def schedule_form(world, name: str) -> dict:
-    return {"name": name, "kind": "portfolio", "frequency": "daily", "time_of_day": "08:00",
-            "timezone": "Europe/Berlin", "run_as": "owner", "owner": world.users["owner"].pk}
+    return {
+        "name": name,
+        "kind": "portfolio",
+        "frequency": "daily",
+        "time_of_day": "08:00",
+        "timezone": "Europe/Berlin",
+        "run_as": "owner",
+        "owner": world.users["owner"].pk,
+    }
 
 
 def data_of(world, name: str) -> dict:
@@ -103,12 +119,24 @@ def test_owners_and_admins(world, name, role):
 def _snapshot():
     from portal.exports.models import ExportJob, ExportSchedule
 
-    return (sorted(ExportSchedule.objects.values_list("pk", "organization_id", "name", "paused")),
-            ExportJob.objects.count(),sorted(Membership.objects.values_list("pk", "organization_id", "user_id", "role")),
-            sorted(Invitation.objects.values_list("pk", "email", "token_hash", "expires_at")),
-            sorted(Organization.objects.values_list("pk", "name", "tmi_base_url", "identity_providers",
-                                                    "allowed_email_domains", "brand_colour", "tmi_client_id")),
-            AuditEvent.objects.count())
+    return (
+        sorted(ExportSchedule.objects.values_list("pk", "organization_id", "name", "paused")),
+        ExportJob.objects.count(),
+        sorted(Membership.objects.values_list("pk", "organization_id", "user_id", "role")),
+        sorted(Invitation.objects.values_list("pk", "email", "token_hash", "expires_at")),
+        sorted(
+            Organization.objects.values_list(
+                "pk",
+                "name",
+                "tmi_base_url",
+                "identity_providers",
+                "allowed_email_domains",
+                "brand_colour",
+                "tmi_client_id",
+            )
+        ),
+        AuditEvent.objects.count(),
+    )
 
 
 @pytest.mark.parametrize("who", ["member", "outsider"])
@@ -167,8 +195,13 @@ def test_the_top_bar_admin_link_shows_for_owners_and_admins_only(world, role, sh
     from portal.accounts.vault import tmi_connection_store
     from portal.tmi import TokenPair
 
-    tmi_connection_store(organization=world.acme, user=world.users[role], provider="tmi", subject=role,
-                         tokens=TokenPair(access_token="a", refresh_token="r", expires_in=3600))
+    tmi_connection_store(
+        organization=world.acme,
+        user=world.users[role],
+        provider="tmi",
+        subject=role,
+        tokens=TokenPair(access_token="a", refresh_token="r", expires_in=3600),
+    )
     page = client_for(world.users[role]).get(reverse("dashboard:portfolio", args=["acme"]))
     assert b"site-nav" in page.content
     assert (b'href="/o/acme/admin/"' in page.content) is shown

@@ -1,5 +1,6 @@
 """Logo uploads: decompression bombs and huge canvases are refused in words (never a 500, never decoded);
 what is stored, served and put in PDFs is a re-encoded, downscaled PNG without metadata."""
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,10 @@ def media(settings, tmp_path):
 
 
 def upload(world, content: bytes, filename="logo.png", who="admin"):
-    return client_for(world.users[who]).post(reverse("tenant_admin:branding", args=["acme"]), {
-        "name": "Acme", "brand_colour": "#123456", "logo": SimpleUploadedFile(filename, content)})
+    return client_for(world.users[who]).post(
+        reverse("tenant_admin:branding", args=["acme"]),
+        {"name": "Acme", "brand_colour": "#123456", "logo": SimpleUploadedFile(filename, content)},
+    )
 
 
 def stored(world) -> Image.Image:
@@ -101,21 +104,41 @@ def test_a_logo_stored_before_the_rule_is_served_downscaled_and_a_stored_bomb_no
 
 
 def test_django_admin_refuses_a_bomb_in_words(admin_client):
-    page = admin_client.post(reverse("admin:organizations_organization_add"), {
-        "name": "Initech", "slug": "initech", "tmi_base_url": "https://tmi.initech.test",
-        "identity_providers": "[]", "allowed_email_domains": "[]", "brand_colour": "#336699", "tmi_client_id": "",
-        "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
-        "logo": SimpleUploadedFile("bomb.png", blank_png(20000, 20000))})
+    page = admin_client.post(
+        reverse("admin:organizations_organization_add"),
+        {
+            "name": "Initech",
+            "slug": "initech",
+            "tmi_base_url": "https://tmi.initech.test",
+            "identity_providers": "[]",
+            "allowed_email_domains": "[]",
+            "brand_colour": "#336699",
+            "tmi_client_id": "",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "logo": SimpleUploadedFile("bomb.png", blank_png(20000, 20000)),
+        },
+    )
     assert page.status_code == 200 and "use an image of at most 4096×4096 pixels" in page.content.decode()
     assert not Organization.objects.filter(slug="initech").exists()
 
 
 def test_django_admin_stores_a_re_encoded_logo(admin_client):
-    done = admin_client.post(reverse("admin:organizations_organization_add"), {
-        "name": "Initech", "slug": "initech", "tmi_base_url": "https://tmi.initech.test",
-        "identity_providers": "[]", "allowed_email_domains": "[]", "brand_colour": "#336699", "tmi_client_id": "",
-        "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
-        "logo": SimpleUploadedFile("photo.jpg", photo_bytes("JPEG", (1024, 512), exif=True))})
+    done = admin_client.post(
+        reverse("admin:organizations_organization_add"),
+        {
+            "name": "Initech",
+            "slug": "initech",
+            "tmi_base_url": "https://tmi.initech.test",
+            "identity_providers": "[]",
+            "allowed_email_domains": "[]",
+            "brand_colour": "#336699",
+            "tmi_client_id": "",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "logo": SimpleUploadedFile("photo.jpg", photo_bytes("JPEG", (1024, 512), exif=True)),
+        },
+    )
     assert done.status_code == 302, done.content.decode()[:2000]
     organization = Organization.objects.get(slug="initech")
     assert organization.logo.name.endswith(".png")

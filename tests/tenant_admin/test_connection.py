@@ -1,4 +1,5 @@
 """'Test connection': reachability, generation, version, providers and timing, or the trouble in words."""
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,7 @@ from portal.sandbox.config import SERVER_BUILDS
 from portal.tenant_admin.connection import tmi_server_check
 from tests.sandbox.helpers import add_fault
 from tests.tenant_admin.conftest import DEAD_TMI, client_for
-from tests.tmi.listeners import listener, listener_factory, redirect_to  # noqa: F401
+from tests.tmi.listeners import redirect_to
 
 
 def test_a_running_tmi_reports_its_generation_version_and_providers(sandbox, generation):
@@ -57,8 +58,9 @@ def test_a_tmi_in_trouble_says_so(sandbox_factory):
 
 @respx.mock
 def test_a_web_page_that_is_not_tmi_is_named_as_such():
-    respx.get("http://intranet.example/").mock(return_value=httpx.Response(
-        200, html="<html><body>Welcome to the intranet</body></html>"))
+    respx.get("http://intranet.example/").mock(
+        return_value=httpx.Response(200, html="<html><body>Welcome to the intranet</body></html>")
+    )
     report = tmi_server_check(base_url="http://intranet.example")
     assert not report.reachable and report.problem == "not_tmi"
     assert "does not look like a TMI server" in report.summary
@@ -76,8 +78,9 @@ def test_a_json_api_that_is_not_tmi_is_named_as_such():
 def test_the_button_reports_on_the_page_and_in_the_log(world, sandbox, generation):
     world.acme.tmi_base_url = sandbox.base_url
     world.acme.save()
-    page = client_for(world.users["admin"]).post(reverse("tenant_admin:connection_test", args=["acme"]),
-                                                {"tmi_base_url": ""})
+    page = client_for(world.users["admin"]).post(
+        reverse("tenant_admin:connection_test", args=["acme"]), {"tmi_base_url": ""}
+    )
     html = page.content.decode()
     assert page.status_code == 200
     assert f'<dd id="report-generation">{generation}</dd>' in html and "Reachable" in html
@@ -103,8 +106,9 @@ def test_the_button_also_tries_the_stored_client_credentials(world, sandbox, gen
     world.acme.tmi_base_url = sandbox.base_url
     world.acme.tmi_client_id, world.acme.tmi_client_secret = "tmi_cc_unknown", "not-a-secret"
     world.acme.save()
-    page = client_for(world.users["admin"]).post(reverse("tenant_admin:connection_test", args=["acme"]),
-                                                {"tmi_base_url": ""})
+    page = client_for(world.users["admin"]).post(
+        reverse("tenant_admin:connection_test", args=["acme"]), {"tmi_base_url": ""}
+    )
     html = page.content.decode()
     assert '<dd id="report-credentials" class="is-bad">TMI refused the stored client credentials' in html
     assert AuditEvent.objects.get(action="organization.tmi_tested").details["credentials_work"] is False
@@ -115,8 +119,12 @@ NOT_ALLOWED = "This address is not allowed here."
 
 
 def refused_addresses(port: int) -> list[str]:
-    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}", "http://169.254.169.254/",
-            f"http://user:pw@127.0.0.1:{port}/"]
+    return [
+        f"http://127.0.0.1:{port}",
+        f"http://localhost:{port}",
+        "http://169.254.169.254/",
+        f"http://user:pw@127.0.0.1:{port}/",
+    ]
 
 
 @pytest.mark.django_db

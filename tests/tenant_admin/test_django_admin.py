@@ -1,4 +1,5 @@
 """Platform superusers create organisations in Django admin; the client secret never appears there."""
+
 import pytest
 from django.urls import reverse
 
@@ -10,10 +11,20 @@ pytestmark = pytest.mark.django_db
 def test_a_superuser_creates_an_organisation_and_never_sees_a_client_secret(admin_client):
     page = admin_client.get(reverse("admin:organizations_organization_add"))
     assert page.status_code == 200 and "tmi_client_secret" not in page.content.decode()
-    done = admin_client.post(reverse("admin:organizations_organization_add"), {
-        "name": "Initech", "slug": "initech", "tmi_base_url": "https://tmi.initech.test",
-        "identity_providers": "[]", "allowed_email_domains": "[]", "brand_colour": "#336699", "tmi_client_id": "",
-        "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"})
+    done = admin_client.post(
+        reverse("admin:organizations_organization_add"),
+        {
+            "name": "Initech",
+            "slug": "initech",
+            "tmi_base_url": "https://tmi.initech.test",
+            "identity_providers": "[]",
+            "allowed_email_domains": "[]",
+            "brand_colour": "#336699",
+            "tmi_client_id": "",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
     assert done.status_code == 302, done.content.decode()[:3000]
     organization = Organization.objects.get(slug="initech")
     organization.tmi_client_secret = "top-secret"

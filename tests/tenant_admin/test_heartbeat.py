@@ -1,4 +1,5 @@
 """Heartbeats for the health panel: beat's when it publishes the task, a worker's when it runs it."""
+
 from __future__ import annotations
 
 from datetime import timedelta

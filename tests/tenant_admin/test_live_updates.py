@@ -1,5 +1,6 @@
 """Open admin pages hear about changes: the socket admits owners and admins of that organisation only (4404
 otherwise) and forwards the events the services broadcast after commit."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,10 +34,15 @@ async def test_an_admin_hears_what_another_admin_changed(world):
     communicator, connected = await listen(world.users["admin"])
     assert connected
     await database_sync_to_async(services.membership_role_change)(
-        organization=world.acme, actor=world.users["owner"], membership_id=world.target.pk, role="admin")
+        organization=world.acme, actor=world.users["owner"], membership_id=world.target.pk, role="admin"
+    )
     event = await communicator.receive_json_from(timeout=3)
-    assert event == {"section": "members", "summary": "changed the role of erin@example.com",
-                     "actor": "alice@example.com", "actor_id": world.users["owner"].pk}
+    assert event == {
+        "section": "members",
+        "summary": "changed the role of erin@example.com",
+        "actor": "alice@example.com",
+        "actor_id": world.users["owner"].pk,
+    }
     await communicator.disconnect()
 
 
@@ -44,7 +50,8 @@ async def test_other_organisations_changes_stay_there(world):
     acme_admin, _ = await listen(world.users["admin"])
     globex_owner, _ = await listen(world.users["outsider"], slug="globex")
     await database_sync_to_async(services.organization_domains_update)(
-        organization=world.globex, actor=world.users["outsider"], domains=["globex.test"])
+        organization=world.globex, actor=world.users["outsider"], domains=["globex.test"]
+    )
     assert (await globex_owner.receive_json_from(timeout=3))["section"] == "members"
     assert await acme_admin.receive_nothing(timeout=0.5)
     await acme_admin.disconnect()
@@ -55,7 +62,8 @@ async def test_a_refused_change_tells_nobody(world):
     communicator, _ = await listen(world.users["owner"])
     own = await database_sync_to_async(lambda: world.acme.memberships.get(user=world.users["owner"]).pk)()
     with pytest.raises(services.AdminActionRefused):
-        await database_sync_to_async(services.membership_remove)(organization=world.acme, actor=world.users["owner"],
-                                                                 membership_id=own)
+        await database_sync_to_async(services.membership_remove)(
+            organization=world.acme, actor=world.users["owner"], membership_id=own
+        )
     assert await communicator.receive_nothing(timeout=0.5)
     await communicator.disconnect()

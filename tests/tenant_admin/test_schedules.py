@@ -1,16 +1,17 @@
 """Report schedule pages: create with clear errors, pause and resume, run now, the history with its files."""
+
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from portal.accounts.models import TMIConnection
 from portal.audit.models import AuditEvent
 from portal.exports.models import ExportJob, ExportSchedule
-from django.core.exceptions import ValidationError
-from datetime import time
-
 from tests.tenant_admin.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -27,10 +28,20 @@ def url(name, *args):
 
 def test_a_schedule_is_created_from_the_page(world):
     client = client_for(world.users["admin"])
-    done = client.post(url("schedule_create"), {
-        "name": "Monday board pack", "kind": "portfolio", "frequency": "weekly", "weekday": "0",
-        "time_of_day": "07:30", "timezone": "Europe/London", "run_as": "owner", "owner": world.users["admin"].pk,
-        "recipients_text": "alice@example.com"})
+    done = client.post(
+        url("schedule_create"),
+        {
+            "name": "Monday board pack",
+            "kind": "portfolio",
+            "frequency": "weekly",
+            "weekday": "0",
+            "time_of_day": "07:30",
+            "timezone": "Europe/London",
+            "run_as": "owner",
+            "owner": world.users["admin"].pk,
+            "recipients_text": "alice@example.com",
+        },
+    )
     assert done.status_code == 302
     schedule = ExportSchedule.objects.get(organization=world.acme, name="Monday board pack")
     assert schedule.owner == world.users["admin"] and schedule.recipients == ["alice@example.com"]
@@ -40,10 +51,19 @@ def test_a_schedule_is_created_from_the_page(world):
 
 
 def test_bad_schedule_input_is_explained_and_kept(world):
-    page = client_for(world.users["admin"]).post(url("schedule_create"), {
-        "name": "Nightly", "kind": "portfolio", "frequency": "daily", "time_of_day": "02:00",
-        "timezone": "Mars/Olympus", "run_as": "owner", "owner": world.users["admin"].pk,
-        "recipients_text": "stranger@elsewhere.test"})
+    page = client_for(world.users["admin"]).post(
+        url("schedule_create"),
+        {
+            "name": "Nightly",
+            "kind": "portfolio",
+            "frequency": "daily",
+            "time_of_day": "02:00",
+            "timezone": "Mars/Olympus",
+            "run_as": "owner",
+            "owner": world.users["admin"].pk,
+            "recipients_text": "stranger@elsewhere.test",
+        },
+    )
     html = page.content.decode()
     assert page.status_code == 400
     assert "is not a time zone" in html and "not members: stranger@elsewhere.test" in html
@@ -71,11 +91,21 @@ def test_pause_resume_and_run_now(world):
 
 
 def test_the_history_links_to_finished_files(world):
-    job = ExportJob.objects.create(organization=world.acme, kind="portfolio", schedule=world.schedule,
-                                   status="succeeded", file_name="portfolio.pdf")
+    job = ExportJob.objects.create(
+        organization=world.acme,
+        kind="portfolio",
+        schedule=world.schedule,
+        status="succeeded",
+        file_name="portfolio.pdf",
+    )
     job.file.save("portfolio.pdf", ContentFile(b"%PDF-1.7"), save=True)
-    failed = ExportJob.objects.create(organization=world.acme, kind="portfolio", schedule=world.schedule,
-                                      status="failed", error="TMI did not answer in time.")
+    failed = ExportJob.objects.create(
+        organization=world.acme,
+        kind="portfolio",
+        schedule=world.schedule,
+        status="failed",
+        error="TMI did not answer in time.",
+    )
     ExportJob.objects.filter(schedule=world.schedule).update(from_schedule=True, made_with=world.users["owner"])
     html = client_for(world.users["owner"]).get(url("schedule_runs", world.schedule.pk)).content.decode()
     assert f'href="/o/acme/exports/{job.pk}/download/">portfolio.pdf</a>' in html
@@ -83,15 +113,29 @@ def test_the_history_links_to_finished_files(world):
 
 
 def signed_in_at_tmi(world, who, **fields):
-    return TMIConnection.objects.create(organization=world.acme, user=world.users[who], provider="tmi",
-                                        subject=world.users[who].username, access_token="a", refresh_token="r",
-                                        expires_at="2030-01-01T00:00:00Z", **fields)
+    return TMIConnection.objects.create(
+        organization=world.acme,
+        user=world.users[who],
+        provider="tmi",
+        subject=world.users[who].username,
+        access_token="a",
+        refresh_token="r",
+        expires_at="2030-01-01T00:00:00Z",
+        **fields,
+    )
 
 
 def test_owners_who_must_sign_in_again_are_named(world):
-    TMIConnection.objects.create(organization=world.acme, user=world.users["owner"], provider="tmi",
-                                 subject="alice", access_token="a", refresh_token="r",
-                                 expires_at="2030-01-01T00:00:00Z", needs_sign_in=True)
+    TMIConnection.objects.create(
+        organization=world.acme,
+        user=world.users["owner"],
+        provider="tmi",
+        subject="alice",
+        access_token="a",
+        refresh_token="r",
+        expires_at="2030-01-01T00:00:00Z",
+        needs_sign_in=True,
+    )
     client = client_for(world.users["admin"])
     assert "must sign in again" in client.get(url("schedules")).content.decode()
     health = client.get(url("health")).content.decode().split('id="health-sign-in"', 1)[1]
@@ -99,8 +143,9 @@ def test_owners_who_must_sign_in_again_are_named(world):
 
 
 def test_deleting_a_schedule_keeps_its_past_runs(world):
-    job = ExportJob.objects.create(organization=world.acme, kind="portfolio", schedule=world.schedule,
-                                   status="failed", error="gone")
+    job = ExportJob.objects.create(
+        organization=world.acme, kind="portfolio", schedule=world.schedule, status="failed", error="gone"
+    )
     client_for(world.users["admin"]).post(url("schedule_delete", world.schedule.pk))
     assert not ExportSchedule.objects.filter(pk=world.schedule.pk).exists()
     assert ExportJob.objects.get(pk=job.pk).schedule is None
@@ -138,7 +183,7 @@ def _admin_events(organization):
             while True:
                 try:
                     events.append(await asyncio.wait_for(layer.receive(channel), timeout=0.3))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return events
 
         return async_to_sync(drain)()
@@ -162,8 +207,9 @@ def _paused_for(schedule, reason, world, mail_outbox):
     return told
 
 
-def test_a_schedule_whose_person_leaves_pauses_and_the_owners_are_told(world, mailoutbox,
-                                                                       django_capture_on_commit_callbacks):
+def test_a_schedule_whose_person_leaves_pauses_and_the_owners_are_told(
+    world, mailoutbox, django_capture_on_commit_callbacks
+):
     schedule = _bobs_schedule(world)
     bob = world.acme.memberships.get(user=world.users["admin"])
     events = _admin_events(world.acme)
@@ -180,9 +226,20 @@ def test_a_schedule_whose_person_leaves_pauses_and_the_owners_are_told(world, ma
     assert "not members: bob@example.com" in refused
     assert ExportSchedule.objects.get(pk=schedule.pk).paused
     # alice saves it without bob: it runs again, from now on with her access.
-    saved = alice.post(url("schedule_edit", schedule.pk), {
-        "name": "Bob's weekly", "kind": "portfolio", "frequency": "weekly", "weekday": "0", "time_of_day": "07:00",
-        "timezone": "UTC", "run_as": "owner", "recipients_text": "dave@example.com"}, follow=True).content.decode()
+    saved = alice.post(
+        url("schedule_edit", schedule.pk),
+        {
+            "name": "Bob's weekly",
+            "kind": "portfolio",
+            "frequency": "weekly",
+            "weekday": "0",
+            "time_of_day": "07:00",
+            "timezone": "UTC",
+            "run_as": "owner",
+            "recipients_text": "dave@example.com",
+        },
+        follow=True,
+    ).content.decode()
     assert "from now on it is made with the TMI access of alice@example.com" in saved
     schedule.refresh_from_db()
     assert not schedule.paused and schedule.pause_reason == "" and schedule.owner == world.users["owner"]
@@ -222,8 +279,15 @@ def test_only_owners_choose_the_service_account(world):
 
     world.acme.tmi_client_id, world.acme.tmi_client_secret = "tmi_cc_x", "s"
     world.acme.save(update_fields=["tmi_client_id", "tmi_client_secret"])
-    data = {"name": "Service pack", "kind": "portfolio", "frequency": "daily", "time_of_day": "02:00",
-            "timezone": "UTC", "run_as": "client_credentials", "recipients_text": "dave@example.com"}
+    data = {
+        "name": "Service pack",
+        "kind": "portfolio",
+        "frequency": "daily",
+        "time_of_day": "02:00",
+        "timezone": "UTC",
+        "run_as": "client_credentials",
+        "recipients_text": "dave@example.com",
+    }
     admin = client_for(world.users["admin"])
     admin_form = admin.get(url("schedule_create")).content.decode()
     assert 'value="client_credentials"' not in admin_form and "Only an owner may choose" in admin_form
@@ -252,8 +316,9 @@ def test_only_owners_choose_the_service_account(world):
     assert schedule.paused and schedule.owner == world.users["owner"] and schedule.name == "Service pack"
 
 
-def test_an_owner_who_chose_the_service_account_and_is_demoted_pauses_it(world, mailoutbox,
-                                                                        django_capture_on_commit_callbacks):
+def test_an_owner_who_chose_the_service_account_and_is_demoted_pauses_it(
+    world, mailoutbox, django_capture_on_commit_callbacks
+):
     from portal.tenant_admin.services import membership_role_change
 
     world.acme.tmi_client_id, world.acme.tmi_client_secret = "tmi_cc_x", "s"
@@ -263,12 +328,21 @@ def test_an_owner_who_chose_the_service_account_and_is_demoted_pauses_it(world, 
     second_owner.save(update_fields=["role"])
     from portal.exports.schedules import export_schedule_create
 
-    schedule = export_schedule_create(organization=world.acme, actor=world.users["admin"], name="Bob's weekly",
-                                      kind="portfolio", frequency="daily", time_of_day=time(2, 0), timezone="UTC",
-                                      run_as="client_credentials", recipients=["dave@example.com"])
+    schedule = export_schedule_create(
+        organization=world.acme,
+        actor=world.users["admin"],
+        name="Bob's weekly",
+        kind="portfolio",
+        frequency="daily",
+        time_of_day=time(2, 0),
+        timezone="UTC",
+        run_as="client_credentials",
+        recipients=["dave@example.com"],
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        membership_role_change(organization=world.acme, actor=world.users["owner"], membership_id=second_owner.pk,
-                               role="admin")
+        membership_role_change(
+            organization=world.acme, actor=world.users["owner"], membership_id=second_owner.pk, role="admin"
+        )
     schedule.refresh_from_db()
     assert schedule.paused and schedule.pause_reason == "role_lost"
     [told] = [m for m in mailoutbox if "Bob's weekly" in m.subject]

@@ -1,4 +1,5 @@
 """Signing in and out through TMI leaves rows in the organisation's activity log (both TMI generations)."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,10 +19,15 @@ def test_an_invited_person_signs_in_then_out(organization, generation):
     browser = portal_client(REMOTE_ADDR="198.51.100.23")
     done = sign_in(browser, organization, "dave")
     assert done.status_code == 302 and done["Location"] == "/o/acme/"
-    actions = list(AuditEvent.objects.filter(organization=organization).order_by("id")
-                   .values_list("action", "actor_label", "target", "ip_address"))
-    assert actions == [("member.invitation_accepted", email, email, "198.51.100.23"),
-                       ("auth.sign_in", email, email, "198.51.100.23")]
+    actions = list(
+        AuditEvent.objects.filter(organization=organization)
+        .order_by("id")
+        .values_list("action", "actor_label", "target", "ip_address")
+    )
+    assert actions == [
+        ("member.invitation_accepted", email, email, "198.51.100.23"),
+        ("auth.sign_in", email, email, "198.51.100.23"),
+    ]
     browser.post(reverse("accounts:logout", args=["acme"]))
     assert AuditEvent.objects.filter(organization=organization).latest("id").action == "auth.sign_out"
 
@@ -31,7 +37,9 @@ def test_a_domain_joiner_is_logged_and_a_stranger_leaves_no_trace(organization, 
     organization.save()
     sign_in(portal_client(), organization, "alice")
     assert list(AuditEvent.objects.values_list("organization__slug", "action").order_by("id")) == [
-        ("acme", "member.joined_by_domain"), ("acme", "auth.sign_in")]
+        ("acme", "member.joined_by_domain"),
+        ("acme", "auth.sign_in"),
+    ]
     refused = sign_in(portal_client(), other_organization, "bob")
     assert refused.status_code == 403
     assert not AuditEvent.objects.filter(organization=other_organization).exists()

@@ -1,4 +1,5 @@
 """The admin pages as people use them: messages in words, bad input kept and explained, links shown once."""
+
 from __future__ import annotations
 
 import io
@@ -90,8 +91,9 @@ def test_an_invitation_whose_inviter_is_gone_is_listed(world):
 
 def test_a_png_logo_is_stored_under_a_name_of_our_own(world):
     upload = SimpleUploadedFile("../../evil name.png", image_bytes("PNG"), content_type="image/png")
-    done = client_for(world.users["admin"]).post(url("branding"), {"name": "Acme Ltd", "brand_colour": "#AA3300",
-                                                                   "logo": upload})
+    done = client_for(world.users["admin"]).post(
+        url("branding"), {"name": "Acme Ltd", "brand_colour": "#AA3300", "logo": upload}
+    )
     assert done.status_code == 302
     org = Organization.objects.get(pk=world.acme.pk)
     assert org.name == "Acme Ltd" and org.brand_colour == "#aa3300"
@@ -119,23 +121,27 @@ def test_only_logos_in_use_are_served(world, settings):
     assert anonymous.get("/media/logos/..%2Fexports%2Fsecret.pdf").status_code == 404
 
 
-@pytest.mark.parametrize(("filename", "content", "message"), [
-    ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "SVG is not accepted"),
-    ("logo.png", b"GIF89a not really a png", "must be a PNG or JPEG"),
-    ("logo.gif", None, "must be a PNG or JPEG"),
-    ("huge.png", b"\x89PNG" + b"0" * (600 * 1024), "too large"),
-])
+@pytest.mark.parametrize(
+    ("filename", "content", "message"),
+    [
+        ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "SVG is not accepted"),
+        ("logo.png", b"GIF89a not really a png", "must be a PNG or JPEG"),
+        ("logo.gif", None, "must be a PNG or JPEG"),
+        ("huge.png", b"\x89PNG" + b"0" * (600 * 1024), "too large"),
+    ],
+)
 def test_bad_logos_are_refused_in_words_and_nothing_changes(world, filename, content, message):
     if content is None:
         content = image_bytes("GIF")
-    page = client_for(world.users["admin"]).post(url("branding"), {
-        "name": "Renamed", "brand_colour": "#123456", "logo": SimpleUploadedFile(filename, content)})
+    page = client_for(world.users["admin"]).post(
+        url("branding"), {"name": "Renamed", "brand_colour": "#123456", "logo": SimpleUploadedFile(filename, content)}
+    )
     assert page.status_code == 400 and message in page.content.decode()
     org = Organization.objects.get(pk=world.acme.pk)
     assert org.name == "Acme" and not org.logo
 
 
-@pytest.mark.parametrize("colour", ["red", "#12345", "#1234567", "#GGGGGG", "\" onload=alert(1)"])
+@pytest.mark.parametrize("colour", ["red", "#12345", "#1234567", "#GGGGGG", '" onload=alert(1)'])
 def test_a_bad_colour_is_refused(world, colour):
     page = client_for(world.users["admin"]).post(url("branding"), {"name": "Acme", "brand_colour": colour})
     assert page.status_code == 400
@@ -154,8 +160,13 @@ def test_health_panel_speaks_plainly(world):
     from portal.tmi import TokenPair
 
     # The schedule's owner has working TMI access, so nobody needs to sign in again.
-    tmi_connection_store(organization=world.acme, user=world.users["owner"], provider="tmi", subject="alice",
-                         tokens=TokenPair(access_token="a", refresh_token="r", expires_in=3600))
+    tmi_connection_store(
+        organization=world.acme,
+        user=world.users["owner"],
+        provider="tmi",
+        subject="alice",
+        tokens=TokenPair(access_token="a", refresh_token="r", expires_in=3600),
+    )
     html = client_for(world.users["admin"]).get(url("health")).content.decode()
     assert "Not reachable" in html and "refused" in html
     assert "No heartbeat yet — is the worker running?" in html
@@ -168,8 +179,13 @@ def test_health_panel_names_members_who_must_sign_in_again(world):
     from portal.tenant_admin.heartbeat import heartbeat_record
     from portal.tmi import TokenPair
 
-    tmi_connection_store(organization=world.acme, user=world.users["member"], provider="tmi", subject="dave",
-                         tokens=TokenPair(access_token="a", refresh_token="r", expires_in=3600))
+    tmi_connection_store(
+        organization=world.acme,
+        user=world.users["member"],
+        provider="tmi",
+        subject="dave",
+        tokens=TokenPair(access_token="a", refresh_token="r", expires_in=3600),
+    )
     TMIConnection.objects.filter(user=world.users["member"]).update(needs_sign_in=True)
     heartbeat_record(name="worker")
     html = client_for(world.users["admin"]).get(url("health")).content.decode()

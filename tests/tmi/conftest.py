@@ -1,4 +1,5 @@
 """Fixtures for the TMI client: clients of the running sandbox (both generations), signed in or not."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

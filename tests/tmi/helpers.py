@@ -1,4 +1,5 @@
 """Helpers for the TMI client tests: signing in through the client, recording sleeps."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -16,8 +17,13 @@ def authorize_redirect(client: TMIClient, hint: str | None, *, state: str | None
     provider = client.auth.test_provider()
     verifier = pkce.code_verifier()
     state = state or pkce.new_state()
-    url = client.auth.authorize_url(provider, state=state, code_challenge=pkce.code_challenge(verifier),
-                                    client_callback=CLIENT_CALLBACK, login_hint=hint)
+    url = client.auth.authorize_url(
+        provider,
+        state=state,
+        code_challenge=pkce.code_challenge(verifier),
+        client_callback=CLIENT_CALLBACK,
+        login_hint=hint,
+    )
     response = httpx.get(url, follow_redirects=False)
     assert response.status_code == 302, response.text
     query = parse_qs(urlsplit(response.headers["location"]).query)
@@ -27,8 +33,7 @@ def authorize_redirect(client: TMIClient, hint: str | None, *, state: str | None
 def sign_in(client: TMIClient, hint: str) -> TokenPair:
     """The token pair of test-IdP user `hint`, through the client's own OAuth calls."""
     code, _, verifier = authorize_redirect(client, hint)
-    return client.auth.exchange_code(code, verifier, redirect_uri=CLIENT_CALLBACK,
-                                     idp=client.auth.test_provider().id)
+    return client.auth.exchange_code(code, verifier, redirect_uri=CLIENT_CALLBACK, idp=client.auth.test_provider().id)
 
 
 class Sleeps(list):

@@ -1,5 +1,6 @@
 """The address guard (portal/tmi/addresses.py): which servers a client may reach, checked on every
 connection over real sockets, HTTP and the collaboration socket alike."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -8,24 +9,63 @@ import time
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from portal.tmi import (AddressGuard, AddressNotAllowed, APIConnectionError, AsyncTMIClient, MalformedResponse,
-                        TMIClient, User, _http)
+from portal.tmi import (
+    AddressGuard,
+    AddressNotAllowed,
+    APIConnectionError,
+    AsyncTMIClient,
+    MalformedResponse,
+    TMIClient,
+    User,
+    _http,
+)
 from portal.tmi.addresses import is_public, parse_entry
 from portal.tmi.collab import UpstreamSession
 from portal.tmi.collab.connect import upstream_connect
 from tests.sandbox.collab_world import make_world
 from tests.tmi.collab.live import FAST
-from tests.tmi.listeners import listener, listener_factory, redirect_to, tls_contexts  # noqa: F401
+from tests.tmi.listeners import redirect_to, tls_contexts
 
 # -- the rule ------------------------------------------------------------------------------------------
-INTERNAL = ["127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.1.1",
-            "fe80::1", "fc00::1", "fd12:3456::1", "fec0::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "2002:7f00:1::1",  # 6to4 of 127.0.0.1
-            "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
-            "192.0.2.1", "198.18.0.1", "2001:db8::1", "2001::1"]  # documentation, benchmarking, Teredo
-NEVER = ["169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192",
-         "64:ff9b::a9fe:a9fe", "::ffff:169.254.169.254", "0.0.0.0", "0.1.2.3", "::", "224.0.0.1", "239.1.2.3",
-         "ff02::1", "240.0.0.1", "255.255.255.255"]
+INTERNAL = [
+    "127.0.0.1",
+    "127.8.9.10",
+    "::1",
+    "10.1.2.3",
+    "172.16.0.1",
+    "192.168.1.1",
+    "100.64.0.1",
+    "169.254.1.1",
+    "fe80::1",
+    "fc00::1",
+    "fd12:3456::1",
+    "fec0::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "192.0.2.1",
+    "198.18.0.1",
+    "2001:db8::1",
+    "2001::1",
+]  # documentation, benchmarking, Teredo
+NEVER = [
+    "169.254.169.254",
+    "169.254.170.2",
+    "fd00:ec2::254",
+    "100.100.100.200",
+    "192.0.0.192",
+    "64:ff9b::a9fe:a9fe",
+    "::ffff:169.254.169.254",
+    "0.0.0.0",
+    "0.1.2.3",
+    "::",
+    "224.0.0.1",
+    "239.1.2.3",
+    "ff02::1",
+    "240.0.0.1",
+    "255.255.255.255",
+]
 PUBLIC = ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::5db8:d822"]  # the last: NAT64 of public
 
 
@@ -66,8 +106,9 @@ def test_entries_name_hosts_networks_and_ports():
     assert not guard.allows("x", ip("93.184.216.34"), 443)  # without "public", only what is listed
 
 
-@pytest.mark.parametrize("entry", ["", "http://tmi.example", "tmi.example:http", "10.0.0.0/33", "[::1]x",
-                                   "tmi.example:0", "under score:1"])
+@pytest.mark.parametrize(
+    "entry", ["", "http://tmi.example", "tmi.example:http", "10.0.0.0/33", "[::1]x", "tmi.example:0", "under score:1"]
+)
 def test_entries_that_mean_nothing_are_refused_at_once(entry):
     if entry == "":
         assert AddressGuard([entry]).entries == ()  # an empty item (a trailing comma) is nothing
@@ -76,9 +117,18 @@ def test_entries_that_mean_nothing_are_refused_at_once(entry):
         parse_entry(entry)
 
 
-@pytest.mark.parametrize("url", ["http://user:pw@tmi.example.com/", "http://user@tmi.example.com/",
-                                 "https://@tmi.example.com/", "ftp://tmi.example.com/", "file:///etc/passwd",
-                                 "http:///nohost", "gopher://127.0.0.1:6379/_FLUSHALL"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:pw@tmi.example.com/",
+        "http://user@tmi.example.com/",
+        "https://@tmi.example.com/",
+        "ftp://tmi.example.com/",
+        "file:///etc/passwd",
+        "http:///nohost",
+        "gopher://127.0.0.1:6379/_FLUSHALL",
+    ],
+)
 def test_urls_with_user_info_other_schemes_or_no_host_are_refused(url):
     with pytest.raises(AddressNotAllowed):
         AddressGuard(["public", "tmi.example.com", "127.0.0.1"]).target(url)
@@ -86,9 +136,16 @@ def test_urls_with_user_info_other_schemes_or_no_host_are_refused(url):
 
 # -- HTTP, over real sockets -----------------------------------------------------------------------------
 def refused_urls(port: int) -> list[str]:
-    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::ffff:127.0.0.1]:{port}",
-            f"http://2130706433:{port}",  # 127.0.0.1 written as one number: the resolver makes it loopback
-            f"http://127.1:{port}", "http://169.254.169.254", "http://[fd00:ec2::254]", "http://0.0.0.0:" + str(port)]
+    return [
+        f"http://127.0.0.1:{port}",
+        f"http://localhost:{port}",
+        f"http://[::ffff:127.0.0.1]:{port}",
+        f"http://2130706433:{port}",  # 127.0.0.1 written as one number: the resolver makes it loopback
+        f"http://127.1:{port}",
+        "http://169.254.169.254",
+        "http://[fd00:ec2::254]",
+        "http://0.0.0.0:" + str(port),
+    ]
 
 
 def test_a_refused_address_is_refused_before_any_connection(listener):
@@ -224,18 +281,24 @@ async def test_the_socket_refuses_what_the_guard_refuses_before_connecting(liste
 
 async def test_the_socket_connects_to_the_checked_address_with_the_name_as_host(listener):
     resolver = Resolver(["127.0.0.1"])
-    with pytest.raises(Exception):  # the listener is no WebSocket server; what it received is the point
-        await upstream_connect(listener.url("ws", "tmi.named.test") + "/ws",
-                               guard=AddressGuard(["127.0.0.1"], resolver=resolver), open_timeout=3)
+    with pytest.raises(Exception):  # noqa: B017 - the listener is no WebSocket server; what it received is the point
+        await upstream_connect(
+            listener.url("ws", "tmi.named.test") + "/ws",
+            guard=AddressGuard(["127.0.0.1"], resolver=resolver),
+            open_timeout=3,
+        )
     assert resolver.asked == ["tmi.named.test"]
     assert listener.accepted == 1 and listener.host_headers() == [f"tmi.named.test:{listener.port}"]
 
 
 async def test_the_socket_tries_the_next_checked_address_when_one_refuses(listener):
     resolver = Resolver(["127.0.0.2", "127.0.0.1"])
-    with pytest.raises(Exception):  # the listener is no WebSocket server
-        await upstream_connect(listener.url("ws", "tmi.twice.test") + "/ws",
-                               guard=AddressGuard(["127.0.0.0/8"], resolver=resolver), open_timeout=3)
+    with pytest.raises(Exception):  # noqa: B017 - the listener is no WebSocket server
+        await upstream_connect(
+            listener.url("ws", "tmi.twice.test") + "/ws",
+            guard=AddressGuard(["127.0.0.0/8"], resolver=resolver),
+            open_timeout=3,
+        )
     assert resolver.asked == ["tmi.twice.test"] and listener.accepted == 1
 
 
@@ -253,8 +316,9 @@ async def test_the_socket_never_follows_a_redirect(listener_factory, guarded):
     target = listener_factory()
     redirector = listener_factory(redirect_to(target.url("ws") + "/ws"))
     with pytest.raises(InvalidStatus) as raised:
-        await upstream_connect(redirector.url("ws") + "/ws", guard=AddressGuard(["127.0.0.1"]) if guarded else None,
-                               open_timeout=3)
+        await upstream_connect(
+            redirector.url("ws") + "/ws", guard=AddressGuard(["127.0.0.1"]) if guarded else None, open_timeout=3
+        )
     assert raised.value.response.status_code == 302
     assert redirector.accepted == 1 and target.accepted == 0
 

@@ -2,10 +2,23 @@ from pydantic import TypeAdapter
 
 from portal.tmi.cells import Cell, Edge, Node, cells_to_wire
 
-NODE = {"id": "n1", "shape": "process", "position": {"x": 100, "y": 80}, "size": {"width": 120, "height": 60},
-        "attrs": {"text": {"text": "Web App"}}, "zIndex": 3, "data": {"_metadata": []}}
-EDGE_18 = {"id": "e1", "shape": "flow", "source": {"cell": "n1", "port": "p1"}, "target": {"cell": "n2"},
-           "labels": [{"attrs": {"text": {"text": "HTTPS"}}, "position": 0.5}], "vertices": [{"x": 1, "y": 2}]}
+NODE = {
+    "id": "n1",
+    "shape": "process",
+    "position": {"x": 100, "y": 80},
+    "size": {"width": 120, "height": 60},
+    "attrs": {"text": {"text": "Web App"}},
+    "zIndex": 3,
+    "data": {"_metadata": []},
+}
+EDGE_18 = {
+    "id": "e1",
+    "shape": "flow",
+    "source": {"cell": "n1", "port": "p1"},
+    "target": {"cell": "n2"},
+    "labels": [{"attrs": {"text": {"text": "HTTPS"}}, "position": 0.5}],
+    "vertices": [{"x": 1, "y": 2}],
+}
 cells = TypeAdapter(list[Cell])
 
 

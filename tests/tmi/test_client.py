@@ -1,5 +1,6 @@
 """Request building, response parsing, retries and discovery, against respx (faults the sandbox cannot
 produce, and exact wire checks). The same flows run on the real sandbox in test_sandbox_*.py."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,27 @@ import httpx
 import pytest
 import respx
 
-from portal.tmi import (APIConnectionError, APITimeoutError, AsyncTMIClient, CollaborationSession, Conflict,
-                        Forbidden, InternalServerError, MalformedResponse, NotFound, NotSupported, Provider,
-                        RateLimited, RefreshFailed, ServiceUnavailable, TMIClient, TokenPair, Unauthorized)
+from portal.tmi import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncTMIClient,
+    CollaborationSession,
+    Conflict,
+    Forbidden,
+    InternalServerError,
+    MalformedResponse,
+    NotFound,
+    NotSupported,
+    Provider,
+    RateLimited,
+    RefreshFailed,
+    ServiceUnavailable,
+    TMIClient,
+    TokenPair,
+    Unauthorized,
+)
 from tests.tmi.helpers import AsyncSleeps, Sleeps
-from tests.tmi.test_generations import DISCOVERY_18, DISCOVERY_0217
+from tests.tmi.test_generations import DISCOVERY_0217, DISCOVERY_18
 
 BASE = "http://tmi.test"
 TOKENS = TokenPair(access_token="access-1", refresh_token="refresh-1", expires_in=3600)
@@ -31,8 +48,13 @@ def make(router):
 
     def make(generation="1.8", **kwargs):
         kwargs.setdefault("sleep", Sleeps())
-        client = TMIClient(BASE, transport=httpx.MockTransport(router.handler), generation=generation,
-                           auth=kwargs.pop("auth", TOKENS), **kwargs)
+        client = TMIClient(
+            BASE,
+            transport=httpx.MockTransport(router.handler),
+            generation=generation,
+            auth=kwargs.pop("auth", TOKENS),
+            **kwargs,
+        )
         clients.append(client)
         return client
 
@@ -88,9 +110,13 @@ def test_threat_type_and_diagram_bodies_follow_the_generation(router, make):
 
 
 def test_a_document_accepted_for_extraction_is_still_a_document(router, make):
-    router.post("/threat_models/tm1/documents").respond(202, json={
-        "document": {"id": "doc1", "name": "Spec", "uri": "https://x", "access_status": "pending_access"},
-        "job_id": "job-1"})
+    router.post("/threat_models/tm1/documents").respond(
+        202,
+        json={
+            "document": {"id": "doc1", "name": "Spec", "uri": "https://x", "access_status": "pending_access"},
+            "job_id": "job-1",
+        },
+    )
     document = make().documents.create("tm1", name="Spec", uri="https://x")
     assert document.id == "doc1" and document.model_extra["access_status"] == "pending_access"
 
@@ -99,22 +125,31 @@ def test_list_filters_become_query_parameters(router, make):
     router.get("/threat_models").respond(200, json={"threat_models": [], "total": 0, "limit": 5, "offset": 10})
     make().threat_models.list(limit=5, offset=10, name="shop", status=["in_progress", "done"], owner=None)
     params = sent(router).url.params
-    assert (params["name"], params["status"], params["limit"], params["offset"]) == ("shop", "in_progress,done",
-                                                                                   "5", "10")
+    assert (params["name"], params["status"], params["limit"], params["offset"]) == (
+        "shop",
+        "in_progress,done",
+        "5",
+        "10",
+    )
     assert "owner" not in params
 
 
 def test_public_endpoints_carry_no_credentials(router, make):
-    router.get("/oauth2/providers").respond(200, json={"providers": [
-        {"id": "tmi", "auth_url": f"{BASE}/oauth2/authorize?idp=tmi"}]})
+    router.get("/oauth2/providers").respond(
+        200, json={"providers": [{"id": "tmi", "auth_url": f"{BASE}/oauth2/authorize?idp=tmi"}]}
+    )
     providers = make().auth.providers()
     assert providers[0].id == "tmi" and "authorization" not in sent(router).headers
     assert sent(router).headers["accept"] == "application/json"  # GET / would answer HTML to text/html
 
 
 def test_authorize_url_joins_with_ampersand_and_absolutises(router, make):
-    url = make().auth.authorize_url(Provider(id="tmi", auth_url="/oauth2/authorize?idp=tmi"), state="s1",
-                                 code_challenge="c" * 43, client_callback="http://127.0.0.1:8000/cb")
+    url = make().auth.authorize_url(
+        Provider(id="tmi", auth_url="/oauth2/authorize?idp=tmi"),
+        state="s1",
+        code_challenge="c" * 43,
+        client_callback="http://127.0.0.1:8000/cb",
+    )
     parsed = httpx.URL(url)
     assert url.count("?") == 1 and str(parsed).startswith(f"{BASE}/oauth2/authorize?idp=tmi&")
     assert parsed.params["state"] == "s1" and parsed.params["idp"] == "tmi"
@@ -133,8 +168,9 @@ def test_non_json_body_is_malformed(router, make):
 
 @pytest.mark.parametrize("body", [[TM], {"name": "no id"}, {"id": "tm1", "threats": "nope"}, None])
 def test_json_of_the_wrong_shape_is_malformed(router, make, body):
-    router.get("/threat_models/tm1").respond(200, content=json.dumps(body).encode(),
-                                             headers={"Content-Type": "application/json"})
+    router.get("/threat_models/tm1").respond(
+        200, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with pytest.raises(MalformedResponse, match="unexpected response"):
         make().threat_models.get("tm1")
 
@@ -148,8 +184,10 @@ def test_list_of_neither_shape_is_malformed(router, make):
 # -- retries --------------------------------------------------------------------------------------------
 def test_get_retries_503_honouring_retry_after(router, make):
     route = router.get("/threat_models/tm1")
-    route.side_effect = [httpx.Response(503, json={"error": "service_unavailable"}, headers={"Retry-After": "2"}),
-                         httpx.Response(200, json=TM)]
+    route.side_effect = [
+        httpx.Response(503, json={"error": "service_unavailable"}, headers={"Retry-After": "2"}),
+        httpx.Response(200, json=TM),
+    ]
     sleeps = Sleeps()
     assert make(sleep=sleeps).threat_models.get("tm1").id == "tm1"
     assert route.call_count == 2 and sleeps == [2.0]
@@ -165,8 +203,10 @@ def test_get_gives_up_after_max_retries(router, make):
 
 def test_post_retries_429_but_not_500(router, make):
     route = router.post("/threat_models")
-    route.side_effect = [httpx.Response(429, json={"error": "rate_limit_exceeded"}, headers={"Retry-After": "1"}),
-                         httpx.Response(500, json={"error": "server_error"})]
+    route.side_effect = [
+        httpx.Response(429, json={"error": "rate_limit_exceeded"}, headers={"Retry-After": "1"}),
+        httpx.Response(500, json={"error": "server_error"}),
+    ]
     sleeps = Sleeps()
     with pytest.raises(InternalServerError):
         make(sleep=sleeps).threat_models.create(name="x")
@@ -208,8 +248,9 @@ def test_connection_errors_become_api_connection_errors(router, make):
 
 
 def test_refresh_is_never_retried_after_it_was_sent(router, make):
-    route = router.post("/oauth2/refresh").respond(503, json={"error": "service_unavailable"},
-                                                     headers={"Retry-After": "1"})
+    route = router.post("/oauth2/refresh").respond(
+        503, json={"error": "service_unavailable"}, headers={"Retry-After": "1"}
+    )
     with pytest.raises(ServiceUnavailable):
         make().auth.refresh("refresh-1")
     assert route.call_count == 1
@@ -217,9 +258,13 @@ def test_refresh_is_never_retried_after_it_was_sent(router, make):
     assert make().auth.refresh("refresh-1").access_token == "access-1"
 
 
-@pytest.mark.parametrize("generation, body", [
-    ("1.8", {"error": "invalid_grant", "error_description": "The refresh token is invalid or expired."}),
-    ("0.217", {"error": "Failed to refresh token: invalid"})])
+@pytest.mark.parametrize(
+    "generation, body",
+    [
+        ("1.8", {"error": "invalid_grant", "error_description": "The refresh token is invalid or expired."}),
+        ("0.217", {"error": "Failed to refresh token: invalid"}),
+    ],
+)
 def test_refused_refresh_raises_refresh_failed(router, make, generation, body):
     router.post("/oauth2/refresh").respond(400, json=body)
     with pytest.raises(RefreshFailed) as caught:
@@ -253,8 +298,9 @@ def test_iter_walks_wrapped_pages_by_total(router, make):
 
     def page(request):
         offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
-        return httpx.Response(200, json={"threat_models": items[offset:offset + limit], "total": 250,
-                                         "limit": limit, "offset": offset})
+        return httpx.Response(
+            200, json={"threat_models": items[offset : offset + limit], "total": 250, "limit": limit, "offset": offset}
+        )
 
     route = router.get("/threat_models").mock(side_effect=page)
     assert [tm.id for tm in make().threat_models.iter()] == [str(i) for i in range(250)]
@@ -266,7 +312,7 @@ def test_iter_walks_plain_arrays_until_a_short_page(router, make):
 
     def page(request):
         offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
-        return httpx.Response(200, json=items[offset:offset + limit])
+        return httpx.Response(200, json=items[offset : offset + limit])
 
     route = router.get("/threat_models/tm1/threats").mock(side_effect=page)
     assert len(list(make("0.217").threats.iter("tm1"))) == 200
@@ -276,8 +322,9 @@ def test_iter_walks_plain_arrays_until_a_short_page(router, make):
 # -- collaboration --------------------------------------------------------------------------------------
 def test_no_session_is_none_in_both_generations(router, make):
     path = "/threat_models/tm1/diagrams/d1/collaborate"
-    router.get(path).respond(404, json={"error": "not_found",
-                                        "error_description": "No active collaboration session for this diagram"})
+    router.get(path).respond(
+        404, json={"error": "not_found", "error_description": "No active collaboration session for this diagram"}
+    )
     assert make("1.8").collaboration.get("tm1", "d1") is None
     router.get(path).respond(200, json={"session_id": None, "participants": [], "websocket_url": "ws://x/ws"})
     assert make("0.217").collaboration.get("tm1", "d1") is None
@@ -285,15 +332,17 @@ def test_no_session_is_none_in_both_generations(router, make):
 
 def test_a_missing_diagram_is_still_not_found(router, make):
     router.get("/threat_models/tm1/diagrams/d1/collaborate").respond(
-        404, json={"error": "not_found", "error_description": "Diagram not found in this threat model"})
+        404, json={"error": "not_found", "error_description": "Diagram not found in this threat model"}
+    )
     with pytest.raises(NotFound):
         make().collaboration.get("tm1", "d1")
 
 
 def test_a_0_217_permission_401_on_collaborate_is_forbidden(router, make):
     denied = "You don't have sufficient permissions to access this threat model"
-    router.post("/threat_models/tm1/diagrams/d1/collaborate").respond(401, json={
-        "error": "unauthorized", "error_description": denied})
+    router.post("/threat_models/tm1/diagrams/d1/collaborate").respond(
+        401, json={"error": "unauthorized", "error_description": denied}
+    )
     with pytest.raises(Forbidden) as caught:
         make("0.217", auth="static-token").collaboration.start_or_join("tm1", "d1")
     assert caught.value.status_code == 401 and isinstance(caught.value.__cause__, Unauthorized)
@@ -315,7 +364,7 @@ def test_websocket_url_is_absolute_with_a_ticket_at_1_8(router, make):
     router.get("/ws/ticket").respond(200, json={"ticket": "T1"})
     session = CollaborationSession(session_id="s1", websocket_url="/threat_models/t/diagrams/d/ws?session_id=s1")
     url = make("1.8").collaboration.websocket_url(session)
-    assert url == f"ws://tmi.test/threat_models/t/diagrams/d/ws?session_id=s1&ticket=T1"
+    assert url == "ws://tmi.test/threat_models/t/diagrams/d/ws?session_id=s1&ticket=T1"
     assert sent(router).url.params["session_id"] == "s1"
     secure = CollaborationSession(session_id="s1", websocket_url="https://tmi.example/threat_models/t/diagrams/d/ws")
     assert make("1.8").collaboration.websocket_url(secure).startswith("wss://tmi.example/")
@@ -325,7 +374,8 @@ def test_websocket_url_carries_the_jwt_at_0_217(router, make):
     session = CollaborationSession(session_id="s1", websocket_url="ws://tmi.test/threat_models/t/diagrams/d/ws")
     client = make("0.217")
     assert client.collaboration.websocket_url(session) == (
-        "ws://tmi.test/threat_models/t/diagrams/d/ws?session_id=s1&token=access-1")
+        "ws://tmi.test/threat_models/t/diagrams/d/ws?session_id=s1&token=access-1"
+    )
     with pytest.raises(NotSupported):
         client.collaboration.ticket("s1")
     assert not router.calls
@@ -337,12 +387,21 @@ async def test_async_client_runs_the_same_flows(router):
     router.get("/me").respond(200, json={"provider_id": "alice"})
     route = router.get("/threat_models/tm1")
     route.side_effect = [httpx.Response(502, text="bad gateway"), httpx.Response(200, json=TM)]
-    router.get("/threat_models").mock(side_effect=lambda request: httpx.Response(200, json={
-        "threat_models": [TM] if request.url.params["offset"] == "0" else [], "total": 1, "limit": 100,
-        "offset": 0}))
+    router.get("/threat_models").mock(
+        side_effect=lambda request: httpx.Response(
+            200,
+            json={
+                "threat_models": [TM] if request.url.params["offset"] == "0" else [],
+                "total": 1,
+                "limit": 100,
+                "offset": 0,
+            },
+        )
+    )
     sleeps = AsyncSleeps()
-    async with AsyncTMIClient(BASE, auth=TOKENS, transport=httpx.MockTransport(router.async_handler),
-                              sleep=sleeps) as client:
+    async with AsyncTMIClient(
+        BASE, auth=TOKENS, transport=httpx.MockTransport(router.async_handler), sleep=sleeps
+    ) as client:
         assert (await client.threat_models.get("tm1")).name == "Shop"
         assert [tm.id async for tm in client.threat_models.aiter()] == ["tm1"]
         assert client.server is None and len(sleeps) == 1  # nothing needed the generation yet

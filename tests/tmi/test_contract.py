@@ -1,5 +1,6 @@
 """Every request the client builds, and every answer it parses, checked against the generation's OpenAPI
 document by the contract package's validating transport (injected through `transport=`)."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,13 @@ from tests.contract.recorder import AsyncValidatingTransport, ContractRecorder, 
 from tests.contract.violations import describe
 from tests.tmi.helpers import sign_in
 
-NODE = {"id": "6f0c1e5a-0000-4000-8000-00000000000a", "shape": "process", "position": {"x": 1, "y": 2},
-        "size": {"width": 100, "height": 50}, "attrs": {"text": {"text": "API"}}}
+NODE = {
+    "id": "6f0c1e5a-0000-4000-8000-00000000000a",
+    "shape": "process",
+    "position": {"x": 1, "y": 2},
+    "size": {"width": 100, "height": 50},
+    "attrs": {"text": {"text": "API"}},
+}
 
 
 @pytest.fixture
@@ -34,18 +40,22 @@ def test_the_client_speaks_the_published_contract(sandbox, generation, recorder)
             c.auth.me()
             list(c.threat_models.iter(page_size=5))
             tm = c.threat_models.create(name="Contract", description="d")
-            acl = [a.model_dump(include={"principal_type", "provider", "provider_id", "role"})
-                   for a in c.threat_models.get(tm.id).authorization]
+            acl = [
+                a.model_dump(include={"principal_type", "provider", "provider_id", "role"})
+                for a in c.threat_models.get(tm.id).authorization
+            ]
             c.threat_models.update(tm.id, name="Contract 2", threat_model_framework="STRIDE", authorization=acl)
             c.threat_models.patch(tm.id, [{"op": "add", "path": "/description", "value": "n"}], if_match="*")
             threat = c.threats.create(tm.id, name="t", threat_type=["Spoofing"], severity="high")
             c.threats.update(tm.id, threat.id, name="t", threat_type="Tampering")
             c.threats.patch(tm.id, threat.id, [{"op": "replace", "path": "/name", "value": "u"}])
             c.threats.list(tm.id)
-            for resource, body in (("documents", {"name": "n", "uri": "https://docs.example/x"}),
-                                   ("assets", {"name": "a", "type": "data"}),
-                                   ("notes", {"name": "n", "content": "c"}),
-                                   ("repositories", {"uri": "https://git.example/x.git"})):
+            for resource, body in (
+                ("documents", {"name": "n", "uri": "https://docs.example/x"}),
+                ("assets", {"name": "a", "type": "data"}),
+                ("notes", {"name": "n", "content": "c"}),
+                ("repositories", {"uri": "https://git.example/x.git"}),
+            ):
                 collection = getattr(c, resource)
                 item = collection.create(tm.id, body)
                 collection.update(tm.id, item.id, body)
@@ -76,8 +86,9 @@ def test_the_client_speaks_the_published_contract(sandbox, generation, recorder)
 
 
 async def test_the_async_client_speaks_it_too(sandbox, recorder, alice_tokens):
-    async with AsyncTMIClient(sandbox.base_url, auth=alice_tokens,
-                              transport=AsyncValidatingTransport(recorder)) as client:
+    async with AsyncTMIClient(
+        sandbox.base_url, auth=alice_tokens, transport=AsyncValidatingTransport(recorder)
+    ) as client:
         tm = await client.threat_models.create(name="Async contract")
         await client.threats.create(tm.id, name="t", threat_type=["Spoofing"])
         assert [t.name async for t in client.threats.aiter(tm.id)] == ["t"]

@@ -14,12 +14,26 @@ def response(status, body=None, *, text=None, headers=None):
     return httpx.Response(status, content=content.encode(), headers=headers or {}, request=request)
 
 
-@pytest.mark.parametrize("status, cls", [
-    (400, errors.BadRequest), (401, errors.Unauthorized), (403, errors.Forbidden), (404, errors.NotFound),
-    (405, errors.MethodNotAllowed), (406, errors.NotAcceptable), (409, errors.Conflict),
-    (415, errors.UnsupportedMediaType), (428, errors.PreconditionRequired), (429, errors.RateLimited),
-    (500, errors.InternalServerError), (502, errors.BadGateway), (503, errors.ServiceUnavailable),
-    (504, errors.GatewayTimeout), (418, errors.UnexpectedStatus)])
+@pytest.mark.parametrize(
+    "status, cls",
+    [
+        (400, errors.BadRequest),
+        (401, errors.Unauthorized),
+        (403, errors.Forbidden),
+        (404, errors.NotFound),
+        (405, errors.MethodNotAllowed),
+        (406, errors.NotAcceptable),
+        (409, errors.Conflict),
+        (415, errors.UnsupportedMediaType),
+        (428, errors.PreconditionRequired),
+        (429, errors.RateLimited),
+        (500, errors.InternalServerError),
+        (502, errors.BadGateway),
+        (503, errors.ServiceUnavailable),
+        (504, errors.GatewayTimeout),
+        (418, errors.UnexpectedStatus),
+    ],
+)
 def test_one_class_per_status(status, cls):
     error = status_error(response(status, {"error": "x"}))
     assert type(error) is cls and error.status_code == status
@@ -27,10 +41,21 @@ def test_one_class_per_status(status, cls):
 
 
 def test_full_error_body_is_carried_with_the_request():
-    error = status_error(response(400, {"error": "invalid_input", "error_description": "name is required",
-                                        "details": {"code": "c", "suggestion": "s"}}))
-    assert (error.error, error.error_description, error.details) == ("invalid_input", "name is required",
-                                                                     {"code": "c", "suggestion": "s"})
+    error = status_error(
+        response(
+            400,
+            {
+                "error": "invalid_input",
+                "error_description": "name is required",
+                "details": {"code": "c", "suggestion": "s"},
+            },
+        )
+    )
+    assert (error.error, error.error_description, error.details) == (
+        "invalid_input",
+        "name is required",
+        {"code": "c", "suggestion": "s"},
+    )
     assert (error.method, error.url) == ("GET", "http://tmi.test/threat_models")
     assert "400 invalid_input: name is required" in str(error)
 
@@ -40,8 +65,9 @@ def test_bare_and_non_json_bodies():
     assert bare.error == "Failed to refresh token: expired" and bare.error_description == ""
     html = status_error(response(502, text="<html>Bad gateway</html>"))
     assert html.error == "Bad Gateway" and "Bad gateway" in html.error_description
-    legacy_null_details = status_error(response(403, {"error": "forbidden", "error_description": "no",
-                                                      "details": None}))
+    legacy_null_details = status_error(
+        response(403, {"error": "forbidden", "error_description": "no", "details": None})
+    )
     assert legacy_null_details.details is None
 
 

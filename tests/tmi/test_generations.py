@@ -2,19 +2,27 @@ import pytest
 
 from portal.tmi.generations import TMI_0_217, TMI_1_8, list_items, profile_for, server_info, threat_input
 
-DISCOVERY_18 = {"status": {"code": "ok", "time": "2026-08-20T10:00:00Z"},
-                "service": {"name": "TMI", "build": "1.8.22-abc123 (production)"},
-                "api": {"version": "1.8.22", "specification": "https://example/tmi-openapi.json"}}
-DISCOVERY_0217 = {"status": {"code": "OK", "time": "2025-11-20T10:00:00Z"},
-                  "service": {"name": "TMI", "build": "0.217.1-b59d69d6"},
-                  "api": {"version": "1.0.0", "specification": "https://example/tmi-openapi.json"},
-                  "operator": {"name": "", "contact": ""}}
+DISCOVERY_18 = {
+    "status": {"code": "ok", "time": "2026-08-20T10:00:00Z"},
+    "service": {"name": "TMI", "build": "1.8.22-abc123 (production)"},
+    "api": {"version": "1.8.22", "specification": "https://example/tmi-openapi.json"},
+}
+DISCOVERY_0217 = {
+    "status": {"code": "OK", "time": "2025-11-20T10:00:00Z"},
+    "service": {"name": "TMI", "build": "0.217.1-b59d69d6"},
+    "api": {"version": "1.0.0", "specification": "https://example/tmi-openapi.json"},
+    "operator": {"name": "", "contact": ""},
+}
 
 
 def test_discovery_of_1_8_uses_api_version_and_lowercase_status():
     info = server_info(DISCOVERY_18)
-    assert (info.generation, info.version, info.build, info.status) == ("1.8", "1.8.22", "1.8.22-abc123 (production)",
-                                                                         "ok")
+    assert (info.generation, info.version, info.build, info.status) == (
+        "1.8",
+        "1.8.22",
+        "1.8.22-abc123 (production)",
+        "ok",
+    )
 
 
 def test_discovery_of_0_217_reads_the_version_from_the_build():
@@ -24,8 +32,7 @@ def test_discovery_of_0_217_reads_the_version_from_the_build():
 
 @pytest.mark.parametrize("build", ["1.8.22", "1.8.22-development", "1.8.22-rc.0+abc"])
 def test_every_1_8_build_form_is_1_8(build):
-    info = server_info({**DISCOVERY_18, "service": {"name": "TMI", "build": build},
-                        "status": {"code": "degraded"}})
+    info = server_info({**DISCOVERY_18, "service": {"name": "TMI", "build": build}, "status": {"code": "degraded"}})
     assert info.generation == "1.8" and info.status == "degraded"
 
 

@@ -36,22 +36,44 @@ def policy():
 
 def test_methods_map_to_modes():
     assert [RetryMode.for_method(m) for m in ("GET", "head", "PUT", "DELETE", "POST", "PATCH")] == [
-        IDEMPOTENT, IDEMPOTENT, IDEMPOTENT, IDEMPOTENT, UNSAFE, UNSAFE]
+        IDEMPOTENT,
+        IDEMPOTENT,
+        IDEMPOTENT,
+        IDEMPOTENT,
+        UNSAFE,
+        UNSAFE,
+    ]
 
 
-@pytest.mark.parametrize("status, idempotent, unsafe, connect_only", [
-    (429, True, True, False), (503, True, True, False), (502, True, False, False), (504, True, False, False),
-    (500, True, False, False), (400, False, False, False), (404, False, False, False), (409, False, False, False)])
+@pytest.mark.parametrize(
+    "status, idempotent, unsafe, connect_only",
+    [
+        (429, True, True, False),
+        (503, True, True, False),
+        (502, True, False, False),
+        (504, True, False, False),
+        (500, True, False, False),
+        (400, False, False, False),
+        (404, False, False, False),
+        (409, False, False, False),
+    ],
+)
 def test_which_statuses_retry(policy, status, idempotent, unsafe, connect_only):
-    assert [policy.delay(mode, 0, status=status, headers={}) is not None
-            for mode in (IDEMPOTENT, UNSAFE, CONNECT_ONLY)] == [idempotent, unsafe, connect_only]
+    assert [
+        policy.delay(mode, 0, status=status, headers={}) is not None for mode in (IDEMPOTENT, UNSAFE, CONNECT_ONLY)
+    ] == [idempotent, unsafe, connect_only]
 
 
-@pytest.mark.parametrize("error, idempotent, unsafe, connect_only", [
-    (REFUSED, True, True, True), (RESET, True, False, False), (READ_TIMEOUT, True, False, False)])
+@pytest.mark.parametrize(
+    "error, idempotent, unsafe, connect_only",
+    [(REFUSED, True, True, True), (RESET, True, False, False), (READ_TIMEOUT, True, False, False)],
+)
 def test_which_connection_errors_retry(policy, error, idempotent, unsafe, connect_only):
-    assert [policy.delay(mode, 0, error=error) is not None
-            for mode in (IDEMPOTENT, UNSAFE, CONNECT_ONLY)] == [idempotent, unsafe, connect_only]
+    assert [policy.delay(mode, 0, error=error) is not None for mode in (IDEMPOTENT, UNSAFE, CONNECT_ONLY)] == [
+        idempotent,
+        unsafe,
+        connect_only,
+    ]
 
 
 def test_backoff_is_exponential_capped_and_jittered(policy):
@@ -113,12 +135,14 @@ def test_time_left_is_read_from_the_policys_clock():
 def counting(requests: list[str]):
     def hook(request: httpx.Request) -> None:
         requests.append(f"{request.method} {request.url.path}")
+
     return hook
 
 
 def async_counting(requests: list[str]):
     async def hook(request: httpx.Request) -> None:
         requests.append(f"{request.method} {request.url.path}")
+
     return hook
 
 
@@ -136,8 +160,16 @@ def test_a_deadline_cuts_the_timeout_and_a_timed_out_get_is_not_sent_again(sandb
     generation = sandbox.config.generation
     inject(control, path_prefix="/threat_models", method="GET", latency_ms=3000)  # every attempt hangs
     started = time.monotonic()
-    with TMIClient(sandbox.base_url, auth=alice_tokens, timeout=5, max_retries=2, sleep=sleeps, generation=generation,
-                   event_hooks={"request": [counting(requests)]}, deadline=time.monotonic() + 0.5) as client:
+    with TMIClient(
+        sandbox.base_url,
+        auth=alice_tokens,
+        timeout=5,
+        max_retries=2,
+        sleep=sleeps,
+        generation=generation,
+        event_hooks={"request": [counting(requests)]},
+        deadline=time.monotonic() + 0.5,
+    ) as client:
         with pytest.raises(APITimeoutError):
             client.threat_models.list()
     elapsed = time.monotonic() - started
@@ -149,9 +181,16 @@ async def test_the_async_client_keeps_the_same_deadline(sandbox, alice_tokens, c
     requests, sleeps = [], AsyncSleeps()
     inject(control, path_prefix="/threat_models", method="GET", latency_ms=3000)
     started = time.monotonic()
-    async with AsyncTMIClient(sandbox.base_url, auth=alice_tokens, timeout=5, max_retries=2, sleep=sleeps,
-                              generation=sandbox.config.generation, deadline=time.monotonic() + 0.5,
-                              event_hooks={"request": [async_counting(requests)]}) as client:
+    async with AsyncTMIClient(
+        sandbox.base_url,
+        auth=alice_tokens,
+        timeout=5,
+        max_retries=2,
+        sleep=sleeps,
+        generation=sandbox.config.generation,
+        deadline=time.monotonic() + 0.5,
+        event_hooks={"request": [async_counting(requests)]},
+    ) as client:
         with pytest.raises(APITimeoutError):
             await client.threat_models.list()
     assert requests == ["GET /threat_models"] and fault_hits(control) == 1 and sleeps == []
@@ -161,8 +200,14 @@ async def test_the_async_client_keeps_the_same_deadline(sandbox, alice_tokens, c
 def test_a_retry_after_beyond_the_deadline_is_raised_at_once(sandbox, alice_tokens, control):
     requests, sleeps = [], Sleeps()
     inject(control, path_prefix="/threat_models", method="GET", status=429, retry_after=60)
-    with TMIClient(sandbox.base_url, auth=alice_tokens, sleep=sleeps, generation=sandbox.config.generation,
-                   event_hooks={"request": [counting(requests)]}, deadline=time.monotonic() + 10) as client:
+    with TMIClient(
+        sandbox.base_url,
+        auth=alice_tokens,
+        sleep=sleeps,
+        generation=sandbox.config.generation,
+        event_hooks={"request": [counting(requests)]},
+        deadline=time.monotonic() + 10,
+    ) as client:
         with pytest.raises(RateLimited) as caught:
             client.threat_models.list()
     assert caught.value.retry_after == 60.0 and requests == ["GET /threat_models"] and sleeps == []
@@ -172,8 +217,13 @@ def test_a_retry_after_beyond_the_deadline_is_raised_at_once(sandbox, alice_toke
 async def test_the_async_client_raises_a_long_retry_after_at_once(sandbox, alice_tokens, control):
     sleeps = AsyncSleeps()
     inject(control, path_prefix="/threat_models", method="GET", status=429, retry_after=60)
-    async with AsyncTMIClient(sandbox.base_url, auth=alice_tokens, sleep=sleeps, generation=sandbox.config.generation,
-                              deadline=time.monotonic() + 10) as client:
+    async with AsyncTMIClient(
+        sandbox.base_url,
+        auth=alice_tokens,
+        sleep=sleeps,
+        generation=sandbox.config.generation,
+        deadline=time.monotonic() + 10,
+    ) as client:
         with pytest.raises(RateLimited) as caught:
             await client.threat_models.list()
     assert caught.value.retry_after == 60.0 and sleeps == [] and fault_hits(control) == 1
@@ -182,8 +232,13 @@ async def test_the_async_client_raises_a_long_retry_after_at_once(sandbox, alice
 def test_a_retry_after_within_the_deadline_is_still_honoured(sandbox, alice_tokens, control):
     sleeps = Sleeps()
     inject(control, path_prefix="/threat_models", method="GET", status=503, retry_after=1, times=1)
-    with TMIClient(sandbox.base_url, auth=alice_tokens, sleep=sleeps, generation=sandbox.config.generation,
-                   deadline=time.monotonic() + 10) as client:
+    with TMIClient(
+        sandbox.base_url,
+        auth=alice_tokens,
+        sleep=sleeps,
+        generation=sandbox.config.generation,
+        deadline=time.monotonic() + 10,
+    ) as client:
         assert isinstance(client.threat_models.list(), Page)
     assert sleeps == [1.0]
 
@@ -193,9 +248,15 @@ def test_backoff_stops_where_it_would_pass_the_deadline(sandbox, alice_tokens, c
     requests, clock = [], FakeClock()
     policy = RetryPolicy(max_retries=5, base_delay=1.0, jitter=lambda: 1.0, clock=clock)
     inject(control, path_prefix="/threat_models", method="GET", status=502)
-    with TMIClient(sandbox.base_url, auth=alice_tokens, retry_policy=policy, sleep=clock.sleep,
-                   generation=sandbox.config.generation, deadline=clock() + 2.5,
-                   event_hooks={"request": [counting(requests)]}) as client:
+    with TMIClient(
+        sandbox.base_url,
+        auth=alice_tokens,
+        retry_policy=policy,
+        sleep=clock.sleep,
+        generation=sandbox.config.generation,
+        deadline=clock() + 2.5,
+        event_hooks={"request": [counting(requests)]},
+    ) as client:
         with pytest.raises(BadGateway):
             client.threat_models.list()
     assert clock.slept == [1.0] and len(requests) == 2 and fault_hits(control) == 2
@@ -203,8 +264,13 @@ def test_backoff_stops_where_it_would_pass_the_deadline(sandbox, alice_tokens, c
 
 def test_nothing_is_sent_once_the_deadline_has_passed(sandbox, alice_tokens, control):
     requests = []
-    with TMIClient(sandbox.base_url, auth=alice_tokens, generation=sandbox.config.generation,
-                   event_hooks={"request": [counting(requests)]}, deadline=time.monotonic() - 1) as client:
+    with TMIClient(
+        sandbox.base_url,
+        auth=alice_tokens,
+        generation=sandbox.config.generation,
+        event_hooks={"request": [counting(requests)]},
+        deadline=time.monotonic() - 1,
+    ) as client:
         with pytest.raises(APITimeoutError, match="deadline passed") as caught:
             client.threat_models.list()
     assert requests == [] and not caught.value.connected
@@ -214,7 +280,8 @@ def test_a_client_without_a_deadline_still_retries_a_timeout(sandbox, alice_toke
     """Background work (exports, sync) keeps the retries: only a deadline takes them away."""
     sleeps = Sleeps()
     inject(control, path_prefix="/threat_models", method="GET", latency_ms=1000, times=1)
-    with TMIClient(sandbox.base_url, auth=alice_tokens, timeout=0.3, sleep=sleeps,
-                   generation=sandbox.config.generation) as client:
+    with TMIClient(
+        sandbox.base_url, auth=alice_tokens, timeout=0.3, sleep=sleeps, generation=sandbox.config.generation
+    ) as client:
         assert isinstance(client.threat_models.list(), Page)
     assert len(sleeps) == 1 and fault_hits(control) == 0  # the fault, used once, is gone

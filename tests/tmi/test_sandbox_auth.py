@@ -1,4 +1,5 @@
 """Discovery and signing in and out, against the running sandbox of each generation (PROTOCOL.md 1, 3, 9)."""
+
 from __future__ import annotations
 
 import threading
@@ -6,8 +7,7 @@ import threading
 import httpx
 import pytest
 
-from portal.tmi import (NotFound, RefreshFailed, ServerConfig, TMIClient, TokenAuth, TokenPair, Unauthorized,
-                        profile_for)
+from portal.tmi import NotFound, RefreshFailed, ServerConfig, TMIClient, TokenAuth, TokenPair, Unauthorized, profile_for
 from tests.tmi.helpers import CLIENT_CALLBACK, authorize_redirect, sign_in
 
 
@@ -76,8 +76,9 @@ def test_exchanging_a_code_twice_fails(anonymous, generation):
 
 
 def test_revoke_at_1_8_takes_a_refresh_token(anonymous, alice_tokens, generation):
-    anonymous.auth.revoke(alice_tokens.refresh_token, token_type_hint="refresh_token",
-                          access_token=alice_tokens.access_token)
+    anonymous.auth.revoke(
+        alice_tokens.refresh_token, token_type_hint="refresh_token", access_token=alice_tokens.access_token
+    )
     if generation == "1.8":
         with pytest.raises(RefreshFailed):
             anonymous.auth.refresh(alice_tokens.refresh_token)
@@ -90,14 +91,19 @@ def _count_refreshes(counter: list[str]):
     def hook(request: httpx.Request) -> None:
         if request.url.path == "/oauth2/refresh":
             counter.append(request.url.path)
+
     return hook
 
 
 def test_an_access_token_the_server_calls_expired_is_refreshed(sandbox, alice_tokens, control):
     stored: list[TokenPair] = []
     calls: list[str] = []
-    with TMIClient(sandbox.base_url, auth=alice_tokens, on_refresh=stored.append,
-                   event_hooks={"request": [_count_refreshes(calls)]}) as client:
+    with TMIClient(
+        sandbox.base_url,
+        auth=alice_tokens,
+        on_refresh=stored.append,
+        event_hooks={"request": [_count_refreshes(calls)]},
+    ) as client:
         control.post("/_sandbox/clock", json={"advance_seconds": 3700}).raise_for_status()
         # The client's clock still thinks the token is fresh: the server's 401 triggers the refresh.
         assert client.auth.me().provider_id == "alice"
@@ -111,8 +117,9 @@ def test_a_short_lived_token_is_refreshed_before_it_expires(sandbox_factory, gen
         tokens = sign_in(anonymous, "carol")
     assert tokens.expires_in == 30
     calls: list[str] = []
-    with TMIClient(sandbox.base_url, auth=tokens, refresh_skew=60,
-                   event_hooks={"request": [_count_refreshes(calls)]}) as client:
+    with TMIClient(
+        sandbox.base_url, auth=tokens, refresh_skew=60, event_hooks={"request": [_count_refreshes(calls)]}
+    ) as client:
         client.auth.me()
         assert len(calls) == 1 and client.tokens.refresh_token != tokens.refresh_token
 

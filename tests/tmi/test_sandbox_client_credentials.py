@@ -1,13 +1,21 @@
 """Service accounts through the client: create, list, delete credentials and use the grant
 (PROTOCOL.md 3.5). TMI 1.8 has them; 0.217 has none and the client says so without calling."""
+
 from __future__ import annotations
 
 import jwt
 import pytest
 
 from portal.sandbox.seed import sid
-from portal.tmi import (AsyncTMIClient, ClientCredentialsRefused, NotSupported, TMIClient, TokenAuth, TokenPair,
-                        Unauthorized)
+from portal.tmi import (
+    AsyncTMIClient,
+    ClientCredentialsRefused,
+    NotSupported,
+    TMIClient,
+    TokenAuth,
+    TokenPair,
+    Unauthorized,
+)
 
 PAYMENTS = sid("tm", "Customer Payments API")
 
@@ -71,10 +79,12 @@ async def test_async_client_has_the_same_methods(async_alice, sandbox, generatio
 
 @pytest.mark.parametrize("generation", ["0.217"])
 def test_0217_says_it_has_no_client_credentials(alice, anonymous, generation):
-    for attempt in (lambda: anonymous.auth.client_credentials("tmi_cc_x", "secret"),
-                    lambda: alice.auth.client_credentials_create("x"),
-                    lambda: alice.auth.client_credentials_list(),
-                    lambda: alice.auth.client_credentials_delete("00000000-0000-4000-8000-000000000000")):
+    for attempt in (
+        lambda: anonymous.auth.client_credentials("tmi_cc_x", "secret"),
+        lambda: alice.auth.client_credentials_create("x"),
+        lambda: alice.auth.client_credentials_list(),
+        lambda: alice.auth.client_credentials_delete("00000000-0000-4000-8000-000000000000"),
+    ):
         with pytest.raises(NotSupported) as refused:
             attempt()
         assert "does not support client credentials" in str(refused.value)

@@ -1,5 +1,6 @@
 """Collaboration REST and the WebSocket URL, against the sandbox of each generation (PROTOCOL.md 6, 7.1, 9.4,
 9.5). Connecting proves the URL's credentials work; the socket protocol itself is the live bridge's business."""
+
 from __future__ import annotations
 
 import json
@@ -80,9 +81,20 @@ def test_another_user_joins_the_same_session(alice, diagram, anonymous, sandbox)
         bob_email = bob.auth.me().email
         bob_id = bob_email if sandbox.config.is_legacy else "bob"  # 0.217 matches the email (PROTOCOL.md 9.3)
         acl = [a.model_dump(include={"principal_type", "provider", "provider_id", "role"}) for a in tm.authorization]
-        alice.threat_models.update(tm_id, name=tm.name, threat_model_framework="STRIDE", authorization=[
-            *acl, {"principal_type": "user", "provider": bob.auth.test_provider().id, "provider_id": bob_id,
-                   "role": "writer"}])
+        alice.threat_models.update(
+            tm_id,
+            name=tm.name,
+            threat_model_framework="STRIDE",
+            authorization=[
+                *acl,
+                {
+                    "principal_type": "user",
+                    "provider": bob.auth.test_provider().id,
+                    "provider_id": bob_id,
+                    "role": "writer",
+                },
+            ],
+        )
         started = alice.collaboration.start_or_join(tm_id, diagram_id)
         joined = bob.collaboration.start_or_join(tm_id, diagram_id)
         assert joined.session_id == started.session_id and not joined.created

@@ -1,15 +1,30 @@
 """Threat models, their children and metadata through the client, against the sandbox of each generation
 (PROTOCOL.md 5 and 9.3)."""
+
 from __future__ import annotations
 
 import pytest
 
-from portal.tmi import (Asset, Document, Edge, Forbidden, Node, Note, NotFound, Repository, Threat, TMIClient,
-                        VersionMismatch)
+from portal.tmi import (
+    Asset,
+    Document,
+    Edge,
+    Forbidden,
+    Node,
+    Note,
+    NotFound,
+    Repository,
+    Threat,
+    TMIClient,
+    VersionMismatch,
+)
 from tests.tmi.helpers import sign_in
 
-NODE_ID, NODE2_ID, EDGE_ID = ("6f0c1e5a-0000-4000-8000-00000000000a", "6f0c1e5a-0000-4000-8000-00000000000b",
-                              "6f0c1e5a-0000-4000-8000-00000000000c")
+NODE_ID, NODE2_ID, EDGE_ID = (
+    "6f0c1e5a-0000-4000-8000-00000000000a",
+    "6f0c1e5a-0000-4000-8000-00000000000b",
+    "6f0c1e5a-0000-4000-8000-00000000000c",
+)
 
 
 @pytest.fixture
@@ -24,10 +39,14 @@ def test_threat_model_crud(alice, generation):
     assert (fetched.id, fetched.description) == (created.id, "web shop")
     assert fetched.authorization and fetched.authorization[0].role == "owner"
 
-    updated = alice.threat_models.update(created.id, name="Shop v2", threat_model_framework="STRIDE",
-                                         authorization=[a.model_dump(include={"principal_type", "provider",
-                                                                              "provider_id", "role"})
-                                                        for a in fetched.authorization])
+    updated = alice.threat_models.update(
+        created.id,
+        name="Shop v2",
+        threat_model_framework="STRIDE",
+        authorization=[
+            a.model_dump(include={"principal_type", "provider", "provider_id", "role"}) for a in fetched.authorization
+        ],
+    )
     assert updated.name == "Shop v2"
     patched = alice.threat_models.patch(created.id, [{"op": "add", "path": "/description", "value": "new"}])
     assert patched.description == "new" and alice.threat_models.get(created.id).description == "new"
@@ -82,12 +101,12 @@ async def test_async_iter_walks_pages(async_alice):
 
 
 def test_threat_crud_normalises_threat_type(alice, tm, generation):
-    threat = alice.threats.create(tm.id, name="Card skimming", threat_type=["Tampering"], severity="High",
-                                  description="skim")
+    threat = alice.threats.create(
+        tm.id, name="Card skimming", threat_type=["Tampering"], severity="High", description="skim"
+    )
     assert isinstance(threat, Threat) and threat.threat_type == ["Tampering"]
     assert alice.threats.get(tm.id, threat.id).name == "Card skimming"
-    updated = alice.threats.update(tm.id, threat.id, name="Card skimming", threat_type="Spoofing",
-                                   mitigated=True)
+    updated = alice.threats.update(tm.id, threat.id, name="Card skimming", threat_type="Spoofing", mitigated=True)
     assert updated.threat_type == ["Spoofing"] and updated.mitigated is True
     patched = alice.threats.patch(tm.id, threat.id, [{"op": "replace", "path": "/name", "value": "Skim"}])
     assert patched.name == "Skim"
@@ -96,13 +115,20 @@ def test_threat_crud_normalises_threat_type(alice, tm, generation):
     assert list(alice.threats.iter(tm.id)) == []
 
 
-@pytest.mark.parametrize("resource, model, body, change", [
-    ("documents", Document, {"name": "Spec", "uri": "https://docs.example/spec"}, {"name": "Spec v2"}),
-    ("assets", Asset, {"name": "Card data", "type": "data"}, {"name": "Card data", "type": "software"}),
-    ("notes", Note, {"name": "Kick-off", "content": "# Notes"}, {"content": "# Notes v2"}),
-    ("repositories", Repository, {"name": "api", "uri": "https://git.example/api.git"},
-     {"uri": "https://git.example/api2.git"}),
-])
+@pytest.mark.parametrize(
+    "resource, model, body, change",
+    [
+        ("documents", Document, {"name": "Spec", "uri": "https://docs.example/spec"}, {"name": "Spec v2"}),
+        ("assets", Asset, {"name": "Card data", "type": "data"}, {"name": "Card data", "type": "software"}),
+        ("notes", Note, {"name": "Kick-off", "content": "# Notes"}, {"content": "# Notes v2"}),
+        (
+            "repositories",
+            Repository,
+            {"name": "api", "uri": "https://git.example/api.git"},
+            {"uri": "https://git.example/api2.git"},
+        ),
+    ],
+)
 def test_child_crud(alice, tm, resource, model, body, change):
     collection = getattr(alice, resource)
     created = collection.create(tm.id, body)
@@ -125,12 +151,29 @@ def test_diagram_is_created_empty_and_filled_by_put(alice, tm, generation):
     assert diagram.cells == [] and diagram.type == "DFD-1.0.0"
     # Flat node fields and a `flow` edge: the client sends the generation's edge shape.
     cells = [
-        {"id": NODE_ID, "shape": "process", "x": 10, "y": 20, "width": 120, "height": 60,
-         "attrs": {"text": {"text": "API"}}},
-        {"id": NODE2_ID, "shape": "store", "position": {"x": 300, "y": 20}, "size": {"width": 120, "height": 60},
-         "attrs": {"text": {"text": "DB"}}},
-        {"id": EDGE_ID, "shape": "flow", "source": {"cell": NODE_ID}, "target": {"cell": NODE2_ID},
-         "labels": [{"attrs": {"text": {"text": "SQL"}}}]},
+        {
+            "id": NODE_ID,
+            "shape": "process",
+            "x": 10,
+            "y": 20,
+            "width": 120,
+            "height": 60,
+            "attrs": {"text": {"text": "API"}},
+        },
+        {
+            "id": NODE2_ID,
+            "shape": "store",
+            "position": {"x": 300, "y": 20},
+            "size": {"width": 120, "height": 60},
+            "attrs": {"text": {"text": "DB"}},
+        },
+        {
+            "id": EDGE_ID,
+            "shape": "flow",
+            "source": {"cell": NODE_ID},
+            "target": {"cell": NODE2_ID},
+            "labels": [{"attrs": {"text": {"text": "SQL"}}}],
+        },
     ]
     alice.diagrams.update(tm.id, diagram.id, name="Checkout", cells=cells)
     stored = alice.diagrams.get(tm.id, diagram.id)
@@ -149,17 +192,21 @@ def test_diagram_is_created_empty_and_filled_by_put(alice, tm, generation):
 def test_optimistic_locking_at_1_8(alice, tm, generation):
     if generation != "1.8":
         # 0.217 has no locking: If-Match is not sent and a stale version changes nothing.
-        assert alice.threat_models.update(tm.id, name="x", threat_model_framework="STRIDE", authorization=[],
-                                          if_match=999).version is None
+        assert (
+            alice.threat_models.update(
+                tm.id, name="x", threat_model_framework="STRIDE", authorization=[], if_match=999
+            ).version
+            is None
+        )
         return
     current = alice.threat_models.patch(tm.id, [{"op": "replace", "path": "/name", "value": "A"}], if_match="*")
     assert current.version is not None
-    after = alice.threat_models.patch(tm.id, [{"op": "replace", "path": "/name", "value": "B"}],
-                                      if_match=current.version)
+    after = alice.threat_models.patch(
+        tm.id, [{"op": "replace", "path": "/name", "value": "B"}], if_match=current.version
+    )
     assert after.version == current.version + 1
     with pytest.raises(VersionMismatch) as stale:
-        alice.threat_models.patch(tm.id, [{"op": "replace", "path": "/name", "value": "C"}],
-                                  if_match=current.version)
+        alice.threat_models.patch(tm.id, [{"op": "replace", "path": "/name", "value": "C"}], if_match=current.version)
     assert stale.value.status_code == 409 and stale.value.error == "version_mismatch"
     assert alice.threat_models.get(tm.id).name == "B"
 
@@ -180,7 +227,8 @@ def test_metadata_of_a_threat_model_and_a_child(alice, tm):
     alice.metadata.create(tm.id, "cve", "none", kind="threats", item_id=threat.id)
     alice.metadata.bulk_replace(tm.id, [{"key": "owner", "value": "sec"}], kind="threats", item_id=threat.id)
     assert [(m.key, m.value) for m in alice.metadata.list(tm.id, kind="threats", item_id=threat.id)] == [
-        ("owner", "sec")]
+        ("owner", "sec")
+    ]
     with pytest.raises(ValueError):
         alice.metadata.list(tm.id, kind="widgets", item_id="x")
 

@@ -1,12 +1,22 @@
 """Retries, timeouts and error mapping over real sockets, with faults injected by the sandbox's
 /_sandbox/faults hook. Sleeping is injected, so Retry-After is checked without waiting."""
+
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from portal.tmi import (APIConnectionError, APITimeoutError, AsyncTMIClient, InternalServerError, MalformedResponse,
-                        Page, RateLimited, ServiceUnavailable, TMIClient)
+from portal.tmi import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncTMIClient,
+    InternalServerError,
+    MalformedResponse,
+    Page,
+    RateLimited,
+    ServiceUnavailable,
+    TMIClient,
+)
 from tests.tmi.helpers import AsyncSleeps, Sleeps
 
 
@@ -17,6 +27,7 @@ def inject(control: httpx.Client, **fault) -> None:
 def counting(requests: list[str]):
     def hook(request: httpx.Request) -> None:
         requests.append(f"{request.method} {request.url.path}")
+
     return hook
 
 
@@ -27,8 +38,9 @@ def client_with(sandbox, alice_tokens):
     def make(**kwargs) -> tuple[TMIClient, list[str], Sleeps]:
         requests: list[str] = []
         sleeps = Sleeps()
-        client = TMIClient(sandbox.base_url, auth=alice_tokens, sleep=sleeps,
-                           event_hooks={"request": [counting(requests)]}, **kwargs)
+        client = TMIClient(
+            sandbox.base_url, auth=alice_tokens, sleep=sleeps, event_hooks={"request": [counting(requests)]}, **kwargs
+        )
         clients.append(client)
         client.discovery()
         requests.clear()
@@ -123,8 +135,7 @@ def test_a_malformed_body_from_the_server_is_malformed_response(client_with, con
 def test_a_refused_connection_is_retried_then_raised(alice_tokens):
     sleeps = Sleeps()
     # Port 9 on loopback: nothing listens, the connect is refused.
-    with TMIClient("http://127.0.0.1:9", auth=alice_tokens, sleep=sleeps, generation="1.8",
-                   max_retries=2) as client:
+    with TMIClient("http://127.0.0.1:9", auth=alice_tokens, sleep=sleeps, generation="1.8", max_retries=2) as client:
         with pytest.raises(APIConnectionError) as caught:
             client.threat_models.create(name="x")
     assert not caught.value.connected and len(sleeps) == 2

@@ -1,4 +1,5 @@
 """The refreshing auth hook, against respx: before expiry, once on a 401, once under concurrency."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,12 @@ TM = {"id": "tm1", "name": "Shop"}
 
 
 def pair(n: int, *, expires_in: int = 3600, issued_at: float | None = None) -> TokenPair:
-    return TokenPair(access_token=f"access-{n}", refresh_token=f"refresh-{n}", expires_in=expires_in,
-                     issued_at=time.time() if issued_at is None else issued_at)
+    return TokenPair(
+        access_token=f"access-{n}",
+        refresh_token=f"refresh-{n}",
+        expires_in=expires_in,
+        issued_at=time.time() if issued_at is None else issued_at,
+    )
 
 
 @pytest.fixture
@@ -36,8 +41,15 @@ def router():
                 return httpx.Response(400, json={"error": "invalid_grant"})
             used.add(token)
         n = int(token.split("-")[1]) + 1
-        return httpx.Response(200, json={"access_token": f"access-{n}", "refresh_token": f"refresh-{n}",
-                                         "expires_in": 3600, "token_type": "bearer"})
+        return httpx.Response(
+            200,
+            json={
+                "access_token": f"access-{n}",
+                "refresh_token": f"refresh-{n}",
+                "expires_in": 3600,
+                "token_type": "bearer",
+            },
+        )
 
     def threat_model(request):
         if request.headers.get("authorization") == "Bearer access-1":
@@ -71,8 +83,7 @@ def test_refreshes_before_expiry_and_persists_the_new_pair(router):
 def test_refreshes_once_on_a_401_then_replays(router):
     with sync_client(router, pair(1)) as client:
         assert client.threat_models.get("tm1").model_extra["seen"] == "Bearer access-2"
-    assert [c.request.url.path for c in router.calls] == ["/threat_models/tm1", "/oauth2/refresh",
-                                                          "/threat_models/tm1"]
+    assert [c.request.url.path for c in router.calls] == ["/threat_models/tm1", "/oauth2/refresh", "/threat_models/tm1"]
 
 
 def test_a_second_401_is_raised_not_looped(router):
@@ -83,8 +94,9 @@ def test_a_second_401_is_raised_not_looped(router):
 
 
 def test_a_refused_refresh_raises_refresh_failed(router):
-    router.post("/oauth2/refresh").respond(400, json={"error": "invalid_grant",
-                                                      "error_description": "The refresh token is invalid"})
+    router.post("/oauth2/refresh").respond(
+        400, json={"error": "invalid_grant", "error_description": "The refresh token is invalid"}
+    )
     with sync_client(router, pair(1)) as client, pytest.raises(RefreshFailed) as caught:
         client.threat_models.get("tm1")
     assert caught.value.error == "invalid_grant"
@@ -111,8 +123,9 @@ def test_an_injected_refresher_replaces_the_clients(router):
 
 def test_the_clock_is_injectable():
     now = [1000.0]
-    auth = TokenAuth(pair(1, expires_in=100, issued_at=1000.0), refresh=lambda p: pair(2), skew=10,
-                     clock=lambda: now[0])
+    auth = TokenAuth(
+        pair(1, expires_in=100, issued_at=1000.0), refresh=lambda p: pair(2), skew=10, clock=lambda: now[0]
+    )
     assert not auth._must_refresh(None)
     now[0] = 1091.0
     assert auth._must_refresh(None)
@@ -140,8 +153,9 @@ async def test_concurrent_tasks_refresh_once(router):
     async def persist(tokens: TokenPair) -> None:
         stored.append(tokens)
 
-    async with AsyncTMIClient(BASE, auth=pair(1), generation="1.8", on_refresh=persist,
-                              transport=httpx.MockTransport(router.async_handler)) as client:
+    async with AsyncTMIClient(
+        BASE, auth=pair(1), generation="1.8", on_refresh=persist, transport=httpx.MockTransport(router.async_handler)
+    ) as client:
         results = await asyncio.gather(*(client.threat_models.get("tm1") for _ in range(8)))
     assert {tm.model_extra["seen"] for tm in results} == {"Bearer access-2"}
     assert refreshes(router) == 1 and [p.access_token for p in stored] == ["access-2"]

@@ -1,4 +1,5 @@
 """Small template helpers for the portal's look: the organisation's brand colour and list links."""
+
 from __future__ import annotations
 
 import re

@@ -10,6 +10,7 @@ app.py mounts `routes(state)` and runs `running(state)` for the app's lifetime.
   cells.py      applying a patch operation; history.py  undo/redo; tickets.py  1.8 tickets
   access.py     the threat-model/diagram gate; sockets.py  the uvicorn-level close, abort and ping
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,7 @@ from portal.sandbox.state import SandboxState
 
 
 def routes(state: SandboxState) -> list[BaseRoute]:
-    return [*rest.routes(state),
-            WebSocketRoute("/threat_models/{tm_id}/diagrams/{diagram_id}/ws", ws.endpoint(state))]
+    return [*rest.routes(state), WebSocketRoute("/threat_models/{tm_id}/diagrams/{diagram_id}/ws", ws.endpoint(state))]
 
 
 @contextlib.asynccontextmanager

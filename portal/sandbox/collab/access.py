@@ -3,6 +3,7 @@
 Shared by the collaboration REST routes and the WebSocket pre-upgrade checks (PROTOCOL.md 4, 6.2,
 9.3, 9.4). The failure cases differ only in the 403 wording, which the caller passes in.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -39,8 +40,9 @@ def invalid_path_id(state: SandboxState, params: dict[str, str]) -> JSONResponse
     return None
 
 
-def resolve(state: SandboxState, user: SandboxUser, tm_id: str, diagram_id: str, *, with_groups: bool,
-            denied: JSONResponse) -> Target | JSONResponse:
+def resolve(
+    state: SandboxState, user: SandboxUser, tm_id: str, diagram_id: str, *, with_groups: bool, denied: JSONResponse
+) -> Target | JSONResponse:
     """The threat model and diagram if `user` may read them; otherwise the error to send."""
     tm = state.get_threat_model(tm_id)
     if tm is None:

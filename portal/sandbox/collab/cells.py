@@ -3,6 +3,7 @@
 Cell ops are applied in order straight into the stored cell list. At the first failure
 processing stops and the cells already changed stay changed, as in TMI's handler.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,6 +41,7 @@ class Rejection(Exception):
 @dataclass
 class Change:
     """What one successful operation did: each touched cell's state before and after (None = absent)."""
+
     before: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     after: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
@@ -60,8 +62,9 @@ def parse_operation(message: dict[str, Any]) -> dict[str, Any] | None:
 def apply_patch(cells: list[dict[str, Any]], operation: dict[str, Any]) -> Change:
     """Apply `operation` to `cells` in place; raise Rejection on the first invalid cell op."""
     if operation.get("type") != "patch":
-        raise Rejection("invalid_operation_type",
-                        details=f"Operation type must be 'patch', got: {operation.get('type', '')}")
+        raise Rejection(
+            "invalid_operation_type", details=f"Operation type must be 'patch', got: {operation.get('type', '')}"
+        )
     ops = operation.get("cells") or []
     if not ops:
         raise Rejection("empty_cell_operations")

@@ -4,6 +4,7 @@ Entries are keyed by the sequence number of the operation that made them, and th
 sequence number of the last applied entry. Rejected operations use up sequence numbers too, so a
 gap can sit under the cursor; stepping onto it fails with `resync_required`, as in TMI.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

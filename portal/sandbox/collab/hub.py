@@ -3,6 +3,7 @@
 Sessions are kept in `state.sessions` (diagram id -> Session) so the REST routes can refuse to
 change a diagram while one is live.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -68,7 +69,9 @@ class Hub:
     def terminate(self, session: Session) -> None:
         """The host disconnected (PROTOCOL.md 7.10)."""
         self.remove(session)
-        error = self.protocol.error("session_terminated", "Collaboration session has been terminated: Host has disconnected")
+        error = self.protocol.error(
+            "session_terminated", "Collaboration session has been terminated: Host has disconnected"
+        )
         for conn in session.connections:
             conn.send(error)
             conn.close(1000, "Session terminated: host disconnected", delay=TERMINATION_CLOSE_DELAY)
@@ -106,8 +109,10 @@ class Hub:
             "threat_model_name": tm.get("name", ""),
             "diagram_id": session.diagram_id,
             "diagram_name": diagram.get("name", ""),
-            "participants": [{"user": c.user.principal(), "permissions": c.permissions,
-                              "last_activity": c.last_activity} for c in session.participants()],
+            "participants": [
+                {"user": c.user.principal(), "permissions": c.permissions, "last_activity": c.last_activity}
+                for c in session.participants()
+            ],
             "websocket_url": self.websocket_url(session.threat_model_id, session.diagram_id, session.id),
         }
 

@@ -4,6 +4,7 @@
 presenter hand-over. protocol_18.py and protocol_0217.py add only what differs: message names and
 shapes, identities, and the connect-time checks.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,8 +25,11 @@ if TYPE_CHECKING:
 
 Handler = Callable[[Session, Connection, dict[str, Any]], None]
 
-AUTHORIZATION_DENIED = {"message_type": "authorization_denied", "original_operation_id": "",
-                        "reason": "insufficient_permissions"}
+AUTHORIZATION_DENIED = {
+    "message_type": "authorization_denied",
+    "original_operation_id": "",
+    "reason": "insufficient_permissions",
+}
 
 
 class Protocol:
@@ -49,7 +53,7 @@ class Protocol:
         return session.presenter is not None and session.presenter == self.key_of(user)
 
     def permissions(self, user: SandboxUser, tm_id: str) -> str | None:
-        """"writer" (owner included), "reader" or None, from the ACL as the socket sees it."""
+        """ "writer" (owner included), "reader" or None, from the ACL as the socket sees it."""
         tm = self.state.get_threat_model(tm_id)
         role = self.state.role_of(user, tm, with_groups=self.socket_groups) if tm else None
         return None if role is None else ("reader" if role == "reader" else "writer")
@@ -136,8 +140,12 @@ class Protocol:
 
     def cells_message(self, session: Session, message_type: str) -> dict[str, Any]:
         diagram = self.state.get_diagram(session.threat_model_id, session.diagram_id) or {}
-        return {"message_type": message_type, "diagram_id": session.diagram_id,
-                "update_vector": diagram.get("update_vector"), "cells": diagram.get("cells", [])}
+        return {
+            "message_type": message_type,
+            "diagram_id": session.diagram_id,
+            "update_vector": diagram.get("update_vector"),
+            "cells": diagram.get("cells", []),
+        }
 
     # -- diagram operations (PROTOCOL.md 7.4) ------------------------------------------------
     def apply_operation(self, session: Session, conn: Connection, message: dict[str, Any]) -> None:
@@ -160,8 +168,14 @@ class Protocol:
         session.history.record(Entry(sequence_number, str(message.get("operation_id", "")), operation, change))
         session.broadcast(self.operation_event(session, conn, message, sequence_number, diagram), exclude=conn)
 
-    def rejection(self, session: Session, message: dict[str, Any], sequence_number: int, rejection: Rejection,
-                  diagram: dict[str, Any] | None) -> dict[str, Any]:
+    def rejection(
+        self,
+        session: Session,
+        message: dict[str, Any],
+        sequence_number: int,
+        rejection: Rejection,
+        diagram: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "message_type": "operation_rejected",
             "operation_id": message.get("operation_id", ""),
@@ -177,12 +191,14 @@ class Protocol:
             body["affected_cells"] = rejection.affected_cells
         return body
 
-    def after_rejection(self, session: Session, conn: Connection, rejection: Rejection,
-                        diagram: dict[str, Any] | None) -> None:
+    def after_rejection(
+        self, session: Session, conn: Connection, rejection: Rejection, diagram: dict[str, Any] | None
+    ) -> None:
         """0.217 follows some rejections with a state_correction."""
 
-    def operation_event(self, session: Session, conn: Connection, message: dict[str, Any], sequence_number: int,
-                        diagram: dict[str, Any]) -> dict[str, Any]:
+    def operation_event(
+        self, session: Session, conn: Connection, message: dict[str, Any], sequence_number: int, diagram: dict[str, Any]
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
     # -- undo / redo (PROTOCOL.md 7.8) --------------------------------------------------------
@@ -217,8 +233,9 @@ class Protocol:
     def history_message(kind: str, outcome: str) -> dict[str, Any]:
         return {"message_type": "history_operation", "operation_type": kind, "message": outcome}
 
-    def history_applied(self, session: Session, conn: Connection, entry: Entry, kind: str,
-                        diagram: dict[str, Any]) -> None:
+    def history_applied(
+        self, session: Session, conn: Connection, entry: Entry, kind: str, diagram: dict[str, Any]
+    ) -> None:
         raise NotImplementedError
 
     # -- presenter (PROTOCOL.md 7.5) ----------------------------------------------------------
@@ -232,7 +249,8 @@ class Protocol:
     def hand_over_presenter(self, session: Session, leaving: Connection) -> None:
         """The presenter left: the host if connected, else the first writer, else nobody."""
         if not self.is_presenter(session, leaving.user) or session.connections_where(
-                internal_uuid=leaving.user.internal_uuid):
+            internal_uuid=leaving.user.internal_uuid
+        ):
             return
         if session.connections_where(internal_uuid=session.host.internal_uuid):
             session.presenter = self.key_of(session.host)

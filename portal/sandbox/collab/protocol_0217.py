@@ -1,4 +1,5 @@
 """TMI 0.217's collaboration protocol (PROTOCOL.md 9.4-9.6): `?token=`, email identities, old names."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,13 @@ from portal.sandbox.state import SandboxUser
 
 USER_KEYS = ("principal_type", "provider", "provider_id", "display_name", "email")
 EMPTY_USER = dict.fromkeys(USER_KEYS, "")
-SYSTEM_USER = {"principal_type": "user", "provider": "system", "provider_id": "system",
-               "display_name": "System", "email": "system@tmi"}
+SYSTEM_USER = {
+    "principal_type": "user",
+    "provider": "system",
+    "provider_id": "system",
+    "display_name": "System",
+    "email": "system@tmi",
+}
 CORRECTED_REASONS = ("cell_already_exists", "update_nonexistent_cell")
 
 
@@ -39,8 +45,13 @@ class Protocol0217(Protocol):
         return view
 
     def no_session_view(self, tm_id: str, diagram_id: str) -> dict[str, Any] | None:
-        return {"session_id": None, "threat_model_id": tm_id, "diagram_id": diagram_id, "participants": [],
-                "websocket_url": self.hub.websocket_url(tm_id, diagram_id, None)}
+        return {
+            "session_id": None,
+            "threat_model_id": tm_id,
+            "diagram_id": diagram_id,
+            "participants": [],
+            "websocket_url": self.hub.websocket_url(tm_id, diagram_id, None),
+        }
 
     # -- connect --------------------------------------------------------------------------
     def authenticate_socket(self, websocket: WebSocket) -> SandboxUser | JSONResponse:
@@ -53,7 +64,9 @@ class Protocol0217(Protocol):
 
     def collaborate_denied(self) -> JSONResponse:
         # 0.217's collaborate handlers answer 401 where the threat-model gate says 403 (PROTOCOL.md 9.4).
-        return tmi_error(self.state, 401, "unauthorized", "You don't have sufficient permissions to access this threat model")
+        return tmi_error(
+            self.state, 401, "unauthorized", "You don't have sufficient permissions to access this threat model"
+        )
 
     def is_denied(self, session: Session, user: SandboxUser) -> bool:
         return user.provider_id in session.denied
@@ -62,10 +75,14 @@ class Protocol0217(Protocol):
     def participants_update(self, session: Session) -> dict[str, Any]:
         return {
             "message_type": "participants_update",
-            "participants": [{"user": {"user_id": c.user.provider_id, "name": c.user.display_name,
-                                       "email": c.user.email},
-                              "permissions": c.permissions, "last_activity": c.last_activity}
-                             for c in session.participants()],
+            "participants": [
+                {
+                    "user": {"user_id": c.user.provider_id, "name": c.user.display_name, "email": c.user.email},
+                    "permissions": c.permissions,
+                    "last_activity": c.last_activity,
+                }
+                for c in session.participants()
+            ],
             "host": session.host.email,
             "current_presenter": session.presenter or "",
         }
@@ -77,17 +94,29 @@ class Protocol0217(Protocol):
     def join(self, session: Session, conn: Connection) -> None:
         conn.send(self.cells_message(session, "diagram_state_sync"))
         # TMI looks the presenter's email up among connection subs, so this is often an empty User.
-        presenter = next((c.user.principal() for c in session.connections_where(provider_id=session.presenter or "")),
-                         EMPTY_USER)
+        presenter = next(
+            (c.user.principal() for c in session.connections_where(provider_id=session.presenter or "")), EMPTY_USER
+        )
         conn.send({"message_type": "current_presenter", "current_presenter": presenter})
         conn.send(self.participants_update(session))
-        session.broadcast({"message_type": "participant_joined", "joined_user": conn.user.principal(),
-                           "timestamp": self.state.timestamp()}, exclude=conn)
+        session.broadcast(
+            {
+                "message_type": "participant_joined",
+                "joined_user": conn.user.principal(),
+                "timestamp": self.state.timestamp(),
+            },
+            exclude=conn,
+        )
         self.broadcast_participants(session)
 
     def announce_leave(self, session: Session, conn: Connection) -> None:
-        session.broadcast({"message_type": "participant_left", "departed_user": conn.user.principal(),
-                           "timestamp": self.state.timestamp()})
+        session.broadcast(
+            {
+                "message_type": "participant_left",
+                "departed_user": conn.user.principal(),
+                "timestamp": self.state.timestamp(),
+            }
+        )
         self.broadcast_participants(session)
 
     def generation_handlers(self) -> dict[str, Handler]:
@@ -101,8 +130,9 @@ class Protocol0217(Protocol):
             "resync_request": self.on_resync,
         }
 
-    def operation_event(self, session: Session, conn: Connection, message: dict[str, Any], sequence_number: int,
-                        diagram: dict[str, Any]) -> dict[str, Any]:
+    def operation_event(
+        self, session: Session, conn: Connection, message: dict[str, Any], sequence_number: int, diagram: dict[str, Any]
+    ) -> dict[str, Any]:
         # The parsed message re-serialised: unknown keys dropped, initiating_user as the client sent it.
         initiating = message.get("initiating_user")
         operation = message["operation"]
@@ -111,23 +141,34 @@ class Protocol0217(Protocol):
             "initiating_user": initiating if isinstance(initiating, dict) else EMPTY_USER,
             "operation_id": message.get("operation_id", ""),
             "sequence_number": sequence_number,
-            "operation": {"type": operation.get("type"),
-                          "cells": [{k: op[k] for k in ("id", "operation", "data") if k in op}
-                                    for op in operation.get("cells", [])]},
+            "operation": {
+                "type": operation.get("type"),
+                "cells": [
+                    {k: op[k] for k in ("id", "operation", "data") if k in op} for op in operation.get("cells", [])
+                ],
+            },
         }
 
-    def after_rejection(self, session: Session, conn: Connection, rejection: Rejection,
-                        diagram: dict[str, Any] | None) -> None:
+    def after_rejection(
+        self, session: Session, conn: Connection, rejection: Rejection, diagram: dict[str, Any] | None
+    ) -> None:
         if rejection.reason in CORRECTED_REASONS:
             conn.send({"message_type": "state_correction", "update_vector": (diagram or {}).get("update_vector")})
 
-    def history_applied(self, session: Session, conn: Connection, entry: Entry, kind: str,
-                        diagram: dict[str, Any]) -> None:
+    def history_applied(
+        self, session: Session, conn: Connection, entry: Entry, kind: str, diagram: dict[str, Any]
+    ) -> None:
         session.broadcast(self.history_message(kind, "resync_required"))
 
     def on_resync(self, session: Session, conn: Connection, message: dict[str, Any]) -> None:
-        conn.send({"message_type": "resync_response", "method": "rest_api", "diagram_id": session.diagram_id,
-                   "threat_model_id": session.threat_model_id})
+        conn.send(
+            {
+                "message_type": "resync_response",
+                "method": "rest_api",
+                "diagram_id": session.diagram_id,
+                "threat_model_id": session.threat_model_id,
+            }
+        )
 
     # -- presenter and participants (PROTOCOL.md 9.5) ------------------------------------------
     def on_presenter_request(self, session: Session, conn: Connection, message: dict[str, Any]) -> None:
@@ -143,8 +184,9 @@ class Protocol0217(Protocol):
 
     def on_change_presenter(self, session: Session, conn: Connection, message: dict[str, Any]) -> None:
         claimed = message.get("initiating_user")
-        if isinstance(claimed, dict) and any(claimed.get(k) and claimed[k] != getattr(conn.user, k)
-                                             for k in ("provider_id", "email", "display_name")):
+        if isinstance(claimed, dict) and any(
+            claimed.get(k) and claimed[k] != getattr(conn.user, k) for k in ("provider_id", "email", "display_name")
+        ):
             self.security_violation(session, conn)
             return
         new_presenter = message.get("new_presenter")
@@ -173,8 +215,11 @@ class Protocol0217(Protocol):
         session.denied.add(removed_id)  # works even when the target is offline
         targets = session.connections_where(provider_id=removed_id)
         was_presenter = any(self.is_presenter(session, c.user) for c in targets)
-        self.hub.eject(session, targets,
-                       self.error("removed_from_session", "You have been removed from this collaboration session by the host"))
+        self.hub.eject(
+            session,
+            targets,
+            self.error("removed_from_session", "You have been removed from this collaboration session by the host"),
+        )
         if was_presenter:
             session.presenter = self.key_of(session.host)
             self.announce_presenter(session, session.host.principal())

@@ -1,4 +1,5 @@
 """TMI 1.8's collaboration protocol (PROTOCOL.md 6, 7): tickets, User objects, *_request/_event names."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,11 +19,20 @@ from portal.sandbox.state import SandboxUser
 MAX_SOCKETS_PER_USER = 5
 MAX_CLIENTS_PER_SESSION = 50
 
-SERVER_ONLY = frozenset({
-    "participants_update", "diagram_operation_event", "presenter_denied_event", "presenter_request_event",
-    "authorization_denied", "state_correction", "diagram_state_sync", "resync_response", "error",
-    "operation_rejected",
-})
+SERVER_ONLY = frozenset(
+    {
+        "participants_update",
+        "diagram_operation_event",
+        "presenter_denied_event",
+        "presenter_request_event",
+        "authorization_denied",
+        "state_correction",
+        "diagram_state_sync",
+        "resync_response",
+        "error",
+        "operation_rejected",
+    }
+)
 
 
 class Protocol18(Protocol):
@@ -92,8 +102,10 @@ class Protocol18(Protocol):
         return {
             "message_type": "participants_update",
             # TMI reports every participant as a writer on the socket (PROTOCOL.md 7.6).
-            "participants": [{"user": c.user.principal(), "permissions": "writer", "last_activity": c.last_activity}
-                             for c in session.participants()],
+            "participants": [
+                {"user": c.user.principal(), "permissions": "writer", "last_activity": c.last_activity}
+                for c in session.participants()
+            ],
             "host": session.host.principal(),
             "current_presenter": self._user(session.presenter),
         }
@@ -126,8 +138,12 @@ class Protocol18(Protocol):
 
     def unknown_message(self, session: Session, conn: Connection, message_type: str) -> None:
         if message_type in SERVER_ONLY:
-            conn.send(self.error("invalid_message_type",
-                                 f"Message type '{message_type}' is server-only and cannot be sent by clients"))
+            conn.send(
+                self.error(
+                    "invalid_message_type",
+                    f"Message type '{message_type}' is server-only and cannot be sent by clients",
+                )
+            )
         else:
             conn.send(self.error("unsupported_message_type", f"Message type '{message_type}' is not supported"))
 
@@ -137,30 +153,50 @@ class Protocol18(Protocol):
             return
         self.apply_operation(session, conn, message)
 
-    def rejection(self, session: Session, message: dict[str, Any], sequence_number: int, rejection: Rejection,
-                  diagram: dict[str, Any] | None) -> dict[str, Any]:
+    def rejection(
+        self,
+        session: Session,
+        message: dict[str, Any],
+        sequence_number: int,
+        rejection: Rejection,
+        diagram: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         body = super().rejection(session, message, sequence_number, rejection, diagram)
         body["update_vector"] = int((diagram or {}).get("update_vector") or 0)
         return body
 
-    def operation_event(self, session: Session, conn: Connection, message: dict[str, Any], sequence_number: int,
-                        diagram: dict[str, Any]) -> dict[str, Any]:
+    def operation_event(
+        self, session: Session, conn: Connection, message: dict[str, Any], sequence_number: int, diagram: dict[str, Any]
+    ) -> dict[str, Any]:
         return self._event(conn.user, message.get("operation_id", ""), sequence_number, message["operation"], diagram)
 
-    def _event(self, user: SandboxUser, operation_id: str, sequence_number: int, operation: dict[str, Any],
-               diagram: dict[str, Any]) -> dict[str, Any]:
-        return {"message_type": "diagram_operation_event", "initiating_user": user.principal(),
-                "operation_id": operation_id, "sequence_number": sequence_number,
-                "update_vector": int(diagram.get("update_vector") or 0), "operation": operation}
+    def _event(
+        self,
+        user: SandboxUser,
+        operation_id: str,
+        sequence_number: int,
+        operation: dict[str, Any],
+        diagram: dict[str, Any],
+    ) -> dict[str, Any]:
+        return {
+            "message_type": "diagram_operation_event",
+            "initiating_user": user.principal(),
+            "operation_id": operation_id,
+            "sequence_number": sequence_number,
+            "update_vector": int(diagram.get("update_vector") or 0),
+            "operation": operation,
+        }
 
-    def history_applied(self, session: Session, conn: Connection, entry: Entry, kind: str,
-                        diagram: dict[str, Any]) -> None:
+    def history_applied(
+        self, session: Session, conn: Connection, entry: Entry, kind: str, diagram: dict[str, Any]
+    ) -> None:
         # TMI sends the entry's forward operation for undo as well as redo (PROTOCOL.md 7.8).
         session.broadcast(self._event(conn.user, entry.operation_id, entry.sequence_number, entry.operation, diagram))
 
     def on_sync_status(self, session: Session, conn: Connection, message: dict[str, Any]) -> None:
-        conn.send({"message_type": "sync_status_response",
-                   "update_vector": self.diagram_state(session)["update_vector"]})
+        conn.send(
+            {"message_type": "sync_status_response", "update_vector": self.diagram_state(session)["update_vector"]}
+        )
 
     def on_sync(self, session: Session, conn: Connection, message: dict[str, Any]) -> None:
         state = self.diagram_state(session)
@@ -193,15 +229,17 @@ class Protocol18(Protocol):
                 conn.send(self.error("invalid_participant", missing))
             return None
         real = targets[0].user
-        if any(claimed.get(key) and claimed[key] != getattr(real, key)
-               for key in ("provider_id", "email", "display_name")):
+        if any(
+            claimed.get(key) and claimed[key] != getattr(real, key) for key in ("provider_id", "email", "display_name")
+        ):
             self.security_violation(session, conn)
             return None
         return targets[0]
 
     def on_change_presenter(self, session: Session, conn: Connection, message: dict[str, Any]) -> None:
-        target = self._target(session, conn, message.get("new_presenter"),
-                              "Cannot change presenter to user not in session")
+        target = self._target(
+            session, conn, message.get("new_presenter"), "Cannot change presenter to user not in session"
+        )
         if target is None or not self.is_host(session, conn.user):
             return
         session.presenter = self.key_of(target.user)
@@ -227,8 +265,11 @@ class Protocol18(Protocol):
             return
         session.denied.add(target.user.internal_uuid)
         was_presenter = self.is_presenter(session, target.user)
-        self.hub.eject(session, session.connections_where(internal_uuid=target.user.internal_uuid),
-                       self.error("removed_from_session", "You have been removed from this collaboration session by the host"))
+        self.hub.eject(
+            session,
+            session.connections_where(internal_uuid=target.user.internal_uuid),
+            self.error("removed_from_session", "You have been removed from this collaboration session by the host"),
+        )
         if was_presenter:
             session.presenter = self.key_of(session.host)
         self.broadcast_participants(session)

@@ -1,4 +1,5 @@
 """Collaboration over REST (PROTOCOL.md 6.2-6.4, 9.4), plus the sandbox's socket-drop fault hook and socket list."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,11 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         user = authenticate(state, request)
         if user is None:
             return protocol.anonymous_session_list()
-        readable = [s for s in hub.sessions()
-                    if (tm := state.get_threat_model(s.threat_model_id)) and state.role_of(user, tm) is not None]
+        readable = [
+            s
+            for s in hub.sessions()
+            if (tm := state.get_threat_model(s.threat_model_id)) and state.role_of(user, tm) is not None
+        ]
         return JSONResponse([protocol.session_view(s) for s in readable])
 
     async def ws_ticket(request: Request) -> Response:
@@ -79,12 +83,20 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     async def list_sockets(request: Request) -> Response:
         """Introspection for tests: every collaboration socket the sandbox holds open, so a test can
         tell that a client left nothing behind (TMI caps sockets per user, PROTOCOL.md 7.1)."""
-        return JSONResponse({"sockets": [
-            {"user": conn.user.provider_id, "diagram_id": session.diagram_id, "session_id": session.id}
-            for session in hub.sessions() for conn in session.connections]})
+        return JSONResponse(
+            {
+                "sockets": [
+                    {"user": conn.user.provider_id, "diagram_id": session.diagram_id, "session_id": session.id}
+                    for session in hub.sessions()
+                    for conn in session.connections
+                ]
+            }
+        )
 
     found = [
-        Route("/threat_models/{tm_id}/diagrams/{diagram_id}/collaborate", collaborate, methods=["GET", "POST", "DELETE"]),
+        Route(
+            "/threat_models/{tm_id}/diagrams/{diagram_id}/collaborate", collaborate, methods=["GET", "POST", "DELETE"]
+        ),
         Route(protocol.session_list_path, session_list, methods=["GET"]),
         Route("/_sandbox/sockets/drop", drop_sockets, methods=["POST"]),
         Route("/_sandbox/sockets", list_sockets, methods=["GET"]),

@@ -4,6 +4,7 @@ Handlers never await a socket: they queue messages on each connection's outbox, 
 task per connection sends them in order. That keeps every state change atomic on the event loop
 and makes "error frame, then close" come out in that order.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ TMI (Gorilla) produces all three (PROTOCOL.md 7.11). ASGI has no event for them,
 reach the uvicorn protocol object behind the socket (its websockets-sansio implementation, which
 uvicorn picks whenever `websockets` is installed). They are the only uvicorn-specific code here.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """1.8's WebSocket tickets (PROTOCOL.md 6.3): opaque, single use, short-lived, bound to user and session."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ class TicketBook:
 
     def issue(self, user: SandboxUser, session_id: str) -> str:
         ticket = self.state.new_opaque_token(32)  # 43 base64url characters
-        self._tickets[ticket] = Ticket(user.internal_uuid, session_id,
-                                       self.state.now() + self.state.config.ws_ticket_seconds)
+        self._tickets[ticket] = Ticket(
+            user.internal_uuid, session_id, self.state.now() + self.state.config.ws_ticket_seconds
+        )
         return ticket
 
     def redeem(self, ticket: str) -> Ticket | None:

@@ -1,4 +1,5 @@
 """The collaboration WebSocket endpoint: `/threat_models/{tm}/diagrams/{d}/ws` (PROTOCOL.md 7.1, 9.5)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -58,19 +59,23 @@ def check_before_upgrade(hub: Hub, websocket: WebSocket, tm_id: str, diagram_id:
     user = protocol.authenticate_socket(websocket)
     if not isinstance(user, SandboxUser):
         return user
-    target = resolve(hub.state, user, tm_id, diagram_id, with_groups=protocol.socket_groups,
-                     denied=protocol.forbidden())
+    target = resolve(
+        hub.state, user, tm_id, diagram_id, with_groups=protocol.socket_groups, denied=protocol.forbidden()
+    )
     if not isinstance(target, Target):
         return target
     return protocol.admit(websocket, user, hub.session_for(diagram_id)) or user
 
 
-def admit_after_upgrade(hub: Hub, conn: Connection, tm_id: str, diagram_id: str,
-                        requested_session: str | None) -> Session | None:
+def admit_after_upgrade(
+    hub: Hub, conn: Connection, tm_id: str, diagram_id: str, requested_session: str | None
+) -> Session | None:
     """Join the diagram's session (creating it if needed), or queue the refusal and return None."""
     protocol = hub.protocol
     if protocol.permissions(conn.user, tm_id) is None:
-        conn.send(protocol.error("unauthorized", "You don't have sufficient permissions to collaborate on this diagram"))
+        conn.send(
+            protocol.error("unauthorized", "You don't have sufficient permissions to collaborate on this diagram")
+        )
         conn.abort()
         return None
     session = hub.session_for(diagram_id) or hub.create_session(tm_id, diagram_id, conn.user)
@@ -78,7 +83,9 @@ def admit_after_upgrade(hub: Hub, conn: Connection, tm_id: str, diagram_id: str,
         conn.close(1000, "Session ID mismatch")
         return None
     if protocol.is_denied(session, conn.user):
-        conn.send(protocol.error("access_denied", "You have been removed from this collaboration session and cannot rejoin"))
+        conn.send(
+            protocol.error("access_denied", "You have been removed from this collaboration session and cannot rejoin")
+        )
         conn.abort()
         return None
     hub.attach(session, conn)

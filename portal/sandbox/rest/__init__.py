@@ -6,6 +6,7 @@ Modules: `pipeline` (the checks every request passes, in the real middleware ord
 `metadata`, `bulk`, and the helpers `shapes` (wire views), `acl`, `patch` (RFC 6902), `locking` (If-Match),
 `filters` and `normalise` (1.8's enum normaliser).
 """
+
 from __future__ import annotations
 
 from starlette.routing import Route
@@ -23,8 +24,11 @@ def routes(state: SandboxState) -> list[Route]:
         groups += threat_models.restore_operations()
         groups += client_credentials.operations()  # 0.217 has no service accounts
     for kind in children.KINDS:
-        groups += [*children.operations(kind, legacy), *bulk.operations(the_spec, kind),
-                   *metadata.operations(the_spec, kind)]
+        groups += [
+            *children.operations(kind, legacy),
+            *bulk.operations(the_spec, kind),
+            *metadata.operations(the_spec, kind),
+        ]
     # Literal segments (bulk, restore) must be tried before the {id}/{key} templates beside them.
     groups.sort(key=lambda group: "{" in group[0].rsplit("/", 1)[-1])
     return [r for path, ops in groups for r in route(state, path, ops)]

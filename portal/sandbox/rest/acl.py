@@ -1,4 +1,5 @@
 """Authorization lists as clients send them, turned into stored entries (PROTOCOL.md 4 and 9.3)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,14 +8,20 @@ from portal.sandbox.rest.pipeline import Call, Problem, forbidden, invalid_input
 from portal.sandbox.rest.shapes import creator_entry
 from portal.sandbox.state import ROLE_RANK, SandboxState, SandboxUser
 
-UNKNOWN_USER_ON_WRITE = ("The request references an entity that does not exist. "
-                         "Users must log in at least once before they can be granted access.")
-UNKNOWN_USER_ON_PATCH = ("One or more users in the authorization list do not exist. "
-                         "Users must log in at least once before they can be granted access.")
+UNKNOWN_USER_ON_WRITE = (
+    "The request references an entity that does not exist. "
+    "Users must log in at least once before they can be granted access."
+)
+UNKNOWN_USER_ON_PATCH = (
+    "One or more users in the authorization list do not exist. "
+    "Users must log in at least once before they can be granted access."
+)
 OWNER_ONLY = "Only the owner can change ownership or authorization"
 
 
-def resolve(state: SandboxState, entries: list[dict[str, Any]] | None, *, on_patch: bool = False) -> list[dict[str, Any]]:
+def resolve(
+    state: SandboxState, entries: list[dict[str, Any]] | None, *, on_patch: bool = False
+) -> list[dict[str, Any]]:
     """Stored entries for a requested list. 1.8 resolves users to known accounts and refuses
     duplicates; 0.217 keeps what was sent (its matching is loose)."""
     entries = entries or []
@@ -57,8 +64,9 @@ def _user_for(state: SandboxState, entry: dict[str, Any], *, on_patch: bool) -> 
     return user
 
 
-def with_server_entries(state: SandboxState, creator: SandboxUser, entries: list[dict[str, Any]], *,
-                        confidential: bool = False) -> list[dict[str, Any]]:
+def with_server_entries(
+    state: SandboxState, creator: SandboxUser, entries: list[dict[str, Any]], *, confidential: bool = False
+) -> list[dict[str, Any]]:
     """The entries `POST /threat_models` adds: the creator as owner (both generations), and at 1.8
     the reviewers' and automation groups."""
     own = creator_entry(state, creator)
@@ -81,14 +89,17 @@ def _same_subject(state: SandboxState, entry: dict[str, Any], own: dict[str, Any
 
 
 def _signature(entries: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
-    return sorted((e.get("principal_type", ""), e.get("provider", ""), e.get("provider_id", ""), e.get("role", ""))
-                  for e in entries)
+    return sorted(
+        (e.get("principal_type", ""), e.get("provider", ""), e.get("provider_id", ""), e.get("role", ""))
+        for e in entries
+    )
 
 
 def require_owner_to_change(call: Call, *, acl: list[dict[str, Any]] | None = None, owner: Any = None) -> None:
     """403 unless the caller owns the model, when the owner or the ACL would change."""
     tm = call.tm or {}
-    changed = (acl is not None and _signature(acl) != _signature(tm.get("authorization", []))) or \
-              (owner is not None and owner != tm.get("owner"))
+    changed = (acl is not None and _signature(acl) != _signature(tm.get("authorization", []))) or (
+        owner is not None and owner != tm.get("owner")
+    )
     if changed and call.role != "owner":
         raise forbidden(call.state, OWNER_ONLY)

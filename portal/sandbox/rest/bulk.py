@@ -1,6 +1,7 @@
 """`.../{children}/bulk`: create or replace up to 20 children at once; threats also take bulk
 JSON Patch and bulk delete (PROTOCOL.md 5.3). Each item follows the single-item rules, without
 If-Match; the whole request fails before any change if one target is missing."""
+
 from __future__ import annotations
 
 import copy
@@ -21,16 +22,21 @@ def create_many(call: Call, kind: Kind) -> Response:
 
 def replace_many(call: Call, kind: Kind) -> Response:
     targets = [children.find(call, kind, item["id"]) for item in call.body]
-    updated = [children.store(call, kind, obj, children.replacement(call.state, kind, obj, item), conditional=False)
-               for obj, item in zip(targets, call.body)]
+    updated = [
+        children.store(call, kind, obj, children.replacement(call.state, kind, obj, item), conditional=False)
+        for obj, item in zip(targets, call.body)
+    ]
     return call.json(copy.deepcopy(updated))
 
 
 def patch_many(call: Call, kind: Kind) -> Response:
     targets = [children.find(call, kind, item["id"]) for item in call.body["patches"]]
-    updated = [children.store(call, kind, obj, children.patched(kind, obj, item["operations"]),
-                              check_schema=True, conditional=False)
-               for obj, item in zip(targets, call.body["patches"])]
+    updated = [
+        children.store(
+            call, kind, obj, children.patched(kind, obj, item["operations"]), check_schema=True, conditional=False
+        )
+        for obj, item in zip(targets, call.body["patches"])
+    ]
     return call.json(copy.deepcopy(updated))
 
 

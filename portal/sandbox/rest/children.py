@@ -1,6 +1,7 @@
 """The threat model's children: threats, diagrams, documents, assets, notes, repositories
 (PROTOCOL.md 5.3-5.5 and 9.3). One set of handlers, parametrised by `Kind`; diagrams add their
 cell and session rules through `diagrams.py`."""
+
 from __future__ import annotations
 
 import copy
@@ -13,12 +14,24 @@ from starlette.responses import Response
 from portal.sandbox.rest import diagrams, filters, locking, patch, shapes
 from portal.sandbox.rest.pipeline import Call, Operation, invalid_input, not_found
 from portal.sandbox.rest.spec import load as load_spec
-from portal.sandbox.rest.threat_models import ITEM as TM_ITEM, include_deleted
+from portal.sandbox.rest.threat_models import ITEM as TM_ITEM
+from portal.sandbox.rest.threat_models import include_deleted
 from portal.sandbox.state import SandboxState, new_uuid
 
 # What the server owns on every child; a PATCH may not change them and PUT keeps them.
-SERVER_FIELDS = ("id", "alias", "threat_model_id", "created_at", "modified_at", "deleted_at", "auto_generated",
-                 "update_vector", "access_status", "content_source", "access_diagnostics")
+SERVER_FIELDS = (
+    "id",
+    "alias",
+    "threat_model_id",
+    "created_at",
+    "modified_at",
+    "deleted_at",
+    "auto_generated",
+    "update_vector",
+    "access_status",
+    "content_source",
+    "access_diagnostics",
+)
 PATCH_NEVER = ("id", "alias", "created_at", "modified_at")
 
 
@@ -40,7 +53,11 @@ class Kind:
         return f"{self.list_path}/{{{self.id_param}}}"
 
     def missing(self) -> str:
-        return f"{self.label} not found in this threat model" if self.collection == "diagrams" else f"{self.label} not found"
+        return (
+            f"{self.label} not found in this threat model"
+            if self.collection == "diagrams"
+            else f"{self.label} not found"
+        )
 
 
 KINDS = (
@@ -77,8 +94,15 @@ def _defaults(state: SandboxState, kind: Kind) -> dict[str, Any]:
     return out
 
 
-def new_child(state: SandboxState, tm: dict[str, Any], kind: Kind, body: dict[str, Any], *,
-              child_id: str | None = None, at: str | None = None) -> dict[str, Any]:
+def new_child(
+    state: SandboxState,
+    tm: dict[str, Any],
+    kind: Kind,
+    body: dict[str, Any],
+    *,
+    child_id: str | None = None,
+    at: str | None = None,
+) -> dict[str, Any]:
     """Store a child as its POST does (shared with the seed)."""
     now = at or state.timestamp()
     obj: dict[str, Any] = {"id": child_id or new_uuid(), **_defaults(state, kind)}
@@ -103,19 +127,30 @@ def new_child(state: SandboxState, tm: dict[str, Any], kind: Kind, body: dict[st
 def list_children(call: Call, kind: Kind) -> Response:
     items = shapes.live(call.tm.get(kind.collection, []), include_deleted(call))
     if kind.collection == "threats":
-        items = filters.sort(filters.apply(items, _threat_filters(call.query)), call.query.get("sort") or "created_at:desc")
+        items = filters.sort(
+            filters.apply(items, _threat_filters(call.query)), call.query.get("sort") or "created_at:desc"
+        )
     views = [shapes.list_item(call.state, kind.collection, obj) for obj in items]
     return call.json(shapes.page(call.state, kind.collection, views, call.query))
 
 
 def _threat_filters(query: dict[str, Any]) -> list[filters.Predicate]:
-    score_tests = {"gt": lambda a, b: a > b, "lt": lambda a, b: a < b, "eq": lambda a, b: a == b,
-                   "ge": lambda a, b: a >= b, "le": lambda a, b: a <= b}
+    score_tests = {
+        "gt": lambda a, b: a > b,
+        "lt": lambda a, b: a < b,
+        "eq": lambda a, b: a == b,
+        "ge": lambda a, b: a >= b,
+        "le": lambda a, b: a <= b,
+    }
     predicates = [
-        *filters.contains(query, "name"), *filters.contains(query, "description"),
+        *filters.contains(query, "name"),
+        *filters.contains(query, "description"),
         *[p for name in ("threat_type", "severity", "priority", "status") for p in filters.one_of(query, name)],
-        *filters.equals(query, "mitigated"), *filters.equals(query, "diagram_id"), *filters.equals(query, "cell_id"),
-        *filters.time_window(query, "created_at"), *filters.time_window(query, "modified_at"),
+        *filters.equals(query, "mitigated"),
+        *filters.equals(query, "diagram_id"),
+        *filters.equals(query, "cell_id"),
+        *filters.time_window(query, "created_at"),
+        *filters.time_window(query, "modified_at"),
     ]
     for suffix, test in score_tests.items():
         bound = query.get(f"score_{suffix}")
@@ -166,8 +201,15 @@ def patched(kind: Kind, obj: dict[str, Any], document: Any) -> dict[str, Any]:
     return patch.keep_server_fields(obj, patch.apply(obj, document), SERVER_FIELDS)
 
 
-def store(call: Call, kind: Kind, obj: dict[str, Any], new: dict[str, Any], *, check_schema: bool = False,
-          conditional: bool = True) -> dict[str, Any]:
+def store(
+    call: Call,
+    kind: Kind,
+    obj: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    check_schema: bool = False,
+    conditional: bool = True,
+) -> dict[str, Any]:
     """Write `new` over `obj`: session check and cell rules for diagrams, schema check for
     patches, then the lock (If-Match when `conditional`, else a silent version bump for bulk)."""
     state = call.state
@@ -217,12 +259,22 @@ def operations(kind: Kind, legacy: bool) -> list[tuple[str, list[Operation]]]:
         return functools.partial(handler, kind=kind)
 
     ops = [
-        (kind.list_path, [Operation(kind.list_path, "GET", bind(list_children), "reader"),
-                          Operation(kind.list_path, "POST", bind(create_child), "writer")]),
-        (kind.item_path, [Operation(kind.item_path, "GET", bind(get_child), "reader"),
-                          Operation(kind.item_path, "PUT", bind(put_child), "writer"),
-                          Operation(kind.item_path, "PATCH", bind(patch_child), "writer"),
-                          Operation(kind.item_path, "DELETE", bind(delete_child), kind.delete_role)]),
+        (
+            kind.list_path,
+            [
+                Operation(kind.list_path, "GET", bind(list_children), "reader"),
+                Operation(kind.list_path, "POST", bind(create_child), "writer"),
+            ],
+        ),
+        (
+            kind.item_path,
+            [
+                Operation(kind.item_path, "GET", bind(get_child), "reader"),
+                Operation(kind.item_path, "PUT", bind(put_child), "writer"),
+                Operation(kind.item_path, "PATCH", bind(patch_child), "writer"),
+                Operation(kind.item_path, "DELETE", bind(delete_child), kind.delete_role),
+            ],
+        ),
     ]
     if not legacy:
         restore = kind.item_path + "/restore"

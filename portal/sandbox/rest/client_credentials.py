@@ -5,6 +5,7 @@ The secret is shown once, in the create response, and kept only as a hash. The O
 administrators and security reviewers may create credentials; the seeded sandbox has neither, so
 the sandbox's rule is that any signed-in person may, and only service accounts themselves may not.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,14 @@ ITEM = "/me/client_credentials/{credential_id}"
 
 def _info(record: ServiceCredential) -> dict[str, Any]:
     """`ClientCredentialInfo`: everything but the secret."""
-    body: dict[str, Any] = {"id": record.id, "client_id": record.client_id, "name": record.name,
-                            "is_active": True, "created_at": record.created_at, "modified_at": record.created_at}
+    body: dict[str, Any] = {
+        "id": record.id,
+        "client_id": record.client_id,
+        "name": record.name,
+        "is_active": True,
+        "created_at": record.created_at,
+        "modified_at": record.created_at,
+    }
     if record.description:
         body["description"] = record.description
     if record.expires_at_text:
@@ -51,23 +58,35 @@ def create_credential(call: Call) -> Response:
             raise invalid_input("expires_at must be an RFC 3339 date-time") from None
         if expires_at <= call.state.now():
             raise invalid_input("expires_at must be in the future")
-    record, secret = call.state.credential_create(call.user, name=body["name"],
-                                                  description=body.get("description") or "",
-                                                  expires_at=expires_at, expires_at_text=expires_text)
+    record, secret = call.state.credential_create(
+        call.user,
+        name=body["name"],
+        description=body.get("description") or "",
+        expires_at=expires_at,
+        expires_at_text=expires_text,
+    )
     view = {k: v for k, v in _info(record).items() if k not in ("is_active", "modified_at", "last_used_at")}
     return call.json({**view, "client_secret": secret}, 201)
 
 
 def _owned(call: Call) -> list[ServiceCredential]:
-    return sorted((c for c in call.state.credentials.values() if c.owner_uuid == call.user.internal_uuid),
-                  key=lambda c: c.created_at)
+    return sorted(
+        (c for c in call.state.credentials.values() if c.owner_uuid == call.user.internal_uuid),
+        key=lambda c: c.created_at,
+    )
 
 
 def list_credentials(call: Call) -> Response:
     limit, offset = int(call.query.get("limit") or 20), int(call.query.get("offset") or 0)
     owned = _owned(call)
-    return call.json({"credentials": [_info(c) for c in owned[offset:offset + limit]], "total": len(owned),
-                      "limit": limit, "offset": offset})
+    return call.json(
+        {
+            "credentials": [_info(c) for c in owned[offset : offset + limit]],
+            "total": len(owned),
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
 def delete_credential(call: Call) -> Response:
@@ -80,7 +99,12 @@ def delete_credential(call: Call) -> Response:
 
 def operations() -> list[tuple[str, list[Operation]]]:
     return [
-        (COLLECTION, [Operation(COLLECTION, "GET", list_credentials, None),
-                      Operation(COLLECTION, "POST", create_credential, None)]),
+        (
+            COLLECTION,
+            [
+                Operation(COLLECTION, "GET", list_credentials, None),
+                Operation(COLLECTION, "POST", create_credential, None),
+            ],
+        ),
         (ITEM, [Operation(ITEM, "DELETE", delete_credential, None)]),
     ]

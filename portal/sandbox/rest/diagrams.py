@@ -1,5 +1,6 @@
 """What diagrams add to the generic child rules (PROTOCOL.md 5.4 and 9.3): cells, update_vector,
 and no REST writes while a collaboration session is live."""
+
 from __future__ import annotations
 
 import copy
@@ -14,8 +15,13 @@ EDGE_SHAPES = ("flow", "edge")
 
 def fresh(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     """A new diagram: `POST` takes only name and type; cells come later by PUT or WebSocket."""
-    diagram: dict[str, Any] = {"name": body["name"], "type": body.get("type", DIAGRAM_TYPE), "cells": [],
-                               "update_vector": 0, "image": {}}
+    diagram: dict[str, Any] = {
+        "name": body["name"],
+        "type": body.get("type", DIAGRAM_TYPE),
+        "cells": [],
+        "update_vector": 0,
+        "image": {},
+    }
     if not state.config.is_legacy:
         diagram["auto_generated"] = False
     return diagram
@@ -23,8 +29,10 @@ def fresh(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
 
 def refuse_during_session(state: SandboxState, diagram_id: str, action: str) -> None:
     if state.has_active_session(diagram_id):
-        raise conflict(f"Cannot {action} diagram while collaboration session is active. "
-                       "Please end the collaboration session first.")
+        raise conflict(
+            f"Cannot {action} diagram while collaboration session is active. "
+            "Please end the collaboration session first."
+        )
 
 
 def flat_to_nested(cell: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """List filters and sorting shared by the threat-model and threat lists (PROTOCOL.md 5.2, 5.3)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -26,12 +27,14 @@ def time_window(query: dict[str, Any], field: str, prefix: str | None = None) ->
         try:
             limit = _when(bound)
         except ValueError:
-            raise invalid_input(f"parameter \"{prefix}_{suffix}\" in query has an error: not an RFC 3339 time") from None
+            raise invalid_input(f'parameter "{prefix}_{suffix}" in query has an error: not an RFC 3339 time') from None
         tests.append(lambda item, f=field, lim=limit, cmp=compare: bool(item.get(f)) and cmp(_when(item[f]), lim))
     return tests
 
 
-def contains(query: dict[str, Any], name: str, text_of: Callable[[Item], Iterable[str]] | None = None) -> list[Predicate]:
+def contains(
+    query: dict[str, Any], name: str, text_of: Callable[[Item], Iterable[str]] | None = None
+) -> list[Predicate]:
     """Case-insensitive substring match of the parameter against one or more texts of the item."""
     needle = query.get(name)
     if not needle:
@@ -51,6 +54,7 @@ def one_of(query: dict[str, Any], name: str) -> list[Predicate]:
         value = item.get(name)
         values = value if isinstance(value, list) else [value]
         return any(str(v).lower() in wanted_set for v in values if v is not None)
+
     return [test]
 
 
@@ -75,6 +79,11 @@ def sort(items: list[Item], spec: str) -> list[Item]:
         direction = (direction or "asc").lower()
         if field not in SORTABLE or direction not in ("asc", "desc"):
             raise invalid_input(f"Invalid sort parameter: {part}")
-        result.sort(key=lambda i: (i.get(field) is None, str(i.get(field)) if not isinstance(i.get(field), (int, float))
-                                   else f"{i.get(field):020.6f}"), reverse=direction == "desc")
+        result.sort(
+            key=lambda i: (
+                i.get(field) is None,
+                str(i.get(field)) if not isinstance(i.get(field), (int, float)) else f"{i.get(field):020.6f}",
+            ),
+            reverse=direction == "desc",
+        )
     return result

@@ -1,12 +1,15 @@
 """TMI 1.8's optimistic locking (PROTOCOL.md 5.1). 0.217 has none."""
+
 from __future__ import annotations
 
 import re
 
 from portal.sandbox.rest.pipeline import Call, Problem
 
-DEPRECATION_WARNING = ('299 - "If-Match header (or body \'version\') is required for PUT/PATCH; '
-                       'future releases will return 428 Precondition Required"')
+DEPRECATION_WARNING = (
+    "299 - \"If-Match header (or body 'version') is required for PUT/PATCH; "
+    'future releases will return 428 Precondition Required"'
+)
 _IF_MATCH = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 
@@ -34,8 +37,11 @@ def check_and_bump(call: Call, entity_id: str, body_version: object = None) -> N
     current = versions.setdefault(entity_id, 1)
     expected = expected_version(call, body_version)
     if isinstance(expected, int) and expected != current:
-        raise Problem(409, "version_mismatch",
-                      f"Resource version mismatch: expected {expected}, current {current}. Re-read and retry.")
+        raise Problem(
+            409,
+            "version_mismatch",
+            f"Resource version mismatch: expected {expected}, current {current}. Re-read and retry.",
+        )
     versions[entity_id] = current + 1
     if expected is None:
         call.headers.update({"Deprecation": "true", "Warning": DEPRECATION_WARNING})

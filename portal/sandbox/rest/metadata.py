@@ -1,4 +1,5 @@
 """`.../metadata` on a threat model and on each child (PROTOCOL.md 5.6): plain arrays of {key, value}."""
+
 from __future__ import annotations
 
 import functools
@@ -10,7 +11,8 @@ from starlette.responses import Response
 from portal.sandbox.rest import children
 from portal.sandbox.rest.children import Kind
 from portal.sandbox.rest.pipeline import Call, Operation, conflict, declared, invalid_input, not_found
-from portal.sandbox.rest.spec import Spec, load as load_spec
+from portal.sandbox.rest.spec import Spec
+from portal.sandbox.rest.spec import load as load_spec
 from portal.sandbox.rest.threat_models import ITEM as TM_ITEM
 
 
@@ -56,8 +58,12 @@ def get_metadata(call: Call, kind: Kind | None) -> Response:
 
 # PROTOCOL.md 5.6: PUT .../metadata/{key} takes {"value"}. The 1.8 spec declares the assets variant
 # as a whole Metadata object (key required); the sandbox accepts both forms everywhere.
-PUT_BODY = {"type": "object", "required": ["value"], "additionalProperties": False,
-            "properties": {"key": {"type": "string"}, "value": {"type": "string", "minLength": 1, "maxLength": 1024}}}
+PUT_BODY = {
+    "type": "object",
+    "required": ["value"],
+    "additionalProperties": False,
+    "properties": {"key": {"type": "string"}, "value": {"type": "string", "minLength": 1, "maxLength": 1024}},
+}
 
 
 def put_metadata(call: Call, kind: Kind | None) -> Response:

@@ -1,4 +1,5 @@
 """RFC 6902 JSON Patch, applied to a copy of a stored object (PROTOCOL.md 5.1)."""
+
 from __future__ import annotations
 
 import copy

@@ -5,6 +5,7 @@ path UUIDs (400) -> authentication (401) -> enum normaliser (1.8) -> query and b
 against the spec (400) -> threat-model gate (404/403) -> the handler. Handlers raise `Problem` for
 any TMI error; the pipeline renders it.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,14 +21,27 @@ from starlette.routing import Route
 from portal.sandbox import auth
 from portal.sandbox.bodies import media_type
 from portal.sandbox.errors import tmi_error
-from portal.sandbox.rest import normalise, spec as spec_module
+from portal.sandbox.rest import normalise
+from portal.sandbox.rest import spec as spec_module
 from portal.sandbox.state import ROLE_RANK, SandboxState, SandboxUser
 
 FORBIDDEN_18 = "You don't have sufficient permissions to perform this action"
 FORBIDDEN_0217 = "Insufficient permissions to access this threat model"
 # Fields the server owns. A POST/PUT body naming one is rejected before schema validation (PROTOCOL.md 5.1).
-READ_ONLY_FIELDS = ("id", "alias", "created_at", "modified_at", "deleted_at", "created_by", "owner",
-                    "threat_model_id", "auto_generated", "update_vector", "status_updated", "version")
+READ_ONLY_FIELDS = (
+    "id",
+    "alias",
+    "created_at",
+    "modified_at",
+    "deleted_at",
+    "created_by",
+    "owner",
+    "threat_model_id",
+    "auto_generated",
+    "update_vector",
+    "status_updated",
+    "version",
+)
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -58,6 +72,7 @@ def conflict(description: str) -> Problem:
 @dataclass
 class Call:
     """What a handler gets: the caller, the checked inputs, and the threat model it is under."""
+
     state: SandboxState
     request: Request
     user: SandboxUser
@@ -85,6 +100,7 @@ Handler = Callable[[Call], Response]  # synchronous: the state lives on the even
 @dataclass(frozen=True)
 class Operation:
     """One (path, method) of the spec, with the role its `x-tmi-authz` asks for (PROTOCOL.md 4)."""
+
     path: str  # the spec's path template, e.g. /threat_models/{threat_model_id}/threats
     method: str
     handler: Handler
@@ -96,8 +112,11 @@ class Operation:
 def declared(spec: spec_module.Spec, path: str, handlers: dict[str, tuple[Handler, str | None]]) -> list[Operation]:
     """Operations for the methods the generation's spec declares on `path` (the others stay 405/404)."""
     methods = spec.document["paths"].get(path, {})
-    return [Operation(path, method, handler, role) for method, (handler, role) in handlers.items()
-            if method.lower() in methods]
+    return [
+        Operation(path, method, handler, role)
+        for method, (handler, role) in handlers.items()
+        if method.lower() in methods
+    ]
 
 
 def route(state: SandboxState, path: str, ops: list[Operation]) -> list[Route]:
@@ -112,6 +131,7 @@ def _endpoint(state: SandboxState, op: Operation):
             return auth.unauthorized(state)  # the JWT middleware's 401, with no WWW-Authenticate
         except Problem as problem:
             return tmi_error(state, problem.status, problem.error, problem.description, headers=problem.headers)
+
     return endpoint
 
 
@@ -211,7 +231,7 @@ def _checked_query(state: SandboxState, spec: spec_module.Spec, op: Operation, r
         values = request.query_params.getlist(param.name)
         if not values:
             if param.required:
-                raise invalid_input(f"parameter \"{param.name}\" in query has an error: value is required but missing")
+                raise invalid_input(f'parameter "{param.name}" in query has an error: value is required but missing')
             if "default" in param.schema:
                 out[param.name] = param.schema["default"]
             continue
@@ -228,7 +248,7 @@ def _checked_query(state: SandboxState, spec: spec_module.Spec, op: Operation, r
                 raise invalid_input("Limit must be between 1 and 100")
         errors = spec.schema_errors(param.schema, value)
         if errors:
-            raise invalid_input(f"parameter \"{param.name}\" in query has an error: {errors[0]}")
+            raise invalid_input(f'parameter "{param.name}" in query has an error: {errors[0]}')
         out[param.name] = value
     return out
 
@@ -241,10 +261,9 @@ def _coerce(name: str, schema: dict[str, Any], raw: str) -> Any:
         if kind == "number":
             return float(raw)
     except ValueError:
-        raise invalid_input(f"parameter \"{name}\" in query has an error: value {raw!r} is not a {kind}") from None
+        raise invalid_input(f'parameter "{name}" in query has an error: value {raw!r} is not a {kind}') from None
     if kind == "boolean":
         if raw.lower() not in ("true", "false"):
-            raise invalid_input(f"parameter \"{name}\" in query has an error: value {raw!r} is not a boolean")
+            raise invalid_input(f'parameter "{name}" in query has an error: value {raw!r} is not a boolean')
         return raw.lower() == "true"
     return raw
-

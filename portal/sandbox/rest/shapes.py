@@ -3,6 +3,7 @@
 Threat models are stored in the running generation's own shape with their children embedded; these
 functions only shape views of them (list items, full objects, principals).
 """
+
 from __future__ import annotations
 
 import copy
@@ -11,8 +12,14 @@ from typing import Any
 from portal.sandbox.state import SandboxState, SandboxUser
 
 CHILD_KEYS = ("threats", "diagrams", "documents", "assets", "notes", "repositories")
-_COUNT_KEYS = {"documents": "document_count", "repositories": "repo_count", "diagrams": "diagram_count",
-               "threats": "threat_count", "assets": "asset_count", "notes": "note_count"}
+_COUNT_KEYS = {
+    "documents": "document_count",
+    "repositories": "repo_count",
+    "diagrams": "diagram_count",
+    "threats": "threat_count",
+    "assets": "asset_count",
+    "notes": "note_count",
+}
 DEFAULT_FRAMEWORK = "STRIDE"
 
 
@@ -55,7 +62,9 @@ def framework(tm: dict[str, Any]) -> str:
     return tm.get("threat_model_framework") or DEFAULT_FRAMEWORK
 
 
-def tm_full(state: SandboxState, tm: dict[str, Any], *, children: bool = True, include_deleted: bool = False) -> dict[str, Any]:
+def tm_full(
+    state: SandboxState, tm: dict[str, Any], *, children: bool = True, include_deleted: bool = False
+) -> dict[str, Any]:
     body = {k: copy.deepcopy(v) for k, v in tm.items() if k not in CHILD_KEYS}
     body["authorization"] = acl_view(state, tm.get("authorization", []))
     if not state.config.is_legacy:
@@ -73,8 +82,11 @@ def _owner_string(principal: Any) -> str:
 
 
 def tm_list_item(state: SandboxState, tm: dict[str, Any]) -> dict[str, Any]:
-    item: dict[str, Any] = {k: tm[k] for k in ("id", "name", "description", "created_at", "modified_at", "issue_uri",
-                                                "status", "status_updated") if tm.get(k) is not None}
+    item: dict[str, Any] = {
+        k: tm[k]
+        for k in ("id", "name", "description", "created_at", "modified_at", "issue_uri", "status", "status_updated")
+        if tm.get(k) is not None
+    }
     item["threat_model_framework"] = framework(tm)
     for key, count_key in _COUNT_KEYS.items():
         item[count_key] = len(live(tm.get(key, [])))
@@ -88,10 +100,31 @@ def tm_list_item(state: SandboxState, tm: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-_DIAGRAM_ITEM_18 = ("id", "name", "type", "description", "created_at", "modified_at", "image", "include_in_report",
-                    "timmy_enabled", "alias", "deleted_at")
-_NOTE_ITEM = ("id", "name", "description", "metadata", "created_at", "modified_at", "include_in_report",
-              "timmy_enabled", "alias", "deleted_at")
+_DIAGRAM_ITEM_18 = (
+    "id",
+    "name",
+    "type",
+    "description",
+    "created_at",
+    "modified_at",
+    "image",
+    "include_in_report",
+    "timmy_enabled",
+    "alias",
+    "deleted_at",
+)
+_NOTE_ITEM = (
+    "id",
+    "name",
+    "description",
+    "metadata",
+    "created_at",
+    "modified_at",
+    "include_in_report",
+    "timmy_enabled",
+    "alias",
+    "deleted_at",
+)
 
 
 def list_item(state: SandboxState, collection: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +141,7 @@ def list_item(state: SandboxState, collection: str, obj: dict[str, Any]) -> dict
 def page(state: SandboxState, collection: str, items: list[dict[str, Any]], query: dict[str, Any]) -> Any:
     """1.8: the `{<items>, total, limit, offset}` wrapper; 0.217: a plain array (PROTOCOL.md 5.1, 9.3)."""
     limit, offset = query.get("limit", 20), query.get("offset", 0)
-    window = items[offset:offset + limit]
+    window = items[offset : offset + limit]
     if state.config.is_legacy:
         return window
     return {collection: window, "total": len(items), "limit": limit, "offset": offset}

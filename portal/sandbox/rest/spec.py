@@ -9,6 +9,7 @@ runs. The sandbox does the same with the vendored copies. Two adjustments keep t
   meaning the authors intended: the union of the parts' properties, strict if any part is strict.
 - The spec is parsed and merged once per process and generation; compiled validators are cached.
 """
+
 from __future__ import annotations
 
 import copy
@@ -73,13 +74,17 @@ class Spec:
     def content_types(self, path: str, method: str) -> list[str]:
         return list(self.operation(path, method).get("requestBody", {}).get("content", {}))
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019 - one spec object per generation, kept for the process's life
     def query_params(self, path: str, method: str) -> tuple[Param, ...]:
         item = self.document["paths"][path]
         raw = [*item.get("parameters", []), *self.operation(path, method).get("parameters", [])]
         params = []
         for param in raw:
-            param = self.document["components"]["parameters"][param["$ref"].rsplit("/", 1)[-1]] if "$ref" in param else param
+            param = (
+                self.document["components"]["parameters"][param["$ref"].rsplit("/", 1)[-1]]
+                if "$ref" in param
+                else param
+            )
             if param.get("in") == "query":
                 schema = self.resolve(param.get("schema", {}))
                 params.append(Param(param["name"], schema, schema.get("type") == "array", bool(param.get("required"))))
@@ -168,14 +173,15 @@ def _merge_all_of(node: Any, schemas: dict[str, Any], memo: dict[str, Any]) -> A
     return merged
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(generation: str) -> Spec:
     """The generation's spec with `allOf` merged; parsed once per process."""
     document = json.loads((SPEC_DIR / f"tmi-{generation}-openapi.json").read_text())
     raw_schemas = copy.deepcopy(document["components"]["schemas"])
     memo: dict[str, Any] = {}
     document["components"]["schemas"] = {
-        k: memo[k] if k in memo else memo.setdefault(k, _merge_all_of(v, raw_schemas, memo)) for k, v in raw_schemas.items()
+        k: memo[k] if k in memo else memo.setdefault(k, _merge_all_of(v, raw_schemas, memo))
+        for k, v in raw_schemas.items()
     }
     document["paths"] = _merge_all_of(document["paths"], raw_schemas, memo)
     spec = Spec(document)

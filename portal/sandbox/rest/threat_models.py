@@ -1,4 +1,5 @@
 """`/threat_models` and `/threat_models/{id}` (PROTOCOL.md 5.2 and 9.3)."""
+
 from __future__ import annotations
 
 import copy
@@ -15,14 +16,41 @@ COLLECTION = "/threat_models"
 ITEM = "/threat_models/{threat_model_id}"
 
 # 1.8 PATCH allow-list (PROTOCOL.md 5.2).
-PATCH_ANY_WRITER = {"name", "description", "issue_uri", "metadata", "threat_model_framework", "project_id",
-                    "source_code", "sourceCode", "repository_uri"}
+PATCH_ANY_WRITER = {
+    "name",
+    "description",
+    "issue_uri",
+    "metadata",
+    "threat_model_framework",
+    "project_id",
+    "source_code",
+    "sourceCode",
+    "repository_uri",
+}
 PATCH_REVIEWER = {"status", "security_reviewer"}
 PATCH_OWNER = {"owner", "authorization"}
 PATCH_NEVER = ("id", "alias", "created_at", "modified_at")
 # 0.217 PATCH blacklist (PROTOCOL.md 9.3).
-PATCH_BLACKLIST_0217 = {"id", "created_at", "modified_at", "created_by", "diagrams", "documents", "threats", "sourceCode"}
-_SERVER_FIELDS = ("id", "alias", "created_at", "modified_at", "created_by", "deleted_at", "is_confidential", *shapes.CHILD_KEYS)
+PATCH_BLACKLIST_0217 = {
+    "id",
+    "created_at",
+    "modified_at",
+    "created_by",
+    "diagrams",
+    "documents",
+    "threats",
+    "sourceCode",
+}
+_SERVER_FIELDS = (
+    "id",
+    "alias",
+    "created_at",
+    "modified_at",
+    "created_by",
+    "deleted_at",
+    "is_confidential",
+    *shapes.CHILD_KEYS,
+)
 
 
 def include_deleted(call: Call) -> bool:
@@ -36,8 +64,11 @@ def include_deleted(call: Call) -> bool:
 def list_threat_models(call: Call) -> Response:
     state, user = call.state, call.user
     deleted = include_deleted(call)
-    items = [tm for tm in state.threat_models.values()
-             if state.role_of(user, tm) is not None and (deleted or not tm.get("deleted_at"))]
+    items = [
+        tm
+        for tm in state.threat_models.values()
+        if state.role_of(user, tm) is not None and (deleted or not tm.get("deleted_at"))
+    ]
     if not call.legacy:  # 0.217 accepts the filters and ignores them
         items = filters.apply(items, _list_filters(call.query))
     items.sort(key=lambda tm: tm["created_at"], reverse=True)
@@ -53,11 +84,14 @@ def _principal_texts(principal: Any) -> list[str]:
 
 def _list_filters(query: dict[str, Any]) -> list[filters.Predicate]:
     return [
-        *filters.contains(query, "name"), *filters.contains(query, "description"), *filters.contains(query, "issue_uri"),
+        *filters.contains(query, "name"),
+        *filters.contains(query, "description"),
+        *filters.contains(query, "issue_uri"),
         *filters.contains(query, "owner", lambda tm: _principal_texts(tm.get("owner"))),
         *filters.contains(query, "security_reviewer", lambda tm: _principal_texts(tm.get("security_reviewer"))),
         *filters.one_of(query, "status"),
-        *filters.time_window(query, "created_at"), *filters.time_window(query, "modified_at"),
+        *filters.time_window(query, "created_at"),
+        *filters.time_window(query, "modified_at"),
         *filters.time_window(query, "status_updated", "status_updated"),
     ]
 
@@ -70,24 +104,39 @@ def create_threat_model(call: Call) -> Response:
     return call.json(view, 201)
 
 
-def new_threat_model(state, user, body: dict[str, Any], *, tm_id: str | None = None, at: str | None = None) -> dict[str, Any]:
+def new_threat_model(
+    state, user, body: dict[str, Any], *, tm_id: str | None = None, at: str | None = None
+) -> dict[str, Any]:
     """Store a threat model as `POST /threat_models` does (shared with the seed)."""
     now = at or state.timestamp()
     principal = shapes.principal_for(state, user)
     confidential = bool(body.get("is_confidential"))
-    entries = acl.with_server_entries(state, user, acl.resolve(state, body.get("authorization")), confidential=confidential)
+    entries = acl.with_server_entries(
+        state, user, acl.resolve(state, body.get("authorization")), confidential=confidential
+    )
     tm: dict[str, Any] = {"id": tm_id or new_uuid(), "name": body["name"]}
     if body.get("description") is not None:
         tm["description"] = body["description"]
-    tm.update(threat_model_framework="", authorization=entries, metadata=[], owner=principal,
-              created_by=copy.deepcopy(principal), created_at=now, modified_at=now)
+    tm.update(
+        threat_model_framework="",
+        authorization=entries,
+        metadata=[],
+        owner=principal,
+        created_by=copy.deepcopy(principal),
+        created_at=now,
+        modified_at=now,
+    )
     if not state.config.is_legacy:  # 0.217 reads only name, description and authorization
         tm["threat_model_framework"] = body.get("threat_model_framework") or ""
         tm["metadata"] = list(body.get("metadata") or [])
         if body.get("issue_uri"):
             tm["issue_uri"] = body["issue_uri"]
-        tm.update(is_confidential=confidential, status="not_started", status_updated=now,
-                  alias=state.next_alias("threat_models"))
+        tm.update(
+            is_confidential=confidential,
+            status="not_started",
+            status_updated=now,
+            alias=state.next_alias("threat_models"),
+        )
         state.versions[tm["id"]] = 1
     for key in shapes.CHILD_KEYS:
         tm[key] = []
@@ -162,9 +211,15 @@ def _check_patch_fields(call: Call, fields: set[str]) -> None:
     if fields & PATCH_OWNER and call.role != "owner":
         raise forbidden(call.state, acl.OWNER_ONLY)
     if fields & PATCH_REVIEWER and not _is_reviewer(call):
-        only_clears = fields & PATCH_REVIEWER == {"security_reviewer"} and call.role == "owner" and all(
-            op.get("op") == "remove" or op.get("value") is None
-            for op in call.body if patch.top_field(op.get("path", "")) == "security_reviewer")
+        only_clears = (
+            fields & PATCH_REVIEWER == {"security_reviewer"}
+            and call.role == "owner"
+            and all(
+                op.get("op") == "remove" or op.get("value") is None
+                for op in call.body
+                if patch.top_field(op.get("path", "")) == "security_reviewer"
+            )
+        )
         if not only_clears:
             raise forbidden(call.state, "Only security reviewers can change status or security_reviewer")
 
@@ -197,8 +252,10 @@ def _validate_patched(call: Call, patched: dict[str, Any]) -> None:
 def delete_threat_model(call: Call) -> Response:
     state, tm = call.state, call.tm
     if any(state.has_active_session(d["id"]) for d in tm.get("diagrams", [])):
-        raise conflict("Cannot delete threat model while a diagram has an active collaboration session. "
-                       "Please end the collaboration session first.")
+        raise conflict(
+            "Cannot delete threat model while a diagram has an active collaboration session. "
+            "Please end the collaboration session first."
+        )
     if call.legacy:
         del state.threat_models[tm["id"]]
     else:
@@ -221,16 +278,25 @@ def restore_threat_model(call: Call) -> Response:
 
 def operations() -> list[tuple[str, list[Operation]]]:
     return [
-        (COLLECTION, [Operation(COLLECTION, "GET", list_threat_models, None),
-                      Operation(COLLECTION, "POST", create_threat_model, None)]),
-        (ITEM, [Operation(ITEM, "GET", get_threat_model, "reader"),
+        (
+            COLLECTION,
+            [
+                Operation(COLLECTION, "GET", list_threat_models, None),
+                Operation(COLLECTION, "POST", create_threat_model, None),
+            ],
+        ),
+        (
+            ITEM,
+            [
+                Operation(ITEM, "GET", get_threat_model, "reader"),
                 Operation(ITEM, "PUT", put_threat_model, "writer"),
                 Operation(ITEM, "PATCH", patch_threat_model, "writer"),
-                Operation(ITEM, "DELETE", delete_threat_model, "owner")]),
+                Operation(ITEM, "DELETE", delete_threat_model, "owner"),
+            ],
+        ),
     ]
 
 
 def restore_operations() -> list[tuple[str, list[Operation]]]:
     path = ITEM + "/restore"
     return [(path, [Operation(path, "POST", restore_threat_model, None, gated=False)])]
-

@@ -5,6 +5,7 @@ checks every answer; the TCP connection goes to the checked address (`host=`), w
 and TLS (SNI, certificate) keep the name from the URL. Redirects are never followed, with or without
 a guard: the handshake's 3xx is raised as websockets' InvalidStatus, like any refusal.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 TMI ends a socket for cause with an `error` frame and then a close (PROTOCOL.md 7.6, 7.10, 7.11, 9.5);
 the error frame may be lost in the race, so the close code is read as well.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@ builders of the frames the portal sends. Generation-neutral: nothing here knows 
 A browser frame is validated into a clean dict that holds only the documented fields; anything else,
 identity included (`user`, `initiating_user`, `user_id` where not a target), never goes further.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -23,7 +24,7 @@ MAX_USER_ID = 256
 # RecursionError near 1000, which must never escape. A real X6 cell nests about 6 levels inside a frame.
 MAX_DEPTH = 32
 # Integers beyond what a double holds exactly: TMI (Go) and the browser read numbers as doubles.
-MAX_SAFE_INTEGER = 2 ** 53
+MAX_SAFE_INTEGER = 2**53
 CELL_OPERATIONS = ("add", "update", "remove")
 
 # type -> the fields it carries (the validator for each is in `_FIELDS`).
@@ -114,8 +115,7 @@ def _cell_ids(field: str, value: Any) -> list[str]:
     return [_uuid(f"{field}[{i}]", v) for i, v in enumerate(value)]
 
 
-_FIELDS = {"operation_id": _uuid, "cells": _cells, "user_id": _user_id, "x": number, "y": number,
-           "cell_ids": _cell_ids}
+_FIELDS = {"operation_id": _uuid, "cells": _cells, "user_id": _user_id, "x": number, "y": number, "cell_ids": _cell_ids}
 
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)

@@ -5,6 +5,7 @@ After each operation the bridge sends a cheap "fence" request whose reply comes 
 handled the operation (one socket's frames are handled in order); when the fence returns and no rejection
 came, the operation is acknowledged.
 """
+
 from __future__ import annotations
 
 from collections import deque

@@ -1,5 +1,6 @@
 """Per-connection limits on what a browser may push upstream: a token bucket for all frames, and a
 throttle for the presenter's cursor that keeps only the latest position."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,9 @@ class Throttle:
     """Send at most one message per `interval`; a message offered sooner replaces any waiting one and
     goes out when the interval has passed (so the last cursor position always arrives)."""
 
-    def __init__(self, send: Callable[[dict[str, Any]], Awaitable[None]], interval: float = 0.05,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, send: Callable[[dict[str, Any]], Awaitable[None]], interval: float = 0.05, clock: Clock = time.monotonic
+    ) -> None:
         self.send, self.interval, self.clock = send, interval, clock
         self.last = -interval
         self.waiting: dict[str, Any] | None = None

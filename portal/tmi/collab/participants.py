@@ -4,6 +4,7 @@ The browser names people by `user_id` only; the bridge resolves that id here to 
 upstream generation requires, exactly as TMI sent it (1.8 compares provider_id, email and display_name
 with the real values and disconnects a client that gets them wrong: PROTOCOL.md 7.5).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,8 +37,11 @@ def person_from_user(user: Any) -> Person | None:
         user_id, name, email = _text(user.get("user_id")), _text(user.get("name")), _text(user.get("email"))
         tmi = {"principal_type": "user", "provider_id": user_id, "display_name": name, "email": email}
     else:
-        user_id, name, email = (_text(user.get("provider_id")), _text(user.get("display_name")),
-                                _text(user.get("email")))
+        user_id, name, email = (
+            _text(user.get("provider_id")),
+            _text(user.get("display_name")),
+            _text(user.get("email")),
+        )
         tmi = dict(user)
     if not user_id and not email:
         return None
@@ -64,7 +68,9 @@ class Roster:
         return found
 
     def frame(self) -> dict[str, Any]:
-        return {"type": "participants",
-                "participants": [{"user": p.frame(), "can_edit": p.can_edit} for p in self.people],
-                "host": self.host.frame() if self.host else None,
-                "presenter": self.presenter.frame() if self.presenter else None}
+        return {
+            "type": "participants",
+            "participants": [{"user": p.frame(), "can_edit": p.can_edit} for p in self.people],
+            "host": self.host.frame() if self.host else None,
+            "presenter": self.presenter.frame() if self.presenter else None,
+        }

@@ -9,6 +9,7 @@ Identity is the portal's: a browser frame keeps only its documented fields (fram
 names are resolved against the latest participants list; where 0.217 wants `initiating_user`, it is
 the connection's own user, given at construction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -62,13 +63,23 @@ REJECTIONS: dict[str, str] = {
     "diagram_not_found": "The diagram could not be found. It has been refreshed.",
 }
 CORRECTED_REASONS = ("cell_already_exists", "update_nonexistent_cell")
-HISTORY_RESULTS = {"no_operations_to_undo": "nothing_to_undo", "no_operations_to_redo": "nothing_to_redo",
-                   "resync_required": "resync_required"}
+HISTORY_RESULTS = {
+    "no_operations_to_undo": "nothing_to_undo",
+    "no_operations_to_redo": "nothing_to_redo",
+    "resync_required": "resync_required",
+}
 
 
 def _rejected(operation_id: str, reason: str, message: str, resync: bool) -> Emit:
-    return Emit({"type": "rejected", "operation_id": operation_id, "reason": reason,
-                 "message": REJECTIONS.get(reason, message or "TMI refused the change."), "resync": resync})
+    return Emit(
+        {
+            "type": "rejected",
+            "operation_id": operation_id,
+            "reason": reason,
+            "message": REJECTIONS.get(reason, message or "TMI refused the change."),
+            "resync": resync,
+        }
+    )
 
 
 class Translator:
@@ -133,8 +144,11 @@ class Translator:
         return op
 
     def operation(self, operation_id: str, cells: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"message_type": self.operation_type, "operation_id": operation_id,
-                "operation": {"type": "patch", "cells": cells}}
+        return {
+            "message_type": self.operation_type,
+            "operation_id": operation_id,
+            "operation": {"type": "patch", "cells": cells},
+        }
 
     def history_request(self, kind: str) -> dict[str, Any]:
         return {"message_type": f"{kind}_request"}
@@ -163,9 +177,15 @@ class Translator:
 
     def state_frame(self, diagram_id: Any, cells: Any, version: Any) -> list[Effect]:
         self.joined = True
-        return [Emit(frames.state(diagram_id if isinstance(diagram_id, str) else None,
-                                  cells if isinstance(cells, list) else [],
-                                  version if isinstance(version, int) and not isinstance(version, bool) else None))]
+        return [
+            Emit(
+                frames.state(
+                    diagram_id if isinstance(diagram_id, str) else None,
+                    cells if isinstance(cells, list) else [],
+                    version if isinstance(version, int) and not isinstance(version, bool) else None,
+                )
+            )
+        ]
 
     def state_from_rest(self, diagram: Any) -> list[Effect]:
         """`state` from a diagram read over REST (portal.tmi.models.Diagram)."""
@@ -176,11 +196,23 @@ class Translator:
         if not self.ledger.remember(operation_id):
             return self.repeated_operation()
         operation = message.get("operation") if isinstance(message.get("operation"), dict) else {}
-        cells = [{k: op[k] for k in ("id", "operation", "data") if k in op}
-                 for op in operation.get("cells") or [] if isinstance(op, dict)]
+        cells = [
+            {k: op[k] for k in ("id", "operation", "data") if k in op}
+            for op in operation.get("cells") or []
+            if isinstance(op, dict)
+        ]
         sender = person_from_user(user)
-        return [Emit({"type": "ops", "operation_id": operation_id, "user": sender.frame() if sender else None,
-                      "cells": cells, "version": version if isinstance(version, int) else None})]
+        return [
+            Emit(
+                {
+                    "type": "ops",
+                    "operation_id": operation_id,
+                    "user": sender.frame() if sender else None,
+                    "cells": cells,
+                    "version": version if isinstance(version, int) else None,
+                }
+            )
+        ]
 
     def repeated_operation(self) -> list[Effect]:
         """An operation id already delivered or sent: never applied twice."""
@@ -190,8 +222,9 @@ class Translator:
         operation_id = message.get("operation_id") if isinstance(message.get("operation_id"), str) else ""
         self.ledger.reject(operation_id)
         resync = message.get("requires_resync") is True
-        effects: list[Effect] = [_rejected(operation_id, str(message.get("reason") or ""),
-                                           str(message.get("message") or ""), resync)]
+        effects: list[Effect] = [
+            _rejected(operation_id, str(message.get("reason") or ""), str(message.get("message") or ""), resync)
+        ]
         return effects + (self.resync() if resync else [])
 
     def on_operation_rejected(self, message: dict[str, Any]) -> list[Effect]:
@@ -218,8 +251,9 @@ class Translator:
 
     def roles_known(self, permissions: dict[str, str]) -> list[Effect]:
         """`participants`, with `can_edit` from {user id: "reader"|"writer"} where known."""
-        self.roster.people = [replace(p, can_edit=permissions[p.id] == "writer") if p.id in permissions else p
-                              for p in self.roster.people]
+        self.roster.people = [
+            replace(p, can_edit=permissions[p.id] == "writer") if p.id in permissions else p for p in self.roster.people
+        ]
         return [Emit(self.roster.frame())]
 
     def on_presenter_cursor(self, message: dict[str, Any]) -> list[Effect]:
@@ -306,8 +340,9 @@ class Translator18(Translator):
     def on_participants_update(self, message: dict[str, Any]) -> list[Effect]:
         entries = message.get("participants") if isinstance(message.get("participants"), list) else []
         people = [p for p in (person_from_user(e.get("user")) for e in entries if isinstance(e, dict)) if p]
-        self.roster = Roster(people, person_from_user(message.get("host")),
-                             person_from_user(message.get("current_presenter")))
+        self.roster = Roster(
+            people, person_from_user(message.get("host")), person_from_user(message.get("current_presenter"))
+        )
         return [FetchRoles()]
 
     def on_presenter_request_event(self, message: dict[str, Any]) -> list[Effect]:
@@ -379,11 +414,15 @@ class Translator0217(Translator):
         for entry in entries:
             person = person_from_user(entry.get("user")) if isinstance(entry, dict) else None
             if person is not None:
-                people.append(Person(person.id, person.name, person.email, person.tmi,
-                                     can_edit=entry.get("permissions") == "writer"))
+                people.append(
+                    Person(
+                        person.id, person.name, person.email, person.tmi, can_edit=entry.get("permissions") == "writer"
+                    )
+                )
         roster = Roster(people)
-        return self.participants(people, roster.lookup(message.get("host")),
-                                 roster.lookup(message.get("current_presenter")))
+        return self.participants(
+            people, roster.lookup(message.get("host")), roster.lookup(message.get("current_presenter"))
+        )
 
     def on_presenter_request(self, message: dict[str, Any]) -> list[Effect]:
         # Forwarded raw to the host, without the requester's identity (9.5).

@@ -9,6 +9,7 @@
 A plain asyncio class (no Channels), so the live consumer owns one and tests drive it directly. Frames,
 reconnection and endings are described in docs/live-protocol.md.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,8 @@ from portal.tmi.errors import Forbidden, NotFound, TMIError
 from portal.tmi.models import CollaborationSession, User
 
 # The integration guide's schedule: 1 s doubling, capped at 30 s, 5 attempts.
-RECONNECT_DELAYS: tuple[float, ...] = tuple(min(30.0, 2.0 ** n) for n in range(5))
-MAX_INBOUND_BYTES = 16 * 2 ** 20  # a large diagram's full state arrives in one frame
+RECONNECT_DELAYS: tuple[float, ...] = tuple(min(30.0, 2.0**n) for n in range(5))
+MAX_INBOUND_BYTES = 16 * 2**20  # a large diagram's full state arrives in one frame
 CURSOR_INTERVAL = 0.05  # at most 20 cursor positions a second go upstream
 _DONE = object()
 log = logging.getLogger(__name__)
@@ -51,11 +52,19 @@ def _refusal(exc: Exception) -> str | None:
 
 
 class UpstreamSession:
-    def __init__(self, client: AsyncTMIClient, threat_model_id: str, diagram_id: str, me: User | None = None, *,
-                 delays: Sequence[float] = RECONNECT_DELAYS,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 origin: str | None = None, bucket: TokenBucket | None = None,
-                 cursor_interval: float = CURSOR_INTERVAL) -> None:
+    def __init__(
+        self,
+        client: AsyncTMIClient,
+        threat_model_id: str,
+        diagram_id: str,
+        me: User | None = None,
+        *,
+        delays: Sequence[float] = RECONNECT_DELAYS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        origin: str | None = None,
+        bucket: TokenBucket | None = None,
+        cursor_interval: float = CURSOR_INTERVAL,
+    ) -> None:
         self.client = client
         self.threat_model_id, self.diagram_id = threat_model_id, diagram_id
         self.me = me  # the connection's identity; None: asked of TMI (userinfo) at start
@@ -79,8 +88,9 @@ class UpstreamSession:
             await self.client.discovery()
         if self.me is None:
             info = await self.client.auth.userinfo()
-            self.me = User(provider=info.provider, provider_id=info.provider_id, display_name=info.display_name,
-                           email=info.email)
+            self.me = User(
+                provider=info.provider, provider_id=info.provider_id, display_name=info.display_name, email=info.email
+            )
         self.translator = translator_for(self.client.server.generation, self.me)
         self._emit(frames.connection("connecting"))
         await self._connect()
@@ -96,8 +106,9 @@ class UpstreamSession:
                 # TMI's cleanup may remove a session nobody has joined yet (PROTOCOL.md 6.5): start again.
                 if attempt or _refusal(exc) is not None:
                     raise
-        self.ws = await upstream_connect(url, guard=self.client.address_guard, origin=self.origin,
-                                         max_size=MAX_INBOUND_BYTES)
+        self.ws = await upstream_connect(
+            url, guard=self.client.address_guard, origin=self.origin, max_size=MAX_INBOUND_BYTES
+        )
         self.translator.connected()
         self.joined_once = self.live = True
         self._emit(frames.connection("live"))
@@ -169,8 +180,11 @@ class UpstreamSession:
         while True:
             await self._pump()
             self.live = False
-            verdict = classify_close(self.ws.close_code if self.ws else None,
-                                     (self.ws.close_reason if self.ws else "") or "", self.translator.announced)
+            verdict = classify_close(
+                self.ws.close_code if self.ws else None,
+                (self.ws.close_reason if self.ws else "") or "",
+                self.translator.announced,
+            )
             if verdict == MAYBE_CLOSED and await self._session_gone():
                 verdict = "session_closed"
             if verdict in (RECONNECT, MAYBE_CLOSED):
@@ -248,7 +262,7 @@ class UpstreamSession:
             await self.sleep(delay)
             try:
                 await self._connect()
-            except (TMIError, WebSocketException, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, TMIError, WebSocketException, OSError) as exc:
                 refusal = _refusal(exc)
                 if refusal is not None:
                     return refusal

@@ -1,4 +1,5 @@
 """What every resource shares: the runner that executes its flows, and the client's context."""
+
 from __future__ import annotations
 
 import functools
@@ -10,7 +11,7 @@ if TYPE_CHECKING:
 
 
 class Resource:
-    def __init__(self, client: "BaseClient") -> None:
+    def __init__(self, client: BaseClient) -> None:
         self._client = client
         self._runner = client._runner
 

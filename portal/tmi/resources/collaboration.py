@@ -1,4 +1,5 @@
 """Collaboration sessions over REST, and the URL of a session's WebSocket (PROTOCOL.md 6, 7.1, 9.4, 9.5)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,7 @@ def _session(response: _http.Response) -> CollaborationSession:
 def _ticket(response: _http.Response) -> str:
     body = json_body(response)
     if not isinstance(body, dict) or not isinstance(body.get("ticket"), str):
-        raise TypeError("expected {\"ticket\": \"...\"}")
+        raise TypeError('expected {"ticket": "..."}')
     return body["ticket"]
 
 

@@ -1,17 +1,26 @@
 """Threat models and their children: list (one page), iter (all pages), get, create, update (PUT),
 patch (JSON Patch), delete. Each is written once, for both generations (PROTOCOL.md 5 and 9.3)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from portal.tmi import _http
-from portal.tmi.calls import (JSON_PATCH, Call, Flow, as_model, as_page, json_body, no_content, server_profile,
-                              with_version)
+from portal.tmi.calls import (
+    JSON_PATCH,
+    Call,
+    Flow,
+    as_model,
+    as_page,
+    json_body,
+    no_content,
+    server_profile,
+    with_version,
+)
 from portal.tmi.cells import cells_to_wire
 from portal.tmi.generations import GenerationProfile, threat_input
-from portal.tmi.models import (Asset, Diagram, Document, Note, Repository, Threat, ThreatModel, TMIModel,
-                               TMListItem)
+from portal.tmi.models import Asset, Diagram, Document, Note, Repository, Threat, ThreatModel, TMIModel, TMListItem
 from portal.tmi.pagination import MAX_LIMIT, Page
 from portal.tmi.resources.base import Resource, operation
 
@@ -36,8 +45,9 @@ class _Collection(Resource):
 
     def _list(self, base: str, limit: int, offset: int, filters: Mapping[str, Any]) -> Flow[Page[Any]]:
         params = {**self._filters(filters), "limit": limit, "offset": offset}
-        return (yield Call("GET", base, as_page(self.list_model, self.items_key, limit=limit, offset=offset),
-                           params=params))
+        return (
+            yield Call("GET", base, as_page(self.list_model, self.items_key, limit=limit, offset=offset), params=params)
+        )
 
     def _filters(self, filters: Mapping[str, Any]) -> dict[str, Any]:
         return dict(filters)
@@ -54,13 +64,28 @@ class _Collection(Resource):
 
     def _update(self, path: str, body: dict[str, Any], if_match: IfMatch) -> Flow[Any]:
         profile = yield from server_profile()
-        return (yield Call("PUT", path, with_version(as_model(self.model)), json=self._to_wire(profile, body),
-                           headers=_if_match(profile, if_match)))
+        return (
+            yield Call(
+                "PUT",
+                path,
+                with_version(as_model(self.model)),
+                json=self._to_wire(profile, body),
+                headers=_if_match(profile, if_match),
+            )
+        )
 
     def _patch(self, path: str, ops: Iterable[Mapping[str, Any]], if_match: IfMatch) -> Flow[Any]:
         profile = yield from server_profile()
-        return (yield Call("PATCH", path, with_version(as_model(self.model)), json=[dict(op) for op in ops],
-                           content_type=JSON_PATCH, headers=_if_match(profile, if_match)))
+        return (
+            yield Call(
+                "PATCH",
+                path,
+                with_version(as_model(self.model)),
+                json=[dict(op) for op in ops],
+                content_type=JSON_PATCH,
+                headers=_if_match(profile, if_match),
+            )
+        )
 
     def _delete(self, path: str) -> Flow[None]:
         return (yield Call("DELETE", path, no_content))
@@ -106,13 +131,15 @@ class ThreatModels(_Collection):
         return (yield from self._create(self.base, _merge(body, fields)))
 
     @operation
-    def update(self, threat_model_id: str, body: Mapping[str, Any] | None = None, *, if_match: IfMatch = None,
-               **fields: Any) -> Flow[ThreatModel]:
+    def update(
+        self, threat_model_id: str, body: Mapping[str, Any] | None = None, *, if_match: IfMatch = None, **fields: Any
+    ) -> Flow[ThreatModel]:
         return (yield from self._update(f"{self.base}/{threat_model_id}", _merge(body, fields), if_match))
 
     @operation
-    def patch(self, threat_model_id: str, ops: Iterable[Mapping[str, Any]], *,
-              if_match: IfMatch = None) -> Flow[ThreatModel]:
+    def patch(
+        self, threat_model_id: str, ops: Iterable[Mapping[str, Any]], *, if_match: IfMatch = None
+    ) -> Flow[ThreatModel]:
         return (yield from self._patch(f"{self.base}/{threat_model_id}", ops, if_match))
 
     @operation
@@ -127,8 +154,9 @@ class _Child(_Collection):
         return f"/threat_models/{threat_model_id}/{self.items_key}"
 
     @operation
-    def list(self, threat_model_id: str, *, limit: int = DEFAULT_LIMIT, offset: int = 0,
-             **filters: Any) -> Flow[Page[Any]]:
+    def list(
+        self, threat_model_id: str, *, limit: int = DEFAULT_LIMIT, offset: int = 0, **filters: Any
+    ) -> Flow[Page[Any]]:
         return (yield from self._list(self._base(threat_model_id), limit, offset, filters))
 
     def iter(self, threat_model_id: str, *, page_size: int = MAX_LIMIT, **filters: Any) -> Any:
@@ -146,13 +174,21 @@ class _Child(_Collection):
         return (yield from self._create(self._base(threat_model_id), _merge(body, fields)))
 
     @operation
-    def update(self, threat_model_id: str, item_id: str, body: Mapping[str, Any] | None = None, *,
-               if_match: IfMatch = None, **fields: Any) -> Flow[Any]:
+    def update(
+        self,
+        threat_model_id: str,
+        item_id: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        if_match: IfMatch = None,
+        **fields: Any,
+    ) -> Flow[Any]:
         return (yield from self._update(f"{self._base(threat_model_id)}/{item_id}", _merge(body, fields), if_match))
 
     @operation
-    def patch(self, threat_model_id: str, item_id: str, ops: Iterable[Mapping[str, Any]], *,
-              if_match: IfMatch = None) -> Flow[Any]:
+    def patch(
+        self, threat_model_id: str, item_id: str, ops: Iterable[Mapping[str, Any]], *, if_match: IfMatch = None
+    ) -> Flow[Any]:
         return (yield from self._patch(f"{self._base(threat_model_id)}/{item_id}", ops, if_match))
 
     @operation

@@ -3,6 +3,7 @@
 Lists are plain arrays in both generations. `kind`/`item_id` name the child, e.g.
 `client.metadata.list(tm, kind="threats", item_id=threat_id)`; without them it is the threat model's.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -16,8 +17,12 @@ KINDS = frozenset({"threats", "diagrams", "documents", "assets", "notes", "repos
 
 
 def _pairs(items: Iterable[Metadata | Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [item.model_dump(include={"key", "value"}) if isinstance(item, Metadata) else
-            {"key": item["key"], "value": item["value"]} for item in items]
+    return [
+        item.model_dump(include={"key", "value"})
+        if isinstance(item, Metadata)
+        else {"key": item["key"], "value": item["value"]}
+        for item in items
+    ]
 
 
 class MetadataResource(Resource):
@@ -31,45 +36,79 @@ class MetadataResource(Resource):
         return f"{base}/{kind}/{item_id}/metadata"
 
     @operation
-    def list(self, threat_model_id: str, *, kind: str | None = None,
-             item_id: str | None = None) -> Flow[list[Metadata]]:
+    def list(
+        self, threat_model_id: str, *, kind: str | None = None, item_id: str | None = None
+    ) -> Flow[list[Metadata]]:
         return (yield Call("GET", self._base(threat_model_id, kind, item_id), as_model(list[Metadata])))
 
     @operation
-    def get(self, threat_model_id: str, key: str, *, kind: str | None = None,
-            item_id: str | None = None) -> Flow[Metadata]:
+    def get(
+        self, threat_model_id: str, key: str, *, kind: str | None = None, item_id: str | None = None
+    ) -> Flow[Metadata]:
         return (yield Call("GET", f"{self._base(threat_model_id, kind, item_id)}/{key}", as_model(Metadata)))
 
     @operation
-    def create(self, threat_model_id: str, key: str, value: str, *, kind: str | None = None,
-               item_id: str | None = None) -> Flow[Metadata]:
+    def create(
+        self, threat_model_id: str, key: str, value: str, *, kind: str | None = None, item_id: str | None = None
+    ) -> Flow[Metadata]:
         """POST; an existing key is a 409 Conflict."""
-        return (yield Call("POST", self._base(threat_model_id, kind, item_id), as_model(Metadata),
-                           json={"key": key, "value": value}))
+        return (
+            yield Call(
+                "POST",
+                self._base(threat_model_id, kind, item_id),
+                as_model(Metadata),
+                json={"key": key, "value": value},
+            )
+        )
 
     @operation
-    def set(self, threat_model_id: str, key: str, value: str, *, kind: str | None = None,
-            item_id: str | None = None) -> Flow[Metadata]:
+    def set(
+        self, threat_model_id: str, key: str, value: str, *, kind: str | None = None, item_id: str | None = None
+    ) -> Flow[Metadata]:
         """PUT the value of one key. Both specs want the whole pair on assets and the value alone elsewhere."""
         body = {"key": key, "value": value} if kind == "assets" else {"value": value}
-        return (yield Call("PUT", f"{self._base(threat_model_id, kind, item_id)}/{key}", as_model(Metadata),
-                           json=body))
+        return (yield Call("PUT", f"{self._base(threat_model_id, kind, item_id)}/{key}", as_model(Metadata), json=body))
 
     @operation
-    def delete(self, threat_model_id: str, key: str, *, kind: str | None = None,
-               item_id: str | None = None) -> Flow[None]:
+    def delete(
+        self, threat_model_id: str, key: str, *, kind: str | None = None, item_id: str | None = None
+    ) -> Flow[None]:
         return (yield Call("DELETE", f"{self._base(threat_model_id, kind, item_id)}/{key}", no_content))
 
     @operation
-    def bulk_create(self, threat_model_id: str, items: Iterable[Metadata | Mapping[str, Any]], *,
-                    kind: str | None = None, item_id: str | None = None) -> Flow[list[Metadata]]:
+    def bulk_create(
+        self,
+        threat_model_id: str,
+        items: Iterable[Metadata | Mapping[str, Any]],
+        *,
+        kind: str | None = None,
+        item_id: str | None = None,
+    ) -> Flow[list[Metadata]]:
         """POST .../metadata/bulk: add several keys."""
-        return (yield Call("POST", f"{self._base(threat_model_id, kind, item_id)}/bulk",
-                           as_model(list[Metadata]), json=_pairs(items)))
+        return (
+            yield Call(
+                "POST",
+                f"{self._base(threat_model_id, kind, item_id)}/bulk",
+                as_model(list[Metadata]),
+                json=_pairs(items),
+            )
+        )
 
     @operation
-    def bulk_replace(self, threat_model_id: str, items: Iterable[Metadata | Mapping[str, Any]], *,
-                     kind: str | None = None, item_id: str | None = None) -> Flow[list[Metadata]]:
+    def bulk_replace(
+        self,
+        threat_model_id: str,
+        items: Iterable[Metadata | Mapping[str, Any]],
+        *,
+        kind: str | None = None,
+        item_id: str | None = None,
+    ) -> Flow[list[Metadata]]:
         """PUT .../metadata/bulk: the complete set of keys."""
-        return (yield Call("PUT", f"{self._base(threat_model_id, kind, item_id)}/bulk",
-                           as_model(list[Metadata]), json=_pairs(items)))
+        return (
+            yield Call(
+                "PUT",
+                f"{self._base(threat_model_id, kind, item_id)}/bulk",
+                as_model(list[Metadata]),
+                json=_pairs(items),
+            )
+        )

@@ -1,4 +1,5 @@
 """Upstream sessions of the collaboration test world's users, and a reader of their portal frames."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,7 +48,7 @@ class Peer:
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
             try:
                 found.append(await self.next(left))
-            except (asyncio.TimeoutError, StopAsyncIteration):
+            except (TimeoutError, StopAsyncIteration):
                 break
         return found
 

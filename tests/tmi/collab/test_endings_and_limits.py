@@ -1,4 +1,5 @@
 """How upstream closes are read, and the per-connection limits (pure, with injected clocks)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,19 +11,22 @@ from portal.tmi.collab.limits import Throttle, TokenBucket
 from portal.tmi.collab.upstream import RECONNECT_DELAYS
 
 
-@pytest.mark.parametrize("code, reason, announced, verdict", [
-    (1000, "Session terminated: host disconnected", None, "host_left"),
-    (1000, "Session ID mismatch", None, RECONNECT),  # another session took the place of ours
-    (1000, "", None, "session_closed"),
-    (4403, "access revoked", None, "access_revoked"),
-    (1005, "", None, MAYBE_CLOSED),
-    (1005, "", "removed", "removed"),  # the error frame came first
-    (1006, "", None, RECONNECT),
-    (1001, "going away", None, RECONNECT),  # a TMI restart
-    (1012, "", None, RECONNECT),
-    (4401, "token expired", None, RECONNECT),  # a fresh credential is fetched on reconnect
-    (None, "", None, RECONNECT),
-])
+@pytest.mark.parametrize(
+    "code, reason, announced, verdict",
+    [
+        (1000, "Session terminated: host disconnected", None, "host_left"),
+        (1000, "Session ID mismatch", None, RECONNECT),  # another session took the place of ours
+        (1000, "", None, "session_closed"),
+        (4403, "access revoked", None, "access_revoked"),
+        (1005, "", None, MAYBE_CLOSED),
+        (1005, "", "removed", "removed"),  # the error frame came first
+        (1006, "", None, RECONNECT),
+        (1001, "going away", None, RECONNECT),  # a TMI restart
+        (1012, "", None, RECONNECT),
+        (4401, "token expired", None, RECONNECT),  # a fresh credential is fetched on reconnect
+        (None, "", None, RECONNECT),
+    ],
+)
 def test_closes(code, reason, announced, verdict):
     assert classify_close(code, reason, announced) == verdict
 

@@ -1,5 +1,6 @@
 """`frames.parse` on hostile input: whatever a browser sends, the answer is a clean frame or FrameError,
 never another exception (which would end the consumer with 1011 and skip its cleanup)."""
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,20 @@ def cursor(x: str) -> str:
 
 
 def ops_with(data: str) -> str:
-    return ('{"type": "ops", "operation_id": "' + str(uuid.uuid4()) + '", "cells": [{"id": "' + CELL
-            + '", "operation": "add", "data": ' + data + '}]}')
+    return (
+        '{"type": "ops", "operation_id": "'
+        + str(uuid.uuid4())
+        + '", "cells": [{"id": "'
+        + CELL
+        + '", "operation": "add", "data": '
+        + data
+        + "}]}"
+    )
 
 
 HOSTILE = {
     "10 KB of [": "[" * TEN_KB,
-    "10 KB of {\"a\":": '{"a":' * (TEN_KB // 5),
+    '10 KB of {"a":': '{"a":' * (TEN_KB // 5),
     "closed deep nesting": "[" * 2000 + "]" * 2000,
     "deep nesting inside a cell": ops_with('{"x":' * 500 + "1" + "}" * 500),
     "deep nesting after a string holding brackets": '{"type": "resync", "pad": "]]]]}}}}", "a": ' + "[" * 3000,
@@ -49,12 +57,16 @@ def test_hostile_text_is_refused_with_a_frame_error(text):
     assert refused.value.frame["type"] == "error" and refused.value.message.endswith(".")
 
 
-@pytest.mark.parametrize("raw", [
-    b"\xff\xfe\xfd",  # not UTF-8 at all
-    b'{"type": "resync", "note": "\xc3\x28"}',  # an invalid two-byte sequence
-    b'{"type": "resync", "note": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8
-    b"[" * TEN_KB,
-], ids=["garbage", "invalid sequence", "encoded surrogate", "10 KB of ["])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe\xfd",  # not UTF-8 at all
+        b'{"type": "resync", "note": "\xc3\x28"}',  # an invalid two-byte sequence
+        b'{"type": "resync", "note": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8
+        b"[" * TEN_KB,
+    ],
+    ids=["garbage", "invalid sequence", "encoded surrogate", "10 KB of ["],
+)
 def test_invalid_utf8_bytes_are_refused(raw):
     with pytest.raises(frames.FrameError) as refused:
         frames.parse(raw)
@@ -75,27 +87,37 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
 
 
 def test_a_real_cell_nests_well_within_the_limit():
-    edge = {"id": CELL, "shape": "flow", "source": {"cell": str(uuid.uuid4())}, "target": {"cell": str(uuid.uuid4())},
-            "vertices": [{"x": 1, "y": 2}], "labels": [{"attrs": {"text": {"text": "HTTPS"}}, "position": 0.5}],
-            "attrs": {"line": {"stroke": "#333", "targetMarker": {"name": "classic"}}}}
-    text = json.dumps({"type": "ops", "operation_id": str(uuid.uuid4()),
-                       "cells": [{"id": CELL, "operation": "add", "data": edge}]})
+    edge = {
+        "id": CELL,
+        "shape": "flow",
+        "source": {"cell": str(uuid.uuid4())},
+        "target": {"cell": str(uuid.uuid4())},
+        "vertices": [{"x": 1, "y": 2}],
+        "labels": [{"attrs": {"text": {"text": "HTTPS"}}, "position": 0.5}],
+        "attrs": {"line": {"stroke": "#333", "targetMarker": {"name": "classic"}}},
+    }
+    text = json.dumps(
+        {"type": "ops", "operation_id": str(uuid.uuid4()), "cells": [{"id": CELL, "operation": "add", "data": edge}]}
+    )
     assert frames.parse(text)["cells"][0]["data"] == edge
     assert frames.parse(text.encode())["cells"][0]["data"] == edge
 
 
 def test_ordinary_numbers_and_text_pass():
     assert frames.parse(cursor("-12.5e2")) == {"type": "cursor", "x": -1250.0, "y": 1}
-    assert frames.parse(cursor(str(2 ** 53))) == {"type": "cursor", "x": 2 ** 53, "y": 1}
+    assert frames.parse(cursor(str(2**53))) == {"type": "cursor", "x": 2**53, "y": 1}
     label = "Zahlungs-API 支付 \U0001f512"
     assert frames.parse(ops_with(json.dumps({"label": label})))["cells"][0]["data"]["label"] == label
 
 
-@pytest.mark.parametrize("raw", [
-    {"type": "resync", "pad": {1, 2}},  # not JSON at all
-    {"type": 10 ** 5000},  # str() of it raises ValueError
-    42,
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "resync", "pad": {1, 2}},  # not JSON at all
+        {"type": 10**5000},  # str() of it raises ValueError
+        42,
+    ],
+)
 def test_decoded_objects_that_are_not_json_are_refused(raw):
     with pytest.raises(frames.FrameError):
         frames.parse(raw)

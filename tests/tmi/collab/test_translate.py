@@ -1,4 +1,5 @@
 """The translation between the portal's browser protocol and both TMI generations: pure, no sockets."""
+
 from __future__ import annotations
 
 import json
@@ -9,13 +10,31 @@ import pytest
 
 from portal.tmi import User
 from portal.tmi.collab import frames
-from portal.tmi.collab.translate import (Emit, FetchRoles, FetchState, Send, Translator, Translator0217,
-                                         Translator18, translator_for)
+from portal.tmi.collab.translate import (
+    Emit,
+    FetchRoles,
+    FetchState,
+    Send,
+    Translator,
+    Translator0217,
+    Translator18,
+    translator_for,
+)
 
-ALICE = {"principal_type": "user", "provider": "tmi", "provider_id": "alice", "display_name": "Alice",
-         "email": "alice@example.com"}
-BOB = {"principal_type": "user", "provider": "tmi", "provider_id": "bob", "display_name": "Bob",
-       "email": "bob@example.com"}
+ALICE = {
+    "principal_type": "user",
+    "provider": "tmi",
+    "provider_id": "alice",
+    "display_name": "Alice",
+    "email": "alice@example.com",
+}
+BOB = {
+    "principal_type": "user",
+    "provider": "tmi",
+    "provider_id": "bob",
+    "display_name": "Bob",
+    "email": "bob@example.com",
+}
 BOB_0217 = {"user_id": "bob", "name": "Bob", "email": "bob@example.com"}
 ALICE_0217 = {"user_id": "alice", "name": "Alice", "email": "alice@example.com"}
 PERSON_BOB = frames.person("bob", "Bob", "bob@example.com")
@@ -48,12 +67,26 @@ def ops_frame(*cell_ops: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 def with_roster(t: Translator) -> Translator:
     if isinstance(t, Translator18):
-        t.inbound({"message_type": "participants_update", "host": ALICE, "current_presenter": ALICE,
-                   "participants": [{"user": ALICE, "permissions": "writer"}, {"user": BOB, "permissions": "writer"}]})
+        t.inbound(
+            {
+                "message_type": "participants_update",
+                "host": ALICE,
+                "current_presenter": ALICE,
+                "participants": [{"user": ALICE, "permissions": "writer"}, {"user": BOB, "permissions": "writer"}],
+            }
+        )
     else:
-        t.inbound({"message_type": "participants_update", "host": "alice@example.com", "current_presenter": "",
-                   "participants": [{"user": ALICE_0217, "permissions": "writer"},
-                                    {"user": BOB_0217, "permissions": "reader"}]})
+        t.inbound(
+            {
+                "message_type": "participants_update",
+                "host": "alice@example.com",
+                "current_presenter": "",
+                "participants": [
+                    {"user": ALICE_0217, "permissions": "writer"},
+                    {"user": BOB_0217, "permissions": "reader"},
+                ],
+            }
+        )
     return t
 
 
@@ -93,8 +126,10 @@ def test_a_new_edge_takes_the_generations_shape_and_existing_cells_keep_theirs(t
     own, foreign = t.edge_shape, ("edge" if t.edge_shape == "flow" else "flow")
     new_edge = {**cell(foreign), "source": {"cell": str(uuid.uuid4())}, "target": {"cell": str(uuid.uuid4())}}
     changed = {**new_edge, "id": str(uuid.uuid4())}
-    frame = ops_frame({"id": new_edge["id"], "operation": "add", "data": new_edge},
-                      {"id": changed["id"], "operation": "update", "data": changed})
+    frame = ops_frame(
+        {"id": new_edge["id"], "operation": "add", "data": new_edge},
+        {"id": changed["id"], "operation": "update", "data": changed},
+    )
     cells = sent(t.outbound(frame))[0]["operation"]["cells"]
     assert cells[0]["data"]["shape"] == own
     assert cells[1]["data"] == changed  # an update is sent as it came
@@ -113,8 +148,11 @@ def test_presenter_frames(t):
     else:
         bob = {"principal_type": "user", "provider_id": "bob", "display_name": "Bob", "email": "bob@example.com"}
         # provider_id carries the email: 0.217 compares presenters by email (PROTOCOL.md 9.5).
-        assert grant == {"message_type": "change_presenter", "initiating_user": ALICE,
-                         "new_presenter": {**bob, "provider_id": "bob@example.com"}}
+        assert grant == {
+            "message_type": "change_presenter",
+            "initiating_user": ALICE,
+            "new_presenter": {**bob, "provider_id": "bob@example.com"},
+        }
         assert deny == {"message_type": "presenter_denied", "current_presenter": bob}
         assert remove == {"message_type": "remove_participant", "removed_user": bob}
 
@@ -127,10 +165,12 @@ def test_people_are_resolved_against_the_latest_participants_only(t):
 
 def test_cursor_selection_history_and_resync(t):
     assert sent(t.outbound({"type": "cursor", "x": 1.5, "y": -2})) == [
-        {"message_type": "presenter_cursor", "cursor_position": {"x": 1.5, "y": -2}}]
+        {"message_type": "presenter_cursor", "cursor_position": {"x": 1.5, "y": -2}}
+    ]
     ids = [str(uuid.uuid4())]
     assert sent(t.outbound({"type": "selection", "cell_ids": ids})) == [
-        {"message_type": "presenter_selection", "selected_cells": ids}]
+        {"message_type": "presenter_selection", "selected_cells": ids}
+    ]
     for kind in ("undo", "redo"):
         assert sent(t.outbound({"type": kind}))[0]["message_type"] == f"{kind}_request"
         assert t.history_pending == kind
@@ -138,34 +178,62 @@ def test_cursor_selection_history_and_resync(t):
     assert t.outbound({"type": "resync"}) == expected
 
 
-@pytest.mark.parametrize("raw, code", [
-    ("not json", "invalid_frame"),
-    ("[1, 2]", "invalid_frame"),
-    (b"\xff\xfe", "invalid_frame"),
-    (42, "invalid_frame"),
-    ({"type": "diagram_operation"}, "unknown_type"),
-    ({"no": "type"}, "unknown_type"),
-    ({"type": "ops", "operation_id": "1", "cells": []}, "invalid_field"),
-    ({"type": "ops", "operation_id": str(uuid.uuid4()), "cells": []}, "invalid_field"),
-    ({"type": "ops", "operation_id": str(uuid.uuid4()), "cells": [{"id": "x", "operation": "add", "data": {}}]},
-     "invalid_field"),
-    ({"type": "ops", "operation_id": str(uuid.uuid4()),
-      "cells": [{"id": str(uuid.uuid4()), "operation": "move", "data": {}}]}, "invalid_field"),
-    ({"type": "ops", "operation_id": str(uuid.uuid4()), "cells": [{"id": str(uuid.uuid4()), "operation": "add"}]},
-     "invalid_field"),
-    ({"type": "ops", "operation_id": str(uuid.uuid4()),
-      "cells": [{"id": str(uuid.uuid4()), "operation": "update", "data": {"id": str(uuid.uuid4())}}]},
-     "invalid_field"),
-    ({"type": "ops", "operation_id": str(uuid.uuid4()),
-      "cells": [{"id": str(uuid.uuid4()), "operation": "remove"}] * (frames.MAX_CELLS + 1)}, "too_many_cells"),
-    ({"type": "cursor", "x": "1", "y": 2}, "invalid_field"),
-    ({"type": "cursor", "x": True, "y": 2}, "invalid_field"),
-    ({"type": "cursor", "x": float("inf"), "y": 2}, "invalid_field"),
-    ({"type": "selection", "cell_ids": ["nope"]}, "invalid_field"),
-    ({"type": "grant_presenter", "user_id": ""}, "invalid_field"),
-    ({"type": "grant_presenter", "user_id": "x" * (frames.MAX_USER_ID + 1)}, "invalid_field"),
-    (json.dumps({"type": "resync", "pad": "x" * frames.MAX_FRAME_BYTES}), "frame_too_large"),
-])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ("not json", "invalid_frame"),
+        ("[1, 2]", "invalid_frame"),
+        (b"\xff\xfe", "invalid_frame"),
+        (42, "invalid_frame"),
+        ({"type": "diagram_operation"}, "unknown_type"),
+        ({"no": "type"}, "unknown_type"),
+        ({"type": "ops", "operation_id": "1", "cells": []}, "invalid_field"),
+        ({"type": "ops", "operation_id": str(uuid.uuid4()), "cells": []}, "invalid_field"),
+        (
+            {"type": "ops", "operation_id": str(uuid.uuid4()), "cells": [{"id": "x", "operation": "add", "data": {}}]},
+            "invalid_field",
+        ),
+        (
+            {
+                "type": "ops",
+                "operation_id": str(uuid.uuid4()),
+                "cells": [{"id": str(uuid.uuid4()), "operation": "move", "data": {}}],
+            },
+            "invalid_field",
+        ),
+        (
+            {
+                "type": "ops",
+                "operation_id": str(uuid.uuid4()),
+                "cells": [{"id": str(uuid.uuid4()), "operation": "add"}],
+            },
+            "invalid_field",
+        ),
+        (
+            {
+                "type": "ops",
+                "operation_id": str(uuid.uuid4()),
+                "cells": [{"id": str(uuid.uuid4()), "operation": "update", "data": {"id": str(uuid.uuid4())}}],
+            },
+            "invalid_field",
+        ),
+        (
+            {
+                "type": "ops",
+                "operation_id": str(uuid.uuid4()),
+                "cells": [{"id": str(uuid.uuid4()), "operation": "remove"}] * (frames.MAX_CELLS + 1),
+            },
+            "too_many_cells",
+        ),
+        ({"type": "cursor", "x": "1", "y": 2}, "invalid_field"),
+        ({"type": "cursor", "x": True, "y": 2}, "invalid_field"),
+        ({"type": "cursor", "x": float("inf"), "y": 2}, "invalid_field"),
+        ({"type": "selection", "cell_ids": ["nope"]}, "invalid_field"),
+        ({"type": "grant_presenter", "user_id": ""}, "invalid_field"),
+        ({"type": "grant_presenter", "user_id": "x" * (frames.MAX_USER_ID + 1)}, "invalid_field"),
+        (json.dumps({"type": "resync", "pad": "x" * frames.MAX_FRAME_BYTES}), "frame_too_large"),
+    ],
+)
 def test_bad_browser_frames_are_refused_with_an_error_frame(t, raw, code):
     with pytest.raises(frames.FrameError) as refused:
         t.outbound(raw)
@@ -179,25 +247,37 @@ def test_full_state_of_either_generation(t):
     kind = "diagram_state" if t.generation == "1.8" else "diagram_state_sync"
     cells = [cell()]
     assert emitted(t.inbound({"message_type": kind, "diagram_id": "d", "update_vector": 3, "cells": cells})) == [
-        {"type": "state", "diagram_id": "d", "cells": cells, "version": 3}]
+        {"type": "state", "diagram_id": "d", "cells": cells, "version": 3}
+    ]
     assert emitted(t.inbound({"message_type": kind, "diagram_id": "d", "update_vector": None, "cells": None})) == [
-        {"type": "state", "diagram_id": "d", "cells": [], "version": None}]
+        {"type": "state", "diagram_id": "d", "cells": [], "version": None}
+    ]
     assert t.joined
 
 
 def test_remote_operations_are_delivered_once(t):
     node = cell()
-    message = {"operation_id": str(uuid.uuid4()), "sequence_number": 5,
-               "operation": {"type": "patch", "cells": [{"id": node["id"], "operation": "add", "data": node,
-                                                         "extra": "dropped"}]}}
+    message = {
+        "operation_id": str(uuid.uuid4()),
+        "sequence_number": 5,
+        "operation": {
+            "type": "patch",
+            "cells": [{"id": node["id"], "operation": "add", "data": node, "extra": "dropped"}],
+        },
+    }
     if t.generation == "1.8":
         message.update(message_type="diagram_operation_event", initiating_user=BOB, update_vector=7)
     else:
         message.update(message_type="diagram_operation", initiating_user=BOB)
-    assert emitted(t.inbound(message)) == [{
-        "type": "ops", "operation_id": message["operation_id"], "user": PERSON_BOB,
-        "cells": [{"id": node["id"], "operation": "add", "data": node}],
-        "version": 7 if t.generation == "1.8" else None}]
+    assert emitted(t.inbound(message)) == [
+        {
+            "type": "ops",
+            "operation_id": message["operation_id"],
+            "user": PERSON_BOB,
+            "cells": [{"id": node["id"], "operation": "add", "data": node}],
+            "version": 7 if t.generation == "1.8" else None,
+        }
+    ]
     again = t.inbound(message)
     assert not [f for f in emitted(again) if f["type"] == "ops"]
 
@@ -207,10 +287,18 @@ def test_18_undo_and_redo_events_trigger_a_resync_not_an_apply():
     mine = ops_frame({"id": str(uuid.uuid4()), "operation": "remove"})
     t.outbound(mine)
     t.outbound({"type": "undo"})
-    replay = {"message_type": "diagram_operation_event", "initiating_user": ALICE, "operation_id": mine["operation_id"],
-              "sequence_number": 1, "update_vector": 1, "operation": {"type": "patch", "cells": mine["cells"]}}
-    assert t.inbound(replay) == [Emit({"type": "history", "action": "undo", "result": "applied"}),
-                                 Send({"message_type": "sync_request"})]
+    replay = {
+        "message_type": "diagram_operation_event",
+        "initiating_user": ALICE,
+        "operation_id": mine["operation_id"],
+        "sequence_number": 1,
+        "update_vector": 1,
+        "operation": {"type": "patch", "cells": mine["cells"]},
+    }
+    assert t.inbound(replay) == [
+        Emit({"type": "history", "action": "undo", "result": "applied"}),
+        Send({"message_type": "sync_request"}),
+    ]
     # Someone else's undo: an old sequence number under a new-looking id.
     t.inbound({**replay, "operation_id": str(uuid.uuid4()), "sequence_number": 9})
     other = {**replay, "operation_id": str(uuid.uuid4()), "sequence_number": 4}
@@ -220,33 +308,60 @@ def test_18_undo_and_redo_events_trigger_a_resync_not_an_apply():
 def test_a_rejection_is_reported_in_words_and_resyncs_when_tmi_says_so(t):
     frame = ops_frame({"id": str(uuid.uuid4()), "operation": "remove"})
     t.outbound(frame)
-    effects = t.inbound({"message_type": "operation_rejected", "operation_id": frame["operation_id"],
-                         "sequence_number": 1, "reason": "update_nonexistent_cell", "message": "Operation failed",
-                         "requires_resync": True})
-    assert emitted(effects) == [{"type": "rejected", "operation_id": frame["operation_id"],
-                                 "reason": "update_nonexistent_cell",
-                                 "message": "That element no longer exists. The diagram has been refreshed.",
-                                 "resync": True}]
+    effects = t.inbound(
+        {
+            "message_type": "operation_rejected",
+            "operation_id": frame["operation_id"],
+            "sequence_number": 1,
+            "reason": "update_nonexistent_cell",
+            "message": "Operation failed",
+            "requires_resync": True,
+        }
+    )
+    assert emitted(effects) == [
+        {
+            "type": "rejected",
+            "operation_id": frame["operation_id"],
+            "reason": "update_nonexistent_cell",
+            "message": "That element no longer exists. The diagram has been refreshed.",
+            "resync": True,
+        }
+    ]
     assert effects[1:] == ([Send({"message_type": "sync_request"})] if t.generation == "1.8" else [FetchState()])
     fence_reply = "sync_status_response" if t.generation == "1.8" else "resync_response"
     assert t.inbound({"message_type": fence_reply}) == []  # a rejected operation is never acknowledged
-    unknown = t.inbound({"message_type": "operation_rejected", "operation_id": "", "reason": "mystery",
-                         "message": "Something TMI said", "requires_resync": False})
+    unknown = t.inbound(
+        {
+            "message_type": "operation_rejected",
+            "operation_id": "",
+            "reason": "mystery",
+            "message": "Something TMI said",
+            "requires_resync": False,
+        }
+    )
     assert emitted(unknown)[0]["message"] == "Something TMI said" and len(unknown) == 1
 
 
 def test_0217_state_correction_after_a_rejection_does_not_resync_twice():
     t = translator("0.217")
-    effects = t.inbound({"message_type": "operation_rejected", "operation_id": "x", "reason": "cell_already_exists",
-                         "requires_resync": True})
+    effects = t.inbound(
+        {
+            "message_type": "operation_rejected",
+            "operation_id": "x",
+            "reason": "cell_already_exists",
+            "requires_resync": True,
+        }
+    )
     assert FetchState() in effects
     assert t.inbound({"message_type": "state_correction", "update_vector": 2}) == []
     assert t.inbound({"message_type": "state_correction", "update_vector": 2}) == [FetchState()]
 
 
 def test_fences_acknowledge_operations_in_order(t):
-    first, second = ops_frame({"id": str(uuid.uuid4()), "operation": "remove"}), \
-        ops_frame({"id": str(uuid.uuid4()), "operation": "remove"})
+    first, second = (
+        ops_frame({"id": str(uuid.uuid4()), "operation": "remove"}),
+        ops_frame({"id": str(uuid.uuid4()), "operation": "remove"}),
+    )
     t.outbound(first)
     t.outbound(second)
     reply = {"message_type": "sync_status_response" if t.generation == "1.8" else "resync_response"}
@@ -262,10 +377,15 @@ def test_authorization_denied_refers_to_what_tmi_is_handling(t):
     denied = {"message_type": "authorization_denied", "original_operation_id": "", "reason": "insufficient_permissions"}
     frame = ops_frame({"id": str(uuid.uuid4()), "operation": "remove"})
     t.outbound(frame)
-    assert emitted(t.inbound(denied)) == [{"type": "rejected", "operation_id": frame["operation_id"],
-                                           "reason": "insufficient_permissions",
-                                           "message": "You can view this diagram but not change it.",
-                                           "resync": False}]
+    assert emitted(t.inbound(denied)) == [
+        {
+            "type": "rejected",
+            "operation_id": frame["operation_id"],
+            "reason": "insufficient_permissions",
+            "message": "You can view this diagram but not change it.",
+            "resync": False,
+        }
+    ]
     t.ledger.settle()
     t.outbound({"type": "redo"})
     assert emitted(t.inbound(denied)) == [{"type": "history", "action": "redo", "result": "not_allowed"}]
@@ -285,23 +405,37 @@ def participants_frame(t: Translator, message: dict[str, Any]) -> dict[str, Any]
 
 
 def test_participants_in_portal_terms(t):
-    frame = participants_frame(with_roster(t), 
-        {"message_type": "participants_update", "host": ALICE if t.generation == "1.8" else "alice@example.com",
-         "current_presenter": BOB if t.generation == "1.8" else "bob",
-         "participants": [{"user": ALICE if t.generation == "1.8" else ALICE_0217, "permissions": "writer"},
-                          {"user": BOB if t.generation == "1.8" else BOB_0217, "permissions": "reader"}]})
+    frame = participants_frame(
+        with_roster(t),
+        {
+            "message_type": "participants_update",
+            "host": ALICE if t.generation == "1.8" else "alice@example.com",
+            "current_presenter": BOB if t.generation == "1.8" else "bob",
+            "participants": [
+                {"user": ALICE if t.generation == "1.8" else ALICE_0217, "permissions": "writer"},
+                {"user": BOB if t.generation == "1.8" else BOB_0217, "permissions": "reader"},
+            ],
+        },
+    )
     alice = frames.person("alice", "Alice", "alice@example.com")
-    assert frame == {"type": "participants",
-                     "participants": [{"user": alice, "can_edit": True}, {"user": PERSON_BOB, "can_edit": False}],
-                     "host": alice, "presenter": PERSON_BOB}
+    assert frame == {
+        "type": "participants",
+        "participants": [{"user": alice, "can_edit": True}, {"user": PERSON_BOB, "can_edit": False}],
+        "host": alice,
+        "presenter": PERSON_BOB,
+    }
 
 
 def test_participants_without_a_presenter_and_with_an_unknown_host(t):
     if t.generation == "1.8":
         message = {"message_type": "participants_update", "participants": [], "host": ALICE, "current_presenter": None}
     else:
-        message = {"message_type": "participants_update", "participants": [], "host": "gone@example.com",
-                   "current_presenter": ""}
+        message = {
+            "message_type": "participants_update",
+            "participants": [],
+            "host": "gone@example.com",
+            "current_presenter": "",
+        }
     frame = participants_frame(t, message)
     assert frame["presenter"] is None and frame["participants"] == []
     assert frame["host"]["email"] == ("alice@example.com" if t.generation == "1.8" else "gone@example.com")
@@ -310,26 +444,37 @@ def test_participants_without_a_presenter_and_with_an_unknown_host(t):
 def test_presenter_messages(t):
     if t.generation == "1.8":
         assert emitted(t.inbound({"message_type": "presenter_request_event", "requesting_user": BOB})) == [
-            {"type": "presenter_requested", "user": PERSON_BOB}]
+            {"type": "presenter_requested", "user": PERSON_BOB}
+        ]
         assert emitted(t.inbound({"message_type": "presenter_denied_event", "denied_user": ALICE})) == [
-            {"type": "presenter_denied"}]
+            {"type": "presenter_denied"}
+        ]
     else:
         assert emitted(t.inbound({"message_type": "presenter_request"})) == [
-            {"type": "presenter_requested", "user": None}]
+            {"type": "presenter_requested", "user": None}
+        ]
         assert emitted(t.inbound({"message_type": "presenter_denied", "current_presenter": ALICE})) == [
-            {"type": "presenter_denied"}]
+            {"type": "presenter_denied"}
+        ]
         for said_again in ("current_presenter", "participant_joined", "participant_left"):
             assert t.inbound({"message_type": said_again, "current_presenter": BOB}) == []
     assert emitted(t.inbound({"message_type": "presenter_cursor", "cursor_position": {"x": 3, "y": 4}})) == [
-        {"type": "cursor", "x": 3, "y": 4}]
+        {"type": "cursor", "x": 3, "y": 4}
+    ]
     assert t.inbound({"message_type": "presenter_cursor", "cursor_position": {"x": "3", "y": 4}}) == []
     assert emitted(t.inbound({"message_type": "presenter_selection", "selected_cells": ["a", 1]})) == [
-        {"type": "selection", "cell_ids": ["a"]}]
+        {"type": "selection", "cell_ids": ["a"]}
+    ]
 
 
-@pytest.mark.parametrize("outcome, result", [("no_operations_to_undo", "nothing_to_undo"),
-                                             ("no_operations_to_redo", "nothing_to_redo"),
-                                             ("resync_required", "resync_required")])
+@pytest.mark.parametrize(
+    "outcome, result",
+    [
+        ("no_operations_to_undo", "nothing_to_undo"),
+        ("no_operations_to_redo", "nothing_to_redo"),
+        ("resync_required", "resync_required"),
+    ],
+)
 def test_history_outcomes(t, outcome, result):
     effects = t.inbound({"message_type": "history_operation", "operation_type": "undo", "message": outcome})
     assert emitted(effects) == [{"type": "history", "action": "undo", "result": result}]
@@ -337,8 +482,15 @@ def test_history_outcomes(t, outcome, result):
     assert effects[1:] == (resync if result == "resync_required" else [])
 
 
-@pytest.mark.parametrize("code, ending", [("session_terminated", "host_left"), ("removed_from_session", "removed"),
-                                          ("access_denied", "removed"), ("SECURITY_VIOLATION", "security_violation")])
+@pytest.mark.parametrize(
+    "code, ending",
+    [
+        ("session_terminated", "host_left"),
+        ("removed_from_session", "removed"),
+        ("access_denied", "removed"),
+        ("SECURITY_VIOLATION", "security_violation"),
+    ],
+)
 def test_errors_that_announce_an_ending_are_held_for_the_close(t, code, ending):
     assert t.inbound({"message_type": "error", "error": code, "message": "..."}) == []
     assert t.announced == ending
@@ -352,8 +504,11 @@ def test_other_errors_reach_the_browser(t):
     t.connected()
     t.inbound({"message_type": "diagram_state", "diagram_id": "d", "cells": [], "update_vector": 0})
     t.inbound({"message_type": "diagram_state_sync", "diagram_id": "d", "cells": [], "update_vector": 0})
-    message = {"message_type": "error", "error": "unauthorized",
-               "message": "Only the host can remove participants from the session"}
+    message = {
+        "message_type": "error",
+        "error": "unauthorized",
+        "message": "Only the host can remove participants from the session",
+    }
     assert emitted(t.inbound(message)) == [frames.error("unauthorized", message["message"])]
     assert emitted(t.inbound({"message_type": "error"})) == [frames.error("tmi_error", "TMI reported an error.")]
 
@@ -370,4 +525,5 @@ def test_state_from_rest():
     node = cell()
     diagram = Diagram.model_validate({"id": "d", "name": "x", "cells": [node], "update_vector": None})
     assert emitted(t.state_from_rest(diagram)) == [
-        {"type": "state", "diagram_id": "d", "cells": [node], "version": None}]
+        {"type": "state", "diagram_id": "d", "cells": [node], "version": None}
+    ]

@@ -1,4 +1,5 @@
 """UpstreamSession against the running sandbox, over real sockets, for both TMI generations."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,6 @@ import uuid
 
 import httpx
 import pytest
-
 from websockets.exceptions import InvalidStatus
 
 from portal.tmi import AsyncTMIClient, User
@@ -109,8 +109,10 @@ async def test_ops_reach_the_other_user_exactly_and_are_acknowledged(world, peer
     assert await alice.until("ack") == {"type": "ack", "operation_id": added["operation_id"]}
 
     moved = {**first, "position": {"x": 300, "y": 80}}
-    for frame in (ops(None, {"id": first["id"], "operation": "update", "data": moved}),
-                  ops(None, {"id": link["id"], "operation": "remove"})):
+    for frame in (
+        ops(None, {"id": first["id"], "operation": "update", "data": moved}),
+        ops(None, {"id": link["id"], "operation": "remove"}),
+    ):
         await alice.send(frame)
         assert (await bob.until("ops"))["cells"] == frame["cells"]
         await alice.until("ack", operation_id=frame["operation_id"])
@@ -155,8 +157,13 @@ async def test_reader_edits(world, peers):
         assert (await alice.until("ops"))["operation_id"] == frame["operation_id"]
         return
     rejected = await carol.until("rejected")
-    assert rejected == {"type": "rejected", "operation_id": frame["operation_id"], "reason": "insufficient_permissions",
-                        "message": "You can view this diagram but not change it.", "resync": False}
+    assert rejected == {
+        "type": "rejected",
+        "operation_id": frame["operation_id"],
+        "reason": "insufficient_permissions",
+        "message": "You can view this diagram but not change it.",
+        "resync": False,
+    }
     assert not [f for f in await alice.collect(0.3) if f["type"] == "ops"]
 
 
@@ -209,8 +216,9 @@ async def test_presenter_request_deny_grant_and_cursor(world, peers):
     await bob.send({"type": "request_presenter"})
     requested = await alice.until("presenter_requested")
     # 0.217 forwards the request without saying who asked (PROTOCOL.md 9.5).
-    assert requested["user"] == (None if world.legacy else frames.person(
-        "bob", world.users["bob"].display_name, world.users["bob"].email))
+    assert requested["user"] == (
+        None if world.legacy else frames.person("bob", world.users["bob"].display_name, world.users["bob"].email)
+    )
     await alice.send({"type": "deny_presenter", "user_id": "bob"})
     assert await bob.until("presenter_denied") == {"type": "presenter_denied"}
 
@@ -352,9 +360,13 @@ async def test_the_hosts_delete_ends_the_session_for_the_others(world, peers):
 
 async def test_a_refused_origin_fails_start_and_close_deletes_the_unjoined_session(sandbox_factory):
     world = make_world(sandbox_factory, "1.8", build_mode="test")  # TMI checks Origin outside dev mode
-    session = UpstreamSession(AsyncTMIClient(world.server.base_url, auth=world.tokens["alice"], max_retries=0),
-                              world.tm_id, world.diagram_id, User(**world.users["alice"].principal()),
-                              origin="http://evil.example")
+    session = UpstreamSession(
+        AsyncTMIClient(world.server.base_url, auth=world.tokens["alice"], max_retries=0),
+        world.tm_id,
+        world.diagram_id,
+        User(**world.users["alice"].principal()),
+        origin="http://evil.example",
+    )
     with pytest.raises(InvalidStatus) as refused:
         await session.start()
     assert refused.value.response.status_code == 403
@@ -376,7 +388,8 @@ async def test_frames_sent_while_reconnecting_are_refused_until_live_again(world
     await alice.until("state")
     assert await drop_sockets(world) == 1
     assert await alice.until("connection", state="reconnecting") == frames.connection(
-        "reconnecting", attempt=1, retry_in=1.0)
+        "reconnecting", attempt=1, retry_in=1.0
+    )
     refused = await alice.send(ops(None, add(node("Too soon"))))
     assert refused is not None and refused["code"] == "not_live"
     release.set()
@@ -390,8 +403,7 @@ async def test_frames_sent_while_reconnecting_are_refused_until_live_again(world
 async def test_an_idle_session_removed_by_tmis_cleanup_ends_as_closed(sandbox_factory, generation):
     # The cleanup's close carries no status (1005), like the host's DELETE (PROTOCOL.md 6.5).
     # The first sweep (at 1 s) finds the session idle; joining takes well under that.
-    world = make_world(sandbox_factory, generation, ws_inactivity_timeout_seconds=0.5,
-                       ws_cleanup_interval_seconds=1.0)
+    world = make_world(sandbox_factory, generation, ws_inactivity_timeout_seconds=0.5, ws_cleanup_interval_seconds=1.0)
     alice = await open_peer(world, "alice")
     try:
         ended = await alice.until("ended", timeout=5)
