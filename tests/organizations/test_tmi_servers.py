@@ -13,6 +13,7 @@ from portal.devtools.management.commands.demo import demo_tmi_servers
 from portal.organizations.models import Organization
 from portal.organizations.tmi_servers import tmi_address_guard, tmi_address_validate
 from portal.tmi import AddressNotAllowed, AsyncTMIClient, TMIClient
+from tests.organizations.admin_forms import organization_admin_form
 
 NOT_ALLOWED = "This address is not allowed here."
 
@@ -88,17 +89,7 @@ def test_the_demo_lists_its_sandbox_and_keeps_the_operators_list():
 def admin_post(admin_client, tmi_base_url: str):
     return admin_client.post(
         reverse("admin:organizations_organization_add"),
-        {
-            "name": "Initech",
-            "slug": "initech",
-            "tmi_base_url": tmi_base_url,
-            "identity_providers": "[]",
-            "allowed_email_domains": "[]",
-            "brand_colour": "#336699",
-            "tmi_client_id": "",
-            "memberships-TOTAL_FORMS": "0",
-            "memberships-INITIAL_FORMS": "0",
-        },
+        organization_admin_form(tmi_base_url=tmi_base_url),
     )
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from portal.organizations.logo_images import LOGO_STORED_SIZE
 from portal.organizations.models import Organization
+from tests.organizations.admin_forms import organization_admin_form
 from tests.tenant_admin.conftest import client_for
 from tests.tenant_admin.logo_files import blank_png, photo_bytes
 
@@ -106,18 +107,7 @@ def test_a_logo_stored_before_the_rule_is_served_downscaled_and_a_stored_bomb_no
 def test_django_admin_refuses_a_bomb_in_words(admin_client):
     page = admin_client.post(
         reverse("admin:organizations_organization_add"),
-        {
-            "name": "Initech",
-            "slug": "initech",
-            "tmi_base_url": "https://tmi.initech.test",
-            "identity_providers": "[]",
-            "allowed_email_domains": "[]",
-            "brand_colour": "#336699",
-            "tmi_client_id": "",
-            "memberships-TOTAL_FORMS": "0",
-            "memberships-INITIAL_FORMS": "0",
-            "logo": SimpleUploadedFile("bomb.png", blank_png(20000, 20000)),
-        },
+        organization_admin_form(logo=SimpleUploadedFile("bomb.png", blank_png(20000, 20000))),
     )
     assert page.status_code == 200 and "use an image of at most 4096×4096 pixels" in page.content.decode()
     assert not Organization.objects.filter(slug="initech").exists()
@@ -126,18 +116,7 @@ def test_django_admin_refuses_a_bomb_in_words(admin_client):
 def test_django_admin_stores_a_re_encoded_logo(admin_client):
     done = admin_client.post(
         reverse("admin:organizations_organization_add"),
-        {
-            "name": "Initech",
-            "slug": "initech",
-            "tmi_base_url": "https://tmi.initech.test",
-            "identity_providers": "[]",
-            "allowed_email_domains": "[]",
-            "brand_colour": "#336699",
-            "tmi_client_id": "",
-            "memberships-TOTAL_FORMS": "0",
-            "memberships-INITIAL_FORMS": "0",
-            "logo": SimpleUploadedFile("photo.jpg", photo_bytes("JPEG", (1024, 512), exif=True)),
-        },
+        organization_admin_form(logo=SimpleUploadedFile("photo.jpg", photo_bytes("JPEG", (1024, 512), exif=True))),
     )
     assert done.status_code == 302, done.content.decode()[:2000]
     organization = Organization.objects.get(slug="initech")

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from portal.organizations.models import Organization
+from tests.organizations.admin_forms import organization_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -13,17 +14,7 @@ def test_a_superuser_creates_an_organisation_and_never_sees_a_client_secret(admi
     assert page.status_code == 200 and "tmi_client_secret" not in page.content.decode()
     done = admin_client.post(
         reverse("admin:organizations_organization_add"),
-        {
-            "name": "Initech",
-            "slug": "initech",
-            "tmi_base_url": "https://tmi.initech.test",
-            "identity_providers": "[]",
-            "allowed_email_domains": "[]",
-            "brand_colour": "#336699",
-            "tmi_client_id": "",
-            "memberships-TOTAL_FORMS": "0",
-            "memberships-INITIAL_FORMS": "0",
-        },
+        organization_admin_form(),
     )
     assert done.status_code == 302, done.content.decode()[:3000]
     organization = Organization.objects.get(slug="initech")
