@@ -75,6 +75,21 @@ FORM = {
 }
 
 
+def bobs_schedule(organization, people):
+    """A daily report of the model only bob can read, made by bob and sent to him."""
+    return export_schedule_create(
+        organization=organization,
+        actor=people["bob"],
+        name="Platform review",
+        kind="threat_model",
+        threat_model_id=sid("tm", SECRET_MODEL),
+        frequency="daily",
+        time_of_day=time(6, 0),
+        timezone="UTC",
+        recipients=["bob@example.com"],
+    )
+
+
 def test_an_admin_cannot_make_a_schedule_run_as_another_member(organization, people, media):
     """carol posts the form naming bob as the person it runs as: the schedule runs as carol, so
     TMI refuses her the model and no PDF with it exists anywhere."""
@@ -93,17 +108,7 @@ def test_an_admin_cannot_make_a_schedule_run_as_another_member(organization, peo
 def test_an_admin_who_edits_someone_elses_schedule_takes_it_over(organization, people, media):
     """bob (who can read the model) made the schedule; carol adds herself as a recipient. From then on it is
     made with carol's access, so she receives nothing she could not read herself."""
-    schedule = export_schedule_create(
-        organization=organization,
-        actor=people["bob"],
-        name="Platform review",
-        kind="threat_model",
-        threat_model_id=sid("tm", SECRET_MODEL),
-        frequency="daily",
-        time_of_day=time(6, 0),
-        timezone="UTC",
-        recipients=["bob@example.com"],
-    )
+    schedule = bobs_schedule(organization, people)
     carol = signed_in(people["carol"])
     page = carol.get(reverse("tenant_admin:schedule_edit", args=["acme", schedule.pk])).content.decode()
     assert "owner" not in [n for n in _input_names(page)]  # nobody picks the person any more
@@ -123,17 +128,7 @@ def test_an_admin_who_edits_someone_elses_schedule_takes_it_over(organization, p
 
 def test_run_now_does_not_hand_another_members_pdf_to_the_admin_who_clicked(organization, people, media):
     """bob's schedule, sent to bob, made with bob's access: carol may start it, but its file is bob's."""
-    schedule = export_schedule_create(
-        organization=organization,
-        actor=people["bob"],
-        name="Platform review",
-        kind="threat_model",
-        threat_model_id=sid("tm", SECRET_MODEL),
-        frequency="daily",
-        time_of_day=time(6, 0),
-        timezone="UTC",
-        recipients=["bob@example.com"],
-    )
+    schedule = bobs_schedule(organization, people)
     carol = signed_in(people["carol"])
     job = run_now_as(carol, schedule)
     assert job.status == ExportStatus.SUCCEEDED, job.error  # made for bob, with bob's access
@@ -178,17 +173,7 @@ def test_a_schedule_pauses_when_tmi_says_its_person_must_sign_in_again(
     from portal.audit.models import AuditEvent
     from portal.exports.schedules import export_schedule_run, export_schedule_run_now
 
-    schedule = export_schedule_create(
-        organization=organization,
-        actor=people["bob"],
-        name="Platform review",
-        kind="threat_model",
-        threat_model_id=sid("tm", SECRET_MODEL),
-        frequency="daily",
-        time_of_day=time(6, 0),
-        timezone="UTC",
-        recipients=["bob@example.com"],
-    )
+    schedule = bobs_schedule(organization, people)
     connection = _expire_and_spend_refresh_token(sandbox, people["bob"], organization)
     job = export_schedule_run_now(schedule=schedule, actor=people["bob"])
     mail.outbox.clear()
