@@ -50,7 +50,7 @@ def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
     # Not the tests' list of TMI servers: the demo lists its own sandbox (the sign-in pages below reach it).
     env.pop("PORTAL_TMI_ALLOWED_SERVERS", None)
     # A new checkout: no secrets and no DEBUG set; the demo makes its own secrets under PORTAL_VAR_DIR.
-    for name in ("DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT", "DJANGO_DEBUG"):
+    for name in ("DJANGO_SECRET_KEY", "PORTAL_FIELD_ENCRYPTION_SALT", "DJANGO_DEBUG", "PORTAL_DEVTOOLS"):
         env.pop(name, None)
     env["PORTAL_VAR_DIR"] = str(tmp_path / "var")
     demo = subprocess.Popen(

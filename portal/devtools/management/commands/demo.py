@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from portal.devtools.demo_secrets import DEMO_SECRETS_FILE, demo_environment
 from portal.devtools.demo_seed import demo_seed, demo_sign_in_hint
-from portal.devtools.processes import Child, manage_py, supervise
+from portal.devtools.processes import Child, supervise
 from portal.sandbox.config import GENERATIONS
 
 
@@ -41,8 +41,12 @@ class Command(BaseCommand):
         children = [
             Child(
                 "TMI sandbox",
-                manage_py(
-                    "tmi_sandbox",
+                # The sandbox's own entry point: the children run with the demo's secrets, under which the
+                # settings load no devtools (PORTAL_DEVTOOLS), so not its management command.
+                [
+                    sys.executable,
+                    "-m",
+                    "portal.sandbox",
                     "--host",
                     host,
                     "--port",
@@ -51,7 +55,7 @@ class Command(BaseCommand):
                     tmi_version,
                     "--seed",
                     "demo",
-                ),
+                ],
                 ready_url=f"{sandbox_url}/",
             ),
             Child(
