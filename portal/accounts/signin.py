@@ -8,14 +8,11 @@ admit gets the 403 "not a member" page. Nothing of the sort ends as a 500.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as django_login
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -26,6 +23,7 @@ from portal.accounts.backend import SIGNIN_SESSION_KEY, TMIOAuth2
 from portal.accounts.errors import SESSION_LOST, SIGNIN_FAILURES, NotAMember, SignInError, signin_error_message
 from portal.accounts.linking import LINK_FIELD
 from portal.accounts.redirects import signin_url
+from portal.organizations.allowances import allowance_take
 from portal.organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -40,22 +38,14 @@ def signin_start_allowed(request: HttpRequest) -> bool:
     and stores an OAuth state, so a script must not make thousands. Counts live in Django's cache."""
     if request.session.session_key is None:
         request.session.save()  # a key to count by, for a browser that has no session yet
-    minute = int(time.time() // 60)
-    budgets = (
-        (f"session:{request.session.session_key}", settings.PORTAL_SIGNIN_STARTS_PER_MINUTE),
-        (f"address:{request.META.get('REMOTE_ADDR') or '-'}", settings.PORTAL_SIGNIN_STARTS_PER_MINUTE_PER_ADDRESS),
+    return allowance_take(
+        {
+            f"signin-starts:session:{request.session.session_key}": settings.PORTAL_SIGNIN_STARTS_PER_MINUTE,
+            f"signin-starts:address:{request.META.get('REMOTE_ADDR') or '-'}": (
+                settings.PORTAL_SIGNIN_STARTS_PER_MINUTE_PER_ADDRESS
+            ),
+        }
     )
-    allowed = True
-    for who, limit in budgets:
-        key = "signin-starts:" + hashlib.sha256(f"{who}:{minute}".encode()).hexdigest()
-        cache.add(key, 0, timeout=120)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=120)
-            count = 1
-        allowed = allowed and count <= limit
-    return allowed
 
 
 def signin_start(

@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.translation import gettext as _
 
+from portal.organizations.allowances import allowance_take
 from portal.organizations.tmi_servers import NOT_ALLOWED_MESSAGE, tmi_address_guard
 from portal.tmi import (
     AddressNotAllowed,
@@ -89,17 +89,8 @@ def tmi_test_allowance_take(*, organization_id: int, user_id: int) -> bool:
     """One "Test connection" counted against the organisation's and the user's allowance for the current
     minute (PORTAL_TMI_TESTS_PER_MINUTE each); False when either is spent. Each check makes the portal
     open connections to an address someone typed, so they are not free."""
-    window = int(time.time() // 60)
-    allowed = True
-    for key in (f"tmi-test:org:{organization_id}:{window}", f"tmi-test:user:{user_id}:{window}"):
-        cache.add(key, 0, timeout=120)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr: this is the first in a new window
-            cache.set(key, 1, timeout=120)
-            count = 1
-        allowed = allowed and count <= settings.PORTAL_TMI_TESTS_PER_MINUTE
-    return allowed
+    limit = settings.PORTAL_TMI_TESTS_PER_MINUTE
+    return allowance_take({f"tmi-test:org:{organization_id}": limit, f"tmi-test:user:{user_id}": limit})
 
 
 def rate_limited_report(base_url: str) -> ConnectionReport:
