@@ -25,6 +25,7 @@ def create_app(config: SandboxConfig) -> Starlette:
             yield
 
     faults = FaultBook()
+    state.on_reset(faults.clear)
     routes = [
         *discovery.routes(state),
         *oauth.routes(state),

@@ -1,4 +1,4 @@
-"""Test-only control routes under /_sandbox/ (not part of TMI): faults, the clock, health."""
+"""Test-only control routes under /_sandbox/ (not part of TMI): faults, the clock, reset, health."""
 
 from __future__ import annotations
 
@@ -68,6 +68,16 @@ def routes(state: SandboxState, book: FaultBook) -> list[Route]:
         state.clock_offset += seconds
         return JSONResponse({"clock_offset": state.clock_offset, "now": state.now()})
 
+    async def reset(request: Request) -> Response:
+        state.reset()
+        return Response(status_code=204)
+
+    async def requests(request: Request) -> Response:
+        """How many TMI calls are open now and the most there were at once; DELETE starts the count again."""
+        if request.method == "DELETE":
+            state.most_requests_in_flight = state.requests_in_flight
+        return JSONResponse({"in_flight": state.requests_in_flight, "most_in_flight": state.most_requests_in_flight})
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "generation": state.config.generation})
 
@@ -76,5 +86,7 @@ def routes(state: SandboxState, book: FaultBook) -> list[Route]:
         Route("/_sandbox/faults", list_faults, methods=["GET"]),
         Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
         Route("/_sandbox/clock", advance_clock, methods=["POST"]),
+        Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/requests", requests, methods=["GET", "DELETE"]),
         Route("/_sandbox/health", health, methods=["GET"]),
     ]

@@ -112,6 +112,15 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
+        # Counted here, at the edge, so tests can ask how many calls a client had open at once.
+        self.state.requests_in_flight += 1
+        self.state.most_requests_in_flight = max(self.state.most_requests_in_flight, self.state.requests_in_flight)
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            self.state.requests_in_flight -= 1
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         fault = self.book.take(scope["method"], scope["path"])
         if fault is None:
             await self.app(scope, receive, send)

@@ -51,3 +51,5 @@ class OAuthStore:
     def __init__(self, state: SandboxState) -> None:
         self.logins = ExpiringMap(state)  # state parameter -> LoginRecord
         self.challenges = ExpiringMap(state)  # authorization code -> PKCE code_challenge
+        state.on_reset(self.logins.entries.clear)
+        state.on_reset(self.challenges.entries.clear)

@@ -7,6 +7,7 @@ import socket
 import threading
 from dataclasses import replace
 
+import httpx
 import uvicorn
 
 from portal.sandbox.config import SandboxConfig
@@ -79,11 +80,20 @@ class SandboxServer:
             raise RuntimeError("TMI sandbox did not start")
         return self
 
+    @property
+    def running(self) -> bool:
+        return self._server.started and not self._server.should_exit
+
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._sock.close()
+
+    def reset(self) -> SandboxServer:
+        """Back to how it started (seed, no faults, clock, sessions and sockets), through its control call."""
+        httpx.post(f"{self.base_url}/_sandbox/reset", timeout=10).raise_for_status()
+        return self
 
     def restart(self, *, down_seconds: float = 0.0) -> SandboxServer:
         """Stop and start again on the same port, as a TMI restart: the stored data survives, the

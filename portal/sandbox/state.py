@@ -12,6 +12,7 @@ import secrets
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Literal
@@ -84,6 +85,29 @@ SERVICE_SUB_PREFIX = "sa:"
 class SandboxState:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
+        # What else holds per-run records (faults, OAuth logins, live sockets) clears itself on reset().
+        self._reset_hooks: list[Callable[[], None]] = []
+        # The collaboration hub that owns `sessions` (portal.sandbox.collab.hub.Hub), created on first use.
+        self.collab: Any = None
+        self.requests_in_flight = 0  # TMI calls being answered now; a reset does not forget them
+        self._clear()
+
+    def on_reset(self, hook: Callable[[], None]) -> None:
+        self._reset_hooks.append(hook)
+
+    def reset(self) -> None:
+        """Back to a just-started server: the other parts' records first (live sockets are cut), then users,
+        tokens, stored objects and the clock, then the seed again. Tests share one server per generation and
+        reset it between them (/_sandbox/reset), which costs far less than a new server per test."""
+        for hook in self._reset_hooks:
+            hook()
+        self._clear()
+        if self.config.seed:
+            from portal.sandbox import seed
+
+            seed.load(self, self.config.seed)
+
+    def _clear(self) -> None:
         self.clock_offset = 0.0  # tests move time forward through /_sandbox/clock
         self.users: dict[str, SandboxUser] = {}
         self.refresh_tokens: dict[str, RefreshRecord] = {}
@@ -97,12 +121,12 @@ class SandboxState:
         self.alias_counters: dict[str, int] = {}
         # diagram id -> live collaboration session object (owned by collab.py).
         self.sessions: dict[str, Any] = {}
-        # The collaboration hub that owns `sessions` (portal.sandbox.collab.hub.Hub), created on first use.
-        self.collab: Any = None
         # 1.8 service-account credentials: credential id -> record.
         self.credentials: dict[str, ServiceCredential] = {}
         # Every `sub` an accepted access token carried, in order (tests ask "who really called?").
         self.seen_subjects: deque[str] = deque(maxlen=10_000)
+        # The most TMI calls there were at once since the start or reset (control calls not counted).
+        self.most_requests_in_flight = self.requests_in_flight
 
     # -- time ------------------------------------------------------------------------
     def now(self) -> float:

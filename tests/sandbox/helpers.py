@@ -97,3 +97,12 @@ def clear_faults(base_url: str) -> None:
 def advance_clock(base_url: str, seconds: float) -> None:
     """Move the sandbox's clock forward: tokens and 10-minute OAuth records expire without waiting."""
     httpx.post(f"{base_url}/_sandbox/clock", json={"advance_seconds": seconds}, timeout=10).raise_for_status()
+
+
+def requests_at_once(base_url: str) -> int:
+    """The most TMI calls the sandbox had open at once since the last `count_requests_afresh`."""
+    return httpx.get(f"{base_url}/_sandbox/requests").json()["most_in_flight"]
+
+
+def count_requests_afresh(base_url: str) -> None:
+    httpx.delete(f"{base_url}/_sandbox/requests").raise_for_status()

@@ -27,6 +27,7 @@ class Hub:
         self.state = state
         self.tickets = TicketBook(state)
         self.protocol: Protocol = Protocol0217(self) if state.config.is_legacy else Protocol18(self)
+        state.on_reset(self.reset)
 
     @classmethod
     def of(cls, state: SandboxState) -> Hub:
@@ -93,6 +94,12 @@ class Hub:
                         conn.abort(now=True)
                         dropped += 1
         return dropped
+
+    def reset(self) -> None:
+        """The sandbox is reset: every live socket is cut and no session or ticket is left."""
+        self.drop_sockets()
+        self.state.sessions.clear()
+        self.tickets.clear()
 
     # -- REST views -----------------------------------------------------------------------
     def websocket_url(self, tm_id: str, diagram_id: str, session_id: str | None) -> str:

@@ -26,6 +26,9 @@ class TicketBook:
         )
         return ticket
 
+    def clear(self) -> None:
+        self._tickets.clear()
+
     def redeem(self, ticket: str) -> Ticket | None:
         """Deleted at the first look, even if the connection then fails another check."""
         record = self._tickets.pop(ticket, None)
