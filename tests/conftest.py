@@ -179,6 +179,28 @@ def member_factory(db, django_user_model):
     return make
 
 
+# The default world: the people of `organization`, each made only when a test asks for them. Their login hints
+# are the sandbox's demo users, so their TMI access is the seed's (tests/dashboard/conftest.py reads it).
+
+
+@pytest.fixture
+def owner(organization, member_factory):
+    """alice, an owner of `organization`."""
+    return member_factory(organization, "alice", role="owner")
+
+
+@pytest.fixture
+def admin(organization, member_factory):
+    """carol, an admin of `organization`."""
+    return member_factory(organization, "carol", role="admin")
+
+
+@pytest.fixture
+def member(organization, member_factory):
+    """bob, a member of `organization`."""
+    return member_factory(organization, "bob", role="member")
+
+
 # -- markers for what is slow by nature (`make test-fast` leaves them out; CI runs everything) -------------
 
 BROWSER_FIXTURES = {"page", "chromium", "daphne_server", "live_portal"}

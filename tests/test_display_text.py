@@ -26,8 +26,8 @@ OWNER = "Mallory \u202eyrollaM"
 
 
 @pytest.fixture
-def world(sandbox, organization, member_factory):
-    alice = member_factory(organization, "alice", role="owner")
+def world(sandbox, organization, owner):
+    alice = owner
     user = next(u for u in sandbox.state.users.values() if u.provider_id == "alice")
     user.display_name = OWNER  # TMI stores who created a model as its owner, name and all
     with tmi_client(organization=organization, user=alice) as client:

@@ -77,10 +77,10 @@ def assert_strict_page(response, *, form_action: bool = True) -> None:
 
 
 @pytest.fixture
-def world(organization, member_factory, sandbox, transactional_db):
+def world(transactional_db, organization, owner, sandbox):
     organization.brand_colour = "#aa3300"
     organization.save()
-    alice = member_factory(organization, "alice", role="owner")
+    alice = owner
     model = next(tm for tm in sandbox.state.threat_models.values() if tm["name"] == PAYMENTS)
     client = Client()
     client.force_login(alice, backend=MODEL_BACKEND)

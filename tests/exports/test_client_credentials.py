@@ -33,20 +33,9 @@ SCHEDULE = {
 REFUSED = "TMI refused the organisation's client credentials; an admin must replace them."
 
 
-@pytest.fixture
-def people(organization, member_factory):
-    return {
-        "alice": member_factory(organization, "alice", role="owner"),
-        "bob": member_factory(organization, "bob", role="member"),
-        "carol": member_factory(organization, "carol", role="admin"),
-    }
-
-
-def _service_schedule(organization, people):
+def _service_schedule(organization, owner, admin, member):
     """Only an owner may choose the service account: alice saves it."""
-    return export_schedule_create(
-        organization=organization, actor=people["alice"], run_as="client_credentials", **SCHEDULE
-    )
+    return export_schedule_create(organization=organization, actor=owner, run_as="client_credentials", **SCHEDULE)
 
 
 def _failure_mail():
@@ -54,24 +43,26 @@ def _failure_mail():
 
 
 @pytest.mark.parametrize("generation", ["1.8"])
-def test_a_schedule_runs_as_the_organisations_service_account(organization, people, sandbox, settings, tmp_path):
+def test_a_schedule_runs_as_the_organisations_service_account(
+    organization, owner, admin, member, sandbox, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
-    with tmi_client(organization=organization, user=people["alice"]) as alice:
+    with tmi_client(organization=organization, user=owner) as alice:
         credential = alice.auth.client_credentials_create("TMI Portal schedules", description="acme exports")
     organization_client_credentials_set(
         organization=organization,
-        actor=people["alice"],
+        actor=owner,
         client_id=credential.client_id,
         client_secret=credential.client_secret,
     )
     organization.refresh_from_db()
-    schedule = _service_schedule(organization, people)
+    schedule = _service_schedule(organization, owner, admin, member)
     # The saver's own TMI access is gone: if the run used it, it would fail.
-    people["alice"].tmi_connections.update(needs_sign_in=True)
+    owner.tmi_connections.update(needs_sign_in=True)
     seen = sandbox.app.state.sandbox.seen_subjects
     seen.clear()
 
-    job = export_schedule_run_now(schedule=schedule, actor=people["alice"])
+    job = export_schedule_run_now(schedule=schedule, actor=owner)
     assert export_job_run(job.pk).action == "done"
     job.refresh_from_db()
     assert job.status == ExportStatus.SUCCEEDED, job.error
@@ -84,14 +75,16 @@ def test_a_schedule_runs_as_the_organisations_service_account(organization, peop
 
 
 @pytest.mark.parametrize("generation", ["1.8"])
-def test_refused_credentials_fail_in_words_and_tell_the_owner_and_admins(organization, people, settings, tmp_path):
+def test_refused_credentials_fail_in_words_and_tell_the_owner_and_admins(
+    organization, owner, admin, member, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
     organization_client_credentials_set(
-        organization=organization, actor=people["alice"], client_id="tmi_cc_revoked", client_secret="not-valid-any-more"
+        organization=organization, actor=owner, client_id="tmi_cc_revoked", client_secret="not-valid-any-more"
     )
     organization.refresh_from_db()
-    schedule = _service_schedule(organization, people)
-    job = export_schedule_run_now(schedule=schedule, actor=people["alice"])
+    schedule = _service_schedule(organization, owner, admin, member)
+    job = export_schedule_run_now(schedule=schedule, actor=owner)
     assert export_job_run(job.pk).action == "failed"
     job.refresh_from_db()
     assert job.status == ExportStatus.FAILED and job.error == REFUSED
@@ -105,13 +98,13 @@ def test_refused_credentials_fail_in_words_and_tell_the_owner_and_admins(organiz
 
 
 @pytest.mark.parametrize("generation", ["0.217"])
-def test_tmi_0217_has_no_client_credentials_and_the_run_says_so(organization, people, settings, tmp_path):
+def test_tmi_0217_has_no_client_credentials_and_the_run_says_so(organization, owner, admin, member, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     organization_client_credentials_set(
-        organization=organization, actor=people["alice"], client_id="tmi_cc_anything", client_secret="secret"
+        organization=organization, actor=owner, client_id="tmi_cc_anything", client_secret="secret"
     )
     organization.refresh_from_db()
-    job = export_schedule_run_now(schedule=_service_schedule(organization, people), actor=people["alice"])
+    job = export_schedule_run_now(schedule=_service_schedule(organization, owner, admin, member), actor=owner)
     assert export_job_run(job.pk).action == "failed"
     job.refresh_from_db()
     assert job.status == ExportStatus.FAILED
@@ -120,19 +113,17 @@ def test_tmi_0217_has_no_client_credentials_and_the_run_says_so(organization, pe
 
 
 @pytest.mark.parametrize("generation", ["1.8"])
-def test_client_credentials_need_stored_credentials(organization, people, settings, tmp_path):
+def test_client_credentials_need_stored_credentials(organization, owner, admin, member, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     with pytest.raises(ValidationError) as refused:
-        _service_schedule(organization, people)
+        _service_schedule(organization, owner, admin, member)
     assert "no TMI client credentials" in refused.value.message_dict["run_as"][0]
-    organization_client_credentials_set(
-        organization=organization, actor=people["alice"], client_id="tmi_cc_x", client_secret="s"
-    )
+    organization_client_credentials_set(organization=organization, actor=owner, client_id="tmi_cc_x", client_secret="s")
     organization.refresh_from_db()
-    schedule = _service_schedule(organization, people)
+    schedule = _service_schedule(organization, owner, admin, member)
     # Removed after the schedule was made: the run fails in words instead of running as someone else.
-    organization_client_credentials_clear(organization=organization, actor=people["alice"])
-    job = export_schedule_run_now(schedule=schedule, actor=people["alice"])
+    organization_client_credentials_clear(organization=organization, actor=owner)
+    job = export_schedule_run_now(schedule=schedule, actor=owner)
     assert export_job_run(job.pk).action == "failed"
     job.refresh_from_db()
     assert "none are stored" in job.error and "an admin must add them" in job.error

@@ -26,12 +26,9 @@ CAROLS_MODEL = "Identity and SSO Gateway"  # carol owns it
 
 
 @pytest.fixture
-def people(organization, member_factory):
-    return {
-        "alice": member_factory(organization, "alice", role="owner"),
-        "bob": member_factory(organization, "bob", role="admin"),
-        "carol": member_factory(organization, "carol", role="admin"),
-    }
+def bob(organization, member_factory):
+    """A second admin: the schedules here are his."""
+    return member_factory(organization, "bob", role="admin")
 
 
 @pytest.fixture(autouse=True)
@@ -75,11 +72,11 @@ FORM = {
 }
 
 
-def bobs_schedule(organization, people):
+def bobs_schedule(organization, owner, bob, admin):
     """A daily report of the model only bob can read, made by bob and sent to him."""
     return export_schedule_create(
         organization=organization,
-        actor=people["bob"],
+        actor=bob,
         name="Platform review",
         kind="threat_model",
         threat_model_id=sid("tm", SECRET_MODEL),
@@ -90,14 +87,14 @@ def bobs_schedule(organization, people):
     )
 
 
-def test_an_admin_cannot_make_a_schedule_run_as_another_member(organization, people, media):
+def test_an_admin_cannot_make_a_schedule_run_as_another_member(organization, owner, bob, admin, media):
     """carol posts the form naming bob as the person it runs as: the schedule runs as carol, so
     TMI refuses her the model and no PDF with it exists anywhere."""
-    carol = signed_in(people["carol"])
-    done = carol.post(reverse("tenant_admin:schedule_create", args=["acme"]), {**FORM, "owner": people["bob"].pk})
+    carol = signed_in(admin)
+    done = carol.post(reverse("tenant_admin:schedule_create", args=["acme"]), {**FORM, "owner": bob.pk})
     assert done.status_code == 302
     schedule = ExportSchedule.objects.get(name="Platform review")
-    assert schedule.owner == people["carol"]  # the saver, whatever the form said
+    assert schedule.owner == admin  # the saver, whatever the form said
     mail.outbox.clear()
     job = run_now_as(carol, schedule)
     assert job.status == ExportStatus.FAILED and not job.file
@@ -105,20 +102,20 @@ def test_an_admin_cannot_make_a_schedule_run_as_another_member(organization, peo
     assert not [m for m in mail.outbox if m.attachments]
 
 
-def test_an_admin_who_edits_someone_elses_schedule_takes_it_over(organization, people, media):
+def test_an_admin_who_edits_someone_elses_schedule_takes_it_over(organization, owner, bob, admin, media):
     """bob (who can read the model) made the schedule; carol adds herself as a recipient. From then on it is
     made with carol's access, so she receives nothing she could not read herself."""
-    schedule = bobs_schedule(organization, people)
-    carol = signed_in(people["carol"])
+    schedule = bobs_schedule(organization, owner, bob, admin)
+    carol = signed_in(admin)
     page = carol.get(reverse("tenant_admin:schedule_edit", args=["acme", schedule.pk])).content.decode()
     assert "owner" not in [n for n in _input_names(page)]  # nobody picks the person any more
     saved = carol.post(
         reverse("tenant_admin:schedule_edit", args=["acme", schedule.pk]),
-        {**FORM, "owner": people["bob"].pk, "recipients_text": "bob@example.com, carol@example.com"},
+        {**FORM, "owner": bob.pk, "recipients_text": "bob@example.com, carol@example.com"},
     )
     assert saved.status_code == 302
     schedule.refresh_from_db()
-    assert schedule.owner == people["carol"]
+    assert schedule.owner == admin
     mail.outbox.clear()
     job = run_now_as(carol, schedule)
     assert job.status == ExportStatus.FAILED
@@ -126,16 +123,16 @@ def test_an_admin_who_edits_someone_elses_schedule_takes_it_over(organization, p
     assert not [m for m in mail.outbox if m.attachments]
 
 
-def test_run_now_does_not_hand_another_members_pdf_to_the_admin_who_clicked(organization, people, media):
+def test_run_now_does_not_hand_another_members_pdf_to_the_admin_who_clicked(organization, owner, bob, admin, media):
     """bob's schedule, sent to bob, made with bob's access: carol may start it, but its file is bob's."""
-    schedule = bobs_schedule(organization, people)
-    carol = signed_in(people["carol"])
+    schedule = bobs_schedule(organization, owner, bob, admin)
+    carol = signed_in(admin)
     job = run_now_as(carol, schedule)
     assert job.status == ExportStatus.SUCCEEDED, job.error  # made for bob, with bob's access
     assert SECRET_MODEL in pdf_text(job.file.path)
     for name in ("exports:job", "exports:download", "exports:status"):
         assert carol.get(reverse(name, args=["acme", job.pk])).status_code == 404, name
-    assert signed_in(people["bob"]).get(reverse("exports:download", args=["acme", job.pk])).status_code == 200
+    assert signed_in(bob).get(reverse("exports:download", args=["acme", job.pk])).status_code == 200
     history = carol.get(reverse("tenant_admin:schedule_runs", args=["acme", schedule.pk])).content.decode()
     assert f"/o/acme/exports/{job.pk}/download/" not in history
     assert f"exports/{job.pk}/" not in carol.get(reverse("exports:list", args=["acme"])).content.decode()
@@ -166,16 +163,16 @@ def _expire_and_spend_refresh_token(sandbox, user, organization):
 
 
 def test_a_schedule_pauses_when_tmi_says_its_person_must_sign_in_again(
-    organization, people, sandbox, media, django_capture_on_commit_callbacks
+    organization, owner, bob, admin, sandbox, media, django_capture_on_commit_callbacks
 ):
     """The refusal happens inside a run (the vault's refresh path, not the beat task): the schedule pauses,
     the owners hear why, the audit log says so, and beat runs nothing until someone resumes it."""
     from portal.audit.models import AuditEvent
     from portal.exports.schedules import export_schedule_run, export_schedule_run_now
 
-    schedule = bobs_schedule(organization, people)
-    connection = _expire_and_spend_refresh_token(sandbox, people["bob"], organization)
-    job = export_schedule_run_now(schedule=schedule, actor=people["bob"])
+    schedule = bobs_schedule(organization, owner, bob, admin)
+    connection = _expire_and_spend_refresh_token(sandbox, bob, organization)
+    job = export_schedule_run_now(schedule=schedule, actor=bob)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         assert export_job_run(job.pk).action == "failed"
@@ -195,10 +192,10 @@ def test_a_schedule_pauses_when_tmi_says_its_person_must_sign_in_again(
 
 
 def test_the_words_say_whose_access_and_who_receives_it(
-    organization, people, media, django_capture_on_commit_callbacks
+    organization, owner, bob, admin, media, django_capture_on_commit_callbacks
 ):
     """Form (before saving), list, email and PDF cover all say it, escaped."""
-    alice = people["alice"]
+    alice = owner
     alice.first_name, alice.last_name = "Alice", "<b>Liddell</b>"
     alice.save(update_fields=["first_name", "last_name"])
     client = signed_in(alice)

@@ -42,33 +42,24 @@ WEEKLY = {
 }
 
 
-@pytest.fixture
-def people(organization, member_factory):
-    return {
-        "alice": member_factory(organization, "alice", role="owner"),
-        "bob": member_factory(organization, "bob", role="member"),
-        "carol": member_factory(organization, "carol", role="admin"),
-    }
-
-
-def test_admins_create_a_schedule_that_beat_will_fire(organization, people):
-    schedule = export_schedule_create(organization=organization, actor=people["carol"], **WEEKLY)
-    assert schedule.owner == people["carol"] and schedule.recipients == ["bob@example.com"]
+def test_admins_create_a_schedule_that_beat_will_fire(organization, owner, admin, member):
+    schedule = export_schedule_create(organization=organization, actor=admin, **WEEKLY)
+    assert schedule.owner == admin and schedule.recipients == ["bob@example.com"]
     task = PeriodicTask.objects.get(pk=schedule.periodic_task_id)
     assert task.task == "portal.exports.tasks.export_schedule_fire" and json.loads(task.args) == [schedule.pk]
     assert task.enabled and task.crontab.hour == "7" and task.crontab.minute == "30"
     assert task.crontab.day_of_week == "1"  # Monday in cron's numbering
     assert str(task.crontab.timezone) == "Europe/Berlin"
-    assert AuditEvent.objects.filter(action="schedule.created", actor=people["carol"]).count() == 1
+    assert AuditEvent.objects.filter(action="schedule.created", actor=admin).count() == 1
 
-    export_schedule_update(schedule=schedule, actor=people["alice"], frequency="monthly", day_of_month=3)
+    export_schedule_update(schedule=schedule, actor=owner, frequency="monthly", day_of_month=3)
     task.refresh_from_db()
     assert task.crontab.day_of_month == "3" and task.crontab.day_of_week == "*"
-    export_schedule_pause(schedule=schedule, actor=people["alice"], paused=True)
+    export_schedule_pause(schedule=schedule, actor=owner, paused=True)
     task.refresh_from_db()
     assert not task.enabled
     assert export_schedule_run(schedule_id=schedule.pk) is None  # paused: nothing runs
-    export_schedule_pause(schedule=schedule, actor=people["alice"], paused=False)
+    export_schedule_pause(schedule=schedule, actor=owner, paused=False)
     task.refresh_from_db()
     assert task.enabled
     assert [e.action for e in AuditEvent.objects.order_by("pk") if e.action.startswith("schedule.")] == [
@@ -78,15 +69,15 @@ def test_admins_create_a_schedule_that_beat_will_fire(organization, people):
         "schedule.resumed",
     ]
 
-    export_schedule_delete(schedule=schedule, actor=people["alice"])
+    export_schedule_delete(schedule=schedule, actor=owner)
     assert not PeriodicTask.objects.filter(pk=task.pk).exists()
     assert AuditEvent.objects.filter(action="schedule.deleted").exists()
 
 
-def test_members_cannot_manage_schedules(organization, other_organization, people, member_factory):
+def test_members_cannot_manage_schedules(organization, other_organization, owner, admin, member, member_factory):
     with pytest.raises(PermissionDenied):
-        export_schedule_create(organization=organization, actor=people["bob"], **WEEKLY)
-    schedule = export_schedule_create(organization=organization, actor=people["alice"], **WEEKLY)
+        export_schedule_create(organization=organization, actor=member, **WEEKLY)
+    schedule = export_schedule_create(organization=organization, actor=owner, **WEEKLY)
     outsider = member_factory(other_organization, "dave", role="owner")
     for call in (
         lambda a: export_schedule_update(schedule=schedule, actor=a, name="x"),
@@ -94,14 +85,14 @@ def test_members_cannot_manage_schedules(organization, other_organization, peopl
         lambda a: export_schedule_run_now(schedule=schedule, actor=a),
         lambda a: export_schedule_delete(schedule=schedule, actor=a),
     ):
-        for actor in (people["bob"], outsider):
+        for actor in (member, outsider):
             with pytest.raises(PermissionDenied):
                 call(actor)
     schedule.refresh_from_db()
     assert schedule.name == WEEKLY["name"] and not schedule.paused and not ExportJob.objects.exists()
 
 
-def test_bad_schedules_are_refused_with_words(organization, people, member_factory, other_organization):
+def test_bad_schedules_are_refused_with_words(organization, owner, admin, member, member_factory, other_organization):
     stranger = member_factory(other_organization, "dave")
     cases = {
         "recipients": {"recipients": ["someone@elsewhere.test"]},
@@ -111,22 +102,22 @@ def test_bad_schedules_are_refused_with_words(organization, people, member_facto
     }
     for field, change in cases.items():
         with pytest.raises(ValidationError) as caught:
-            export_schedule_create(organization=organization, actor=people["alice"], **{**WEEKLY, **change})
+            export_schedule_create(organization=organization, actor=owner, **{**WEEKLY, **change})
         assert field in caught.value.message_dict, field
         assert all(len(m) > 15 for m in caught.value.message_dict[field])
     # Nobody names the person a schedule runs as: it is whoever saves it.
     with pytest.raises(TypeError, match="owner"):
-        export_schedule_create(organization=organization, actor=people["alice"], **{**WEEKLY, "owner": stranger})
+        export_schedule_create(organization=organization, actor=owner, **{**WEEKLY, "owner": stranger})
     with pytest.raises(ValidationError) as caught:
         export_schedule_create(
-            organization=organization, actor=people["alice"], **{**WEEKLY, "frequency": "monthly", "day_of_month": 31}
+            organization=organization, actor=owner, **{**WEEKLY, "frequency": "monthly", "day_of_month": 31}
         )
     assert "between 1 and 28" in caught.value.message_dict["day_of_month"][0]
     assert not PeriodicTask.objects.filter(task="portal.exports.tasks.export_schedule_fire").exists()
 
 
-def test_the_slot_is_the_latest_due_time_in_the_schedules_time_zone(organization, people):
-    schedule = export_schedule_create(organization=organization, actor=people["alice"], **WEEKLY)
+def test_the_slot_is_the_latest_due_time_in_the_schedules_time_zone(organization, owner, admin, member):
+    schedule = export_schedule_create(organization=organization, actor=owner, **WEEKLY)
     # Monday 2026-11-23 07:30 in Berlin is 06:30 UTC.
     expected = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
     for now in (
@@ -140,8 +131,8 @@ def test_the_slot_is_the_latest_due_time_in_the_schedules_time_zone(organization
     )
 
 
-def test_a_slot_fired_twice_creates_one_job(organization, people, django_capture_on_commit_callbacks):
-    schedule = export_schedule_create(organization=organization, actor=people["alice"], **WEEKLY)
+def test_a_slot_fired_twice_creates_one_job(organization, owner, admin, member, django_capture_on_commit_callbacks):
+    schedule = export_schedule_create(organization=organization, actor=owner, **WEEKLY)
     now = datetime(2026, 11, 23, 6, 30, 2, tzinfo=UTC)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         first = export_schedule_run(schedule_id=schedule.pk, now=now)
@@ -153,8 +144,8 @@ def test_a_slot_fired_twice_creates_one_job(organization, people, django_capture
 
 
 @pytest.mark.timeout(300)
-def test_beat_firing_twice_through_a_real_worker_runs_once(organization, people, workers):
-    schedule = export_schedule_create(organization=organization, actor=people["alice"], **WEEKLY)
+def test_beat_firing_twice_through_a_real_worker_runs_once(organization, owner, admin, member, workers):
+    schedule = export_schedule_create(organization=organization, actor=owner, **WEEKLY)
     workers.start()
     results = [export_schedule_fire.delay(schedule.pk), export_schedule_fire.delay(schedule.pk)]
     outcomes = [result.get(timeout=60) for result in results]
@@ -170,10 +161,10 @@ def test_beat_firing_twice_through_a_real_worker_runs_once(organization, people,
     assert ExportJob.objects.filter(schedule=schedule).count() == 1
 
 
-def test_recipients_get_the_file_and_a_link(organization, people, settings, tmp_path):
+def test_recipients_get_the_file_and_a_link(organization, owner, admin, member, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    schedule = export_schedule_create(organization=organization, actor=people["alice"], **WEEKLY)
-    job = export_schedule_run_now(schedule=schedule, actor=people["carol"])
+    schedule = export_schedule_create(organization=organization, actor=owner, **WEEKLY)
+    job = export_schedule_run_now(schedule=schedule, actor=admin)
     mail.outbox.clear()
     assert export_job_run(job.pk).action == "done"
     [message] = mail.outbox
@@ -183,16 +174,16 @@ def test_recipients_get_the_file_and_a_link(organization, people, settings, tmp_
     assert mimetype == "application/pdf" and content.startswith(b"%PDF")
 
     settings.EXPORT_ATTACH_MAX_BYTES = 10  # large files: a link only
-    job = export_schedule_run_now(schedule=schedule, actor=people["carol"])
+    job = export_schedule_run_now(schedule=schedule, actor=admin)
     mail.outbox.clear()
     export_job_run(job.pk)
     assert mail.outbox[0].attachments == [] and f"/o/acme/exports/{job.pk}/" in mail.outbox[0].body
 
 
-def test_a_failed_run_tells_its_person_and_the_admins(organization, people, settings, tmp_path):
+def test_a_failed_run_tells_its_person_and_the_admins(organization, owner, admin, member, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     schedule = export_schedule_create(
-        organization=organization, actor=people["carol"], **{**WEEKLY, "threat_model_id": sid("tm", "No such model")}
+        organization=organization, actor=admin, **{**WEEKLY, "threat_model_id": sid("tm", "No such model")}
     )
     job = export_schedule_run(schedule_id=schedule.pk)
     mail.outbox.clear()
@@ -205,11 +196,11 @@ def test_a_failed_run_tells_its_person_and_the_admins(organization, people, sett
 
 
 def test_beat_pauses_a_schedule_whose_person_must_sign_in_again(
-    organization, people, django_capture_on_commit_callbacks
+    organization, owner, admin, member, django_capture_on_commit_callbacks
 ):
     """However the mark came (a refused refresh, a new TMI address, a sign-out), beat runs nothing as them."""
-    schedule = export_schedule_create(organization=organization, actor=people["carol"], **WEEKLY)
-    people["carol"].tmi_connections.update(needs_sign_in=True)
+    schedule = export_schedule_create(organization=organization, actor=admin, **WEEKLY)
+    admin.tmi_connections.update(needs_sign_in=True)
     assert export_schedule_blocked(schedule=schedule)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -221,7 +212,7 @@ def test_beat_pauses_a_schedule_whose_person_must_sign_in_again(
     assert AuditEvent.objects.filter(action="schedule.paused_automatically", organization=organization).count() == 1
 
 
-def test_the_form_parses_for_the_services(organization, people):
+def test_the_form_parses_for_the_services(organization, owner, admin, member):
     data = {
         "name": "Filtered",
         "kind": "filter",
@@ -232,14 +223,14 @@ def test_the_form_parses_for_the_services(organization, people):
         "run_as": "owner",
         "recipients_text": "bob@example.com, carol@example.com",
     }
-    form = ExportScheduleForm(data, organization=organization, actor=people["alice"])
+    form = ExportScheduleForm(data, organization=organization, actor=owner)
     assert form.is_valid(), form.errors
-    schedule = export_schedule_create(organization=organization, actor=people["alice"], **form.schedule_fields())
+    schedule = export_schedule_create(organization=organization, actor=owner, **form.schedule_fields())
     assert schedule.filters == {"q": "Payments"} and schedule.recipients == ["bob@example.com", "carol@example.com"]
     bad = ExportScheduleForm(
         {**data, "recipients_text": "eve@evil.test", "timezone": "Nowhere/City"},
         organization=organization,
-        actor=people["alice"],
+        actor=owner,
     )
     assert not bad.is_valid()
     assert "not members" in str(bad.errors["recipients_text"]) and "time zone" in str(bad.errors["timezone"])

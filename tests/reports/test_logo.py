@@ -48,26 +48,22 @@ def embedded_images(pdf: bytes) -> list[tuple[int, int]]:
     return sizes
 
 
-@pytest.fixture
-def world(db, sandbox, member_factory, settings, tmp_path):
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    organization = Organization.objects.create(name="Acme", slug="acme", tmi_base_url=sandbox.base_url)
-    alice = member_factory(organization, "alice", role="owner")
-    return sandbox, organization, alice
 
 
-def export_pdf(sandbox, organization, alice) -> bytes:
-    with tmi_client(organization=organization, user=alice) as client:
+def export_pdf(sandbox, organization, owner) -> bytes:
+    with tmi_client(organization=organization, user=owner) as client:
         report = threat_model_report_fetch(client, find_model(sandbox, PAYMENTS)["id"])
     return threat_model_report_pdf(
         report, organization=Organization.objects.get(pk=organization.pk), generated_at=GENERATED
     )
 
 
-def test_an_uploaded_logo_reaches_the_pdf_downscaled(world, artifacts):
-    sandbox, organization, alice = world
+def test_an_uploaded_logo_reaches_the_pdf_downscaled(sandbox, organization, owner, artifacts):
     browser = Client()
-    browser.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
+    browser.force_login(owner, backend="django.contrib.auth.backends.ModelBackend")
     done = browser.post(
         reverse("tenant_admin:branding", args=["acme"]),
         {
@@ -78,21 +74,19 @@ def test_an_uploaded_logo_reaches_the_pdf_downscaled(world, artifacts):
     )
     assert done.status_code == 302
 
-    pdf = export_pdf(sandbox, organization, alice)
+    pdf = export_pdf(sandbox, organization, owner)
     assert embedded_images(pdf) == [(512, 256)]
     assert b"Jane Photographer" not in pdf
     cover = save_page(pdf, 0, artifacts, "page-1-cover")
     assert has_colour(cover, "#c81e1e", tolerance=12, minimum=500)  # the logo's red third is on the cover
 
 
-def test_a_large_logo_stored_before_the_rule_is_embedded_downscaled(world):
-    sandbox, organization, alice = world
+def test_a_large_logo_stored_before_the_rule_is_embedded_downscaled(sandbox, organization, owner):
     organization.logo.save("acme-old.jpg", ContentFile(photo_bytes("JPEG", (3000, 1500))))
-    assert embedded_images(export_pdf(sandbox, organization, alice)) == [(512, 256)]
+    assert embedded_images(export_pdf(sandbox, organization, owner)) == [(512, 256)]
 
 
-def test_a_decompression_bomb_stored_before_the_rule_is_left_out_of_the_pdf(world):
-    sandbox, organization, alice = world
+def test_a_decompression_bomb_stored_before_the_rule_is_left_out_of_the_pdf(sandbox, organization, owner):
     organization.logo.save("acme-bomb.png", ContentFile(blank_png(12000, 12000)))
-    pdf = export_pdf(sandbox, organization, alice)
+    pdf = export_pdf(sandbox, organization, owner)
     assert embedded_images(pdf) == [] and PAYMENTS in pdf_text(pdf)
