@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.sandbox import helpers
-from tests.sandbox.collab_world import build_world, pair
+from tests.sandbox.collab_world import build_world, eventually, pair
 
 
 async def test_reset_puts_back_the_seed_and_forgets_the_run(sandbox_factory, generation):
@@ -62,3 +62,16 @@ def test_the_shared_sandbox_starts_each_test_as_new(sandbox, run):
     assert httpx.get(f"{sandbox.base_url}/_sandbox/faults").json() == {"faults": []}
     helpers.add_fault(sandbox.base_url, status=500)  # left behind for the next run of this test
     helpers.advance_clock(sandbox.base_url, 60)
+
+
+async def test_after_a_reset_empty_sessions_are_swept_one_interval_later_as_on_a_new_server(sandbox_factory):
+    server = sandbox_factory("1.8", seed=None, ws_cleanup_interval_seconds=2.0)
+    await asyncio.sleep(1.5)
+    server.reset()
+    world = build_world(server)
+    async with world.http() as http:
+        started = await http.post(world.collaborate_path, headers=world.headers("alice"))
+    assert started.status_code == 201, started.text
+    await asyncio.sleep(1.0)  # past the sweep the server would have made 2 s after it started
+    assert world.diagram_id in server.state.sessions
+    await eventually(lambda: world.diagram_id not in server.state.sessions, timeout=4)  # no client ever joined

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from portal.sandbox.collab.protocol import Protocol
@@ -28,6 +29,8 @@ class Hub:
         self.tickets = TicketBook(state)
         self.protocol: Protocol = Protocol0217(self) if state.config.is_legacy else Protocol18(self)
         state.on_reset(self.reset)
+        # The first sweep comes one interval after the start, as in a new server; a reset starts it again.
+        self._next_sweep = time.monotonic() + state.config.ws_cleanup_interval_seconds
 
     @classmethod
     def of(cls, state: SandboxState) -> Hub:
@@ -100,6 +103,7 @@ class Hub:
         self.drop_sockets()
         self.state.sessions.clear()
         self.tickets.clear()
+        self._next_sweep = time.monotonic() + self.state.config.ws_cleanup_interval_seconds
 
     # -- REST views -----------------------------------------------------------------------
     def websocket_url(self, tm_id: str, diagram_id: str, session_id: str | None) -> str:
@@ -133,7 +137,11 @@ class Hub:
 
     async def cleanup_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.state.config.ws_cleanup_interval_seconds)
+            wait = self._next_sweep - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            self._next_sweep = time.monotonic() + self.state.config.ws_cleanup_interval_seconds
             try:
                 self.sweep()
             except Exception:  # one bad session must not stop the loop
