@@ -17,12 +17,16 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) manage.py demo $(DEMO_ARGS)
 
+# The suite runs in one process per core (pytest-xdist; tests/isolation.py keeps them apart).
+# PYTEST_WORKERS=0 runs it in this process, e.g. to debug with --pdb.
+PYTEST_WORKERS ?= auto
+
 test: $(VENV)/.installed chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The inner loop: everything but the tests that are slow by nature (Chromium, worker processes, PDFs).
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -m "not browser and not workers and not pdf" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not browser and not workers and not pdf" $(PYTEST_ARGS)
 
 # The browser tests drive Debian's chromium (Playwright cannot download its own browsers here), and
 # WeasyPrint (PDF reports) needs Pango. Installed when missing and we may (root); otherwise say what to install.

@@ -8,6 +8,7 @@ process can take it in between.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
@@ -20,6 +21,16 @@ from django.db import connection
 from portal.devtools.processes import Child
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def collect_static(env: dict[str, str]) -> None:
+    """collectstatic into the one STATIC_ROOT, one test process at a time (pytest-xdist workers start their
+    own daphne): two copying the same files at once can leave a half-written manifest."""
+    with open(ROOT / ".staticfiles.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+        )
 
 
 def tests_database_url() -> str:
@@ -50,9 +61,7 @@ class DaphneServer:
         env = {**os.environ, "DATABASE_URL": tests_database_url(), "DJANGO_DEBUG": "false", "PYTHONUNBUFFERED": "1"}
         # The server keeps Django's async-safety check, whatever the test process relaxed.
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-        )
+        collect_static(env)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted connections inherit it: no answer waits on the client's delayed ACK (40 ms a request).
