@@ -49,7 +49,8 @@ class DaphneServer:
 
     def __init__(self, log_path: Path, *, host: str = "127.0.0.1", startup_timeout: float = 60.0) -> None:
         self.host = host
-        self.log_path = log_path
+        worker = os.environ.get("PYTEST_XDIST_WORKER")  # each test process's daphne writes a log of its own
+        self.log_path = log_path.with_name(f"{log_path.stem}-{worker}{log_path.suffix}") if worker else log_path
         self.startup_timeout = startup_timeout
         self._sock: socket.socket | None = None
         self._child: Child | None = None
