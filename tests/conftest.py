@@ -34,6 +34,27 @@ def _sqlite_without_fsync(sender, connection, **kwargs):
 connection_created.connect(_sqlite_without_fsync)
 
 
+def _one_tls_context_for_test_clients() -> None:
+    """Tests build hundreds of httpx clients for plain-http calls to loopback, and httpx loads the CA bundle
+    into a new TLS context for each: 40 ms a client. They share one verifying context instead, as the portal's
+    own client does (portal/tmi/_http.py); a test that passes its own `verify` still gets its own."""
+    from httpx._transports import default
+
+    from portal.tmi._http import shared_tls_context
+
+    original = default.create_ssl_context
+
+    def create_ssl_context(verify=True, cert=None, trust_env=True):
+        if verify is True and cert is None:
+            return shared_tls_context()
+        return original(verify=verify, cert=cert, trust_env=trust_env)
+
+    default.create_ssl_context = create_ssl_context
+
+
+_one_tls_context_for_test_clients()
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Django's cache holds per-organisation TMI answers (the sign-in page's providers) and rate-limit
