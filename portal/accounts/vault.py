@@ -22,7 +22,7 @@ from portal.accounts.deadlines import tmi_deadline_current
 from portal.accounts.models import TMIConnection
 from portal.organizations.models import Organization
 from portal.organizations.tmi_servers import tmi_address_guard
-from portal.tmi import AsyncTMIClient, RefreshFailed, TMIClient, TokenAuth, TokenPair
+from portal.tmi import AsyncTMIClient, RefreshFailed, RetryPolicy, TMIClient, TokenAuth, TokenPair
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,10 @@ def tmi_client_options(*, timeout: float | None = None, max_retries: int | None 
     caller's), and the deadline of the page view or sign-out in progress, if any (deadlines.py)."""
     options: dict = {
         "timeout": settings.TMI_TIMEOUT_SECONDS if timeout is None else timeout,
-        "max_retries": settings.TMI_MAX_RETRIES if max_retries is None else max_retries,
+        "retry_policy": RetryPolicy(
+            max_retries=settings.TMI_MAX_RETRIES if max_retries is None else max_retries,
+            base_delay=settings.TMI_RETRY_BASE_SECONDS,
+        ),
         # Only the TMI servers the operator allows, checked on every connection (tmi_servers.py).
         "address_guard": tmi_address_guard(),
     }

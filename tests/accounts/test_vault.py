@@ -11,6 +11,7 @@ from portal.accounts.vault import (
     SignInRequired,
     atmi_client,
     tmi_client,
+    tmi_client_options,
     tmi_connection_get,
     tmi_tokens_get,
     tmi_tokens_refresh,
@@ -102,3 +103,10 @@ def test_a_member_who_never_signed_in_must_sign_in(organization, django_user_mod
     bob = django_user_model.objects.create_user(username="bob")
     with pytest.raises(SignInRequired):
         tmi_tokens_get(organization=organization, user=bob)
+
+
+def test_every_client_retries_as_the_settings_say(settings):
+    settings.TMI_MAX_RETRIES, settings.TMI_RETRY_BASE_SECONDS = 3, 1.5
+    policy = tmi_client_options()["retry_policy"]
+    assert (policy.max_retries, policy.base_delay) == (3, 1.5)
+    assert tmi_client_options(max_retries=0)["retry_policy"].max_retries == 0  # sign-out: no retry at all
