@@ -241,12 +241,12 @@ SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 # TMI: how long a call may take, and how often it is retried when that is safe.
 TMI_TIMEOUT_SECONDS = env.float("TMI_TIMEOUT_SECONDS", default=10.0)
 TMI_MAX_RETRIES = env.int("TMI_MAX_RETRIES", default=2)
+# The first retry waits about this long, each next one twice as long (with jitter), unless TMI says Retry-After.
+TMI_RETRY_BASE_SECONDS = env.float("TMI_RETRY_BASE_SECONDS", default=0.5)
 # The TMI servers tenants may use (portal/organizations/tmi_servers.py), comma-separated: "public" (any
 # public address), host names (exact), IP addresses or CIDR networks, each optionally with ":port". Loopback,
 # private, link-local and shared addresses are refused unless listed; metadata services always are.
 # Without "public", only the listed servers are allowed. E.g. "tmi.corp.example:443,10.20.0.0/16".
-# The first retry waits about this long, each next one twice as long (with jitter), unless TMI says Retry-After.
-TMI_RETRY_BASE_SECONDS = env.float("TMI_RETRY_BASE_SECONDS", default=0.5)
 PORTAL_TMI_ALLOWED_SERVERS = env.list("PORTAL_TMI_ALLOWED_SERVERS", default=["public"])
 # The sign-in page's provider list is kept this long per organisation (anonymous views do not call TMI each time).
 PORTAL_TMI_PROVIDERS_CACHE_SECONDS = env.int("PORTAL_TMI_PROVIDERS_CACHE_SECONDS", default=300)
