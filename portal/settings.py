@@ -214,8 +214,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Exports and email ----------------------------------------------------------------------------
 EXPORT_FILE_DAYS = env.int("EXPORT_FILE_DAYS", default=7)  # then the PDF is deleted
-EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=4)  # transient TMI trouble: retried with backoff
+# Transient TMI trouble: the job is queued again with a countdown (the worker is free meanwhile), up to
+# EXPORT_MAX_ATTEMPTS runs in all; TMI's Retry-After is honoured up to EXPORT_RETRY_MAX_SECONDS, otherwise a
+# backoff from EXPORT_RETRY_BASE_SECONDS doubling up to it (exports/running.py).
+EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=4)
 EXPORT_RETRY_BASE_SECONDS = env.float("EXPORT_RETRY_BASE_SECONDS", default=10.0)
+EXPORT_RETRY_MAX_SECONDS = env.float("EXPORT_RETRY_MAX_SECONDS", default=300.0)
 # A running job whose worker has not reported for this long is taken over (its worker died).
 EXPORT_STALE_SECONDS = env.int("EXPORT_STALE_SECONDS", default=300)
 # A job still queued this long after it was (last) sent lost its message before any worker took it: send again.

@@ -9,7 +9,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from social_core.exceptions import AuthCanceled, AuthInputError, AuthSessionError, SocialAuthBaseException
 
-from portal.tmi import APIConnectionError, BadRequest, MalformedResponse, TMIError, TMIStatusError
+from portal.accounts.tmi_failures import Context, failure_words
+from portal.tmi import Failure, TMIError
 
 
 class SignInError(Exception):
@@ -31,13 +32,6 @@ class NotAMember(Exception):
 
 CANCELLED = _("Signing in was cancelled at TMI. Choose a provider to try again.")
 EXPIRED = _("That sign-in attempt expired or was started in another browser. Please sign in again.")
-CODE_REFUSED = _("TMI did not accept the sign-in (the link was already used or has expired). Please sign in again.")
-TMI_DOWN = _("The organisation's TMI server is not answering right now. Please try again in a few minutes.")
-TMI_CONFUSED = _(
-    "The organisation's TMI server sent an answer the portal could not understand. "
-    "Please try again later, or tell your administrator."
-)
-TMI_REFUSED = _("The organisation's TMI server refused the sign-in. Please try again, or tell your administrator.")
 PROVIDER_UNKNOWN = _("That identity provider is not offered for this organisation.")
 ACCOUNT_DISABLED = _("This portal account is disabled. Please contact your administrator.")
 SESSION_LOST = _("Your sign-in session has expired. Open your organisation's sign-in page and try again.")
@@ -77,14 +71,10 @@ def signin_error_message(error: Exception):
         return CANCELLED
     if isinstance(error, (AuthSessionError, AuthInputError)):
         return EXPIRED
-    if isinstance(error, BadRequest):
-        return CODE_REFUSED
-    if isinstance(error, APIConnectionError):
-        return TMI_DOWN
-    if isinstance(error, TMIStatusError):
-        return TMI_DOWN if error.status_code >= 500 or error.status_code == 429 else TMI_REFUSED
-    if isinstance(error, (MalformedResponse, TMIError, SocialAuthBaseException)):
-        return TMI_CONFUSED
+    if isinstance(error, TMIError):  # TMI's part: the words of its kind of failure (accounts/tmi_failures.py)
+        return failure_words(error, Context.SIGN_IN)
+    if isinstance(error, SocialAuthBaseException):  # what social-auth could not make sense of
+        return failure_words(Failure.MALFORMED, Context.SIGN_IN)
     raise TypeError(f"not a sign-in failure: {type(error).__name__}")
 
 

@@ -10,6 +10,8 @@ because of TMI.
 
 The whole view waits on TMI for PORTAL_TMI_PAGE_DEADLINE_SECONDS in all (accounts/deadlines.py): no
 retry after a timeout, no Retry-After waited for beyond it. A page answers in about that time or less.
+Which failures the client retried before giving up follows from their kind (portal/tmi/retry.py); what
+the page then does follows from the same kind (`_RESPONSES`), and its words from accounts/tmi_failures.py.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
 from portal.accounts.deadlines import tmi_deadline
+from portal.accounts.tmi_failures import Context, failure_kind, failure_words
 from portal.accounts.vault import SignInRequired
-from portal.tmi import AddressNotAllowed, Forbidden, NotFound, RateLimited, TMIError, TMIStatusError, Unauthorized
+from portal.tmi import Failure, RateLimited, TMIError, TMIStatusError
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +71,46 @@ async def tmi_trouble_page(request, error: TMIError):
         retry_url=request.get_full_path(),
         busy=isinstance(error, RateLimited),
         retry_after=retry_after,
+        reason=failure_words(error, Context.PAGE),
     )
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
     return response
+
+
+async def _sign_in_page(request, slug: str, error: BaseException):
+    return sign_in_again(request, slug, failure_words(error, Context.PAGE))
+
+
+async def _forbidden_page(request, slug: str, error: BaseException):
+    return await _page(request, "403.html", 403, reason=failure_words(error, Context.PAGE))
+
+
+async def _not_found_page(request, slug: str, error: BaseException):
+    return await _page(request, "404.html", 404, reason=failure_words(error, Context.PAGE))
+
+
+async def _not_allowed_page(request, slug: str, error: BaseException):
+    # The operator does not allow this TMI address (organizations/tmi_servers.py).
+    return await _page(request, "dashboard/tmi_not_allowed.html", 503, reason=failure_words(error, Context.PAGE))
+
+
+async def _trouble_page(request, slug: str, error: BaseException):
+    return await tmi_trouble_page(request, error)
+
+
+# What a page does for each kind of failure. SIGN_IN includes a refused refresh token: the client has
+# already refreshed and retried once. TRANSIENT, MALFORMED, UNSUPPORTED and REFUSED are all "TMI trouble".
+_RESPONSES = {
+    Failure.SIGN_IN: _sign_in_page,
+    Failure.FORBIDDEN: _forbidden_page,
+    Failure.NOT_FOUND: _not_found_page,
+    Failure.NOT_ALLOWED: _not_allowed_page,
+    Failure.TRANSIENT: _trouble_page,
+    Failure.MALFORMED: _trouble_page,
+    Failure.UNSUPPORTED: _trouble_page,
+    Failure.REFUSED: _trouble_page,
+}
 
 
 def tmi_page(view):
@@ -83,31 +121,7 @@ def tmi_page(view):
         try:
             with tmi_deadline(settings.PORTAL_TMI_PAGE_DEADLINE_SECONDS):
                 return await view(request, slug, *args, **kwargs)
-        except SignInRequired:
-            return sign_in_again(
-                request, slug, _("Please sign in to TMI again to see this organisation's threat models.")
-            )
-        except Unauthorized:  # includes RefreshFailed: the client already refreshed and retried once
-            return sign_in_again(request, slug, _("TMI did not accept your sign-in any more. Please sign in again."))
-        except Forbidden:
-            return await _page(
-                request,
-                "403.html",
-                403,
-                reason=_("You don't have access to this threat model in TMI. Ask its owner to share it with you."),
-            )
-        except NotFound:
-            return await _page(
-                request,
-                "404.html",
-                404,
-                reason=_(
-                    "TMI has no threat model at this address, or it has been deleted. Ask its owner for a current link."
-                ),
-            )
-        except AddressNotAllowed:  # the operator does not allow this TMI address (organizations/tmi_servers.py)
-            return await _page(request, "dashboard/tmi_not_allowed.html", 503)
-        except TMIError as exc:  # APIConnectionError, APITimeoutError, MalformedResponse, 5xx, 429, ...
-            return await tmi_trouble_page(request, exc)
+        except (SignInRequired, TMIError) as exc:
+            return await _RESPONSES[failure_kind(exc)](request, slug, exc)
 
     return wrapper

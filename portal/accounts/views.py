@@ -28,7 +28,7 @@ from portal.organizations.access import OrganizationNotFound, organization_publi
 from portal.organizations.models import Organization
 from portal.organizations.services import invitation_is_pending
 from portal.security_headers import sign_in_page_policy
-from portal.tmi import AddressNotAllowed, TMIError
+from portal.tmi import Failure, TMIError, failure_of
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -53,10 +53,11 @@ def login(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         with tmi_deadline(settings.PORTAL_TMI_PAGE_DEADLINE_SECONDS):  # a page: TMI gets one deadline in all
             options = signin_options_get(organization=organization)
-    except AddressNotAllowed:  # the operator does not allow this TMI address (organizations/tmi_servers.py)
-        return render(request, "accounts/login.html", {**context, "tmi_not_allowed": True}, status=503)
-    except TMIError:
-        return render(request, "accounts/login.html", {**context, "tmi_down": True}, status=503)
+    except TMIError as error:
+        # Not allowed: the operator does not allow this TMI address (organizations/tmi_servers.py); any
+        # other kind of failure (accounts/tmi_failures.py): TMI cannot offer its providers just now.
+        state = "tmi_not_allowed" if failure_of(error) is Failure.NOT_ALLOWED else "tmi_down"
+        return render(request, "accounts/login.html", {**context, state: True}, status=503)
     form = SignInForm(request.POST or None, options=options)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -13,13 +13,14 @@ from portal.tmi import (
     AsyncTMIClient,
     Diagram,
     Document,
-    Forbidden,
+    Failure,
     Note,
-    NotFound,
     Repository,
     Threat,
     ThreatModel,
+    TMIError,
     TMListItem,
+    failure_of,
 )
 from portal.tmi.pagination import MAX_LIMIT
 
@@ -65,8 +66,10 @@ async def open_threats(client: AsyncTMIClient, item: TMListItem) -> dict[str, in
         return {}  # the list already says there is nothing to fetch
     try:
         return open_by_severity(await all_children(client.threats, item.id))
-    except (Forbidden, NotFound):
-        return None
+    except TMIError as exc:
+        if failure_of(exc) in (Failure.FORBIDDEN, Failure.NOT_FOUND):
+            return None
+        raise  # the page's failure (accounts/tmi_pages.py)
 
 
 @dataclass

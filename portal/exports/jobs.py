@@ -17,11 +17,14 @@ from portal.exports.models import ExportJob, ExportKind, ExportStatus
 logger = logging.getLogger(__name__)
 
 
-def _enqueue(job_id: int) -> None:
+def _enqueue(job_id: int, countdown: float | None = None) -> None:
     from portal.exports.tasks import export_job_run_task  # tasks import services, not the other way round
 
     try:
-        export_job_run_task.delay(job_id)
+        if countdown is None:
+            export_job_run_task.delay(job_id)
+        else:  # run again later (transient TMI trouble): the message waits in the broker, not a worker
+            export_job_run_task.apply_async((job_id,), countdown=countdown)
     except Exception:  # broker down: say so on the job's page rather than wait forever
         logger.exception("export %s: could not reach the task queue", job_id)
         ExportJob.objects.filter(pk=job_id, status=ExportStatus.QUEUED).update(
@@ -31,9 +34,10 @@ def _enqueue(job_id: int) -> None:
         )
 
 
-def export_job_enqueue(*, job: ExportJob) -> None:
-    """Send the job to a worker once the row it reads is committed."""
-    transaction.on_commit(lambda: _enqueue(job.pk))
+def export_job_enqueue(*, job: ExportJob, countdown: float | None = None) -> None:
+    """Send the job to a worker once the row it reads is committed; with `countdown`, due that many
+    seconds later."""
+    transaction.on_commit(lambda: _enqueue(job.pk, countdown))
 
 
 def export_job_create(
@@ -126,8 +130,9 @@ def export_jobs_reap(*, now=None) -> list[int]:
 
 def export_jobs_requeue_lost(*, now=None) -> list[int]:
     """Send again jobs queued for longer than EXPORT_QUEUED_LOST_SECONDS. A queued job's heartbeat_at
-    records when it was last re-sent (no worker has written it yet), so a job whose workers are merely
-    busy gets one more message per threshold, not one per reaper tick."""
+    records when it was last re-sent (no worker has written it yet), or, for a job queued again after
+    transient TMI trouble, when its delayed message is due; so a job whose workers are merely busy gets
+    one more message per threshold, not one per reaper tick, and a delayed one is not sent early."""
     now = now or timezone.now()
     lost_before = now - timedelta(seconds=settings.EXPORT_QUEUED_LOST_SECONDS)
     candidates = list(

@@ -4,14 +4,18 @@ PDF, store it atomically, and say what happened in words.
 Idempotent, because acks_late redelivers a task whose worker died and beat may fire twice: a job
 that finished is left alone, a job another live worker holds is left to it, and a job whose worker
 went quiet (heartbeat older than EXPORT_STALE_SECONDS) is taken over.
+
+Transient TMI trouble (portal.tmi.failures) does not keep the worker: the job goes back to the queue
+with a label saying when it is tried again, and its task is sent again with Celery's countdown (TMI's
+Retry-After, capped, or a backoff: export_retry_policy). Each run is one of its EXPORT_MAX_ATTEMPTS.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
-import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,33 +27,19 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from portal.accounts.tmi_failures import Context, failure_words
 from portal.accounts.vault import SignInRequired, tmi_client, tmi_client_options
 from portal.audit.services import audit_record
+from portal.exports.jobs import export_job_enqueue
 from portal.exports.models import ExportJob, ExportKind, ExportStatus
 from portal.exports.provenance import job_provenance
 from portal.organizations.models import Membership, Role
 from portal.reports.data import ReportFilterError
-from portal.tmi import TMIClient, TokenAuth, TokenPair
-from portal.tmi.errors import (
-    APIConnectionError,
-    BadGateway,
-    ClientCredentialsRefused,
-    Forbidden,
-    GatewayTimeout,
-    InternalServerError,
-    NotFound,
-    NotSupported,
-    RateLimited,
-    ServiceUnavailable,
-    TMIError,
-    Unauthorized,
-)
+from portal.tmi import RetryPolicy, TMIClient, TMIError, TokenAuth, TokenPair
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT = (APIConnectionError, RateLimited, InternalServerError, BadGateway, ServiceUnavailable, GatewayTimeout)
 PROGRESS_WRITE_SECONDS = 1.0
-MAX_WAIT_SECONDS = 300.0
 
 
 class ClaimLost(Exception):
@@ -67,7 +57,20 @@ class MadeWithRefused(Exception):
 @dataclass
 class Outcome:
     job_id: int
-    action: str  # "done" | "skipped" | "busy" | "failed"
+    action: str  # "done" | "skipped" | "busy" | "failed" | "queued" (again, in `countdown` seconds)
+    countdown: float | None = None
+
+
+def export_retry_policy() -> RetryPolicy:
+    """When a job that met transient TMI trouble runs again: EXPORT_MAX_ATTEMPTS runs in all; between
+    them TMI's Retry-After, up to EXPORT_RETRY_MAX_SECONDS, or else the client's backoff from
+    EXPORT_RETRY_BASE_SECONDS (doubling, capped at EXPORT_RETRY_MAX_SECONDS)."""
+    return RetryPolicy(
+        max_retries=settings.EXPORT_MAX_ATTEMPTS - 1,
+        base_delay=settings.EXPORT_RETRY_BASE_SECONDS,
+        max_delay=settings.EXPORT_RETRY_MAX_SECONDS,
+        max_retry_after=settings.EXPORT_RETRY_MAX_SECONDS,
+    )
 
 
 def _stale_before():
@@ -254,71 +257,56 @@ def _store(job: ExportJob, pdf: bytes, file_name: str) -> str:
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, ClientCredentialsRefused):
-        return "TMI refused the organisation's client credentials; an admin must replace them."
     if isinstance(error, ClientCredentialsMissing):
         return (
             "This schedule runs with the organisation's TMI client credentials, but none are stored; an admin "
             "must add them, or switch the schedule to run as its owner."
-        )
-    if isinstance(error, NotSupported):
-        return (
-            "The organisation's TMI server does not support client credentials; switch the schedule to run "
-            "as its owner."
         )
     if isinstance(error, MadeWithRefused):
         return (
             "The person whose TMI access this scheduled export was to be made with is no longer an admin or "
             "owner of the organisation (an owner, for the service account), so it was not made."
         )
-    if isinstance(error, SignInRequired):
-        return "The person this export runs as must sign in to the portal again; then run it again."
-    if isinstance(error, Forbidden):
-        return "You no longer have access to this in TMI."
-    if isinstance(error, NotFound):
-        return "TMI no longer has this threat model (it may have been deleted)."
-    if isinstance(error, Unauthorized):
-        return "TMI did not accept the sign-in; sign in to the portal again."
-    if isinstance(error, RateLimited):
-        return "TMI kept asking the portal to slow down; try again later."
-    if isinstance(error, TRANSIENT):
-        return "TMI could not be reached or kept failing; try again later."
     if isinstance(error, ReportFilterError):
         return str(error)
-    if isinstance(error, TMIError):
-        return f"TMI refused the request ({error})."
+    if isinstance(error, (TMIError, SignInRequired)):  # the words for its kind (accounts/tmi_failures.py)
+        return failure_words(error, Context.EXPORT)
     return "Something went wrong while making the PDF; the portal's logs have the details."
 
 
-def _wait_seconds(error: BaseException, attempt: int) -> float:
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        return min(float(retry_after), MAX_WAIT_SECONDS)
-    base = settings.EXPORT_RETRY_BASE_SECONDS * (2 ** (attempt - 1))
-    return min(base, MAX_WAIT_SECONDS) * random.uniform(0.8, 1.2)
+def _release(job: ExportJob, error: TMIError, wait: float) -> Outcome:
+    """Hand the job back to the queue, due again in `wait` seconds, and free this worker. Its heartbeat
+    says when it is due, so the reaper counts it lost only that long after (jobs.export_jobs_requeue_lost)."""
+    seconds = max(1, math.ceil(wait))
+    released = ExportJob.objects.filter(pk=job.pk, claim=job.claim, status=ExportStatus.RUNNING).update(
+        status=ExportStatus.QUEUED,
+        claim="",
+        heartbeat_at=timezone.now() + timedelta(seconds=wait),
+        progress_label=f"TMI is busy; trying again in {seconds} second{'s' if seconds != 1 else ''}",
+    )
+    if not released:
+        return Outcome(job.pk, "skipped")  # taken over meanwhile: the other run carries on
+    logger.info("export %s: TMI trouble (%s); trying again in %.1f s", job.pk, type(error).__name__, wait)
+    export_job_enqueue(job=job, countdown=wait)
+    return Outcome(job.pk, "queued", countdown=wait)
 
 
 def export_job_run(job_id: int) -> Outcome:
-    """Run the job to the end (success or a failure in words), retrying transient TMI errors."""
+    """Run the job to the end (success or a failure in words), or, on transient TMI trouble while
+    attempts remain, queue it again with a countdown and return at once."""
     claim = uuid.uuid4().hex
     job, why_not = export_job_claim(job_id=job_id, claim=claim)
     if job is None:
         return Outcome(job_id, why_not)
-    tries = 0
     try:
-        while True:
-            tries += 1
-            try:
-                _job_update(job, progress=1, progress_label="Fetching from TMI")
-                pdf, file_name = _render(job)
-                break
-            except TRANSIENT as error:
-                if tries >= settings.EXPORT_MAX_ATTEMPTS:
-                    return _fail(job, error)
-                wait = _wait_seconds(error, tries)
-                logger.info("export %s: TMI trouble (%s); trying again in %.0f s", job.pk, error, wait)
-                _job_update(job, progress_label=f"TMI is busy; trying again in {wait:.0f} seconds")
-                time.sleep(wait)
+        try:
+            _job_update(job, progress=1, progress_label="Fetching from TMI")
+            pdf, file_name = _render(job)
+        except TMIError as error:
+            wait = export_retry_policy().wait(error, job.attempts - 1)
+            if wait is None:
+                raise  # not transient, or the last attempt: it fails in words below
+            return _release(job, error, wait)
         _job_update(job, progress=99, progress_label="Saving the file")  # still ours? (raises ClaimLost if not)
         relative = _store(job, pdf, file_name)
         now = timezone.now()

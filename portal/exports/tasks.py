@@ -14,6 +14,8 @@ from portal.exports.schedules import export_schedule_run
 
 @shared_task(bind=True, name="portal.exports.tasks.export_job_run_task", max_retries=3)
 def export_job_run_task(self, job_id: int) -> str:
+    # Transient TMI trouble does not hold the worker: export_job_run queues the job again with a countdown
+    # ("queued") and returns at once.
     outcome = export_job_run(job_id)
     if outcome.action == "busy":
         # Another worker holds the job and is alive; look again once it would count as dead.

@@ -13,14 +13,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.exceptions import WebSocketException
 
+from portal.accounts.tmi_failures import failure_kind
 from portal.accounts.vault import SignInRequired, atmi_client
+from portal.live.endings import ended_frame, failure_ending, with_words
 from portal.live.services import alive_connection_close, alive_connection_open
 from portal.tmi.collab import UpstreamSession, frames
-from portal.tmi.collab.endings import ended
 from portal.tmi.collab.limits import TokenBucket
-from portal.tmi.errors import Forbidden, NotFound, TMIError, Unauthorized
+from portal.tmi.errors import TMIError
 
 Deliver = Callable[[dict[str, Any]], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -30,16 +31,8 @@ log = logging.getLogger(__name__)
 STRIKES_PER_SECOND, STRIKES_BURST = 2.0, 40.0
 
 
-def _start_refusal(exc: BaseException) -> str:
-    """The `ended` reason for a session that could not start."""
-    status = exc.response.status_code if isinstance(exc, InvalidStatus) else None
-    # 0.217 answers 401 on the collaborate endpoints for lack of read access (PROTOCOL.md 9.4); a
-    # 401 that survived the token refresh means the same.
-    if isinstance(exc, (Forbidden, Unauthorized)) or status in (401, 403):
-        return "no_access"
-    if isinstance(exc, NotFound) or status == 404:
-        return "not_found"
-    return "tmi_unavailable"
+# What a session that could not start may fail with: the vault's, the client's, and the socket's own errors.
+START_FAILURES = (SignInRequired, TMIError, WebSocketException, OSError, TimeoutError)
 
 
 class LiveBridge:
@@ -69,8 +62,8 @@ class LiveBridge:
         async with contextlib.AsyncExitStack() as stack:
             try:
                 client = await stack.enter_async_context(atmi_client(organization=self.organization, user=self.user))
-            except SignInRequired:
-                await self.end("sign_in_required")
+            except SignInRequired as exc:
+                await self.end(failure_ending(failure_kind(exc)))
                 return
             # Registered before the row is written: a cancellation that lands while the insert runs in
             # its thread would otherwise leave the row behind (the delete queues behind the insert).
@@ -86,23 +79,20 @@ class LiveBridge:
             stack.push_async_callback(self._leave, session)
             try:
                 await session.start()
-            except SignInRequired:
-                await self.end("sign_in_required")
-                return
-            except (TMIError, WebSocketException, OSError, TimeoutError) as exc:
+            except START_FAILURES as exc:
                 log.info("live session could not start: %s", type(exc).__name__)
-                await self.end(_start_refusal(exc))
+                await self.end(failure_ending(failure_kind(exc)))
                 return
             self.session = session
             await self.deliver(self.welcome())
             async for frame in session.messages():
                 if frame.get("type") == "ended":
                     self.ending = frame.get("reason")
-                await self.deliver(frame)
+                await self.deliver(with_words(frame))
 
     async def end(self, reason: str) -> None:
         self.ending = reason
-        await self.deliver(ended(reason))
+        await self.deliver(ended_frame(reason))
 
     @staticmethod
     async def _leave(session: UpstreamSession) -> None:

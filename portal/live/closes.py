@@ -14,6 +14,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from portal.live.endings import WORDS as ENDING_WORDS
+
 
 @dataclass(frozen=True)
 class Close:
@@ -35,9 +37,7 @@ CLOSES: dict[str, Close] = {
             "disconnected. Reload the page to join again."
         ),
     ),
-    "sign_in_required": Close(
-        4401, False, _("Your sign-in at TMI has expired. Sign in again to join the live session.")
-    ),
+    "sign_in_required": Close(4401, False, ENDING_WORDS["sign_in_required"]),
     # Not signed in, not a member, another organisation: refused before the socket opens (a browser sees
     # a failed handshake, not this code) and the page asks the server whether it may still see it.
     "not_found": Close(4404, True, _("You cannot open this live diagram.")),
@@ -45,9 +45,7 @@ CLOSES: dict[str, Close] = {
     "internal_error": Close(
         4500, True, _("The portal hit an unexpected problem with this live session. Reconnecting…")
     ),
-    "tmi_unavailable": Close(
-        4503, False, _("TMI could not be reached, so the live session could not start. Try again in a moment.")
-    ),
+    "tmi_unavailable": Close(4503, False, ENDING_WORDS["tmi_unavailable"]),
 }
 
 # Closes daphne makes on its own (the portal's consumer has cleaned up by the time the page sees them).

@@ -21,9 +21,9 @@ from django.conf import settings
 
 from portal.live.bridge import LiveBridge
 from portal.live.closes import CLOSES, close_after_ending
+from portal.live.endings import ended_frame
 from portal.organizations.access import OrganizationNotFound, aorganization_access_resolve
 from portal.tmi.collab import RECONNECT_DELAYS, frames
-from portal.tmi.collab.endings import ended
 
 # Closed before accept: not signed in, not a member, another organisation's slug. The same for all,
 # so a socket cannot be used to discover tenants.
@@ -96,7 +96,7 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
                 return
             await self.deliver(error)
             if not self.bridge.strike():
-                await self.deliver(ended("too_many_errors"))
+                await self.deliver(ended_frame("too_many_errors"))
                 await self._end(CLOSE_POLICY)
         except Exception:  # a fault in the portal: leave TMI and let the page start afresh
             log.exception("live frame failed")

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef
 
 from portal.accounts.vault import atmi_client
 from portal.live.models import LiveConnection
-from portal.tmi import Diagram, NotFound, ThreatModel
+from portal.tmi import Diagram, Failure, ThreatModel, failure_of
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ async def live_diagram_get(*, organization: Any, user: Any, threat_model_id: str
     for result in (tm, discovery):
         if isinstance(result, BaseException):
             raise result
-    if isinstance(diagram, NotFound):
+    if isinstance(diagram, BaseException) and failure_of(diagram) is Failure.NOT_FOUND:
         raise DiagramMissing(diagram_id)
     if isinstance(diagram, BaseException):
         raise diagram

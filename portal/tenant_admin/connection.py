@@ -12,19 +12,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from portal.accounts.tmi_failures import Context, failure_words
 from portal.organizations.allowances import allowance_take
 from portal.organizations.tmi_servers import NOT_ALLOWED_MESSAGE, tmi_address_guard
-from portal.tmi import (
-    AddressNotAllowed,
-    APIConnectionError,
-    APITimeoutError,
-    ClientCredentialsRefused,
-    MalformedResponse,
-    NotSupported,
-    TMIClient,
-    TMIError,
-    TMIStatusError,
-)
+from portal.tmi import APIConnectionError, APITimeoutError, Failure, TMIClient, TMIError, failure_of
 
 CHECK_TIMEOUT_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 3.0
@@ -74,6 +65,27 @@ def _connection_problem(error: APIConnectionError) -> tuple[str, str]:
     return "error", _("The server could not be reached: %(reason)s") % {"reason": type(cause).__name__}
 
 
+# The report's `problem` for each kind of failure; a connection that never completed is read more finely
+# (_connection_problem: the name, the port, the time).
+_PROBLEMS = {
+    Failure.NOT_ALLOWED: "not_allowed",
+    Failure.NOT_FOUND: "not_tmi",
+    Failure.UNSUPPORTED: "not_tmi",
+    Failure.MALFORMED: "not_tmi",
+}
+
+
+def _failure_report(base_url: str, error: BaseException, elapsed_ms: int) -> ConnectionReport:
+    if isinstance(error, APIConnectionError):
+        problem, summary = _connection_problem(error)
+        return ConnectionReport(base_url, False, summary, elapsed_ms=elapsed_ms, problem=problem)
+    kind = failure_of(error) or Failure.MALFORMED  # TypeError, ValueError: an answer not shaped like TMI's
+    if kind is Failure.NOT_ALLOWED:
+        return not_allowed_report(base_url)
+    summary = failure_words(error if isinstance(error, TMIError) else kind, Context.CONNECTION_CHECK)
+    return ConnectionReport(base_url, False, summary, elapsed_ms=elapsed_ms, problem=_PROBLEMS.get(kind, "error"))
+
+
 def _client(base_url: str, timeout: float) -> TMIClient:
     # Under the operator's rule like every TMI client (tmi_servers.py): a refused address is refused
     # before a connection is opened, so the answer cannot tell what listens there.
@@ -114,37 +126,8 @@ def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -
         with _client(base_url, timeout) as client:
             server = client.discovery()
             providers = [(p.id, p.name or p.id) for p in client.auth.providers()]
-    except AddressNotAllowed:
-        return not_allowed_report(base_url)
-    except APIConnectionError as error:
-        problem, summary = _connection_problem(error)
-        return ConnectionReport(base_url, False, summary, elapsed_ms=elapsed(), problem=problem)
-    except (MalformedResponse, TypeError, ValueError):
-        return ConnectionReport(
-            base_url,
-            False,
-            _("Something answered, but it does not look like a TMI server."),
-            elapsed_ms=elapsed(),
-            problem="not_tmi",
-        )
-    except TMIStatusError as error:
-        if error.status_code in (404, 405, 406, 415):
-            summary = _("Something answered (status %(status)s), but it does not look like a TMI server.")
-            problem = "not_tmi"
-        else:
-            summary = _("The TMI server answered with an error (status %(status)s). It may be having trouble.")
-            problem = "error"
-        return ConnectionReport(
-            base_url, False, summary % {"status": error.status_code}, elapsed_ms=elapsed(), problem=problem
-        )
-    except TMIError as error:
-        return ConnectionReport(
-            base_url,
-            False,
-            _("The check failed: %(reason)s") % {"reason": type(error).__name__},
-            elapsed_ms=elapsed(),
-            problem="error",
-        )
+    except (TMIError, TypeError, ValueError) as error:
+        return _failure_report(base_url, error, elapsed())
     took = elapsed()
     summary = _(
         "Connected to TMI %(version)s (generation %(generation)s) in %(ms)s ms; it offers %(count)s sign-in option(s)."
@@ -176,16 +159,8 @@ def tmi_client_credentials_check(
     try:
         with _client(base_url, timeout) as client:
             client.auth.client_credentials(client_id, client_secret)
-    except AddressNotAllowed:
-        return False, str(NOT_ALLOWED_MESSAGE)
-    except NotSupported:
-        return False, _(
-            "This TMI server does not support client credentials; scheduled exports must run as their owners."
-        )
-    except ClientCredentialsRefused:
-        return False, _("TMI refused the stored client credentials; replace them with a working client id and secret.")
     except APIConnectionError as error:
         return False, _connection_problem(error)[1]
-    except TMIError as error:
-        return False, _("The client credentials could not be checked: %(reason)s") % {"reason": type(error).__name__}
+    except TMIError as error:  # refused credentials, a generation without them, a refused address, ...
+        return False, failure_words(error, Context.CREDENTIALS_CHECK)
     return True, _("The stored client credentials work: TMI issued a token for them.")

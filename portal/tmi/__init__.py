@@ -11,7 +11,8 @@
     async with AsyncTMIClient(base_url, auth=token_pair) as client:       # the same methods, awaited
         tm = await client.threat_models.get(tm_id)
 
-Errors derive from `TMIError` (errors.py); what differs between generations is in generations.py.
+Errors derive from `TMIError` (errors.py), and `failure_of(error)` says which kind of `Failure` one is
+(failures.py): what every caller decides from. What differs between generations is in generations.py.
 """
 
 import types as _types
@@ -46,6 +47,7 @@ from portal.tmi.errors import (
     UnsupportedMediaType,
     VersionMismatch,
 )
+from portal.tmi.failures import Failure, failure_of, failure_of_status
 from portal.tmi.generations import GenerationProfile, profile_for
 from portal.tmi.models import (
     Asset,

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from portal.tmi.errors import APIConnectionError, APITimeoutError, parse_retry_after
+from portal.tmi.failures import Failure, failure_of, failure_of_status
 
 
 class RetryMode(enum.Enum):
@@ -32,11 +33,14 @@ class RetryMode(enum.Enum):
         return cls.IDEMPOTENT if method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"} else cls.UNSAFE
 
 
-_RETRY_STATUS = {
-    RetryMode.IDEMPOTENT: frozenset({429, 500, 502, 503, 504}),
-    RetryMode.UNSAFE: frozenset({429, 503}),
-    RetryMode.CONNECT_ONLY: frozenset(),
-}
+# Of the transient statuses (failures.py), those that say the server did not process the request.
+_NOT_PROCESSED_STATUSES = frozenset({429, 503})
+
+
+def backoff_ceiling(attempt: int, *, base: float, cap: float) -> float:
+    """The one backoff formula: `base` doubling with each attempt (0-based), capped at `cap`. The client's
+    retries add jitter below it; the live session's reconnect schedule (collab/upstream.py) uses it as is."""
+    return min(cap, base * (2**attempt))
 
 
 @dataclass
@@ -84,15 +88,26 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Capped exponential backoff with "equal jitter": half fixed, half random."""
-        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
+        ceiling = backoff_ceiling(attempt, base=self.base_delay, cap=self.max_delay)
         return ceiling / 2 + ceiling / 2 * self.jitter()
+
+    def wait(self, error: BaseException, attempt: int) -> float | None:
+        """For work retried as a whole (an export run again later): seconds to wait after `error` ended try
+        number `attempt` (0-based), or None when it must not be tried again: the failure is not transient,
+        or `max_retries` are spent. TMI's Retry-After is honoured up to `max_retry_after`; else backoff."""
+        if attempt >= self.max_retries or failure_of(error) is not Failure.TRANSIENT:
+            return None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.max_retry_after)
+        return self.backoff(attempt)
 
     @staticmethod
     def _retryable(mode: RetryMode, status: int | None, error: Exception | None) -> bool:
         if error is not None:
             if isinstance(error, APIConnectionError) and not error.connected:
                 return True  # never reached the server
-            if mode is RetryMode.IDEMPOTENT:
-                return isinstance(error, (APIConnectionError, APITimeoutError))
+            return mode is RetryMode.IDEMPOTENT and failure_of(error) is Failure.TRANSIENT
+        if status is None or mode is RetryMode.CONNECT_ONLY or not failure_of_status(status).transient:
             return False
-        return status in _RETRY_STATUS[mode]
+        return mode is RetryMode.IDEMPOTENT or status in _NOT_PROCESSED_STATUSES

@@ -14,8 +14,8 @@ from channels.db import database_sync_to_async
 from portal.accounts.models import TMIConnection
 from portal.live.bridge import STRIKES_BURST, LiveBridge
 from portal.live.consumers import CLOSE_INTERNAL_ERROR, CLOSE_NOT_FOUND, CLOSE_POLICY
+from portal.live.endings import WORDS
 from portal.tmi.collab import frames
-from portal.tmi.collab.endings import WORDS
 from tests.live.conftest import ConnectionClosed, live_path, live_rows, nothing_left, upstream_sockets
 from tests.sandbox.collab_world import eventually, node
 

@@ -23,8 +23,8 @@ from websockets.exceptions import ConnectionClosed
 
 from portal.live.bridge import STRIKES_BURST
 from portal.live.closes import CLOSES
+from portal.live.endings import WORDS
 from portal.tmi.collab import frames
-from portal.tmi.collab.endings import WORDS
 from tests.browser.live_server import ROOT, DaphneServer
 from tests.live.conftest import live_path, nothing_left
 

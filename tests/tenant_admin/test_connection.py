@@ -12,7 +12,7 @@ from django.urls import reverse
 from portal.audit.models import AuditEvent
 from portal.organizations.models import Membership, Role
 from portal.sandbox.config import SERVER_BUILDS
-from portal.tenant_admin.connection import tmi_server_check
+from portal.tenant_admin.connection import tmi_client_credentials_check, tmi_server_check
 from tests.sandbox.helpers import add_fault
 from tests.tenant_admin.conftest import DEAD_TMI, client_for
 from tests.tmi.listeners import redirect_to
@@ -54,6 +54,38 @@ def test_a_tmi_in_trouble_says_so(sandbox_factory):
     add_fault(sandbox.base_url, path_prefix="/oauth2/providers", method="GET", status=503, times=1)
     report = tmi_server_check(base_url=sandbox.base_url)
     assert not report.reachable and report.problem == "error" and "503" in report.summary
+
+
+@pytest.mark.parametrize(
+    "status, problem, words",
+    [
+        (401, "error", "answered with an error (status 401)"),
+        (403, "error", "answered with an error (status 403)"),
+        (409, "error", "answered with an error (status 409)"),
+        (502, "error", "answered with an error (status 502)"),
+        (404, "not_tmi", "(status 404), but it does not look like a TMI server"),
+        (405, "not_tmi", "(status 405), but it does not look like a TMI server"),
+        (501, "not_tmi", "(status 501), but it does not look like a TMI server"),
+    ],
+)
+def test_each_kind_of_refusal_has_its_problem_and_words(sandbox_factory, status, problem, words):
+    """The check's words come from the kind of failure (accounts/tmi_failures.py, CONNECTION_CHECK)."""
+    sandbox = sandbox_factory("1.8")
+    add_fault(sandbox.base_url, path_prefix="/oauth2/providers", method="GET", status=status, times=1)
+    report = tmi_server_check(base_url=sandbox.base_url)
+    assert not report.reachable and report.problem == problem and words in report.summary
+
+
+def test_the_credentials_check_says_each_kind_in_its_words(sandbox_factory):
+    sandbox = sandbox_factory("1.8")
+    add_fault(sandbox.base_url, path_prefix="/oauth2/token", method="POST", status=503, retry_after=0, times=1)
+    works, words = tmi_client_credentials_check(base_url=sandbox.base_url, client_id="tmi_cc_x", client_secret="s")
+    assert not works and words == "The client credentials could not be checked (ServiceUnavailable)."
+    works, words = tmi_client_credentials_check(base_url=sandbox.base_url, client_id="tmi_cc_x", client_secret="s")
+    assert not works and words.startswith("TMI refused the stored client credentials")
+    legacy = sandbox_factory("0.217")
+    works, words = tmi_client_credentials_check(base_url=legacy.base_url, client_id="tmi_cc_x", client_secret="s")
+    assert not works and "does not support client credentials" in words
 
 
 @respx.mock

@@ -4,7 +4,7 @@ frames.py        the browser protocol: limits, validation of browser frames, fra
 translate.py     TMI 1.8 / 0.217 messages <-> portal frames (pure: effects, no I/O)
 participants.py  the roster: people in portal terms and the TMI user objects to send back
 ledger.py        operations in flight: acknowledgements, nothing applied twice
-endings.py       how a session ends, in words; which closes are worth a reconnect
+endings.py       how a session ends (reason codes); which closes are worth a reconnect
 limits.py        the per-connection token bucket and the cursor throttle
 upstream.py      UpstreamSession: the socket, reconnection with backoff, resync
 """

@@ -1,4 +1,5 @@
-"""How a live session ends, in words for people, and which upstream closes are worth a reconnect.
+"""How a live session ends (a reason code; the words are the portal's), and which upstream closes are worth
+a reconnect.
 
 TMI ends a socket for cause with an `error` frame and then a close (PROTOCOL.md 7.6, 7.10, 7.11, 9.5);
 the error frame may be lost in the race, so the close code is read as well.
@@ -8,20 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-WORDS: dict[str, str] = {
-    "host_left": "The host left, so the live session has ended. You can start a new one from the diagram.",
-    "removed": "The host removed you from this live session.",
-    "access_revoked": "Your access to this threat model was withdrawn, so you were disconnected.",
-    "no_access": "You do not have access to collaborate on this diagram.",
-    "session_closed": "The host closed the live session.",
-    "security_violation": "TMI disconnected you because a message described another person inaccurately.",
-    "not_found": "This diagram no longer exists, or you can no longer see it.",
-    "connection_lost": "The connection to TMI was lost and could not be restored.",
-    # Before the session starts (the portal's bridge, not TMI, ends these).
-    "sign_in_required": "Your sign-in at TMI has expired. Sign in again to join the live session.",
-    "tmi_unavailable": "TMI could not be reached, so the live session could not start. Try again in a moment.",
-    "too_many_errors": "This page sent too many messages the portal could not accept, so it was disconnected.",
-}
+# Why a live session ended: the `reason` of the `ended` frame. Codes only: the portal says them in words
+# (portal/live/endings.py), in the person's language.
+REASONS: frozenset[str] = frozenset(
+    {
+        "host_left",
+        "removed",
+        "access_revoked",
+        "no_access",
+        "session_closed",
+        "security_violation",
+        "not_found",
+        "connection_lost",
+        # Before the session starts (the portal's bridge, not TMI, ends these).
+        "sign_in_required",
+        "tmi_unavailable",
+        "too_many_errors",
+    }
+)
 
 # TMI error codes that announce the end of this socket (the close follows).
 TERMINAL_ERRORS = {
@@ -37,11 +42,14 @@ RECONNECT = "reconnect"
 
 
 def ended(reason: str) -> dict[str, Any]:
-    return {"type": "ended", "reason": reason, "message": WORDS[reason]}
+    """The `ended` frame; the portal adds the `message` for people before the browser sees it."""
+    if reason not in REASONS:
+        raise ValueError(f"not an ending reason: {reason!r}")
+    return {"type": "ended", "reason": reason}
 
 
 def classify_close(code: int | None, reason: str, announced: str | None) -> str:
-    """An ending reason (a key of WORDS), MAYBE_CLOSED, or RECONNECT, for an upstream socket that closed
+    """An ending reason (one of REASONS), MAYBE_CLOSED, or RECONNECT, for an upstream socket that closed
     with `code`/`reason` after TMI `announced` an ending (or None)."""
     if announced:
         return announced

@@ -95,7 +95,7 @@ class Translator:
         self.edge_shape = profile_for(self.generation).edge_shape
         self.roster = Roster()
         self.ledger = OperationLedger()
-        self.announced: str | None = None  # an ending TMI announced before closing (endings.WORDS key)
+        self.announced: str | None = None  # an ending TMI announced before closing (one of endings.REASONS)
         self.joined = False  # the full state of this socket has arrived
         self.history_pending: str | None = None  # "undo"/"redo" this browser asked for
         self.highest_sequence = 0  # 1.8: the highest operation sequence number seen on this socket

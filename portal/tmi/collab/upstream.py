@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from portal.tmi.client import AsyncTMIClient
 from portal.tmi.collab import frames
@@ -28,11 +28,14 @@ from portal.tmi.collab.connect import upstream_connect
 from portal.tmi.collab.endings import MAYBE_CLOSED, RECONNECT, classify_close, ended
 from portal.tmi.collab.limits import Throttle, TokenBucket
 from portal.tmi.collab.translate import Effect, Emit, FetchRoles, FetchState, Send, Translator, translator_for
-from portal.tmi.errors import Forbidden, NotFound, TMIError
+from portal.tmi.errors import NotFound, TMIError
+from portal.tmi.failures import Failure, failure_of
 from portal.tmi.models import CollaborationSession, User
+from portal.tmi.retry import backoff_ceiling
 
-# The integration guide's schedule: 1 s doubling, capped at 30 s, 5 attempts.
-RECONNECT_DELAYS: tuple[float, ...] = tuple(min(30.0, 2.0**n) for n in range(5))
+# The integration guide's schedule: 1 s doubling, capped at 30 s, 5 attempts. No jitter: the page shows
+# the browser each wait ("reconnecting in N s"), and one user's reconnects do not stampede TMI.
+RECONNECT_DELAYS: tuple[float, ...] = tuple(backoff_ceiling(n, base=1.0, cap=30.0) for n in range(5))
 MAX_INBOUND_BYTES = 16 * 2**20  # a large diagram's full state arrives in one frame
 CURSOR_INTERVAL = 0.05  # at most 20 cursor positions a second go upstream
 _DONE = object()
@@ -40,13 +43,14 @@ log = logging.getLogger(__name__)
 
 
 def _refusal(exc: Exception) -> str | None:
-    """The ending a failed (re)connection means, or None when trying again may work."""
-    status = exc.response.status_code if isinstance(exc, InvalidStatus) else getattr(exc, "status_code", None)
-    if isinstance(exc, Forbidden) or status == 403:
+    """The ending a failed (re)connection means, or None when trying again may work: only a refusal of
+    this person (403) or of this diagram (404) ends the session; anything else follows the schedule."""
+    kind = failure_of(exc)
+    if kind is Failure.FORBIDDEN:
         return "access_revoked"
     if isinstance(exc, NotFound) and "session" in exc.error_description.lower():
         return None  # the session ended between POST and ticket: a fresh POST creates another
-    if isinstance(exc, NotFound) or status == 404:
+    if kind is Failure.NOT_FOUND:
         return "not_found"
     return None
 

@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
-from portal.tmi.collab.endings import MAYBE_CLOSED, RECONNECT, WORDS, classify_close, ended
+from portal.tmi.collab.endings import MAYBE_CLOSED, REASONS, RECONNECT, TERMINAL_ERRORS, classify_close, ended
 from portal.tmi.collab.limits import Throttle, TokenBucket
 from portal.tmi.collab.upstream import RECONNECT_DELAYS
+from portal.tmi.retry import RetryPolicy, backoff_ceiling
 
 
 @pytest.mark.parametrize(
@@ -31,14 +32,26 @@ def test_closes(code, reason, announced, verdict):
     assert classify_close(code, reason, announced) == verdict
 
 
-def test_every_ending_has_words():
-    for reason, words in WORDS.items():
-        assert ended(reason) == {"type": "ended", "reason": reason, "message": words}
-        assert words.endswith(".") and len(words) > 20
+def test_an_ending_is_a_reason_code_without_words():
+    """The client says why a session ended; the words are the portal's (tests/live/test_endings.py)."""
+    for reason in REASONS:
+        assert ended(reason) == {"type": "ended", "reason": reason}
+    with pytest.raises(ValueError):
+        ended("no such reason")
+    assert set(TERMINAL_ERRORS.values()) <= REASONS  # what TMI announces is a known reason
 
 
 def test_the_guides_reconnect_schedule():
     assert RECONNECT_DELAYS == (1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def test_the_reconnect_schedule_is_the_clients_one_backoff():
+    """Not a second formula: the guide's schedule is the retry policy's backoff ceiling (1 s doubling,
+    capped at 30 s), which the client's jittered retries stay under."""
+    assert RECONNECT_DELAYS == tuple(backoff_ceiling(n, base=1.0, cap=30.0) for n in range(5))
+    policy = RetryPolicy(base_delay=1.0, max_delay=30.0, jitter=lambda: 1.0)
+    assert tuple(policy.backoff(n) for n in range(5)) == RECONNECT_DELAYS
+    assert backoff_ceiling(10, base=1.0, cap=30.0) == 30.0
 
 
 class Clock:
