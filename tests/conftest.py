@@ -222,6 +222,14 @@ def member(organization, member_factory):
     return member_factory(organization, "bob", role="member")
 
 
+@pytest.fixture
+def signed_in_owner(client, owner):
+    """The owner, signed in to the portal in the test's Django `client` (through the model backend: social
+    auth's may not implement the async `aget_user` the async views need; the sign-in tests test that)."""
+    client.force_login(owner, backend="django.contrib.auth.backends.ModelBackend")
+    return owner
+
+
 # -- markers for what is slow by nature (`make test-fast` leaves them out; CI runs everything) -------------
 
 BROWSER_FIXTURES = {"page", "chromium", "daphne_server", "live_portal"}

@@ -11,17 +11,9 @@ from django.urls import reverse
 
 from portal.accounts.tmi_failures import Context, failure_words
 from portal.tmi import Conflict, Failure, MethodNotAllowed, RateLimited
-from tests.dashboard.conftest import sign_in
 from tests.sandbox.helpers import add_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def alice(client, organization, member_factory):
-    user = member_factory(organization, "alice", role="owner")
-    sign_in(client, user)
-    return user
 
 
 def portfolio(client):
@@ -50,7 +42,7 @@ def text(response) -> str:
     ],
     ids=["unavailable", "bad-gateway", "busy", "malformed", "unsupported", "refused", "forbidden", "not-found"],
 )
-def test_each_kind_of_failure_is_its_page_in_its_words(client, alice, sandbox, fault, status, words):
+def test_each_kind_of_failure_is_its_page_in_its_words(client, signed_in_owner, sandbox, fault, status, words):
     add_fault(sandbox.base_url, path_prefix="/threat_models", **fault)
     response = portfolio(client)
     assert response.status_code == status
@@ -61,7 +53,7 @@ def test_each_kind_of_failure_is_its_page_in_its_words(client, alice, sandbox, f
         assert response.get("Retry-After") == ("45" if "retry_after" in fault else None)
 
 
-def test_a_sign_in_failure_sends_the_member_to_sign_in_with_its_words(client, alice, sandbox):
+def test_a_sign_in_failure_sends_the_member_to_sign_in_with_its_words(client, signed_in_owner, sandbox):
     add_fault(sandbox.base_url, status=401, path_prefix="/threat_models")  # after the client's one refresh too
     response = portfolio(client)
     assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login", args=["acme"]))

@@ -27,6 +27,11 @@ def sign_in(client, user) -> None:
     client.force_login(user, backend=MODEL_BACKEND)
 
 
+@pytest.fixture
+def alice(signed_in_owner):
+    return signed_in_owner
+
+
 def readable_models(sandbox, hint: str) -> list[dict]:
     """The threat models the sandbox lets `hint` read, straight from its state (not through TMI's API)."""
     state = sandbox.state

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 import portal.accounts.vault as vault
-from tests.dashboard.conftest import find_model, sign_in
+from tests.dashboard.conftest import find_model
 from tests.sandbox.helpers import add_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,13 +21,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PAYMENTS = "Customer Payments API"  # seed.py: alice owns it
 PAGE_DEADLINE = 1.0
 SLOW_MS = 4000  # longer than the deadline and than the per-request timeout
-
-
-@pytest.fixture
-def alice(client, organization, member_factory):
-    user = member_factory(organization, "alice", role="owner")
-    sign_in(client, user)
-    return user
 
 
 @pytest.fixture

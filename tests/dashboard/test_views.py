@@ -17,13 +17,6 @@ from tests.sandbox.helpers import add_fault, advance_clock
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def alice(client, organization, member_factory):
-    user = member_factory(organization, "alice", role="owner")
-    sign_in(client, user)
-    return user
-
-
 def page(client, name: str, *args, **query):
     return client.get(reverse(f"dashboard:{name}", args=["acme", *args]), query)
 
