@@ -1,7 +1,11 @@
-"""App-wide request checks, in TMI's middleware order (PROTOCOL.md 2.1-2.3):
+"""App-wide request checks, in TMI's middleware order (PROTOCOL.md 2.1-2.3 and 12):
 
-406 Accept (1.8) -> 404 unknown route / 405 wrong method (+ Allow) -> Content-Type (400/415)
--> strict JSON (1.8: duplicate keys or trailing garbage give 400). Routes never repeat these.
+406 Accept (1.8) -> 301 trailing slash (1.8, the threat-model tree) -> 404 unknown route / 405 wrong method
+(+ Allow) -> Content-Type (400/415) -> Unicode (1.8: zero-width and bidi controls give 400) -> strict JSON
+(1.8: duplicate keys or trailing garbage give 400). At 1.8 a wrong method on a protected path waits until
+after the body checks and authentication: without a valid token it is 401, not 405 (12.7). Every 1.8 GET
+answer says `Cache-Control: no-store, no-cache, must-revalidate` unless its route set its own (12.19).
+Routes never repeat these.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from starlette.responses import Response
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.sandbox import auth
 from portal.sandbox.bodies import media_type
 from portal.sandbox.errors import tmi_error
 from portal.sandbox.faults import CONTROL_PREFIX
@@ -25,6 +32,16 @@ SPECS = Path(__file__).parent / "specs"
 ACCEPTABLE = {"application/json", "*/*", "application/*", "text/event-stream"}
 JSON_TYPES = ("application/json", "application/json-patch+json")
 BODY_METHODS = ("POST", "PUT", "PATCH")
+NO_CACHE = "no-store, no-cache, must-revalidate"
+# Paths TMI serves without a token; every other path authenticates before its method is checked (1.8).
+PUBLIC_PATHS = ("/", "/config", "/api/server-info")
+PUBLIC_PREFIXES = ("/.well-known/", "/oauth2/", "/static/")
+PROTECTED_UNDER_PUBLIC = ("/oauth2/userinfo",)
+# Zero-width and bidirectional control characters 1.8's Unicode check refuses (PROTOCOL.md 12.5). Joiners
+# (U+200C, U+200D) are left out: scripts and emoji need them.
+UNSUPPORTED_CHARACTERS = frozenset(
+    "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
+)
 DEFAULT_TYPES = {"POST": ("application/json",), "PUT": ("application/json",), "PATCH": ("application/json-patch+json",)}
 
 
@@ -74,6 +91,34 @@ def strict_json_problem(raw: bytes) -> str | None:
     return None
 
 
+def _strings(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in (k, *_strings(v))]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    return []
+
+
+def has_unsupported_unicode(raw: bytes) -> bool:
+    """A zero-width or bidi control character, written as itself or as a JSON `\\u` escape."""
+    text = raw.decode("utf-8", "replace")
+    if not UNSUPPORTED_CHARACTERS.isdisjoint(text):
+        return True
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return False
+    return any(not UNSUPPORTED_CHARACTERS.isdisjoint(s) for s in _strings(decoded))
+
+
+def is_public(path: str) -> bool:
+    if path in PUBLIC_PATHS:
+        return True
+    return path.startswith(PUBLIC_PREFIXES) and not path.startswith(PROTECTED_UNDER_PUBLIC)
+
+
 class RequestRules:
     """Pure ASGI middleware; `routes` is the app's full route list, to tell 404 from 405."""
 
@@ -88,17 +133,62 @@ class RequestRules:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         problem, raw = self._header_problem(scope, headers), None
+        wrong_method = problem if problem is not None and problem.status_code == 405 else None
+        if wrong_method is not None and self._authenticates_first(scope):
+            problem = None
         if problem is None and self._strict_json_applies(scope, headers):
             raw = await _read_body(receive)
-            text = strict_json_problem(raw)
-            problem = self._error(400, "invalid_input", text) if text else None
+            problem = self._body_problem(raw)
+        if problem is None and wrong_method is not None:
+            authenticated = auth.authenticate(self.state, HTTPConnection(scope)) is not None
+            problem = wrong_method if authenticated else auth.unauthorized(self.state)
         if problem is not None:
-            await problem(scope, receive, send)
+            await problem(scope, receive, self._no_cache(scope, send))
         else:
-            await self.app(scope, receive if raw is None else _replay(raw, receive), send)
+            await self.app(scope, receive if raw is None else _replay(raw, receive), self._no_cache(scope, send))
+
+    def _body_problem(self, raw: bytes) -> Response | None:
+        """1.8's Unicode check, then its strict JSON check."""
+        if has_unsupported_unicode(raw):
+            return self._error(
+                400,
+                "invalid_request",
+                "Request contains unsupported Unicode characters (zero-width or bidirectional control characters)",
+            )
+        text = strict_json_problem(raw)
+        return self._error(400, "invalid_input", text) if text else None
+
+    def _authenticates_first(self, scope: Scope) -> bool:
+        """1.8 authenticates a protected path before its method check (PROTOCOL.md 12.7)."""
+        return not self.state.config.is_legacy and not is_public(scope["path"])
+
+    def _no_cache(self, scope: Scope, send: Send) -> Send:
+        """1.8 tells clients not to cache any GET answer (PROTOCOL.md 12.19); a route may say otherwise."""
+        if self.state.config.is_legacy or scope["method"] not in ("GET", "HEAD"):
+            return send
+
+        async def send_no_cache(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                if "cache-control" not in response_headers:
+                    response_headers["Cache-Control"] = NO_CACHE
+            await send(message)
+
+        return send_no_cache
+
+    def _trailing_slash(self, scope: Scope) -> Response | None:
+        """1.8 redirects `GET /threat_models/` to `/threat_models` (PROTOCOL.md 12.11)."""
+        path = scope["path"]
+        if scope["method"] not in ("GET", "HEAD") or not path.startswith("/threat_models/") or not path.endswith("/"):
+            return None
+        stripped = path.rstrip("/")
+        if self._match({**scope, "path": stripped}) is not None:
+            return None
+        query = scope.get("query_string", b"").decode("latin-1")
+        return RedirectResponse(stripped + (f"?{query}" if query else ""), status_code=301)
 
     def _header_problem(self, scope: Scope, headers: dict[str, str]) -> Response | None:
-        """406, 404/405 and the Content-Type rules, in TMI's order."""
+        """406, 301, 404/405 and the Content-Type rules, in TMI's order."""
         method, path = scope["method"], scope["path"]
         legacy = self.state.config.is_legacy
         # GET / negotiates HTML itself, so a browser's Accept: text/html is fine there.
@@ -106,6 +196,9 @@ class RequestRules:
             return self._error(
                 406, "not_acceptable", "Accept must allow application/json, */*, application/* or text/event-stream"
             )
+        redirect = None if legacy else self._trailing_slash(scope)
+        if redirect is not None:
+            return redirect
         allowed_methods = self._match(scope)
         if allowed_methods:
             return self._error(

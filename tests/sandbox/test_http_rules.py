@@ -5,7 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from portal.sandbox import seed
 from portal.sandbox.http_rules import accept_ok, allowed_types
+from tests.sandbox.helpers import bearer
 
 JSON = {"Content-Type": "application/json"}
 
@@ -128,3 +130,63 @@ def test_patch_needs_json_patch_before_authentication(sandbox, generation):
         headers={"Content-Type": "application/json-patch+json"},
     )
     assert unauthenticated.status_code == 401
+
+
+# -- seen on the real 1.8.22 (PROTOCOL.md 12) ---------------------------------------------------
+def _a_diagram(server) -> tuple[str, str]:
+    tm = next(tm for tm in server.state.threat_models.values() if tm.get("diagrams"))
+    return tm["id"], tm["diagrams"][0]["id"]
+
+
+def test_authentication_comes_before_the_method_check_at_18(sandbox_factory):
+    server = sandbox_factory("1.8")
+    tm, diagram = _a_diagram(server)
+    collaborate = f"{server.base_url}/threat_models/{tm}/diagrams/{diagram}/collaborate"
+    anonymous = httpx.patch(collaborate)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"] == "unauthorized" and "allow" not in anonymous.headers
+    signed_in = httpx.patch(
+        collaborate, headers=bearer(server.state.issue_tokens(seed.ensure_user(server.state, "alice")))
+    )
+    assert signed_in.status_code == 405 and signed_in.json()["error"] == "method_not_allowed"
+    assert "GET" in signed_in.headers["allow"]
+    malformed = httpx.put(f"{server.base_url}/threat_models", content=b'{"name": ', headers=JSON)
+    assert malformed.status_code == 400 and malformed.json()["error"] == "invalid_input"
+    well_formed = httpx.put(f"{server.base_url}/threat_models", json={"name": "x"})
+    assert well_formed.status_code == 401
+    assert httpx.delete(f"{server.base_url}/oauth2/token").status_code == 405  # a public path has no token to check
+
+
+def test_a_trailing_slash_on_threat_models_is_a_redirect_at_18(sandbox_factory):
+    server = sandbox_factory("1.8")
+    response = httpx.get(f"{server.base_url}/threat_models/", params={"limit": 5})
+    assert response.status_code == 301
+    assert response.headers["location"] == "/threat_models?limit=5"
+    assert (
+        httpx.get(f"{server.base_url}/threat_models/", follow_redirects=False).headers["location"] == "/threat_models"
+    )
+
+
+def test_every_get_says_no_store_and_sends_no_validators_at_18(sandbox_factory):
+    server = sandbox_factory("1.8")
+    tokens = server.state.issue_tokens(seed.ensure_user(server.state, "alice"))
+    tm = next(iter(server.state.threat_models))
+    conditional = {**bearer(tokens), "If-None-Match": '"1"', "If-Modified-Since": "Wed, 21 Oct 2015 07:28:00 GMT"}
+    for path in ("/threat_models", f"/threat_models/{tm}", f"/threat_models/{tm}/threats", "/oauth2/userinfo"):
+        response = httpx.get(f"{server.base_url}{path}", headers=conditional)
+        assert response.status_code == 200, path
+        assert response.headers["cache-control"] == "no-store, no-cache, must-revalidate", path
+        assert "etag" not in response.headers and "last-modified" not in response.headers, path
+    missing = httpx.get(f"{server.base_url}/threat_models/{seed.sid('missing')}", headers=bearer(tokens))
+    assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store, no-cache, must-revalidate"
+
+
+def test_rest_calls_are_not_rate_limited_per_user_at_18(sandbox_factory):
+    """1,001 calls in well under a minute, past the documented 1,000 a minute: all answered, with no
+    X-RateLimit headers (PROTOCOL.md 2.5, 12.12)."""
+    server = sandbox_factory("1.8")
+    tokens = server.state.issue_tokens(seed.ensure_user(server.state, "alice"))
+    with httpx.Client(base_url=server.base_url, headers=bearer(tokens), timeout=10) as client:
+        answers = [client.get("/threat_models", params={"limit": 1}) for _ in range(1001)]
+    assert {a.status_code for a in answers} == {200}
+    assert not [h for a in answers for h in a.headers if h.lower().startswith("x-ratelimit")]
