@@ -493,3 +493,20 @@ def test_0_217_production_token_has_no_test_provider(sandbox_factory):
     response = httpx.post(f"{server.base_url}/oauth2/token?idp=test", json={"grant_type": "authorization_code"})
     assert response.status_code == 404
     assert response.json() == {"error": "Provider not available"}
+
+
+def test_refresh_has_no_reuse_detection_and_keeps_the_old_access_token(sandbox):
+    """Seen on the real 1.8.22 (PROTOCOL.md 12.14, 12.20); 0.217 rotates the same way (9.2)."""
+    tokens = login(sandbox.base_url, "alice")
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 3600 and tokens["expires_in"] == 3600
+    rotated = httpx.post(f"{sandbox.base_url}/oauth2/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert rotated.status_code == 200, rotated.text
+    replayed = httpx.post(f"{sandbox.base_url}/oauth2/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert replayed.status_code == 400
+    # The replay revoked nothing: the rotated refresh token still works, and so does the first access token.
+    again = httpx.post(f"{sandbox.base_url}/oauth2/refresh", json={"refresh_token": rotated.json()["refresh_token"]})
+    assert again.status_code == 200, again.text
+    assert again.json()["expires_in"] == 3600
+    assert httpx.get(f"{sandbox.base_url}/oauth2/userinfo", headers=bearer(tokens)).status_code == 200
+    assert httpx.get(f"{sandbox.base_url}/threat_models", headers=bearer(rotated.json())).status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.sandbox import seed
+from tests.sandbox import helpers
 from tests.sandbox.rest_world import PAYMENTS, Api, child_body, error, first_child, items, threat_body, tm_id
 
 COLLECTIONS = ("threats", "diagrams", "documents", "assets", "notes", "repositories")
@@ -62,10 +63,9 @@ def test_create_get_put_patch_delete(sandbox, collection):
     assert put.json()["name"] == "Renamed" and put.json()["created_at"] == obj["created_at"]
     patched = bob.patch(path, [{"op": "replace", "path": "/name", "value": "Patched"}])
     assert patched.status_code == 200, patched.text[:300]
-    assert (
-        patched.json()["name"] == "Patched"
-        and sandbox.state.get_threat_model(tm_id())["modified_at"] >= obj["modified_at"]
-    )
+    assert patched.json()["name"] == "Patched" and patched.json()["modified_at"] >= obj["modified_at"]
+    parent_moved = sandbox.state.get_threat_model(tm_id())["modified_at"] >= obj["modified_at"]
+    assert parent_moved == bob.legacy  # 1.8 leaves the parent's modified_at alone (PROTOCOL.md 12.9)
     text = error(bob.patch(path, [{"op": "replace", "path": "/id", "value": seed.sid("other")}]), 400, "invalid_input")
     assert text.startswith("Field 'id' is not allowed in PATCH requests")
     deleter = alice if collection == "diagrams" else bob
@@ -158,7 +158,8 @@ def test_threat_filters_and_sort(sandbox):
     scored = items(alice.get(f"{BASE}/threats", params={"score_ge": 5}), "threats", False)
     assert {t["id"] for t in scored} == {t["id"] for t in stored if t["score"] >= 5}
     error(alice.get(f"{BASE}/threats", params={"severity": "catastrophic"}), 400, "invalid_input")
-    error(alice.get(f"{BASE}/threats", params={"sort": "bogus:desc"}), 400, "invalid_input")
+    bogus = items(alice.get(f"{BASE}/threats", params={"sort": "bogus:desc"}), "threats", False)
+    assert [t["id"] for t in bogus] == [t["id"] for t in default]  # 1.8 falls back to the default order (12.6)
     error(alice.get(f"{BASE}/threats", params={"limit": 500}), 400, "invalid_input")
 
 
@@ -211,3 +212,97 @@ def test_bulk_patch_and_delete_threats(sandbox):
     assert deleted.status_code == 200 and deleted.json() == {"deleted_count": 2, "deleted_ids": [first, second]}
     assert {first, second}.isdisjoint(t["id"] for t in bob.get(f"/threat_models/{tm_id()}").json()["threats"])
     error(bob.delete(f"{BASE}/threats/bulk"), 400, "invalid_input")  # threat_ids is required
+
+
+# -- seen on the real 1.8.22 (PROTOCOL.md 12) ---------------------------------------------------
+SERVER_OWNED = {
+    "owner": "mallory",
+    "threat_model_id": seed.sid("elsewhere"),
+    "version": 7,
+    "created_by": "mallory",
+    "deleted_at": "2026-01-01T00:00:00Z",
+}
+
+
+@pytest.mark.parametrize("collection", ["threats", "documents", "assets", "notes", "repositories"])
+def test_server_owned_fields_in_a_child_body_are_ignored_at_18(sandbox_factory, collection):
+    bob = Api(sandbox_factory("1.8"), "bob")
+    created = bob.post(f"{BASE}/{collection}", {**child_body(collection, False), **SERVER_OWNED})
+    assert created.status_code == 201, created.text[:300]
+    obj = created.json()
+    assert {"owner", "version", "created_by", "deleted_at"}.isdisjoint(obj)
+    assert obj.get("threat_model_id", tm_id()) == tm_id()
+    path = f"{BASE}/{collection}/{obj['id']}"
+    assert bob.get(path).status_code == 200  # not taken for deleted
+    put = bob.put(path, {**child_body(collection, False), **SERVER_OWNED, "name": "Renamed"})
+    assert put.status_code == 200, put.text[:300]
+    assert put.json()["name"] == "Renamed" and "deleted_at" not in put.json()
+    for field in ("id", "created_at", "modified_at"):
+        value = obj[field]
+        text = error(
+            bob.post(f"{BASE}/{collection}", {**child_body(collection, False), field: value}), 400, "invalid_input"
+        )
+        assert text.startswith(f"Field '{field}' is not allowed in POST requests")
+        text = error(bob.put(path, {**child_body(collection, False), field: value}), 400, "invalid_input")
+        assert text.startswith(f"Field '{field}' is not allowed in PUT requests")
+
+
+def test_an_empty_asset_id_is_refused_at_18(sandbox_factory):
+    server = sandbox_factory("1.8")
+    bob = Api(server, "bob")
+    text = error(bob.post(f"{BASE}/threats", threat_body(False, asset_id="")), 400, "invalid_input")
+    assert text.startswith("Invalid UUID format")
+    threat = first_child(server, "threats")
+    path = f"{BASE}/threats/{threat['id']}"
+    error(bob.put(path, threat_body(False, asset_id="")), 400, "invalid_input")
+    error(bob.patch(path, [{"op": "add", "path": "/asset_id", "value": ""}]), 400, "invalid_input")
+    assert bob.get(path).json().get("asset_id") == threat.get("asset_id")
+    asset = first_child(server, "assets")["id"]
+    assert bob.post(f"{BASE}/threats", threat_body(False, asset_id=asset)).json()["asset_id"] == asset
+
+
+def test_a_sort_it_cannot_read_falls_back_at_18(sandbox_factory):
+    server = sandbox_factory("1.8")
+    alice = Api(server, "alice")
+
+    def listed(sort: str) -> list[str]:
+        return [
+            t["id"] for t in items(alice.get(f"{BASE}/threats", params={"sort": sort, "limit": 100}), "threats", False)
+        ]
+
+    stored = server.state.threat_models[tm_id()]["threats"]
+    by_severity_desc = listed("severity:desc")
+    assert by_severity_desc != listed("severity:asc")
+    assert listed("bogus:asc") == listed("created_at:desc")  # an unknown field: the default order
+    assert listed("severity:sideways") == by_severity_desc  # a bad direction: descending
+    assert listed("severity") == by_severity_desc  # no direction: descending
+    assert sorted(listed("bogus")) == sorted(t["id"] for t in stored)
+
+
+def test_child_writes_leave_the_parent_modified_at_alone_at_18(sandbox_factory):
+    server = sandbox_factory("1.8")
+    bob = Api(server, "bob")
+    before = bob.get(BASE).json()["modified_at"]
+    listed_before = next(t for t in items(bob.get("/threat_models"), "threat_models", False) if t["id"] == tm_id())
+    helpers.advance_clock(server.base_url, 5)
+    assert bob.post(f"{BASE}/threats", threat_body(False)).status_code == 201
+    other = first_child(server, "threats")
+    assert bob.put(f"{BASE}/threats/{other['id']}", threat_body(False, name="Updated")).status_code == 200
+    assert bob.get(BASE).json()["modified_at"] == before
+    listed = next(t for t in items(bob.get("/threat_models"), "threat_models", False) if t["id"] == tm_id())
+    assert listed["modified_at"] == listed_before["modified_at"] == before
+    assert listed["threat_count"] == listed_before["threat_count"] + 1  # the counts follow at once (12.16)
+
+
+def test_modified_after_on_threats_at_18(sandbox_factory):
+    server = sandbox_factory("1.8")
+    bob = Api(server, "bob")
+    cutoff = server.state.timestamp()
+    helpers.advance_clock(server.base_url, 5)
+    created = bob.post(f"{BASE}/threats", threat_body(False, name="New one")).json()
+    updated = first_child(server, "threats")
+    assert bob.put(f"{BASE}/threats/{updated['id']}", threat_body(False, name="Updated")).status_code == 200
+    found = items(bob.get(f"{BASE}/threats", params={"modified_after": cutoff}), "threats", False)
+    assert {t["id"] for t in found} == {created["id"], updated["id"]}
+    for bad in ("2026-12-01", "yesterday", "2026-12-01 10:00:00"):
+        error(bob.get(f"{BASE}/threats", params={"modified_after": bad}), 400, "invalid_input")

@@ -98,3 +98,15 @@ def test_full_diagram_fields_per_generation(sandbox):
     else:
         assert "flow" in shapes and "edge" not in shapes
         assert diagram["include_in_report"] is True and isinstance(diagram["alias"], int)
+
+
+def test_put_stores_partial_flat_geometry_as_sent(sandbox_factory):
+    """Seen on the real 1.8.22 (PROTOCOL.md 12.8): only the whole flat form becomes position/size."""
+    bob = Api(sandbox_factory("1.8"), "bob")
+    diagram = bob.post(BASE, {"name": "Context", "type": "DFD-1.0.0"}).json()
+    path = f"{BASE}/{diagram['id']}"
+    partial = _node("web", x=100, y=80, width=120)
+    put = bob.put(path, {"name": "Context", "type": "DFD-1.0.0", "cells": [partial]})
+    assert put.status_code == 200, put.text[:300]
+    assert put.json()["cells"] == [partial]
+    assert bob.get(path).json()["cells"] == [partial]

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from portal.sandbox import seed
+from tests.sandbox import helpers
 from tests.sandbox.rest_world import PAYMENTS, ROLE_ON_PAYMENTS, Api, error, items, tm_id
 
 TM_LIST_18 = {
@@ -404,3 +405,24 @@ def test_security_reviewer_field_rules_at_18(sandbox):
     alice.user.is_security_reviewer = True
     assigned = alice.patch(path, assign)
     assert assigned.status_code == 200 and assigned.json()["security_reviewer"]["email"] == "carol@tmi.local"
+
+
+def test_modified_after_on_the_model_list_at_18(sandbox_factory):
+    """A model's own writes count, its children's do not (PROTOCOL.md 12.9, 12.15)."""
+    server = sandbox_factory("1.8")
+    alice = Api(server, "alice")
+    cutoff = server.state.timestamp()
+    helpers.advance_clock(server.base_url, 5)
+    renamed = alice.patch(f"/threat_models/{tm_id()}", [{"op": "replace", "path": "/name", "value": "Renamed"}])
+    assert renamed.status_code == 200, renamed.text
+    other = next(
+        key
+        for key, tm in server.state.threat_models.items()
+        if key != tm_id() and server.state.role_of(alice.user, tm) in ("owner", "writer")
+    )
+    threat = {"name": "Child write", "threat_type": ["Spoofing"]}
+    assert alice.post(f"/threat_models/{other}/threats", threat).status_code == 201
+    found = items(alice.get("/threat_models", params={"modified_after": cutoff}), "threat_models", False)
+    assert [tm["id"] for tm in found] == [tm_id()]
+    for bad in ("2026-12-01", "garbage"):
+        error(alice.get("/threat_models", params={"modified_after": bad}), 400, "invalid_input")

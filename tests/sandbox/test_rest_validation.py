@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from portal.sandbox.rest import normalise, spec
 from tests.sandbox.rest_world import Api, error, items, threat_body, tm_id
 
 BASE = f"/threat_models/{tm_id()}"
+MISSING = "request body has an error: value is required but missing"
 
 
 def test_trailing_garbage_is_400(sandbox):
@@ -110,3 +112,38 @@ def test_merged_all_of_accepts_a_valid_diagram_put(generation):
     assert the_spec.schema_errors(schema, {"name": "d", "type": "DFD-1.0.0", "cells": cells}) == []
     assert the_spec.schema_errors(schema, {"name": "d", "type": "DFD-1.0.0"})  # cells are required
     assert the_spec.schema_errors({"type": "number", "multipleOf": 0.1}, 9.1) == []
+
+
+@pytest.mark.parametrize("collection", [None, "threats", "diagrams", "documents", "assets", "notes", "repositories"])
+def test_patch_with_an_empty_body_is_a_json_400(sandbox, collection):
+    """Seen on the real 1.8.22 (PROTOCOL.md 12.3); it was a 500 in plain text."""
+    bob = Api(sandbox, "bob")
+    path = BASE
+    if collection is not None:
+        child = sandbox.state.threat_models[tm_id()][collection][0]
+        path = f"{BASE}/{collection}/{child['id']}"
+    for headers in ({}, {"Content-Type": "application/json-patch+json"}):
+        text = error(bob.http.patch(path, content=b"", headers=headers), 400, "invalid_input")
+        assert text == ("Request body is empty" if collection is None else MISSING)
+
+
+@pytest.mark.parametrize("character", ["\u200b", "\u202e"])
+def test_zero_width_and_bidi_characters_are_refused_at_18(sandbox_factory, character):
+    server = sandbox_factory("1.8")
+    bob = Api(server, "bob")
+    before = len(server.state.threat_models[tm_id()]["threats"])
+    for body in (
+        json.dumps(threat_body(False, name=f"Spoof{character}ing")),  # escaped: \\u200b
+        json.dumps(threat_body(False, name=f"Spoof{character}ing"), ensure_ascii=False),
+    ):
+        raw = body.encode("utf-8")
+        response = bob.http.post(f"{BASE}/threats", content=raw, headers={"Content-Type": "application/json"})
+        error(response, 400, "invalid_request")
+        anonymous = httpx.post(
+            f"{server.base_url}{BASE}/threats", content=raw, headers={"Content-Type": "application/json"}
+        )
+        error(anonymous, 400, "invalid_request")  # the Unicode check runs before authentication
+    error(bob.post("/threat_models", {"name": f"Payments{character}"}), 400, "invalid_request")
+    assert len(server.state.threat_models[tm_id()]["threats"]) == before
+    accented = bob.post(f"{BASE}/threats", threat_body(False, name="Zürich — 東京 👩‍💻"))
+    assert accented.status_code == 201 and accented.json()["name"] == "Zürich — 東京 👩‍💻"

@@ -16,6 +16,8 @@ from portal.sandbox.rest.spec import Spec
 
 
 def create_many(call: Call, kind: Kind) -> Response:
+    for item in call.body:  # every item is checked before any is stored
+        children.check_references(call.state, kind, item)
     created = [children.new_child(call.state, call.tm, kind, item) for item in call.body]
     return call.json(copy.deepcopy(created), 201)
 

@@ -118,9 +118,19 @@ def new_child(
         obj["alias"] = state.next_alias(tm["id"] + "/" + kind.collection)
         if kind.locked:
             state.versions[obj["id"]] = 1
+    if state.config.is_legacy:  # 1.8 leaves the parent's modified_at alone (PROTOCOL.md 12.9)
+        tm["modified_at"] = now
     tm.setdefault(kind.collection, []).append(obj)
-    tm["modified_at"] = now
     return obj
+
+
+def check_references(state: SandboxState, kind: Kind, body: dict[str, Any]) -> None:
+    """What 1.8's handlers refuse after the spec passed a body: a threat's empty `asset_id`, which the
+    spec's pattern allows (PROTOCOL.md 12.4)."""
+    if state.config.is_legacy:
+        return
+    if kind.collection == "threats" and body.get("asset_id") == "":
+        raise invalid_input("Invalid UUID format for asset_id")
 
 
 # -- handlers ----------------------------------------------------------------------------------
@@ -128,7 +138,9 @@ def list_children(call: Call, kind: Kind) -> Response:
     items = shapes.live(call.tm.get(kind.collection, []), include_deleted(call))
     if kind.collection == "threats":
         items = filters.sort(
-            filters.apply(items, _threat_filters(call.query)), call.query.get("sort") or "created_at:desc"
+            filters.apply(items, _threat_filters(call.query)),
+            call.query.get("sort") or filters.DEFAULT_SORT,
+            lenient=not call.legacy,
         )
     views = [shapes.list_item(call.state, kind.collection, obj) for obj in items]
     return call.json(shapes.page(call.state, kind.collection, views, call.query))
@@ -164,6 +176,7 @@ def get_child(call: Call, kind: Kind) -> Response:
 
 
 def create_child(call: Call, kind: Kind) -> Response:
+    check_references(call.state, kind, call.body)
     obj = new_child(call.state, call.tm, kind, call.body)
     if kind.collection == "diagrams":
         call.headers["Location"] = f"/threat_models/{call.tm['id']}/diagrams/{obj['id']}"
@@ -221,6 +234,7 @@ def store(
         errors = spec.patched_errors(spec.body_schema(kind.item_path, "PUT", "application/json"), kind.schema, new)
         if errors:
             raise invalid_input(f"Patched {kind.label.lower()} is invalid: {errors[0]}")
+    check_references(state, kind, new)
     if kind.locked and conditional:
         locking.check_and_bump(call, obj["id"])
     elif kind.locked:
@@ -228,7 +242,8 @@ def store(
     obj.clear()
     obj.update(new)
     state.touch(obj)
-    call.tm["modified_at"] = obj["modified_at"]
+    if call.legacy:  # 1.8 leaves the parent's modified_at alone (PROTOCOL.md 12.9)
+        call.tm["modified_at"] = obj["modified_at"]
     return obj
 
 
@@ -238,9 +253,9 @@ def remove(call: Call, kind: Kind, obj: dict[str, Any]) -> None:
         diagrams.refuse_during_session(call.state, obj["id"], "delete")
     if call.legacy:
         call.tm[kind.collection].remove(obj)
-    else:
+        call.state.touch(call.tm)
+    else:  # a soft delete is a write of the child alone (PROTOCOL.md 12.9)
         obj["deleted_at"] = call.state.timestamp()
-    call.state.touch(call.tm)
 
 
 def restore_child(call: Call, kind: Kind) -> Response:

@@ -35,9 +35,16 @@ def refuse_during_session(state: SandboxState, diagram_id: str, action: str) -> 
         )
 
 
+FLAT_GEOMETRY = ("x", "y", "width", "height")
+
+
 def flat_to_nested(cell: dict[str, Any]) -> dict[str, Any]:
-    """REST PUT/PATCH turn a node's flat x/y/width/height into position/size; nothing else changes."""
+    """REST PUT/PATCH turn a node's flat x/y/width/height into position/size; nothing else changes.
+    Only the whole flat form is turned: a node with part of it (only `x`, `y`, `width`) is stored as sent,
+    with no `size` made up (PROTOCOL.md 12.8)."""
     if not isinstance(cell, dict) or cell.get("shape") in EDGE_SHAPES:
+        return cell
+    if not all(key in cell for key in FLAT_GEOMETRY):
         return cell
     cell = dict(cell)
     if "x" in cell or "y" in cell:

@@ -71,12 +71,22 @@ def apply(items: list[Item], predicates: list[Predicate]) -> list[Item]:
 SORTABLE = ("name", "created_at", "modified_at", "severity", "score", "status", "priority", "threat_type")
 
 
-def sort(items: list[Item], spec: str) -> list[Item]:
-    """`field[:asc|desc]`, several separated by commas; the first is the primary key."""
+DEFAULT_SORT = "created_at:desc"
+
+
+def sort(items: list[Item], spec: str, *, lenient: bool = False) -> list[Item]:
+    """`field[:asc|desc]`, several separated by commas; the first is the primary key.
+
+    0.217 refuses a sort it cannot read (400). 1.8 answers 200 whatever it gets (PROTOCOL.md 12.6): an unknown
+    field falls back to the default order, and anything but `asc` (a bad or missing direction) is descending."""
     result = list(items)
     for part in reversed([p.strip() for p in spec.split(",") if p.strip()]):
         field, _, direction = part.partition(":")
-        direction = (direction or "asc").lower()
+        direction = direction.lower()
+        if lenient:
+            field, direction = (field, direction) if field in SORTABLE else DEFAULT_SORT.split(":")
+            direction = "asc" if direction == "asc" else "desc"
+        direction = direction or "asc"
         if field not in SORTABLE or direction not in ("asc", "desc"):
             raise invalid_input(f"Invalid sort parameter: {part}")
         result.sort(

@@ -9,6 +9,7 @@ any TMI error; the pipeline renders it.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ from portal.sandbox.state import ROLE_RANK, SandboxState, SandboxUser
 
 FORBIDDEN_18 = "You don't have sufficient permissions to perform this action"
 FORBIDDEN_0217 = "Insufficient permissions to access this threat model"
-# Fields the server owns. A POST/PUT body naming one is rejected before schema validation (PROTOCOL.md 5.1).
+# Fields the server owns. A POST/PUT body naming one is rejected before schema validation (PROTOCOL.md 5.1),
+# except on 1.8's threats, documents, assets, notes and repositories, which refuse only CHILD_REFUSED_FIELDS
+# and ignore the rest (PROTOCOL.md 12.1).
 READ_ONLY_FIELDS = (
     "id",
     "alias",
@@ -42,7 +45,11 @@ READ_ONLY_FIELDS = (
     "status_updated",
     "version",
 )
+CHILD_REFUSED_FIELDS = ("id", "alias", "created_at", "modified_at")  # `alias` is writable on assets
+LENIENT_CHILDREN = ("threats", "documents", "assets", "notes", "repositories")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+EMPTY_PATCH_ON_THREAT_MODEL = "Request body is empty"
+MISSING_BODY = "request body has an error: value is required but missing"
 
 
 class Problem(Exception):
@@ -150,8 +157,12 @@ async def _prepare(state: SandboxState, op: Operation, request: Request) -> Call
     if not state.config.is_legacy and body is not None:
         body = normalise.body(body)
     query = _checked_query(state, spec, op, request)
+    if op.method == "PATCH" and body is None:  # (an empty body used to reach the handler: a 500)
+        raise invalid_input(
+            EMPTY_PATCH_ON_THREAT_MODEL if op.path == "/threat_models/{threat_model_id}" else MISSING_BODY
+        )
     if op.method in _BODY_METHODS and op.validate_body:
-        _validate_body(spec, op, content_type, body, legacy=state.config.is_legacy)
+        body = _validate_body(spec, op, content_type, body, legacy=state.config.is_legacy)
     call = Call(state, request, user, params, query, body)
     if "threat_model_id" in params and op.gated:
         call.tm, call.role = gate(state, user, params["threat_model_id"], op.role)
@@ -200,15 +211,23 @@ def parse_json(raw: bytes) -> Any:
 
 
 # -- validation ----------------------------------------------------------------------------------
-def _validate_body(spec: spec_module.Spec, op: Operation, content_type: str | None, body: Any, *, legacy: bool) -> None:
+def _validate_body(spec: spec_module.Spec, op: Operation, content_type: str | None, body: Any, *, legacy: bool) -> Any:
+    """The body the handler gets: checked against the spec, with 1.8's ignored server fields dropped."""
     schema = spec.body_schema(op.path, op.method, content_type or "application/json")
     if schema is None:
-        return
+        return body
     if body is None:
-        raise invalid_input("request body has an error: value is required but missing")
+        raise invalid_input(MISSING_BODY)
     # 1.8 lets a threat-model PUT carry its lock version in the body (PROTOCOL.md 5.1).
     body_version = not legacy and op.method == "PUT" and op.path == "/threat_models/{threat_model_id}"
     if isinstance(body, dict) and op.method in ("POST", "PUT"):
+        collection = _child_collection(op.path)
+        if not legacy and collection in LENIENT_CHILDREN:
+            refused = [f for f in CHILD_REFUSED_FIELDS if not (f == "alias" and collection == "assets")]
+            for name in refused:
+                if name in body:
+                    raise read_only_field(name, op.method)
+            body = {k: v for k, v in body.items() if k not in READ_ONLY_FIELDS or k in refused}
         for name in READ_ONLY_FIELDS:
             if name in body and not (name == "version" and body_version):
                 raise read_only_field(name, op.method)
@@ -216,7 +235,16 @@ def _validate_body(spec: spec_module.Spec, op: Operation, content_type: str | No
     errors = spec.schema_errors(schema, checked)
     if errors:
         raise invalid_input(f"request body has an error: doesn't match schema: {errors[0]}")
+    return body
 
+
+def _child_collection(path: str) -> str | None:
+    """`threats` for `/threat_models/{threat_model_id}/threats[/{threat_id}]`; None for anything else."""
+    parts = path.split("/")
+    return parts[3] if len(parts) in (4, 5) and parts[1] == "threat_models" else None
+
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 # Array parameters that also take one comma-separated value (the threat-model status filter; the
 # bulk delete's `threat_ids`, declared with explode: false).
@@ -247,6 +275,8 @@ def _checked_query(state: SandboxState, spec: spec_module.Spec, op: Operation, r
             if param.name == "limit" and not 1 <= value <= 100:
                 raise invalid_input("Limit must be between 1 and 100")
         errors = spec.schema_errors(param.schema, value)
+        if not legacy and param.schema.get("format") == "date-time" and not RFC3339.match(str(value)):
+            errors.append(f"value {value!r} is not an RFC 3339 date-time")  # a bare date too (PROTOCOL.md 12.15)
         if errors:
             raise invalid_input(f'parameter "{param.name}" in query has an error: {errors[0]}')
         out[param.name] = value
