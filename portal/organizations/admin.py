@@ -1,10 +1,13 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models
+from django.utils.translation import gettext as _
 
 from portal.organizations.forms import logo_upload_clean
+from portal.organizations.invitation_mail import invitation_email_send, invitation_link
 from portal.organizations.models import Invitation, Membership, Organization
+from portal.organizations.services import invitation_create
 from portal.organizations.tmi_servers import tmi_address_validate
 
 
@@ -47,6 +50,37 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
+    """How a platform operator invites the first owner of a new organisation (then its admins invite the
+    rest). A new invitation is made by the same service as in the tenant admin area: a token of its own (only
+    its hash is stored), emailed, and its link shown here once. Existing ones can be looked at or deleted."""
+
     list_display = ["email", "organization", "role", "expires_at", "accepted_at"]
     list_filter = ["organization"]
-    exclude = ["token_hash"]
+    add_fields = ["organization", "email", "role"]
+    readonly_fields = ["organization", "email", "role", "invited_by", "expires_at", "accepted_at"]
+
+    def get_fields(self, request, obj=None):
+        return self.add_fields if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing is edited in place: delete it and invite again
+        # One pending invitation per address, as in the tenant admin: the old link stops working.
+        Invitation.objects.filter(
+            organization=obj.organization, email__iexact=obj.email, accepted_at__isnull=True
+        ).delete()
+        invitation, token = invitation_create(
+            organization=obj.organization, email=obj.email, role=obj.role, invited_by=request.user
+        )
+        obj.pk, obj.token_hash, obj.expires_at = invitation.pk, invitation.token_hash, invitation.expires_at
+        link = invitation_link(token, request)
+        emailed = invitation_email_send(invitation=invitation, link=link, actor=request.user)
+        message = (
+            _("Invitation emailed to %(email)s. Its link, shown only this once: %(link)s")
+            if emailed
+            else _("The email to %(email)s could not be sent: pass on its link, shown only this once: %(link)s")
+        )
+        self.message_user(request, message % {"email": invitation.email, "link": link}, messages.WARNING)

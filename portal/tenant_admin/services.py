@@ -14,14 +14,10 @@ Role rules:
 from __future__ import annotations
 
 import dataclasses
-import logging
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,10 +25,9 @@ from portal.accounts.models import TMIConnection
 from portal.audit.services import audit_record
 from portal.exports.schedules import export_schedules_check_person
 from portal.organizations.events import admin_change_broadcast
+from portal.organizations.invitation_mail import invitation_email_send, invitation_link, person_label
 from portal.organizations.models import Invitation, Membership, Organization, Role
 from portal.organizations.services import INVITATION_LIFETIME, invitation_create, invitation_token_hash
-
-logger = logging.getLogger(__name__)
 
 
 class AdminActionRefused(Exception):
@@ -53,10 +48,6 @@ def _actor_role(*, organization: Organization, actor) -> Role:
 def _require_owner(role: Role, message: str) -> None:
     if role != Role.OWNER:
         raise AdminActionRefused(message)
-
-
-def _person(user) -> str:
-    return user.email or user.get_username()
 
 
 # -- members ---------------------------------------------------------------------------------------
@@ -89,7 +80,7 @@ def membership_role_change(
         if old_role == Role.OWNER and _other_owners(membership) == 0:
             raise AdminActionRefused(
                 _("%(person)s is the last owner. Make someone else an owner first.")
-                % {"person": _person(membership.user)}
+                % {"person": person_label(membership.user)}
             )
         membership.role = new_role
         membership.save(update_fields=["role"])
@@ -100,14 +91,14 @@ def membership_role_change(
             action="member.role_changed",
             actor=actor,
             request=request,
-            target=_person(membership.user),
+            target=person_label(membership.user),
             details={"from": old_role.value, "to": new_role.value},
         )
         admin_change_broadcast(
             organization=organization,
             section="members",
             actor=actor,
-            summary=_("changed the role of %(person)s") % {"person": _person(membership.user)},
+            summary=_("changed the role of %(person)s") % {"person": person_label(membership.user)},
         )
     return membership
 
@@ -124,9 +115,9 @@ def membership_remove(*, organization: Organization, actor, membership_id: int, 
             _require_owner(actor_role, _("Only an owner may remove an owner."))
             if _other_owners(membership) == 0:
                 raise AdminActionRefused(
-                    _("%(person)s is the last owner and cannot be removed.") % {"person": _person(membership.user)}
+                    _("%(person)s is the last owner and cannot be removed.") % {"person": person_label(membership.user)}
                 )
-        person = _person(membership.user)
+        person = person_label(membership.user)
         # Their TMI tokens for this organisation go with them.
         TMIConnection.objects.filter(organization=organization, user_id=membership.user_id).delete()
         membership.delete()
@@ -157,33 +148,6 @@ class InvitationSent:
     emailed: bool
 
 
-def _invitation_link(token: str, request) -> str:
-    path = reverse("accounts:invitation", args=[token])
-    return request.build_absolute_uri(path) if request is not None else path
-
-
-def _invitation_email(*, invitation: Invitation, link: str, actor) -> bool:
-    organization = invitation.organization
-    subject = _("You are invited to %(org)s on TMI Portal") % {"org": organization.name}
-    body = _(
-        "%(person)s invites you to join %(org)s on TMI Portal as %(role)s.\n\n"
-        "Open this link to accept (it works until %(expires)s UTC):\n%(link)s\n\n"
-        "You will sign in through your organisation's TMI server with this email address.\n"
-    ) % {
-        "person": _person(actor),
-        "org": organization.name,
-        "role": Role(invitation.role).label.lower(),
-        "expires": invitation.expires_at.strftime("%d %b %Y %H:%M"),
-        "link": link,
-    }
-    try:
-        send_mail(subject, body, getattr(settings, "DEFAULT_FROM_EMAIL", None), [invitation.email])
-    except Exception:  # noqa: BLE001 - the admin still has the link on screen to pass on
-        logger.warning("could not email invitation %s", invitation.pk, exc_info=True)
-        return False
-    return True
-
-
 def invitation_send(*, organization: Organization, actor, email: str, role: str, request=None) -> InvitationSent:
     """Invite by email: a link that expires, emailed and returned (to show once)."""
     role = Role(role)
@@ -211,8 +175,8 @@ def invitation_send(*, organization: Organization, actor, email: str, role: str,
             actor=actor,
             summary=_("invited %(email)s") % {"email": email},
         )
-    link = _invitation_link(token, request)
-    return InvitationSent(invitation, link, _invitation_email(invitation=invitation, link=link, actor=actor))
+    link = invitation_link(token, request)
+    return InvitationSent(invitation, link, invitation_email_send(invitation=invitation, link=link, actor=actor))
 
 
 def invitation_resend(*, organization: Organization, actor, invitation_id: int, request=None) -> InvitationSent:
@@ -243,8 +207,8 @@ def invitation_resend(*, organization: Organization, actor, invitation_id: int, 
             actor=actor,
             summary=_("sent the invitation to %(email)s again") % {"email": invitation.email},
         )
-    link = _invitation_link(token, request)
-    return InvitationSent(invitation, link, _invitation_email(invitation=invitation, link=link, actor=actor))
+    link = invitation_link(token, request)
+    return InvitationSent(invitation, link, invitation_email_send(invitation=invitation, link=link, actor=actor))
 
 
 def invitation_revoke(*, organization: Organization, actor, invitation_id: int, request=None) -> None:
