@@ -84,9 +84,16 @@ def test_fetcher_serves_data_uris_only():
 def test_an_image_in_a_user_written_description_is_never_fetched(sandbox, organization, alice_client, tracker):
     url, hits = tracker
     tm_id = find_model(sandbox, "Customer Payments API")["id"]
-    alice_client.documents.create(
-        tm_id, name="Tracking document", uri=f"{url}/document", description=f"See ![pixel]({url}/markdown.png) here."
+    document = alice_client.documents.create(
+        tm_id,
+        name="Tracking document",
+        uri="https://docs.example.com/document",
+        description=f"See ![pixel]({url}/markdown.png) here.",
     )
+    # TMI refuses a document on an internal address when it is written; a name that resolves elsewhere later
+    # (DNS rebinding) still reaches the report, so the tracker takes its place behind TMI's back.
+    stored = next(d for d in sandbox.state.threat_models[tm_id]["documents"] if d["id"] == str(document.id))
+    stored["uri"] = f"{url}/document"
     alice_client.notes.create(
         tm_id, name="Tracking note", content=f'![n]({url}/note.png) <img src="{url}/raw.png"> [link]({url}/link)'
     )

@@ -247,6 +247,21 @@ def test_server_owned_fields_in_a_child_body_are_ignored_at_18(sandbox_factory, 
         assert text.startswith(f"Field '{field}' is not allowed in PUT requests")
 
 
+@pytest.mark.parametrize(
+    "uri", ["http://127.0.0.1:9/internal", "http://localhost:8080/admin", "http://10.0.0.7/", "http://[::1]/x"]
+)
+def test_a_document_on_an_internal_address_is_refused_at_18(sandbox_factory, uri):
+    server = sandbox_factory("1.8")
+    bob = Api(server, "bob")
+    error(bob.post(f"{BASE}/documents", {"name": "Internal", "uri": uri}), 400, "invalid_input")
+    document = first_child(server, "documents")
+    path = f"{BASE}/documents/{document['id']}"
+    error(bob.put(path, {"name": "Internal", "uri": uri}), 400, "invalid_input")
+    error(bob.patch(path, [{"op": "replace", "path": "/uri", "value": uri}]), 400, "invalid_input")
+    assert bob.get(path).json()["uri"] == document["uri"]  # nothing was changed
+    assert bob.post(f"{BASE}/documents", {"name": "Public", "uri": "https://8.8.8.8/doc"}).status_code == 201
+
+
 def test_an_empty_asset_id_is_refused_at_18(sandbox_factory):
     server = sandbox_factory("1.8")
     bob = Api(server, "bob")

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from portal.sandbox.rest import diagrams, filters, locking, patch, shapes
+from portal.sandbox.rest import addresses, diagrams, filters, locking, patch, shapes
 from portal.sandbox.rest.pipeline import Call, Operation, invalid_input, not_found
 from portal.sandbox.rest.spec import load as load_spec
 from portal.sandbox.rest.threat_models import ITEM as TM_ITEM
@@ -126,11 +126,15 @@ def new_child(
 
 def check_references(state: SandboxState, kind: Kind, body: dict[str, Any]) -> None:
     """What 1.8's handlers refuse after the spec passed a body: a threat's empty `asset_id`, which the
-    spec's pattern allows (PROTOCOL.md 12.4)."""
+    spec's pattern allows (PROTOCOL.md 12.4), and a document on an internal address (12.2)."""
     if state.config.is_legacy:
         return
     if kind.collection == "threats" and body.get("asset_id") == "":
         raise invalid_input("Invalid UUID format for asset_id")
+    if kind.collection == "documents" and isinstance(body.get("uri"), str):
+        internal = addresses.internal_address(body["uri"])
+        if internal:
+            raise invalid_input(f"Document URI resolves to an internal address ({internal}), which is not allowed")
 
 
 # -- handlers ----------------------------------------------------------------------------------
