@@ -219,8 +219,9 @@ def _report_filters(filters: dict | None) -> dict | None:
 
 
 def _filters_description(filters: dict | None) -> str:
+    """A phrase without a final full stop: the report puts it in a table cell and in a sentence of its own."""
     if not filters:
-        return "All threat models you can see in TMI."
+        return "All threat models you can see in TMI"
     parts = []
     if filters.get("q"):
         parts.append(f"names containing “{filters['q']}”")
@@ -228,7 +229,7 @@ def _filters_description(filters: dict | None) -> str:
         parts.append(f"status “{filters['status']}”")
     others = {k: v for k, v in filters.items() if k not in ("q", "status") and v}
     parts.extend(f"{k}: {v}" for k, v in others.items())
-    return "Threat models with " + ", ".join(parts) + "." if parts else "All threat models you can see in TMI."
+    return "Threat models with " + ", ".join(parts) if parts else "All threat models you can see in TMI"
 
 
 def _media_dir(job: ExportJob) -> Path:

@@ -279,3 +279,23 @@ def test_a_member_sees_only_their_own_exports_and_the_scheduled_runs_they_receiv
     assert visible(dave) == set()
     # An owner does not see bob's manual export: it holds what bob can read in TMI. The run is hers.
     assert visible(alice) == {alices.pk, received.pk}
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+@pytest.mark.parametrize(
+    ("filters", "selection"),
+    [
+        (None, "Selection: All threat models you can see in TMI."),
+        ({"status": "In Progress"}, "Selection: Threat models with status “In Progress”."),
+    ],
+)
+def test_a_portfolio_pdf_says_what_it_holds_in_one_sentence(
+    organization, owner, settings, tmp_path, filters, selection
+):
+    settings.MEDIA_ROOT = tmp_path
+    job = export_job_create(organization=organization, actor=owner, kind=ExportKind.PORTFOLIO, filters=filters)
+    assert export_job_run(job.pk).action == "done"
+    job.refresh_from_db()
+    text = " ".join(pdf_text(Path(job.file.path).read_bytes()).split())
+    assert selection in text
+    assert ".." not in text
