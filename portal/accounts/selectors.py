@@ -55,8 +55,8 @@ def _providers_cache_key(organization: Organization) -> str:
 
 
 def _providers_ask(organization: Organization) -> tuple[str, list[Provider]]:
-    with TMIClient(organization.tmi_base_url, **tmi_client_options()) as client:
-        return client.discovery().generation, client.auth.providers()
+    with TMIClient(organization.tmi_base_url, **tmi_client_options(organization.tmi_base_url)) as client:
+        return client.server_info().generation, client.auth.providers()
 
 
 def tmi_providers_fetch(organization: Organization) -> tuple[str, list[Provider]]:

@@ -20,6 +20,7 @@ from django.utils import timezone as dj_timezone
 
 from portal.accounts.deadlines import tmi_deadline_current
 from portal.accounts.models import TMIConnection
+from portal.accounts.tmi_generations import tmi_generation_hint, tmi_generation_remember
 from portal.organizations.models import Organization
 from portal.organizations.tmi_servers import tmi_address_guard
 from portal.tmi import AsyncTMIClient, RefreshFailed, RetryPolicy, TMIClient, TokenAuth, TokenPair
@@ -66,10 +67,13 @@ def _expiry_of(tokens: TokenPair) -> datetime:
     return datetime.fromtimestamp(tokens.expires_at, tz=UTC)
 
 
-def tmi_client_options(*, timeout: float | None = None, max_retries: int | None = None) -> dict:
-    """What every TMI client the portal builds is given: the timeout and retries of the settings (or the
-    caller's), and the deadline of the page view or sign-out in progress, if any (deadlines.py)."""
+def tmi_client_options(base_url: str, *, timeout: float | None = None, max_retries: int | None = None) -> dict:
+    """What every TMI client the portal builds for `base_url` is given: the timeout and retries of the settings
+    (or the caller's), the server's generation as last seen (tmi_generations.py), and the deadline of the page
+    view or sign-out in progress, if any (deadlines.py)."""
     options: dict = {
+        "generation_hint": tmi_generation_hint(base_url),
+        "on_discovery": tmi_generation_remember(base_url),
         "timeout": settings.TMI_TIMEOUT_SECONDS if timeout is None else timeout,
         "retry_policy": RetryPolicy(
             max_retries=settings.TMI_MAX_RETRIES if max_retries is None else max_retries,
@@ -133,7 +137,9 @@ def tmi_tokens_refresh(*, connection_id: int, stale: TokenPair | None = None) ->
             raise SignInRequired(str(connection.organization_id))
         if stale is not None and connection.access_token != stale.access_token:
             return _pair_of(connection)
-        with TMIClient(connection.organization.tmi_base_url, **tmi_client_options()) as client:
+        with TMIClient(
+            connection.organization.tmi_base_url, **tmi_client_options(connection.organization.tmi_base_url)
+        ) as client:
             try:
                 tokens = client.auth.refresh(connection.refresh_token)
             except RefreshFailed:
@@ -166,7 +172,7 @@ def tmi_client(*, organization: Organization, user) -> Iterator[TMIClient]:
     """A TMI client acting as this member; tokens refresh through the vault."""
     connection = tmi_connection_get(organization=organization, user=user)
     auth = _token_auth(connection, refresh=lambda stale: tmi_tokens_refresh(connection_id=connection.pk, stale=stale))
-    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options()) as client:
+    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options(organization.tmi_base_url)) as client:
         yield client
 
 
@@ -179,6 +185,8 @@ async def atmi_client(*, organization: Organization, user) -> AsyncIterator[Asyn
         return await atmi_tokens_refresh(connection_id=connection.pk, stale=stale)
 
     async with AsyncTMIClient(
-        organization.tmi_base_url, auth=_token_auth(connection, refresh=refresh), **tmi_client_options()
+        organization.tmi_base_url,
+        auth=_token_auth(connection, refresh=refresh),
+        **tmi_client_options(organization.tmi_base_url),
     ) as client:
         yield client

@@ -148,7 +148,7 @@ async def threat_model_list_for_dashboard(
     search, status, sort, number = _clean_list_query(search, status, sort, page)
     filters = {k: v for k, v in (("name", search), ("status", status)) if v}
     async with atmi_client(organization=organization, user=user) as client:
-        generation = (await client.discovery()).generation
+        generation = (await client.server_info()).generation
         by_tmi = generation == "1.8" and sort == "created"
         if by_tmi:
             result = await client.threat_models.list(limit=page_size, offset=(number - 1) * page_size, **filters)

@@ -34,7 +34,7 @@ async def live_diagram_get(*, organization: Any, user: Any, threat_model_id: str
         tm, diagram, discovery = await asyncio.gather(
             client.threat_models.get(threat_model_id),
             client.diagrams.get(threat_model_id, diagram_id),
-            client.discovery(),
+            client.server_info(),
             return_exceptions=True,
         )
     for result in (tm, discovery):

@@ -110,7 +110,7 @@ def threat_model_report_fetch(
         notes.append(client.notes.get(tm.id, item.id))
         done += 1
     step(total, total, "Fetched")
-    server = client.server or client.discovery()  # known by now (every call above needed it); cached
+    server = client.server_info()  # known by now (every call above needed it)
     parts = {**collections, "diagrams": _report_items(diagrams), "notes": _report_items(notes)}
     # TMI 1.8 may embed the children in the model itself, hidden ones included: it carries the same lists.
     counts = {

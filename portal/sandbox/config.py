@@ -35,6 +35,9 @@ class SandboxConfig:
     ws_cleanup_interval_seconds: float = 15.0
     ws_ping_interval_seconds: float = 30.0
     ws_ticket_seconds: float = 30.0
+    # A real TMI runs its database and Redis health checks on every GET / (280-570 ms, PROTOCOL.md 13): a delay
+    # here lets a test or the demo feel what a client that keeps asking costs.
+    root_delay_ms: int = 0
     # Tests only (off by default): play a TMI server run by someone else, which may claim anything.
     # `test_idp_emails` maps a login hint to the email the test IdP reports for it (instead of
     # <hint>@<domain>); `vouches_for_emails` puts `email_verified: true` in every access token.

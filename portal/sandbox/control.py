@@ -73,10 +73,18 @@ def routes(state: SandboxState, book: FaultBook) -> list[Route]:
         return Response(status_code=204)
 
     async def requests(request: Request) -> Response:
-        """How many TMI calls are open now and the most there were at once; DELETE starts the count again."""
+        """How many TMI calls are open now, the most there were at once and how many each route got; DELETE
+        starts the counts again."""
         if request.method == "DELETE":
             state.most_requests_in_flight = state.requests_in_flight
-        return JSONResponse({"in_flight": state.requests_in_flight, "most_in_flight": state.most_requests_in_flight})
+            state.requests_seen.clear()
+        return JSONResponse(
+            {
+                "in_flight": state.requests_in_flight,
+                "most_in_flight": state.most_requests_in_flight,
+                "seen": dict(state.requests_seen),
+            }
+        )
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "generation": state.config.generation})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from typing import Any
@@ -57,6 +58,8 @@ def html_page(info: dict[str, Any]) -> str:
 
 def routes(state: SandboxState) -> list[Route]:
     async def root(request: Request) -> Response:
+        if state.config.root_delay_ms:
+            await asyncio.sleep(state.config.root_delay_ms / 1000)
         info = api_info(state)
         if "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(html_page(info))

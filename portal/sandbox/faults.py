@@ -113,6 +113,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         # Counted here, at the edge, so tests can ask how many calls a client had open at once.
+        self.state.requests_seen[f"{scope['method']} {scope['path']}"] += 1
         self.state.requests_in_flight += 1
         self.state.most_requests_in_flight = max(self.state.most_requests_in_flight, self.state.requests_in_flight)
         try:

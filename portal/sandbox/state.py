@@ -11,7 +11,7 @@ import hmac
 import secrets
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -127,6 +127,8 @@ class SandboxState:
         self.seen_subjects: deque[str] = deque(maxlen=10_000)
         # The most TMI calls there were at once since the start or reset (control calls not counted).
         self.most_requests_in_flight = self.requests_in_flight
+        # How many calls each "METHOD /path" got (control calls not counted): "was GET / asked again?"
+        self.requests_seen: Counter[str] = Counter()
 
     # -- time ------------------------------------------------------------------------
     def now(self) -> float:

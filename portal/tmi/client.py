@@ -93,8 +93,13 @@ class BaseClient:
         return self._runner.server
 
     def discovery(self) -> Any:
-        """GET /: the server's version, build, status and generation (cached for later calls)."""
+        """GET /: the server's version, build, status and generation, asked now (a connection check)."""
         return self._runner.discover()
+
+    def server_info(self) -> Any:
+        """The server as this client knows it (its generation given, hinted or learnt from an earlier GET /);
+        GET / only when nothing is known. What pages use: a real GET / is slow and 0.217 rate-limits it."""
+        return self._runner.known()
 
     def config(self) -> Any:
         """GET /config (1.8 only; 0.217 answers 404)."""
@@ -140,6 +145,8 @@ class TMIClient(BaseClient):
         transport: _http.BaseTransport | None = None,
         event_hooks: Mapping[str, list[Callable]] | None = None,
         generation: str | None = None,
+        generation_hint: str | None = None,
+        on_discovery: Callable[[ServerInfo], None] | None = None,
         on_refresh: OnRefresh | None = None,
         refresh_skew: float = 60.0,
         retry_policy: RetryPolicy | None = None,
@@ -159,7 +166,14 @@ class TMIClient(BaseClient):
         self.http = _http.Client(**_http_options(self.base_url, timeout, event_hooks, transport, address_guard))
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = SyncRunner(
-            self.http, auth=self.token_auth, retry=self.retry_policy, generation=generation, deadline=deadline, **extra
+            self.http,
+            auth=self.token_auth,
+            retry=self.retry_policy,
+            generation=generation,
+            generation_hint=generation_hint,
+            on_discovery=on_discovery,
+            deadline=deadline,
+            **extra,
         )
         self._resources()
 
@@ -184,6 +198,8 @@ class AsyncTMIClient(BaseClient):
         transport: _http.AsyncBaseTransport | None = None,
         event_hooks: Mapping[str, list[Callable]] | None = None,
         generation: str | None = None,
+        generation_hint: str | None = None,
+        on_discovery: Callable[[ServerInfo], None] | None = None,
         on_refresh: OnRefresh | None = None,
         refresh_skew: float = 60.0,
         retry_policy: RetryPolicy | None = None,
@@ -205,7 +221,14 @@ class AsyncTMIClient(BaseClient):
         )
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = AsyncRunner(
-            self.http, auth=self.token_auth, retry=self.retry_policy, generation=generation, deadline=deadline, **extra
+            self.http,
+            auth=self.token_auth,
+            retry=self.retry_policy,
+            generation=generation,
+            generation_hint=generation_hint,
+            on_discovery=on_discovery,
+            deadline=deadline,
+            **extra,
         )
         self._resources()
 

@@ -18,6 +18,7 @@ from typing import Any
 from portal.tmi import _http
 from portal.tmi.calls import NEED_SERVER, Call, Flow, T
 from portal.tmi.errors import APIConnectionError, APITimeoutError, TMIError
+from portal.tmi.failures import Failure, failure_of
 from portal.tmi.generations import profile_for, server_info
 from portal.tmi.models import ServerInfo
 from portal.tmi.pagination import Page
@@ -71,6 +72,11 @@ def _deadline_passed(request: _http.Request) -> APITimeoutError:
     )
 
 
+# Failures that a call sent in the wrong generation's shape gets: an unknown route or method, or an answer
+# of the other shape. A 404 is also just "not found", so a hinted client may ask GET / once for nothing.
+HINT_DOUBTS = frozenset({Failure.NOT_FOUND, Failure.UNSUPPORTED, Failure.MALFORMED})
+
+
 class _Runner:
     def __init__(
         self,
@@ -80,16 +86,22 @@ class _Runner:
         retry: RetryPolicy,
         generation: str | None,
         deadline: float | None = None,
+        generation_hint: str | None = None,
+        on_discovery: Callable[[ServerInfo], None] | None = None,
     ) -> None:
         self.http = http
         self.auth = auth
         self.retry = retry
         self.deadline = deadline  # on retry.clock; None: each attempt has the client's whole timeout
-        # A generation given by the caller wins over discovery; otherwise GET / is asked once.
+        self.on_discovery = on_discovery  # told each GET / answer (an application may remember it)
+        # A generation given by the caller wins over discovery; otherwise GET / is asked once. A hint (what
+        # an earlier client learnt) is used without asking, until an answer puts it in doubt (see _doubts).
         self.forced = generation is not None
-        if generation is not None:
-            profile_for(generation)  # a clear ValueError for an unknown generation
-        self.server: ServerInfo | None = ServerInfo(generation=generation) if generation else None  # type: ignore[arg-type]
+        known = generation or generation_hint
+        if known is not None:
+            profile_for(known)  # a clear ValueError for an unknown generation
+        self.hinted = generation is None and generation_hint is not None
+        self.server: ServerInfo | None = ServerInfo(generation=known) if known else None  # type: ignore[arg-type]
 
     # -- the shared program --------------------------------------------------------------------------
     def _program(self, flow: Flow[T]) -> Program[T]:
@@ -108,11 +120,30 @@ class _Runner:
                     value = yield from self._call(step)  # type: ignore[arg-type]
             except TMIError as exc:
                 error = exc  # the flow may handle it (e.g. a 404 that means "no session")
+                if self.hinted and failure_of(exc) in HINT_DOUBTS:
+                    yield from self._check_hint()
+
+    def _check_hint(self) -> Program[None]:
+        """The hinted generation may be stale (the server was upgraded or replaced at the same address): ask
+        GET / once. The failing call still fails; the next ones use (and the hook is told) the real answer."""
+        self.hinted = False
+        try:
+            yield from self._discover()
+        except TMIError:
+            pass  # GET / failing too says nothing about the generation; the call's own error stands
+
+    def _known(self) -> Program[ServerInfo]:
+        if self.server is not None:
+            return self.server
+        return (yield from self._discover())
 
     def _discover(self) -> Program[ServerInfo]:
         info = yield from self._call(discovery_call())
         if not self.forced:
             self.server = info
+            self.hinted = False
+            if self.on_discovery is not None:
+                self.on_discovery(info)
         return info
 
     def _call(self, call: Call[T]) -> Program[T]:
@@ -165,6 +196,9 @@ class SyncRunner(_Runner):
     def discover(self) -> ServerInfo:
         return self._execute(self._discover())
 
+    def known(self) -> ServerInfo:
+        return self._execute(self._known())
+
     def _execute(self, program: Program[T]) -> T:
         result, failure = None, None
         while True:
@@ -203,6 +237,9 @@ class AsyncRunner(_Runner):
 
     async def discover(self) -> ServerInfo:
         return await self._execute(self._discover())
+
+    async def known(self) -> ServerInfo:
+        return await self._execute(self._known())
 
     async def _execute(self, program: Program[T]) -> T:
         result, failure = None, None

@@ -107,6 +107,8 @@ def test_a_member_who_never_signed_in_must_sign_in(organization, django_user_mod
 
 def test_every_client_retries_as_the_settings_say(settings):
     settings.TMI_MAX_RETRIES, settings.TMI_RETRY_BASE_SECONDS = 3, 1.5
-    policy = tmi_client_options()["retry_policy"]
+    policy = tmi_client_options("https://tmi.example")["retry_policy"]
     assert (policy.max_retries, policy.base_delay) == (3, 1.5)
-    assert tmi_client_options(max_retries=0)["retry_policy"].max_retries == 0  # sign-out: no retry at all
+    assert (
+        tmi_client_options("https://tmi.example", max_retries=0)["retry_policy"].max_retries == 0
+    )  # sign-out: no retry at all

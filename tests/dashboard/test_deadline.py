@@ -49,7 +49,7 @@ class RecordedSleeps(list):
 def sleeps(monkeypatch) -> RecordedSleeps:
     recorded = RecordedSleeps()
     real = vault.tmi_client_options
-    monkeypatch.setattr(vault, "tmi_client_options", lambda **kw: {**real(**kw), "sleep": recorded})
+    monkeypatch.setattr(vault, "tmi_client_options", lambda *args, **kw: {**real(*args, **kw), "sleep": recorded})
     return recorded
 
 

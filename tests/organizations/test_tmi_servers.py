@@ -37,14 +37,14 @@ def refused_addresses(port: int) -> list[str]:
 
 def test_every_portal_client_refuses_an_address_the_operator_did_not_allow(public_only, listener):
     for url in refused_addresses(listener.port):
-        with TMIClient(url, **tmi_client_options()) as client, pytest.raises(AddressNotAllowed):
+        with TMIClient(url, **tmi_client_options(url)) as client, pytest.raises(AddressNotAllowed):
             client.discovery()
     assert listener.accepted == 0
 
 
 async def test_every_async_portal_client_refuses_alike(public_only, listener):
     for url in refused_addresses(listener.port):
-        async with AsyncTMIClient(url, **tmi_client_options()) as client:
+        async with AsyncTMIClient(url, **tmi_client_options(url)) as client:
             with pytest.raises(AddressNotAllowed):
                 await client.discovery()
     assert listener.accepted == 0
@@ -52,11 +52,11 @@ async def test_every_async_portal_client_refuses_alike(public_only, listener):
 
 def test_a_listed_server_is_reached(settings, listener):
     settings.PORTAL_TMI_ALLOWED_SERVERS = ["public", f"127.0.0.1:{listener.port}"]
-    with TMIClient(listener.url(), **tmi_client_options()) as client:
+    with TMIClient(listener.url(), **tmi_client_options(listener.url())) as client:
         client.config()
     assert listener.accepted == 1
     settings.PORTAL_TMI_ALLOWED_SERVERS = ["public", f"127.0.0.1:{listener.port + 1}"]  # another port only
-    with TMIClient(listener.url(), **tmi_client_options()) as client, pytest.raises(AddressNotAllowed):
+    with TMIClient(listener.url(), **tmi_client_options(listener.url())) as client, pytest.raises(AddressNotAllowed):
         client.config()
     assert listener.accepted == 1
 

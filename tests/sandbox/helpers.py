@@ -104,5 +104,10 @@ def requests_at_once(base_url: str) -> int:
     return httpx.get(f"{base_url}/_sandbox/requests").json()["most_in_flight"]
 
 
+def requests_seen(base_url: str, route: str) -> int:
+    """How many calls `route` ("GET /") got since the last `count_requests_afresh` (or the reset)."""
+    return httpx.get(f"{base_url}/_sandbox/requests").json()["seen"].get(route, 0)
+
+
 def count_requests_afresh(base_url: str) -> None:
     httpx.delete(f"{base_url}/_sandbox/requests").raise_for_status()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import httpx
@@ -116,3 +117,13 @@ def test_icon_files_ship_with_the_package():
     assert any(pattern.startswith("static/") for pattern in package_data["portal.sandbox"])
     for name in ("tmi.svg", "test.svg", "oauth.svg"):
         assert static_files.signin_logo(name).lstrip().startswith(b"<svg")
+
+
+def test_get_root_can_be_made_as_slow_as_a_real_servers_health_checks(sandbox_factory):
+    """root_delay_ms: a real GET / runs TMI's database and Redis checks (hundreds of ms); data calls do not."""
+    server = sandbox_factory("1.8", seed=None, root_delay_ms=300)
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        started = time.monotonic()
+        assert client.get("/").status_code == 200
+        assert time.monotonic() - started >= 0.3
+        assert client.get("/oauth2/providers").elapsed.total_seconds() < 0.3

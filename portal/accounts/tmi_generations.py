@@ -1,0 +1,38 @@
+"""Which TMI generation each server speaks, remembered for every client the portal builds.
+
+Each page, sign-in and export builds new TMI clients, and a client learns its server's generation from GET /.
+On a real server GET / runs the database and Redis health checks (280-570 ms, against 5-10 ms for a data call)
+and 0.217 allows it 10 times a minute per client address (PROTOCOL.md 12b), so asking on every page both slows
+pages and gets the portal refused. The answer is kept in Django's cache (Redis in production, so shared by every
+process) per server address for an hour, and handed to each new client as a hint. A client whose hint meets an
+answer of the other generation's shape asks GET / again (portal/tmi/runners.py), and the new answer replaces the
+remembered one: a server upgraded or replaced at the same address costs one failed call, not an hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from django.core.cache import cache
+
+from portal.tmi import ServerInfo
+
+GENERATION_SECONDS = 3600
+
+
+def _key(base_url: str) -> str:
+    return "tmi-generation:" + hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()
+
+
+def tmi_generation_hint(base_url: str) -> str | None:
+    return cache.get(_key(base_url))
+
+
+def tmi_generation_remember(base_url: str) -> Callable[[ServerInfo], None]:
+    """The hook a client calls with each GET / answer."""
+
+    def remember(info: ServerInfo) -> None:
+        cache.set(_key(base_url), info.generation, GENERATION_SECONDS)
+
+    return remember
