@@ -4,11 +4,13 @@ sandbox in both TMI generations, created through TMI's API as an attacker with w
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from pypdf import PdfReader
 
 from portal.accounts.vault import tmi_client
 from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
@@ -30,18 +32,19 @@ def world(sandbox, organization, owner):
     alice = owner
     user = next(u for u in sandbox.state.users.values() if u.provider_id == "alice")
     user.display_name = OWNER  # TMI stores who created a model as its owner, name and all
+    # Made through TMI with plain text, then given the hostile text where TMI keeps it: TMI 1.8 now refuses
+    # bidi and zero-width characters on writes (PROTOCOL.md 12.5), but older data, a 0.217 server or one
+    # that checks less still hands them out, and the portal must clean them wherever they come from.
     with tmi_client(organization=organization, user=alice) as client:
-        tm = client.threat_models.create(name=MODEL, description="Money \u202eyenom flows\u200f here\u0085.")
-        client.threats.create(
-            tm.id,
-            name=THREAT,
-            threat_type=["Spoofing"],
-            severity="high",
-            description="Opens \u2066the\u2069 attachment",
-            mitigation="Block \u202dit\u202c",
-        )
-        client.diagrams.create(tm.id, "Data \u202eswolf")
+        tm = client.threat_models.create(name="Q3 report")
+        client.threats.create(tm.id, name="Threat", threat_type=["Spoofing"], severity="high")
+        client.diagrams.create(tm.id, "Data flows")
     stored = next(t for t in sandbox.state.threat_models.values() if t["id"] == str(tm.id))
+    stored.update(name=MODEL, description="Money \u202eyenom flows\u200f here\u0085.")
+    stored["threats"][0].update(
+        name=THREAT, description="Opens \u2066the\u2069 attachment", mitigation="Block \u202dit\u202c"
+    )
+    stored["diagrams"][0]["name"] = "Data \u202eswolf"
     stored["diagrams"][0]["cells"] = [
         {
             "id": "n1",
@@ -93,7 +96,9 @@ def test_pdfs_show_tmi_text_without_bidi_or_control_characters(world, organizati
         assert SEEN_THREAT in text.replace(" ", "") and SEEN_MODEL.replace(" ", "") in text.replace(" ", "")
         assert "Mallory yrollaM" in text
         assert_clean(text, "the PDF's text")
-        assert "\u202e".encode("utf-16-be") not in pdf  # nor in its metadata (the title)
+        metadata = PdfReader(io.BytesIO(pdf)).metadata or {}
+        assert metadata and MODEL not in str(metadata.get("/Title", ""))
+        assert_clean(" ".join(str(value) for value in metadata.values()), "the PDF's metadata (its title)")
 
 
 def test_peoples_names_from_tmi_are_cleaned_on_admin_pages_and_in_the_top_bar(world):
