@@ -71,7 +71,7 @@ class TMIOAuth2(BaseOAuth2PKCE):
     def auth_url(self) -> str:
         attempt = self._attempt()
         organization = self._organization(attempt["organization"])
-        with TMIClient(organization.tmi_base_url, **tmi_client_options(organization.tmi_base_url)) as client:
+        with TMIClient(organization.tmi_base_url, **tmi_client_options(organization)) as client:
             offered = {p.id: p for p in providers_offered(organization, client.auth.providers())}
             provider = offered.get(attempt.get("provider", ""))
             if provider is None:
@@ -126,7 +126,7 @@ class TMIOAuth2(BaseOAuth2PKCE):
         code = self.data.get("code")
         if not code or not isinstance(code, str):
             raise AuthInputError(self, parameter="code", code="missing_parameter", stage="callback")
-        with TMIClient(organization.tmi_base_url, **tmi_client_options(organization.tmi_base_url)) as client:
+        with TMIClient(organization.tmi_base_url, **tmi_client_options(organization)) as client:
             tokens = client.auth.exchange_code(code, verifier, redirect_uri=self.redirect_uri, idp=provider)
         response = self.user_data(tokens.access_token, organization=organization)
         response["provider"] = response["provider"] or provider
@@ -147,7 +147,7 @@ class TMIOAuth2(BaseOAuth2PKCE):
         with TMIClient(
             organization.tmi_base_url,
             auth=TokenPair(access_token=access_token),
-            **tmi_client_options(organization.tmi_base_url),
+            **tmi_client_options(organization),
         ) as client:
             info = client.auth.userinfo()
         if not info.provider_id:

@@ -55,7 +55,7 @@ def _providers_cache_key(organization: Organization) -> str:
 
 
 def _providers_ask(organization: Organization) -> tuple[str, list[Provider]]:
-    with TMIClient(organization.tmi_base_url, **tmi_client_options(organization.tmi_base_url)) as client:
+    with TMIClient(organization.tmi_base_url, **tmi_client_options(organization)) as client:
         return client.server_info().generation, client.auth.providers()
 
 

@@ -31,9 +31,7 @@ def tmi_tokens_revoke_quietly(*, organization: Organization, tokens: TokenPair) 
     try:
         with (
             tmi_deadline(settings.PORTAL_TMI_SIGNOUT_SECONDS),
-            TMIClient(
-                organization.tmi_base_url, **tmi_client_options(organization.tmi_base_url, max_retries=0)
-            ) as client,
+            TMIClient(organization.tmi_base_url, **tmi_client_options(organization, max_retries=0)) as client,
         ):
             client.auth.logout(tokens)
     except TMIError as error:

@@ -22,6 +22,7 @@ from portal.accounts.deadlines import tmi_deadline_current
 from portal.accounts.models import TMIConnection
 from portal.accounts.tmi_generations import tmi_generation_hint, tmi_generation_remember
 from portal.organizations.models import Organization
+from portal.organizations.tmi_gates import tmi_gate
 from portal.organizations.tmi_servers import tmi_address_guard
 from portal.tmi import AsyncTMIClient, RefreshFailed, RetryPolicy, TMIClient, TokenAuth, TokenPair
 
@@ -67,11 +68,20 @@ def _expiry_of(tokens: TokenPair) -> datetime:
     return datetime.fromtimestamp(tokens.expires_at, tz=UTC)
 
 
-def tmi_client_options(base_url: str, *, timeout: float | None = None, max_retries: int | None = None) -> dict:
-    """What every TMI client the portal builds for `base_url` is given: the timeout and retries of the settings
-    (or the caller's), the server's generation as last seen (tmi_generations.py), and the deadline of the page
-    view or sign-out in progress, if any (deadlines.py)."""
+def tmi_client_options(
+    server: Organization | str, *, timeout: float | None = None, max_retries: int | None = None
+) -> dict:
+    """What every TMI client the portal builds for `server` (an organisation, or a bare TMI address: Test
+    connection, the tests) is given: the timeout and retries of the settings (or the caller's), the server's
+    place in the gate that caps calls at once across the portal (organizations/tmi_gates.py: the organisation's
+    cap, or the default for an address), the server's generation as last seen (tmi_generations.py), and the
+    deadline of the page view or sign-out in progress, if any (deadlines.py)."""
+    if isinstance(server, Organization):
+        base_url, places = server.tmi_base_url, server.tmi_max_concurrency
+    else:
+        base_url, places = server, Organization._meta.get_field("tmi_max_concurrency").default
     options: dict = {
+        "gate": tmi_gate(base_url, places),
         "generation_hint": tmi_generation_hint(base_url),
         "on_discovery": tmi_generation_remember(base_url),
         "timeout": settings.TMI_TIMEOUT_SECONDS if timeout is None else timeout,
@@ -137,9 +147,7 @@ def tmi_tokens_refresh(*, connection_id: int, stale: TokenPair | None = None) ->
             raise SignInRequired(str(connection.organization_id))
         if stale is not None and connection.access_token != stale.access_token:
             return _pair_of(connection)
-        with TMIClient(
-            connection.organization.tmi_base_url, **tmi_client_options(connection.organization.tmi_base_url)
-        ) as client:
+        with TMIClient(connection.organization.tmi_base_url, **tmi_client_options(connection.organization)) as client:
             try:
                 tokens = client.auth.refresh(connection.refresh_token)
             except RefreshFailed:
@@ -172,7 +180,7 @@ def tmi_client(*, organization: Organization, user) -> Iterator[TMIClient]:
     """A TMI client acting as this member; tokens refresh through the vault."""
     connection = tmi_connection_get(organization=organization, user=user)
     auth = _token_auth(connection, refresh=lambda stale: tmi_tokens_refresh(connection_id=connection.pk, stale=stale))
-    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options(organization.tmi_base_url)) as client:
+    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options(organization)) as client:
         yield client
 
 
@@ -187,6 +195,6 @@ async def atmi_client(*, organization: Organization, user) -> AsyncIterator[Asyn
     async with AsyncTMIClient(
         organization.tmi_base_url,
         auth=_token_auth(connection, refresh=refresh),
-        **tmi_client_options(organization.tmi_base_url),
+        **tmi_client_options(organization),
     ) as client:
         yield client

@@ -154,11 +154,11 @@ def _service_account_client(organization):
         raise ClientCredentialsMissing(organization.slug)
 
     def grant(stale: TokenPair | None = None) -> TokenPair:
-        with TMIClient(organization.tmi_base_url, **tmi_client_options(organization.tmi_base_url)) as anonymous:
+        with TMIClient(organization.tmi_base_url, **tmi_client_options(organization)) as anonymous:
             return anonymous.auth.client_credentials(client_id, secret)
 
     auth = TokenAuth(grant(), refresh=grant, renews_without_refresh_token=True)
-    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options(organization.tmi_base_url)) as client:
+    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options(organization)) as client:
         yield client
 
 

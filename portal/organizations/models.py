@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from encrypted_fields.fields import EncryptedTextField
@@ -45,6 +45,16 @@ class Organization(models.Model):
     # as a member. The secret is encrypted at rest and never shown back on any page.
     tmi_client_id = models.CharField(_("TMI client id"), max_length=255, blank=True)
     tmi_client_secret = EncryptedTextField(_("TMI client secret"), blank=True, null=True)
+    # Shared by every process of the portal and every organisation on the same server (tmi_gates.py).
+    tmi_max_concurrency = models.PositiveSmallIntegerField(
+        _("TMI calls at once"),
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(16)],
+        help_text=_(
+            "The most calls the portal has open at this TMI server at once, for pages, exports and live "
+            "sessions together. A TMI 0.217 server deadlocks at about 7; raise it only for a server that copes."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from portal.accounts.tmi_failures import Context, failure_words
+from portal.accounts.vault import tmi_client_options
 from portal.organizations.allowances import allowance_take
-from portal.organizations.tmi_servers import NOT_ALLOWED_MESSAGE, tmi_address_guard
+from portal.organizations.tmi_servers import NOT_ALLOWED_MESSAGE
 from portal.tmi import APIConnectionError, APITimeoutError, Failure, TMIClient, TMIError, failure_of
 
 CHECK_TIMEOUT_SECONDS = 5.0
@@ -87,9 +88,10 @@ def _failure_report(base_url: str, error: BaseException, elapsed_ms: int) -> Con
 
 
 def _client(base_url: str, timeout: float) -> TMIClient:
-    # Under the operator's rule like every TMI client (tmi_servers.py): a refused address is refused
-    # before a connection is opened, so the answer cannot tell what listens there.
-    return TMIClient(base_url, timeout=timeout, max_retries=0, address_guard=tmi_address_guard())
+    # Built like every TMI client (vault.tmi_client_options): under the operator's rule (tmi_servers.py), so a
+    # refused address is refused before a connection is opened and the answer cannot tell what listens there,
+    # and within the server's cap on calls at once. It always asks GET / itself (discovery()).
+    return TMIClient(base_url, **tmi_client_options(base_url, timeout=timeout, max_retries=0))
 
 
 def not_allowed_report(base_url: str) -> ConnectionReport:

@@ -13,6 +13,7 @@ import httpx
 
 if typing.TYPE_CHECKING:
     from portal.tmi.addresses import AddressGuard
+    from portal.tmi.gates import Gate
 
 Auth = httpx.Auth
 AsyncClient = httpx.AsyncClient
@@ -30,6 +31,7 @@ TransportError = httpx.TransportError
 TimeoutException = httpx.TimeoutException
 ConnectError = httpx.ConnectError
 ConnectTimeout = httpx.ConnectTimeout
+PoolTimeout = httpx.PoolTimeout  # no connection (or gate place, gates.py) in time: nothing was sent
 
 
 @functools.cache
@@ -143,8 +145,50 @@ def _check_url(guard: AddressGuard, url: httpx.URL) -> None:
     guard.parts(url.scheme, url.host, url.port, userinfo=bool(url.userinfo))
 
 
+def _gate_wait(request: httpx.Request) -> float | None:
+    """How long a request may wait for a gate place: its pool timeout, as for a pooled connection."""
+    return (request.extensions.get("timeout") or {}).get("pool")
+
+
+def _gate_refused(request: httpx.Request, wait: float | None) -> httpx.PoolTimeout:
+    return httpx.PoolTimeout(
+        f"no free place at this TMI server within {wait} s: the portal's cap on calls at once", request=request
+    )
+
+
+class _ReleasingStream(httpx.SyncByteStream):
+    """The response body; its gate place is given back when the body is closed (read or abandoned)."""
+
+    def __init__(self, inner: typing.Any, held: typing.Any) -> None:
+        self.inner, self.held = inner, held
+
+    def __iter__(self) -> typing.Iterator[bytes]:
+        yield from self.inner
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            self.held.__exit__(None, None, None)
+
+
+class _AsyncReleasingStream(httpx.AsyncByteStream):
+    def __init__(self, inner: typing.Any, held: typing.Any) -> None:
+        self.inner, self.held = inner, held
+
+    async def __aiter__(self) -> typing.AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            await self.held.__aexit__(None, None, None)
+
+
 class GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, guard: AddressGuard) -> None:
+    def __init__(self, guard: AddressGuard, gate: Gate | None = None) -> None:
         context = shared_tls_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
@@ -155,14 +199,29 @@ class GuardedTransport(httpx.HTTPTransport):
             network_backend=_GuardedBackend(guard),
         )
         self.guard = guard
+        self.gate = gate
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         _check_url(self.guard, request.url)
-        return super().handle_request(request)
+        if self.gate is None:
+            return super().handle_request(request)
+        wait = _gate_wait(request)
+        held = self.gate.hold(wait)
+        try:
+            held.__enter__()
+        except TimeoutError as error:
+            raise _gate_refused(request, wait) from error
+        try:
+            response = super().handle_request(request)
+        except BaseException:
+            held.__exit__(None, None, None)
+            raise
+        response.stream = _ReleasingStream(response.stream, held)
+        return response
 
 
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, guard: AddressGuard) -> None:
+    def __init__(self, guard: AddressGuard, gate: Gate | None = None) -> None:
         context = shared_tls_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
@@ -173,7 +232,22 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
             network_backend=_AsyncGuardedBackend(guard),
         )
         self.guard = guard
+        self.gate = gate
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _check_url(self.guard, request.url)
-        return await super().handle_async_request(request)
+        if self.gate is None:
+            return await super().handle_async_request(request)
+        wait = _gate_wait(request)
+        held = self.gate.ahold(wait)
+        try:
+            await held.__aenter__()
+        except TimeoutError as error:
+            raise _gate_refused(request, wait) from error
+        try:
+            response = await super().handle_async_request(request)
+        except BaseException:
+            await held.__aexit__(None, None, None)
+            raise
+        response.stream = _AsyncReleasingStream(response.stream, held)
+        return response

@@ -18,6 +18,7 @@ from typing import Any
 from portal.tmi import _http
 from portal.tmi.addresses import AddressGuard
 from portal.tmi.calls import Call, as_model, single
+from portal.tmi.gates import Gate
 from portal.tmi.models import ServerConfig, ServerInfo, TokenPair
 from portal.tmi.resources.auth import Auth
 from portal.tmi.resources.collaboration import Collaboration
@@ -113,6 +114,7 @@ def _http_options(
     transport: Any,
     address_guard: AddressGuard | None = None,
     guarded: type[_http.GuardedTransport] | type[_http.AsyncGuardedTransport] = _http.GuardedTransport,
+    gate: Gate | None = None,
 ) -> dict[str, Any]:
     options: dict[str, Any] = {
         "base_url": base_url,
@@ -127,8 +129,10 @@ def _http_options(
     if address_guard is not None:
         if transport is not None:  # the guard lives in the client's own transport; it cannot wrap another
             raise TypeError("address_guard and transport cannot be combined")
-        transport = guarded(address_guard)
+        transport = guarded(address_guard, gate)
         options["trust_env"] = False  # no proxies or netrc from the environment: see _http.GuardedTransport
+    elif gate is not None:
+        raise TypeError("a gate lives in the client's guarded transport: give an address_guard too")
     if transport is not None:
         options["transport"] = transport
     return options
@@ -153,6 +157,7 @@ class TMIClient(BaseClient):
         sleep: Callable[[float], None] | None = None,
         deadline: float | None = None,
         address_guard: AddressGuard | None = None,
+        gate: Gate | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -163,7 +168,9 @@ class TMIClient(BaseClient):
             refresh_skew=refresh_skew,
         )
         self.address_guard = address_guard  # None: any server (see addresses.py)
-        self.http = _http.Client(**_http_options(self.base_url, timeout, event_hooks, transport, address_guard))
+        self.http = _http.Client(
+            **_http_options(self.base_url, timeout, event_hooks, transport, address_guard, gate=gate)
+        )
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = SyncRunner(
             self.http,
@@ -206,6 +213,7 @@ class AsyncTMIClient(BaseClient):
         sleep: Callable[[float], Awaitable[None]] | None = None,
         deadline: float | None = None,
         address_guard: AddressGuard | None = None,
+        gate: Gate | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -217,7 +225,9 @@ class AsyncTMIClient(BaseClient):
         )
         self.address_guard = address_guard  # the collaboration socket obeys it too (collab/connect.py)
         self.http = _http.AsyncClient(
-            **_http_options(self.base_url, timeout, event_hooks, transport, address_guard, _http.AsyncGuardedTransport)
+            **_http_options(
+                self.base_url, timeout, event_hooks, transport, address_guard, _http.AsyncGuardedTransport, gate=gate
+            )
         )
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = AsyncRunner(

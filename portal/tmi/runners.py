@@ -53,7 +53,7 @@ def discovery_call() -> Call[ServerInfo]:
 
 def _connection_error(exc: Exception, request: _http.Request) -> APIConnectionError:
     # A refused or timed-out connect never reached the server: even a POST may be retried.
-    never_sent = isinstance(exc, (_http.ConnectError, _http.ConnectTimeout))
+    never_sent = isinstance(exc, (_http.ConnectError, _http.ConnectTimeout, _http.PoolTimeout))
     cls = APITimeoutError if isinstance(exc, _http.TimeoutException) else APIConnectionError
     return cls(
         f"{request.method} {request.url}: {type(exc).__name__}: {exc}",

@@ -13,6 +13,7 @@ def organization_admin_form(**fields) -> dict:
         "allowed_email_domains": "[]",
         "brand_colour": "#336699",
         "tmi_client_id": "",
+        "tmi_max_concurrency": "4",
         "memberships-TOTAL_FORMS": "0",
         "memberships-INITIAL_FORMS": "0",
         **fields,

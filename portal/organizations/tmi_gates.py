@@ -1,0 +1,136 @@
+"""At most N calls at once at each TMI server, counted across every process of the portal.
+
+Pages (daphne), exports and token refreshes (Celery workers), live sessions' REST calls and management
+commands all hand their TMI clients the gate of the server they call (portal/tmi/gates.py), so together they
+never have more than the organisation's `tmi_max_concurrency` calls open there (4 by default: a real 0.217
+deadlocks at about 7). Organisations on the same server share its places.
+
+- On one machine (the embedded defaults): N lock files per server under VAR_DIR/tmi-gates; a place is a lock
+  held with flock, which the kernel gives back if the process dies.
+- With REDIS_URL (several machines): a sorted set per server in Redis, each place a lease that runs out after
+  LEASE_SECONDS if its holder died without giving it back.
+Waiting for a place polls every POLL_SECONDS, up to the request's pool timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import functools
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from django.conf import settings
+
+POLL_SECONDS = 0.01
+DEFAULT_WAIT_SECONDS = 30.0
+LEASE_SECONDS = 120.0
+
+
+def _server_key(base_url: str) -> str:
+    return hashlib.sha256(base_url.rstrip("/").lower().encode()).hexdigest()[:32]
+
+
+class _Gate:
+    """Tries for a place without blocking; waiting and the async twin are shared."""
+
+    def __init__(self, key: str, places: int) -> None:
+        self.key, self.places = key, max(1, places)
+
+    def _try(self):  # a release callable, or None
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def hold(self, wait: float | None) -> Iterator[None]:
+        deadline = time.monotonic() + (DEFAULT_WAIT_SECONDS if wait is None else wait)
+        while (release := self._try()) is None:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no free place of {self.places}")
+            time.sleep(POLL_SECONDS)
+        try:
+            yield
+        finally:
+            release()
+
+    @contextlib.asynccontextmanager
+    async def ahold(self, wait: float | None) -> AsyncIterator[None]:
+        deadline = time.monotonic() + (DEFAULT_WAIT_SECONDS if wait is None else wait)
+        while (release := self._try()) is None:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no free place of {self.places}")
+            await asyncio.sleep(POLL_SECONDS)
+        try:
+            yield
+        finally:
+            release()
+
+
+class FileGate(_Gate):
+    def __init__(self, directory: Path, key: str, places: int) -> None:
+        super().__init__(key, places)
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def _try(self):
+        for place in range(self.places):
+            fd = os.open(self.directory / f"{self.key}-{place}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+
+            def release(fd: int = fd) -> None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+            return release
+        return None
+
+
+# Drop leases run out, then take a place if one is free: atomically, so two processes never take the last one.
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return 1
+end
+return 0
+"""
+
+
+@functools.cache
+def _redis(url: str):
+    import redis
+
+    client = redis.Redis.from_url(url)
+    return client, client.register_script(_ACQUIRE)
+
+
+class RedisGate(_Gate):
+    def __init__(self, url: str, key: str, places: int) -> None:
+        super().__init__(f"tmi-gate:{key}", places)
+        self.client, self.acquire = _redis(url)
+
+    def _try(self):
+        now_ms = int(time.time() * 1000)
+        lease_ms = int(LEASE_SECONDS * 1000)
+        token = uuid.uuid4().hex
+        taken = self.acquire(keys=[self.key], args=[now_ms, self.places, now_ms + lease_ms, token, lease_ms])
+        if not taken:
+            return None
+        return lambda: self.client.zrem(self.key, token)
+
+
+def tmi_gate(base_url: str, places: int) -> _Gate:
+    """The gate of the TMI server at `base_url`, with `places` places for this caller."""
+    key = _server_key(base_url)
+    if settings.REDIS_URL:
+        return RedisGate(settings.REDIS_URL, key, places)
+    return FileGate(Path(settings.VAR_DIR) / "tmi-gates", key, places)
