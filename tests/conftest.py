@@ -97,10 +97,13 @@ class SandboxPool:
             RUNNING_SANDBOXES.pop(server.base_url, None)
 
     def stop_all(self) -> None:
+        running = [server for server in self.every if server.running]
+        for server in running:  # all told first: each then takes one tick to end, not one tick after another
+            server.stop_soon()
         for server in self.every:
             RUNNING_SANDBOXES.pop(server.base_url, None)
-            if server.running:
-                server.stop()
+        for server in running:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

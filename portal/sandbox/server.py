@@ -86,6 +86,10 @@ class SandboxServer:
     def running(self) -> bool:
         return self._server.started and not self._server.should_exit
 
+    def stop_soon(self) -> None:
+        """Ask it to stop, without waiting (stop() waits)."""
+        self._server.should_exit = True
+
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None:
