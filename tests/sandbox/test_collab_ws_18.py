@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from urllib.parse import urlsplit
@@ -447,6 +448,9 @@ async def test_a_client_that_stops_reading_is_dropped_when_its_outbox_fills(worl
     """TMI keeps 256 messages per client and drops a client a broadcast cannot reach (PROTOCOL.md 7.11).
     Shared code: one generation is enough."""
     alice, bob = await pair(world)
+    # alice and bob keep reading, so only erin's backlog can grow (on a loaded machine an unread
+    # alice could fill her own outbox too)
+    readers = [asyncio.create_task(keep_reading(client)) for client in (alice, bob)]
     tiny = socket.socket()
     tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # so the kernel cannot absorb the backlog
     address = urlsplit(world.server.base_url)
@@ -456,4 +460,15 @@ async def test_a_client_that_stops_reading_is_dropped_when_its_outbox_fills(worl
         cell = node(f"Bulky {number}") | {"data": {"blob": "x" * 50_000}}
         await bob.send(operation_message(world, patch(add(cell))))
     session = world.state.sessions[world.diagram_id]
-    await eventually(lambda: [c.user.provider_id for c in session.connections] == ["alice", "bob"], timeout=10)
+    try:
+        await eventually(lambda: [c.user.provider_id for c in session.connections] == ["alice", "bob"], timeout=20)
+    finally:
+        for reader in readers:
+            reader.cancel()
+
+
+async def keep_reading(client: Client) -> int:
+    received = 0
+    async for _ in client.ws:
+        received += 1
+    return received
