@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "portal.reports",
     "portal.exports",
     "portal.tenant_admin",
+    # `manage.py tmi_conformance`: an operator checks a TMI server against what the portal relies on.
+    "portal.conformance",
 ]
 # The demo, the sandbox's management command and the README screenshots (portal/devtools) are for development
 # machines: a deployment with secrets of its own does not load them (nor, through them, the sandbox) unless

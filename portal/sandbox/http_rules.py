@@ -14,7 +14,6 @@ import functools
 import json
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
@@ -22,13 +21,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.conformance.contract.specs import SPEC_DIR as SPECS  # TMI's official documents
 from portal.sandbox import auth
 from portal.sandbox.bodies import media_type
 from portal.sandbox.errors import tmi_error
 from portal.sandbox.faults import CONTROL_PREFIX
 from portal.sandbox.state import SandboxState
 
-SPECS = Path(__file__).parent / "specs"
 ACCEPTABLE = {"application/json", "*/*", "application/*", "text/event-stream"}
 JSON_TYPES = ("application/json", "application/json-patch+json")
 BODY_METHODS = ("POST", "PUT", "PATCH")

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.contract.deviations import DEVIATIONS
-from tests.contract.recorder import AsyncValidatingTransport, ContractRecorder, ValidatingTransport
-from tests.contract.violations import describe
+from portal.conformance.contract.deviations import DEVIATIONS
+from portal.conformance.contract.recorder import AsyncValidatingTransport, ContractRecorder, ValidatingTransport
+from portal.conformance.contract.violations import describe
 
 _COVERED: Counter[str] = Counter()
 _ACCEPTED: Counter[str] = Counter()

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.contract.recorder import ContractRecorder
+from portal.conformance.contract.recorder import ContractRecorder
 from tests.contract.sockets import ContractSocket
 from tests.sandbox import helpers
 

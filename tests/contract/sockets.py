@@ -9,7 +9,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.contract.recorder import ContractRecorder
+from portal.conformance.contract.recorder import ContractRecorder
 
 
 class ContractSocket:

@@ -1,12 +1,11 @@
-"""Where the official TMI contracts live: the vendored copies, and the shared originals they mirror."""
+"""The vendored contracts (portal/conformance/specs) and the shared originals they mirror."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import portal.sandbox
+from portal.conformance.contract.specs import SPEC_DIR as VENDORED_DIR  # noqa: F401 (test_specs reads it here)
 
-VENDORED_DIR = Path(portal.sandbox.__file__).parent / "specs"
 # The project's shared folder sits beside the repository (here and in CI).
 SHARED_DIR = Path(__file__).resolve().parents[3] / "shared" / "tmi"
 
@@ -17,11 +16,3 @@ SHARED_ORIGINALS: dict[str, Path] = {
     "tmi-0.217-openapi.json": SHARED_DIR / "guide-era" / "tmi-openapi.json",
     "tmi-0.217-asyncapi.yml": SHARED_DIR / "guide-era" / "tmi-asyncapi.yml",
 }
-
-
-def openapi_path(generation: str) -> Path:
-    return VENDORED_DIR / f"tmi-{generation}-openapi.json"
-
-
-def asyncapi_path(generation: str) -> Path:
-    return VENDORED_DIR / f"tmi-{generation}-asyncapi.yml"

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from portal.conformance.contract.violations import ViolationPattern
 from tests.contract.rooms import Room, bearer, node, open_room
-from tests.contract.violations import ViolationPattern
 
 HEAD = pytest.mark.parametrize("generation", ["1.8"])
 LEGACY = pytest.mark.parametrize("generation", ["0.217"])

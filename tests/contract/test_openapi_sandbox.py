@@ -11,11 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from portal.conformance.contract.violations import ViolationPattern
 from portal.tmi import errors
 from portal.tmi.client import AsyncTMIClient, TMIClient
 from portal.tmi.models import TokenPair
 from tests.contract.rooms import node
-from tests.contract.violations import ViolationPattern
 from tests.sandbox.helpers import CLIENT_CALLBACK, pkce_pair
 
 SignIn = Callable[[str], TMIClient]

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.contract.asyncapi import asyncapi_contract
-from tests.contract.deviations import DEVIATIONS, unexpected_properties
-from tests.contract.recorder import AsyncValidatingTransport, ContractRecorder, ValidatingTransport
-from tests.contract.violations import ViolationPattern
+from portal.conformance.contract.asyncapi import asyncapi_contract
+from portal.conformance.contract.deviations import DEVIATIONS, unexpected_properties
+from portal.conformance.contract.recorder import AsyncValidatingTransport, ContractRecorder, ValidatingTransport
+from portal.conformance.contract.violations import ViolationPattern
 
 BASE = "http://127.0.0.1:9"
 BEARER = {"Authorization": "Bearer not-checked-here"}

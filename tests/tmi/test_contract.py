@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from portal.conformance.contract.recorder import AsyncValidatingTransport, ContractRecorder, ValidatingTransport
+from portal.conformance.contract.violations import describe
 from portal.tmi import AsyncTMIClient, RefreshFailed, TMIClient
-from tests.contract.recorder import AsyncValidatingTransport, ContractRecorder, ValidatingTransport
-from tests.contract.violations import describe
 from tests.tmi.helpers import sign_in
 
 NODE = {

@@ -16,7 +16,6 @@ import copy
 import functools
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from jsonschema import ValidationError, validators
@@ -24,7 +23,8 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"
+from portal.conformance.contract.specs import SPEC_DIR  # TMI's official documents
+
 _BASE = "urn:tmi-spec"
 
 

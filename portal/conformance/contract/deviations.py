@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tests.contract.violations import Violation, ViolationPattern
+from portal.conformance.contract.violations import Violation, ViolationPattern
 
 
 @dataclass(frozen=True)

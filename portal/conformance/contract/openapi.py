@@ -25,9 +25,9 @@ from openapi_core.validation.response.exceptions import HeaderValidationError
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from tests.contract.dialect import merge_closed_all_of
-from tests.contract.specs import openapi_path
-from tests.contract.violations import Channel, Violation, schema_violations
+from portal.conformance.contract.dialect import merge_closed_all_of
+from portal.conformance.contract.specs import openapi_path
+from portal.conformance.contract.violations import Channel, Violation, schema_violations
 
 UNCHECKED_PATH_PREFIXES = ("/_sandbox/",)
 

@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import httpx
 
-from tests.contract.asyncapi import asyncapi_contract
-from tests.contract.deviations import DEVIATIONS, Deviation
-from tests.contract.openapi import openapi_contract
-from tests.contract.violations import Channel, Violation, ViolationPattern, describe
+from portal.conformance.contract.asyncapi import asyncapi_contract
+from portal.conformance.contract.deviations import DEVIATIONS, Deviation
+from portal.conformance.contract.openapi import openapi_contract
+from portal.conformance.contract.violations import Channel, Violation, ViolationPattern, describe
 
 
 class ContractRecorder:

@@ -21,9 +21,9 @@ from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from tests.contract.dialect import as_json_schema, merge_closed_all_of
-from tests.contract.specs import asyncapi_path, openapi_path
-from tests.contract.violations import Channel, Violation, schema_violations
+from portal.conformance.contract.dialect import as_json_schema, merge_closed_all_of
+from portal.conformance.contract.specs import asyncapi_path, openapi_path
+from portal.conformance.contract.violations import Channel, Violation, schema_violations
 
 _BASE = "https://tmi-contract.invalid/"
 _ASYNCAPI_URI = _BASE + "tmi-asyncapi.yml"
