@@ -18,7 +18,8 @@ from websockets.exceptions import WebSocketException
 from portal.accounts.tmi_failures import failure_kind
 from portal.accounts.vault import SignInRequired, atmi_client
 from portal.live.endings import ended_frame, failure_ending, with_words
-from portal.live.services import alive_connection_close, alive_connection_open
+from portal.live.selectors import alive_roles_list
+from portal.live.services import alive_connection_close, alive_connection_open, alive_connection_role_set
 from portal.tmi.collab import UpstreamSession, frames
 from portal.tmi.collab.limits import TokenBucket
 from portal.tmi.errors import TMIError
@@ -33,6 +34,22 @@ STRIKES_PER_SECOND, STRIKES_BURST = 2.0, 40.0
 
 # What a session that could not start may fail with: the vault's, the client's, and the socket's own errors.
 START_FAILURES = (SignInRequired, TMIError, WebSocketException, OSError, TimeoutError)
+
+
+class BridgedRoles:
+    """The RoleBoard of one bridged socket: its LiveConnection row, and the rows of the organisation's
+    other sockets on the same diagram."""
+
+    def __init__(self, *, organization, diagram_id: str, channel_name: str) -> None:
+        self.organization, self.diagram_id, self.channel_name = organization, diagram_id, channel_name
+
+    async def publish(self, user_id: str, can_edit: bool) -> None:
+        await alive_connection_role_set(channel_name=self.channel_name, tmi_user_id=user_id, can_edit=can_edit)
+
+    async def others(self) -> tuple[dict[str, bool], bool]:
+        return await alive_roles_list(
+            organization=self.organization, diagram_id=self.diagram_id, channel_name=self.channel_name
+        )
 
 
 class LiveBridge:
@@ -75,7 +92,12 @@ class LiveBridge:
                 diagram_id=self.diagram_id,
                 channel_name=self.channel_name,
             )
-            session = UpstreamSession(client, self.threat_model_id, self.diagram_id, **self.session_options)
+            roles = BridgedRoles(
+                organization=self.organization, diagram_id=self.diagram_id, channel_name=self.channel_name
+            )
+            session = UpstreamSession(
+                client, self.threat_model_id, self.diagram_id, roles=roles, **self.session_options
+            )
             stack.push_async_callback(self._leave, session)
             try:
                 await session.start()

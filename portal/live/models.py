@@ -18,6 +18,10 @@ class LiveConnection(models.Model):
     threat_model_id = models.UUIDField()
     diagram_id = models.UUIDField()
     channel_name = models.CharField(max_length=200, unique=True)
+    # This connection's own role as its own TMI session says, shared with the others bridged into the same
+    # diagram (TMI's participant lists are only right about the caller: portal/tmi/collab/translate.py).
+    tmi_user_id = models.CharField(max_length=255, blank=True)
+    can_edit = models.BooleanField(null=True)
     opened_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

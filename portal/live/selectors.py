@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.db.models import Exists, OuterRef
 
 from portal.accounts.vault import atmi_client
@@ -50,3 +51,17 @@ async def live_diagram_get(*, organization: Any, user: Any, threat_model_id: str
 def live_connection_open_condition():
     """For the token vault's background refresh: the member has a live socket open in the organisation."""
     return Exists(LiveConnection.objects.filter(organization=OuterRef("organization"), user=OuterRef("user")))
+
+
+def live_roles_list(*, organization: Any, diagram_id: str, channel_name: str) -> tuple[dict[str, bool], bool]:
+    """The roles the other live sockets of this organisation on this diagram found for themselves
+    ({TMI user id: may edit}), and whether some have not found theirs yet. Another organisation's
+    sockets never count, even on the same TMI diagram."""
+    others = LiveConnection.objects.filter(organization=organization, diagram_id=diagram_id).exclude(
+        channel_name=channel_name
+    )
+    known = {row.tmi_user_id: row.can_edit for row in others if row.tmi_user_id and row.can_edit is not None}
+    return known, any(row.can_edit is None for row in others)
+
+
+alive_roles_list = database_sync_to_async(live_roles_list)

@@ -339,14 +339,17 @@ class SandboxState:
         return secrets.token_urlsafe(nbytes)
 
     # -- access control (PROTOCOL.md 4 and 9.3) ----------------------------------------
-    def role_of(self, user: SandboxUser, tm: dict[str, Any], *, with_groups: bool = True) -> Role | None:
+    def role_of(
+        self, user: SandboxUser, tm: dict[str, Any], *, with_groups: bool = True, groups: list[str] | None = None
+    ) -> Role | None:
         """The caller's role on a threat model, or None. `with_groups=False` is the 1.8
-        WebSocket check, which runs without the caller's groups."""
+        WebSocket check, which runs without the caller's groups. `groups` replaces the user's own
+        (1.8 works out a collaboration participant's role with the groups of whoever asks)."""
         if self._is_owner_field(user, tm.get("owner")):
             return "owner"
         best: Role | None = None
         for entry in tm.get("authorization") or []:
-            if self._entry_matches(user, entry, with_groups=with_groups):
+            if self._entry_matches(user, entry, with_groups=with_groups, groups=groups):
                 role = entry.get("role")
                 if role in ROLE_RANK and (best is None or ROLE_RANK[role] > ROLE_RANK[best]):
                     best = role
@@ -361,12 +364,14 @@ class SandboxState:
             return owner in (user.email, user.provider_id, user.internal_uuid)
         return False
 
-    def _entry_matches(self, user: SandboxUser, entry: dict[str, Any], *, with_groups: bool) -> bool:
+    def _entry_matches(
+        self, user: SandboxUser, entry: dict[str, Any], *, with_groups: bool, groups: list[str] | None = None
+    ) -> bool:
         pid = entry.get("provider_id")
         if entry.get("principal_type") == "group":
             if pid == "everyone":
                 return True
-            if not with_groups or pid not in user.groups:
+            if not with_groups or pid not in (user.groups if groups is None else groups):
                 return False
             if self.config.is_legacy:
                 return entry.get("provider") in ("*", user.provider)

@@ -40,10 +40,13 @@ class Browser:
             if frame["type"] == frame_type and all(frame.get(k) == v for k, v in fields.items()):
                 return frame
 
-    async def roster(self, *ids: str) -> dict[str, Any]:
+    async def roster(self, *ids: str, roles: dict[str, bool | None] | None = None) -> dict[str, Any]:
+        """The next `participants` frame listing exactly `ids`, and with `roles`, saying exactly those."""
         while True:
             frame = await self.until("participants")
-            if sorted(p["user"]["id"] for p in frame["participants"]) == sorted(ids):
+            if sorted(p["user"]["id"] for p in frame["participants"]) != sorted(ids):
+                continue
+            if roles is None or {p["user"]["id"]: p["can_edit"] for p in frame["participants"]} == roles:
                 return frame
 
     async def collect(self, seconds: float = 0.3) -> list[dict[str, Any]]:

@@ -10,14 +10,17 @@ import uuid
 import httpx
 import pytest
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 
 from portal.accounts.models import TMIConnection
+from portal.accounts.vault import tmi_connection_store
 from portal.live.bridge import STRIKES_BURST, LiveBridge
 from portal.live.consumers import CLOSE_INTERNAL_ERROR, CLOSE_NOT_FOUND, CLOSE_POLICY
 from portal.live.endings import WORDS
+from portal.tmi import TokenPair
 from portal.tmi.collab import frames
 from tests.live.conftest import ConnectionClosed, live_path, live_rows, nothing_left, upstream_sockets
-from tests.sandbox.collab_world import eventually, node
+from tests.sandbox.collab_world import eventually, join, node
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -151,10 +154,37 @@ async def test_a_rejected_operation_is_reported_and_the_diagram_reloaded(world, 
     assert not [f for f in await bob.collect(0.3) if f["type"] == "ops"]
 
 
+async def test_the_roster_shows_each_persons_own_role_and_none_for_strangers(world, browsers, acme):
+    """1.8 works out every participant's role with the groups of whoever asks (to a member of a group
+    that may write, a reader is a writer) and its socket calls everyone a writer; 0.217's roles are its
+    own guess. The roster shows each bridged person's role as their own session says, and no role for
+    someone the portal does not bridge (erin, straight on TMI)."""
+    if not world.legacy:
+        alice = world.users["alice"]
+        alice.groups = ["architects"]
+        world.tm["authorization"].append(
+            {"principal_type": "group", "provider": "tmi", "provider_id": "architects", "role": "writer"}
+        )
+        await database_sync_to_async(tmi_connection_store)(  # alice signed in again, now in the group
+            organization=acme,
+            user=await database_sync_to_async(get_user_model().objects.get)(username="alice"),
+            tokens=TokenPair(**world.state.issue_tokens(alice)),
+            provider="tmi",
+            subject="alice",
+        )
+    alice_page, carol_page = await joined(browsers, "alice", "carol")
+    erin = await join(world, "erin")
+    try:
+        expected = {"alice": True, "carol": False, "erin": None}
+        await alice_page.roster("alice", "carol", "erin", roles=expected)
+        await carol_page.roster("alice", "carol", "erin", roles=expected)
+    finally:
+        await erin.close()
+
+
 async def test_a_reader_watches_but_cannot_change_the_diagram(world, browsers):
     alice, carol = await joined(browsers, "alice", "carol")
-    roster = {p["user"]["id"]: p["can_edit"] for p in (await carol.roster("alice", "carol"))["participants"]}
-    assert roster == {"alice": True, "carol": False}
+    await carol.roster("alice", "carol", roles={"alice": True, "carol": False})
     box = node("Seen by the reader")
     await alice.send(ops(add(box)))
     assert (await carol.until("ops"))["cells"][0]["id"] == box["id"]

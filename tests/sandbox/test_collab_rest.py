@@ -46,9 +46,16 @@ async def test_post_creates_then_returns_the_session(world):
         fetched = await http.get(world.collaborate_path, headers=world.headers("bob"))
     assert (created.status_code, again.status_code, fetched.status_code) == (201, 200, 200)
     session = created.json()
-    assert again.json() == fetched.json() == session
+    views = [created.json(), again.json(), fetched.json()]
+    if world.legacy:
+        assert [v["participants"] for v in views] == [[], [], []]  # POST does not join
+    else:  # nobody has joined; 1.8 lists only the caller, under their email
+        callers = [
+            listed_again_by_email(world, n, r) for n, r in (("carol", "reader"), ("alice", "writer"), ("bob", "writer"))
+        ]
+        assert [[(p["user"], p["permissions"]) for p in v["participants"]] for v in views] == [[c] for c in callers]
+    assert all({**v, "participants": []} == {**session, "participants": []} for v in views)
     assert session["host"] == session["presenter"] == expected_host(world, "carol")  # a reader may host
-    assert session["participants"] == []  # POST does not join
     assert {k: session[k] for k in ("threat_model_id", "threat_model_name", "diagram_id", "diagram_name")} == {
         "threat_model_id": world.tm_id,
         "threat_model_name": "Collaboration TM",
@@ -59,16 +66,47 @@ async def test_post_creates_then_returns_the_session(world):
     assert world.state.has_active_session(world.diagram_id)
 
 
+def listed_again_by_email(world, name, role):
+    """1.8 adds the caller once more under their email (its handler passes the email where the socket
+    list is keyed by provider_id)."""
+    user = world.users[name]
+    return ({**user.principal(), "provider_id": user.email, "display_name": user.email}, role)
+
+
 async def test_participants_show_acl_permissions(world):
     alice = await join(world, "alice")
     carol = await join(world, "carol")
     async with world.http() as http:
         session = (await http.get(world.collaborate_path, headers=world.headers("alice"))).json()
-    assert [(p["user"], p["permissions"]) for p in session["participants"]] == [
-        (world.users["alice"].principal(), "writer"),
-        (world.users["carol"].principal(), "reader"),
-    ]
+    expected = [(world.users["alice"].principal(), "writer"), (world.users["carol"].principal(), "reader")]
+    if not world.legacy:
+        expected.append(listed_again_by_email(world, "alice", "writer"))
+    assert [(p["user"], p["permissions"]) for p in session["participants"]] == expected
     assert all(p["last_activity"] for p in session["participants"])
+    await carol.close()
+    await alice.close()
+
+
+async def test_participant_roles_are_worked_out_with_the_callers_groups(sandbox_factory):
+    """1.8 checks each participant against the ACL with the groups of whoever asks: asked by a member of
+    a group that may write, a reader is listed as a writer. The portal must not trust these roles."""
+    world = make_world(sandbox_factory, "1.8")
+    world.users["alice"].groups = ["architects"]
+    world.tokens["alice"] = world.state.issue_tokens(world.users["alice"])["access_token"]  # with the group
+    world.tm["authorization"].append(
+        {"principal_type": "group", "provider": "tmi", "provider_id": "architects", "role": "writer"}
+    )
+    alice, carol = await join(world, "alice"), await join(world, "carol")  # carol: a reader
+    async with world.http() as http:
+        by_alice = (await http.get(world.collaborate_path, headers=world.headers("alice"))).json()
+        by_carol = (await http.get(world.collaborate_path, headers=world.headers("carol"))).json()
+    carol_user = world.users["carol"].principal()
+    assert [(p["user"], p["permissions"]) for p in by_alice["participants"]][1] == (carol_user, "writer")
+    assert [(p["user"], p["permissions"]) for p in by_carol["participants"]] == [
+        (world.users["alice"].principal(), "writer"),
+        (carol_user, "reader"),
+        listed_again_by_email(world, "carol", "reader"),
+    ]
     await carol.close()
     await alice.close()
 

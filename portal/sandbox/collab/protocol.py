@@ -59,7 +59,8 @@ class Protocol:
         return None if role is None else ("reader" if role == "reader" else "writer")
 
     # -- REST views and connect-time hooks (per generation) -----------------------------
-    def session_view(self, session: Session) -> dict[str, Any]:
+    def session_view(self, session: Session, caller: SandboxUser | None = None) -> dict[str, Any]:
+        """The CollaborationSession body; `caller` is who asked over REST (None: a list entry)."""
         raise NotImplementedError
 
     def no_session_view(self, tm_id: str, diagram_id: str) -> dict[str, Any] | None:

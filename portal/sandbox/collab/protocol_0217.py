@@ -37,7 +37,7 @@ class Protocol0217(Protocol):
         return user.email
 
     # -- REST ---------------------------------------------------------------------------
-    def session_view(self, session: Session) -> dict[str, Any]:
+    def session_view(self, session: Session, caller: SandboxUser | None = None) -> dict[str, Any]:
         view = self.hub.session_view_base(session)
         view["host"] = session.host.email
         if session.presenter:

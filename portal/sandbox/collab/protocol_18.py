@@ -49,13 +49,37 @@ class Protocol18(Protocol):
         return user.principal() if user else None
 
     # -- REST ---------------------------------------------------------------------------
-    def session_view(self, session: Session) -> dict[str, Any]:
+    def session_view(self, session: Session, caller: SandboxUser | None = None) -> dict[str, Any]:
         view = self.hub.session_view_base(session)
+        if caller is not None:
+            view["participants"] = self._participants_seen_by(session, caller)
         view["host"] = session.host.principal()
         presenter = self._user(session.presenter)
         if presenter is not None:
             view["presenter"] = presenter
         return view
+
+    def _participants_seen_by(self, session: Session, caller: SandboxUser) -> list[dict[str, Any]]:
+        """What 1.8's collaborate handlers list: every socket (a user with two appears twice), each
+        one's role worked out from their own ACL entries but with the *caller's* groups, then the caller
+        once more under their email unless their provider_id is that email (the handler passes the email
+        where the socket list is keyed by provider_id). So the roles depend on who asks."""
+        tm = self.state.get_threat_model(session.threat_model_id) or {}
+        listed, seen = [], set()
+        for conn in session.connections:
+            seen.add(conn.user.provider_id)
+            role = self.state.role_of(conn.user, tm, groups=caller.groups)
+            if role is not None:
+                listed.append(self._participant(conn.user.principal(), role, conn.last_activity))
+        role = self.state.role_of(caller, tm)
+        if caller.email not in seen and role is not None:
+            as_email = {**caller.principal(), "provider_id": caller.email, "display_name": caller.email}
+            listed.append(self._participant(as_email, role, self.state.timestamp()))
+        return listed
+
+    @staticmethod
+    def _participant(user: dict[str, Any], role: str, last_activity: str) -> dict[str, Any]:
+        return {"user": user, "permissions": "reader" if role == "reader" else "writer", "last_activity": last_activity}
 
     def no_session_view(self, tm_id: str, diagram_id: str) -> dict[str, Any] | None:
         return None

@@ -34,16 +34,16 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         session = hub.session_for(diagram_id)
         if request.method in ("GET", "HEAD"):
             if session is not None:
-                return JSONResponse(protocol.session_view(session))
+                return JSONResponse(protocol.session_view(session, user))
             view = protocol.no_session_view(tm_id, diagram_id)
             if view is None:
                 return tmi_error(state, 404, "not_found", "No active collaboration session for this diagram")
             return JSONResponse(view)
         if request.method == "POST":
             if session is not None:  # TMI never answers 409 here (PROTOCOL.md 6.2, 10.3)
-                return JSONResponse(protocol.session_view(session), status_code=200)
+                return JSONResponse(protocol.session_view(session, user), status_code=200)
             session = hub.create_session(tm_id, diagram_id, user)
-            return JSONResponse(protocol.session_view(session), status_code=201)
+            return JSONResponse(protocol.session_view(session, user), status_code=201)
         if session is not None and protocol.is_host(session, user):
             hub.close(session)
         return Response(status_code=204)

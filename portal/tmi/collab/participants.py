@@ -8,7 +8,7 @@ with the real values and disconnects a client that gets them wrong: PROTOCOL.md 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from portal.tmi.collab import frames
 
@@ -19,7 +19,7 @@ class Person:
     name: str
     email: str
     tmi: dict[str, Any]  # the user object to send back to TMI
-    can_edit: bool | None = None  # None: TMI does not say (1.8 reports everyone as writer)
+    can_edit: bool | None = None  # None: not known from a source the portal trusts (translate.FetchRoles)
 
     def frame(self) -> dict[str, str]:
         return frames.person(self.id, self.name, self.email)
@@ -74,3 +74,15 @@ class Roster:
             "host": self.host.frame() if self.host else None,
             "presenter": self.presenter.frame() if self.presenter else None,
         }
+
+
+class RoleBoard(Protocol):
+    """Where the sessions of the people one portal bridges share each one's own role, since TMI's lists
+    cannot be trusted for anyone but the caller (translate.FetchRoles)."""
+
+    async def publish(self, user_id: str, can_edit: bool) -> None:
+        """Record this session's own role."""
+
+    async def others(self) -> tuple[dict[str, bool], bool]:
+        """{user id: may edit} of the others bridged into the same diagram, and whether some of them
+        have not published theirs yet."""

@@ -41,8 +41,11 @@ class FetchState:
 
 @dataclass(frozen=True)
 class FetchRoles:
-    """Read who may edit from the REST session, then emit `participants` (1.8's socket reports everyone
-    as a writer, PROTOCOL.md 7.6; the REST session has the real roles, 6.1)."""
+    """Find out who may edit, then emit `participants` with `roles_known`. TMI's own lists cannot be
+    trusted for anyone but the caller: 1.8's socket reports everyone as a writer (PROTOCOL.md 7.6), and
+    its REST session works out every participant's role with the groups of whoever asks, so a reader
+    can be listed as a writer. The caller's own entry there is right; others' roles come from their own
+    sessions (the people the portal bridges) or stay unknown."""
 
 
 Effect = Emit | Send | FetchState | FetchRoles
@@ -245,15 +248,10 @@ class Translator:
         operation_id = self.ledger.fence_returned()
         return [Emit({"type": "ack", "operation_id": operation_id})] if operation_id else []
 
-    def participants(self, people: list[Person], host: Person | None, presenter: Person | None) -> list[Effect]:
-        self.roster = Roster(people, host, presenter)
-        return [Emit(self.roster.frame())]
-
-    def roles_known(self, permissions: dict[str, str]) -> list[Effect]:
-        """`participants`, with `can_edit` from {user id: "reader"|"writer"} where known."""
-        self.roster.people = [
-            replace(p, can_edit=permissions[p.id] == "writer") if p.id in permissions else p for p in self.roster.people
-        ]
+    def roles_known(self, can_edit: dict[str, bool]) -> list[Effect]:
+        """`participants`, with `can_edit` from {user id: may edit} for the people it names; anyone
+        else's role is unknown (None), whatever TMI said of them."""
+        self.roster.people = [replace(p, can_edit=can_edit.get(p.id)) for p in self.roster.people]
         return [Emit(self.roster.frame())]
 
     def on_presenter_cursor(self, message: dict[str, Any]) -> list[Effect]:
@@ -410,19 +408,12 @@ class Translator0217(Translator):
 
     def on_participants_update(self, message: dict[str, Any]) -> list[Effect]:
         entries = message.get("participants") if isinstance(message.get("participants"), list) else []
-        people = []
-        for entry in entries:
-            person = person_from_user(entry.get("user")) if isinstance(entry, dict) else None
-            if person is not None:
-                people.append(
-                    Person(
-                        person.id, person.name, person.email, person.tmi, can_edit=entry.get("permissions") == "writer"
-                    )
-                )
+        people = [p for p in (person_from_user(e.get("user")) for e in entries if isinstance(e, dict)) if p]
         roster = Roster(people)
-        return self.participants(
+        self.roster = Roster(
             people, roster.lookup(message.get("host")), roster.lookup(message.get("current_presenter"))
         )
+        return [FetchRoles()]
 
     def on_presenter_request(self, message: dict[str, Any]) -> list[Effect]:
         # Forwarded raw to the host, without the requester's identity (9.5).

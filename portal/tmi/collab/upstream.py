@@ -27,6 +27,7 @@ from portal.tmi.collab import frames
 from portal.tmi.collab.connect import upstream_connect
 from portal.tmi.collab.endings import MAYBE_CLOSED, RECONNECT, classify_close, ended
 from portal.tmi.collab.limits import Throttle, TokenBucket
+from portal.tmi.collab.participants import RoleBoard
 from portal.tmi.collab.translate import Effect, Emit, FetchRoles, FetchState, Send, Translator, translator_for
 from portal.tmi.errors import NotFound, TMIError
 from portal.tmi.failures import Failure, failure_of
@@ -38,6 +39,8 @@ from portal.tmi.retry import backoff_ceiling
 RECONNECT_DELAYS: tuple[float, ...] = tuple(backoff_ceiling(n, base=1.0, cap=30.0) for n in range(5))
 MAX_INBOUND_BYTES = 16 * 2**20  # a large diagram's full state arrives in one frame
 CURSOR_INTERVAL = 0.05  # at most 20 cursor positions a second go upstream
+# Someone who has just joined publishes their role a moment after everyone's roster changed: look again.
+ROLE_RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0)
 _DONE = object()
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ class UpstreamSession:
         origin: str | None = None,
         bucket: TokenBucket | None = None,
         cursor_interval: float = CURSOR_INTERVAL,
+        roles: RoleBoard | None = None,
     ) -> None:
         self.client = client
         self.threat_model_id, self.diagram_id = threat_model_id, diagram_id
@@ -84,6 +88,9 @@ class UpstreamSession:
         self.joined_once = False
         self.ended: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self.roles = roles  # None: only this connection's own role is ever shown
+        self.can_edit: bool | None = None  # this connection's own role, from its own REST session
+        self._role_retry: asyncio.Task[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -127,6 +134,8 @@ class UpstreamSession:
         self.ended = self.ended or "closed"
         self.live = False
         await self.throttle.cancel()
+        if self._role_retry is not None:
+            self._role_retry.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -217,7 +226,7 @@ class UpstreamSession:
             elif isinstance(effect, FetchState):
                 await self._fetch_state()
             elif isinstance(effect, FetchRoles):
-                await self._apply(self.translator.roles_known(await self._permissions()))
+                await self._apply(self.translator.roles_known(await self._roles()))
 
     async def _send_upstream(self, message: dict[str, Any]) -> None:
         if self.ws is None:
@@ -233,12 +242,40 @@ class UpstreamSession:
             return
         await self._apply(self.translator.state_from_rest(diagram))
 
-    async def _permissions(self) -> dict[str, str]:
+    async def _roles(self, attempt: int = 0) -> dict[str, bool]:
+        """{user id: may edit}: this connection's own role as its REST session says, and the others'
+        as their own sessions published them (translate.FetchRoles)."""
+        own = await self._own_role()
+        if own is not None and own != self.can_edit:
+            self.can_edit = own
+            if self.roles is not None:
+                await self.roles.publish(self.me.provider_id, own)
+        known: dict[str, bool] = {}
+        if self.roles is not None:
+            known, pending = await self.roles.others()
+            if pending and attempt < len(ROLE_RETRY_DELAYS) and self._role_retry is None:
+                self._role_retry = asyncio.create_task(self._roles_again(attempt))
+        if self.can_edit is not None:
+            known[self.me.provider_id] = self.can_edit
+        return known
+
+    async def _roles_again(self, attempt: int) -> None:
+        await self.sleep(ROLE_RETRY_DELAYS[attempt])
+        self._role_retry = None
+        if self.live and self.translator is not None:
+            await self._apply(self.translator.roles_known(await self._roles(attempt + 1)))
+
+    async def _own_role(self) -> bool | None:
         try:
             session = await self.client.collaboration.get(self.threat_model_id, self.diagram_id)
         except TMIError:
-            return {}  # can_edit stays unknown
-        return {p.user.provider_id: p.permissions for p in session.participants if p.permissions} if session else {}
+            return None  # unknown this time
+        mine = (
+            next((p for p in session.participants if p.user.provider_id == self.me.provider_id), None)
+            if session
+            else None
+        )
+        return None if mine is None or not mine.permissions else mine.permissions == "writer"
 
     def _emit(self, frame: dict[str, Any]) -> None:
         self.queue.put_nowait(frame)

@@ -34,11 +34,16 @@ class Peer:
             if frame["type"] == frame_type and all(frame.get(k) == v for k, v in fields.items()):
                 return frame
 
-    async def roster(self, *ids: str, timeout: float = 3.0) -> dict[str, Any]:
-        """The next `participants` frame listing exactly `ids` (TMI may repeat earlier ones)."""
+    async def roster(
+        self, *ids: str, timeout: float = 3.0, roles: dict[str, bool | None] | None = None
+    ) -> dict[str, Any]:
+        """The next `participants` frame listing exactly `ids` (TMI may repeat earlier ones), and with
+        `roles`, saying exactly those (roles arrive a moment after the people)."""
         while True:
             frame = await self.until("participants", timeout)
-            if sorted(p["user"]["id"] for p in frame["participants"]) == sorted(ids):
+            if sorted(p["user"]["id"] for p in frame["participants"]) != sorted(ids):
+                continue
+            if roles is None or {p["user"]["id"]: p["can_edit"] for p in frame["participants"]} == roles:
                 return frame
 
     async def collect(self, seconds: float = 0.3) -> list[dict[str, Any]]:
@@ -56,10 +61,44 @@ class Peer:
         return await self.session.send(frame)
 
 
+class RoleTable:
+    """The roles the world's peers published about themselves, in memory: what portal/live/bridge.py's
+    BridgedRoles keeps in database rows for the people the portal bridges."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, tuple[str, bool | None]] = {}
+
+    def seat(self) -> RoleSeat:
+        key = len(self.rows)
+        self.rows[key] = ("", None)
+        return RoleSeat(self, key)
+
+
+class RoleSeat:
+    """One peer's place at the table (a RoleBoard)."""
+
+    def __init__(self, table: RoleTable, key: int) -> None:
+        self.table, self.key = table, key
+
+    async def publish(self, user_id: str, can_edit: bool) -> None:
+        self.table.rows[self.key] = (user_id, can_edit)
+
+    async def others(self) -> tuple[dict[str, bool], bool]:
+        rows = [row for key, row in self.table.rows.items() if key != self.key]
+        return {user: can for user, can in rows if user and can is not None}, any(can is None for _, can in rows)
+
+
+def role_table(world: World) -> RoleTable:
+    if not hasattr(world, "role_table"):
+        world.role_table = RoleTable()
+    return world.role_table
+
+
 async def open_peer(world: World, name: str, **options: Any) -> Peer:
     client = AsyncTMIClient(world.server.base_url, auth=world.tokens[name], max_retries=0, timeout=5)
     options.setdefault("delays", FAST)
     options.setdefault("me", User(**world.users[name].principal()))
+    options.setdefault("roles", role_table(world).seat())
     session = UpstreamSession(client, world.tm_id, world.diagram_id, **options)
     await session.start()
     return Peer(world, name, session)

@@ -393,15 +393,26 @@ def test_authorization_denied_refers_to_what_tmi_is_handling(t):
 
 
 def participants_frame(t: Translator, message: dict[str, Any]) -> dict[str, Any]:
-    """The `participants` frame for a participants_update; at 1.8 after the REST roles arrive (none here,
-    then bob as a reader)."""
+    """The `participants` frame for a participants_update, once the roles are known (none at first:
+    whatever the update says of permissions is not trusted; then alice may edit and bob may not)."""
     effects = t.inbound(message)
-    if t.generation == "1.8":
-        assert effects == [FetchRoles()]
-        unknown = emitted(t.roles_known({}))[0]["participants"]
-        assert [p["can_edit"] for p in unknown] == [None] * len(t.roster.people)
-        effects = t.roles_known({"bob": "reader", "alice": "writer"})
-    return emitted(effects)[0]
+    assert effects == [FetchRoles()]
+    unknown = emitted(t.roles_known({}))[0]["participants"]
+    assert [p["can_edit"] for p in unknown] == [None] * len(t.roster.people)
+    return emitted(t.roles_known({"bob": False, "alice": True}))[0]
+
+
+def test_roles_in_a_participants_update_are_not_trusted(t):
+    """TMI works out participants' roles from the caller's access (1.8 REST) or says writer for all
+    (1.8 socket): only roles from the people's own sessions are shown."""
+    message = {
+        "message_type": "participants_update",
+        "host": ALICE if t.generation == "1.8" else "alice@example.com",
+        "current_presenter": None,
+        "participants": [{"user": BOB if t.generation == "1.8" else BOB_0217, "permissions": "writer"}],
+    }
+    assert with_roster(t).inbound(message) == [FetchRoles()]
+    assert [p["can_edit"] for p in emitted(t.roles_known({"alice": True}))[0]["participants"]] == [None]
 
 
 def test_participants_in_portal_terms(t):

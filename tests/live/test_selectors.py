@@ -1,0 +1,50 @@
+"""What one live socket learns of the others on the same diagram: their own roles, never another tenant's."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from portal.live.selectors import live_roles_list
+from portal.live.services import live_connection_open, live_connection_role_set
+
+
+@pytest.fixture
+def diagram_id() -> str:
+    return str(uuid.uuid4())
+
+
+def opened(organization, user, diagram_id: str, channel: str) -> None:
+    live_connection_open(
+        organization=organization,
+        user=user,
+        threat_model_id=str(uuid.uuid4()),
+        diagram_id=diagram_id,
+        channel_name=channel,
+    )
+
+
+def test_the_others_roles_and_who_has_not_said_yet(organization, django_user_model, diagram_id):
+    alice, bob, carol = (django_user_model.objects.create(username=n) for n in ("alice", "bob", "carol"))
+    for user, channel in ((alice, "a"), (bob, "b"), (carol, "c")):
+        opened(organization, user, diagram_id, channel)
+    live_connection_role_set(channel_name="b", tmi_user_id="bob", can_edit=False)
+    assert live_roles_list(organization=organization, diagram_id=diagram_id, channel_name="a") == ({"bob": False}, True)
+    live_connection_role_set(channel_name="c", tmi_user_id="carol", can_edit=True)
+    live_connection_role_set(channel_name="a", tmi_user_id="alice", can_edit=True)
+    assert live_roles_list(organization=organization, diagram_id=diagram_id, channel_name="a") == (
+        {"bob": False, "carol": True},
+        False,
+    )
+
+
+def test_another_organisations_sockets_never_count(organization, other_organization, django_user_model, diagram_id):
+    """Two tenants on one TMI server: what a socket of the other tenant says about a user id is not used,
+    even on the same diagram."""
+    mallory = django_user_model.objects.create(username="mallory")
+    alice = django_user_model.objects.create(username="alice")
+    opened(other_organization, mallory, diagram_id, "m")
+    live_connection_role_set(channel_name="m", tmi_user_id="bob", can_edit=True)
+    opened(organization, alice, diagram_id, "a")
+    assert live_roles_list(organization=organization, diagram_id=diagram_id, channel_name="a") == ({}, False)
