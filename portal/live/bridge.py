@@ -17,7 +17,7 @@ from websockets.exceptions import WebSocketException
 
 from portal.accounts.tmi_failures import failure_kind
 from portal.accounts.vault import SignInRequired, atmi_client
-from portal.live.endings import ended_frame, failure_ending, with_words
+from portal.live.endings import ended_frame, failure_ending, start_failure_frame, with_words
 from portal.live.selectors import alive_roles_list
 from portal.live.services import alive_connection_close, alive_connection_open, alive_connection_role_set
 from portal.tmi.collab import UpstreamSession, frames
@@ -103,7 +103,7 @@ class LiveBridge:
                 await session.start()
             except START_FAILURES as exc:
                 log.info("live session could not start: %s", type(exc).__name__)
-                await self.end(failure_ending(failure_kind(exc)))
+                await self.end_with(start_failure_frame(exc))
                 return
             self.session = session
             await self.deliver(self.welcome())
@@ -113,8 +113,11 @@ class LiveBridge:
                 await self.deliver(with_words(frame))
 
     async def end(self, reason: str) -> None:
-        self.ending = reason
-        await self.deliver(ended_frame(reason))
+        await self.end_with(ended_frame(reason))
+
+    async def end_with(self, frame: dict[str, Any]) -> None:
+        self.ending = frame["reason"]
+        await self.deliver(frame)
 
     @staticmethod
     async def _leave(session: UpstreamSession) -> None:

@@ -62,6 +62,7 @@ _AFTER_ENDING = {
     "too_many_errors": "policy",
     "sign_in_required": "sign_in_required",
     "tmi_unavailable": "tmi_unavailable",
+    "tmi_refused": "tmi_unavailable",  # no reconnect either: TMI said no
 }
 
 

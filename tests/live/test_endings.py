@@ -11,9 +11,11 @@ from django.utils.functional import Promise
 
 from portal.accounts.tmi_failures import Context, failure_words
 from portal.live.closes import CLOSES
-from portal.live.endings import WORDS, ended_frame, failure_ending, with_words
+from portal.live.endings import MAX_SAID, WORDS, ended_frame, failure_ending, start_failure_frame, with_words
 from portal.tmi import Failure
 from portal.tmi.collab.endings import REASONS, ended
+from portal.tmi.errors import BadRequest, ServiceUnavailable
+from tests.live.conftest import ConnectionClosed
 from tests.sandbox.helpers import add_fault
 
 
@@ -72,3 +74,34 @@ async def test_tmi_refusing_the_start_ends_in_the_words_of_its_kind(world, brows
     alice = await browsers("alice")
     frame = await alice.until("ended", timeout=15)
     assert frame == {"type": "ended", "reason": reason, "message": str(WORDS[reason])}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_refusal_with_reasons_ends_in_tmis_own_words(world, browsers):
+    """The real 0.217.8 refuses every session start with 500 and its reason (a bug of its own): the
+    person reads what TMI said, not that TMI could not be reached, and the page does not reconnect."""
+    said = "user alice@test.tmi is not authorized to access this threat model"
+    body = '{"error": "server_error", "error_description": "' + said + ' \\u202e"}'
+    await asyncio.to_thread(
+        add_fault, world.server.base_url, path_prefix=world.collaborate_path, method="POST", status=500, body=body
+    )
+    alice = await browsers("alice")
+    frame = await alice.until("ended", timeout=15)
+    assert frame == {
+        "type": "ended",
+        "reason": "tmi_refused",
+        "message": f"TMI refused to start the live session (status 500). It said: “{said}”",
+    }  # the bidi override TMI sent is gone
+    with pytest.raises(ConnectionClosed) as closed:
+        await alice.next()
+    assert closed.value.code == CLOSES["tmi_unavailable"].code
+
+
+def test_only_a_refusal_that_says_why_is_quoted():
+    busy = ServiceUnavailable(status_code=503, error="unavailable", error_description="maintenance window")
+    assert start_failure_frame(busy) == ended_frame("tmi_unavailable")  # busy is not a reason
+    silent = BadRequest(status_code=400, error="invalid_input")
+    assert start_failure_frame(silent) == ended_frame("tmi_unavailable")
+    long = BadRequest(status_code=400, error="invalid_input", error_description="x" * 1000)
+    message = start_failure_frame(long)["message"]
+    assert "x" * (MAX_SAID - 1) + "…”" in message and "x" * MAX_SAID not in message

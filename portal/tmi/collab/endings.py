@@ -24,6 +24,7 @@ REASONS: frozenset[str] = frozenset(
         # Before the session starts (the portal's bridge, not TMI, ends these).
         "sign_in_required",
         "tmi_unavailable",
+        "tmi_refused",
         "too_many_errors",
     }
 )
