@@ -70,15 +70,29 @@ class _Gate:
             release()
 
 
+@functools.cache
+def _made(directory: Path) -> Path:
+    """The directory, made once per process (every client the portal builds gets a gate)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 class FileGate(_Gate):
     def __init__(self, directory: Path, key: str, places: int) -> None:
         super().__init__(key, places)
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = _made(directory)
+
+    @staticmethod
+    def _open(path: Path) -> int:
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # the directory was removed since this process made it
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
     def _try(self):
         for place in range(self.places):
-            fd = os.open(self.directory / f"{self.key}-{place}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = self._open(self.directory / f"{self.key}-{place}.lock")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
