@@ -202,7 +202,7 @@ def _render(job: ExportJob) -> tuple[bytes, str]:
                 reports,
                 organization=job.organization,
                 title=job.title or "Portfolio report",
-                filters_description=_filters_description(job.filters),
+                filters_description=export_filters_description(job.filters),
                 generated_at=generated_at,
                 progress=_Progress(job, 60, 98),
                 provenance=provenance,
@@ -218,7 +218,7 @@ def _report_filters(filters: dict | None) -> dict | None:
     return {("search" if key == "q" else key): value for key, value in filters.items() if value}
 
 
-def _filters_description(filters: dict | None) -> str:
+def export_filters_description(filters: dict | None) -> str:
     """A phrase without a final full stop: the report puts it in a table cell and in a sentence of its own."""
     if not filters:
         return "All threat models you can see in TMI"

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from portal.audit.models import AuditEvent
 from portal.exports.jobs import export_files_expire, export_job_create
 from portal.exports.models import ExportJob, ExportKind, ExportStatus
-from portal.exports.running import _filters_description, export_job_run
+from portal.exports.running import export_filters_description, export_job_run
 from portal.sandbox.seed import sid
 from tests.exports.conftest import wait_for
 from tests.sandbox.helpers import add_fault
@@ -295,5 +295,5 @@ def test_a_portfolio_pdf_says_what_it_holds_in_one_sentence(organization, owner,
 
 def test_without_filters_the_selection_is_every_model_in_one_phrase():
     """The report puts the phrase in a table cell and in a sentence of its own, which adds the full stop."""
-    assert _filters_description(None) == "All threat models you can see in TMI"
-    assert _filters_description({"status": "Open"}) == "Threat models with status “Open”"
+    assert export_filters_description(None) == "All threat models you can see in TMI"
+    assert export_filters_description({"status": "Open"}) == "Threat models with status “Open”"
