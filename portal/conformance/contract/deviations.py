@@ -129,9 +129,48 @@ DEVIATIONS: tuple[Deviation, ...] = (
             "pattern",
             "GET /",
             "body/service/build",
-            r"^'0\.217\.1-[A-Za-z0-9]+' does not match",
+            r"^'0\.217\.\d+-[A-Za-z0-9]+' does not match",
             status=200,
             generations=LEGACY,
+        ),
+    ),
+    Deviation(
+        "root-time-nanoseconds",
+        "1.1",
+        "the real 1.8.22 and 0.217.8 send status.time with nanoseconds (seen 2026-12-04); their specs' pattern "
+        "allows at most 6 fraction digits",
+        ViolationPattern(
+            "response",
+            "pattern",
+            "GET /",
+            "body/status/time",
+            r"^'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7,9}Z' does not match",
+            status=200,
+            generations=("1.8", "0.217"),
+        ),
+    ),
+    Deviation(
+        "build-commit-length",
+        "1.1",
+        'the real 1.8.22 development build says service.build "1.8.22-05517d8c" (an 8-character commit, seen '
+        "2026-12-04); its spec's pattern wants 7",
+        ViolationPattern(
+            "response",
+            "pattern",
+            "GET /",
+            "body/service/build",
+            r"^'1\.8\.\d+-[0-9a-f]{8}' does not match",
+            status=200,
+            generations=HEAD,
+        ),
+    ),
+    Deviation(
+        "trailing-slash-redirect",
+        "12.11",
+        "1.8 answers GET /threat_models/ with 301 to /threat_models; the document has no such path, and its "
+        "path matcher takes the slash for GET /threat_models/{threat_model_id} with an empty id",
+        ViolationPattern(
+            "response", "undeclared-status", "GET /threat_models/{threat_model_id}", "", status=301, generations=HEAD
         ),
     ),
     # --- auth ------------------------------------------------------------------------------------------
@@ -207,6 +246,35 @@ DEVIATIONS: tuple[Deviation, ...] = (
             ("DELETE", _DIAGRAM),
             ("DELETE", "/threat_models/{threat_model_id}"),
         )
+    ),
+    Deviation(
+        "legacy-child-metadata-null",
+        "12b",
+        "the real 0.217.8 answers a document, asset, note or repository with metadata: null when it has none "
+        "(seen 2026-12-04, not yet in PROTOCOL.md); its spec says an array",
+        ViolationPattern(
+            "response",
+            "type",
+            None,
+            r"body(/\d+)?/metadata",
+            r"^None (for not nullable|is not of type 'array')$",
+            generations=LEGACY,
+        ),
+    ),
+    Deviation(
+        "legacy-note-list-content",
+        "12b",
+        "the real 0.217.8 lists notes with their content (seen 2026-12-04, not yet in PROTOCOL.md); its "
+        "NoteListItem leaves content out",
+        ViolationPattern(
+            "response",
+            "additionalProperties",
+            "GET /threat_models/{threat_model_id}/notes",
+            r"body/\d+",
+            unexpected_properties("content"),
+            status=200,
+            generations=LEGACY,
+        ),
     ),
     # --- collaboration REST ------------------------------------------------------------------------------
     Deviation(
