@@ -122,6 +122,9 @@ def sandbox_factory(sandbox_pool) -> Iterator[Callable[..., SandboxServer]]:
 
     def start(generation: str = "1.8", **overrides) -> SandboxServer:
         overrides.setdefault("seed", "demo")
+        # The real servers' rate limits (0.217's count loopback: 10 GET / a minute) are off unless a test is
+        # about them (tests/sandbox/test_limits*.py pass rate_limits=True).
+        overrides.setdefault("rate_limits", False)
         config = replace(SandboxConfig(generation=generation), **overrides)
         server = sandbox_pool.take(config)
         lent.append((config, server))

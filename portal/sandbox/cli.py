@@ -29,6 +29,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="1.8 client_callback allow-list entries: exact URLs or prefixes ending in '*'",
     )
     parser.add_argument("--access-token-seconds", type=int, default=None)
+    parser.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="turn the real servers' rate limits off (1.8: TMI_DISABLE_RATE_LIMITING; 0.217 has no such switch)",
+    )
+    parser.add_argument(
+        "--rate-limit-loopback",
+        action="store_true",
+        help="1.8: count loopback clients in the per-IP auth-flow limit too (the real server exempts them)",
+    )
+    parser.add_argument(
+        "--administrator",
+        action="append",
+        default=None,
+        metavar="LOGIN_HINT",
+        help="1.8: a login hint made a TMI administrator when it signs in (may subscribe to webhooks)",
+    )
+    parser.add_argument(
+        "--webhook-allow-host",
+        action="append",
+        default=None,
+        metavar="HOST",
+        help="1.8: a webhook target host let past the deny list and SSRF check (e.g. 127.0.0.1 for a local receiver)",
+    )
+    parser.add_argument(
+        "--webhook-allow-http",
+        action="store_true",
+        help="1.8: accept http:// webhook targets (the real default: https only)",
+    )
     parser.add_argument("--log-level", default="warning")
     parser.add_argument(
         "--public-url", default=None, help="the URL clients reach the sandbox at, when it differs from http://HOST:PORT"
@@ -47,7 +76,21 @@ def config_from(values: Mapping[str, Any]) -> SandboxConfig:
         ]
     if values.get("access_token_seconds"):
         config.access_token_seconds = values["access_token_seconds"]
+    config.rate_limits = not values.get("no_rate_limits")
+    config.rate_limit_loopback = bool(values.get("rate_limit_loopback"))
+    config.administrators = list(values.get("administrator") or [])
+    config.webhook_allowed_hosts = list(values.get("webhook_allow_host") or [])
+    config.webhook_allow_http_targets = bool(values.get("webhook_allow_http"))
     return config
+
+
+def rate_limit_summary(config: SandboxConfig) -> str:
+    if not config.rate_limits:
+        return "off (--no-rate-limits)"
+    if config.is_legacy:
+        return "on, as 0.217.8 (GET / 10 a minute per address, sign-in 10 an hour per login hint; loopback counted)"
+    loopback = "counted" if config.rate_limit_loopback else "exempt"
+    return f"on, as 1.8.22 (auth flow 100 a minute per client address; loopback {loopback})"
 
 
 def banner(server: SandboxServer) -> str:
@@ -58,6 +101,7 @@ def banner(server: SandboxServer) -> str:
             f"  Behaves as TMI {config.generation} (GET / reports build {SERVER_BUILDS[config.generation]})",
             f"  Sign in with the test identity provider '{config.test_idp}' and a login_hint: {', '.join(LOGIN_HINTS)}",
             f"  Seed data: {config.seed or 'none'}",
+            f"  Rate limits: {rate_limit_summary(config)}",
             "  Press Ctrl-C to stop.",
         ]
     )

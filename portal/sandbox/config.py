@@ -43,6 +43,25 @@ class SandboxConfig:
     # <hint>@<domain>); `vouches_for_emails` puts `email_verified: true` in every access token.
     test_idp_emails: dict[str, str] = field(default_factory=dict)
     vouches_for_emails: bool = False
+    # Rate limits as the real servers enforce them (limits.py; PROTOCOL.md 2.5, 12.13, 12b.2). On by default,
+    # as on both real servers; off is 1.8's TMI_DISABLE_RATE_LIMITING (0.217 cannot turn them off). The
+    # test suite's sandboxes turn them off unless a test is about them (tests/conftest.py).
+    rate_limits: bool = True
+    # 1.8 exempts loopback clients from the per-IP auth-flow limit; True counts them too, so that a portal
+    # and a sandbox on one machine (tests, benchmarks) meet the limit a remote portal meets. 0.217 never
+    # exempts loopback.
+    rate_limit_loopback: bool = False
+    # TMI administrators (1.8): the login hints (provider user ids) made administrators when they sign in,
+    # as the real server's `administrators:` list. Webhook subscriptions are theirs alone (webhooks.py).
+    administrators: list[str] = field(default_factory=list)
+    # Webhooks (1.8, PROTOCOL.md 12.21). The real server wants https targets unless told otherwise
+    # (webhooks.allow_http_targets) and refuses loopback, private and metadata hosts; hosts listed here pass
+    # both its deny list and its SSRF check, as hosts on its SSRF allow-list do (a test's receiver on
+    # 127.0.0.1). The workers' intervals are the real ones; tests shorten them.
+    webhook_allow_http_targets: bool = False
+    webhook_allowed_hosts: list[str] = field(default_factory=list)
+    webhook_challenge_interval_seconds: float = 30.0
+    webhook_delivery_interval_seconds: float = 2.0
 
     @property
     def is_legacy(self) -> bool:

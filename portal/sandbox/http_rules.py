@@ -136,7 +136,7 @@ class RequestRules:
         if wrong_method is not None and self._authenticates_first(scope):
             problem = None
         if problem is None and self._strict_json_applies(scope, headers):
-            raw = await _read_body(receive)
+            raw = await read_body(receive)
             problem = self._body_problem(raw)
         if problem is None and wrong_method is not None:
             authenticated = auth.authenticate(self.state, HTTPConnection(scope)) is not None
@@ -144,7 +144,7 @@ class RequestRules:
         if problem is not None:
             await problem(scope, receive, self._no_cache(scope, send))
         else:
-            await self.app(scope, receive if raw is None else _replay(raw, receive), self._no_cache(scope, send))
+            await self.app(scope, receive if raw is None else replay_body(raw, receive), self._no_cache(scope, send))
 
     def _body_problem(self, raw: bytes) -> Response | None:
         """1.8's Unicode check, then its strict JSON check."""
@@ -258,7 +258,7 @@ class RequestRules:
         return methods
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
     chunks: list[bytes] = []
     while True:
         message = await receive()
@@ -267,7 +267,8 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def _replay(raw: bytes, receive: Receive) -> Receive:
+def replay_body(raw: bytes, receive: Receive) -> Receive:
+    """`receive` again, for an app after a middleware read the body."""
     sent = False
 
     async def replay() -> Message:

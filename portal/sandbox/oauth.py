@@ -265,6 +265,8 @@ class OAuthRoutes:
         user = self.state.user_for_login(
             provider=who.provider, provider_id=who.provider_id, email=who.email, display_name=who.display_name
         )
+        if who.provider_id in self.config.administrators:  # the server's `administrators:` list
+            user.is_admin = True
         return self.state.issue_tokens(user)
 
     # -- refresh ----------------------------------------------------------------------
