@@ -43,15 +43,17 @@ def demo_identity(*, hint: str, tmi_version: str) -> Identity:
 
 
 @transaction.atomic
-def demo_seed(*, sandbox_url: str, tmi_version: str = "1.8") -> list[Organization]:
-    """Create or update the demo organisations, users and memberships. Running it again changes
-    nothing but what differs (the sandbox URL, the generation's emails), and duplicates nothing."""
+def demo_seed(*, tmi_url: str, tmi_version: str = "1.8") -> list[Organization]:
+    """Create or update the demo organisations, users and memberships, on the TMI server at `tmi_url`
+    (the demo's sandbox, or with `demo --tmi-url` a real one whose test IdP issues the same identities,
+    PROTOCOL.md 3.3). Running it again changes nothing but what differs (the URL, the generation's
+    emails), and duplicates nothing."""
     user_model = get_user_model()
     organizations = []
     for demo in DEMO_ORGANIZATIONS:
         organization, _ = Organization.objects.update_or_create(
             slug=demo.slug,
-            defaults={"name": demo.name, "tmi_base_url": sandbox_url, "brand_colour": demo.brand_colour},
+            defaults={"name": demo.name, "tmi_base_url": tmi_url, "brand_colour": demo.brand_colour},
         )
         organization.full_clean()
         for hint, role in demo.members:

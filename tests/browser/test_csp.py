@@ -44,7 +44,7 @@ def visit(page, url: str, *, status: int = 200) -> None:
 
 @pytest.fixture
 def demo_world(sandbox, generation, live_portal):
-    demo_seed(sandbox_url=sandbox.base_url, tmi_version=generation)
+    demo_seed(tmi_url=sandbox.base_url, tmi_version=generation)
     from portal.organizations.models import Organization
     from portal.organizations.services import invitation_create
 

@@ -26,7 +26,7 @@ HOSTILE = '<img src=x onerror="window.__pwned=1">'
 
 @pytest.fixture
 def world(sandbox, generation, live_portal):
-    demo_seed(sandbox_url=sandbox.base_url, tmi_version=generation)
+    demo_seed(tmi_url=sandbox.base_url, tmi_version=generation)
     tm = find_model(sandbox, PAYMENTS)
     diagram = tm["diagrams"][0]
     return {"portal": live_portal, "tm": tm["id"], "diagram": diagram["id"], "cells": diagram["cells"]}

@@ -13,7 +13,7 @@ def png_size(path) -> tuple[int, int]:
 
 
 def test_takes_the_overview_the_list_and_a_threat_model(sandbox_factory, live_portal, page, tmp_path):
-    demo_seed(sandbox_url=sandbox_factory("1.8").base_url)
+    demo_seed(tmi_url=sandbox_factory("1.8").base_url)
 
     shots = readme_screenshots_take(page, portal_url=live_portal, out_dir=tmp_path)
 

@@ -18,7 +18,7 @@ PAYMENTS = "Customer Payments API"
 @pytest.fixture
 def demo_world(sandbox, generation, live_portal):
     """The demo's organisations on this test's sandbox: acme (alice owner, bob member), globex (carol)."""
-    demo_seed(sandbox_url=sandbox.base_url, tmi_version=generation)
+    demo_seed(tmi_url=sandbox.base_url, tmi_version=generation)
     return live_portal
 
 

@@ -14,7 +14,7 @@ from portal.devtools.demo_seed import demo_identity, demo_seed
 
 @pytest.fixture
 def demo_world(sandbox, generation, live_portal):
-    demo_seed(sandbox_url=sandbox.base_url, tmi_version=generation)
+    demo_seed(tmi_url=sandbox.base_url, tmi_version=generation)
     return live_portal
 
 

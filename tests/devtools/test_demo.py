@@ -113,3 +113,58 @@ def test_demo_runs_sandbox_portal_and_worker_then_stops_them(tmp_path):
     for port in (portal_port, sandbox_port):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_demo_runs_against_a_tmi_server_of_your_own(tmp_path, sandbox_factory):
+    """`demo --tmi-url`: no sandbox of its own; the organisations point at that server, whose generation
+    comes from GET / (here a 0.217 sandbox stands in for "your own TMI server")."""
+    server = sandbox_factory("0.217")
+    portal_port, unused_sandbox_port = free_port(), free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "PYTHONUNBUFFERED": "1"}
+    env.pop("PORTAL_TMI_ALLOWED_SERVERS", None)
+    env["PORTAL_VAR_DIR"] = str(tmp_path / "var")
+    demo = subprocess.Popen(
+        [
+            *(sys.executable, str(ROOT / "manage.py"), "demo", "--no-worker", "--port", str(portal_port)),
+            *("--sandbox-port", str(unused_sandbox_port), "--tmi-url", server.base_url + "/"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output = read_until(demo, "Press Ctrl-C to stop the demo.", timeout=90)
+        assert f"TMI server:   {server.base_url}/" in output and "no sandbox" in output
+        assert "TMI sandbox:" not in output
+        assert "'test'" in output  # the server's own test IdP, from its provider list
+        assert "client-callback allow-list" in output
+        with socket.socket() as sock:  # the demo started no sandbox
+            assert sock.connect_ex(("127.0.0.1", unused_sandbox_port)) != 0
+        login = httpx.get(f"http://127.0.0.1:{portal_port}/o/acme/login/")
+        assert login.status_code == 200 and "Test Provider" in login.text  # the portal reached that server
+        assert seeded_memberships(tmp_path / "demo.sqlite3") == {
+            ("acme", server.base_url, "alice", "owner"),
+            ("acme", server.base_url, "bob", "member"),
+            ("globex", server.base_url, "carol", "owner"),
+        }
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=30)
+
+
+def test_demo_refuses_a_tmi_url_that_is_not_a_tmi_server(tmp_path):
+    port = free_port()  # nothing listens there
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "PORTAL_VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "demo", "--tmi-url", f"http://127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"http://127.0.0.1:{port} did not answer as a TMI server" in result.stderr
+    assert not (tmp_path / "demo.sqlite3").exists()  # nothing was set up

@@ -16,7 +16,7 @@ def memberships() -> set[tuple[str, str, str]]:
 
 @pytest.mark.django_db
 def test_seeds_acme_and_globex_on_the_sandbox():
-    demo_seed(sandbox_url=SANDBOX)
+    demo_seed(tmi_url=SANDBOX)
 
     assert dict(Organization.objects.values_list("slug", "tmi_base_url")) == {"acme": SANDBOX, "globex": SANDBOX}
     assert memberships() == {
@@ -35,8 +35,8 @@ def test_seeds_acme_and_globex_on_the_sandbox():
 
 @pytest.mark.django_db
 def test_running_twice_duplicates_nothing_and_follows_the_sandbox():
-    demo_seed(sandbox_url=SANDBOX)
-    demo_seed(sandbox_url="http://127.0.0.1:9090", tmi_version="0.217")
+    demo_seed(tmi_url=SANDBOX)
+    demo_seed(tmi_url="http://127.0.0.1:9090", tmi_version="0.217")
 
     assert Organization.objects.count() == 2
     assert get_user_model().objects.count() == 3
@@ -48,10 +48,10 @@ def test_running_twice_duplicates_nothing_and_follows_the_sandbox():
 
 @pytest.mark.django_db
 def test_running_again_resets_a_changed_role_to_the_demo_role():
-    demo_seed(sandbox_url=SANDBOX)
+    demo_seed(tmi_url=SANDBOX)
     Membership.objects.filter(user__username="bob").update(role=Role.ADMIN)
 
-    demo_seed(sandbox_url=SANDBOX)
+    demo_seed(tmi_url=SANDBOX)
 
     assert Membership.objects.get(user__username="bob").role == Role.MEMBER
 

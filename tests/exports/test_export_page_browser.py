@@ -49,7 +49,7 @@ def screenshot(page, name: str) -> None:
 @pytest.mark.parametrize("generation", ["1.8"])
 def test_export_pdf_shows_progress_then_downloads(sandbox, generation, live_portal, page):  # noqa: F811
     portal = live_portal
-    demo_seed(sandbox_url=sandbox.base_url, tmi_version=generation)
+    demo_seed(tmi_url=sandbox.base_url, tmi_version=generation)
     heartbeat_record(name=Heartbeat.WORKER)  # a worker was seen: the queued job waits to start, not for a worker
     sign_in_with_test_idp(page, portal_url=portal, slug="acme", hint="alice")
     page.goto(f"{portal}/o/acme/threat-models/{sid('tm', PAYMENTS)}/")

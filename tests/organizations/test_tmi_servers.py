@@ -77,12 +77,14 @@ def test_a_meaningless_entry_is_a_configuration_error(settings):
         tmi_address_guard()
 
 
-def test_the_demo_lists_its_sandbox_and_keeps_the_operators_list():
-    assert demo_tmi_servers({}, host="127.0.0.1", sandbox_port=8080) == "public,127.0.0.1:8080"
+def test_the_demo_lists_its_tmi_server_and_keeps_the_operators_list():
+    assert demo_tmi_servers({}, tmi_url="http://127.0.0.1:8080") == "public,127.0.0.1:8080"
     assert (
-        demo_tmi_servers({"PORTAL_TMI_ALLOWED_SERVERS": "tmi.corp"}, host="localhost", sandbox_port=9000)
+        demo_tmi_servers({"PORTAL_TMI_ALLOWED_SERVERS": "tmi.corp"}, tmi_url="http://localhost:9000")
         == "tmi.corp,localhost:9000"
     )
+    assert demo_tmi_servers({}, tmi_url="https://tmi.corp") == "public,tmi.corp:443"
+    assert demo_tmi_servers({}, tmi_url="http://[::1]:8180") == "public,[::1]:8180"
 
 
 # -- Django admin (platform superusers) -------------------------------------------------------------------
