@@ -46,16 +46,9 @@ async def test_post_creates_then_returns_the_session(world):
         fetched = await http.get(world.collaborate_path, headers=world.headers("bob"))
     assert (created.status_code, again.status_code, fetched.status_code) == (201, 200, 200)
     session = created.json()
-    views = [created.json(), again.json(), fetched.json()]
-    if world.legacy:
-        assert [v["participants"] for v in views] == [[], [], []]  # POST does not join
-    else:  # nobody has joined; 1.8 lists only the caller, under their email
-        callers = [
-            listed_again_by_email(world, n, r) for n, r in (("carol", "reader"), ("alice", "writer"), ("bob", "writer"))
-        ]
-        assert [[(p["user"], p["permissions"]) for p in v["participants"]] for v in views] == [[c] for c in callers]
-    assert all({**v, "participants": []} == {**session, "participants": []} for v in views)
+    assert again.json() == fetched.json() == session
     assert session["host"] == session["presenter"] == expected_host(world, "carol")  # a reader may host
+    assert session["participants"] == []  # POST does not join (seen on the real 1.8.22 too)
     assert {k: session[k] for k in ("threat_model_id", "threat_model_name", "diagram_id", "diagram_name")} == {
         "threat_model_id": world.tm_id,
         "threat_model_name": "Collaboration TM",
@@ -78,10 +71,10 @@ async def test_participants_show_acl_permissions(world):
     carol = await join(world, "carol")
     async with world.http() as http:
         session = (await http.get(world.collaborate_path, headers=world.headers("alice"))).json()
-    expected = [(world.users["alice"].principal(), "writer"), (world.users["carol"].principal(), "reader")]
-    if not world.legacy:
-        expected.append(listed_again_by_email(world, "alice", "writer"))
-    assert [(p["user"], p["permissions"]) for p in session["participants"]] == expected
+    assert [(p["user"], p["permissions"]) for p in session["participants"]] == [
+        (world.users["alice"].principal(), "writer"),
+        (world.users["carol"].principal(), "reader"),
+    ]
     assert all(p["last_activity"] for p in session["participants"])
     await carol.close()
     await alice.close()
@@ -89,7 +82,9 @@ async def test_participants_show_acl_permissions(world):
 
 async def test_participant_roles_are_worked_out_with_the_callers_groups(sandbox_factory):
     """1.8 checks each participant against the ACL with the groups of whoever asks: asked by a member of
-    a group that may write, a reader is listed as a writer. The portal must not trust these roles."""
+    a group that may write, a reader is listed as a writer, and the caller appears twice (issue 14: seen on
+    the real 1.8.22 with an auto-promoted first user, a security reviewer). The portal must not trust
+    these roles."""
     world = make_world(sandbox_factory, "1.8")
     world.users["alice"].groups = ["architects"]
     world.tokens["alice"] = world.state.issue_tokens(world.users["alice"])["access_token"]  # with the group
@@ -100,12 +95,15 @@ async def test_participant_roles_are_worked_out_with_the_callers_groups(sandbox_
     async with world.http() as http:
         by_alice = (await http.get(world.collaborate_path, headers=world.headers("alice"))).json()
         by_carol = (await http.get(world.collaborate_path, headers=world.headers("carol"))).json()
-    carol_user = world.users["carol"].principal()
-    assert [(p["user"], p["permissions"]) for p in by_alice["participants"]][1] == (carol_user, "writer")
+    alice_user, carol_user = world.users["alice"].principal(), world.users["carol"].principal()
+    assert [(p["user"], p["permissions"]) for p in by_alice["participants"]] == [
+        (alice_user, "writer"),
+        (carol_user, "writer"),  # through alice's group
+        listed_again_by_email(world, "alice", "writer"),  # the caller again, through the group
+    ]
     assert [(p["user"], p["permissions"]) for p in by_carol["participants"]] == [
-        (world.users["alice"].principal(), "writer"),
+        (alice_user, "writer"),
         (carol_user, "reader"),
-        listed_again_by_email(world, "carol", "reader"),
     ]
     await carol.close()
     await alice.close()

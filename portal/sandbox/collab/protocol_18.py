@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,9 +62,12 @@ class Protocol18(Protocol):
 
     def _participants_seen_by(self, session: Session, caller: SandboxUser) -> list[dict[str, Any]]:
         """What 1.8's collaborate handlers list: every socket (a user with two appears twice), each
-        one's role worked out from their own ACL entries but with the *caller's* groups, then the caller
-        once more under their email unless their provider_id is that email (the handler passes the email
-        where the socket list is keyed by provider_id). So the roles depend on who asks."""
+        one's role worked out from their own ACL entries but with the *caller's* groups. Then the handler
+        adds the caller under their email (it passes the email where the socket list is keyed by
+        provider_id), as a user whose provider_id is that email: no user entry or owner matches it, so
+        it is listed only when one of the caller's groups gives it a role. So to a member of a group that
+        may write (the security reviewers own every model), a reader is a writer and the caller appears
+        twice; seen on the real 1.8.22 with no groups: neither happens."""
         tm = self.state.get_threat_model(session.threat_model_id) or {}
         listed, seen = [], set()
         for conn in session.connections:
@@ -71,10 +75,11 @@ class Protocol18(Protocol):
             role = self.state.role_of(conn.user, tm, groups=caller.groups)
             if role is not None:
                 listed.append(self._participant(conn.user.principal(), role, conn.last_activity))
-        role = self.state.role_of(caller, tm)
+        as_email = replace(caller, provider_id=caller.email, internal_uuid="")
+        role = self.state.role_of(as_email, tm, groups=caller.groups)
         if caller.email not in seen and role is not None:
-            as_email = {**caller.principal(), "provider_id": caller.email, "display_name": caller.email}
-            listed.append(self._participant(as_email, role, self.state.timestamp()))
+            user = {**caller.principal(), "provider_id": caller.email, "display_name": caller.email}
+            listed.append(self._participant(user, role, self.state.timestamp()))
         return listed
 
     @staticmethod
