@@ -13,12 +13,22 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from portal.accounts.tmi_failures import Context, failure_words
-from portal.accounts.vault import tmi_client_options
+from portal.accounts.vault import (
+    SignInRequired,
+    tmi_client_options,
+    tmi_connection_get,
+    tmi_tokens_get,
+    tmi_tokens_refresh,
+)
+from portal.conformance.results import Check
+from portal.conformance.suite import conformance_run
 from portal.organizations.allowances import allowance_take
 from portal.organizations.tmi_servers import NOT_ALLOWED_MESSAGE
-from portal.tmi import APIConnectionError, APITimeoutError, Failure, TMIClient, TMIError, failure_of
+from portal.tmi import APIConnectionError, APITimeoutError, Failure, TMIClient, TMIError, TokenAuth, failure_of
 
 CHECK_TIMEOUT_SECONDS = 5.0
+# The read-only conformance checks make about 30 calls; a server that needs more is stopped there.
+CONFORMANCE_MAX_REQUESTS = 80
 HEALTH_TIMEOUT_SECONDS = 3.0
 
 
@@ -35,6 +45,10 @@ class ConnectionReport:
     problem: str = ""  # not_allowed | rate_limited | dns | refused | timeout | not_tmi | error | ""
     # (works, one sentence) for the organisation's stored client credentials; None when not checked.
     credentials: tuple[bool, str] | None = None
+    # The read-only conformance checks (portal/conformance) run with the admin's own TMI token: a table of
+    # (check, outcome, detail), and a sentence about them (why they did not run, or how many passed).
+    checks: list[Check] = field(default_factory=list)
+    checks_summary: str = ""
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -166,3 +180,41 @@ def tmi_client_credentials_check(
     except TMIError as error:  # refused credentials, a generation without them, a refused address, ...
         return False, failure_words(error, Context.CREDENTIALS_CHECK)
     return True, _("The stored client credentials work: TMI issued a token for them.")
+
+
+def tmi_conformance_check(*, organization, user, generation: str) -> tuple[list[Check], str]:
+    """The read-only conformance checks (portal/conformance/suite.py) at the organisation's saved server, as
+    `user` with their own TMI token (refreshed through the vault if it runs out): (checks, one sentence).
+    Nothing is created, refreshed or signed out; GET / is not asked again (`generation` is what the connection
+    check just learnt)."""
+    try:
+        connection = tmi_connection_get(organization=organization, user=user)
+        pair = tmi_tokens_get(organization=organization, user=user)
+    except SignInRequired:
+        return [], _("Sign in to the portal through this TMI server to run the checks of what the portal relies on.")
+    auth = TokenAuth(
+        pair,
+        refresh=lambda stale: tmi_tokens_refresh(connection_id=connection.pk, stale=stale),
+    )
+    base_url = organization.tmi_base_url
+    options = tmi_client_options(organization, timeout=CHECK_TIMEOUT_SECONDS, max_retries=0)
+    options.pop("generation_hint", None)
+    options.pop("on_discovery", None)
+
+    def connect(**client_options) -> TMIClient:
+        return TMIClient(base_url, **{**options, **client_options})
+
+    report = conformance_run(
+        base_url=base_url,
+        connect=connect,
+        auth=auth,
+        read_only=True,
+        generation=generation,
+        max_concurrency=organization.tmi_max_concurrency,
+        max_requests=CONFORMANCE_MAX_REQUESTS,
+    )
+    summary = _("%(passed)s of %(counted)s checks of what the portal relies on passed (read only, as you).") % {
+        "passed": report.passed,
+        "counted": report.counted,
+    }
+    return report.checks, summary

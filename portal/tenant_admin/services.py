@@ -388,6 +388,7 @@ def organization_tmi_test(*, organization: Organization, actor, base_url: str = 
     from portal.tenant_admin.connection import (
         rate_limited_report,
         tmi_client_credentials_check,
+        tmi_conformance_check,
         tmi_server_check,
         tmi_test_allowance_take,
     )
@@ -397,18 +398,18 @@ def organization_tmi_test(*, organization: Organization, actor, base_url: str = 
     if not tmi_test_allowance_take(organization_id=organization.pk, user_id=actor.pk):
         return rate_limited_report(base_url)
     report = tmi_server_check(base_url=base_url)
-    # The stored credentials belong to the saved server: try them only there.
-    if (
-        report.reachable
-        and organization.tmi_client_id
-        and base_url.rstrip("/") == organization.tmi_base_url.rstrip("/")
-    ):
+    # The stored credentials and the admin's own TMI token belong to the saved server: try them only there.
+    saved_server = base_url.rstrip("/") == organization.tmi_base_url.rstrip("/")
+    if report.reachable and organization.tmi_client_id and saved_server:
         report = dataclasses.replace(
             report,
             credentials=tmi_client_credentials_check(
                 base_url=base_url, client_id=organization.tmi_client_id, client_secret=organization.tmi_client_secret
             ),
         )
+    if report.reachable and saved_server:
+        checks, summary = tmi_conformance_check(organization=organization, user=actor, generation=report.generation)
+        report = dataclasses.replace(report, checks=checks, checks_summary=summary)
     audit_record(
         organization=organization,
         action="organization.tmi_tested",
@@ -422,6 +423,7 @@ def organization_tmi_test(*, organization: Organization, actor, base_url: str = 
             "version": report.version,
             "elapsed_ms": report.elapsed_ms,
             "credentials_work": report.credentials[0] if report.credentials else None,
+            "checks_failed": [check.name for check in report.checks if check.outcome == "fail"],
         },
     )
     return report
