@@ -15,10 +15,12 @@ accounts is the lowest layer that pages, exports, live and tenant_admin all impo
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from portal.accounts.vault import SignInRequired
 from portal.organizations.tmi_servers import NOT_ALLOWED_MESSAGE
@@ -181,10 +183,27 @@ CAUSES: dict[Context, tuple[tuple[type[BaseException], Promise], ...]] = {
 }
 
 
+def signin_rate_limited_words(error: RateLimited) -> str:
+    """TMI refusing a sign-in step for its rate limits (0.217: 100 auth calls a minute per address, 10 sign-ins
+    an hour per login hint; 1.8: 100 a minute per address): not "not answering", and how long to wait, in
+    whole minutes rounded up from its Retry-After."""
+    seconds = error.retry_after
+    if seconds is None:
+        return str(_("TMI is limiting sign-ins right now. Please try again in a few minutes."))
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "TMI is limiting sign-ins right now. Please try again in %(minutes)d minute.",
+        "TMI is limiting sign-ins right now. Please try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
 def failure_words(error: BaseException | Failure, context: Context, **values: object) -> str:
     """The sentence for `error` (or a bare kind) in `context`, translated into the active language.
     Placeholders: %(status)s (the HTTP status, "unknown" without one) and %(reason)s (the error's class name,
     or the kind's name), plus `values`."""
+    if context is Context.SIGN_IN and isinstance(error, RateLimited):  # a cause whose words count minutes
+        return signin_rate_limited_words(error)
     if isinstance(error, Failure):
         kind, words = error, None
     else:

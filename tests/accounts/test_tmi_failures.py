@@ -81,7 +81,7 @@ def test_the_status_is_said_where_the_words_ask_for_it():
     [
         (APIConnectionError("refused"), "is not answering right now"),
         (status(ServiceUnavailable), "is not answering right now"),
-        (status(RateLimited), "is not answering right now"),
+        (status(RateLimited), "TMI is limiting sign-ins right now. Please try again in a few minutes."),
         (status(BadRequest), "already used or has expired"),
         (status(Conflict), "refused the sign-in"),
         (MalformedResponse("not JSON"), "could not understand"),
@@ -91,3 +91,17 @@ def test_the_status_is_said_where_the_words_ask_for_it():
 )
 def test_signing_in_says_each_kind_in_words(error, words):
     assert words in str(signin_error_message(error))
+
+
+def test_a_rate_limited_sign_in_says_how_many_minutes_to_wait():
+    """TMI's Retry-After, rounded up to whole minutes (0.217's per-login-hint limit waits up to an hour)."""
+
+    def limited(retry_after: str) -> RateLimited:
+        return RateLimited(status_code=429, error="rate_limit_exceeded", headers={"Retry-After": retry_after})
+
+    assert failure_words(limited("59"), Context.SIGN_IN) == (
+        "TMI is limiting sign-ins right now. Please try again in 1 minute."
+    )
+    assert failure_words(limited("3000"), Context.SIGN_IN).endswith("try again in 50 minutes.")
+    assert failure_words(limited("61"), Context.SIGN_IN).endswith("try again in 2 minutes.")
+    assert "asked the portal to wait" in failure_words(limited("59"), Context.PAGE)  # pages keep their words
