@@ -166,7 +166,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
     ),
     Deviation(
         "trailing-slash-redirect",
-        "12.11",
+        "12",
         "1.8 answers GET /threat_models/ with 301 to /threat_models; the document has no such path, and its "
         "path matcher takes the slash for GET /threat_models/{threat_model_id} with an empty id",
         ViolationPattern(
@@ -249,9 +249,9 @@ DEVIATIONS: tuple[Deviation, ...] = (
     ),
     Deviation(
         "legacy-child-metadata-null",
-        "12b",
+        "9.3",
         "the real 0.217.8 answers a document, asset, note or repository with metadata: null when it has none "
-        "(seen 2026-12-04, not yet in PROTOCOL.md); its spec says an array",
+        "(seen 2026-12-04; PROTOCOL.md 9.3 does not say it yet); its spec says an array",
         ViolationPattern(
             "response",
             "type",
@@ -263,8 +263,8 @@ DEVIATIONS: tuple[Deviation, ...] = (
     ),
     Deviation(
         "legacy-note-list-content",
-        "12b",
-        "the real 0.217.8 lists notes with their content (seen 2026-12-04, not yet in PROTOCOL.md); its "
+        "9.3",
+        "the real 0.217.8 lists notes with their content (seen 2026-12-04; PROTOCOL.md 9.3 does not say it yet); its "
         "NoteListItem leaves content out",
         ViolationPattern(
             "response",
