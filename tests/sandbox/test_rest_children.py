@@ -59,8 +59,11 @@ def test_create_get_put_patch_delete(sandbox, collection):
     if collection == "diagrams":
         body["cells"] = []
     put = bob.put(path, body)
-    assert put.status_code == 200, put.text[:300]
-    assert put.json()["name"] == "Renamed" and put.json()["created_at"] == obj["created_at"]
+    if collection == "diagrams" and bob.legacy:  # 0.217.8 takes no PUT with cells (PROTOCOL.md 12b.6)
+        assert error(put, 400, "invalid_input") == "cells is unsupported"
+    else:
+        assert put.status_code == 200, put.text[:300]
+        assert put.json()["name"] == "Renamed" and put.json()["created_at"] == obj["created_at"]
     patched = bob.patch(path, [{"op": "replace", "path": "/name", "value": "Patched"}])
     assert patched.status_code == 200, patched.text[:300]
     assert patched.json()["name"] == "Patched" and patched.json()["modified_at"] >= obj["modified_at"]
@@ -174,7 +177,7 @@ def test_soft_delete_and_restore_at_18(sandbox):
         return
     assert threat["deleted_at"]
     error(bob.get(f"{BASE}/threats", params={"include_deleted": "true"}), 403, "forbidden")
-    assert threat["id"] not in [t["id"] for t in bob.get(f"/threat_models/{tm_id()}").json()["threats"]]
+    assert threat["id"] not in [t["id"] for t in items(bob.get(f"{BASE}/threats"), "threats", False)]
     restored = bob.post(path + "/restore")
     assert restored.status_code == 200 and "deleted_at" not in restored.json()
     assert bob.get(path).status_code == 200
@@ -210,7 +213,8 @@ def test_bulk_patch_and_delete_threats(sandbox):
     assert patched.json()[0]["status"] == "Closed"
     deleted = bob.delete(f"{BASE}/threats/bulk", params={"threat_ids": f"{first},{second}"})
     assert deleted.status_code == 200 and deleted.json() == {"deleted_count": 2, "deleted_ids": [first, second]}
-    assert {first, second}.isdisjoint(t["id"] for t in bob.get(f"/threat_models/{tm_id()}").json()["threats"])
+    listed = items(bob.get(f"{BASE}/threats", params={"limit": 100}), "threats", bob.legacy)
+    assert {first, second}.isdisjoint(t["id"] for t in listed)
     error(bob.delete(f"{BASE}/threats/bulk"), 400, "invalid_input")  # threat_ids is required
 
 
@@ -321,3 +325,59 @@ def test_modified_after_on_threats_at_18(sandbox_factory):
     assert {t["id"] for t in found} == {created["id"], updated["id"]}
     for bad in ("2026-12-01", "yesterday", "2026-12-01 10:00:00"):
         error(bob.get(f"{BASE}/threats", params={"modified_after": bad}), 400, "invalid_input")
+
+
+def test_a_deleted_threat_stays_embedded_in_its_model_at_18_only(sandbox):
+    """Seen on the real 1.8.22 (PROTOCOL.md 12.17): after DELETE gave 204, GET /threat_models/{id} still embeds
+    the threat (without `deleted_at`), while the threats list, the threat itself and `threat_count` leave it
+    out. 0.217 deletes for good: it is gone everywhere."""
+    bob = Api(sandbox, "bob")
+    threat = first_child(sandbox, "threats")
+    before = items(bob.get(f"{BASE}/threats", params={"limit": 100}), "threats", bob.legacy)
+
+    def counted() -> int:
+        listed = items(bob.get("/threat_models", params={"limit": 100}), "threat_models", bob.legacy)
+        return next(m["threat_count"] for m in listed if m["id"] == tm_id())
+
+    count_before = counted()
+    assert bob.delete(f"{BASE}/threats/{threat['id']}").status_code == 204
+    embedded = {t["id"]: t for t in bob.get(BASE).json()["threats"]}
+    if bob.legacy:
+        assert threat["id"] not in embedded
+    else:
+        assert threat["id"] in embedded and "deleted_at" not in embedded[threat["id"]]
+        assert embedded[threat["id"]]["name"] == threat["name"]
+    after = bob.get(f"{BASE}/threats", params={"limit": 100})
+    assert [t["id"] for t in items(after, "threats", bob.legacy)] == [
+        t["id"] for t in before if t["id"] != threat["id"]
+    ]
+    if not bob.legacy:
+        assert after.json()["total"] == len(before) - 1
+    error(bob.get(f"{BASE}/threats/{threat['id']}"), 404, "not_found")
+    assert counted() == count_before - 1
+
+
+def test_post_and_put_lower_case_severity_and_status_a_patch_keeps_them(sandbox):
+    """Seen on the real 1.8.22 (PROTOCOL.md 12.18, 2.4): POST and PUT store `severity` and `status` lower-cased,
+    a JSON Patch stores the value as sent. 0.217 has no normaliser: every write stores what was sent (9.3)."""
+    bob = Api(sandbox, "bob")
+    created = bob.post(f"{BASE}/threats", threat_body(bob.legacy, severity="High", status="Mitigated"))
+    assert created.status_code == 201, created.text[:300]
+    path = f"{BASE}/threats/{created.json()['id']}"
+    put = bob.put(path, threat_body(bob.legacy, severity="Critical", status="In Progress"))
+    assert put.status_code == 200, put.text[:300]
+    patched = bob.patch(
+        path,
+        [
+            {"op": "replace", "path": "/severity", "value": "Medium"},
+            {"op": "replace", "path": "/status", "value": "Open"},
+        ],
+    )
+    assert patched.status_code == 200, patched.text[:300]
+    written = [(r.json()["severity"], r.json()["status"]) for r in (created, put, patched)]
+    if bob.legacy:
+        assert written == [("High", "Mitigated"), ("Critical", "In Progress"), ("Medium", "Open")]
+    else:
+        assert written == [("high", "mitigated"), ("critical", "in_progress"), ("Medium", "Open")]
+    stored = bob.get(path).json()
+    assert (stored["severity"], stored["status"]) == ("Medium", "Open")

@@ -34,6 +34,16 @@ def test_create_is_strict(sandbox):
     error(bob.post(BASE, {"name": "Context", "type": "BPMN"}), 400, "invalid_input")
 
 
+def _write_cells(api: Api, path: str, name: str, cells: list) -> object:
+    """Cells in by PUT at 1.8; by JSON Patch at 0.217, which refuses a PUT with cells (PROTOCOL.md 12b.6)."""
+    if api.legacy:
+        return api.patch(
+            path,
+            [{"op": "replace", "path": "/name", "value": name}, {"op": "replace", "path": "/cells", "value": cells}],
+        )
+    return api.put(path, {"name": name, "type": "DFD-1.0.0", "cells": cells})
+
+
 def test_put_requires_cells_and_nests_flat_geometry(sandbox):
     bob = Api(sandbox, "bob")
     diagram = bob.post(BASE, {"name": "Context", "type": "DFD-1.0.0"}).json()
@@ -44,14 +54,14 @@ def test_put_requires_cells_and_nests_flat_geometry(sandbox):
         _node("db", position={"x": 400, "y": 80}, size={"width": 120, "height": 60}),
         _edge(bob.legacy, "web", "db"),
     ]
-    put = bob.put(path, {"name": "Context", "type": "DFD-1.0.0", "cells": cells})
+    put = _write_cells(bob, path, "Context", cells)
     assert put.status_code == 200, put.text[:300]
     web = put.json()["cells"][0]
     assert web["position"] == {"x": 100, "y": 80} and web["size"] == {"width": 120, "height": 60}
     assert "x" not in web and web["zIndex"] == 4  # other keys are kept verbatim
     assert put.json()["update_vector"] == 1
-    same = bob.put(path, {"name": "Renamed", "type": "DFD-1.0.0", "cells": put.json()["cells"]})
-    assert same.json()["update_vector"] == 1  # cells unchanged: no bump
+    same = _write_cells(bob, path, "Renamed", put.json()["cells"])
+    assert same.json()["name"] == "Renamed" and same.json()["update_vector"] == 1  # cells unchanged: no bump
     patched = bob.patch(path, [{"op": "remove", "path": "/cells/2"}])
     assert patched.status_code == 200 and patched.json()["update_vector"] == 2
     bad_edge = [_edge(not bob.legacy, "web", "db")]  # the other generation's edge shape
@@ -61,15 +71,35 @@ def test_put_requires_cells_and_nests_flat_geometry(sandbox):
 def test_image_vector_defaults_to_the_diagram_vector(sandbox):
     bob = Api(sandbox, "bob")
     diagram = first_child(sandbox, "diagrams")
-    body = {
-        "name": diagram["name"],
-        "type": "DFD-1.0.0",
-        "cells": diagram["cells"],
-        "image": {"svg": "PHN2Zz48L3N2Zz4="},
-    }
-    response = bob.put(f"{BASE}/{diagram['id']}", body)
+    path = f"{BASE}/{diagram['id']}"
+    image = {"svg": "PHN2Zz48L3N2Zz4="}
+    if bob.legacy:
+        response = bob.patch(path, [{"op": "add", "path": "/image", "value": image}])
+    else:
+        response = bob.put(
+            path, {"name": diagram["name"], "type": "DFD-1.0.0", "cells": diagram["cells"], "image": image}
+        )
     assert response.status_code == 200, response.text[:300]
     assert response.json()["image"] == {"svg": "PHN2Zz48L3N2Zz4=", "update_vector": diagram["update_vector"]}
+
+
+def test_a_put_with_cells_is_refused_at_0217(sandbox):
+    """Seen on the real 0.217.8 (PROTOCOL.md 12b.6): a diagram PUT that carries cells is 400 "cells is
+    unsupported", and nothing changes; cells go in by JSON Patch. 1.8 takes the same PUT."""
+    bob = Api(sandbox, "bob")
+    diagram = first_child(sandbox, "diagrams")
+    path = f"{BASE}/{diagram['id']}"
+    before = bob.get(path).json()
+    cells = [_node("web", position={"x": 10, "y": 20}, size={"width": 120, "height": 60})]
+    put = bob.put(path, {"name": "Renamed by PUT", "type": "DFD-1.0.0", "cells": cells})
+    if not bob.legacy:
+        assert put.status_code == 200 and put.json()["cells"] == cells
+        return
+    assert error(put, 400, "invalid_input") == "cells is unsupported"
+    assert bob.get(path).json() == before
+    error(bob.put(path, {"name": "Renamed by PUT", "type": "DFD-1.0.0"}), 400, "invalid_input")  # its spec needs cells
+    patched = bob.patch(path, [{"op": "replace", "path": "/cells", "value": cells}])
+    assert patched.status_code == 200 and patched.json()["cells"] == cells
 
 
 def test_no_rest_writes_during_a_collaboration_session(sandbox):

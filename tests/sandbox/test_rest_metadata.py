@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.rest_world import Api, error, first_child, tm_id
+from tests.sandbox import helpers
+from tests.sandbox.rest_world import Api, error, first_child, items, tm_id
 
 BASE = f"/threat_models/{tm_id()}"
 
@@ -70,3 +71,32 @@ def test_metadata_roles(sandbox):
     error(dave.get(path), 403, "forbidden")
     foreign = first_child(sandbox, "threats", "Mobile Banking App")
     error(Api(sandbox, "alice").get(f"{BASE}/threats/{foreign['id']}/metadata"), 404, "not_found")
+
+
+@pytest.mark.parametrize("collection", ["threats", "diagrams", "documents", "assets", "notes", "repositories"])
+def test_child_metadata_writes_leave_the_parent_modified_at_alone_at_18(sandbox_factory, collection):
+    """A child's metadata is a write of the child, and 1.8's child writes leave the threat model's
+    modified_at alone (PROTOCOL.md 12.9): a sync cannot see them on the model either."""
+    server = sandbox_factory("1.8")
+    bob = Api(server, "bob")
+    path = _owner_path(server, collection) + "/metadata"
+
+    def parent_changed() -> tuple[str, str]:
+        listed = items(bob.get("/threat_models", params={"limit": 100}), "threat_models", False)
+        return bob.get(BASE).json()["modified_at"], next(m["modified_at"] for m in listed if m["id"] == tm_id())
+
+    before = parent_changed()
+    helpers.advance_clock(server.base_url, 5)
+    writes = [
+        bob.post(path, {"key": "owner-team", "value": "payments"}),
+        bob.put(f"{path}/owner-team", {"value": "cards"}),
+        bob.delete(f"{path}/owner-team"),
+        bob.post(f"{path}/bulk", [{"key": "a", "value": "1"}]),
+        bob.put(f"{path}/bulk", [{"key": "b", "value": "2"}]),
+        bob.http.patch(f"{path}/bulk", json=[{"key": "c", "value": "3"}]),
+    ]
+    assert [w.status_code for w in writes] == [201, 200, 204, 201, 200, 200], [w.text[:200] for w in writes]
+    assert parent_changed() == before
+    # the model's own metadata is a write of the model
+    assert bob.post(f"{BASE}/metadata", {"key": "owner-team", "value": "payments"}).status_code == 201
+    assert parent_changed()[0] > before[0]

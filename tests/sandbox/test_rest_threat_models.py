@@ -227,7 +227,13 @@ def test_get_returns_the_full_model(sandbox):
     body = response.json()
     assert "version" not in body
     stored = sandbox.state.threat_models[tm_id()]
-    for key in ("threats", "diagrams", "documents", "assets", "notes", "repositories"):
+    # 0.217 embeds every child collection; the real 1.8.22 only threats and diagrams (PROTOCOL.md 12.10).
+    embedded = ("threats", "diagrams", "documents", "assets", "notes", "repositories")
+    if not carol.legacy:
+        embedded = ("threats", "diagrams")
+        assert {"documents", "assets", "notes", "repositories"}.isdisjoint(body)
+        assert all(stored[key] for key in ("documents", "assets", "notes", "repositories"))  # they exist
+    for key in embedded:
         assert [c["id"] for c in body[key]] == [c["id"] for c in stored[key]]
     assert body["diagrams"][0]["cells"]
     users = [e for e in body["authorization"] if e["principal_type"] == "user"]
@@ -426,3 +432,49 @@ def test_modified_after_on_the_model_list_at_18(sandbox_factory):
     assert [tm["id"] for tm in found] == [tm_id()]
     for bad in ("2026-12-01", "garbage"):
         error(alice.get("/threat_models", params={"modified_after": bad}), 400, "invalid_input")
+
+
+def _nulls(value, where: str = "") -> list[str]:
+    """Where `value` holds a null, outside diagram cells (stored verbatim, PROTOCOL.md 5.4)."""
+    if isinstance(value, dict):
+        return [
+            found
+            for key, item in value.items()
+            if key != "cells"
+            for found in ([f"{where}/{key}"] if item is None else _nulls(item, f"{where}/{key}"))
+        ]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in _nulls(item, f"{where}/{i}")]
+    return []
+
+
+def test_no_answer_carries_a_null_at_18(sandbox_factory):
+    """Seen on the real 1.8.22 (PROTOCOL.md 12.10): an unset optional field is left out, never `null`."""
+    server = sandbox_factory("1.8")
+    alice = Api(server, "alice")
+    path = f"/threat_models/{tm_id()}"
+    unset = {"description": None, "mitigation": None, "diagram_id": None, "cell_id": None, "asset_id": None}
+    threat = alice.post(f"{path}/threats", {"name": "Unset fields", "threat_type": ["Spoofing"], **unset})
+    assert threat.status_code == 201, threat.text
+    threat_path = f"{path}/threats/{threat.json()['id']}"
+    answers = {
+        "created threat": threat,
+        "put threat": alice.put(threat_path, {"name": "Unset fields", "threat_type": ["Spoofing"], **unset}),
+        "patched threat": alice.patch(threat_path, [{"op": "add", "path": "/asset_id", "value": None}]),
+        "cleared reviewer": alice.patch(path, [{"op": "add", "path": "/security_reviewer", "value": None}]),
+        "put model": alice.put(
+            path, {"name": "Payments", "description": None, "issue_uri": None, "threat_model_framework": "STRIDE"}
+        ),
+    }
+    assert all(a.status_code in (200, 201) for a in answers.values()), {k: a.text for k, a in answers.items()}
+    stored = server.state.threat_models[tm_id()]
+    assert any(v is None for t in stored["threats"] for v in t.values())  # the sandbox did keep some nulls
+    answers["model"] = alice.get(path)
+    answers["model list"] = alice.get("/threat_models", params={"limit": 100})
+    answers["threat"] = alice.get(threat_path)
+    for collection in ("threats", "diagrams", "documents", "assets", "notes", "repositories"):
+        answers[collection] = alice.get(f"{path}/{collection}", params={"limit": 100})
+    answers["diagram"] = alice.get(f"{path}/diagrams/{stored['diagrams'][0]['id']}")
+    nulls = {what: _nulls(answer.json()) for what, answer in answers.items()}
+    assert nulls == {what: [] for what in answers}
+    assert "description" not in answers["model"].json() and "security_reviewer" not in answers["model"].json()

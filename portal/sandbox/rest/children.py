@@ -189,6 +189,8 @@ def create_child(call: Call, kind: Kind) -> Response:
 
 def put_child(call: Call, kind: Kind) -> Response:
     obj = find(call, kind)
+    if kind.collection == "diagrams":
+        diagrams.refuse_cells_on_put(call.state, obj["id"], call.body)
     return call.json(copy.deepcopy(store(call, kind, obj, replacement(call.state, kind, obj, call.body))))
 
 

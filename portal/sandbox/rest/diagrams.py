@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from portal.sandbox.rest.pipeline import conflict
+from portal.sandbox.rest.pipeline import conflict, invalid_input
 from portal.sandbox.state import SandboxState
 
 DIAGRAM_TYPE = "DFD-1.0.0"
@@ -33,6 +33,19 @@ def refuse_during_session(state: SandboxState, diagram_id: str, action: str) -> 
             f"Cannot {action} diagram while collaboration session is active. "
             "Please end the collaboration session first."
         )
+
+
+CELLS_ON_PUT_0217 = "cells is unsupported"
+
+
+def refuse_cells_on_put(state: SandboxState, diagram_id: str, body: dict[str, Any]) -> None:
+    """The real 0.217.8 answers a diagram PUT that carries `cells` with 400 "cells is unsupported"; cells
+    change by JSON Patch there (PROTOCOL.md 12b.6). Its spec requires `cells` on PUT, so no PUT passes.
+    A live session's 409 is checked first, as on every other diagram write."""
+    if not state.config.is_legacy or "cells" not in body:
+        return
+    refuse_during_session(state, diagram_id, "modify")
+    raise invalid_input(CELLS_ON_PUT_0217)
 
 
 FLAT_GEOMETRY = ("x", "y", "width", "height")

@@ -25,8 +25,11 @@ def _entries(owner: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _changed(call: Call, owner: dict[str, Any]) -> None:
+    """A metadata write changes its owner's modified_at. A child's metadata is a write of the child alone at
+    1.8, as every other child write is (PROTOCOL.md 12.9); 0.217 touches the threat model too, as its
+    child writes do."""
     call.state.touch(owner)
-    if owner is not call.tm:
+    if owner is not call.tm and call.legacy:
         call.tm["modified_at"] = owner["modified_at"]
 
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from portal.sandbox import auth
 from portal.sandbox.bodies import media_type
 from portal.sandbox.errors import tmi_error
-from portal.sandbox.rest import normalise
+from portal.sandbox.rest import normalise, shapes
 from portal.sandbox.rest import spec as spec_module
 from portal.sandbox.state import ROLE_RANK, SandboxState, SandboxUser
 
@@ -95,6 +95,8 @@ class Call:
         return self.state.config.is_legacy
 
     def json(self, content: Any, status: int = 200) -> JSONResponse:
+        if not self.legacy:
+            content = shapes.without_nulls(content)  # 1.8 sends no nulls (PROTOCOL.md 12.10)
         return JSONResponse(content, status_code=status, headers=self.headers or None)
 
     def no_content(self) -> Response:

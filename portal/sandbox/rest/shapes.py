@@ -12,6 +12,7 @@ from typing import Any
 from portal.sandbox.state import SandboxState, SandboxUser
 
 CHILD_KEYS = ("threats", "diagrams", "documents", "assets", "notes", "repositories")
+EMBEDDED_18 = ("threats", "diagrams")  # what 1.8's GET /threat_models/{id} embeds (PROTOCOL.md 12.10)
 _COUNT_KEYS = {
     "documents": "document_count",
     "repositories": "repo_count",
@@ -62,17 +63,35 @@ def framework(tm: dict[str, Any]) -> str:
     return tm.get("threat_model_framework") or DEFAULT_FRAMEWORK
 
 
-def tm_full(
-    state: SandboxState, tm: dict[str, Any], *, children: bool = True, include_deleted: bool = False
-) -> dict[str, Any]:
+def tm_full(state: SandboxState, tm: dict[str, Any], *, children: bool = True) -> dict[str, Any]:
+    """The full `ThreatModel`. 0.217 embeds every child collection; 1.8 embeds only `threats` and
+    `diagrams` (PROTOCOL.md 5.2, seen in 12.10), and its threats include soft-deleted ones (12.17)."""
     body = {k: copy.deepcopy(v) for k, v in tm.items() if k not in CHILD_KEYS}
     body["authorization"] = acl_view(state, tm.get("authorization", []))
     if not state.config.is_legacy:
         body["threat_model_framework"] = framework(tm)
     if children:
-        for key in CHILD_KEYS:
-            body[key] = copy.deepcopy(live(tm.get(key, []), include_deleted))
+        for key in CHILD_KEYS if state.config.is_legacy else EMBEDDED_18:
+            body[key] = _embedded(state, tm.get(key, []), key)
     return body
+
+
+def _embedded(state: SandboxState, items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    if state.config.is_legacy or key != "threats":
+        return copy.deepcopy(live(items))
+    # The real 1.8.22 keeps a soft-deleted threat in the model, without its `deleted_at`, while the threats
+    # list, GET .../threats/{id} and `threat_count` leave it out (PROTOCOL.md 12.17).
+    return [{k: copy.deepcopy(v) for k, v in threat.items() if k != "deleted_at"} for threat in items]
+
+
+def without_nulls(content: Any) -> Any:
+    """1.8 never sends `null`: an unset optional field is left out (PROTOCOL.md 12.10). Diagram cells are
+    the exception: the server stores them verbatim (5.4), so they go out as the client sent them."""
+    if isinstance(content, list):
+        return [without_nulls(item) for item in content]
+    if isinstance(content, dict):
+        return {k: v if k == "cells" else without_nulls(v) for k, v in content.items() if v is not None}
+    return content
 
 
 def _owner_string(principal: Any) -> str:
