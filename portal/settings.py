@@ -279,6 +279,8 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.social_uid",
     "portal.accounts.pipeline.user_identify",
     "portal.accounts.pipeline.membership_require",
+    "portal.accounts.pipeline.move_apply",  # an owner's move to another TMI server (accounts/moving.py)
+    "portal.accounts.pipeline.relink_apply",  # a member's re-link after a move
     "portal.accounts.pipeline.username_pick",  # unique in any case; never the one of an existing user
     "social_core.pipeline.user.create_user",
     "social_core.pipeline.social_auth.associate_user",

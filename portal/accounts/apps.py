@@ -9,5 +9,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from portal.accounts.log_redaction import token_redaction_install
+        from portal.accounts.moving import tmi_connections_forget
+        from portal.organizations.services import organization_tmi_switched_subscribe
 
         token_redaction_install()
+        # An organisation moved to another TMI server: its members' tokens belong to the old one.
+        organization_tmi_switched_subscribe(tmi_connections_forget)

@@ -22,12 +22,15 @@ from social_core.exceptions import AuthInputError, AuthSessionError
 
 from portal.accounts.errors import PROVIDER_UNKNOWN, SESSION_LOST, SignInError
 from portal.accounts.linking import LINK_FIELD
+from portal.accounts.moving import MOVE_FIELD, RELINK_FIELD, RETURN_FIELD, organization_at
 from portal.accounts.selectors import providers_offered
 from portal.accounts.vault import tmi_client_options
 from portal.organizations.models import Organization
 from portal.tmi import MalformedResponse, TMIClient, TokenPair, pkce
 
-SIGNIN_SESSION_KEY = "tmi_signin"  # {"organization": slug, "provider": id, "login_hint": str, LINK_FIELD: pk}
+# {"organization": slug, "provider": id, "login_hint": str, LINK_FIELD: pk, and for a move or a re-link (moving.py)
+# MOVE_FIELD: the pending move, RELINK_FIELD: the re-link token's hash, RETURN_FIELD: where a failure goes back to}
+SIGNIN_SESSION_KEY = "tmi_signin"
 
 
 def tmi_identity_key(organization: Organization, provider: str, subject: str) -> str:
@@ -68,9 +71,14 @@ class TMIOAuth2(BaseOAuth2PKCE):
             raise SignInError(SESSION_LOST)
         return organization
 
+    @staticmethod
+    def _server(organization: Organization, move: dict | None) -> Organization:
+        """Where this attempt signs in: the organisation's TMI, or for an owner's move the new one (moving.py)."""
+        return organization_at(organization, move) if isinstance(move, dict) else organization
+
     def auth_url(self) -> str:
         attempt = self._attempt()
-        organization = self._organization(attempt["organization"])
+        organization = self._server(self._organization(attempt["organization"]), attempt.get(MOVE_FIELD))
         with TMIClient(organization.tmi_base_url, **tmi_client_options(organization)) as client:
             offered = {p.id: p for p in providers_offered(organization, client.auth.providers())}
             provider = offered.get(attempt.get("provider", ""))
@@ -79,7 +87,8 @@ class TMIOAuth2(BaseOAuth2PKCE):
             state = self.get_or_create_state()
             verifier = self.create_code_verifier(state)
             key = self.transaction_key(state)
-            # A link request (linking.py) belongs to this attempt only: spent with its state.
+            # A link request (linking.py), a move or a re-link (moving.py) belongs to this attempt only: spent
+            # with its state.
             self.strategy.session_set(
                 key,
                 {
@@ -87,6 +96,9 @@ class TMIOAuth2(BaseOAuth2PKCE):
                     "organization": organization.slug,
                     "provider": provider.id,
                     LINK_FIELD: attempt.get(LINK_FIELD),
+                    MOVE_FIELD: attempt.get(MOVE_FIELD),
+                    RELINK_FIELD: attempt.get(RELINK_FIELD),
+                    RETURN_FIELD: attempt.get(RETURN_FIELD),
                 },
             )
             return client.auth.authorize_url(
@@ -120,7 +132,8 @@ class TMIOAuth2(BaseOAuth2PKCE):
         self.process_error(self.data)  # ?error=access_denied -> AuthCanceled
         state = self.validate_state()  # missing, stale, forged or another browser's -> AuthSessionError
         transaction = self._oauth2_transaction or {}
-        organization = self._organization(transaction.get("organization"))
+        # For a move, everything from here on talks to the new server, and its identity is one there.
+        organization = self._server(self._organization(transaction.get("organization")), transaction.get(MOVE_FIELD))
         provider = transaction.get("provider") or ""
         verifier = self.get_code_verifier(state)
         code = self.data.get("code")
@@ -137,6 +150,8 @@ class TMIOAuth2(BaseOAuth2PKCE):
             organization=organization,
             tokens=tokens,
             link_user=transaction.get(LINK_FIELD),
+            tmi_move=transaction.get(MOVE_FIELD),
+            relink=transaction.get(RELINK_FIELD),
         )
         return self.strategy.authenticate(*args, **kwargs)
 

@@ -62,6 +62,28 @@ LINK_TAKEN = _(
     "Sign out first to sign in with it."
 )
 
+# Moving the organisation to another TMI server, and re-linking afterwards (moving.py).
+MOVE_GONE = _(
+    "That move of the organisation to another TMI server was cancelled, finished, or started again in "
+    "another browser or by someone else. Nothing was changed."
+)
+MOVE_NOT_OWNER = _("Only an owner may move the organisation to another TMI server. Nothing was changed.")
+MOVE_MOVED_MEANWHILE = _(
+    "Someone else changed the organisation's TMI server meanwhile. Nothing was changed; look at the TMI "
+    "connection page before you try again."
+)
+RELINK_UNKNOWN = _("We do not know this link. Check that you copied the whole link, or ask an admin for a new one.")
+RELINK_USED = _("This link has already been used: it works once. Sign in as usual, or ask an admin for a new one.")
+RELINK_EXPIRED = _("This link has expired. Ask an admin of the organisation to send you a new one.")
+RELINK_STALE = _(
+    "The organisation has moved to another TMI server since this link was made. Ask an admin for a new one."
+)
+RELINK_OTHER_PERSON = _(
+    "This link is for %(email)s, but someone else is signed in to the portal in this browser. Sign out "
+    "first, then open the link again."
+)
+RELINK_PROBLEMS = {"unknown": RELINK_UNKNOWN, "used": RELINK_USED, "expired": RELINK_EXPIRED, "stale": RELINK_STALE}
+
 
 def signin_error_message(error: Exception):
     """The sentence for a failed attempt (SignInError carries its own)."""

@@ -11,7 +11,7 @@ from django.core.cache import cache
 
 from portal.accounts.hints import HintRule, hint_rule_for
 from portal.accounts.vault import tmi_client_options
-from portal.organizations.models import Invitation, Organization
+from portal.organizations.models import Invitation, MembershipRelink, Organization
 from portal.organizations.services import invitation_token_hash
 from portal.tmi import AddressNotAllowed, APIConnectionError, Provider, TMIClient, TMIError, profile_for
 
@@ -105,3 +105,12 @@ def signin_options_get(*, organization: Organization) -> SignInOptions:
 
 def invitation_by_token_get(*, token: str) -> Invitation | None:
     return Invitation.objects.select_related("organization").filter(token_hash=invitation_token_hash(token)).first()
+
+
+def relink_by_token_get(*, token: str) -> MembershipRelink | None:
+    """A re-link (moving.py) by the token in its link, with its member and organisation."""
+    return (
+        MembershipRelink.objects.select_related("membership__user", "membership__organization")
+        .filter(token_hash=invitation_token_hash(token))
+        .first()
+    )

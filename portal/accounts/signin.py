@@ -22,6 +22,7 @@ from social_django.utils import load_backend, load_strategy
 from portal.accounts.backend import SIGNIN_SESSION_KEY, TMIOAuth2
 from portal.accounts.errors import SESSION_LOST, SIGNIN_FAILURES, NotAMember, SignInError, signin_error_message
 from portal.accounts.linking import LINK_FIELD
+from portal.accounts.moving import RETURN_FIELD
 from portal.accounts.redirects import signin_url
 from portal.organizations.allowances import allowance_take
 from portal.organizations.models import Organization
@@ -56,11 +57,14 @@ def signin_start(
     login_hint: str,
     next_url: str,
     link_user_id: int | None = None,
+    extra: dict | None = None,
 ) -> HttpResponse:
     """Remember the attempt in the session and send the browser to TMI's authorize URL.
     `link_user_id`: the signed-in user who asked to link this TMI account (linking.py).
+    `extra`: an owner's move or a member's re-link (moving.py: MOVE_FIELD, RELINK_FIELD, RETURN_FIELD).
     Raises one of SIGNIN_FAILURES when TMI cannot be asked."""
     request.session[SIGNIN_SESSION_KEY] = {
+        **(extra or {}),
         "organization": organization.slug,
         "provider": provider_id,
         "login_hint": login_hint,
@@ -89,9 +93,18 @@ def _attempt_organization(request: HttpRequest) -> Organization | None:
     return Organization.objects.filter(slug=slug).first() if slug else None
 
 
+def _attempt_return_to(request: HttpRequest) -> str:
+    """Where a failed move or re-link goes back to (moving.RETURN_FIELD, a path the portal set), if any."""
+    state = request.GET.get("state")
+    transaction = request.session.get(f"{TMIOAuth2.name}_oauth2_state_{state}") if state else None
+    path = transaction.get(RETURN_FIELD) if isinstance(transaction, dict) else None
+    return path if isinstance(path, str) and path.startswith("/") and not path.startswith("//") else ""
+
+
 def signin_complete(request: HttpRequest) -> HttpResponse:
     """Run social-auth's completion for backend "tmi" (request.backend, set by @psa)."""
     organization = _attempt_organization(request)
+    return_to = _attempt_return_to(request)
     try:
         response = do_complete(
             request.backend, _login, user=None, redirect_name=REDIRECT_FIELD, request=request, current_user=request.user
@@ -111,5 +124,5 @@ def signin_complete(request: HttpRequest) -> HttpResponse:
             messages.error(request, SESSION_LOST)
             return HttpResponseRedirect("/")
         messages.error(request, signin_error_message(error))
-        return HttpResponseRedirect(signin_url(organization))
+        return HttpResponseRedirect(return_to or signin_url(organization))
     return response

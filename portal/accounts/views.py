@@ -16,17 +16,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from social_django.utils import psa
 
 from portal.accounts.deadlines import tmi_deadline
-from portal.accounts.errors import SIGNIN_FAILURES, signin_error_message
+from portal.accounts.errors import RELINK_OTHER_PERSON, RELINK_PROBLEMS, SIGNIN_FAILURES, signin_error_message
 from portal.accounts.forms import SignInForm
 from portal.accounts.linking import identity_link_refusal
+from portal.accounts.moving import RELINK_FIELD
 from portal.accounts.pipeline import INVITATION_SESSION_KEY
-from portal.accounts.redirects import safe_next_url, signin_url
-from portal.accounts.selectors import invitation_by_token_get, signin_options_get
+from portal.accounts.redirects import portfolio_url, safe_next_url, signin_url
+from portal.accounts.selectors import invitation_by_token_get, relink_by_token_get, signin_options_get
 from portal.accounts.signin import signin_complete, signin_start, signin_start_allowed
 from portal.accounts.signout import tmi_connection_end
 from portal.organizations.access import OrganizationNotFound, organization_public_get
-from portal.organizations.models import Organization
-from portal.organizations.services import invitation_is_pending
+from portal.organizations.models import Organization, Role
+from portal.organizations.services import invitation_is_pending, membership_relink_problem
 from portal.security_headers import sign_in_page_policy
 from portal.tmi import Failure, TMIError, failure_of
 
@@ -151,3 +152,63 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         request.session[INVITATION_SESSION_KEY] = found.token_hash
         return HttpResponseRedirect(signin_url(found.organization))
     return render(request, "accounts/invitation.html", {**_branding(found.organization), "invitation": found})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def relink(request: HttpRequest, token: str) -> HttpResponse:
+    """A member's way back in after their organisation moved to another TMI server (moving.py): sign in at the
+    new server, and the identity is linked to the member the link was made for. Only the token's hash rides
+    in the sign-in attempt; the pipeline checks everything again when TMI sends the browser back."""
+    found = relink_by_token_get(token=token)
+    problem = membership_relink_problem(found)
+    if problem:
+        organization = found.membership.organization if found is not None else None
+        context = {"problem": RELINK_PROBLEMS[problem], "organization": organization}
+        return render(request, "accounts/relink.html", context, status=404 if problem == "unknown" else 410)
+    membership = found.membership
+    organization, member = membership.organization, membership.user
+    context = {
+        **_branding(organization),
+        "member_email": member.email or member.get_username(),
+        "role": Role(membership.role).label.lower(),
+    }
+    if request.user.is_authenticated and request.user.pk != member.pk:
+        # Signed in as someone else: the link is not theirs to use, and nothing is asked of TMI.
+        context["other_person"] = RELINK_OTHER_PERSON % {"email": member.email}
+        return render(request, "accounts/relink.html", context, status=403)
+    try:
+        with tmi_deadline(settings.PORTAL_TMI_PAGE_DEADLINE_SECONDS):
+            options = signin_options_get(organization=organization)
+    except TMIError:
+        return render(request, "accounts/relink.html", {**context, "tmi_down": True}, status=503)
+    form = SignInForm(request.POST or None, options=options)
+    if request.method == "POST" and form.is_valid():
+        if not signin_start_allowed(request):
+            response = render(request, "accounts/signin_throttled.html", _branding(organization), status=429)
+            response["Retry-After"] = "60"
+            return response
+        try:
+            return signin_start(
+                request,
+                organization=organization,
+                provider_id=form.cleaned_data["provider"],
+                login_hint=form.cleaned_data["login_hint"],
+                next_url=portfolio_url(organization),
+                extra={RELINK_FIELD: found.token_hash},
+            )
+        except SIGNIN_FAILURES as error:
+            messages.error(request, signin_error_message(error))
+            return HttpResponseRedirect(request.path)
+    page = render(
+        request,
+        "accounts/relink.html",
+        {
+            **context,
+            "options": options,
+            "form": form,
+            "failed_provider": form.data.get("provider") if form.is_bound else None,
+        },
+        status=400 if form.is_bound else 200,
+    )
+    return sign_in_page_policy(page, image_urls=[provider.icon_url for provider in options.providers])

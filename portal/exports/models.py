@@ -102,6 +102,8 @@ class PauseReason(models.TextChoices):
     LEFT = "left", _("the person it runs as left the organisation")
     ROLE_LOST = "role_lost", _("the person it runs as may no longer manage schedules")
     SIGN_IN = "sign_in", _("the person it runs as must sign in to TMI again")
+    # The organisation moved to another TMI server; it resumes by itself when they have re-linked.
+    RELINK = "relink", _("the person it runs as has not yet linked their account at the organisation's new TMI server")
 
 
 class ExportSchedule(models.Model):

@@ -304,6 +304,38 @@ def export_schedules_check_connection(connection) -> None:
     transaction.on_commit(lambda: sign_in_required_notify(connection=connection, schedules=theirs))
 
 
+def export_schedules_recheck_person(organization, user_id: int) -> None:
+    """Registered with organizations.membership_tmi_access_subscribe: the person's TMI access through the
+    organisation changed because it moved to another TMI server. Their schedules pause while they must
+    re-link (export_schedules_check_person), and those paused for that reason alone resume once they have,
+    still running as them: nobody else's access is lent."""
+    export_schedules_check_person(organization=organization, user=user_id)
+    for schedule in (
+        ExportSchedule.objects.select_for_update()
+        .select_related("owner", "organization")
+        .filter(organization=organization, owner_id=user_id, paused=True, pause_reason=PauseReason.RELINK)
+    ):
+        if export_schedule_stop_reason(schedule=schedule) is not None:
+            continue
+        schedule.paused, schedule.pause_reason = False, ""
+        schedule.save(update_fields=["paused", "pause_reason", "updated_at"])
+        _periodic_task_sync(schedule)
+        audit_record(
+            organization=organization,
+            action="schedule.resumed_automatically",
+            actor=None,
+            target=schedule.name,
+            details={"schedule": schedule.pk, "runs_as": schedule.owner_id, "person": person_name(schedule.owner)},
+        )
+        admin_change_broadcast(
+            organization=organization,
+            section="schedules",
+            actor=None,
+            summary=_("The schedule %(name)s runs again: %(person)s linked their account at the new TMI server.")
+            % {"name": schedule.name, "person": person_name(schedule.owner)},
+        )
+
+
 def export_schedule_delete(*, schedule, actor, request=None) -> None:
     _require_admin(organization=schedule.organization, actor=actor)
     with transaction.atomic():

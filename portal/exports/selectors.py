@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from portal.accounts.models import TMIConnection
 from portal.exports.models import ExportJob, ExportSchedule, ExportStatus, PauseReason, RunAs
 from portal.organizations.models import Membership, Role
+from portal.organizations.services import membership_relink_pending
 from portal.tenant_admin.models import Heartbeat  # the health panel's records, read for the job page
 
 
@@ -126,6 +127,10 @@ def export_schedule_stop_reason(*, schedule) -> PauseReason | None:
     needed = Role.OWNER if schedule.run_as == RunAs.CLIENT_CREDENTIALS else Role.ADMIN
     if not Role(membership.role).at_least(needed):
         return PauseReason.ROLE_LOST
+    if schedule.run_as == RunAs.OWNER and membership_relink_pending(
+        organization_id=schedule.organization_id, user_id=schedule.owner_id
+    ):
+        return PauseReason.RELINK
     if export_schedule_blocked(schedule=schedule):
         return PauseReason.SIGN_IN
     return None

@@ -5,9 +5,9 @@ from django.db import models
 from django.utils.translation import gettext as _
 
 from portal.organizations.forms import logo_upload_clean
-from portal.organizations.invitation_mail import invitation_email_send, invitation_link
+from portal.organizations.invitation_mail import invitation_email_send, invitation_link, person_label
 from portal.organizations.models import Invitation, Membership, Organization
-from portal.organizations.services import invitation_create
+from portal.organizations.services import invitation_create, membership_relinks_send, organization_tmi_switch
 from portal.organizations.tmi_servers import tmi_address_validate
 
 
@@ -46,6 +46,39 @@ class OrganizationAdmin(admin.ModelAdmin):
     exclude = ["tmi_client_secret"]
     # A TMI address typed without a scheme is meant as https (Django 6's default, asked for now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request, obj, form, change):
+        """A new address for an existing organisation is a move (services.organization_tmi_switch), the
+        operator's repair path when no owner can sign in at the old server any more: every member, owners
+        included, is emailed a link to link their account at the new server; every old-server token goes."""
+        if not change or "tmi_base_url" not in form.changed_data:
+            return super().save_model(request, obj, form, change)
+        new_address, providers = obj.tmi_base_url, list(obj.identity_providers or [])
+        obj.tmi_base_url = form.initial["tmi_base_url"]
+        super().save_model(request, obj, form, change)
+        moved, issued = organization_tmi_switch(
+            organization=obj,
+            actor=request.user,
+            tmi_base_url=new_address,
+            identity_providers=providers,
+            request=request,
+        )
+        obj.tmi_base_url, obj.tmi_client_id = moved.tmi_base_url, moved.tmi_client_id
+        sent = membership_relinks_send(issued, actor=request.user, request=request)
+        unsent = [f"{person_label(s.membership.user)}: {s.link}" for s in sent if not s.emailed]
+        self.message_user(
+            request,
+            _("%(org)s moved to %(url)s: %(count)s member(s) were sent a link to link their account there.")
+            % {"org": moved.name, "url": moved.tmi_base_url, "count": len(sent)}
+            + (
+                " "
+                + _("These could not be emailed; pass their links on, shown only this once: %(links)s")
+                % {"links": "; ".join(unsent)}
+                if unsent
+                else ""
+            ),
+            messages.WARNING,
+        )
 
 
 @admin.register(Invitation)

@@ -95,3 +95,26 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} to {self.organization}"
+
+
+class MembershipRelink(models.Model):
+    """A member's way back in after their organisation moved to another TMI server (a new address for the
+    same TMI, or another TMI): their identity at the old server no longer matches, and the new server's word
+    (an email, "verified" or not) never makes anyone an existing person. So each member gets a link (single
+    use, expiring; only its hash is kept) that links the identity they then sign in with at the new server
+    to their existing account, membership, schedules and history. At most one per membership; a later move
+    or "send again" replaces it (the old link stops working)."""
+
+    membership = models.OneToOneField(Membership, on_delete=models.CASCADE, related_name="relink")
+    # The server the link is for: the organisation's address when it was made.
+    tmi_base_url = models.URLField(max_length=200)
+    token_hash = models.CharField(max_length=64, unique=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"re-link of {self.membership}"

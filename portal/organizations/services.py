@@ -1,4 +1,5 @@
-"""Membership services: invitations, accepting them, joining by email domain.
+"""Membership services: invitations, accepting them, joining by email domain; moving an organisation to
+another TMI server and the re-link each member then needs.
 
 Sign-in (portal/accounts/pipeline.py) first asks `membership_admission_find` whether a person
 may enter an organisation, writing nothing, and only then, once the portal user exists, calls
@@ -8,14 +9,22 @@ may enter an organisation, writing nothing, and only then, once the portal user 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from portal.organizations.models import Invitation, Membership, Organization, Role
+from portal.audit.services import audit_record
+from portal.organizations.events import admin_change_broadcast
+from portal.organizations.invitation_mail import person_label, relink_email_send, relink_link
+from portal.organizations.models import Invitation, Membership, MembershipRelink, Organization, Role
+
+logger = logging.getLogger(__name__)
 
 INVITATION_LIFETIME = timedelta(days=7)
 
@@ -132,3 +141,195 @@ def membership_admit(*, organization: Organization, user, admission: Admission) 
     if admission.kind == "domain":
         return membership_auto_join(organization=organization, user=user)
     return Membership.objects.get(organization=organization, user=user)
+
+
+# -- moving to another TMI server --------------------------------------------------------------------------
+#
+# An identity is (TMI server, provider, subject) (accounts/backend.py), so after a move nobody's identity
+# matches, and the new server vouches for no one. The move (organization_tmi_switch) therefore hands every
+# member but the one who moved it (who linked their identity at the new server in the same step) a re-link:
+# a single-use link bound to their membership. Higher layers are told through registrations, never imports:
+# accounts forgets every TMI token of the organisation (they belong to the old server and must never reach
+# the new one); exports pauses the schedules of members who must re-link and resumes them when they have.
+
+_switched_listeners: list[Callable[[Organization], None]] = []
+_access_listeners: list[Callable[[Organization, int], None]] = []
+
+
+def organization_tmi_switched_subscribe(listener: Callable[[Organization], None]) -> None:
+    """`listener(organization)` runs inside the move's transaction, after the new address is saved."""
+    if listener not in _switched_listeners:
+        _switched_listeners.append(listener)
+
+
+def membership_tmi_access_subscribe(listener: Callable[[Organization, int], None]) -> None:
+    """`listener(organization, user_id)` runs inside the transaction that made a member need a re-link, or
+    that re-linked them."""
+    if listener not in _access_listeners:
+        _access_listeners.append(listener)
+
+
+def membership_tmi_access_announce(*, organization: Organization, user_id: int) -> None:
+    for listener in list(_access_listeners):
+        listener(organization, user_id)
+
+
+def _address(url: str) -> str:
+    return (url or "").strip().rstrip("/")
+
+
+def membership_relink_issue(*, membership: Membership, sent_by=None) -> tuple[MembershipRelink, str]:
+    """A fresh re-link for the membership at its organisation's current server, and its token (for the link;
+    not stored). An earlier link of theirs stops working."""
+    token = secrets.token_urlsafe(32)
+    relink, _created = MembershipRelink.objects.update_or_create(
+        membership=membership,
+        defaults={
+            "tmi_base_url": _address(membership.organization.tmi_base_url),
+            "token_hash": invitation_token_hash(token),
+            "sent_by": sent_by,
+            "expires_at": timezone.now() + INVITATION_LIFETIME,
+            "used_at": None,
+        },
+    )
+    return relink, token
+
+
+def membership_relink_pending(*, organization_id: int, user_id: int) -> bool:
+    """Must this member re-link (at the organisation's current server) before anything runs as them?"""
+    return MembershipRelink.objects.filter(
+        membership__organization_id=organization_id, membership__user_id=user_id, used_at__isnull=True
+    ).exists()
+
+
+def membership_relink_problem(relink: MembershipRelink | None) -> str:
+    """Why this re-link cannot be used now: "unknown", "used", "expired", "stale" (the organisation moved
+    again), or "" when it can."""
+    if relink is None:
+        return "unknown"
+    if relink.used_at is not None:
+        return "used"
+    if relink.expires_at <= timezone.now():
+        return "expired"
+    if _address(relink.tmi_base_url) != _address(relink.membership.organization.tmi_base_url):
+        return "stale"
+    return ""
+
+
+def membership_relink_claim(*, relink_id: int, user_id: int) -> MembershipRelink | None:
+    """Spend a re-link, once: None when it was used, expired or went stale meanwhile (another browser was
+    faster, or the organisation moved again), or is not `user_id`'s. Runs in the caller's transaction."""
+    relink = (
+        MembershipRelink.objects.select_for_update()
+        .select_related("membership__organization")
+        .filter(pk=relink_id, membership__user_id=user_id)
+        .first()
+    )
+    if relink is None or membership_relink_problem(relink):
+        return None
+    relink.used_at = timezone.now()
+    relink.save(update_fields=["used_at"])
+    return relink
+
+
+@dataclass(frozen=True)
+class RelinkSent:
+    membership: Membership
+    link: str  # the only copy of the token: emailed, and shown to whoever moved or sent it
+    emailed: bool
+
+
+class OrganizationMovedMeanwhile(Exception):
+    """The organisation's address is no longer the one the move started from: someone else moved it."""
+
+
+def _relink_send(relink: MembershipRelink, token: str, *, actor, request=None) -> RelinkSent:
+    link = relink_link(token, request)
+    return RelinkSent(relink.membership, link, relink_email_send(relink=relink, link=link, actor=actor))
+
+
+def organization_tmi_switch(
+    *,
+    organization: Organization,
+    actor,
+    tmi_base_url: str,
+    identity_providers: list[str],
+    kept_user=None,
+    expected_base_url: str | None = None,
+    request=None,
+) -> tuple[Organization, list[tuple[MembershipRelink, str]]]:
+    """Move the organisation to the TMI server at `tmi_base_url`. Every member but `kept_user` (the owner
+    who linked their identity at the new server in this step; None when an operator moves it in Django
+    admin) gets a re-link: returned with its token, for the caller to send (`membership_relinks_send`) once
+    its transaction is committed. The stored client credentials are removed
+    (the old server's secret must not be sent to the new one), and so, by the registered listener, is every
+    member's TMI token. Raises OrganizationMovedMeanwhile when `expected_base_url` is given and is no longer
+    the address."""
+    new_address = _address(tmi_base_url)
+    with transaction.atomic():
+        locked = Organization.objects.select_for_update().get(pk=organization.pk)
+        old_address = _address(locked.tmi_base_url)
+        if expected_base_url is not None and old_address != _address(expected_base_url):
+            raise OrganizationMovedMeanwhile(locked.slug)
+        had_credentials = bool(locked.tmi_client_id or locked.tmi_client_secret)
+        locked.tmi_base_url = new_address
+        locked.identity_providers = sorted(set(identity_providers))
+        locked.tmi_client_id, locked.tmi_client_secret = "", ""
+        locked.full_clean()
+        locked.save(update_fields=["tmi_base_url", "identity_providers", "tmi_client_id", "tmi_client_secret"])
+        for listener in list(_switched_listeners):
+            listener(locked)
+        issued = []
+        memberships = Membership.objects.filter(organization=locked).select_related("user", "organization")
+        for membership in memberships.order_by("pk"):
+            if kept_user is not None and membership.user_id == kept_user.pk:
+                MembershipRelink.objects.filter(membership=membership).delete()  # linked in this very step
+                continue
+            membership.organization = locked
+            issued.append(membership_relink_issue(membership=membership, sent_by=actor))
+        audit_record(
+            organization=locked,
+            action="organization.tmi_moved",
+            actor=actor,
+            request=request,
+            target=new_address,
+            details={
+                "from": old_address,
+                "to": new_address,
+                "identity_providers": locked.identity_providers,
+                "moved_by_linking": person_label(kept_user) if kept_user is not None else None,
+                "members_to_relink": [person_label(relink.membership.user) for relink, _token in issued],
+                "client_credentials_removed": had_credentials,
+            },
+        )
+        for relink, _token in issued:
+            membership_tmi_access_announce(organization=locked, user_id=relink.membership.user_id)
+        admin_change_broadcast(
+            organization=locked,
+            section="tmi",
+            actor=actor,
+            summary=_("moved the organisation to the TMI server at %(url)s") % {"url": new_address},
+        )
+    logger.info("organisation %s moved to another TMI server; %s members to re-link", locked.slug, len(issued))
+    return locked, issued
+
+
+def membership_relinks_send(issued: list[tuple[MembershipRelink, str]], *, actor, request=None) -> list[RelinkSent]:
+    """Email each re-link made by a move (after its transaction committed)."""
+    return [_relink_send(relink, token, actor=actor, request=request) for relink, token in issued]
+
+
+def membership_relink_send_again(*, membership: Membership, actor, request=None) -> RelinkSent:
+    """A new link (and expiry) for a member who must re-link; the old link stops working. The caller checks
+    who may (tenant_admin/services.py)."""
+    with transaction.atomic():
+        relink, token = membership_relink_issue(membership=membership, sent_by=actor)
+        audit_record(
+            organization=membership.organization,
+            action="member.relink_sent",
+            actor=actor,
+            request=request,
+            target=person_label(membership.user),
+            details={"expires_at": relink.expires_at.isoformat(), "tmi_base_url": relink.tmi_base_url},
+        )
+    return _relink_send(relink, token, actor=actor, request=request)

@@ -9,7 +9,7 @@ from django.db.models import Max
 
 from portal.accounts.models import TMIConnection
 from portal.audit.models import AuditEvent
-from portal.organizations.models import Invitation, Membership, Organization, Role
+from portal.organizations.models import Invitation, Membership, MembershipRelink, Organization, Role
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class MemberRow:
     role: Role
     joined_at: datetime
     last_sign_in: datetime | None
-    tmi_state: str  # "ok" | "sign_in_again" | "never"
+    tmi_state: str  # "ok" | "sign_in_again" | "never" | "relink" (must link their account at the new TMI server)
 
 
 def members_list(*, organization: Organization) -> list[MemberRow]:
@@ -31,6 +31,11 @@ def members_list(*, organization: Organization) -> list[MemberRow]:
     )
     user_ids = [m.user_id for m in memberships]
     connections = {c.user_id: c for c in TMIConnection.objects.filter(organization=organization, user_id__in=user_ids)}
+    relinking = set(
+        MembershipRelink.objects.filter(membership__organization=organization, used_at__isnull=True).values_list(
+            "membership__user_id", flat=True
+        )
+    )
     last_sign_ins = dict(
         AuditEvent.objects.filter(organization=organization, action="auth.sign_in", actor_id__in=user_ids)
         .values("actor_id")
@@ -42,6 +47,8 @@ def members_list(*, organization: Organization) -> list[MemberRow]:
         user = membership.user
         connection = connections.get(user.pk)
         state = "never" if connection is None else ("sign_in_again" if connection.needs_sign_in else "ok")
+        if user.pk in relinking:
+            state = "relink"
         rows.append(
             MemberRow(
                 membership,

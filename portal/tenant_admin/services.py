@@ -7,7 +7,8 @@ Role rules:
 - owners and admins invite, change roles, remove people, and edit domains, the TMI connection,
   the client credentials and the branding;
 - only owners make someone an owner, change an owner's role, remove an owner, invite an owner,
-  or change the TMI server address (it decides where every member signs in);
+  or move the organisation to another TMI server address (it decides where every member signs in; a move
+  is a flow: organization_tmi_move_check here, then a sign-in at the new server, accounts/moving.py);
 - the last owner can be neither removed nor demoted.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.accounts.models import TMIConnection
 from portal.audit.services import audit_record
@@ -27,7 +29,14 @@ from portal.exports.schedules import export_schedules_check_person
 from portal.organizations.events import admin_change_broadcast
 from portal.organizations.invitation_mail import invitation_email_send, invitation_link, person_label
 from portal.organizations.models import Invitation, Membership, Organization, Role
-from portal.organizations.services import INVITATION_LIFETIME, invitation_create, invitation_token_hash
+from portal.organizations.services import (
+    INVITATION_LIFETIME,
+    RelinkSent,
+    invitation_create,
+    invitation_token_hash,
+    membership_relink_pending,
+    membership_relink_send_again,
+)
 
 
 class AdminActionRefused(Exception):
@@ -262,37 +271,106 @@ def organization_domains_update(*, organization: Organization, actor, domains: l
     return locked
 
 
+MOVE_IS_A_FLOW = gettext_lazy(
+    "A new TMI server address is a move: you sign in at the new server first, and only then is the "
+    "address changed. Use Save on the TMI connection page to start it."
+)
+
+
 def organization_tmi_update(
     *, organization: Organization, actor, tmi_base_url: str, identity_providers: list[str], request=None
 ) -> Organization:
-    """A new server address ends every member's TMI sign-in here: their tokens belong to the old server."""
+    """Which sign-in options the organisation's TMI server offers here. A new address is not saved here: it
+    is a move (organization_tmi_move_check, then accounts/moving.py), or nobody could sign in any more."""
     tmi_base_url = tmi_base_url.strip().rstrip("/")
     with transaction.atomic():
         actor_role = _actor_role(organization=organization, actor=actor)
         locked = _organization_locked(organization)
-        moved = tmi_base_url != locked.tmi_base_url.rstrip("/")
-        if moved:
+        if tmi_base_url != locked.tmi_base_url.rstrip("/"):
             _require_owner(actor_role, _("Only an owner may change the TMI server address."))
+            raise AdminActionRefused(str(MOVE_IS_A_FLOW))
         before = {"tmi_base_url": locked.tmi_base_url, "identity_providers": list(locked.identity_providers or [])}
-        locked.tmi_base_url = tmi_base_url
         locked.identity_providers = sorted(set(identity_providers))
         locked.full_clean()
-        locked.save(update_fields=["tmi_base_url", "identity_providers"])
-        signed_out = TMIConnection.objects.filter(organization=locked).update(needs_sign_in=True) if moved else 0
+        locked.save(update_fields=["identity_providers"])
         audit_record(
             organization=locked,
             action="organization.tmi_changed",
             actor=actor,
             request=request,
-            target=tmi_base_url,
+            target=locked.tmi_base_url,
             details={
                 "from": before,
-                "to": {"tmi_base_url": tmi_base_url, "identity_providers": locked.identity_providers},
-                "members_to_sign_in_again": signed_out,
+                "to": {"tmi_base_url": locked.tmi_base_url, "identity_providers": locked.identity_providers},
             },
         )
         admin_change_broadcast(organization=locked, section="tmi", actor=actor, summary=_("changed the TMI connection"))
     return locked
+
+
+@dataclass(frozen=True)
+class TMIMovePlan:
+    """A move checked and ready for the owner to sign in at the new server; nothing is changed yet."""
+
+    tmi_base_url: str
+    identity_providers: list[str]  # those asked for that the new server offers; empty offers all of them
+    generation: str
+    summary: str  # the new server's check, in words
+    members_to_relink: int
+
+
+def organization_tmi_move_check(
+    *, organization: Organization, actor, tmi_base_url: str, identity_providers: list[str]
+) -> TMIMovePlan:
+    """The first step of a move to another TMI server (accounts/moving.py): only owners; the address must be
+    allowed by the operator (the form checks PORTAL_TMI_ALLOWED_SERVERS, and every connection does) and
+    answer as a TMI server, as Test connection checks it (and within its allowance). Writes nothing."""
+    from portal.tenant_admin.connection import rate_limited_report, tmi_server_check, tmi_test_allowance_take
+
+    tmi_base_url = tmi_base_url.strip().rstrip("/")
+    actor_role = _actor_role(organization=organization, actor=actor)
+    _require_owner(actor_role, _("Only an owner may change the TMI server address."))
+    if tmi_base_url == organization.tmi_base_url.rstrip("/"):
+        raise AdminActionRefused(_("That is already the organisation's TMI server address."))
+    if not tmi_test_allowance_take(organization_id=organization.pk, user_id=actor.pk):
+        raise AdminActionRefused(rate_limited_report(tmi_base_url).summary)
+    report = tmi_server_check(base_url=tmi_base_url)
+    if not report.reachable:
+        raise AdminActionRefused(
+            _("The new address cannot be used: %(why)s Nothing was changed.") % {"why": report.summary}
+        )
+    offered = {provider_id for provider_id, _name in report.providers}
+    return TMIMovePlan(
+        tmi_base_url=tmi_base_url,
+        identity_providers=sorted(set(identity_providers) & offered),
+        generation=report.generation,
+        summary=report.summary,
+        members_to_relink=Membership.objects.filter(organization=organization).exclude(user=actor).count(),
+    )
+
+
+def membership_relink_resend(*, organization: Organization, actor, membership_id: int, request=None) -> RelinkSent:
+    """Send a member who must re-link after a move a new link (the old one stops working). Owners and
+    admins; an owner's only by an owner."""
+    with transaction.atomic():
+        actor_role = _actor_role(organization=organization, actor=actor)
+        membership = Membership.objects.select_related("user", "organization").get(
+            organization=organization, pk=membership_id
+        )
+        if membership.role == Role.OWNER:
+            _require_owner(actor_role, _("Only an owner may send an owner a new link."))
+        if not membership_relink_pending(organization_id=organization.pk, user_id=membership.user_id):
+            raise AdminActionRefused(
+                _("%(person)s does not need to link their account again.") % {"person": person_label(membership.user)}
+            )
+        sent = membership_relink_send_again(membership=membership, actor=actor, request=request)
+        admin_change_broadcast(
+            organization=organization,
+            section="members",
+            actor=actor,
+            summary=_("sent %(person)s a new link to the new TMI server") % {"person": person_label(membership.user)},
+        )
+    return sent
 
 
 def organization_client_credentials_set(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.tenant_admin import logos, schedule_views, views
+from portal.tenant_admin import logos, move_views, schedule_views, views
 
 app_name = "tenant_admin"
 
@@ -20,6 +20,9 @@ urlpatterns: list = [
     path("o/<slug:slug>/admin/tmi/", views.connection, name="connection"),
     path("o/<slug:slug>/admin/tmi/test/", views.connection_test, name="connection_test"),
     path("o/<slug:slug>/admin/tmi/credentials/", views.credentials, name="credentials"),
+    path("o/<slug:slug>/admin/tmi/move/", move_views.tmi_move, name="tmi_move"),
+    path("o/<slug:slug>/admin/tmi/move/cancel/", move_views.tmi_move_cancel, name="tmi_move_cancel"),
+    path("o/<slug:slug>/admin/members/<int:membership_id>/relink/", views.member_relink_resend, name="member_relink"),
     path("o/<slug:slug>/admin/branding/", views.branding, name="branding"),
     path("o/<slug:slug>/admin/audit/", views.audit, name="audit"),
     path("o/<slug:slug>/admin/audit.csv", views.audit_csv, name="audit_csv"),

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.accounts.moving import tmi_move_pending_put
 from portal.audit.exporting import audit_events_csv
 from portal.audit.forms import AuditFilterForm
 from portal.audit.selectors import audit_actions_list, audit_events_list
@@ -200,6 +201,27 @@ def member_remove(request, slug, membership_id):
 
 @require_POST
 @organization_view(Role.ADMIN)
+def member_relink_resend(request, slug, membership_id):
+    try:
+        sent = services.membership_relink_resend(
+            organization=request.organization, actor=request.user, membership_id=membership_id, request=request
+        )
+    except Membership.DoesNotExist:
+        raise Http404("No such member") from None
+    except services.AdminActionRefused as error:
+        return _refused(request, error, "members")
+    # Shown once, as an invitation's link is: the token is stored nowhere else.
+    request.session[NEW_LINK_SESSION_KEY] = {
+        "email": sent.membership.user.email,
+        "link": sent.link,
+        "emailed": sent.emailed,
+        "relink": True,
+    }
+    return HttpResponseRedirect(_url(request, "members"))
+
+
+@require_POST
+@organization_view(Role.ADMIN)
 def domains(request, slug):
     form = DomainsForm(request.POST)
     if not form.is_valid():
@@ -249,6 +271,8 @@ def connection(request, slug):
     form = TMISettingsForm(request.POST, provider_choices=[])
     if not form.is_valid():
         return _connection_page(request, settings_form=form, status=400)
+    if form.cleaned_data["tmi_base_url"].rstrip("/") != request.organization.tmi_base_url.rstrip("/"):
+        return _move_start(request, form)
     try:
         services.organization_tmi_update(
             organization=request.organization,
@@ -262,6 +286,30 @@ def connection(request, slug):
         return _connection_page(request, settings_form=form, status=400)
     messages.success(request, _("The TMI connection was saved."))
     return HttpResponseRedirect(_url(request, "connection"))
+
+
+def _move_start(request, form):
+    """A new address is a move (accounts/moving.py): checked now, remembered in this browser, and made only
+    once the owner has signed in at the new server. Until then nothing changes."""
+    try:
+        plan = services.organization_tmi_move_check(
+            organization=request.organization,
+            actor=request.user,
+            tmi_base_url=form.cleaned_data["tmi_base_url"],
+            identity_providers=form.cleaned_data["identity_providers"],
+        )
+    except services.AdminActionRefused as error:
+        form.add_error("tmi_base_url", error.message)
+        return _connection_page(request, settings_form=form, status=400)
+    tmi_move_pending_put(
+        request.session,
+        organization=request.organization,
+        by=request.user,
+        tmi_base_url=plan.tmi_base_url,
+        identity_providers=plan.identity_providers,
+        generation=plan.generation,
+    )
+    return HttpResponseRedirect(_url(request, "tmi_move"))
 
 
 @require_POST

@@ -221,7 +221,9 @@ def test_the_client_secret_is_encrypted_at_rest_and_can_be_cleared(world):
     assert not cleared.tmi_client_id and not cleared.tmi_client_secret
 
 
-def test_a_new_tmi_address_is_for_owners_and_asks_everyone_to_sign_in_again(world):
+def test_a_new_tmi_address_is_a_move_for_owners_never_a_plain_save(world):
+    """A new address saved as it was locked everyone out (issue 14, section 3 item 1): it is a move now, started
+    by an owner and made only once they signed in at the new server (tests/accounts/test_tmi_move.py)."""
     tmi_connection_store(
         organization=world.acme,
         user=world.users["member"],
@@ -236,23 +238,32 @@ def test_a_new_tmi_address_is_for_owners_and_asks_everyone_to_sign_in_again(worl
             tmi_base_url="https://tmi.example.com",
             identity_providers=[],
         )
+    with pytest.raises(AdminActionRefused, match="is a move"):
+        services.organization_tmi_update(
+            organization=world.acme,
+            actor=world.users["owner"],
+            tmi_base_url="https://tmi.example.com/",
+            identity_providers=["tmi"],
+        )
+    with pytest.raises(AdminActionRefused, match="Only an owner"):
+        services.organization_tmi_move_check(
+            organization=world.acme,
+            actor=world.users["admin"],
+            tmi_base_url="https://tmi.example.com",
+            identity_providers=[],
+        )
+    org = Organization.objects.get(pk=world.acme.pk)
+    assert org.tmi_base_url == world.acme.tmi_base_url and org.identity_providers == []
+    assert not TMIConnection.objects.get(user=world.users["member"]).needs_sign_in
     # Admins may still choose which providers to offer on the same server.
     services.organization_tmi_update(
         organization=world.acme,
         actor=world.users["admin"],
-        tmi_base_url=world.acme.tmi_base_url,
+        tmi_base_url=world.acme.tmi_base_url + "/",
         identity_providers=["tmi", "github"],
     )
+    assert Organization.objects.get(pk=world.acme.pk).identity_providers == ["github", "tmi"]
     assert not TMIConnection.objects.get(user=world.users["member"]).needs_sign_in
-    services.organization_tmi_update(
-        organization=world.acme,
-        actor=world.users["owner"],
-        tmi_base_url="https://tmi.example.com/",
-        identity_providers=["tmi"],
-    )
-    org = Organization.objects.get(pk=world.acme.pk)
-    assert org.tmi_base_url == "https://tmi.example.com" and org.identity_providers == ["tmi"]
-    assert TMIConnection.objects.get(user=world.users["member"]).needs_sign_in
 
 
 def test_domains_are_saved_as_given(world):
@@ -291,8 +302,8 @@ def _actions(world, request):
             organization=acme,
             actor=owner,
             request=request,
-            tmi_base_url="https://tmi.example.com",
-            identity_providers=[],
+            tmi_base_url=acme.tmi_base_url,
+            identity_providers=["tmi"],
         ),
         "organization.credentials_set": lambda: services.organization_client_credentials_set(
             organization=acme, actor=admin, request=request, client_id="id", client_secret="secret"
