@@ -86,11 +86,14 @@ class ThreatModelBundle:
 async def threat_model_bundle(
     client: AsyncTMIClient, threat_model_id: str, *, concurrency: int = PER_PAGE_CONCURRENCY
 ) -> ThreatModelBundle:
-    """The model and each child collection at once; then every diagram (for its cells) and every note (for
-    its content) at once, since TMI's lists leave those out."""
-    tm, threats, diagram_items, documents, assets, note_items, repositories = await gather_limited(
+    """The model first, alone: a member TMI refuses (403) or a model that is gone (404) costs one call, not
+    six that the failure would cancel in flight (TMI logs each cancelled call as an error). Then each child
+    collection at once; then every diagram (for its cells) and every note (for its content) at once, since
+    TMI's lists leave those out. Threats come from their own list, never from the model: TMI 1.8 keeps
+    deleted threats embedded in it (PROTOCOL.md 12.17)."""
+    tm = await client.threat_models.get(threat_model_id)
+    threats, diagram_items, documents, assets, note_items, repositories = await gather_limited(
         [
-            lambda: client.threat_models.get(threat_model_id),
             lambda: all_children(client.threats, threat_model_id),
             lambda: all_children(client.diagrams, threat_model_id),
             lambda: all_children(client.documents, threat_model_id),
@@ -107,7 +110,7 @@ async def threat_model_bundle(
     )
     diagrams, notes = details[: len(diagram_items)], details[len(diagram_items) :]
     return ThreatModelBundle(
-        threat_model=tm,
+        threat_model=tm.model_copy(update={"threats": threats, "diagrams": diagrams}),  # never TMI's embedded copies
         threats=threats,
         diagrams=diagrams,
         documents=documents,

@@ -112,7 +112,8 @@ def threat_model_report_fetch(
     step(total, total, "Fetched")
     server = client.server_info()  # known by now (every call above needed it)
     parts = {**collections, "diagrams": _report_items(diagrams), "notes": _report_items(notes)}
-    # TMI 1.8 may embed the children in the model itself, hidden ones included: it carries the same lists.
+    # TMI 1.8 embeds threats and diagrams in the model itself, hidden ones and deleted threats included
+    # (PROTOCOL.md 12.17): the model carries the lists instead, so nothing can read the embedded copies.
     counts = {
         "threat_count": "threats",
         "diagram_count": "diagrams",
