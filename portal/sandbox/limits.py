@@ -57,7 +57,7 @@ class Limit:
     window: int  # seconds
 
 
-# (scope, how the identifier is found) in each generation's checking order.
+# Each generation's auth-flow scopes, in the order it checks them (a refused request is not counted further on).
 SCOPES_18 = (Limit("session", 100, 60), Limit("user", 50, 60), Limit("ip", 100, 60))
 SCOPES_0217 = (Limit("session", 5, 60), Limit("ip", 100, 60), Limit("user", 10, 3600))
 PUBLIC_LIMIT = Limit("ip", 10, 60)
@@ -141,7 +141,7 @@ class RateLimits:
         form: dict[str, str] = {}
         if path in AUTH_FLOW_PATHS and not legacy and media_type(headers.get("content-type")) == FORM:
             raw = await read_body(receive)
-            form = {k: v[0] for k, v in parse_qs(raw.decode("latin-1")).items()}
+            form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
             receive = replay_body(raw, receive)
         verdict = self._judge(scope, headers, form)
         if verdict is None:

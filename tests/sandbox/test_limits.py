@@ -101,6 +101,23 @@ def test_per_state_100_and_per_login_hint_50_a_minute_at_18(limited_18):
     assert authorize(limited_18, state="fresh", hint="bob").status_code == 302
 
 
+def test_a_form_body_s_client_id_is_the_user_and_a_good_exchange_clears_its_count_at_18(sandbox_factory):
+    """1.8 also reads form bodies (client_credentials): 50 refused secrets a minute per client_id, and a 200
+    from /oauth2/token forgets that client's count (its ResetUserRateLimit)."""
+    server = sandbox_factory("1.8", rate_limits=True)
+    owner = seed.ensure_user(server.state, "alice")
+    record, secret = server.state.credential_create(owner, name="exporter")
+    wrong = {"grant_type": "client_credentials", "client_id": record.client_id, "client_secret": "wrong"}
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        for _ in range(49):
+            assert client.post("/oauth2/token", data=wrong).status_code == 401
+        good = client.post("/oauth2/token", data={**wrong, "client_secret": secret})
+        assert good.status_code == 200
+        for _ in range(50):  # counted from nothing again
+            assert client.post("/oauth2/token", data=wrong).status_code == 401
+        assert_blocked(client.post("/oauth2/token", data=wrong), scope="user", limit=50)
+
+
 def test_allowed_auth_flow_answers_say_the_session_scope_s_count_at_18(limited_18):
     first = authorize(limited_18, state="counted")
     second = authorize(limited_18, state="counted")
