@@ -3,6 +3,7 @@
 - Subscriptions are for TMI administrators only (403 for anyone else, service accounts included); there is
   no per-user endpoint. A new one is `pending_verification` with a secret (given, or 64 hex characters made
   up) shown once, in the create answer.
+- An administrator may own 10 subscriptions (the default quota); the 11th is 429 `rate_limit_exceeded`.
 - A target must be https (http only with `webhook_allow_http_targets`) and its host must pass the deny list
   of loopback, `localhost`, private, link-local and metadata hosts: 400 "invalid webhook URL: ...". Hosts in
   `webhook_allowed_hosts` pass it and the send-time SSRF check, as hosts on the real SSRF allow-list do.
@@ -54,6 +55,7 @@ SUBSCRIPTION_TEST = "/admin/webhooks/subscriptions/{webhook_id}/test"
 DELIVERIES = "/admin/webhooks/deliveries"
 DELIVERY = "/admin/webhooks/deliveries/{delivery_id}"
 MAX_CHALLENGES = 3
+MAX_SUBSCRIPTIONS = 10  # per owner, the default quota
 MAX_ATTEMPTS = 5
 BACKOFF_MINUTES = (1, 5, 15, 30)
 DEDUP_SECONDS = 10
@@ -436,6 +438,23 @@ def routes(hooks: Webhooks) -> list[Route]:
 
     def create_subscription(call: Call) -> Response:
         _administrator(call)
+        # The per-owner quota (webhook_quotas: 10 subscriptions). Its request counts are never recorded by the
+        # server, so its headers always say 10 of 10 left.
+        call.headers.update(
+            {
+                "X-RateLimit-Limit": str(MAX_SUBSCRIPTIONS),
+                "X-RateLimit-Remaining": str(MAX_SUBSCRIPTIONS),
+                "X-RateLimit-Reset": str(int(state.now()) + 60),
+            }
+        )
+        owned = sum(1 for s in hooks.subscriptions.values() if s.owner_id == call.user.internal_uuid)
+        if owned >= MAX_SUBSCRIPTIONS:
+            raise Problem(
+                429,
+                "rate_limit_exceeded",
+                f"subscription limit exceeded: {owned}/{MAX_SUBSCRIPTIONS} (limit: {MAX_SUBSCRIPTIONS})",
+                headers={**call.headers, "Retry-After": "60"},
+            )
         body = call.body
         problem = url_problem(state, body["url"])
         if problem:

@@ -125,6 +125,21 @@ def test_only_administrators_may_subscribe(server, receiver):
     assert alice.post(SUBSCRIPTIONS, {**body, "bogus": 1}).status_code == 400  # the strict input schema
 
 
+def test_an_administrator_owns_at_most_ten_subscriptions(admin, receiver, server):
+    for n in range(10):
+        created = admin.post(SUBSCRIPTIONS, {"name": f"n{n}", "url": receiver.url, "events": TM_EVENTS})
+        assert created.status_code == 201 and created.headers["x-ratelimit-limit"] == "10"
+    refused = admin.post(SUBSCRIPTIONS, {"name": "n10", "url": receiver.url, "events": TM_EVENTS})
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+    assert refused.json() == {
+        "error": "rate_limit_exceeded",
+        "error_description": "subscription limit exceeded: 10/10 (limit: 10)",
+    }
+    other = Api(server, "bob")
+    other.user.is_admin = True
+    assert other.post(SUBSCRIPTIONS, {"name": "b", "url": receiver.url, "events": TM_EVENTS}).status_code == 201
+
+
 def test_loopback_localhost_and_plain_http_targets_are_refused(sandbox_factory):
     strict = sandbox_factory("1.8", seed=None)
     alice = Api(strict, "alice")
