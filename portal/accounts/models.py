@@ -16,6 +16,9 @@ class TMIConnection(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tmi_connections")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tmi_connections")
+    # The TMI server that issued the tokens: they are only ever sent there (vault.py), never to a server the
+    # organisation moved to since (moving.py).
+    tmi_base_url = models.CharField(max_length=200, blank=True)
     provider = models.CharField(max_length=100, help_text="the TMI identity provider the member signed in with")
     subject = models.CharField(max_length=255, help_text="the member's id at TMI (the JWT sub)")
     email = models.CharField(max_length=320, blank=True)

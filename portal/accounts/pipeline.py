@@ -24,6 +24,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from portal.accounts.errors import (
@@ -199,10 +200,14 @@ def move_apply(backend, uid, organization, tokens, response, *args, user=None, s
     return {"social": social, "organization": moved}
 
 
-def relink_apply(backend, uid, organization, tokens, response, *args, user=None, social=None, relink_id=None, **kwargs):
+def relink_apply(
+    backend, uid, organization, tokens, response, *args, user=None, social=None, relink_id=None, tmi_move=None, **kwargs
+):
     """A member's re-link after a move: spend it (once), link the identity, keep the tokens and tell whoever
     paused work in their name (exports' schedules resume), in one transaction."""
     if relink_id is None:
+        if user is not None and tmi_move is None:
+            _relinked_otherwise(backend, organization, tokens, response, user)
         return None
     try:
         with transaction.atomic():
@@ -234,6 +239,34 @@ def relink_apply(backend, uid, organization, tokens, response, *args, user=None,
         _give_back(organization, tokens)
         raise
     return {"social": social}
+
+
+def _relinked_otherwise(backend, organization, tokens, response, user) -> None:
+    """A member who still had to re-link signed in at the organisation's (new) server as themselves without
+    the link: with an identity already theirs there (from another organisation on that server), or by
+    "Link … to this account" while signed in here. That proves as much as the link; it is spent, and their
+    paused work resumes."""
+    with transaction.atomic():
+        spent = MembershipRelink.objects.filter(
+            membership__organization_id=organization.pk, membership__user_id=user.pk, used_at__isnull=True
+        ).update(used_at=timezone.now())
+        if not spent:
+            return
+        _connection_store(organization, user, tokens, response)
+        audit_record(
+            organization=organization,
+            action="member.relinked",
+            actor=user,
+            request=backend.strategy.request,
+            target=person_label(user),
+            details={
+                "tmi_base_url": organization.tmi_base_url,
+                "provider": response["provider"],
+                "subject": response["subject"],
+                "without_link": True,
+            },
+        )
+        membership_tmi_access_announce(organization=organization, user_id=user.pk)
 
 
 def username_pick(backend, details, *args, user=None, **kwargs):

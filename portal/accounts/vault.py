@@ -98,6 +98,18 @@ def tmi_client_options(
     return options
 
 
+def _server_address(url: str) -> str:
+    return (url or "").strip().rstrip("/").lower()
+
+
+def _issued_by(connection: TMIConnection, organization: Organization) -> bool:
+    """Did the organisation's TMI server (as this caller sees it) issue these tokens? After a move they must
+    not be sent to the new server, nor the new server's to the old one by a request that began before it."""
+    return bool(connection.tmi_base_url) and _server_address(connection.tmi_base_url) == _server_address(
+        organization.tmi_base_url
+    )
+
+
 def tmi_connection_store(
     *,
     organization: Organization,
@@ -113,6 +125,7 @@ def tmi_connection_store(
         organization=organization,
         user=user,
         defaults={
+            "tmi_base_url": organization.tmi_base_url.strip().rstrip("/"),
             "provider": provider,
             "subject": subject,
             "email": email,
@@ -129,7 +142,7 @@ def tmi_connection_store(
 
 def tmi_connection_get(*, organization: Organization, user) -> TMIConnection:
     connection = TMIConnection.objects.filter(organization=organization, user=user).first()
-    if connection is None or connection.needs_sign_in:
+    if connection is None or connection.needs_sign_in or not _issued_by(connection, organization):
         raise SignInRequired(organization.slug)
     return connection
 
@@ -143,7 +156,7 @@ def tmi_tokens_refresh(*, connection_id: int, stale: TokenPair | None = None) ->
     pair has changed since, someone else refreshed and the stored one is returned as it is."""
     with transaction.atomic():
         connection = TMIConnection.objects.select_for_update().get(pk=connection_id)
-        if connection.needs_sign_in:
+        if connection.needs_sign_in or not _issued_by(connection, connection.organization):
             raise SignInRequired(str(connection.organization_id))
         if stale is not None and connection.access_token != stale.access_token:
             return _pair_of(connection)

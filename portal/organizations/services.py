@@ -218,17 +218,18 @@ def membership_relink_problem(relink: MembershipRelink | None) -> str:
 
 def membership_relink_claim(*, relink_id: int, user_id: int) -> MembershipRelink | None:
     """Spend a re-link, once: None when it was used, expired or went stale meanwhile (another browser was
-    faster, or the organisation moved again), or is not `user_id`'s. Runs in the caller's transaction."""
-    relink = (
-        MembershipRelink.objects.select_for_update()
-        .select_related("membership__organization")
-        .filter(pk=relink_id, membership__user_id=user_id)
-        .first()
-    )
-    if relink is None or membership_relink_problem(relink):
-        return None
-    relink.used_at = timezone.now()
-    relink.save(update_fields=["used_at"])
+    faster, or the organisation moved again), or is not `user_id`'s. Part of the caller's transaction, if any."""
+    with transaction.atomic():
+        relink = (
+            MembershipRelink.objects.select_for_update()
+            .select_related("membership__organization")
+            .filter(pk=relink_id, membership__user_id=user_id)
+            .first()
+        )
+        if relink is None or membership_relink_problem(relink):
+            return None
+        relink.used_at = timezone.now()
+        relink.save(update_fields=["used_at"])
     return relink
 
 

@@ -304,3 +304,22 @@ def test_a_relink_works_once_only_for_its_member_and_only_at_its_organisation(
     assert unknown.value.message == RELINK_UNKNOWN
     assert portal_client().get("/relink/not-a-token/").status_code == 404
     assert invitation_token_hash("not-a-token") != token_hash
+
+
+def test_a_member_who_links_their_new_account_while_signed_in_is_back_without_the_email(acme, people, new_tmi):
+    """bob is still signed in to the portal in his browser and presses "Link … to this account" at acme's new
+    server: as good as his link (his portal session, and a TMI account with his email). The link is spent and
+    his schedule runs again."""
+    users, browsers = people
+    move_start(browsers["alice"], new_tmi)
+    assert move_sign_in(browsers["alice"], new_tmi, "alice")["Location"] == "/o/acme/admin/tmi/move/"
+    moved = Organization.objects.get(pk=acme.pk)
+    back = sign_in(browsers["bob"], moved, "bob", link=True)
+    assert back["Location"] == "/o/acme/", message_texts(back)
+    assert signed_in_as(browsers["bob"]) == str(users["bob"].pk)
+    assert MembershipRelink.objects.get(membership__user=users["bob"]).used_at is not None
+    assert not ExportSchedule.objects.get(organization=acme, owner=users["bob"]).paused
+    row = AuditEvent.objects.get(organization=acme, action="member.relinked")
+    assert row.actor == users["bob"] and row.details["without_link"] is True
+    again = portal_client().get(relink_path_for(PEOPLE["bob"]))
+    assert again.status_code == 410  # the emailed link is spent too

@@ -112,3 +112,23 @@ def test_every_client_retries_as_the_settings_say(settings):
     assert (
         tmi_client_options("https://tmi.example", max_retries=0)["retry_policy"].max_retries == 0
     )  # sign-out: no retry at all
+
+
+def test_tokens_go_only_to_the_tmi_server_that_issued_them(organization, member_factory, sandbox_factory, generation):
+    """A request that loaded the organisation before it moved to another TMI server (accounts/moving.py) must
+    not send the new server's tokens to the old one, nor the old server's to the new one: each connection
+    remembers its server and the vault refuses it anywhere else, refresh included, before anything is sent."""
+    alice = member_factory(organization, "alice")
+    assert TMIConnection.objects.get(user=alice).tmi_base_url == organization.tmi_base_url
+    elsewhere = sandbox_factory(generation, seed=None)
+    stale = type(organization).objects.get(pk=organization.pk)
+    stale.tmi_base_url = elsewhere.base_url  # as a process that believes it moved sees it
+    with pytest.raises(SignInRequired):
+        tmi_connection_get(organization=stale, user=alice)
+    with pytest.raises(SignInRequired), tmi_client(organization=stale, user=alice):
+        pass
+    type(organization).objects.filter(pk=organization.pk).update(tmi_base_url=elsewhere.base_url)
+    connection = TMIConnection.objects.get(user=alice)
+    with pytest.raises(SignInRequired):
+        tmi_tokens_refresh(connection_id=connection.pk)
+    assert httpx.get(f"{elsewhere.base_url}/_sandbox/requests", timeout=5).json()["seen"] == {}  # nothing sent

@@ -60,6 +60,9 @@ MATRIX: dict[str, Expect] = {
     "accounts:login": PUBLIC_PAGE,  # public by design: the organisation's sign-in page
     "accounts:logout": Expect("post", 302, 302, 302),  # signs the visitor out (only themselves), to sign-in
     "accounts:invitation": PUBLIC_PAGE,  # the link in the invitation email; the token is the secret
+    # The link a member is emailed after a move to another TMI server (dave's here): only they, or a browser
+    # signed in as nobody, may use it (accounts/moving.py).
+    "accounts:relink": Expect("get", 200, 403, {"owner": 403, "admin": 403, "member": 200}),
     "social:complete": Expect("get", 302, 302, 302),  # TMI's callback: without a sign-in under way, a redirect
     "admin:index": Expect("get", 302, 302, 302),  # Django admin: platform staff only, to its own login
     "live:diagram": TENANT_PAGE,
@@ -99,13 +102,14 @@ def test_every_url_is_in_a_matrix():
 
 @pytest.fixture
 def world(organization, other_organization, member_factory, sandbox, django_user_model):
-    from portal.organizations.services import invitation_create
+    from portal.organizations.services import invitation_create, membership_relink_issue
 
     users = {role: member_factory(organization, hint, role=role) for role, hint in ROLE_USERS.items()}
     users["outsider"] = member_factory(other_organization, OUTSIDER, role="owner")
     _, token = invitation_create(
         organization=organization, email="new@example.com", role="member", invited_by=users["owner"]
     )
+    _, relink_token = membership_relink_issue(membership=organization.memberships.get(user=users["member"]))
     model = find_model(sandbox, SHARED_MODEL)
     tm_id = model["id"]
     job = ExportJob.objects.create(
@@ -128,6 +132,7 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         "accounts:login": {"slug": "acme"},
         "accounts:logout": {"slug": "acme"},
         "accounts:invitation": {"token": token},
+        "accounts:relink": {"token": relink_token},
         "social:complete": {"backend": "tmi"},
         "live:diagram": {"slug": "acme", "threat_model_id": tm_id, "diagram_id": model["diagrams"][0]["id"]},
         "exports:list": {"slug": "acme"},

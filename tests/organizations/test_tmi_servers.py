@@ -8,6 +8,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.test import Client
 from django.urls import reverse
 
+from portal.accounts.models import TMIConnection
 from portal.accounts.vault import tmi_client_options
 from portal.devtools.management.commands.demo import demo_tmi_servers
 from portal.organizations.models import Organization
@@ -118,9 +119,12 @@ def test_the_sign_in_page_says_so_and_never_connects(organization, listener, set
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dashboard_page_says_so_and_never_connects(organization, member_factory, listener, settings):
-    alice = member_factory(organization, "alice")  # signed in at the sandbox while it was the address
+    alice = member_factory(organization, "alice")
     organization.tmi_base_url = listener.url()
     organization.save()
+    # Her tokens as if issued there while the operator allowed it (the vault sends tokens only to the server
+    # that issued them: a moved organisation's old tokens would be refused before this check is reached).
+    TMIConnection.objects.filter(user=alice).update(tmi_base_url=listener.url())
     settings.PORTAL_TMI_ALLOWED_SERVERS = ["public"]
     browser = Client()
     browser.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
