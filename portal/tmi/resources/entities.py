@@ -205,7 +205,7 @@ class Threats(_Child):
 
 
 class Diagrams(_Child):
-    """Diagrams are created empty (`{name, type}` only, PROTOCOL.md 10.5); cells go in by PUT."""
+    """Diagrams are created empty (`{name, type}` only, PROTOCOL.md 10.5); cells go in by PUT at 1.8 and by JSON Patch at 0.217 (its PUT refuses them)."""
 
     model = list_model = Diagram
     items_key = "diagrams"
