@@ -135,6 +135,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory, so test threads and processes lock it as production does.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The portal's locking (the vault's row lock, select_for_update) is written for READ COMMITTED. Said on
+    # every connection, because a role's default can differ: a real TMI 1.8 pins its own database role to
+    # SERIALIZABLE (ALTER ROLE CURRENT_USER) when it starts, and a portal sharing that role would then fail
+    # its concurrent refreshes with "could not serialize access".
+    from psycopg import IsolationLevel
+
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("isolation_level", IsolationLevel.READ_COMMITTED)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -20,6 +20,26 @@ def test_the_database_follows_DATABASE_URL():
         assert cursor.fetchone() == (1,)
 
 
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="PostgreSQL only (CI's second configuration)"
+)
+@pytest.mark.django_db
+def test_postgresql_connections_read_committed_whatever_the_roles_default():
+    """A real TMI 1.8 pins its database role to SERIALIZABLE when it starts (ALTER ROLE CURRENT_USER): a portal
+    sharing that role must still get the READ COMMITTED its locking is written for."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER ROLE CURRENT_USER SET default_transaction_isolation = 'serializable'")
+    try:
+        fresh = connection.copy()  # a new session: it would start with the role's default
+        with fresh.cursor() as cursor:
+            cursor.execute("SHOW transaction_isolation")
+            assert cursor.fetchone() == ("read committed",)
+        fresh.close()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER ROLE CURRENT_USER RESET default_transaction_isolation")
+
+
 async def test_the_channel_layer_follows_REDIS_URL_and_delivers_messages():
     layer = get_channel_layer()
     expected = "RedisChannelLayer" if os.environ.get("REDIS_URL") else "InMemoryChannelLayer"
