@@ -32,11 +32,21 @@ class SignInOptions:
 
 
 def provider_icon_url(base_url: str, icon: str | None) -> str:
-    """TMI may send the icon relative to its own URL; only http(s) results are used."""
-    if not icon:
+    """TMI may send the icon relative to its own URL; only http(s) results are used. An icon *name* (the
+    real 0.217.8 sends "flask-vial", a font icon of its own web client) is not an address: asking TMI for
+    it drew a broken image and cost a 401 on every view of the sign-in page."""
+    if not icon or not _looks_like_an_address(icon):
         return ""
     absolute = urljoin(base_url.rstrip("/") + "/", icon)
     return absolute if urlsplit(absolute).scheme in ("http", "https") else ""
+
+
+_IMAGE_SUFFIXES = (".svg", ".png", ".gif", ".jpg", ".jpeg", ".webp", ".ico")
+
+
+def _looks_like_an_address(icon: str) -> bool:
+    path = urlsplit(icon).path.lower()
+    return "://" in icon or "/" in icon or path.endswith(_IMAGE_SUFFIXES)
 
 
 def providers_offered(organization: Organization, providers: list[Provider]) -> list[Provider]:

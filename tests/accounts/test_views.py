@@ -73,6 +73,7 @@ def test_everything_from_tmi_and_the_organisation_is_escaped(organization, brows
             provider("evil", '<script>alert("x")</script>', "javascript:alert(1)"),
             provider("google", "Google", "https://cdn.example/google.svg"),
             provider("github", "Git<Hub>", "icons/github.svg"),
+            provider("test", "Test Provider", "flask-vial"),  # the real 0.217.8: an icon name, not an address
         ],
     )
     html = browser.get("/o/acme/login/?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E").content.decode()
@@ -81,6 +82,7 @@ def test_everything_from_tmi_and_the_organisation_is_escaped(organization, brows
     assert "javascript:" not in html  # an icon that is not http(s) is dropped
     assert 'src="https://cdn.example/google.svg"' in html
     assert f'src="{organization.tmi_base_url}/icons/github.svg"' in html
+    assert "flask-vial" not in html  # no image TMI cannot serve
     assert 'value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in html
 
 
