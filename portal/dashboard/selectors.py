@@ -187,6 +187,20 @@ async def threat_model_list_for_dashboard(
 
 
 # -- one threat model --------------------------------------------------------------------------------------------
+# The status filter offers two groups ("open", "closed") and each status TMI holds. A status's option is
+# prefixed, because TMI's statuses are free text and may themselves be "open" or "closed".
+STATUS_OPTION_PREFIX = "status:"
+
+
+def _status_filter(value: str, statuses: Counter) -> tuple[str, str]:
+    """(group, one status) chosen by the filter's value; an unknown value filters nothing. A bare status
+    name (links made before the prefix) still chooses that status unless it names a group."""
+    if value in ("open", "closed"):
+        return value, ""
+    key = term_key(value.removeprefix(STATUS_OPTION_PREFIX))
+    return "", key if key in statuses else ""
+
+
 async def threat_model_for_dashboard(
     *,
     organization: Any,
@@ -207,20 +221,14 @@ async def threat_model_for_dashboard(
         key=lambda t: (not t.is_open, SEVERITIES.index(t.severity), t.name.lower()),
     )
     severity = severity if severity in SEVERITIES else ""
-    threat_status = term_key(threat_status)
     statuses = Counter(t.status for t in threats)
-    if threat_status not in statuses and threat_status not in ("open", "closed"):
-        threat_status = ""
+    group, one_status = _status_filter(threat_status, statuses)
     shown = [
         t
         for t in threats
         if (not severity or t.severity == severity)
-        and (
-            not threat_status
-            or t.status == threat_status
-            or (threat_status == "open" and t.is_open)
-            or (threat_status == "closed" and not t.is_open)
-        )
+        and (not group or t.is_open == (group == "open"))
+        and (not one_status or t.status == one_status)
     ]
     status = term_key(tm.status)
     label = tm_status_label(status, tm.status)
@@ -244,7 +252,7 @@ async def threat_model_for_dashboard(
         threats=threats,
         shown_threats=shown,
         severity_filter=severity,
-        status_filter=threat_status,
+        status_filter=group or (STATUS_OPTION_PREFIX + one_status if one_status else ""),
         open_by_severity=severity_counts(open_by_severity(bundle.threats)),
         threat_statuses=[Count(key, threat_status_label(key), n) for key, n in sorted(statuses.items())],
         diagrams=[diagram_view(d, i) for i, d in enumerate(bundle.diagrams)],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync
 
+from portal.accounts.vault import tmi_client
 from portal.dashboard import selectors
 from portal.portfolio.vocabulary import SEVERITIES, risk_score, term_key
 from tests.dashboard.conftest import find_model, open_severities, readable_models, status_counts
@@ -150,3 +151,20 @@ def test_the_portfolio_caches_per_member_for_a_short_while(organization, member_
     sandbox.state.threat_models.clear()  # TMI changes behind the portal's back
     assert portfolio(organization=organization, user=alice).total == first.total  # served from the cache
     assert portfolio(organization=organization, user=dave).total == 0  # never another member's answer
+
+
+def test_a_tmi_status_named_open_is_a_choice_of_its_own(organization, member_factory, sandbox):
+    """TMI's statuses are free text: one may be "open" itself. The filter's group "Open" (every open threat)
+    and that status are different choices (seen against the real TMI: "Open (2)" showed 3 threats)."""
+    alice = member_factory(organization, "alice")
+    tm = find_model(sandbox, "Customer Support Chatbot")
+    with tmi_client(organization=organization, user=alice) as client:
+        for name, status in (("Literally open", "open"), ("Being looked at", "investigating")):
+            client.threats.create(tm["id"], name=name, threat_type=["Spoofing"], severity="low", status=status)
+    group = detail(organization=organization, user=alice, threat_model_id=tm["id"], threat_status="open")
+    assert {"Literally open", "Being looked at"} <= {t.name for t in group.shown_threats}
+    one = detail(organization=organization, user=alice, threat_model_id=tm["id"], threat_status="status:open")
+    assert [t.name for t in one.shown_threats] == ["Literally open"]
+    assert (group.status_filter, one.status_filter) == ("open", "status:open")
+    option = next(item for item in one.threat_statuses if item.key == "open")
+    assert option.count == 1
