@@ -190,11 +190,9 @@ def move_apply(backend, uid, organization, tokens, response, *args, user=None, s
     done[organization.slug] = {
         "from": tmi_move["from"],
         "to": moved.tmi_base_url,
-        # The links are the only copies of their tokens: shown once, to the owner, for those not emailed.
-        "relinks": [
-            {"person": person_label(s.membership.user), "emailed": s.emailed, "link": "" if s.emailed else s.link}
-            for s in sent
-        ],
+        # Whether each was emailed; never the links themselves (organizations/services.py: only the member's
+        # mailbox holds one).
+        "relinks": [{"person": person_label(s.membership.user), "emailed": s.emailed} for s in sent],
     }
     session[MOVE_DONE_SESSION_KEY] = done
     return {"social": social, "organization": moved}

@@ -65,15 +65,18 @@ class OrganizationAdmin(admin.ModelAdmin):
         )
         obj.tmi_base_url, obj.tmi_client_id = moved.tmi_base_url, moved.tmi_client_id
         sent = membership_relinks_send(issued, actor=request.user, request=request)
-        unsent = [f"{person_label(s.membership.user)}: {s.link}" for s in sent if not s.emailed]
+        unsent = [person_label(s.membership.user) for s in sent if not s.emailed]
         self.message_user(
             request,
             _("%(org)s moved to %(url)s: %(count)s member(s) were sent a link to link their account there.")
             % {"org": moved.name, "url": moved.tmi_base_url, "count": len(sent)}
             + (
                 " "
-                + _("These could not be emailed; pass their links on, shown only this once: %(links)s")
-                % {"links": "; ".join(unsent)}
+                + _(
+                    "These could not be emailed (links are only ever emailed); an admin of the organisation can "
+                    "send them again from its People page: %(people)s"
+                )
+                % {"people": ", ".join(unsent)}
                 if unsent
                 else ""
             ),

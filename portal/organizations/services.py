@@ -235,8 +235,11 @@ def membership_relink_claim(*, relink_id: int, user_id: int) -> MembershipRelink
 
 @dataclass(frozen=True)
 class RelinkSent:
+    """A re-link sent. Its link is emailed to the member only, never shown to whoever moved the organisation or
+    sent it again: whoever follows it and signs in at the new server becomes that member in every organisation
+    they belong to, so only their own mailbox may hold it (unlike an invitation, which makes a new person)."""
+
     membership: Membership
-    link: str  # the only copy of the token: emailed, and shown to whoever moved or sent it
     emailed: bool
 
 
@@ -246,7 +249,7 @@ class OrganizationMovedMeanwhile(Exception):
 
 def _relink_send(relink: MembershipRelink, token: str, *, actor, request=None) -> RelinkSent:
     link = relink_link(token, request)
-    return RelinkSent(relink.membership, link, relink_email_send(relink=relink, link=link, actor=actor))
+    return RelinkSent(relink.membership, relink_email_send(relink=relink, link=link, actor=actor))
 
 
 def organization_tmi_switch(

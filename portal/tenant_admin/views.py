@@ -210,13 +210,21 @@ def member_relink_resend(request, slug, membership_id):
         raise Http404("No such member") from None
     except services.AdminActionRefused as error:
         return _refused(request, error, "members")
-    # Shown once, as an invitation's link is: the token is stored nowhere else.
-    request.session[NEW_LINK_SESSION_KEY] = {
-        "email": sent.membership.user.email,
-        "link": sent.link,
-        "emailed": sent.emailed,
-        "relink": True,
-    }
+    # Never shown (organizations.services.RelinkSent): only the member's mailbox may hold it.
+    person = sent.membership.user.email or sent.membership.user.get_username()
+    if sent.emailed:
+        messages.success(
+            request, _("A new link was emailed to %(person)s; the old one no longer works.") % {"person": person}
+        )
+    else:
+        messages.error(
+            request,
+            _(
+                "The email to %(person)s could not be sent, so they have no working link now. Links to the new TMI "
+                "server are only ever emailed; send it again once email works."
+            )
+            % {"person": person},
+        )
     return HttpResponseRedirect(_url(request, "members"))
 
 

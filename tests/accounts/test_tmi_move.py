@@ -323,3 +323,17 @@ def test_a_member_who_links_their_new_account_while_signed_in_is_back_without_th
     assert row.actor == users["bob"] and row.details["without_link"] is True
     again = portal_client().get(relink_path_for(PEOPLE["bob"]))
     assert again.status_code == 410  # the emailed link is spent too
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_the_owner_never_sees_the_members_links_even_when_email_fails(acme, people, new_tmi, settings):
+    """Whoever follows a member's link becomes that member in every organisation they belong to, so it goes to
+    their mailbox only; the move page says whom it could not reach."""
+    users, browsers = people
+    settings.EMAIL_BACKEND = "tests.tenant_admin.broken_mail.BrokenBackend"
+    move_start(browsers["alice"], new_tmi)
+    assert move_sign_in(browsers["alice"], new_tmi, "alice")["Location"] == "/o/acme/admin/tmi/move/"
+    result = browsers["alice"].get("/o/acme/admin/tmi/move/").content.decode()
+    assert f"{PEOPLE['bob']}: <strong>the email could not be sent</strong>" in result
+    assert "/relink/" not in result
+    assert MembershipRelink.objects.filter(membership__organization=acme, used_at__isnull=True).count() == 2
