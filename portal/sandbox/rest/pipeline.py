@@ -220,8 +220,6 @@ def _validate_body(spec: spec_module.Spec, op: Operation, content_type: str | No
         return body
     if body is None:
         raise invalid_input(MISSING_BODY)
-    # 1.8 lets a threat-model PUT carry its lock version in the body (PROTOCOL.md 5.1).
-    body_version = not legacy and op.method == "PUT" and op.path == "/threat_models/{threat_model_id}"
     if isinstance(body, dict) and op.method in ("POST", "PUT"):
         collection = _child_collection(op.path)
         if not legacy and collection in LENIENT_CHILDREN:
@@ -231,10 +229,9 @@ def _validate_body(spec: spec_module.Spec, op: Operation, content_type: str | No
                     raise read_only_field(name, op.method)
             body = {k: v for k, v in body.items() if k not in READ_ONLY_FIELDS or k in refused}
         for name in READ_ONLY_FIELDS:
-            if name in body and not (name == "version" and body_version):
+            if name in body:
                 raise read_only_field(name, op.method)
-    checked = {k: v for k, v in body.items() if k != "version"} if body_version and isinstance(body, dict) else body
-    errors = spec.schema_errors(schema, checked)
+    errors = spec.schema_errors(schema, body)
     if errors:
         raise invalid_input(f"request body has an error: doesn't match schema: {errors[0]}")
     return body
