@@ -162,6 +162,15 @@ CAUSES: dict[Context, tuple[tuple[type[BaseException], Promise], ...]] = {
             ),
         ),
     ),
+    Context.CONNECTION_CHECK: (
+        (
+            RateLimited,  # 0.217 allows GET / 10 times a minute per address
+            _(
+                "TMI answered, but is limiting how often it answers the portal right now (status 429). Try again "
+                "in a minute; nothing is wrong with the address."
+            ),
+        ),
+    ),
     Context.SIGN_IN: (
         (
             BadRequest,  # the code exchange's invalid_grant

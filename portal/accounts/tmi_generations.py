@@ -29,10 +29,22 @@ def tmi_generation_hint(base_url: str) -> str | None:
     return cache.get(_key(base_url))
 
 
+def tmi_server_info_known(base_url: str) -> ServerInfo | None:
+    """The whole of the last GET / answer (version, build, status) while its generation is remembered: what
+    the admin pages show on each view without asking GET / again."""
+    if tmi_generation_hint(base_url) is None:
+        return None
+    known = cache.get(_key(base_url) + ":info")
+    return ServerInfo.model_validate(known) if known else None
+
+
 def tmi_generation_remember(base_url: str) -> Callable[[ServerInfo], None]:
     """The hook a client calls with each GET / answer."""
 
     def remember(info: ServerInfo) -> None:
-        cache.set(_key(base_url), info.generation, GENERATION_SECONDS)
+        cache.set_many(
+            {_key(base_url): info.generation, _key(base_url) + ":info": info.model_dump(mode="json")},
+            GENERATION_SECONDS,
+        )
 
     return remember

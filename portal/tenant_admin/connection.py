@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from portal.accounts.tmi_failures import Context, failure_words
+from portal.accounts.tmi_generations import tmi_server_info_known
 from portal.accounts.vault import (
     SignInRequired,
     tmi_client_options,
@@ -104,7 +105,7 @@ def _failure_report(base_url: str, error: BaseException, elapsed_ms: int) -> Con
 def _client(base_url: str, timeout: float) -> TMIClient:
     # Built like every TMI client (vault.tmi_client_options): under the operator's rule (tmi_servers.py), so a
     # refused address is refused before a connection is opened and the answer cannot tell what listens there,
-    # and within the server's cap on calls at once. It always asks GET / itself (discovery()).
+    # and within the server's cap on calls at once. Its GET / answers are remembered (accounts/tmi_generations.py).
     return TMIClient(base_url, **tmi_client_options(base_url, timeout=timeout, max_retries=0))
 
 
@@ -131,8 +132,11 @@ def rate_limited_report(base_url: str) -> ConnectionReport:
     )
 
 
-def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -> ConnectionReport:
-    """GET / (generation, version) and the sign-in providers, once each, without retries."""
+def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS, fresh: bool = True) -> ConnectionReport:
+    """GET / (generation, version) and the sign-in providers, once each, without retries. `fresh=False` (what
+    the admin pages show on each view) takes what the last GET / said while the portal remembers it: a real
+    server's GET / runs its health checks, and 0.217 allows it 10 times a minute per address, so viewing the
+    admin pages could use up the allowance the portal's pages and sign-ins need."""
     started = time.perf_counter()
 
     def elapsed() -> int:
@@ -140,7 +144,7 @@ def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -
 
     try:
         with _client(base_url, timeout) as client:
-            server = client.discovery()
+            server = (None if fresh else tmi_server_info_known(base_url)) or client.discovery()
             providers = [(p.id, p.name or p.id) for p in client.auth.providers()]
     except (TMIError, TypeError, ValueError) as error:
         return _failure_report(base_url, error, elapsed())

@@ -247,7 +247,7 @@ def domains(request, slug):
 def _connection_page(request, *, settings_form=None, credentials_form=None, report=None, test_form=None, status=200):
     organization = request.organization
     if settings_form is None:
-        current = tmi_server_check(base_url=organization.tmi_base_url, timeout=HEALTH_TIMEOUT_SECONDS)
+        current = tmi_server_check(base_url=organization.tmi_base_url, timeout=HEALTH_TIMEOUT_SECONDS, fresh=False)
         settings_form = TMISettingsForm(
             initial={
                 "tmi_base_url": organization.tmi_base_url,
@@ -445,7 +445,7 @@ def health(request, slug):
         request,
         "tenant_admin/health.html",
         {
-            "report": tmi_server_check(base_url=organization.tmi_base_url, timeout=HEALTH_TIMEOUT_SECONDS),
+            "report": tmi_server_check(base_url=organization.tmi_base_url, timeout=HEALTH_TIMEOUT_SECONDS, fresh=False),
             "heartbeats": heartbeat_states(),
             "members_to_sign_in": selectors.members_needing_sign_in(organization=organization),
             "schedule_owners": selectors.schedule_owners_needing_sign_in(organization=organization),

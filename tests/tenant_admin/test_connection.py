@@ -13,7 +13,7 @@ from portal.audit.models import AuditEvent
 from portal.organizations.models import Membership, Role
 from portal.sandbox.config import SERVER_BUILDS
 from portal.tenant_admin.connection import tmi_client_credentials_check, tmi_server_check
-from tests.sandbox.helpers import add_fault
+from tests.sandbox.helpers import add_fault, count_requests_afresh, requests_seen
 from tests.tenant_admin.conftest import DEAD_TMI, client_for
 from tests.tmi.listeners import redirect_to
 
@@ -236,3 +236,29 @@ def test_test_connection_is_rate_limited_per_organisation_and_per_user(world, sa
     assert providers_asked() == asked
     assert test(world.users["outsider"], "globex").status_code == 200  # globex's own owner is not limited
     assert providers_asked() > asked
+
+
+def test_viewing_the_admin_pages_does_not_ask_get_root_again(world, sandbox, generation):
+    """GET / runs a real server's health checks and 0.217 allows it 10 times a minute per address: the
+    connection and health pages show what the last Test connection learnt; only the button asks again."""
+    world.acme.tmi_base_url = sandbox.base_url
+    world.acme.save()
+    admin = client_for(world.users["admin"])
+    count_requests_afresh(sandbox.base_url)
+    tested = admin.post(reverse("tenant_admin:connection_test", args=["acme"]), {"tmi_base_url": ""})
+    assert f'<dd id="report-generation">{generation}</dd>' in tested.content.decode()
+    assert requests_seen(sandbox.base_url, "GET /") == 1  # the button's own, not the page's again
+    for view in ("tenant_admin:connection", "tenant_admin:health", "tenant_admin:connection"):
+        page = admin.get(reverse(view, args=["acme"]))
+        assert page.status_code == 200
+        assert SERVER_BUILDS[generation].split("-")[0] in page.content.decode()  # the version, as last seen
+    assert requests_seen(sandbox.base_url, "GET /") == 1
+
+
+def test_a_tmi_that_limits_the_portal_is_not_said_to_be_in_trouble(sandbox_factory):
+    sandbox = sandbox_factory("0.217")
+    add_fault(sandbox.base_url, path_prefix="/", method="GET", status=429, retry_after=30, times=1)
+    report = tmi_server_check(base_url=sandbox.base_url)
+    assert not report.reachable
+    assert "limiting how often it answers the portal right now (status 429)" in report.summary
+    assert "trouble" not in report.summary
