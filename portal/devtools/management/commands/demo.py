@@ -91,6 +91,8 @@ class Command(BaseCommand):
             **demo_environment(os.environ, var_dir=settings.VAR_DIR, host=host),
             "PYTHONUNBUFFERED": "1",
             "PORTAL_TMI_ALLOWED_SERVERS": demo_tmi_servers(os.environ, tmi_url=tmi_url),
+            # Printed in this terminal, with a report's PDF named rather than dumped as base64.
+            "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND") or "portal.devtools.demo_mail.EmailBackend",
         }
 
         def announce():
