@@ -223,7 +223,7 @@ class OAuthRoutes:
             record = self.state.credential_check(str(fields["client_id"]), str(fields["client_secret"]))
             if record is None:
                 return oauth_error(401, "invalid_client", "Invalid client credentials")
-            return self._with_cookies(self.state.issue_service_token(record))
+            return JSONResponse(self.state.issue_service_token(record))  # no cookies (real 1.8.22)
         return bare_error(400, {"error": f"Unsupported grant type: {grant or ''}"})
 
     def _token_body_problem(self, fields: dict[str, Any] | None, *, form: bool) -> str | None:

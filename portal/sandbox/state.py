@@ -295,7 +295,7 @@ class SandboxState:
         cfg = self.config
         claims: dict[str, Any] = {
             "email": owner.email,
-            "name": record.name,
+            "name": f"[Service Account] {record.name}",  # as the real 1.8.22 names it
             "idp": owner.provider,
             "iss": cfg.base_url,
             "sub": f"{SERVICE_SUB_PREFIX}{record.id}:{owner.provider_id}",
@@ -304,8 +304,8 @@ class SandboxState:
             "nbf": now,
             "iat": now,
             "jti": new_uuid(),
-            "tmi_is_administrator": False,
-            "tmi_is_security_reviewer": False,
+            "tmi_is_administrator": owner.is_admin,  # the owner's standing, as /me shows it (real 1.8.22)
+            "tmi_is_security_reviewer": owner.is_security_reviewer,
             "auth_time": now,
         }
         if owner.groups:
@@ -321,12 +321,12 @@ class SandboxState:
     def service_account_owner(self, sub: str) -> SandboxUser | None:
         """The user a service-account token acts for. TMI's documents say only that the account acts
         with its owner's access, so that is the sandbox's rule: the owner's roles, nothing more.
-        A deleted credential invalidates its tokens at once (OpenAPI: deleteCurrentUserClientCredential)."""
+        A deleted credential stops new grants only; its tokens live until they expire (real 1.8.22)."""
         _, _, rest = sub.partition(SERVICE_SUB_PREFIX)
         credential_id, _, owner_sub = rest.partition(":")
         record = self.credentials.get(credential_id)
-        if record is None:
-            return None
+        if record is None:  # deleted: the real 1.8.22 honours its tokens until they expire
+            return self.user_by_sub(owner_sub)
         owner = self.users.get(record.owner_uuid)
         return owner if owner is not None and owner.provider_id == owner_sub else None
 

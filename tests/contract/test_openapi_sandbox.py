@@ -23,6 +23,13 @@ MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
+def sandbox(sandbox_factory, generation):
+    """The seeded sandbox with alice among TMI's administrators: only administrators and security reviewers
+    may create client credentials (the real 1.8.22 answers anyone else 403)."""
+    return sandbox_factory(generation, administrators=["alice"])
+
+
+@pytest.fixture
 def connect(sandbox, validating_transport) -> Iterator[Callable[..., TMIClient]]:
     """TMI clients on the validating transport; `connect(auth=...)` for a signed-in one."""
     clients: list[TMIClient] = []

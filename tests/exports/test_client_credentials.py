@@ -33,6 +33,13 @@ SCHEDULE = {
 REFUSED = "TMI refused the organisation's client credentials; an admin must replace them."
 
 
+@pytest.fixture
+def sandbox(sandbox_factory, generation):
+    """The seeded sandbox with alice among TMI's administrators: only administrators and security reviewers
+    may create client credentials (the real 1.8.22 answers anyone else 403)."""
+    return sandbox_factory(generation, administrators=["alice"])
+
+
 def _service_schedule(organization, owner, admin, member):
     """Only an owner may choose the service account: alice saves it."""
     return export_schedule_create(organization=organization, actor=owner, run_as="client_credentials", **SCHEDULE)

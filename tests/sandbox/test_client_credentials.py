@@ -22,7 +22,23 @@ def _grant(base_url: str, client_id: str, client_secret: str) -> httpx.Response:
 
 @pytest.fixture
 def server18(sandbox_factory):
-    return sandbox_factory("1.8")
+    return sandbox_factory("1.8", administrators=["alice"])
+
+
+def test_only_administrators_may_create_credentials(sandbox_factory):
+    """The real 1.8.22: an ordinary user's create is 403 (their list is open and empty); an administrator's 201."""
+    server = sandbox_factory("1.8", administrators=["alice"])
+    bob = login(server.base_url, "bob")
+    url = f"{server.base_url}/me/client_credentials"
+    refused = httpx.post(url, headers=bearer(bob), json={"name": "x"}, timeout=10)
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "error": "forbidden",
+        "error_description": "Only administrators and security reviewers can create client credentials",
+    }
+    assert httpx.get(url, headers=bearer(bob), timeout=10).json()["total"] == 0
+    alice = login(server.base_url, "alice")
+    assert httpx.post(url, headers=bearer(alice), json={"name": "x"}, timeout=10).status_code == 201
 
 
 @pytest.fixture
@@ -59,6 +75,8 @@ def test_the_grant_issues_a_service_token_that_acts_as_its_owner(server18, alice
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     alice_sub = server18.app.state.sandbox.find_user("alice@tmi.local").provider_id
     assert claims["sub"] == f"sa:{created['id']}:{alice_sub}"
+    assert claims["name"] == "[Service Account] Nightly exports" and claims["tmi_is_administrator"] is True
+    assert "set-cookie" not in response.headers
     model = httpx.get(f"{server18.base_url}/threat_models/{PAYMENTS}", headers=bearer(tokens), timeout=10)
     assert model.status_code == 200 and model.json()["id"] == PAYMENTS
     assert claims["sub"] in server18.app.state.sandbox.seen_subjects
@@ -78,7 +96,8 @@ def test_a_wrong_secret_or_a_deleted_credential_is_invalid_client(server18, alic
     assert gone.status_code == 204
     again = _grant(server18.base_url, created["client_id"], created["client_secret"])
     assert again.status_code == 401 and again.json()["error"] == "invalid_client"
-    assert httpx.get(f"{server18.base_url}/threat_models", headers=bearer(tokens), timeout=10).status_code == 401
+    # the real 1.8.22 honours a token already issued until it expires
+    assert httpx.get(f"{server18.base_url}/threat_models", headers=bearer(tokens), timeout=10).status_code == 200
     missing = httpx.delete(
         f"{server18.base_url}/me/client_credentials/{created['id']}", headers=bearer(alice), timeout=10
     )

@@ -20,6 +20,13 @@ from portal.tmi import (
 PAYMENTS = sid("tm", "Customer Payments API")
 
 
+@pytest.fixture
+def sandbox(sandbox_factory, generation):
+    """The seeded sandbox with alice among TMI's administrators: only administrators and security reviewers
+    may create client credentials (the real 1.8.22 answers anyone else 403)."""
+    return sandbox_factory(generation, administrators=["alice"])
+
+
 @pytest.mark.parametrize("generation", ["1.8"])  # 0.217: test_0217_says_it_has_no_client_credentials
 def test_1_8_credentials_give_a_token_that_acts_as_their_owner(alice, anonymous, sandbox, generation):
     created = alice.auth.client_credentials_create("Portal schedules", description="nightly PDF exports")

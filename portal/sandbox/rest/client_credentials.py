@@ -1,9 +1,11 @@
 """1.8's `/me/client_credentials`: a user's service-account credentials (PROTOCOL.md 3.5; OpenAPI
 createCurrentUserClientCredential, listCurrentUserClientCredentials, deleteCurrentUserClientCredential).
 
-The secret is shown once, in the create response, and kept only as a hash. The OpenAPI says only
-administrators and security reviewers may create credentials; the seeded sandbox has neither, so
-the sandbox's rule is that any signed-in person may, and only service accounts themselves may not.
+The secret is shown once, in the create response, and kept only as a hash. Only administrators and
+security reviewers may create credentials (403 for anyone else, as the real 1.8.22 answers); the
+sandbox's administrators are its `administrators` setting (`--administrator HINT`). Listing is open to
+everybody (an ordinary user sees `{credentials: [], total: 0}`). Deleting a credential stops new grants;
+tokens already issued keep working until they expire, as on the real server (state.service_account_owner).
 """
 
 from __future__ import annotations
@@ -45,9 +47,19 @@ def _caller_is_service_account(call: Call) -> bool:
     return call.state.is_service_subject(call.state.decode_access_token(token) if token else None)
 
 
+NOT_PRIVILEGED = "Only administrators and security reviewers can create client credentials"
+
+
+def may_create(call: Call) -> bool:
+    user = call.user
+    return user.is_admin or user.is_security_reviewer or user.provider_id in call.state.config.administrators
+
+
 def create_credential(call: Call) -> Response:
     if _caller_is_service_account(call):
         raise forbidden(call.state, "Service accounts cannot create client credentials")
+    if not may_create(call):
+        raise forbidden(call.state, NOT_PRIVILEGED)
     body = call.body
     expires_text = body.get("expires_at")
     expires_at = None
@@ -93,7 +105,7 @@ def delete_credential(call: Call) -> Response:
     record = call.state.credentials.get(call.params["credential_id"])
     if record is None or record.owner_uuid != call.user.internal_uuid:
         raise not_found("Client credential not found")
-    del call.state.credentials[record.id]  # its tokens stop working at once (state.service_account_owner)
+    del call.state.credentials[record.id]  # no new grants; issued tokens live on (state.service_account_owner)
     return call.no_content()
 
 
