@@ -44,7 +44,7 @@ def _write_cells(api: Api, path: str, name: str, cells: list) -> object:
     return api.put(path, {"name": name, "type": "DFD-1.0.0", "cells": cells})
 
 
-def test_put_requires_cells_and_nests_flat_geometry(sandbox):
+def test_put_requires_cells_and_stores_them_as_the_generation_does(sandbox):
     bob = Api(sandbox, "bob")
     diagram = bob.post(BASE, {"name": "Context", "type": "DFD-1.0.0"}).json()
     path = f"{BASE}/{diagram['id']}"
@@ -56,16 +56,43 @@ def test_put_requires_cells_and_nests_flat_geometry(sandbox):
     ]
     put = _write_cells(bob, path, "Context", cells)
     assert put.status_code == 200, put.text[:300]
-    web = put.json()["cells"][0]
-    assert web["position"] == {"x": 100, "y": 80} and web["size"] == {"width": 120, "height": 60}
-    assert "x" not in web and web["zIndex"] == 4  # other keys are kept verbatim
+    web, db, edge = put.json()["cells"]
+    if bob.legacy:  # 0.217: flat geometry nested, the rest verbatim
+        assert web["position"] == {"x": 100, "y": 80} and web["size"] == {"width": 120, "height": 60}
+        assert "x" not in web and web["zIndex"] == 4
+        assert db == cells[1] and edge == cells[2]
+    else:  # the real 1.8.22: flat, with the schema's defaults; keys its Node type lacks are dropped
+        defaults = {"angle": 0, "parent": None, "data": {"_metadata": [], "security_boundary": False}}
+        assert web == {**{k: v for k, v in cells[0].items() if k != "zIndex"}, **defaults}
+        assert db == {
+            "id": cells[1]["id"], "shape": "process", "attrs": cells[1]["attrs"],
+            "x": 400, "y": 80, "width": 120, "height": 60, **defaults,
+        }  # fmt: skip
+        assert edge == {**cells[2], "data": defaults["data"]}
+        assert bob.get(path).json()["cells"] == [web, db, edge]
     assert put.json()["update_vector"] == 1
     same = _write_cells(bob, path, "Renamed", put.json()["cells"])
-    assert same.json()["name"] == "Renamed" and same.json()["update_vector"] == 1  # cells unchanged: no bump
+    assert same.json()["name"] == "Renamed" and same.json()["update_vector"] == 2  # every write counts
+    assert same.json()["cells"] == put.json()["cells"]
     patched = bob.patch(path, [{"op": "remove", "path": "/cells/2"}])
-    assert patched.status_code == 200 and patched.json()["update_vector"] == 2
+    assert patched.status_code == 200 and patched.json()["update_vector"] == 3
+    renamed = bob.patch(path, [{"op": "replace", "path": "/name", "value": "Again"}])
+    assert renamed.json()["update_vector"] == 4  # a rename alone too (1.8.22 and 0.217.8)
     bad_edge = [_edge(not bob.legacy, "web", "db")]  # the other generation's edge shape
     error(bob.put(path, {"name": "Context", "type": "DFD-1.0.0", "cells": bad_edge}), 400, "invalid_input")
+
+
+def test_1_8_put_keeps_nested_geometry_when_the_data_has_no_metadata(sandbox_factory):
+    """The real 1.8.22 re-encodes (flattens) only a node whose data carries `_metadata`; a JSON Patch gets
+    no schema defaults, so a node added by PATCH stays as sent."""
+    bob = Api(sandbox_factory("1.8"), "bob")
+    path = f"{BASE}/{bob.post(BASE, {'name': 'Context', 'type': 'DFD-1.0.0'}).json()['id']}"
+    nested = _node("db", position={"x": 5, "y": 6}, size={"width": 70, "height": 80}, data={"foo": 1}, zIndex=3)
+    put = bob.put(path, {"name": "Context", "type": "DFD-1.0.0", "cells": [nested]})
+    assert put.json()["cells"] == [{**nested, "angle": 0, "data": {"foo": 1, "security_boundary": False}}]
+    added = _node("web", position={"x": 7, "y": 8}, size={"width": 90, "height": 50})
+    patched = bob.patch(path, [{"op": "add", "path": "/cells/-", "value": added}])
+    assert patched.json()["cells"][-1] == added and bob.get(path).json()["cells"][-1] == added
 
 
 def test_image_vector_defaults_to_the_diagram_vector(sandbox):
@@ -73,6 +100,7 @@ def test_image_vector_defaults_to_the_diagram_vector(sandbox):
     diagram = first_child(sandbox, "diagrams")
     path = f"{BASE}/{diagram['id']}"
     image = {"svg": "PHN2Zz48L3N2Zz4="}
+    vector = bob.get(path).json()["update_vector"]
     if bob.legacy:
         response = bob.patch(path, [{"op": "add", "path": "/image", "value": image}])
     else:
@@ -80,7 +108,10 @@ def test_image_vector_defaults_to_the_diagram_vector(sandbox):
             path, {"name": diagram["name"], "type": "DFD-1.0.0", "cells": diagram["cells"], "image": image}
         )
     assert response.status_code == 200, response.text[:300]
-    assert response.json()["image"] == {"svg": "PHN2Zz48L3N2Zz4=", "update_vector": diagram["update_vector"]}
+    # the write itself moves the diagram's vector on, and the image takes the new one
+    assert response.json()["update_vector"] == vector + 1
+    # (1.8.22's PUT answer leaves `image` out: read it back)
+    assert bob.get(path).json()["image"] == {"svg": "PHN2Zz48L3N2Zz4=", "update_vector": vector + 1}
 
 
 def test_a_put_with_cells_is_refused_at_0217(sandbox):
@@ -92,8 +123,8 @@ def test_a_put_with_cells_is_refused_at_0217(sandbox):
     before = bob.get(path).json()
     cells = [_node("web", position={"x": 10, "y": 20}, size={"width": 120, "height": 60})]
     put = bob.put(path, {"name": "Renamed by PUT", "type": "DFD-1.0.0", "cells": cells})
-    if not bob.legacy:
-        assert put.status_code == 200 and put.json()["cells"] == cells
+    if not bob.legacy:  # stored flat, as the real 1.8.22 does (test_put_requires_cells_and_stores_them_...)
+        assert put.status_code == 200 and put.json()["cells"][0]["x"] == 10 and put.json()["name"] == "Renamed by PUT"
         return
     assert error(put, 400, "invalid_input") == "cells is unsupported"
     assert bob.get(path).json() == before
@@ -131,12 +162,14 @@ def test_full_diagram_fields_per_generation(sandbox):
 
 
 def test_put_stores_partial_flat_geometry_as_sent(sandbox_factory):
-    """Seen on the real 1.8.22 (PROTOCOL.md 12.8): only the whole flat form becomes position/size."""
+    """Seen on the real 1.8.22 (PROTOCOL.md 12.8): a node without its whole geometry is not re-encoded; it
+    keeps what it was sent, with the schema's defaults (angle 0, data) added."""
     bob = Api(sandbox_factory("1.8"), "bob")
     diagram = bob.post(BASE, {"name": "Context", "type": "DFD-1.0.0"}).json()
     path = f"{BASE}/{diagram['id']}"
     partial = _node("web", x=100, y=80, width=120)
     put = bob.put(path, {"name": "Context", "type": "DFD-1.0.0", "cells": [partial]})
     assert put.status_code == 200, put.text[:300]
-    assert put.json()["cells"] == [partial]
-    assert bob.get(path).json()["cells"] == [partial]
+    stored = {**partial, "angle": 0, "data": {"_metadata": [], "security_boundary": False}}
+    assert put.json()["cells"] == [stored]
+    assert bob.get(path).json()["cells"] == [stored]

@@ -16,7 +16,7 @@ from portal.sandbox.rest.pipeline import Call, Operation, invalid_input, not_fou
 from portal.sandbox.rest.spec import load as load_spec
 from portal.sandbox.rest.threat_models import ITEM as TM_ITEM
 from portal.sandbox.rest.threat_models import include_deleted
-from portal.sandbox.state import SandboxState, new_uuid
+from portal.sandbox.state import SandboxState, new_uuid, new_uuid7
 
 # What the server owns on every child; a PATCH may not change them and PUT keeps them.
 SERVER_FIELDS = (
@@ -86,11 +86,24 @@ def _input_properties(state: SandboxState, kind: Kind) -> set[str]:
     return set(spec.resolve(schema).get("properties", {}))
 
 
+# Fields the real servers fill on a child that the body left out (seen 2026-12-04): 1.8.22 marks threats and
+# notes not auto-generated and documents as plain HTTP links of unknown reachability; both generations store a
+# threat as not mitigated.
+_SERVER_DEFAULTS_18 = {
+    "threats": {"auto_generated": False, "mitigated": False},
+    "notes": {"auto_generated": False},
+    "documents": {"access_status": "unknown", "content_source": "http"},
+}
+_SERVER_DEFAULTS_0217 = {"threats": {"mitigated": False}}
+
+
 def _defaults(state: SandboxState, kind: Kind) -> dict[str, Any]:
     full = load_spec(state.config.generation).properties(kind.schema)
     out: dict[str, Any] = {key: True for key in ("include_in_report", "timmy_enabled") if key in full}
     if "metadata" in full:
         out["metadata"] = []
+    server = _SERVER_DEFAULTS_0217 if state.config.is_legacy else _SERVER_DEFAULTS_18
+    out.update(server.get(kind.collection, {}))
     return out
 
 
@@ -105,7 +118,9 @@ def new_child(
 ) -> dict[str, Any]:
     """Store a child as its POST does (shared with the seed)."""
     now = at or state.timestamp()
-    obj: dict[str, Any] = {"id": child_id or new_uuid(), **_defaults(state, kind)}
+    # Both real servers give threats time-ordered UUIDv7 ids; everything else gets v4.
+    fresh_id = new_uuid7() if kind.collection == "threats" else new_uuid()
+    obj: dict[str, Any] = {"id": child_id or fresh_id, **_defaults(state, kind)}
     if kind.collection == "diagrams":
         obj.update(diagrams.fresh(state, body))
     else:
@@ -144,7 +159,7 @@ def list_children(call: Call, kind: Kind) -> Response:
         items = filters.sort(
             filters.apply(items, _threat_filters(call.query)),
             call.query.get("sort") or filters.DEFAULT_SORT,
-            lenient=not call.legacy,
+            lenient=True,  # both real servers answer 200 to a sort they cannot read (0.217.8 too, 2026-12-04)
         )
     views = [shapes.list_item(call.state, kind.collection, obj) for obj in items]
     return call.json(shapes.page(call.state, kind.collection, views, call.query))
@@ -175,8 +190,12 @@ def _threat_filters(query: dict[str, Any]) -> list[filters.Predicate]:
     return predicates
 
 
+def view(call: Call, kind: Kind, obj: dict[str, Any], op: str) -> dict[str, Any]:
+    return shapes.child_view(call.state, kind.collection, obj, op)
+
+
 def get_child(call: Call, kind: Kind) -> Response:
-    return call.json(copy.deepcopy(find(call, kind)))
+    return call.json(view(call, kind, find(call, kind), "read"))
 
 
 def create_child(call: Call, kind: Kind) -> Response:
@@ -184,19 +203,20 @@ def create_child(call: Call, kind: Kind) -> Response:
     obj = new_child(call.state, call.tm, kind, call.body)
     if kind.collection == "diagrams":
         call.headers["Location"] = f"/threat_models/{call.tm['id']}/diagrams/{obj['id']}"
-    return call.json(copy.deepcopy(obj), 201)
+    return call.json(view(call, kind, obj, "create"), 201)
 
 
 def put_child(call: Call, kind: Kind) -> Response:
     obj = find(call, kind)
     if kind.collection == "diagrams":
         diagrams.refuse_cells_on_put(call.state, obj["id"], call.body)
-    return call.json(copy.deepcopy(store(call, kind, obj, replacement(call.state, kind, obj, call.body))))
+    return call.json(view(call, kind, store(call, kind, obj, replacement(call.state, kind, obj, call.body)), "put"))
 
 
 def patch_child(call: Call, kind: Kind) -> Response:
     obj = find(call, kind)
-    return call.json(copy.deepcopy(store(call, kind, obj, patched(kind, obj, call.body), check_schema=True)))
+    stored = store(call, kind, obj, patched(kind, obj, call.body), check_schema=True)
+    return call.json(view(call, kind, stored, "patch"))
 
 
 def delete_child(call: Call, kind: Kind) -> Response:
@@ -234,7 +254,7 @@ def store(
     state = call.state
     if kind.collection == "diagrams":
         diagrams.refuse_during_session(state, obj["id"], "modify")
-        diagrams.prepare_update(obj, new)
+        diagrams.prepare_update(obj, new, legacy=call.legacy, put=call.request.method == "PUT")
     if check_schema:
         spec = load_spec(state.config.generation)
         errors = spec.patched_errors(spec.body_schema(kind.item_path, "PUT", "application/json"), kind.schema, new)
@@ -272,7 +292,7 @@ def restore_child(call: Call, kind: Kind) -> Response:
         raise not_found(kind.missing())
     obj.pop("deleted_at")
     call.state.touch(obj)
-    return call.json(copy.deepcopy(obj))
+    return call.json(view(call, kind, obj, "read"))
 
 
 def operations(kind: Kind, legacy: bool) -> list[tuple[str, list[Operation]]]:

@@ -49,34 +49,78 @@ def refuse_cells_on_put(state: SandboxState, diagram_id: str, body: dict[str, An
 
 
 FLAT_GEOMETRY = ("x", "y", "width", "height")
+# What the real 1.8.22's Node type writes back when it re-encodes a node (node_unmarshal.go MarshalJSON): the
+# flat geometry plus these keys; anything else (zIndex, visible, markup) is dropped, `parent` is always there.
+NODE_KEYS_18 = ("angle", "attrs", "children", "data", "id", "parent", "ports", "shape")
+CELL_DATA_DEFAULT = {"_metadata": [], "security_boundary": False}
 
 
 def flat_to_nested(cell: dict[str, Any]) -> dict[str, Any]:
-    """REST PUT/PATCH turn a node's flat x/y/width/height into position/size; nothing else changes.
-    Only the whole flat form is turned: a node with part of it (only `x`, `y`, `width`) is stored as sent,
-    with no `size` made up (PROTOCOL.md 12.8)."""
+    """0.217's REST writes turn a node's flat x/y/width/height into position/size; nothing else changes.
+    Only the whole flat form is turned: a node with part of it is stored as sent (PROTOCOL.md 12.8)."""
     if not isinstance(cell, dict) or cell.get("shape") in EDGE_SHAPES:
         return cell
     if not all(key in cell for key in FLAT_GEOMETRY):
         return cell
     cell = dict(cell)
-    if "x" in cell or "y" in cell:
-        position = dict(cell.get("position") or {})
-        position.update({k: cell.pop(k) for k in ("x", "y") if k in cell})
-        cell["position"] = position
-    if "width" in cell or "height" in cell:
-        size = dict(cell.get("size") or {})
-        size.update({k: cell.pop(k) for k in ("width", "height") if k in cell})
-        cell["size"] = size
+    cell["position"] = {**(cell.get("position") or {}), "x": cell.pop("x"), "y": cell.pop("y")}
+    cell["size"] = {**(cell.get("size") or {}), "width": cell.pop("width"), "height": cell.pop("height")}
     return cell
 
 
-def prepare_update(old: dict[str, Any], new: dict[str, Any]) -> None:
-    """Normalise cells, bump update_vector only when the cells changed, default image.update_vector."""
-    new["cells"] = [flat_to_nested(c) for c in new.get("cells") or []]
-    vector = old.get("update_vector") or 0
-    if new["cells"] != old.get("cells", []):
-        vector += 1
+def _geometry(cell: dict[str, Any]) -> tuple[Any, Any, Any, Any] | None:
+    """x, y, width, height: the flat form wins when a node has both (node_unmarshal.go)."""
+    if all(key in cell for key in FLAT_GEOMETRY):
+        return cell["x"], cell["y"], cell["width"], cell["height"]
+    position, size = cell.get("position"), cell.get("size")
+    if isinstance(position, dict) and isinstance(size, dict):
+        return position.get("x", 0), position.get("y", 0), size.get("width", 0), size.get("height", 0)
+    return None
+
+
+def cell_as_stored_18(cell: Any, *, defaults: bool) -> Any:
+    """A cell as the real 1.8.22 stores it from a REST write (seen on the server, 2026-12-04).
+
+    A PUT body passes its OpenAPI validator, which fills the schema's defaults (`defaults=True`): a node's
+    `angle` 0, a missing `data` {"_metadata": [], "security_boundary": false}, a `data` without
+    `security_boundary` gets false. A cell whose `data` then has `_metadata` is re-encoded by the server's
+    metadata sanitiser: a node with its whole geometry (flat, or position and size) comes back flat, x, y,
+    width, height, with `parent` (null when unset) and only the keys of NODE_KEYS_18. Anything else stays
+    as sent: a node without `_metadata` in its data keeps position/size, a node without size keeps its
+    position. A JSON Patch (`defaults=False`) gets no defaults, so only cells that carry `_metadata`
+    themselves are re-encoded."""
+    if not isinstance(cell, dict):
+        return cell
+    cell = copy.deepcopy(cell)
+    edge = cell.get("shape") in EDGE_SHAPES
+    if defaults:
+        if not isinstance(cell.get("data"), dict):
+            cell["data"] = copy.deepcopy(CELL_DATA_DEFAULT)
+        else:
+            cell["data"].setdefault("security_boundary", False)
+        if not edge:
+            cell.setdefault("angle", 0)
+    data = cell.get("data")
+    if edge or not isinstance(data, dict) or "_metadata" not in data:
+        return cell
+    geometry = _geometry(cell)
+    if geometry is None:
+        return cell
+    flat = {key: cell[key] for key in NODE_KEYS_18 if key in cell}
+    flat["parent"] = cell.get("parent")
+    flat.update(zip(FLAT_GEOMETRY, geometry, strict=True))
+    return dict(sorted(flat.items()))
+
+
+def prepare_update(old: dict[str, Any], new: dict[str, Any], *, legacy: bool = False, put: bool = True) -> None:
+    """The cells as the generation stores them, update_vector +1 on every REST write (the real servers
+    count a rename too: 1.8.22 0->1->2->3->4 for PUT, PUT with the same cells, a rename, PATCH /name; 0.217.8
+    PATCH /name +1), and image.update_vector defaulting to the new vector."""
+    if legacy:
+        new["cells"] = [flat_to_nested(c) for c in new.get("cells") or []]
+    else:
+        new["cells"] = [cell_as_stored_18(c, defaults=put) for c in new.get("cells") or []]
+    vector = (old.get("update_vector") or 0) + 1
     new["update_vector"] = vector
     image = copy.deepcopy(new.get("image") or {})
     if image.get("svg") and image.get("update_vector") is None:
