@@ -32,6 +32,9 @@ class GenerationProfile:
     refresh_path: str = "/oauth2/refresh"  # 3.6 / 9.2: JSON `{refresh_token}` in both
     refresh_failure: str = ""  # what a refused refresh token says (for messages and tests)
     client_credentials: bool = False  # 3.5 service accounts (grant + /me/client_credentials); 0.217 has none
+    # 5.6 metadata: the real 0.217.8 answers every PUT .../metadata/{key} 400 and a POST of an existing key
+    # replaces its value; 1.8.22's PUT changes an existing key only (404 for a new one), its POST is 409.
+    metadata_post_upserts: bool = False
 
 
 TMI_1_8 = GenerationProfile(
@@ -70,6 +73,7 @@ TMI_0_217 = GenerationProfile(
     rfc7009_revoke=False,
     collaborate_denied_status=401,
     refresh_failure="Failed to refresh token",
+    metadata_post_upserts=True,
 )
 PROFILES: dict[str, GenerationProfile] = {p.name: p for p in (TMI_1_8, TMI_0_217)}
 

@@ -22,24 +22,49 @@ def test_metadata_lifecycle(sandbox, collection):
     assert before.status_code == 200 and isinstance(before.json(), list)  # a plain array in both generations
     created = bob.post(path, {"key": "owner-team", "value": "payments"})
     assert created.status_code == 201 and created.json() == {"key": "owner-team", "value": "payments"}
+    assert bob.get(f"{path}/owner-team").json() == {"key": "owner-team", "value": "payments"}
+    if bob.legacy:
+        _metadata_0217(bob, path)
+    else:
+        _metadata_18(bob, path)
+    assert bob.delete(f"{path}/owner-team").status_code == 204
+    assert error(bob.get(f"{path}/owner-team"), 404, "not_found") == "Metadata entry not found"
+    assert bob.get(path).json() == before.json()
+    error(bob.post(path, {"key": "k"}), 400, "invalid_input")
+    error(bob.post(path, {"key": "k", "value": "v", "extra": 1}), 400, "invalid_input")
+
+
+def _metadata_18(bob: Api, path: str) -> None:
+    """The real 1.8.22: a second POST is 409; PUT changes an existing key, and a new key is 404."""
     assert (
         error(bob.post(path, {"key": "owner-team", "value": "x"}), 409, "conflict")
         == "Metadata key already exists: owner-team"
     )
-    assert bob.get(f"{path}/owner-team").json() == {"key": "owner-team", "value": "payments"}
     assert bob.put(f"{path}/owner-team", {"value": "cards"}).json() == {"key": "owner-team", "value": "cards"}
     # the 1.8 spec declares the assets variant as a whole Metadata object: that form works everywhere too
     assert bob.put(f"{path}/owner-team", {"key": "owner-team", "value": "v2"}).status_code == 200
     error(bob.put(f"{path}/owner-team", {"key": "other", "value": "v2"}), 400, "invalid_input")
     error(bob.put(f"{path}/owner-team", {"value": ""}), 400, "invalid_input")
     error(bob.put(f"{path}/owner-team", {"value": "x", "extra": 1}), 400, "invalid_input")
+    assert error(bob.put(f"{path}/brand-new", {"value": "x"}), 404, "not_found") == "Metadata not found"
+    assert error(bob.delete(f"{path}/brand-new"), 404, "not_found") == "Metadata not found"
+    assert "brand-new" not in {m["key"] for m in bob.get(path).json()}
     bob.put(f"{path}/owner-team", {"value": "cards"})
     assert {"key": "owner-team", "value": "cards"} in bob.get(path).json()
-    assert bob.delete(f"{path}/owner-team").status_code == 204
-    error(bob.get(f"{path}/owner-team"), 404, "not_found")
-    assert bob.get(path).json() == before.json()
-    error(bob.post(path, {"key": "k"}), 400, "invalid_input")
-    error(bob.post(path, {"key": "k", "value": "v", "extra": 1}), 400, "invalid_input")
+
+
+def _metadata_0217(bob: Api, path: str) -> None:
+    """The real 0.217.8: a POST of an existing key replaces its value; every PUT is 400; deleting a key
+    that is not there is a 500."""
+    again = bob.post(path, {"key": "owner-team", "value": "cards"})
+    assert again.status_code == 201 and again.json() == {"key": "owner-team", "value": "cards"}
+    assert [m for m in bob.get(path).json() if m["key"] == "owner-team"] == [{"key": "owner-team", "value": "cards"}]
+    assert "'Metadata.Key'" in error(bob.put(f"{path}/owner-team", {"value": "v2"}), 400, "invalid_input")
+    assert 'property "key" is unsupported' in error(
+        bob.put(f"{path}/owner-team", {"key": "owner-team", "value": "v2"}), 400, "invalid_input"
+    )
+    assert error(bob.delete(f"{path}/brand-new"), 500, "server_error") == "Failed to delete metadata"
+    assert bob.get(f"{path}/owner-team").json()["value"] == "cards"
 
 
 def test_bulk_metadata(sandbox):

@@ -1,4 +1,9 @@
-"""`.../metadata` on a threat model and on each child (PROTOCOL.md 5.6): plain arrays of {key, value}."""
+"""`.../metadata` on a threat model and on each child (PROTOCOL.md 5.6): plain arrays of {key, value}.
+
+As the real servers answer (2026-12-04): at 1.8.22 a PUT changes an existing key only (404 "Metadata not
+found" for a new one) and a second POST of a key is 409; at 0.217.8 a POST of an existing key replaces its
+value (201), every PUT is 400 (its spec and its Go binding disagree on whether the body has `key`), and a
+DELETE of a key that is not there is a 500."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from starlette.responses import Response
 
 from portal.sandbox.rest import children
 from portal.sandbox.rest.children import Kind
-from portal.sandbox.rest.pipeline import Call, Operation, conflict, declared, invalid_input, not_found
+from portal.sandbox.rest.pipeline import Call, Operation, Problem, conflict, declared, invalid_input, not_found
 from portal.sandbox.rest.spec import Spec
 from portal.sandbox.rest.spec import load as load_spec
 from portal.sandbox.rest.threat_models import ITEM as TM_ITEM
@@ -33,10 +38,18 @@ def _changed(call: Call, owner: dict[str, Any]) -> None:
         call.tm["modified_at"] = owner["modified_at"]
 
 
-def _entry(owner: dict[str, Any], key: str) -> dict[str, Any]:
+ENTRY_NOT_FOUND = "Metadata entry not found"  # GET, both generations
+NOT_FOUND = "Metadata not found"  # PUT and DELETE at 1.8
+PUT_0217_KEY_REQUIRED = "Invalid request body: Key: 'Metadata.Key' Error:Field validation for 'Key' failed on the 'required' tag"
+PUT_0217_KEY_UNSUPPORTED = (
+    'error in openapi3filter.RequestError: request body has an error: doesn\'t match schema: property "key" is unsupported'
+)
+
+
+def _entry(owner: dict[str, Any], key: str, missing: str = ENTRY_NOT_FOUND) -> dict[str, Any]:
     found = next((m for m in _entries(owner) if m["key"] == key), None)
     if found is None:
-        raise not_found(f"Metadata key not found: {key}")
+        raise not_found(missing)
     return found
 
 
@@ -47,10 +60,14 @@ def list_metadata(call: Call, kind: Kind | None) -> Response:
 def create_metadata(call: Call, kind: Kind | None) -> Response:
     owner = _owner(call, kind)
     key = call.body["key"]
-    if any(m["key"] == key for m in _entries(owner)):
+    existing = next((m for m in _entries(owner) if m["key"] == key), None)
+    if existing is not None and not call.legacy:
         raise conflict(f"Metadata key already exists: {key}")
     entry = {"key": key, "value": call.body["value"]}
-    _entries(owner).append(entry)
+    if existing is not None:  # 0.217 upserts
+        existing["value"] = entry["value"]
+    else:
+        _entries(owner).append(entry)
     _changed(call, owner)
     return call.json(dict(entry), 201)
 
@@ -71,15 +88,16 @@ PUT_BODY = {
 
 def put_metadata(call: Call, kind: Kind | None) -> Response:
     owner, key = _owner(call, kind), call.params["key"]
+    if call.legacy and isinstance(call.body, dict) and "key" in call.body:
+        raise invalid_input(PUT_0217_KEY_UNSUPPORTED)
     errors = load_spec(call.state.config.generation).schema_errors(PUT_BODY, call.body)
     if errors:
         raise invalid_input(f"request body has an error: doesn't match schema: {errors[0]}")
+    if call.legacy:  # its handler binds the body as a whole Metadata, which then lacks `key`
+        raise invalid_input(PUT_0217_KEY_REQUIRED)
     if call.body.get("key", key) != key:
         raise invalid_input("The key in the body must match the key in the path")
-    entry = next((m for m in _entries(owner) if m["key"] == key), None)
-    if entry is None:
-        entry = {"key": key, "value": call.body["value"]}
-        _entries(owner).append(entry)
+    entry = _entry(owner, key, NOT_FOUND)
     entry["value"] = call.body["value"]
     _changed(call, owner)
     return call.json(dict(entry))
@@ -87,7 +105,9 @@ def put_metadata(call: Call, kind: Kind | None) -> Response:
 
 def delete_metadata(call: Call, kind: Kind | None) -> Response:
     owner = _owner(call, kind)
-    _entries(owner).remove(_entry(owner, call.params["key"]))
+    if call.legacy and not any(m["key"] == call.params["key"] for m in _entries(owner)):
+        raise Problem(500, "server_error", "Failed to delete metadata")
+    _entries(owner).remove(_entry(owner, call.params["key"], NOT_FOUND))
     _changed(call, owner)
     return call.no_content()
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from portal.tmi.calls import Call, Flow, as_model, no_content
+from portal.tmi.calls import Call, Flow, as_model, no_content, server_profile
+from portal.tmi.errors import NotFound
 from portal.tmi.models import Metadata
 from portal.tmi.resources.base import Resource, operation
 
@@ -51,7 +52,7 @@ class MetadataResource(Resource):
     def create(
         self, threat_model_id: str, key: str, value: str, *, kind: str | None = None, item_id: str | None = None
     ) -> Flow[Metadata]:
-        """POST; an existing key is a 409 Conflict."""
+        """POST; an existing key is a 409 Conflict at 1.8 and has its value replaced at 0.217."""
         return (
             yield Call(
                 "POST",
@@ -65,9 +66,19 @@ class MetadataResource(Resource):
     def set(
         self, threat_model_id: str, key: str, value: str, *, kind: str | None = None, item_id: str | None = None
     ) -> Flow[Metadata]:
-        """PUT the value of one key. Both specs want the whole pair on assets and the value alone elsewhere."""
-        body = {"key": key, "value": value} if kind == "assets" else {"value": value}
-        return (yield Call("PUT", f"{self._base(threat_model_id, kind, item_id)}/{key}", as_model(Metadata), json=body))
+        """The value of one key, made when it is not there yet. 1.8: PUT (both specs want the whole pair on
+        assets and the value alone elsewhere); the real 1.8.22 answers a PUT of a new key 404, which is then
+        made by POST. 0.217: POST, which replaces an existing key's value there (every PUT is 400)."""
+        base = self._base(threat_model_id, kind, item_id)
+        pair = {"key": key, "value": value}
+        profile = yield from server_profile()
+        if profile.metadata_post_upserts:
+            return (yield Call("POST", base, as_model(Metadata), json=pair))
+        body = pair if kind == "assets" else {"value": value}
+        try:
+            return (yield Call("PUT", f"{base}/{key}", as_model(Metadata), json=body))
+        except NotFound:
+            return (yield Call("POST", base, as_model(Metadata), json=pair))
 
     @operation
     def delete(
