@@ -213,20 +213,7 @@ def relink_apply(
             if relink is None:  # another browser was faster, or it expired or went stale meanwhile
                 raise SignInError(RELINK_USED)
             social = _identity_link(backend, uid, user, social)
-            _connection_store(organization, user, tokens, response)
-            audit_record(
-                organization=organization,
-                action="member.relinked",
-                actor=user,
-                request=backend.strategy.request,
-                target=person_label(user),
-                details={
-                    "tmi_base_url": relink.tmi_base_url,
-                    "provider": response["provider"],
-                    "subject": response["subject"],
-                },
-            )
-            membership_tmi_access_announce(organization=organization, user_id=user.pk)
+            _relinked(backend, organization, tokens, response, user, tmi_base_url=relink.tmi_base_url)
             admin_change_broadcast(
                 organization=organization,
                 section="members",
@@ -248,23 +235,26 @@ def _relinked_otherwise(backend, organization, tokens, response, user) -> None:
         spent = MembershipRelink.objects.filter(
             membership__organization_id=organization.pk, membership__user_id=user.pk, used_at__isnull=True
         ).update(used_at=timezone.now())
-        if not spent:
-            return
-        _connection_store(organization, user, tokens, response)
-        audit_record(
-            organization=organization,
-            action="member.relinked",
-            actor=user,
-            request=backend.strategy.request,
-            target=person_label(user),
-            details={
-                "tmi_base_url": organization.tmi_base_url,
-                "provider": response["provider"],
-                "subject": response["subject"],
-                "without_link": True,
-            },
-        )
-        membership_tmi_access_announce(organization=organization, user_id=user.pk)
+        if spent:
+            _relinked(
+                backend, organization, tokens, response, user, tmi_base_url=organization.tmi_base_url, without_link=True
+            )
+
+
+def _relinked(backend, organization, tokens, response, user, *, tmi_base_url: str, without_link: bool = False) -> None:
+    """A member is linked at the organisation's new server: their tokens are stored, the log says so and
+    their paused work resumes."""
+    _connection_store(organization, user, tokens, response)
+    details = {"tmi_base_url": tmi_base_url, "provider": response["provider"], "subject": response["subject"]}
+    audit_record(
+        organization=organization,
+        action="member.relinked",
+        actor=user,
+        request=backend.strategy.request,
+        target=person_label(user),
+        details={**details, "without_link": True} if without_link else details,
+    )
+    membership_tmi_access_announce(organization=organization, user_id=user.pk)
 
 
 def username_pick(backend, details, *args, user=None, **kwargs):
