@@ -61,6 +61,10 @@ class SandboxConfig:
     webhook_allow_http_targets: bool = False
     webhook_allowed_hosts: list[str] = field(default_factory=list)
     webhook_challenge_interval_seconds: float = 30.0
+    # 1.8 documents and repositories (rest/addresses.py uri_refusal): the real server resolves every `uri` host
+    # when it is written and refuses one that does not resolve. Off by default: the sandbox runs offline and its
+    # seeds and tests use example.com-style hosts; on, it asks DNS as the real server does.
+    resolve_uri_hosts: bool = False
     webhook_delivery_interval_seconds: float = 2.0
 
     @property

@@ -141,15 +141,16 @@ def new_child(
 
 def check_references(state: SandboxState, kind: Kind, body: dict[str, Any]) -> None:
     """What 1.8's handlers refuse after the spec passed a body: a threat's empty `asset_id`, which the
-    spec's pattern allows (PROTOCOL.md 12.4), and a document on an internal address (12.2)."""
+    spec's pattern allows (PROTOCOL.md 12.4), and a document's or repository's uri that is not https or
+    names an internal address (12.2; addresses.uri_refusal)."""
     if state.config.is_legacy:
         return
     if kind.collection == "threats" and body.get("asset_id") == "":
         raise invalid_input("Invalid UUID format for asset_id")
-    if kind.collection == "documents" and isinstance(body.get("uri"), str):
-        internal = addresses.internal_address(body["uri"])
-        if internal:
-            raise invalid_input(f"Document URI resolves to an internal address ({internal}), which is not allowed")
+    if kind.collection in ("documents", "repositories") and body.get("uri"):
+        refusal = addresses.uri_refusal(str(body["uri"]), resolve=state.config.resolve_uri_hosts)
+        if refusal:
+            raise invalid_input(refusal)
 
 
 # -- handlers ----------------------------------------------------------------------------------
