@@ -156,12 +156,18 @@ def test_create_adds_the_server_entries(sandbox):
     assert response.status_code == 201, response.text
     created = response.json()
     assert response.headers["location"] == f"/threat_models/{created['id']}"
-    assert created["threats"] == [] and created["diagrams"] == []
+    # Both create answers embed threats only (the real 1.8.22 and 0.217.8: no `diagrams` key).
+    assert created["threats"] == [] and "diagrams" not in created
     subjects = [(e["principal_type"], e["provider_id"], e["role"]) for e in created["authorization"]]
+    fetched = bob.get(f"/threat_models/{created['id']}").json()
+    read_back = [(e["principal_type"], e["provider_id"], e["role"]) for e in fetched["authorization"]]
     if bob.legacy:
         assert subjects == [("user", "bob@test.tmi", "owner"), ("user", "carol", "reader")]
         assert created["owner"]["provider_id"] == "bob@test.tmi"
         assert created["threat_model_framework"] == "" and "issue_uri" not in created  # dropped by 0.217's create
+        # 0.217.8 reads the model back without the creator's entry, and with the login sub as owner
+        assert read_back == [("user", "carol", "reader")]
+        assert fetched["owner"]["provider_id"] == fetched["created_by"]["provider_id"] == "bob"
     else:
         assert subjects == [
             ("user", "bob", "owner"),
@@ -170,7 +176,21 @@ def test_create_adds_the_server_entries(sandbox):
             ("group", "tmi-automation", "writer"),
         ]
         assert created["threat_model_framework"] == "LINDDUN" and created["status"] == "not_started"
-        assert created["authorization"][1]["email"] == "carol@tmi.local"
+        assert all(set(e) == {"principal_type", "provider", "provider_id", "role"} for e in created["authorization"])
+        # 1.8.22 reads the ACL back ordered by role descending, users and groups with their names
+        assert read_back == [
+            ("group", "tmi-automation", "writer"),
+            ("user", "carol", "reader"),
+            ("user", "bob", "owner"),
+            ("group", "security-reviewers", "owner"),
+        ]
+        names = [(e.get("email"), e.get("display_name")) for e in fetched["authorization"]]
+        assert names == [
+            (None, "TMI Automation"),
+            ("carol@tmi.local", "Carol (TMI User)"),
+            ("bob@tmi.local", "Bob (TMI User)"),
+            (None, "Security Reviewers"),
+        ]
     carol = Api(sandbox, "carol")
     assert carol.get(f"/threat_models/{created['id']}").status_code == 200
 
@@ -227,12 +247,10 @@ def test_get_returns_the_full_model(sandbox):
     body = response.json()
     assert "version" not in body
     stored = sandbox.state.threat_models[tm_id()]
-    # 0.217 embeds every child collection; the real 1.8.22 only threats and diagrams (PROTOCOL.md 12.10).
-    embedded = ("threats", "diagrams", "documents", "assets", "notes", "repositories")
-    if not carol.legacy:
-        embedded = ("threats", "diagrams")
-        assert {"documents", "assets", "notes", "repositories"}.isdisjoint(body)
-        assert all(stored[key] for key in ("documents", "assets", "notes", "repositories"))  # they exist
+    # Both real servers embed only threats and diagrams (PROTOCOL.md 12.10; the real 0.217.8 too, 2026-12-04).
+    embedded = ("threats", "diagrams")
+    assert {"documents", "assets", "notes", "repositories"}.isdisjoint(body)
+    assert all(stored[key] for key in ("documents", "assets", "notes", "repositories"))  # they exist
     for key in embedded:
         assert [c["id"] for c in body[key]] == [c["id"] for c in stored[key]]
     assert body["diagrams"][0]["cells"]
@@ -249,11 +267,7 @@ def test_unknown_threat_model_is_404(sandbox):
 def test_role_decides_each_operation(sandbox, hint):
     api = Api(sandbox, hint)
     role = ROLE_ON_PAYMENTS[hint]
-    denied = (
-        "Insufficient permissions to access this threat model"
-        if api.legacy
-        else "You don't have sufficient permissions to perform this action"
-    )
+    denied = "You don't have sufficient permissions to perform this action"  # both real servers' text
     path = f"/threat_models/{tm_id()}"
     got = api.get(path)
     if role is None:
@@ -285,9 +299,31 @@ def test_put_is_full_replacement(sandbox):
     response = alice.put(path, body)
     assert response.status_code == 200, response.text
     updated = response.json()
-    assert "threats" not in updated and "diagrams" not in updated  # PUT answers without the children
     assert "description" not in updated and "issue_uri" not in updated
-    assert updated["metadata"] == original["metadata"]  # kept when omitted
+    if alice.legacy:
+        assert updated["metadata"] == (original["metadata"] or None)  # kept when omitted; 0.217 says null for none
+        return
+    # The real 1.8.22's PUT answer: no alias, metadata, status or status_updated, and empty children
+    assert set(updated) == {
+        "authorization",
+        "created_at",
+        "created_by",
+        "diagrams",
+        "threats",
+        "id",
+        "is_confidential",
+        "modified_at",
+        "name",
+        "owner",
+        "threat_model_framework",
+    }
+    assert updated["threats"] == updated["diagrams"] == []
+    assert [e.get("display_name") for e in updated["authorization"] if e["principal_type"] == "user"] == [None] * len(
+        [e for e in updated["authorization"] if e["principal_type"] == "user"]
+    )
+    assert all(e.get("email") for e in updated["authorization"] if e["principal_type"] == "user")
+    refetched = alice.get(path).json()
+    assert refetched["metadata"] == original["metadata"] and refetched["alias"] == original["alias"]  # kept
 
 
 def test_put_requirements_per_generation(sandbox):
@@ -298,7 +334,9 @@ def test_put_requirements_per_generation(sandbox):
         error(response, 400, "invalid_input")
         return
     assert response.status_code == 200, response.text
-    assert response.json()["authorization"] == []  # omitted: the whole ACL is wiped
+    # omitted: the whole ACL is wiped, and the real 1.8.22 answers `"authorization": null` (its only null)
+    assert response.json()["authorization"] is None
+    assert alice.get(path).json()["authorization"] == []
     assert error(Api(sandbox, "bob").get(path), 403, "forbidden")
     assert alice.get(path).status_code == 200  # the owner field still grants access
 
@@ -369,7 +407,8 @@ def test_owner_patches_the_acl_with_an_email_only_entry_at_18(sandbox):
         entry = {"principal_type": "user", "provider": "test", "provider_id": "dave@test.tmi", "role": "writer"}
     response = alice.patch(path, [{"op": "add", "path": "/authorization/-", "value": entry}])
     assert response.status_code == 200, response.text
-    assert Api(sandbox, "dave").put(f"{path}/metadata/team", {"value": "x"}).status_code == 200
+    # dave may write now (a metadata POST: a PUT of a new key is 404 at 1.8 and every PUT 400 at 0.217)
+    assert Api(sandbox, "dave").post(f"{path}/metadata", {"key": "dave-was-here", "value": "x"}).status_code == 201
     if not alice.legacy:
         ghost = {**entry, "email": "ghost@tmi.local"}
         text = error(
@@ -476,5 +515,6 @@ def test_no_answer_carries_a_null_at_18(sandbox_factory):
         answers[collection] = alice.get(f"{path}/{collection}", params={"limit": 100})
     answers["diagram"] = alice.get(f"{path}/diagrams/{stored['diagrams'][0]['id']}")
     nulls = {what: _nulls(answer.json()) for what, answer in answers.items()}
-    assert nulls == {what: [] for what in answers}
+    # the one null: a PUT that leaves `authorization` out is answered `"authorization": null` (test_put_requirements_)
+    assert nulls == {what: ["/authorization"] if what == "put model" else [] for what in answers}
     assert "description" not in answers["model"].json() and "security_reviewer" not in answers["model"].json()

@@ -17,6 +17,10 @@ UNKNOWN_USER_ON_PATCH = (
     "Users must log in at least once before they can be granted access."
 )
 OWNER_ONLY = "Only the owner can change ownership or authorization"
+BAD_PROVIDER = (
+    "Authorization entry at index {index}: 'provider' must be a valid identity provider name "
+    '(e.g., "tmi", "google", "github")'
+)
 
 
 def resolve(
@@ -29,7 +33,11 @@ def resolve(
         return [dict(e) for e in entries]
     stored: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
-    for entry in entries:
+    for index, entry in enumerate(entries):
+        # The real 1.8.22 wants the IdP's name on every entry; the legacy wildcard "*" (PROTOCOL.md 4's
+        # `everyone` of any provider) is refused: the everyone group is {"provider": "tmi", ...} there.
+        if isinstance(entry, dict) and entry.get("provider") in ("", "*"):
+            raise Problem(400, "validation_failed", BAD_PROVIDER.format(index=index))
         if not isinstance(entry, dict) or entry.get("role") not in ROLE_RANK:
             raise Problem(400, "validation_failed", "Each authorization entry needs a principal and a valid role")
         kind = entry.get("principal_type", "user")
