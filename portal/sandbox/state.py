@@ -29,6 +29,17 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+def new_uuid7() -> str:
+    """A time-ordered RFC 9562 version 7 UUID (48-bit Unix milliseconds, then random bits), as TMI gives threats."""
+    import os
+    import time
+
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big") & ((1 << 80) - 1)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
+
+
 @dataclass
 class SandboxUser:
     internal_uuid: str

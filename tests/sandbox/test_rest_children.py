@@ -19,8 +19,8 @@ def test_list_shape(sandbox, collection):
     stored = sandbox.state.threat_models[tm_id()][collection]
     assert {i["id"] for i in listed} == {s["id"] for s in stored}
     sample = listed[0]
-    if collection == "notes":
-        assert "content" not in sample and sample["name"]
+    if collection == "notes":  # the real 0.217.8 lists notes with their content, 1.8.22 without
+        assert ("content" in sample) == carol.legacy and sample["name"]
     elif collection == "diagrams":
         expected = (
             {"id", "name", "type"}
@@ -40,18 +40,27 @@ def test_list_shape(sandbox, collection):
         )
         assert set(sample) == expected
     else:
-        assert sample == next(s for s in stored if s["id"] == sample["id"])
+        kept = next(s for s in stored if s["id"] == sample["id"])
+        assert {k: v for k, v in sample.items() if v is not None and k != "metadata"} == {
+            k: v for k, v in kept.items() if k in sample and k != "metadata"
+        }
+        # timestamps: none on 0.217's documents, assets, notes and repositories, nor on 1.8's repositories
+        timed = collection == "threats" or (not carol.legacy and collection != "repositories")
+        assert ("created_at" in sample) == ("modified_at" in sample) == timed
 
 
 @pytest.mark.parametrize("collection", COLLECTIONS)
 def test_create_get_put_patch_delete(sandbox, collection):
     bob = Api(sandbox, "bob")  # writer; deleting diagrams needs the owner
     alice = Api(sandbox, "alice")
+    before = sandbox.state.timestamp()
     created = bob.post(f"{BASE}/{collection}", child_body(collection, bob.legacy))
     assert created.status_code == 201, created.text[:300]
     obj = created.json()
     path = f"{BASE}/{collection}/{obj['id']}"
-    assert bob.get(path).json() == obj
+    got = bob.get(path).json()
+    # a read shows what the create answered (it may add fields the create answer leaves out, see test_rest_shapes)
+    assert {k: got.get(k) for k in obj if k != "metadata"} == {k: v for k, v in obj.items() if k != "metadata"}
     if not bob.legacy:
         assert isinstance(obj["alias"], int)
     body = {k: v for k, v in child_body(collection, bob.legacy).items()}
@@ -63,11 +72,13 @@ def test_create_get_put_patch_delete(sandbox, collection):
         assert error(put, 400, "invalid_input") == "cells is unsupported"
     else:
         assert put.status_code == 200, put.text[:300]
-        assert put.json()["name"] == "Renamed" and put.json()["created_at"] == obj["created_at"]
+        assert put.json()["name"] == "Renamed" and bob.get(path).json().get("created_at") == got.get("created_at")
     patched = bob.patch(path, [{"op": "replace", "path": "/name", "value": "Patched"}])
     assert patched.status_code == 200, patched.text[:300]
-    assert patched.json()["name"] == "Patched" and patched.json()["modified_at"] >= obj["modified_at"]
-    parent_moved = sandbox.state.get_threat_model(tm_id())["modified_at"] >= obj["modified_at"]
+    assert patched.json()["name"] == "Patched"
+    if "modified_at" in got:
+        assert patched.json()["modified_at"] >= got["modified_at"]
+    parent_moved = sandbox.state.get_threat_model(tm_id())["modified_at"] >= before
     assert parent_moved == bob.legacy  # 1.8 leaves the parent's modified_at alone (PROTOCOL.md 12.9)
     text = error(bob.patch(path, [{"op": "replace", "path": "/id", "value": seed.sid("other")}]), 400, "invalid_input")
     assert text.startswith("Field 'id' is not allowed in PATCH requests")
@@ -242,7 +253,7 @@ def test_server_owned_fields_in_a_child_body_are_ignored_at_18(sandbox_factory, 
     assert put.status_code == 200, put.text[:300]
     assert put.json()["name"] == "Renamed" and "deleted_at" not in put.json()
     for field in ("id", "created_at", "modified_at"):
-        value = obj[field]
+        value = obj.get(field, seed.at(0))  # 1.8's notes and repositories answer no timestamps
         text = error(
             bob.post(f"{BASE}/{collection}", {**child_body(collection, False), field: value}), 400, "invalid_input"
         )

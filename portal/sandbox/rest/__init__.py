@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from portal.sandbox.rest import bulk, children, client_credentials, metadata, spec, threat_models
+from portal.sandbox.rest import bulk, children, client_credentials, diagram_model, metadata, spec, threat_models
 from portal.sandbox.rest.pipeline import route
 from portal.sandbox.state import SandboxState
 
@@ -19,7 +19,7 @@ from portal.sandbox.state import SandboxState
 def routes(state: SandboxState) -> list[Route]:
     legacy = state.config.is_legacy
     the_spec = spec.load(state.config.generation)
-    groups = [*threat_models.operations(), *metadata.operations(the_spec, None)]
+    groups = [*threat_models.operations(), *metadata.operations(the_spec, None), *diagram_model.operations(the_spec)]
     if not legacy:
         groups += threat_models.restore_operations()
         groups += client_credentials.operations()  # 0.217 has no service accounts

@@ -4,7 +4,6 @@ If-Match; the whole request fails before any change if one target is missing."""
 
 from __future__ import annotations
 
-import copy
 import functools
 
 from starlette.responses import Response
@@ -19,7 +18,7 @@ def create_many(call: Call, kind: Kind) -> Response:
     for item in call.body:  # every item is checked before any is stored
         children.check_references(call.state, kind, item)
     created = [children.new_child(call.state, call.tm, kind, item) for item in call.body]
-    return call.json(copy.deepcopy(created), 201)
+    return call.json([children.view(call, kind, obj, "create") for obj in created], 201)
 
 
 def replace_many(call: Call, kind: Kind) -> Response:
@@ -28,7 +27,7 @@ def replace_many(call: Call, kind: Kind) -> Response:
         children.store(call, kind, obj, children.replacement(call.state, kind, obj, item), conditional=False)
         for obj, item in zip(targets, call.body)
     ]
-    return call.json(copy.deepcopy(updated))
+    return call.json([children.view(call, kind, obj, "put") for obj in updated])
 
 
 def patch_many(call: Call, kind: Kind) -> Response:
@@ -39,7 +38,7 @@ def patch_many(call: Call, kind: Kind) -> Response:
         )
         for obj, item in zip(targets, call.body["patches"])
     ]
-    return call.json(copy.deepcopy(updated))
+    return call.json([children.view(call, kind, obj, "patch") for obj in updated])
 
 
 def delete_many(call: Call, kind: Kind) -> Response:

@@ -72,13 +72,25 @@ SORTABLE = ("name", "created_at", "modified_at", "severity", "score", "status", 
 
 
 DEFAULT_SORT = "created_at:desc"
+# 1.8 sorts severity by rank, not by name (the real 1.8.22: asc low, medium, high, critical).
+SEVERITY_RANK = {"info": 0, "informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def _sort_key(item: Item, field: str) -> tuple[bool, str]:
+    value = item.get(field)
+    if field == "severity" and isinstance(value, str) and value.lower() in SEVERITY_RANK:
+        return False, f"{SEVERITY_RANK[value.lower()]:02d}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value is None, f"{value:020.6f}"
+    return value is None, str(value)
 
 
 def sort(items: list[Item], spec: str, *, lenient: bool = False) -> list[Item]:
     """`field[:asc|desc]`, several separated by commas; the first is the primary key.
 
-    0.217 refuses a sort it cannot read (400). 1.8 answers 200 whatever it gets (PROTOCOL.md 12.6): an unknown
-    field falls back to the default order, and anything but `asc` (a bad or missing direction) is descending."""
+    `lenient` (the threats list at both generations; PROTOCOL.md 12.6) answers 200 whatever it gets: an unknown
+    field falls back to the default order, and anything but `asc` (a bad or missing direction) is descending.
+    Without it a sort it cannot read is a 400."""
     result = list(items)
     for part in reversed([p.strip() for p in spec.split(",") if p.strip()]):
         field, _, direction = part.partition(":")
@@ -89,11 +101,5 @@ def sort(items: list[Item], spec: str, *, lenient: bool = False) -> list[Item]:
         direction = direction or "asc"
         if field not in SORTABLE or direction not in ("asc", "desc"):
             raise invalid_input(f"Invalid sort parameter: {part}")
-        result.sort(
-            key=lambda i: (
-                i.get(field) is None,
-                str(i.get(field)) if not isinstance(i.get(field), (int, float)) else f"{i.get(field):020.6f}",
-            ),
-            reverse=direction == "desc",
-        )
+        result.sort(key=lambda i, f=field: _sort_key(i, f), reverse=direction == "desc")
     return result

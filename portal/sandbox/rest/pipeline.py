@@ -27,7 +27,7 @@ from portal.sandbox.rest import spec as spec_module
 from portal.sandbox.state import ROLE_RANK, SandboxState, SandboxUser
 
 FORBIDDEN_18 = "You don't have sufficient permissions to perform this action"
-FORBIDDEN_0217 = "Insufficient permissions to access this threat model"
+FORBIDDEN_0217 = FORBIDDEN_18  # the real 0.217.8 says the same (2026-12-04), not PROTOCOL.md 9.3's text
 # Fields the server owns. A POST/PUT body naming one is rejected before schema validation (PROTOCOL.md 5.1),
 # except on 1.8's threats, documents, assets, notes and repositories, which refuse only CHILD_REFUSED_FIELDS
 # and ignore the rest (PROTOCOL.md 12.1).
@@ -222,6 +222,8 @@ def _validate_body(spec: spec_module.Spec, op: Operation, content_type: str | No
         raise invalid_input(MISSING_BODY)
     if isinstance(body, dict) and op.method in ("POST", "PUT"):
         collection = _child_collection(op.path)
+        if not legacy and collection == "threats" and op.method == "POST" and "threat_type" not in body:
+            body = {**body, "threat_type": []}  # the real 1.8.22 does not require it and stores [] (2026-12-04)
         if not legacy and collection in LENIENT_CHILDREN:
             refused = [f for f in CHILD_REFUSED_FIELDS if not (f == "alias" and collection == "assets")]
             for name in refused:

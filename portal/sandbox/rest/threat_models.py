@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from portal.sandbox.rest import acl, filters, locking, patch, shapes
 from portal.sandbox.rest.pipeline import Call, Operation, conflict, forbidden, invalid_input, not_found
@@ -96,10 +96,16 @@ def _list_filters(query: dict[str, Any]) -> list[filters.Predicate]:
     ]
 
 
+EMPTY_NAME_0217 = "Field 'name' is required. This field identifies the resource and must be provided."
+# 1.8 numbers threat models from 10001 (its children from 1 per model), as the real 1.8.22 did.
+FIRST_ALIAS_18 = 10001
+
+
 def create_threat_model(call: Call) -> Response:
+    if call.legacy and not str(call.body.get("name") or "").strip():
+        raise invalid_input(EMPTY_NAME_0217)
     tm = new_threat_model(call.state, call.user, call.body)
-    view = shapes.tm_full(call.state, tm)
-    view["threat_model_framework"] = tm["threat_model_framework"]  # the create response echoes "" (5.2)
+    view = shapes.tm_full(call.state, tm, op="create")  # the create response echoes framework "" (5.2)
     call.headers["Location"] = f"/threat_models/{tm['id']}"
     return call.json(view, 201)
 
@@ -135,9 +141,11 @@ def new_threat_model(
             is_confidential=confidential,
             status="not_started",
             status_updated=now,
-            alias=state.next_alias("threat_models"),
+            alias=FIRST_ALIAS_18 - 1 + state.next_alias("threat_models"),
         )
         state.versions[tm["id"]] = 1
+    else:  # unset until a reviewer sets it; 0.217 answers null (and a JSON Patch may replace it)
+        tm.update(status=None, status_updated=None)
     for key in shapes.CHILD_KEYS:
         tm[key] = []
     state.threat_models[tm["id"]] = tm
@@ -145,7 +153,7 @@ def new_threat_model(
 
 
 def get_threat_model(call: Call) -> Response:
-    return call.json(shapes.tm_full(call.state, call.tm))
+    return call.json(shapes.tm_full(call.state, call.tm, op="read"))
 
 
 def put_threat_model(call: Call) -> Response:
@@ -155,6 +163,8 @@ def put_threat_model(call: Call) -> Response:
         if missing:
             raise invalid_input(f"request body has an error: '{missing[0]}' is a required property")
     entries = acl.resolve(call.state, body.get("authorization"))
+    if call.legacy:
+        entries = _with_creator_entry(tm, entries)
     acl.require_owner_to_change(call, acl=entries)
     locking.check_and_bump(call, tm["id"], body.get("version"))
     tm["name"] = body["name"]
@@ -168,7 +178,26 @@ def put_threat_model(call: Call) -> Response:
         tm["metadata"] = list(body["metadata"] or [])
     tm["authorization"] = entries  # omitted: the whole ACL is wiped, the owner keeps access by `owner`
     call.state.touch(tm)
-    return call.json(shapes.tm_full(call.state, tm, children=False))
+    view = shapes.tm_full(call.state, tm, op="put")
+    if call.legacy or "authorization" in body:
+        return call.json(view)
+    # 1.8 answers `"authorization": null` when the PUT left it out: the one null a 1.8 answer carries
+    # (the real 1.8.22, 2026-12-04), so it goes out past call.json's null filter.
+    view = {**shapes.without_nulls(view), "authorization": None}
+    return JSONResponse(view, headers=call.headers or None)
+
+
+def _with_creator_entry(tm: dict[str, Any], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """0.217 reads a model back without its creator's owner entry (`authorization: []` for an unshared model), and a
+    PUT of that list keeps the owner as they were (the real 0.217.8, 2026-12-04): the entry is not the client's."""
+    owner_id = (tm.get("owner") or {}).get("provider_id") if isinstance(tm.get("owner"), dict) else tm.get("owner")
+    own = [
+        e
+        for e in tm.get("authorization", [])
+        if e.get("principal_type") == "user" and e.get("role") == "owner" and e.get("provider_id") == owner_id
+    ]
+    sent = [e for e in entries if not (e.get("principal_type") == "user" and e.get("provider_id") == owner_id)]
+    return [copy.deepcopy(e) for e in own] + sent
 
 
 def patch_threat_model(call: Call) -> Response:
@@ -195,7 +224,7 @@ def patch_threat_model(call: Call) -> Response:
             del tm[key]
     tm.update(patched)
     state.touch(tm)
-    return call.json(shapes.tm_full(state, tm))
+    return call.json(shapes.tm_full(state, tm, op="patch"))
 
 
 def _check_patch_fields(call: Call, fields: set[str]) -> None:
@@ -273,7 +302,7 @@ def restore_threat_model(call: Call) -> Response:
         raise forbidden(state)
     tm.pop("deleted_at")
     state.touch(tm)
-    return call.json(shapes.tm_full(state, tm))
+    return call.json(shapes.tm_full(state, tm, op="read"))
 
 
 def operations() -> list[tuple[str, list[Operation]]]:
