@@ -72,11 +72,10 @@ def test_bulk_metadata(sandbox):
     path = f"{BASE}/metadata"
     existing = bob.get(path).json()
     added = bob.post(f"{path}/bulk", [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])
-    assert added.status_code == 201 and added.json() == [
-        *existing,
-        {"key": "a", "value": "1"},
-        {"key": "b", "value": "2"},
-    ]
+    expected = [*existing, {"key": "a", "value": "1"}, {"key": "b", "value": "2"}]
+    if not bob.legacy:  # 1.8 answers whole lists ordered by key (the real 1.8.22)
+        expected.sort(key=lambda m: m["key"])
+    assert added.status_code == 201 and added.json() == expected
     error(bob.post(f"{path}/bulk", [{"key": "a", "value": "again"}]), 409, "conflict")
     replaced = bob.put(f"{path}/bulk", [{"key": "only", "value": "one"}])
     assert replaced.status_code == 200 and bob.get(path).json() == [{"key": "only", "value": "one"}]
@@ -84,7 +83,7 @@ def test_bulk_metadata(sandbox):
     if bob.legacy:  # 0.217 has no bulk PATCH
         assert upsert.status_code == 405
     else:
-        assert upsert.json() == [{"key": "only", "value": "two"}, {"key": "new", "value": "3"}]
+        assert upsert.json() == [{"key": "new", "value": "3"}, {"key": "only", "value": "two"}]  # by key
 
 
 def test_metadata_roles(sandbox):

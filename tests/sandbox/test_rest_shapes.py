@@ -194,6 +194,9 @@ def test_metadata_reads_back_sorted_by_key_at_18(sandbox_factory):
     for key in ("zeta", "alpha", "mid"):
         assert alice.post(f"/threat_models/{model}/metadata", {"key": key, "value": "v"}).status_code == 201
     assert [m["key"] for m in alice.get(f"/threat_models/{model}").json()["metadata"]] == ["alpha", "mid", "zeta"]
+    assert [m["key"] for m in alice.get(f"/threat_models/{model}/metadata").json()] == ["alpha", "mid", "zeta"]
+    bulk = alice.post(f"/threat_models/{model}/metadata/bulk", [{"key": "beta", "value": "v"}])
+    assert [m["key"] for m in bulk.json()] == ["alpha", "beta", "mid", "zeta"]
     threat = alice.post(f"/threat_models/{model}/threats", {"name": "T", "threat_type": ["Spoofing"]}).json()
     for key in ("b", "a"):
         alice.post(f"/threat_models/{model}/threats/{threat['id']}/metadata", {"key": key, "value": "v"})

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from portal.sandbox.rest import children
+from portal.sandbox.rest import children, shapes
 from portal.sandbox.rest.children import Kind
 from portal.sandbox.rest.pipeline import Call, Operation, Problem, conflict, declared, invalid_input, not_found
 from portal.sandbox.rest.spec import Spec
@@ -53,8 +53,14 @@ def _entry(owner: dict[str, Any], key: str, missing: str = ENTRY_NOT_FOUND) -> d
     return found
 
 
+def _listed(call: Call, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A whole list as an answer: 1.8 reads it back ordered by key (the real 1.8.22, differences.md 1.8 #34)."""
+    out = [dict(m) for m in entries]
+    return out if call.legacy else shapes.sorted_metadata(out)
+
+
 def list_metadata(call: Call, kind: Kind | None) -> Response:
-    return call.json([dict(m) for m in _entries(_owner(call, kind))])
+    return call.json(_listed(call, _entries(_owner(call, kind))))
 
 
 def create_metadata(call: Call, kind: Kind | None) -> Response:
@@ -128,14 +134,14 @@ def bulk_create(call: Call, kind: Kind | None) -> Response:
         raise conflict(f"Metadata key already exists: {clash}")
     _entries(owner).extend(items)
     _changed(call, owner)
-    return call.json([dict(m) for m in _entries(owner)], 201)
+    return call.json(_listed(call, _entries(owner)), 201)
 
 
 def bulk_replace(call: Call, kind: Kind | None) -> Response:
     owner = _owner(call, kind)
     owner["metadata"] = _unique(call.body)
     _changed(call, owner)
-    return call.json([dict(m) for m in owner["metadata"]])
+    return call.json(_listed(call, owner["metadata"]))
 
 
 def bulk_upsert(call: Call, kind: Kind | None) -> Response:
@@ -147,7 +153,7 @@ def bulk_upsert(call: Call, kind: Kind | None) -> Response:
         else:
             _entries(owner).append(item)
     _changed(call, owner)
-    return call.json([dict(m) for m in _entries(owner)])
+    return call.json(_listed(call, _entries(owner)))
 
 
 _HANDLERS = {
