@@ -303,7 +303,7 @@ def test_put_is_full_replacement(sandbox):
     if alice.legacy:
         assert updated["metadata"] == (original["metadata"] or None)  # kept when omitted; 0.217 says null for none
         return
-    # The real 1.8.22's PUT answer: no alias, metadata, status or status_updated, and empty children
+    # The real 1.8.22's PUT answer: no alias, status or status_updated, metadata only when sent, children as GET
     assert set(updated) == {
         "authorization",
         "created_at",
@@ -317,13 +317,18 @@ def test_put_is_full_replacement(sandbox):
         "owner",
         "threat_model_framework",
     }
-    assert updated["threats"] == updated["diagrams"] == []
+    assert [t["id"] for t in updated["threats"]] == [t["id"] for t in original["threats"]]
+    assert [d["id"] for d in updated["diagrams"]] == [d["id"] for d in original["diagrams"]]
+    refetched = alice.get(path).json()
+    assert refetched["metadata"] == original["metadata"] and refetched["alias"] == original["alias"]  # kept
+    with_metadata = alice.put(path, {**body, "metadata": [{"key": "z", "value": "1"}, {"key": "a", "value": "2"}]})
+    assert [m["key"] for m in with_metadata.json()["metadata"]] == ["z", "a"]  # echoed as sent
+    assert [m["key"] for m in alice.get(path).json()["metadata"]] == ["a", "z"]  # read back by key
+    assert "alias" not in with_metadata.json() and "status" not in with_metadata.json()
     assert [e.get("display_name") for e in updated["authorization"] if e["principal_type"] == "user"] == [None] * len(
         [e for e in updated["authorization"] if e["principal_type"] == "user"]
     )
     assert all(e.get("email") for e in updated["authorization"] if e["principal_type"] == "user")
-    refetched = alice.get(path).json()
-    assert refetched["metadata"] == original["metadata"] and refetched["alias"] == original["alias"]  # kept
 
 
 def test_put_requirements_per_generation(sandbox):

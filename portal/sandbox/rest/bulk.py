@@ -18,7 +18,7 @@ def create_many(call: Call, kind: Kind) -> Response:
     for item in call.body:  # every item is checked before any is stored
         children.check_references(call.state, kind, item)
     created = [children.new_child(call.state, call.tm, kind, item) for item in call.body]
-    return call.json([children.view(call, kind, obj, "create") for obj in created], 201)
+    return call.json([children.create_view(call, kind, o, item) for o, item in zip(created, call.body)], 201)
 
 
 def replace_many(call: Call, kind: Kind) -> Response:

@@ -195,6 +195,14 @@ def view(call: Call, kind: Kind, obj: dict[str, Any], op: str) -> dict[str, Any]
     return shapes.child_view(call.state, kind.collection, obj, op)
 
 
+def create_view(call: Call, kind: Kind, obj: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """1.8's create answer echoes the body: a threat's `mitigated` appears only when it was sent (reads fill it)."""
+    shown = view(call, kind, obj, "create")
+    if not call.legacy and kind.collection == "threats" and "mitigated" not in body:
+        shown.pop("mitigated", None)
+    return shown
+
+
 def get_child(call: Call, kind: Kind) -> Response:
     return call.json(view(call, kind, find(call, kind), "read"))
 
@@ -204,7 +212,7 @@ def create_child(call: Call, kind: Kind) -> Response:
     obj = new_child(call.state, call.tm, kind, call.body)
     if kind.collection == "diagrams":
         call.headers["Location"] = f"/threat_models/{call.tm['id']}/diagrams/{obj['id']}"
-    return call.json(view(call, kind, obj, "create"), 201)
+    return call.json(create_view(call, kind, obj, call.body), 201)
 
 
 def put_child(call: Call, kind: Kind) -> Response:

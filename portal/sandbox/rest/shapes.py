@@ -117,7 +117,7 @@ def tm_full(state: SandboxState, tm: dict[str, Any], *, children: bool = True, o
     """The `ThreatModel` as the answer to `op` ("create", "read" (GET, restore), "put", "patch") shows it.
 
     1.8 embeds only `threats` and `diagrams` (PROTOCOL.md 12.10), its threats include soft-deleted ones (12.17)
-    and a create answer has no `diagrams`; its PUT answer is thinner (`_TM_PUT_KEYS_18`, empty children).
+    and a create answer has no `diagrams`; its PUT answer is thinner (`_TM_PUT_KEYS_18`, children as GET embeds them).
     0.217 embeds threats and diagrams (a create answer only threats), sends `null` for an unset status and
     empty metadata after the create, and shows owner/created_by with the login sub after the create."""
     body = {k: copy.deepcopy(v) for k, v in tm.items() if k not in CHILD_KEYS}
@@ -128,12 +128,10 @@ def tm_full(state: SandboxState, tm: dict[str, Any], *, children: bool = True, o
     body["threat_model_framework"] = (
         tm.get("threat_model_framework", "") if op in ("create", "put") else framework(tm)
     )
-    if "metadata" in body:
+    if "metadata" in body and op not in ("create", "put"):  # create and PUT answers echo the body's order
         body["metadata"] = sorted_metadata(body["metadata"])
-    if op == "put":
-        put = {k: body[k] for k in _TM_PUT_KEYS_18 if k in body}
-        put.update(threats=[], diagrams=[])
-        return put
+    if op == "put":  # no alias, status or status_updated; metadata only when the PUT sent it (the caller's part)
+        body = {k: body[k] for k in (*_TM_PUT_KEYS_18, "metadata") if k in body}
     if children:
         for key in ("threats",) if op == "create" else EMBEDDED_18:
             body[key] = _embedded(state, tm.get(key, []), key)

@@ -179,6 +179,8 @@ def put_threat_model(call: Call) -> Response:
     tm["authorization"] = entries  # omitted: the whole ACL is wiped, the owner keeps access by `owner`
     call.state.touch(tm)
     view = shapes.tm_full(call.state, tm, op="put")
+    if not call.legacy and "metadata" not in body:  # 1.8 answers metadata only when the PUT sent it
+        view.pop("metadata", None)
     if call.legacy or "authorization" in body:
         return call.json(view)
     # 1.8 answers `"authorization": null` when the PUT left it out: the one null a 1.8 answer carries
