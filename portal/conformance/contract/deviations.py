@@ -248,6 +248,21 @@ DEVIATIONS: tuple[Deviation, ...] = (
         )
     ),
     Deviation(
+        "threat-type-optional",
+        "5.3",
+        "the real 1.8.22 creates a threat without threat_type (201, stored as []; seen 2026-12-04, where PROTOCOL.md "
+        "5.3 says required); its spec requires it, so a request that leaves it out breaks the spec but not the server",
+        ViolationPattern(
+            "request",
+            "required",
+            "POST /threat_models/{threat_model_id}/threats",
+            "body",
+            r"^'threat_type' is a required property$",
+            status=201,
+            generations=HEAD,
+        ),
+    ),
+    Deviation(
         "legacy-child-metadata-null",
         "9.3",
         "the real 0.217.8 answers a document, asset, note or repository with metadata: null when it has none "
