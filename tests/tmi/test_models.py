@@ -1,9 +1,12 @@
 """Both generations' sample payloads (PROTOCOL.md 3, 5, 6, 9) normalise to one shape."""
 
 from portal.tmi.models import (
+    Asset,
     CollaborationSession,
     Diagram,
+    Note,
     Profile,
+    Repository,
     Threat,
     ThreatModel,
     TMListItem,
@@ -186,3 +189,75 @@ def test_diagram_parses_cells_of_both_generations():
     assert (node.kind, node.x, node.label) == ("node", 10, "Flat")
     assert (edge.kind, edge.source_id, edge.target_id) == ("edge", "n1", "n2")
     assert edge.raw["zIndex"] == 1
+
+
+def test_the_real_servers_answers_of_2026_12_04_parse():
+    """Answers recorded from the real 1.8.22 and 0.217.8 (trimmed): 1.8's PUT with `"authorization": null` and
+    nanosecond write timestamps (reads have 2-6 digits), 0.217's nulls, `authorization: []`, the login sub as
+    owner, and children without timestamps."""
+    put_18 = ThreatModel.model_validate(
+        {
+            "authorization": None,
+            "created_at": "2026-12-04T02:06:21.014889Z",
+            "created_by": USER_18,
+            "diagrams": [],
+            "id": "ac5fbd57-43c1-4982-816e-8272c0538fc9",
+            "is_confidential": False,
+            "modified_at": "2026-12-04T02:06:21.212076454Z",
+            "name": "Probe minimal 2",
+            "owner": USER_18,
+            "threat_model_framework": "",
+            "threats": [{"id": "t", "name": "T", "created_at": "2026-12-04T02:06:21.47Z", "threat_type": []}],
+        }
+    )
+    assert put_18.authorization == [] and put_18.modified_at.microsecond == 212076
+    assert put_18.threats[0].created_at.microsecond == 470000 and put_18.threats[0].threat_type == []
+    owner_0217 = {**USER_18, "provider": "test", "provider_id": "al-5aff67", "email": "al-5aff67@test.tmi"}
+    get_0217 = ThreatModel.model_validate(
+        {
+            "authorization": [],
+            "created_at": "2026-12-04T02:09:11.281517Z",
+            "created_by": owner_0217,
+            "diagrams": [{"id": "d", "name": "D", "description": None, "metadata": None, "cells": [], "image": {}}],
+            "id": "758ccc1f-d73d-4a9c-be05-710c42200d73",
+            "metadata": None,
+            "modified_at": "2026-12-04T02:09:11.281517Z",
+            "name": "Probe full",
+            "owner": owner_0217,
+            "status": None,
+            "status_updated": None,
+            "threat_model_framework": "STRIDE",
+            "threats": [
+                {
+                    "asset_id": None,
+                    "cell_id": None,
+                    "diagram_id": None,
+                    "id": "01a23ed0-10bc-7df6-845e-394b2a8a65c3",
+                    "metadata": None,
+                    "mitigated": False,
+                    "name": "T1",
+                    "severity": "High",
+                    "threat_type": "Spoofing",
+                }
+            ],
+        }
+    )
+    assert get_0217.authorization == [] and get_0217.metadata == [] and get_0217.status is None
+    assert get_0217.owner.provider_id == "al-5aff67" and get_0217.threats[0].threat_type == ["Spoofing"]
+    assert get_0217.diagrams[0].metadata == [] and get_0217.diagrams[0].description is None
+    asset = Asset.model_validate(
+        {
+            "classification": None,
+            "criticality": None,
+            "description": None,
+            "id": "513e710e-8fa5-4e58-a23f-7eb821e7a568",
+            "metadata": None,
+            "name": "A1",
+            "sensitivity": None,
+            "type": "software",
+        }
+    )
+    assert asset.created_at is None and asset.classification is None and asset.metadata == []
+    repository = Repository.model_validate({"id": "r", "name": "R1", "uri": "https://x/y", "metadata": None})
+    note = Note.model_validate({"id": "n", "name": "N1", "content": "# hi", "description": None, "metadata": None})
+    assert repository.modified_at is None and note.created_at is None and note.content == "# hi"

@@ -39,7 +39,12 @@ def test_threat_model_crud(alice, generation):
     assert created.name == "Shop" and created.owner.email.startswith("alice@")
     fetched = alice.threat_models.get(created.id)
     assert (fetched.id, fetched.description) == (created.id, "web shop")
-    assert fetched.authorization and fetched.authorization[0].role == "owner"
+    if generation == "1.8":  # read back ordered by role descending: the owner's entry is there, not first
+        assert ("user", created.owner.provider_id, "owner") in [
+            (a.principal_type, a.provider_id, a.role) for a in fetched.authorization
+        ]
+    else:  # the real 0.217.8 reads the creator's own entry back as `authorization: []`; the owner field grants access
+        assert fetched.authorization == [] and fetched.owner.email == created.owner.email
 
     updated = alice.threat_models.update(
         created.id,
