@@ -213,7 +213,14 @@ def test_the_diagram_model_at_18(sandbox_factory):
     path = f"/threat_models/{model}/diagrams/{diagram}"
     empty = alice.get(f"{path}/model")
     assert empty.status_code == 200, empty.text
-    assert empty.json() == {"id": model, "name": "Minimal", "description": "d", "metadata": {}, "cells": [], "assets": []}
+    assert empty.json() == {
+        "id": model,
+        "name": "Minimal",
+        "description": "d",
+        "metadata": {},
+        "cells": [],
+        "assets": [],
+    }
     web, db, flow = (str(uuid.uuid4()) for _ in range(3))
     cells = [
         {"id": web, "shape": "process", "x": 0, "y": 0, "width": 80, "height": 40, "attrs": {"text": {"text": "Web"}}},

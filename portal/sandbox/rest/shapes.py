@@ -125,9 +125,7 @@ def tm_full(state: SandboxState, tm: dict[str, Any], *, children: bool = True, o
     if state.config.is_legacy:
         return _tm_full_0217(state, tm, body, children=children, op=op)
     # create and PUT answers echo what was stored ("" when the body had none); reads default to STRIDE
-    body["threat_model_framework"] = (
-        tm.get("threat_model_framework", "") if op in ("create", "put") else framework(tm)
-    )
+    body["threat_model_framework"] = tm.get("threat_model_framework", "") if op in ("create", "put") else framework(tm)
     if "metadata" in body and op not in ("create", "put"):  # create and PUT answers echo the body's order
         body["metadata"] = sorted_metadata(body["metadata"])
     if op == "put":  # no alias, status or status_updated; metadata only when the PUT sent it (the caller's part)
@@ -170,8 +168,7 @@ def _embedded(state: SandboxState, items: list[dict[str, Any]], key: str) -> lis
     # The real 1.8.22 keeps a soft-deleted threat in the model, without its `deleted_at`, while the threats
     # list, GET .../threats/{id} and `threat_count` leave it out (PROTOCOL.md 12.17).
     return [
-        {k: v for k, v in child_view(state, key, threat, "embedded").items() if k != "deleted_at"}
-        for threat in items
+        {k: v for k, v in child_view(state, key, threat, "embedded").items() if k != "deleted_at"} for threat in items
     ]
 
 
