@@ -1,4 +1,5 @@
-"""Public discovery endpoints: `GET /`, and at 1.8 `/config` and `/api/server-info` (PROTOCOL.md 1, 9.1)."""
+"""Public discovery endpoints: `GET /`, `/.well-known/openid-configuration`, and at 1.8 `/config`
+(PROTOCOL.md 1, 9.1). The real 1.8.22 has no `/api/server-info` (404), whatever PROTOCOL.md 1.3 says."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def client_config() -> dict[str, Any]:
         "operator": {},
         "limits": {"max_file_upload_mb": 10, "max_diagram_participants": 10},
         "ui": {"default_theme": "auto"},
-        "content_providers": [],
+        # the real 1.8.22's default: documents fetched directly over https
+        "content_providers": [{"id": "http", "kind": "direct", "name": "HTTP", "icon": "fa-solid fa-globe"}],
     }
 
 
@@ -68,11 +70,39 @@ def routes(state: SandboxState) -> list[Route]:
     async def config(request: Request) -> Response:
         return JSONResponse(client_config(), headers={"Cache-Control": "public, max-age=300", "Vary": "Accept"})
 
-    async def server_info(request: Request) -> Response:
-        host = request.headers.get("host", request.url.netloc)
-        return JSONResponse({"tls_enabled": False, "tls_subject_name": "", "websocket_base_url": f"ws://{host}/ws"})
+    async def openid_configuration(request: Request) -> Response:
+        return JSONResponse(openid_configuration_body(state), headers={"Cache-Control": "public, max-age=3600"})
 
-    found = [Route("/", root, methods=["GET"])]
+    found = [
+        Route("/", root, methods=["GET"]),
+        Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
+    ]
     if not state.config.is_legacy:
-        found += [Route("/config", config, methods=["GET"]), Route("/api/server-info", server_info, methods=["GET"])]
+        found.append(Route("/config", config, methods=["GET"]))
     return found
+
+
+def openid_configuration_body(state: SandboxState) -> dict[str, Any]:
+    """What both real servers publish (2026-12-04); only 1.8 lists the client_credentials grant."""
+    base = state.config.base_url.rstrip("/")
+    grants = ["authorization_code", "refresh_token"] + ([] if state.config.is_legacy else ["client_credentials"])
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/oauth2/authorize",
+        "token_endpoint": f"{base}/oauth2/token",
+        "userinfo_endpoint": f"{base}/oauth2/userinfo",
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "scopes_supported": ["openid", "profile", "email"],
+        "response_types_supported": ["code"],
+        "grant_types_supported": grants,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["HS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "email", "email_verified",
+            "name", "given_name", "family_name", "picture", "locale",
+        ],  # fmt: skip
+        "code_challenge_methods_supported": ["S256"],
+        "introspection_endpoint": f"{base}/oauth2/introspect",
+        "revocation_endpoint": f"{base}/oauth2/revoke",
+    }

@@ -14,11 +14,12 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from portal.sandbox import builtin_idp, pkce
 from portal.sandbox.auth import REFRESH_COOKIE, clear_token_cookies, set_token_cookies
+from portal.sandbox.http_rules import go_redirect
 from portal.sandbox.bodies import is_form, read_fields
 from portal.sandbox.errors import bare_error, tmi_error
 from portal.sandbox.oauth_store import LoginRecord, OAuthStore
@@ -177,7 +178,7 @@ class OAuthRoutes:
         self.store.challenges.put(code, query["code_challenge"])
         # TMI concatenates: a callback with its own query string gets a second '?'.
         target = callback or f"{self.config.base_url}/oauth2/callback"
-        return RedirectResponse(f"{target}?code={code}&state={quote(state_param, safe='')}", status_code=302)
+        return go_redirect(f"{target}?code={code}&state={quote(state_param, safe='')}", 302)
 
     # -- callback (real providers; kept for completeness) ---------------------------------
     async def callback(self, request: Request) -> Response:
@@ -195,9 +196,7 @@ class OAuthRoutes:
         self.store.challenges.put(code, login.code_challenge)
         parts = urlsplit(login.client_callback)
         extra = urlencode({"code": code, "state": state_param})
-        return RedirectResponse(
-            urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)), status_code=302
-        )
+        return go_redirect(urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)), 302)
 
     # -- token ------------------------------------------------------------------------
     async def token(self, request: Request) -> Response:

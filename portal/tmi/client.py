@@ -103,7 +103,8 @@ class BaseClient:
         return self._runner.known()
 
     def config(self) -> Any:
-        """GET /config (1.8 only; 0.217 answers 404)."""
+        """GET /config (1.8 only: callers ask `GenerationProfile.has_config` first; the real 0.217.8 answers an
+        anonymous request for it 401, as for any path it does not know, so that answer is no sign-in problem)."""
         return self._runner.run(single(Call("GET", "/config", as_model(ServerConfig), authenticated=False)))
 
 

@@ -238,6 +238,11 @@ def error_body(text: str) -> tuple[str, str, Any]:
     return "", text.strip()[:500], None
 
 
+# The real 0.217.8 answers a method a path does not take with 400 {"error": "invalid_input",
+# "error_description": "method not allowed"} and an Allow header, not 405.
+METHOD_NOT_ALLOWED_0217 = "method not allowed"
+
+
 def status_error(response: _http.Response, *, error_class: type[TMIStatusError] | None = None) -> TMIStatusError:
     """The exception for an error response."""
     text = response.text
@@ -246,6 +251,8 @@ def status_error(response: _http.Response, *, error_class: type[TMIStatusError] 
     cls = error_class or _BY_STATUS.get(status, UnexpectedStatus)
     if status == 409 and error == "version_mismatch":
         cls = VersionMismatch
+    if status == 400 and error == "invalid_input" and description == METHOD_NOT_ALLOWED_0217 and error_class is None:
+        cls = MethodNotAllowed  # 0.217.8's wrong method: its status stays 400, its meaning is a 405's
     return cls(
         status_code=status,
         error=error or response.reason_phrase,

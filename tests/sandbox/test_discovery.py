@@ -1,4 +1,4 @@
-"""GET /, /config and /api/server-info of both generations (PROTOCOL.md 1, 9.1)."""
+"""GET /, /config, /.well-known/openid-configuration of both generations (PROTOCOL.md 1, 9.1)."""
 
 from __future__ import annotations
 
@@ -29,25 +29,30 @@ def test_root_reports_the_generation(sandbox, generation):
     assert "health" not in info
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
 def test_root_serves_html_to_browsers(sandbox):
-    response = httpx.get(f"{sandbox.base_url}/", headers={"Accept": "text/html,application/xhtml+xml"})
+    """A browser's Accept (it allows */*) gets the page; `text/html` alone is 406 (test_http_rules)."""
+    response = httpx.get(f"{sandbox.base_url}/", headers={"Accept": BROWSER_ACCEPT})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "service" in response.text and "TMI" in response.text
 
 
 @pytest.mark.parametrize("path", ["/", "/oauth2/providers"])
-def test_head_is_accepted_on_get_routes(sandbox, path):
+def test_head_is_accepted_on_get_routes_at_18(sandbox, generation, path):
     response = httpx.head(f"{sandbox.base_url}{path}")
-    assert response.status_code == 200
     assert response.content == b""
+    # the real 0.217.8's router has no HEAD: a wrong method there, 400 (test_http_rules)
+    assert response.status_code == (400 if generation == "0.217" else 200)
 
 
 def test_config_is_1_8_only(sandbox, generation):
     response = httpx.get(f"{sandbox.base_url}/config")
-    if generation == "0.217":
-        assert response.status_code == 404
-        assert response.json()["error"] == "not_found"
+    if generation == "0.217":  # no such path: 401 without a token, as every unknown path there
+        assert response.status_code == 401
+        assert response.json()["error"] == "unauthorized"
         return
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=300"
@@ -56,15 +61,25 @@ def test_config_is_1_8_only(sandbox, generation):
     assert body["features"]["websocket_enabled"] is True
     assert body["ui"]["default_theme"] in ("auto", "light", "dark")
     assert set(body) == {"features", "operator", "limits", "ui", "content_providers"}
+    assert body["content_providers"] == [{"id": "http", "kind": "direct", "name": "HTTP", "icon": "fa-solid fa-globe"}]
 
 
-def test_server_info_is_1_8_only(sandbox, generation):
+def test_there_is_no_server_info(sandbox):
+    """The real 1.8.22 answers /api/server-info 404, as 0.217.8 does (PROTOCOL.md 1.3 said it existed)."""
     response = httpx.get(f"{sandbox.base_url}/api/server-info")
-    if generation == "0.217":
-        assert response.status_code == 404
-        return
-    host = sandbox.base_url.removeprefix("http://")
-    assert response.json() == {"tls_enabled": False, "tls_subject_name": "", "websocket_base_url": f"ws://{host}/ws"}
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+def test_openid_configuration(sandbox, generation):
+    response = httpx.get(f"{sandbox.base_url}/.well-known/openid-configuration")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "public, max-age=3600"
+    body = response.json()
+    base = sandbox.state.config.base_url.rstrip("/")
+    assert body["issuer"] == base and body["token_endpoint"] == f"{base}/oauth2/token"
+    assert body["code_challenge_methods_supported"] == ["S256"]
+    grants = ["authorization_code", "refresh_token"] + ([] if generation == "0.217" else ["client_credentials"])
+    assert body["grant_types_supported"] == grants
 
 
 def test_every_get_route_takes_head(sandbox):

@@ -7,13 +7,21 @@ import pytest
 
 from portal.sandbox import seed
 from portal.sandbox.http_rules import accept_ok, allowed_types
-from tests.sandbox.helpers import bearer
+from tests.sandbox.helpers import authorize, bearer, pkce_pair
 
 JSON = {"Content-Type": "application/json"}
 
 
-def test_unknown_route_is_tmi_not_found(sandbox, generation):
-    response = httpx.get(f"{sandbox.base_url}/no/such/thing")
+def test_unknown_route_is_401_without_a_token_and_404_with_one(sandbox, generation):
+    """Both real servers (2026-12-04): a path no route serves is 401 without a token, 404 with one; the
+    /.well-known/ and /static/ trees and /api/server-info stay 404."""
+    anonymous = httpx.get(f"{sandbox.base_url}/no/such/thing")
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
+    assert httpx.get(f"{sandbox.base_url}/oauth2/nosuch").status_code == 401
+    for open_path in ("/.well-known/nosuch", "/api/server-info"):
+        assert httpx.get(f"{sandbox.base_url}{open_path}").status_code == 404, open_path
+    tokens = sandbox.state.issue_tokens(seed.ensure_user(sandbox.state, "alice"))
+    response = httpx.get(f"{sandbox.base_url}/no/such/thing", headers=bearer(tokens))
     assert response.status_code == 404
     body = response.json()
     assert body["error"] == "not_found"
@@ -22,37 +30,74 @@ def test_unknown_route_is_tmi_not_found(sandbox, generation):
 
 
 def test_trailing_slash_is_a_different_route(sandbox):
-    response = httpx.get(f"{sandbox.base_url}/oauth2/providers/")
+    response = httpx.get(f"{sandbox.base_url}/.well-known/openid-configuration/")
     assert response.status_code == 404
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "allow"),
+    ("method", "path", "allow_18", "allow_0217"),
     [
-        ("DELETE", "/oauth2/token", "POST"),
-        ("POST", "/", "GET, HEAD"),
+        ("DELETE", "/oauth2/token", "POST, OPTIONS", "POST"),
+        ("POST", "/", "GET, HEAD, OPTIONS", "GET"),
     ],
 )
-def test_wrong_method_is_405_with_allow(sandbox, method, path, allow):
+def test_wrong_method_on_a_public_path(sandbox, generation, method, path, allow_18, allow_0217):
+    """1.8.22: 405 with Allow in its order, OPTIONS last. 0.217.8: 400 invalid_input "method not allowed",
+    Allow without HEAD."""
     response = httpx.request(method, f"{sandbox.base_url}{path}")
+    if generation == "0.217":
+        assert response.status_code == 400
+        assert response.json() == {"error": "invalid_input", "error_description": "method not allowed", "details": None}
+        assert response.headers["allow"] == allow_0217
+        return
     assert response.status_code == 405
-    assert response.headers["allow"] == allow
+    assert response.headers["allow"] == allow_18
     assert response.json()["error"] == "method_not_allowed"
     assert method in response.json()["error_description"]
 
 
-def test_wrong_method_wins_over_wrong_content_type(sandbox):
+def test_wrong_method_and_head_at_0217(sandbox_factory):
+    """The real 0.217.8: a wrong method on a protected path is 401 without a token (Allow still sent) and
+    400 with one; HEAD is a wrong method there (its router has none)."""
+    server = sandbox_factory("0.217")
+    tm = next(iter(server.state.threat_models))
+    anonymous = httpx.put(f"{server.base_url}/threat_models")
+    assert anonymous.status_code == 401 and anonymous.headers["allow"] == "GET, POST"
+    alice = bearer(server.state.issue_tokens(seed.ensure_user(server.state, "alice")))
+    wrong = httpx.post(f"{server.base_url}/threat_models/{tm}", headers={**alice, **JSON}, json={})
+    assert wrong.status_code == 400 and wrong.json()["error_description"] == "method not allowed"
+    assert wrong.headers["allow"] == "GET, DELETE, PATCH, PUT"
+    head = httpx.head(f"{server.base_url}/threat_models", headers=alice)
+    assert head.status_code == 400 and head.headers["allow"] == "GET, POST"
+    assert httpx.head(f"{server.base_url}/threat_models").status_code == 401
+
+
+def test_trailing_slash_redirects_at_0217_too(sandbox_factory):
+    server = sandbox_factory("0.217")
+    tm = next(iter(server.state.threat_models))
+    for path, target in (("/threat_models/", "/threat_models"), (f"/threat_models/{tm}/", f"/threat_models/{tm}")):
+        response = httpx.get(f"{server.base_url}{path}")  # no token needed
+        assert response.status_code == 301 and response.headers["location"] == target
+
+
+def test_wrong_method_wins_over_wrong_content_type(sandbox, generation):
     response = httpx.put(f"{sandbox.base_url}/oauth2/token", content=b"x", headers={"Content-Type": "text/plain"})
-    assert response.status_code == 405
+    assert response.status_code == (400 if generation == "0.217" else 405)
+    assert "allow" in response.headers
 
 
-def test_unacceptable_accept_is_406_at_1_8_only(sandbox, generation):
-    response = httpx.get(f"{sandbox.base_url}/oauth2/providers", headers={"Accept": "application/xml"})
-    if generation == "0.217":
-        assert response.status_code == 200
-        return
-    assert response.status_code == 406
-    assert response.json()["error"] == "not_acceptable"
+def test_an_accept_without_json_is_406(sandbox, generation):
+    """Both real servers, with their own texts; GET / too (only a browser's Accept, which allows */*,
+    gets the HTML page)."""
+    text = {
+        "1.8": "The requested Accept header media type is not supported by this server.",
+        "0.217": "The requested Accept header media type is not supported. Supported types: application/json",
+    }[generation]
+    for path, accept in (("/oauth2/providers", "application/xml"), ("/", "text/html"), ("/threat_models", "text/plain")):
+        response = httpx.get(f"{sandbox.base_url}{path}", headers={"Accept": accept})
+        assert response.status_code == 406, (path, accept)
+        assert response.json()["error"] == "not_acceptable"
+        assert response.json()["error_description"] == text
 
 
 @pytest.mark.parametrize(
@@ -74,17 +119,26 @@ def test_body_without_content_type_is_400(sandbox):
     assert response.json()["error_description"] == "Content-Type header is required for requests with a body"
 
 
-def test_wrong_content_type_is_415_at_1_8(sandbox, generation):
+def test_wrong_content_type_is_415(sandbox, generation):
     response = httpx.post(
         f"{sandbox.base_url}/oauth2/refresh", content=b"refresh_token=x", headers={"Content-Type": "text/plain"}
     )
-    if generation == "0.217":  # no 415 at 0.217: the OpenAPI validator answers 400
-        assert response.status_code == 400
-        assert response.json()["error"] == "invalid_input"
-        return
     assert response.status_code == 415
     assert response.json()["error"] == "unsupported_media_type"
     assert response.headers["accept"] == "application/json"
+    if generation == "0.217":  # the real 0.217.8's gate: its own text and details
+        assert response.json()["details"] == {
+            "content_type": "text/plain",
+            "supported": [
+                "application/json",
+                "application/json-patch+json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ],
+        }
+        # a type on its list that the operation does not take is its OpenAPI validator's 400
+        form = httpx.post(f"{sandbox.base_url}/oauth2/refresh", data={"refresh_token": "x"})
+        assert form.status_code == 400 and form.json()["error"] == "invalid_input"
 
 
 def test_token_takes_a_form_only_at_1_8(sandbox, generation):
@@ -162,6 +216,9 @@ def test_a_trailing_slash_on_threat_models_is_a_redirect_at_18(sandbox_factory):
     response = httpx.get(f"{server.base_url}/threat_models/", params={"limit": 5})
     assert response.status_code == 301
     assert response.headers["location"] == "/threat_models?limit=5"
+    # Go's http.Redirect: a small HTML body, and no Cache-Control (the real 1.8.22)
+    assert response.headers["content-type"] == "text/html; charset=utf-8" and "cache-control" not in response.headers
+    assert response.text == '<a href="/threat_models?limit=5">Moved Permanently</a>.\n\n'
     assert (
         httpx.get(f"{server.base_url}/threat_models/", follow_redirects=False).headers["location"] == "/threat_models"
     )
@@ -190,3 +247,22 @@ def test_rest_calls_are_not_rate_limited_per_user_at_18(sandbox_factory):
         answers = [client.get("/threat_models", params={"limit": 1}) for _ in range(1001)]
     assert {a.status_code for a in answers} == {200}
     assert not [h for a in answers for h in a.headers if h.lower().startswith("x-ratelimit")]
+
+
+def test_an_http_request_to_a_socket_path_is_401(sandbox):
+    """Both real servers: GET .../ws without an upgrade is 401 "Authentication required" (token or not)."""
+    tm, diagram = _a_diagram(sandbox)
+    path = f"{sandbox.base_url}/threat_models/{tm}/diagrams/{diagram}/ws"
+    tokens = sandbox.state.issue_tokens(seed.ensure_user(sandbox.state, "alice"))
+    for headers in ({}, bearer(tokens)):
+        response = httpx.get(path, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error_description"] == "Authentication required"
+
+
+def test_the_sign_in_redirect_has_go_s_html_body(sandbox):
+    with httpx.Client(base_url=sandbox.base_url) as client:
+        response = authorize(client, sandbox.state.config.test_idp, "alice", challenge=pkce_pair()[1])
+    assert response.status_code == 302 and response.headers["content-type"] == "text/html; charset=utf-8"
+    location = response.headers["location"]
+    assert "&" in location and response.text == f'<a href="{location.replace("&", "&amp;")}">Found</a>.\n\n'

@@ -77,6 +77,19 @@ def test_version_mismatch_is_a_conflict_subclass():
     assert type(status_error(response(409, {"error": "conflict"}))) is errors.Conflict
 
 
+def test_0217_wrong_method_400_means_method_not_allowed():
+    """The real 0.217.8 answers a wrong method 400 invalid_input "method not allowed": the client calls it what
+    it is (the server does not offer this), keeping TMI's status; any other 400 stays a BadRequest."""
+    from portal.tmi.failures import Failure, failure_of
+
+    body = {"error": "invalid_input", "error_description": "method not allowed", "details": None}
+    error = status_error(response(400, body, headers={"Allow": "GET, POST"}))
+    assert isinstance(error, errors.MethodNotAllowed) and error.status_code == 400
+    assert failure_of(error) is Failure.UNSUPPORTED
+    other = status_error(response(400, {**body, "error_description": "name is required"}))
+    assert type(other) is errors.BadRequest and failure_of(other) is Failure.REFUSED
+
+
 def test_rate_limited_exposes_retry_after():
     error = status_error(response(429, {"error": "rate_limit_exceeded"}, headers={"Retry-After": "7"}))
     assert error.retry_after == 7.0 and error.headers["retry-after"] == "7"

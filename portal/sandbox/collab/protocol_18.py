@@ -89,9 +89,6 @@ class Protocol18(Protocol):
     def no_session_view(self, tm_id: str, diagram_id: str) -> dict[str, Any] | None:
         return None
 
-    def anonymous_session_list(self) -> JSONResponse:
-        return JSONResponse([])
-
     # -- connect --------------------------------------------------------------------------
     def authenticate_socket(self, websocket: WebSocket) -> SandboxUser | JSONResponse:
         ticket = self.hub.tickets.redeem(websocket.query_params.get("ticket", ""))
