@@ -54,9 +54,9 @@ def _entry(owner: dict[str, Any], key: str, missing: str = ENTRY_NOT_FOUND) -> d
 
 
 def _listed(call: Call, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A whole list as an answer: 1.8 reads it back ordered by key (the real 1.8.22, differences.md 1.8 #34)."""
-    out = [dict(m) for m in entries]
-    return out if call.legacy else shapes.sorted_metadata(out)
+    """A whole list as an answer, ordered by key (the real 1.8.22, differences.md 1.8 #34; the real 0.217.8's bulk
+    answer too)."""
+    return shapes.sorted_metadata([dict(m) for m in entries])
 
 
 def list_metadata(call: Call, kind: Kind | None) -> Response:

@@ -307,6 +307,11 @@ def list_item(state: SandboxState, collection: str, obj: dict[str, Any]) -> dict
         keys = ("id", "name", "type") if state.config.is_legacy else _DIAGRAM_ITEM_18
     elif collection == "notes" and not state.config.is_legacy:
         keys = _NOTE_ITEM
+    elif collection == "threats":  # listed without their metadata (GET has it): 1.8.22 leaves it out, 0.217.8 null
+        view.pop("metadata", None)
+        if state.config.is_legacy:
+            view["metadata"] = None
+        return view
     else:
         return view
     return {k: view[k] for k in keys if view.get(k) is not None}

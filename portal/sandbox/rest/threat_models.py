@@ -219,6 +219,7 @@ def patch_threat_model(call: Call) -> Response:
         patched["security_reviewer"] = _principal_from(call, patched["security_reviewer"])
     acl.require_owner_to_change(call, acl=patched.get("authorization", []), owner=patched.get("owner"))
     locking.check_and_bump(call, tm["id"])
+    answered_status_updated = tm.get("status_updated")
     if patched.get("status") != tm.get("status"):
         patched["status_updated"] = state.timestamp()
     for key in list(tm):
@@ -226,7 +227,10 @@ def patch_threat_model(call: Call) -> Response:
             del tm[key]
     tm.update(patched)
     state.touch(tm)
-    return call.json(shapes.tm_full(state, tm, op="patch"))
+    view = shapes.tm_full(state, tm, op="patch")
+    if call.legacy:  # the real 0.217.8's PATCH answer shows status_updated as it was; a GET shows the new time
+        view["status_updated"] = answered_status_updated
+    return call.json(view)
 
 
 def _check_patch_fields(call: Call, fields: set[str]) -> None:
