@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.sandbox.collab_world import (
     Client,
@@ -287,6 +287,14 @@ async def test_remove_participant_rules_and_deny_list(world):
     update_to_alice = await alice.expect("participants_update")
     assert [p["user"]["provider_id"] for p in update_to_alice["participants"]] == ["alice"]
     assert update_to_alice["current_presenter"] == principal(world, "alice")
+    # the real 1.8.22: the host hears it twice (the removal, then the cut socket's unregistration); bob
+    # gets no removed_from_session frame, only the abrupt close
+    assert (await alice.expect("participants_update"))["participants"] == update_to_alice["participants"]
+    frames = []
+    with pytest.raises(ConnectionClosed):
+        while True:
+            frames.append(await bob.recv())
+    assert not any(f.get("error") == "removed_from_session" for f in frames), frames
     assert (await bob.closed())[0] == 1006
 
     denied = Client(await connect(await socket_url(world, "bob")), "bob")

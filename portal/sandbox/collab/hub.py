@@ -80,11 +80,14 @@ class Hub:
             conn.send(error)
             conn.close(1000, "Session terminated: host disconnected", delay=TERMINATION_CLOSE_DELAY)
 
-    def eject(self, session: Session, targets: list[Connection], error: dict[str, Any]) -> None:
-        """Removed by the host: told, then cut off at once (the error may be lost in the race)."""
+    def eject(self, session: Session, targets: list[Connection], error: dict[str, Any] | None) -> None:
+        """Removed by the host: told (when `error`), then cut off at once. The real 1.8.22 queues its
+        removed_from_session frame and closes the socket before writing it, so the frame never arrives
+        (`error` None); the portal learns the removal when it tries to rejoin (access_denied)."""
         for conn in targets:
             session.connections.remove(conn)
-            conn.send(error)
+            if error is not None:
+                conn.send(error)
             conn.abort()
 
     def drop_sockets(self, diagram_id: str | None = None) -> int:

@@ -291,11 +291,10 @@ class Protocol18(Protocol):
             return
         session.denied.add(target.user.internal_uuid)
         was_presenter = self.is_presenter(session, target.user)
-        self.hub.eject(
-            session,
-            session.connections_where(internal_uuid=target.user.internal_uuid),
-            self.error("removed_from_session", "You have been removed from this collaboration session by the host"),
-        )
+        # The real 1.8.22 closes the socket before its queued removed_from_session frame is written: the
+        # removed person gets no frame, only the cut (seen every time, 2026-12-04).
+        self.hub.eject(session, session.connections_where(internal_uuid=target.user.internal_uuid), None)
         if was_presenter:
             session.presenter = self.key_of(session.host)
         self.broadcast_participants(session)
+        self.broadcast_participants(session)  # again when the cut socket unregisters, as the real server does
