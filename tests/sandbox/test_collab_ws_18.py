@@ -174,9 +174,9 @@ async def test_undo_and_redo_send_the_forward_operation_to_everyone(world):
         "message": "no_operations_to_undo",
     }
     await bob.send({"message_type": "redo_request"})
-    assert (await bob.expect(EVENT))["update_vector"] == 2
+    assert (await bob.expect(EVENT))["update_vector"] == 1  # a redo does not count (the real 1.8.22)
     await alice.expect(EVENT)
-    assert world.diagram["cells"] == [cell]
+    assert world.diagram["cells"] == [cell] and world.diagram["update_vector"] == 1
     await bob.send({"message_type": "redo_request"})
     assert (await bob.expect("history_operation"))["message"] == "no_operations_to_redo"
 

@@ -223,10 +223,13 @@ class Protocol:
         if kind == "undo":
             restore(diagram["cells"], entry.change.before)
             history.undone(entry)
+            # an undo writes the cells through the server's central update, which counts (+1); a redo goes
+            # through the operation processor, which, as for every operation, writes back the vector it
+            # read (real 1.8.22: undo 1, then redo 1 again)
+            diagram["update_vector"] = int(diagram.get("update_vector") or 0) + 1
         else:
             restore(diagram["cells"], entry.change.after)
             history.redone(entry)
-        diagram["update_vector"] = int(diagram.get("update_vector") or 0) + 1
         self.state.touch(diagram)
         self.history_applied(session, conn, entry, kind, diagram)
 
