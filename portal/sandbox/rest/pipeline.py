@@ -235,7 +235,10 @@ def _validate_body(spec: spec_module.Spec, op: Operation, content_type: str | No
                 raise read_only_field(name, op.method)
     errors = spec.schema_errors(schema, body)
     if errors:
-        raise invalid_input(f"request body has an error: doesn't match schema: {errors[0]}")
+        text = f"request body has an error: doesn't match schema: {errors[0]}"
+        if not legacy and _child_collection(op.path) == "threats":  # the real 1.8.22's threat validator
+            raise Problem(400, "invalid_id", f"multiple errors encountered: {text}")
+        raise invalid_input(text)
     return body
 
 
@@ -246,6 +249,13 @@ def _child_collection(path: str) -> str | None:
 
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+RFC3339_0217 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")  # zone optional
+# kin-openapi's date-time pattern, as the real servers quote it in their refusal
+DATE_TIME_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|10|11|12)-(0[1-9]|[12][0-9]|3[01])T([0-1][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)"
+    r"(\.[0-9]+)?(Z|(\+|-)[0-9]{2}:[0-9]{2})$"
+)
+DATE_TIME_PATTERN_0217 = DATE_TIME_PATTERN[:-1] + "?$"
 
 # Array parameters that also take one comma-separated value (the threat-model status filter; the
 # bulk delete's `threat_ids`, declared with explode: false).
@@ -276,8 +286,16 @@ def _checked_query(state: SandboxState, spec: spec_module.Spec, op: Operation, r
             if param.name == "limit" and not 1 <= value <= 100:
                 raise invalid_input("Limit must be between 1 and 100")
         errors = spec.schema_errors(param.schema, value)
-        if not legacy and param.schema.get("format") == "date-time" and not RFC3339.match(str(value)):
-            errors.append(f"value {value!r} is not an RFC 3339 date-time")  # a bare date too (PROTOCOL.md 12.15)
+        if param.schema.get("format") == "date-time" and not (RFC3339_0217 if legacy else RFC3339).match(str(value)):
+            # a bare date too (PROTOCOL.md 12.15); both real servers call it `invalid_id` (sic), and 0.217.8
+            # checks the format even where it ignores the filter
+            raise Problem(
+                400,
+                "invalid_id",
+                f'error in openapi3filter.RequestError: parameter "{param.name}" in query has an error: '
+                f'string doesn\'t match the format "date-time": string doesn\'t match pattern '
+                f'"{(DATE_TIME_PATTERN_0217 if legacy else DATE_TIME_PATTERN)}"',
+            )
         if errors:
             raise invalid_input(f'parameter "{param.name}" in query has an error: {errors[0]}')
         out[param.name] = value
