@@ -284,3 +284,25 @@ def test_an_unreadable_threat_sort_is_ignored_at_0217(sandbox_factory):
     assert bogus.status_code == 200, bogus.text
     default = alice.get(f"{BASE}/threats")
     assert [t["id"] for t in bogus.json()] == [t["id"] for t in default.json()]
+
+
+def test_the_acl_reads_back_by_role_with_group_names_at_18(sandbox_factory):
+    """Checked on the real 1.8.22 (2026-12-04) with a confidential model shared with everyone."""
+    alice = Api(sandbox_factory("1.8", seed=None), "alice")
+    everyone = {"principal_type": "group", "provider": "tmi", "provider_id": "everyone", "role": "reader"}
+    created = alice.post("/threat_models", {"name": "Secret", "is_confidential": True, "authorization": [everyone]})
+    assert created.status_code == 201, created.text
+    made = [(e["provider_id"], e["role"]) for e in created.json()["authorization"]]
+    assert made == [
+        ("alice", "owner"),
+        ("everyone", "reader"),
+        ("confidential-project-reviewers", "owner"),
+        ("tmi-automation", "writer"),
+    ]
+    read = alice.get(f"/threat_models/{created.json()['id']}").json()["authorization"]
+    assert [(e["provider_id"], e["role"], e.get("display_name")) for e in read] == [
+        ("tmi-automation", "writer", "TMI Automation"),
+        ("everyone", "reader", "Everyone (Pseudo-group)"),
+        ("alice", "owner", "Alice (TMI User)"),
+        ("confidential-project-reviewers", "owner", "Confidential Project Reviewers"),
+    ]

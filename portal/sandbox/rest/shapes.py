@@ -46,7 +46,12 @@ def live(items: list[dict[str, Any]], include_deleted: bool = False) -> list[dic
 
 
 # Group names 1.8's GET fills in from its group table (the built-in groups' names on the real 1.8.22).
-GROUP_NAMES_18 = {"tmi-automation": "TMI Automation", "security-reviewers": "Security Reviewers"}
+GROUP_NAMES_18 = {
+    "tmi-automation": "TMI Automation",
+    "security-reviewers": "Security Reviewers",
+    "confidential-project-reviewers": "Confidential Project Reviewers",
+    "everyone": "Everyone (Pseudo-group)",
+}
 
 
 def acl_view(
