@@ -306,3 +306,14 @@ def test_the_acl_reads_back_by_role_with_group_names_at_18(sandbox_factory):
         ("alice", "owner", "Alice (TMI User)"),
         ("confidential-project-reviewers", "owner", "Confidential Project Reviewers"),
     ]
+
+
+def test_0217_reads_every_acl_back_as_empty_and_a_put_of_it_keeps_the_sharing(sandbox_factory):
+    """The real 0.217.8 answered GET `authorization: []` for a model whose ACL a PATCH had just added to."""
+    server = sandbox_factory("0.217")
+    bob, carol = Api(server, "bob"), Api(server, "carol")  # the seed's writer and reader on the model
+    got = bob.get(BASE).json()
+    assert got["authorization"] == [] and server.state.threat_models[tm_id()]["authorization"]
+    put = bob.put(BASE, {"name": "Renamed", "threat_model_framework": "STRIDE", "authorization": got["authorization"]})
+    assert put.status_code == 200, put.text
+    assert put.json()["authorization"] == [] and carol.get(BASE).status_code == 200  # nothing was unshared

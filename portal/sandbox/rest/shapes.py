@@ -62,11 +62,14 @@ def acl_view(
     1.8: a create answers the entries as stored (bare, in the order they were made); every other answer reads
     them back ordered by role descending (writer, reader, owner: SQL `ORDER BY role DESC`). GET fills users'
     email and display name and groups' display name; PATCH fills the users only; PUT only users' emails.
-    0.217: the create answer is the stored list; later answers leave out the creator's own owner entry (GET
-    shows `[]` for a model nobody else was given)."""
+    0.217: the create answer is the stored list; GET and PUT answers say `[]` whatever the model holds (the real
+    0.217.8, 2026-12-04, also after a PATCH had added an entry); a PATCH answer shows the entries but the
+    creator's own owner entry."""
     if state.config.is_legacy:
         if op == "create":
             return copy.deepcopy(acl)
+        if op in ("read", "put"):
+            return []
         owner_id = owner.get("provider_id") if isinstance(owner, dict) else owner
         return [
             copy.deepcopy(e)

@@ -163,8 +163,8 @@ def put_threat_model(call: Call) -> Response:
         if missing:
             raise invalid_input(f"request body has an error: '{missing[0]}' is a required property")
     entries = acl.resolve(call.state, body.get("authorization"))
-    if call.legacy:
-        entries = _with_creator_entry(tm, entries)
+    if call.legacy:  # GET's `[]` sent back changes nothing (0.217 reads every ACL back as [])
+        entries = _with_creator_entry(tm, entries) if entries else copy.deepcopy(tm.get("authorization", []))
     acl.require_owner_to_change(call, acl=entries)
     locking.check_and_bump(call, tm["id"], body.get("version"))
     tm["name"] = body["name"]
