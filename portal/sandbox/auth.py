@@ -44,14 +44,25 @@ def unauthorized(state: SandboxState) -> JSONResponse:
     return tmi_error(state, 401, "unauthorized", "Authentication required")
 
 
-def set_token_cookies(response: Response, tokens: dict[str, Any]) -> None:
-    """1.8 sets both tokens as cookies on every token response (PROTOCOL.md 3.5)."""
-    response.set_cookie(
-        ACCESS_COOKIE, tokens["access_token"], max_age=tokens["expires_in"], path="/", httponly=True, samesite="lax"
+def _cookie(name: str, value: str, *, path: str, max_age: int, samesite: str) -> str:
+    """A Set-Cookie value as Go's net/http writes it (the real 1.8.22): no quotes, Max-Age, no Expires."""
+    return f"{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={samesite}"
+
+
+def set_token_cookies(response: Response, tokens: dict[str, Any], *, refresh_seconds: int = 7 * 86400) -> None:
+    """1.8 sets both tokens as cookies on every token response (PROTOCOL.md 3.5); the refresh cookie lives as
+    long as the refresh token (Max-Age=604800 on the real 1.8.22)."""
+    response.headers.append(
+        "set-cookie",
+        _cookie(ACCESS_COOKIE, tokens["access_token"], path="/", max_age=tokens["expires_in"], samesite="Lax"),
     )
-    response.set_cookie(REFRESH_COOKIE, tokens["refresh_token"], path="/oauth2", httponly=True, samesite="strict")
+    response.headers.append(
+        "set-cookie",
+        _cookie(REFRESH_COOKIE, tokens["refresh_token"], path="/oauth2", max_age=refresh_seconds, samesite="Strict"),
+    )
 
 
 def clear_token_cookies(response: Response) -> None:
-    response.delete_cookie(ACCESS_COOKIE, path="/", httponly=True, samesite="lax")
-    response.delete_cookie(REFRESH_COOKIE, path="/oauth2", httponly=True, samesite="strict")
+    """`name=; ...; Max-Age=0`, as the real 1.8.22 clears them."""
+    response.headers.append("set-cookie", _cookie(ACCESS_COOKIE, "", path="/", max_age=0, samesite="Lax"))
+    response.headers.append("set-cookie", _cookie(REFRESH_COOKIE, "", path="/oauth2", max_age=0, samesite="Strict"))

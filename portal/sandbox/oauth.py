@@ -41,6 +41,12 @@ TOKEN_FIELDS = {
     "refresh_token",
 }
 DEV_BUILD_MODES = ("dev", "test")
+# The OpenAPI validator's words (kin-openapi), as both real servers answer them (2026-12-04).
+OPENAPI = "error in openapi3filter.RequestError: "
+BODY_SCHEMA = OPENAPI + "request body has an error: doesn't match schema: "
+GRANT_TYPES = {"1.8": ("authorization_code", "client_credentials", "refresh_token"), "0.217": ("authorization_code",)}
+TOKEN_REQUIRED_0217 = ("grant_type", "code", "redirect_uri", "code_verifier")
+REFRESH_REFUSED_0217 = "Failed to refresh token: invalid refresh token: redis: nil"
 
 
 def oauth_error(status: int, error: str, description: str) -> JSONResponse:
@@ -139,6 +145,11 @@ class OAuthRoutes:
             return "query parameter 'code_challenge' must be 43-128 characters of [A-Za-z0-9-._~]"
         if "code_challenge_method" not in query:
             return "query parameter 'code_challenge_method' is required"
+        if query["code_challenge_method"] != "S256":
+            return (
+                OPENAPI + 'parameter "code_challenge_method" in query has an error: '
+                'value is not one of the allowed values ["S256"]'
+            )
         if "state" in query and not STATE_RE.match(query["state"]):
             return "query parameter 'state' does not match the required pattern"
         hint = query.get("login_hint")
@@ -160,8 +171,6 @@ class OAuthRoutes:
             return oauth_error(400, "invalid_scope", "The 'openid' scope is required")
         if query.get("response_type", "code") != "code":
             return oauth_error(400, "unsupported_response_type", "Only response_type=code is supported")
-        if query["code_challenge_method"] != "S256":
-            return oauth_error(400, "invalid_request", "Only S256 code_challenge_method is supported")
         if not pkce.CHALLENGE_RE.match(query["code_challenge"]):
             return oauth_error(400, "invalid_request", "code_challenge must be base64url without padding")
         callback = query.get("client_callback")
@@ -233,9 +242,15 @@ class OAuthRoutes:
             return None
         unknown = sorted(set(fields) - TOKEN_FIELDS)
         if unknown and not self.config.is_legacy:
-            return f'property "{unknown[0]}" is unsupported'
-        if self.config.is_legacy and fields.get("grant_type") not in (None, "authorization_code"):
-            return 'property "grant_type": value is not one of the allowed values ["authorization_code"]'
+            return BODY_SCHEMA + f'property "{unknown[0]}" is unsupported'
+        required = TOKEN_REQUIRED_0217 if self.config.is_legacy else ("grant_type",)
+        missing = next((name for name in required if name not in fields), None)
+        if missing is not None:
+            return BODY_SCHEMA + f'Error at "/{missing}": property "{missing}" is missing'
+        grants = GRANT_TYPES[self.config.generation]
+        if fields.get("grant_type") not in grants:
+            allowed = ",".join(f'"{g}"' for g in grants)
+            return BODY_SCHEMA + f'Error at "/grant_type": value is not one of the allowed values [{allowed}]'
         return None
 
     def _exchange_code(self, fields: dict[str, Any]) -> dict[str, Any] | Response:
@@ -273,11 +288,12 @@ class OAuthRoutes:
         fields = await read_fields(request)
         token = (fields or {}).get("refresh_token")
         if self.config.is_legacy:
-            if not token:
-                return bare_error(400, {"error": "Failed to refresh token: refresh_token is required"})
-            tokens = self.state.rotate_refresh_token(token)
-            if tokens is None:
-                return bare_error(400, {"error": "Failed to refresh token: invalid or expired refresh token"})
+            if not isinstance(fields, dict) or "refresh_token" not in fields:
+                text = BODY_SCHEMA + 'Error at "/refresh_token": property "refresh_token" is missing'
+                return tmi_error(self.state, 400, "invalid_input", text)
+            tokens = self.state.rotate_refresh_token(token) if token else None
+            if tokens is None:  # used, unknown or empty: its Redis lookup finds nothing
+                return bare_error(400, {"error": REFRESH_REFUSED_0217})
             return JSONResponse(tokens)
         return self._refresh(token or request.cookies.get(REFRESH_COOKIE))
 
@@ -297,7 +313,7 @@ class OAuthRoutes:
             return result
         response = JSONResponse(result)
         if not self.config.is_legacy:
-            set_token_cookies(response, result)
+            set_token_cookies(response, result, refresh_seconds=self.config.refresh_token_days * 86400)
         return response
 
 
