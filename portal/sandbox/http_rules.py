@@ -213,15 +213,18 @@ class RequestRules:
         return auth.authenticate(self.state, HTTPConnection(scope)) is not None
 
     def _no_cache(self, scope: Scope, send: Send) -> Send:
-        """1.8 tells clients not to cache any GET answer (PROTOCOL.md 12.19); a route may say otherwise."""
-        if self.state.config.is_legacy or scope["method"] not in ("GET", "HEAD"):
-            return send
+        """Both real servers tell clients not to cache any answer (PROTOCOL.md 12.19; seen on every method at
+        1.8.22 and 0.217.8) unless its route said otherwise; redirects carry none. 0.217.8's 204s still say
+        `Content-Type: application/json; charset=utf-8`."""
+        legacy = self.state.config.is_legacy
 
         async def send_no_cache(message: Message) -> None:
             if message["type"] == "http.response.start" and not 300 <= message["status"] < 400:
                 response_headers = MutableHeaders(scope=message)
                 if "cache-control" not in response_headers:
                     response_headers["Cache-Control"] = NO_CACHE
+                if legacy and message["status"] == 204 and "content-type" not in response_headers:
+                    response_headers["Content-Type"] = "application/json; charset=utf-8"
             await send(message)
 
         return send_no_cache

@@ -266,3 +266,14 @@ def test_the_sign_in_redirect_has_go_s_html_body(sandbox):
     assert response.status_code == 302 and response.headers["content-type"] == "text/html; charset=utf-8"
     location = response.headers["location"]
     assert "&" in location and response.text == f'<a href="{location.replace("&", "&amp;")}">Found</a>.\n\n'
+
+
+def test_every_answer_says_no_store_and_0217_204s_say_json(sandbox, generation):
+    """Both real servers send `Cache-Control: no-store, no-cache, must-revalidate` on POST and DELETE answers
+    too (a route's own Cache-Control wins); 0.217.8's 204s carry a JSON Content-Type."""
+    alice = bearer(sandbox.state.issue_tokens(seed.ensure_user(sandbox.state, "alice")))
+    created = httpx.post(f"{sandbox.base_url}/threat_models", headers=alice, json={"name": "Cache"})
+    assert created.status_code == 201 and created.headers["cache-control"] == "no-store, no-cache, must-revalidate"
+    deleted = httpx.delete(f"{sandbox.base_url}/threat_models/{created.json()['id']}", headers=alice)
+    assert deleted.status_code == 204 and deleted.headers["cache-control"] == "no-store, no-cache, must-revalidate"
+    assert deleted.headers.get("content-type") == ("application/json; charset=utf-8" if generation == "0.217" else None)

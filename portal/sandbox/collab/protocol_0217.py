@@ -65,7 +65,11 @@ class Protocol0217(Protocol):
     def collaborate_denied(self) -> JSONResponse:
         # 0.217's collaborate handlers answer 401 where the threat-model gate says 403 (PROTOCOL.md 9.4).
         return tmi_error(
-            self.state, 401, "unauthorized", "You don't have sufficient permissions to access this threat model"
+            self.state,
+            401,
+            "unauthorized",
+            "You don't have sufficient permissions to access this threat model",
+            headers={"WWW-Authenticate": "Bearer"},  # as the real 0.217.8 sends it here
         )
 
     def is_denied(self, session: Session, user: SandboxUser) -> bool:
