@@ -271,7 +271,7 @@ class SandboxState:
         expires_at_text: str | None = None,
     ) -> tuple[ServiceCredential, str]:
         """A new credential and its secret, which is returned this once and stored only as a hash."""
-        secret = "tmi_cs_" + secrets.token_urlsafe(32)
+        secret = secrets.token_urlsafe(32)  # 43 characters, no prefix (the real 1.8.22; its client_id has tmi_cc_)
         record = ServiceCredential(
             id=new_uuid(),
             client_id="tmi_cc_" + secrets.token_urlsafe(16),
