@@ -57,14 +57,10 @@ def test_the_sandbox_passes_every_check(sandbox, generation):
 
 
 # Where the sandbox is wrong (not the check): the lead reconciles the sandbox, and the test then passes as is.
-SANDBOX_GAPS = {
-    "0.217": {
-        # The 0.217 sandbox embeds assets in GET /threat_models/{id} without their threat_model_id (the 0.217
-        # document requires it; the real 0.217.8 answers that call without a violation, 2026-12-04), and its
-        # demo seed holds a group entry with provider "*", which the real server's input pattern refuses.
-        "threat models: get one the member can see",
-    }
-}
+# (None now: the 0.217 sandbox's GET /threat_models/{id} used to embed assets without their threat_model_id and
+# show the seed's "*" group entry; like the real 0.217.8 it now embeds only threats and diagrams and reads the
+# ACL back as [].)
+SANDBOX_GAPS: dict[str, set[str]] = {}
 
 
 def test_read_only_writes_nothing_and_passes(sandbox, generation):
