@@ -239,6 +239,9 @@ EXPORT_QUEUED_LOST_SECONDS = env.int("EXPORT_QUEUED_LOST_SECONDS", default=600)
 EXPORT_WORKER_QUIET_SECONDS = env.int("EXPORT_WORKER_QUIET_SECONDS", default=90)
 EXPORT_ATTACH_MAX_BYTES = env.int("EXPORT_ATTACH_MAX_BYTES", default=2_000_000)  # larger PDFs: link only
 TMI_REFRESH_WINDOW_SECONDS = env.int("TMI_REFRESH_WINDOW_SECONDS", default=300)
+# How long TMI keeps a refresh token after issuing it (1.8.22: 7 days, also its absolute session cap; 0.217.8: 30):
+# beat renews the refresh token of a member whose schedules run as them a day before it would lapse.
+TMI_REFRESH_TOKEN_DAYS = env.int("TMI_REFRESH_TOKEN_DAYS", default=7)
 # Where links in emails point (no request to take the host from in a worker).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -257,6 +260,12 @@ TMI_TIMEOUT_SECONDS = env.float("TMI_TIMEOUT_SECONDS", default=10.0)
 TMI_MAX_RETRIES = env.int("TMI_MAX_RETRIES", default=2)
 # The first retry waits about this long, each next one twice as long (with jitter), unless TMI says Retry-After.
 TMI_RETRY_BASE_SECONDS = env.float("TMI_RETRY_BASE_SECONDS", default=0.5)
+# The auth-flow budget per TMI server (organizations/tmi_budget.py): code exchanges and refreshes in any 60 s,
+# across all processes (a real TMI allows 100 per client address), and the share kept for sign-ins.
+PORTAL_TMI_AUTH_CALLS_PER_MINUTE = env.int("PORTAL_TMI_AUTH_CALLS_PER_MINUTE", default=100)
+PORTAL_TMI_AUTH_RESERVE_PERCENT = env.int("PORTAL_TMI_AUTH_RESERVE_PERCENT", default=20)
+# A refresh TMI refuses with 429 waits its Retry-After and tries again, up to this long in all (vault.py).
+TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS = env.float("TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS", default=30.0)
 # The TMI servers tenants may use (portal/organizations/tmi_servers.py), comma-separated: "public" (any
 # public address), host names (exact), IP addresses or CIDR networks, each optionally with ":port". Loopback,
 # private, link-local and shared addresses are refused unless listed; metadata services always are.

@@ -24,13 +24,17 @@ from portal.accounts.errors import PROVIDER_UNKNOWN, SESSION_LOST, SignInError
 from portal.accounts.linking import LINK_FIELD
 from portal.accounts.moving import MOVE_FIELD, RELINK_FIELD, RETURN_FIELD, organization_at
 from portal.accounts.selectors import providers_offered
+from portal.accounts.signin_waiting import SignInBusy, signin_waiting_keep, signin_waiting_take
 from portal.accounts.vault import tmi_client_options
 from portal.organizations.models import Organization
-from portal.tmi import MalformedResponse, TMIClient, TokenPair, pkce
+from portal.organizations.tmi_budget import Purpose
+from portal.tmi import MalformedResponse, RateLimited, TMIClient, TokenPair, pkce
 
 # {"organization": slug, "provider": id, "login_hint": str, LINK_FIELD: pk, and for a move or a re-link (moving.py)
 # MOVE_FIELD: the pending move, RELINK_FIELD: the re-link token's hash, RETURN_FIELD: where a failure goes back to}
 SIGNIN_SESSION_KEY = "tmi_signin"
+# Set on the request by the view that continues a waiting sign-in (views.complete_continue).
+SIGNIN_RESUME_ATTRIBUTE = "tmi_signin_resume"
 
 
 def tmi_identity_key(organization: Organization, provider: str, subject: str) -> str:
@@ -129,18 +133,38 @@ class TMIOAuth2(BaseOAuth2PKCE):
     # -- callback ----------------------------------------------------------------------------
     def auth_complete(self, *args, **kwargs):
         """Check TMI's answer and the state, exchange the code, read the identity, run the pipeline."""
-        self.process_error(self.data)  # ?error=access_denied -> AuthCanceled
-        state = self.validate_state()  # missing, stale, forged or another browser's -> AuthSessionError
-        transaction = self._oauth2_transaction or {}
+        if getattr(self.strategy.request, SIGNIN_RESUME_ATTRIBUTE, False):
+            # The "TMI is busy" page continuing an attempt whose state was checked (and spent) before.
+            waiting = signin_waiting_take(self.strategy.request.session)
+            if waiting is None:
+                raise SignInError(SESSION_LOST)
+            transaction, code, verifier = waiting["transaction"], waiting["code"], waiting["verifier"]
+        else:
+            self.process_error(self.data)  # ?error=access_denied -> AuthCanceled
+            state = self.validate_state()  # missing, stale, forged or another browser's -> AuthSessionError
+            transaction = self._oauth2_transaction or {}
+            verifier = self.get_code_verifier(state)
+            code = self.data.get("code")
+            if not code or not isinstance(code, str):
+                raise AuthInputError(self, parameter="code", code="missing_parameter", stage="callback")
         # For a move, everything from here on talks to the new server, and its identity is one there.
         organization = self._server(self._organization(transaction.get("organization")), transaction.get(MOVE_FIELD))
         provider = transaction.get("provider") or ""
-        verifier = self.get_code_verifier(state)
-        code = self.data.get("code")
-        if not code or not isinstance(code, str):
-            raise AuthInputError(self, parameter="code", code="missing_parameter", stage="callback")
-        with TMIClient(organization.tmi_base_url, **tmi_client_options(organization)) as client:
-            tokens = client.auth.exchange_code(code, verifier, redirect_uri=self.redirect_uri, idp=provider)
+        # The code exchange may use the places of the auth-flow budget kept for sign-ins (tmi_budget.py).
+        options = tmi_client_options(organization, purpose=Purpose.SIGN_IN)
+        try:
+            with TMIClient(organization.tmi_base_url, **options) as client:
+                tokens = client.auth.exchange_code(code, verifier, redirect_uri=self.redirect_uri, idp=provider)
+        except RateLimited as error:  # not processed: the code is unspent, the attempt waits (signin_waiting.py)
+            busy = SignInBusy(error.retry_after)
+            signin_waiting_keep(
+                self.strategy.request.session,
+                transaction=transaction,
+                code=code,
+                verifier=verifier,
+                retry_after=busy.retry_after,
+            )
+            raise busy from error
         response = self.user_data(tokens.access_token, organization=organization)
         response["provider"] = response["provider"] or provider
         response["identity"] = tmi_identity_key(organization, response["provider"], response["subject"])

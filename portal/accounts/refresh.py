@@ -1,5 +1,16 @@
-"""Keeping tokens fresh for work that continues without the member: open live sessions and the
-export schedules they own. Every refresh goes through the vault's one locked path."""
+"""The periodic part of keeping tokens fresh, now small: a token is refreshed when something needs it (a page,
+a socket, a sync, an export run: the vault's auth hook refreshes on expiry or a 401, under its row lock), never
+every token on a timer. Beat still refreshes two kinds, because nobody would otherwise ask in time:
+
+- continuous work: a member whose live socket is open keeps a fresh access token (the upstream session may
+  reconnect at any moment), within TMI_REFRESH_WINDOW_SECONDS of its expiry;
+- work later: a member whose export schedules run as them must keep a refresh token that has not lapsed (TMI's
+  refresh tokens live TMI_REFRESH_TOKEN_DAYS after they were issued; a refresh issues a new one). Their access
+  token is left to expire: the run itself refreshes it, once, when it starts.
+
+Every refresh goes through the vault's one locked path, within the TMI server's auth-flow budget (refreshes stop
+short of the places kept for sign-ins: organizations/tmi_budget.py). A budget spent or TMI's 429 ends this run;
+the next beat goes on from there."""
 
 from __future__ import annotations
 
@@ -12,43 +23,62 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.accounts.models import TMIConnection
 from portal.accounts.vault import SignInRequired, _pair_of, tmi_tokens_refresh
 from portal.audit.services import audit_record
+from portal.tmi import RateLimited
 from portal.tmi.errors import TMIError
 
 logger = logging.getLogger(__name__)
 
+# A refresh token is renewed this long before it would lapse (a daily schedule still finds it alive).
+LAPSE_MARGIN = timedelta(days=1)
 
 # What keeps a member's tokens worth refreshing without them: each app whose work goes on without the member
-# (an open live socket, an export schedule that runs as them) registers a condition at start-up, so this
-# module needs to know none of them. A condition is a callable giving a Django expression over the
-# connection's `organization` and `user` (OuterRef), e.g. Exists(LiveConnection.objects.filter(...)).
+# registers a condition at start-up, so this module needs to know none of them. A condition is a callable giving
+# a Django expression over the connection's `organization` and `user` (OuterRef), e.g.
+# Exists(LiveConnection.objects.filter(...)). `continuous`: the work needs a usable access token at any moment
+# (an open live socket); otherwise it only needs the refresh token kept alive until it runs (a schedule).
 _background_work: list[Callable[[], Any]] = []
+_later_work: list[Callable[[], Any]] = []
 
 
-def tmi_background_work_register(condition: Callable[[], Any]) -> None:
-    if condition not in _background_work:
-        _background_work.append(condition)
+def tmi_background_work_register(condition: Callable[[], Any], *, continuous: bool = True) -> None:
+    kept = _background_work if continuous else _later_work
+    if condition not in kept:
+        kept.append(condition)
+
+
+def _any_of(conditions: list[Callable[[], Any]]) -> Q | None:
+    if not conditions:
+        return None
+    wanted = Q()
+    for condition in conditions:
+        wanted |= Q(condition())
+    return wanted
 
 
 def tmi_connections_due_list(*, window_seconds: int | None = None, now=None):
-    """Connections that expire within the window and whose owner has work going on without them, as the
-    registered conditions say."""
+    """Connections beat must refresh: an access token expiring within the window whose owner has continuous
+    work, or a refresh token lapsing within LAPSE_MARGIN whose owner has any work that goes on without them."""
     now = now or timezone.now()
     window = settings.TMI_REFRESH_WINDOW_SECONDS if window_seconds is None else window_seconds
-    if not _background_work:
+    continuous = _any_of(_background_work)
+    any_work = _any_of(_background_work + _later_work)
+    if any_work is None:
         return TMIConnection.objects.none()
-    wanted = Q()
-    for condition in _background_work:
-        wanted |= Q(condition())
+    lapsing_if_issued_before = now - timedelta(days=settings.TMI_REFRESH_TOKEN_DAYS) + LAPSE_MARGIN
+    lapsing = Q(issued__lte=lapsing_if_issued_before) & any_work
+    due = lapsing if continuous is None else (Q(expires_at__lte=now + timedelta(seconds=window)) & continuous) | lapsing
     return (
         TMIConnection.objects.select_related("organization", "user")
-        .filter(needs_sign_in=False, expires_at__lte=now + timedelta(seconds=window))
-        .filter(wanted)
-        .order_by("pk")
+        .annotate(issued=Coalesce("refreshed_at", "created_at"))
+        .filter(needs_sign_in=False)
+        .filter(due)
+        .order_by("expires_at", "pk")
     )
 
 
@@ -58,12 +88,14 @@ class RefreshReport:
     already_fresh: list[int] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)
     unreachable: list[int] = field(default_factory=list)
+    postponed: list[int] = field(default_factory=list)  # the auth-flow budget or TMI's 429: the next beat
 
 
 def tmi_tokens_refresh_due(*, window_seconds: int | None = None) -> RefreshReport:
     report = RefreshReport()
     window = settings.TMI_REFRESH_WINDOW_SECONDS if window_seconds is None else window_seconds
-    for connection in tmi_connections_due_list(window_seconds=window):
+    due = list(tmi_connections_due_list(window_seconds=window))
+    for position, connection in enumerate(due):
         seen = _pair_of(connection)
         refused = False
         try:
@@ -78,6 +110,10 @@ def tmi_tokens_refresh_due(*, window_seconds: int | None = None) -> RefreshRepor
                     tmi_tokens_refresh(connection_id=connection.pk, stale=seen)
                 except SignInRequired:
                     refused = True  # the vault's mark is kept: this block commits
+        except RateLimited:  # the budget is spent (or TMI said so): nobody is signed out; the next beat goes on
+            logger.info("auth-flow budget spent: %s refreshes postponed to the next beat", len(due) - position)
+            report.postponed.extend(c.pk for c in due[position:])
+            break
         except TMIError as error:  # TMI down: the next beat tries again; the token is not spent
             logger.warning("could not refresh connection %s: %s", connection.pk, error)
             report.unreachable.append(connection.pk)

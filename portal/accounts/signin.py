@@ -19,11 +19,12 @@ from django.urls import reverse
 from social_core.actions import do_complete
 from social_django.utils import load_backend, load_strategy
 
-from portal.accounts.backend import SIGNIN_SESSION_KEY, TMIOAuth2
+from portal.accounts.backend import SIGNIN_RESUME_ATTRIBUTE, SIGNIN_SESSION_KEY, TMIOAuth2
 from portal.accounts.errors import SESSION_LOST, SIGNIN_FAILURES, NotAMember, SignInError, signin_error_message
 from portal.accounts.linking import LINK_FIELD
 from portal.accounts.moving import RETURN_FIELD
 from portal.accounts.redirects import signin_url
+from portal.accounts.signin_waiting import SignInBusy, signin_waiting_get, signin_waiting_seconds_left
 from portal.organizations.allowances import allowance_take
 from portal.organizations.models import Organization
 
@@ -101,14 +102,48 @@ def _attempt_return_to(request: HttpRequest) -> str:
     return path if isinstance(path, str) and path.startswith("/") and not path.startswith("//") else ""
 
 
-def signin_complete(request: HttpRequest) -> HttpResponse:
+def _waiting_organization(waiting: dict | None) -> Organization | None:
+    transaction = waiting.get("transaction") if waiting else None
+    slug = transaction.get("organization") if isinstance(transaction, dict) else None
+    return Organization.objects.filter(slug=slug).first() if slug else None
+
+
+def signin_busy_page(request: HttpRequest, seconds: int) -> HttpResponse:
+    """The "TMI is busy" page: it waits `seconds` and then continues the sign-in by itself (a meta refresh to
+    the continue address; no script). Not an error: nothing the person did, nothing lost."""
+    response = render(
+        request,
+        "accounts/signin_busy.html",
+        {"wait_seconds": max(1, seconds), "continue_url": reverse("social:continue", args=(TMIOAuth2.name,))},
+    )
+    response["Retry-After"] = str(max(1, seconds))
+    return response
+
+
+def signin_continue(request: HttpRequest) -> HttpResponse:
+    """The busy page's continuation: exchange the kept code once its wait is over (signin_waiting.py)."""
+    waiting = signin_waiting_get(request.session)
+    if waiting is None:
+        messages.error(request, SESSION_LOST)
+        return HttpResponseRedirect("/")
+    left = signin_waiting_seconds_left(waiting)
+    if left > 0:  # early (a "Continue now" click): TMI would refuse again, so it is not asked
+        return signin_busy_page(request, left)
+    setattr(request, SIGNIN_RESUME_ATTRIBUTE, True)
+    return signin_complete(request, organization=_waiting_organization(waiting))
+
+
+def signin_complete(request: HttpRequest, *, organization: Organization | None = None) -> HttpResponse:
     """Run social-auth's completion for backend "tmi" (request.backend, set by @psa)."""
-    organization = _attempt_organization(request)
+    organization = organization or _attempt_organization(request)
     return_to = _attempt_return_to(request)
     try:
         response = do_complete(
             request.backend, _login, user=None, redirect_name=REDIRECT_FIELD, request=request, current_user=request.user
         )
+    except SignInBusy as busy:
+        logger.info("sign-in waits %s s: TMI rate-limited the code exchange", busy.retry_after)
+        return signin_busy_page(request, busy.retry_after)
     except NotAMember as refusal:
         logger.info("sign-in refused: not a member of organisation %s", organization and organization.slug)
         return render(

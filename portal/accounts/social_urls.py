@@ -12,4 +12,6 @@ app_name = "social"
 
 urlpatterns = [
     path("complete/<str:backend>/", views.complete, name="complete"),
+    # A sign-in TMI asked to wait, continued by the "TMI is busy" page (signin_waiting.py).
+    path("complete/<str:backend>/continue/", views.complete_continue, name="continue"),
 ]

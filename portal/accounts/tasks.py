@@ -15,4 +15,5 @@ def tmi_tokens_refresh_due() -> dict:
         "already_fresh": report.already_fresh,
         "refused": report.refused,
         "unreachable": report.unreachable,
+        "postponed": report.postponed,
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 
@@ -22,9 +23,10 @@ from portal.accounts.deadlines import tmi_deadline_current
 from portal.accounts.models import TMIConnection
 from portal.accounts.tmi_generations import tmi_generation_hint, tmi_generation_remember
 from portal.organizations.models import Organization
+from portal.organizations.tmi_budget import Purpose, tmi_budget
 from portal.organizations.tmi_gates import tmi_gate
 from portal.organizations.tmi_servers import tmi_address_guard
-from portal.tmi import AsyncTMIClient, RefreshFailed, RetryPolicy, TMIClient, TokenAuth, TokenPair
+from portal.tmi import AsyncTMIClient, RateLimited, RefreshFailed, RetryPolicy, TMIClient, TokenAuth, TokenPair
 
 logger = logging.getLogger(__name__)
 
@@ -69,19 +71,26 @@ def _expiry_of(tokens: TokenPair) -> datetime:
 
 
 def tmi_client_options(
-    server: Organization | str, *, timeout: float | None = None, max_retries: int | None = None
+    server: Organization | str,
+    *,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    purpose: Purpose = Purpose.REFRESH,
 ) -> dict:
     """What every TMI client the portal builds for `server` (an organisation, or a bare TMI address: Test
     connection, the tests) is given: the timeout and retries of the settings (or the caller's), the server's
     place in the gate that caps calls at once across the portal (organizations/tmi_gates.py: the organisation's
     cap, or the default for an address), the server's generation as last seen (tmi_generations.py), and the
-    deadline of the page view or sign-out in progress, if any (deadlines.py)."""
+    deadline of the page view or sign-out in progress, if any (deadlines.py). Its auth-flow calls (code
+    exchange, refresh, client credentials) take a place in the server's auth-flow budget (tmi_budget.py);
+    only a sign-in's code exchange (`purpose=Purpose.SIGN_IN`) may use the places kept for sign-ins."""
     if isinstance(server, Organization):
         base_url, places = server.tmi_base_url, server.tmi_max_concurrency
     else:
         base_url, places = server, Organization._meta.get_field("tmi_max_concurrency").default
     options: dict = {
         "gate": tmi_gate(base_url, places),
+        "budget": tmi_budget(base_url, purpose),
         "generation_hint": tmi_generation_hint(base_url),
         "on_discovery": tmi_generation_remember(base_url),
         "timeout": settings.TMI_TIMEOUT_SECONDS if timeout is None else timeout,
@@ -162,7 +171,7 @@ def tmi_tokens_refresh(*, connection_id: int, stale: TokenPair | None = None) ->
             return _pair_of(connection)
         with TMIClient(connection.organization.tmi_base_url, **tmi_client_options(connection.organization)) as client:
             try:
-                tokens = client.auth.refresh(connection.refresh_token)
+                tokens = _refresh_waiting(client, connection.refresh_token)
             except RefreshFailed:
                 connection.needs_sign_in = True
                 connection.save(update_fields=["needs_sign_in"])
@@ -178,6 +187,29 @@ def tmi_tokens_refresh(*, connection_id: int, stale: TokenPair | None = None) ->
         _sign_in_required_announce(connection)
         raise SignInRequired(str(connection.organization_id))
     return tokens
+
+
+def _refresh_waiting(client: TMIClient, refresh_token: str) -> TokenPair:
+    """TMI (or the portal's own auth-flow budget) answering 429 is no refusal of the token: TMI did not process
+    the request, so the refresh token is unspent and the member stays signed in. Wait the Retry-After and try
+    again, up to TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS in all (less under a page's deadline); then the caller
+    gets RateLimited (a transient failure: "try again", never "sign in again"). The row lock is held meanwhile,
+    so whoever else needs this token waits for this answer rather than asking TMI too."""
+    allowed = settings.TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS
+    deadline = tmi_deadline_current()
+    if deadline is not None:
+        allowed = min(allowed, deadline - time.monotonic())
+    waited = 0.0
+    while True:
+        try:
+            return client.auth.refresh(refresh_token)
+        except RateLimited as error:
+            pause = max(0.05, error.retry_after if error.retry_after is not None else 1.0)
+            if waited + pause > allowed:
+                raise
+            logger.info("refresh rate-limited by TMI; trying again in %.1f s", pause)
+            time.sleep(pause)
+            waited += pause
 
 
 atmi_tokens_refresh = database_sync_to_async(tmi_tokens_refresh)

@@ -23,7 +23,7 @@ from portal.accounts.moving import RELINK_FIELD
 from portal.accounts.pipeline import INVITATION_SESSION_KEY
 from portal.accounts.redirects import portfolio_url, safe_next_url, signin_url
 from portal.accounts.selectors import invitation_by_token_get, relink_by_token_get, signin_options_get
-from portal.accounts.signin import signin_complete, signin_start, signin_start_allowed
+from portal.accounts.signin import signin_complete, signin_continue, signin_start, signin_start_allowed
 from portal.accounts.signout import tmi_connection_end
 from portal.organizations.access import OrganizationNotFound, organization_public_get
 from portal.organizations.models import Organization, Role
@@ -120,6 +120,13 @@ def _signed_in_context(request: HttpRequest) -> dict:
 @psa("social:complete")
 def complete(request: HttpRequest, backend: str) -> HttpResponse:
     return signin_complete(request)
+
+
+@never_cache
+@require_GET
+@psa("social:complete")  # the redirect URI of the exchange stays the callback's
+def complete_continue(request: HttpRequest, backend: str) -> HttpResponse:
+    return signin_continue(request)
 
 
 @never_cache

@@ -14,7 +14,8 @@ class ExportsConfig(AppConfig):
 
         # TMI refused to renew a member's access: pause the schedules that run as them, tell the owners.
         tmi_sign_in_required_subscribe(export_schedules_check_connection)
-        # An active schedule that runs with a member's own access keeps that member's tokens fresh.
-        tmi_background_work_register(export_schedule_active_condition)
+        # An active schedule that runs with a member's own access keeps that member's refresh token alive (its
+        # runs refresh the access token themselves, when they start).
+        tmi_background_work_register(export_schedule_active_condition, continuous=False)
         # The organisation moved to another TMI server: schedules wait for their person to re-link, then resume.
         membership_tmi_access_subscribe(export_schedules_recheck_person)

@@ -4,6 +4,8 @@ touching the client."""
 from __future__ import annotations
 
 import functools
+import json
+import math
 import ssl
 import typing
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -13,7 +15,7 @@ import httpx
 
 if typing.TYPE_CHECKING:
     from portal.tmi.addresses import AddressGuard
-    from portal.tmi.gates import Gate
+    from portal.tmi.gates import Budget, Gate
 
 Auth = httpx.Auth
 AsyncClient = httpx.AsyncClient
@@ -187,8 +189,37 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
             await self.held.__aexit__(None, None, None)
 
 
+def _budget_refusal(request: httpx.Request, retry_after: float) -> httpx.Response:
+    """What a request the auth-flow budget (gates.Budget) did not let out gets: TMI's own refusal, never sent."""
+    seconds = max(1, math.ceil(retry_after))
+    return httpx.Response(
+        429,
+        headers={"Retry-After": str(seconds), "Content-Type": "application/json", "X-Portal-Budget": "auth-flow"},
+        content=json.dumps(
+            {
+                "error": "rate_limit_exceeded",
+                "error_description": "The portal's auth-flow budget for this TMI server is spent; retry later.",
+            }
+        ).encode(),
+        request=request,
+    )
+
+
+def _budget_applies(budget: Budget | None, request: httpx.Request) -> bool:
+    from portal.tmi.gates import is_auth_flow
+
+    return budget is not None and is_auth_flow(request.url.path)
+
+
+def _budget_heard(budget: Budget, response: httpx.Response) -> None:
+    if response.status_code == 429 and "x-portal-budget" not in response.headers:
+        from portal.tmi.errors import parse_retry_after
+
+        budget.refused(parse_retry_after(response.headers.get("retry-after")))
+
+
 class GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, guard: AddressGuard, gate: Gate | None = None) -> None:
+    def __init__(self, guard: AddressGuard, gate: Gate | None = None, budget: Budget | None = None) -> None:
         context = shared_tls_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
@@ -200,9 +231,21 @@ class GuardedTransport(httpx.HTTPTransport):
         )
         self.guard = guard
         self.gate = gate
+        self.budget = budget
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         _check_url(self.guard, request.url)
+        if _budget_applies(self.budget, request):
+            # Before the gate place: a request never holds a place while it waits for the budget.
+            short = self.budget.take(_gate_wait(request))
+            if short is not None:
+                return _budget_refusal(request, short)
+            response = self._gated(request)
+            _budget_heard(self.budget, response)
+            return response
+        return self._gated(request)
+
+    def _gated(self, request: httpx.Request) -> httpx.Response:
         if self.gate is None:
             return super().handle_request(request)
         wait = _gate_wait(request)
@@ -221,7 +264,7 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, guard: AddressGuard, gate: Gate | None = None) -> None:
+    def __init__(self, guard: AddressGuard, gate: Gate | None = None, budget: Budget | None = None) -> None:
         context = shared_tls_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
@@ -233,9 +276,20 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
         )
         self.guard = guard
         self.gate = gate
+        self.budget = budget
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _check_url(self.guard, request.url)
+        if _budget_applies(self.budget, request):
+            short = await self.budget.atake(_gate_wait(request))
+            if short is not None:
+                return _budget_refusal(request, short)
+            response = await self._gated(request)
+            _budget_heard(self.budget, response)
+            return response
+        return await self._gated(request)
+
+    async def _gated(self, request: httpx.Request) -> httpx.Response:
         if self.gate is None:
             return await super().handle_async_request(request)
         wait = _gate_wait(request)

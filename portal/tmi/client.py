@@ -18,7 +18,7 @@ from typing import Any
 from portal.tmi import _http
 from portal.tmi.addresses import AddressGuard
 from portal.tmi.calls import Call, as_model, single
-from portal.tmi.gates import Gate
+from portal.tmi.gates import Budget, Gate
 from portal.tmi.models import ServerConfig, ServerInfo, TokenPair
 from portal.tmi.resources.auth import Auth
 from portal.tmi.resources.collaboration import Collaboration
@@ -116,6 +116,7 @@ def _http_options(
     address_guard: AddressGuard | None = None,
     guarded: type[_http.GuardedTransport] | type[_http.AsyncGuardedTransport] = _http.GuardedTransport,
     gate: Gate | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     options: dict[str, Any] = {
         "base_url": base_url,
@@ -130,10 +131,10 @@ def _http_options(
     if address_guard is not None:
         if transport is not None:  # the guard lives in the client's own transport; it cannot wrap another
             raise TypeError("address_guard and transport cannot be combined")
-        transport = guarded(address_guard, gate)
+        transport = guarded(address_guard, gate, budget)
         options["trust_env"] = False  # no proxies or netrc from the environment: see _http.GuardedTransport
-    elif gate is not None:
-        raise TypeError("a gate lives in the client's guarded transport: give an address_guard too")
+    elif gate is not None or budget is not None:
+        raise TypeError("a gate or budget lives in the client's guarded transport: give an address_guard too")
     if transport is not None:
         options["transport"] = transport
     return options
@@ -159,6 +160,7 @@ class TMIClient(BaseClient):
         deadline: float | None = None,
         address_guard: AddressGuard | None = None,
         gate: Gate | None = None,
+        budget: Budget | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -170,7 +172,7 @@ class TMIClient(BaseClient):
         )
         self.address_guard = address_guard  # None: any server (see addresses.py)
         self.http = _http.Client(
-            **_http_options(self.base_url, timeout, event_hooks, transport, address_guard, gate=gate)
+            **_http_options(self.base_url, timeout, event_hooks, transport, address_guard, gate=gate, budget=budget)
         )
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = SyncRunner(
@@ -215,6 +217,7 @@ class AsyncTMIClient(BaseClient):
         deadline: float | None = None,
         address_guard: AddressGuard | None = None,
         gate: Gate | None = None,
+        budget: Budget | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -227,7 +230,14 @@ class AsyncTMIClient(BaseClient):
         self.address_guard = address_guard  # the collaboration socket obeys it too (collab/connect.py)
         self.http = _http.AsyncClient(
             **_http_options(
-                self.base_url, timeout, event_hooks, transport, address_guard, _http.AsyncGuardedTransport, gate=gate
+                self.base_url,
+                timeout,
+                event_hooks,
+                transport,
+                address_guard,
+                _http.AsyncGuardedTransport,
+                gate=gate,
+                budget=budget,
             )
         )
         extra = {"sleep": sleep} if sleep is not None else {}

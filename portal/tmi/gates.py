@@ -24,3 +24,31 @@ class Gate(Protocol):
 
     def ahold(self, wait: float | None) -> contextlib.AbstractAsyncContextManager[None]:
         """The async twin."""
+
+
+# The auth-flow paths a TMI server rate-limits together per client address (1.8.22: 100 in any 60 s; 0.217.8:
+# 100 a minute), whoever calls them: PROTOCOL.md 12.13, 12b.2.
+AUTH_FLOW_PATHS = ("/oauth2/authorize", "/oauth2/callback", "/oauth2/token", "/oauth2/refresh", "/oauth2/introspect")
+
+
+def is_auth_flow(path: str) -> bool:
+    path = path.rstrip("/")
+    return any(path.endswith(p) for p in AUTH_FLOW_PATHS)
+
+
+class Budget(Protocol):
+    """Calls to a server's auth-flow paths within a sliding window, shared by everything an application runs
+    against that server (the portal's: portal/organizations/tmi_budget.py). The client's transport takes one
+    place before it sends an auth-flow request; with none free in time it sends nothing and answers the
+    request itself as TMI would, 429 `rate_limit_exceeded` with Retry-After, so callers meet one kind of
+    refusal. A 429 from the server is reported back, so that no caller tries before its Retry-After."""
+
+    def take(self, wait: float | None) -> float | None:
+        """One call, waiting at most `wait` seconds (None: the budget's own limit): None when taken, else the
+        seconds until a place is expected to be free."""
+
+    async def atake(self, wait: float | None) -> float | None:
+        """The async twin."""
+
+    def refused(self, retry_after: float | None) -> None:
+        """The server answered an auth-flow call 429, asking to wait `retry_after` seconds (None: unsaid)."""

@@ -37,12 +37,22 @@ def expiring_soon(user, organization, seconds: int = 60) -> TMIConnection:
     return connection
 
 
+def lapsing(user, organization) -> TMIConnection:
+    """A connection whose refresh token was issued six and a half days ago: it lapses within a day (7 at TMI 1.8)."""
+    connection = expiring_soon(user, organization)
+    connection.refreshed_at = timezone.now() - timedelta(days=6, hours=12)
+    connection.save(update_fields=["refreshed_at"])
+    return connection
+
+
 def test_only_members_with_background_work_are_refreshed(organization, member_factory):
     alice = member_factory(organization, "alice", role="owner")
     bob = member_factory(organization, "bob")
     carol = member_factory(organization, "carol")
-    for user in (alice, bob, carol):
+    dave = member_factory(organization, "dave", role="admin")
+    for user in (alice, bob, carol, dave):
         expiring_soon(user, organization)
+    lapsing(alice, organization)
     LiveConnection.objects.create(
         organization=organization,
         user=bob,
@@ -51,8 +61,11 @@ def test_only_members_with_background_work_are_refreshed(organization, member_fa
         channel_name="specific.abc",
     )
     export_schedule_create(organization=organization, actor=alice, **SCHEDULE)
-    assert {c.user.username for c in tmi_connections_due_list()} == {"alice", "bob"}  # carol has nothing running
-    assert not tmi_connections_due_list(window_seconds=10)  # not yet within a 10-second window
+    export_schedule_create(organization=organization, actor=dave, **{**SCHEDULE, "name": "Dave's"})
+    # carol has nothing running; dave's schedule will refresh his access token itself when it runs (the vault
+    # refreshes on demand), and his refresh token is young; alice's lapses within a day; bob's socket is open.
+    assert {c.user.username for c in tmi_connections_due_list()} == {"alice", "bob"}
+    assert {c.user.username for c in tmi_connections_due_list(window_seconds=10)} == {"alice"}  # bob: not yet
     report = tmi_tokens_refresh_due()
     assert len(report.refreshed) == 2 and not report.refused
     assert not tmi_connections_due_list()  # fresh now
@@ -62,7 +75,7 @@ def test_only_members_with_background_work_are_refreshed(organization, member_fa
 def test_racing_workers_never_reuse_a_refresh_token(organization, member_factory, workers):
     alice = member_factory(organization, "alice", role="owner")
     export_schedule_create(organization=organization, actor=alice, **SCHEDULE)
-    before = expiring_soon(alice, organization)
+    before = lapsing(alice, organization)
     started = [workers.start() for _ in range(3)]
     for _ in started:  # every worker is up and consuming before the race starts
         assert ping.delay().get(timeout=60) == "pong"
@@ -85,7 +98,7 @@ def test_a_refused_refresh_asks_for_sign_in_and_loses_nothing(
     member_factory(organization, "carol", role="admin")
     bob = member_factory(organization, "bob", role="admin")
     schedule = export_schedule_create(organization=organization, actor=bob, **SCHEDULE)  # runs as bob
-    connection = expiring_soon(bob, organization)
+    connection = lapsing(bob, organization)
     with TMIClient(sandbox.base_url) as raw:  # someone spends bob's refresh token behind the portal's back
         raw.auth.refresh(connection.refresh_token)
     mail.outbox.clear()
