@@ -19,9 +19,9 @@ from starlette.routing import Route
 
 from portal.sandbox import builtin_idp, pkce
 from portal.sandbox.auth import REFRESH_COOKIE, clear_token_cookies, set_token_cookies
-from portal.sandbox.http_rules import go_redirect
 from portal.sandbox.bodies import is_form, read_fields
 from portal.sandbox.errors import bare_error, tmi_error
+from portal.sandbox.http_rules import go_redirect
 from portal.sandbox.oauth_store import LoginRecord, OAuthStore
 from portal.sandbox.state import SandboxState
 

@@ -93,7 +93,11 @@ def test_an_accept_without_json_is_406(sandbox, generation):
         "1.8": "The requested Accept header media type is not supported by this server.",
         "0.217": "The requested Accept header media type is not supported. Supported types: application/json",
     }[generation]
-    for path, accept in (("/oauth2/providers", "application/xml"), ("/", "text/html"), ("/threat_models", "text/plain")):
+    for path, accept in (
+        ("/oauth2/providers", "application/xml"),
+        ("/", "text/html"),
+        ("/threat_models", "text/plain"),
+    ):
         response = httpx.get(f"{sandbox.base_url}{path}", headers={"Accept": accept})
         assert response.status_code == 406, (path, accept)
         assert response.json()["error"] == "not_acceptable"

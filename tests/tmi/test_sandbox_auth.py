@@ -7,7 +7,7 @@ import threading
 import httpx
 import pytest
 
-from portal.tmi import NotFound, RefreshFailed, ServerConfig, TMIClient, TokenAuth, TokenPair, Unauthorized, profile_for
+from portal.tmi import RefreshFailed, ServerConfig, TMIClient, TokenAuth, TokenPair, Unauthorized, profile_for
 from tests.tmi.helpers import CLIENT_CALLBACK, authorize_redirect, sign_in
 
 

@@ -40,10 +40,10 @@ def _changed(call: Call, owner: dict[str, Any]) -> None:
 
 ENTRY_NOT_FOUND = "Metadata entry not found"  # GET, both generations
 NOT_FOUND = "Metadata not found"  # PUT and DELETE at 1.8
-PUT_0217_KEY_REQUIRED = "Invalid request body: Key: 'Metadata.Key' Error:Field validation for 'Key' failed on the 'required' tag"
-PUT_0217_KEY_UNSUPPORTED = (
-    'error in openapi3filter.RequestError: request body has an error: doesn\'t match schema: property "key" is unsupported'
+PUT_0217_KEY_REQUIRED = (
+    "Invalid request body: Key: 'Metadata.Key' Error:Field validation for 'Key' failed on the 'required' tag"
 )
+PUT_0217_KEY_UNSUPPORTED = 'error in openapi3filter.RequestError: request body has an error: doesn\'t match schema: property "key" is unsupported'
 
 
 def _entry(owner: dict[str, Any], key: str, missing: str = ENTRY_NOT_FOUND) -> dict[str, Any]:

@@ -293,7 +293,7 @@ def _checked_query(state: SandboxState, spec: spec_module.Spec, op: Operation, r
                 400,
                 "invalid_id",
                 f'error in openapi3filter.RequestError: parameter "{param.name}" in query has an error: '
-                f'string doesn\'t match the format "date-time": string doesn\'t match pattern '
+                f"string doesn't match the format \"date-time\": string doesn't match pattern "
                 f'"{(DATE_TIME_PATTERN_0217 if legacy else DATE_TIME_PATTERN)}"',
             )
         if errors:
