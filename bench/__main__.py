@@ -3,14 +3,15 @@
 
 import sys
 
-from bench import dashboard, export, live_relay
+from bench import auth, dashboard, export, live_relay
 
-BENCHMARKS = {"dashboard": dashboard.main, "live": live_relay.main, "export": export.main}
-USAGE = """usage: python -m bench {dashboard,live,export} [options]
+BENCHMARKS = {"dashboard": dashboard.main, "live": live_relay.main, "export": export.main, "auth": auth.main}
+USAGE = """usage: python -m bench {dashboard,live,export,auth} [options]
 
   dashboard   server time of the dashboard pages with 1,000 threat models in TMI
   live        relay latency and memory of the live-diagram bridge (N simulated browsers)
   export      time and peak memory of PDF reports (a 200-threat model; a 50-model portfolio)
+  auth        the auth-flow budget: many members refreshing and 150 signing in, within TMI's limit
 
 `python -m bench <benchmark> --help` lists a benchmark's options."""
 

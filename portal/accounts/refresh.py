@@ -107,7 +107,8 @@ def tmi_tokens_refresh_due(*, window_seconds: int | None = None) -> RefreshRepor
                     report.already_fresh.append(connection.pk)
                     continue
                 try:
-                    tmi_tokens_refresh(connection_id=connection.pk, stale=seen)
+                    # No waiting for the budget here (the row lock is held): a spent budget postpones the rest.
+                    tmi_tokens_refresh(connection_id=connection.pk, stale=seen, patience=0)
                 except SignInRequired:
                     refused = True  # the vault's mark is kept: this block commits
         except RateLimited:  # the budget is spent (or TMI said so): nobody is signed out; the next beat goes on

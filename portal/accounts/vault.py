@@ -160,18 +160,47 @@ def tmi_tokens_get(*, organization: Organization, user) -> TokenPair:
     return _pair_of(tmi_connection_get(organization=organization, user=user))
 
 
-def tmi_tokens_refresh(*, connection_id: int, stale: TokenPair | None = None) -> TokenPair:
+def tmi_tokens_refresh(
+    *, connection_id: int, stale: TokenPair | None = None, patience: float | None = None
+) -> TokenPair:
     """Refresh under the row lock. `stale` is the pair the caller found wanting; if the stored
-    pair has changed since, someone else refreshed and the stored one is returned as it is."""
+    pair has changed since, someone else refreshed and the stored one is returned as it is.
+
+    TMI (or the portal's own auth-flow budget) answering 429 is no refusal of the token: TMI did not process
+    the request, so the refresh token is unspent and the member stays signed in. The lock is let go, the
+    Retry-After waited, and the refresh tried again (someone else may have done it meanwhile), for up to
+    `patience` seconds in all (default TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS; less under a page's deadline);
+    then the caller gets RateLimited, a transient failure: "try again", never "sign in again"."""
+    allowed = settings.TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS if patience is None else patience
+    deadline = tmi_deadline_current()
+    if deadline is not None:
+        allowed = min(allowed, deadline - time.monotonic())
+    waited = 0.0
+    while True:
+        try:
+            return _tokens_refresh_locked(connection_id=connection_id, stale=stale)
+        except RateLimited as error:
+            pause = max(0.05, error.retry_after if error.retry_after is not None else 1.0)
+            if waited + pause > allowed:
+                raise
+            logger.info("refresh rate-limited; trying again in %.1f s", pause)
+            time.sleep(pause)  # without the row lock (nor, on SQLite, the database's write lock)
+            waited += pause
+
+
+def _tokens_refresh_locked(*, connection_id: int, stale: TokenPair | None) -> TokenPair:
     with transaction.atomic():
         connection = TMIConnection.objects.select_for_update().get(pk=connection_id)
         if connection.needs_sign_in or not _issued_by(connection, connection.organization):
             raise SignInRequired(str(connection.organization_id))
         if stale is not None and connection.access_token != stale.access_token:
             return _pair_of(connection)
-        with TMIClient(connection.organization.tmi_base_url, **tmi_client_options(connection.organization)) as client:
+        options = tmi_client_options(connection.organization)
+        # No waiting for a budget place while the lock is held: a spent budget answers at once (429).
+        options["budget"] = tmi_budget(connection.organization.tmi_base_url, Purpose.REFRESH, max_wait=0)
+        with TMIClient(connection.organization.tmi_base_url, **options) as client:
             try:
-                tokens = _refresh_waiting(client, connection.refresh_token)
+                tokens = _refresh_at_tmi(client, connection.refresh_token)
             except RefreshFailed:
                 connection.needs_sign_in = True
                 connection.save(update_fields=["needs_sign_in"])
@@ -189,27 +218,9 @@ def tmi_tokens_refresh(*, connection_id: int, stale: TokenPair | None = None) ->
     return tokens
 
 
-def _refresh_waiting(client: TMIClient, refresh_token: str) -> TokenPair:
-    """TMI (or the portal's own auth-flow budget) answering 429 is no refusal of the token: TMI did not process
-    the request, so the refresh token is unspent and the member stays signed in. Wait the Retry-After and try
-    again, up to TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS in all (less under a page's deadline); then the caller
-    gets RateLimited (a transient failure: "try again", never "sign in again"). The row lock is held meanwhile,
-    so whoever else needs this token waits for this answer rather than asking TMI too."""
-    allowed = settings.TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS
-    deadline = tmi_deadline_current()
-    if deadline is not None:
-        allowed = min(allowed, deadline - time.monotonic())
-    waited = 0.0
-    while True:
-        try:
-            return client.auth.refresh(refresh_token)
-        except RateLimited as error:
-            pause = max(0.05, error.retry_after if error.retry_after is not None else 1.0)
-            if waited + pause > allowed:
-                raise
-            logger.info("refresh rate-limited by TMI; trying again in %.1f s", pause)
-            time.sleep(pause)
-            waited += pause
+def _refresh_at_tmi(client: TMIClient, refresh_token: str) -> TokenPair:
+    """The one call that spends a refresh token (bench/auth.py counts them here)."""
+    return client.auth.refresh(refresh_token)
 
 
 atmi_tokens_refresh = database_sync_to_async(tmi_tokens_refresh)

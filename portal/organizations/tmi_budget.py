@@ -195,11 +195,13 @@ class RedisBudget(_Budget):
         return int(self.client.zcount(self.key, now_ms - int(WINDOW_SECONDS * 1000), "+inf"))
 
 
-def tmi_budget(base_url: str, purpose: Purpose = Purpose.REFRESH) -> _Budget:
-    """The auth-flow budget of the TMI server at `base_url`, as `purpose` may use it."""
+def tmi_budget(base_url: str, purpose: Purpose = Purpose.REFRESH, *, max_wait: float | None = None) -> _Budget:
+    """The auth-flow budget of the TMI server at `base_url`, as `purpose` may use it. `max_wait`: the longest a
+    call waits for a place (default: a sign-in SIGN_IN_WAIT_SECONDS, others their request's pool timeout)."""
     key = _server_key(base_url)
     places = tmi_auth_places(purpose)
-    max_wait = SIGN_IN_WAIT_SECONDS if purpose is Purpose.SIGN_IN else None
+    if max_wait is None and purpose is Purpose.SIGN_IN:
+        max_wait = SIGN_IN_WAIT_SECONDS
     if settings.REDIS_URL:
         return RedisBudget(settings.REDIS_URL, key, places, max_wait)
     return FileBudget(Path(settings.VAR_DIR) / "tmi-budgets", key, places, max_wait)

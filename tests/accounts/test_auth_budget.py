@@ -142,3 +142,30 @@ def test_a_refresh_tmi_keeps_refusing_is_postponed_not_a_sign_out(acme, limited_
         patch.setattr(tmi_budget, "_now", lambda: later)
         fresh = tmi_tokens_refresh(connection_id=connection_id, stale=stale)
     assert TMIConnection.objects.get(pk=connection_id).refresh_token == fresh.refresh_token != stale.refresh_token
+
+
+def test_beat_refreshes_within_the_budget_and_postpones_the_rest(acme, limited_tmi, member_factory):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.accounts.refresh import tmi_tokens_refresh_due
+    from portal.live.models import LiveConnection
+
+    for i in range(10):  # ten members with a live socket open, their access tokens about to expire
+        user = member_factory(acme, f"user{i}")
+        LiveConnection.objects.create(
+            organization=acme,
+            user=user,
+            threat_model_id="00000000-0000-0000-0000-000000000001",
+            diagram_id="00000000-0000-0000-0000-000000000002",
+            channel_name=f"specific.{i}",
+        )
+    TMIConnection.objects.update(expires_at=timezone.now() + timedelta(seconds=60))
+    report = tmi_tokens_refresh_due()
+    assert len(report.refreshed) == 8 and len(report.postponed) == 2 and not report.refused + report.unreachable
+    assert not TMIConnection.objects.filter(needs_sign_in=True).exists()
+    later = tmi_budget._now() + tmi_budget.WINDOW_SECONDS + 1
+    with pytest.MonkeyPatch.context() as patch:  # the next beat, a minute on: the two postponed are done
+        patch.setattr(tmi_budget, "_now", lambda: later)
+        assert sorted(tmi_tokens_refresh_due().refreshed) == sorted(report.postponed)
