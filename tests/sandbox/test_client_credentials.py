@@ -87,6 +87,27 @@ def test_the_grant_issues_a_service_token_that_acts_as_its_owner(server18, alice
     assert more.status_code == 403
 
 
+def test_what_a_service_account_writes_is_signed_with_its_name_and_status_is_not_its_to_change(
+    server18, alice_credential
+):
+    """The real 1.8.22: a model a service account creates names it as owner and creator (with its owner's
+    ids), and PATCH /status wants an add-on's delegation token instead."""
+    _, created = alice_credential
+    tokens = _grant(server18.base_url, created["client_id"], created["client_secret"]).json()
+    made = httpx.post(f"{server18.base_url}/threat_models", headers=bearer(tokens), json={"name": "By the robot"})
+    assert made.status_code == 201, made.text
+    for field in ("owner", "created_by"):
+        assert made.json()[field]["display_name"] == "[Service Account] Nightly exports"
+        assert made.json()[field]["email"] == "alice@tmi.local"
+    status = httpx.patch(
+        f"{server18.base_url}/threat_models/{made.json()['id']}",
+        headers={**bearer(tokens), "Content-Type": "application/json-patch+json"},
+        json=[{"op": "replace", "path": "/status", "value": "in_review"}],
+    )
+    assert status.status_code == 403
+    assert "X-TMI-Delegation-Token" in status.json()["error_description"]
+
+
 def test_a_wrong_secret_or_a_deleted_credential_is_invalid_client(server18, alice_credential):
     alice, created = alice_credential
     wrong = _grant(server18.base_url, created["client_id"], created["client_secret"] + "x")

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.responses import Response
 
 from portal.sandbox.rest import addresses, diagrams, filters, locking, patch, shapes
-from portal.sandbox.rest.pipeline import Call, Operation, invalid_input, not_found
+from portal.sandbox.rest.pipeline import Call, Operation, Problem, invalid_input, not_found
 from portal.sandbox.rest.spec import load as load_spec
 from portal.sandbox.rest.threat_models import ITEM as TM_ITEM
 from portal.sandbox.rest.threat_models import include_deleted
@@ -52,12 +52,12 @@ class Kind:
     def item_path(self) -> str:
         return f"{self.list_path}/{{{self.id_param}}}"
 
-    def missing(self) -> str:
-        return (
-            f"{self.label} not found in this threat model"
-            if self.collection == "diagrams"
-            else f"{self.label} not found"
-        )
+    def missing(self, *, legacy: bool = False) -> str:
+        if self.collection == "diagrams":
+            return f"{self.label} not found in this threat model"
+        if self.collection == "repositories" and legacy:  # the real 0.217.8's words
+            return "Repository code reference not found"
+        return f"{self.label} not found"
 
 
 KINDS = (
@@ -77,7 +77,7 @@ def find(call: Call, kind: Kind, child_id: str | None = None) -> dict[str, Any]:
     for obj in call.tm.get(kind.collection, []):
         if obj["id"] == child_id and not obj.get("deleted_at"):
             return obj
-    raise not_found(kind.missing())
+    raise not_found(kind.missing(legacy=call.legacy))
 
 
 def _input_properties(state: SandboxState, kind: Kind) -> set[str]:
@@ -229,6 +229,9 @@ def patch_child(call: Call, kind: Kind) -> Response:
 
 
 def delete_child(call: Call, kind: Kind) -> Response:
+    if call.legacy and not any(o["id"] == call.params[kind.id_param] for o in call.tm.get(kind.collection, [])):
+        # The real 0.217.8 answers a child that is not there (already deleted) with its store's failure.
+        raise Problem(500, "server_error", f"Failed to delete {kind.label.lower()}")
     remove(call, kind, find(call, kind))
     return call.no_content()
 

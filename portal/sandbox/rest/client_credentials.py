@@ -15,7 +15,6 @@ from typing import Any
 
 from starlette.responses import Response
 
-from portal.sandbox import auth
 from portal.sandbox.rest.pipeline import Call, Operation, forbidden, invalid_input, not_found
 from portal.sandbox.state import ServiceCredential
 
@@ -42,11 +41,6 @@ def _info(record: ServiceCredential) -> dict[str, Any]:
     return body
 
 
-def _caller_is_service_account(call: Call) -> bool:
-    token = auth.bearer_token(call.state, call.request)
-    return call.state.is_service_subject(call.state.decode_access_token(token) if token else None)
-
-
 NOT_PRIVILEGED = "Only administrators and security reviewers can create client credentials"
 
 
@@ -56,7 +50,7 @@ def may_create(call: Call) -> bool:
 
 
 def create_credential(call: Call) -> Response:
-    if _caller_is_service_account(call):
+    if call.service_account is not None:
         raise forbidden(call.state, "Service accounts cannot create client credentials")
     if not may_create(call):
         raise forbidden(call.state, NOT_PRIVILEGED)

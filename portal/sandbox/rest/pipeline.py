@@ -94,6 +94,13 @@ class Call:
     def legacy(self) -> bool:
         return self.state.config.is_legacy
 
+    @property
+    def service_account(self) -> str | None:
+        """The caller's token name ("[Service Account] <credential name>") when a service account calls."""
+        token = auth.bearer_token(self.state, self.request)
+        claims = self.state.decode_access_token(token) if token else None
+        return claims.get("name") if self.state.is_service_subject(claims) else None
+
     def json(self, content: Any, status: int = 200) -> JSONResponse:
         if not self.legacy:
             content = shapes.without_nulls(content)  # 1.8 sends no nulls (PROTOCOL.md 12.10)

@@ -97,6 +97,11 @@ def _list_filters(query: dict[str, Any]) -> list[filters.Predicate]:
 
 
 EMPTY_NAME_0217 = "Field 'name' is required. This field identifies the resource and must be provided."
+# 1.8.22 keeps status write-backs for add-ons acting on a person's behalf (its words).
+SERVICE_ACCOUNT_STATUS = (
+    "service account credentials cannot be used here; addon write-backs must use the delegation token from "
+    "X-TMI-Delegation-Token"
+)
 # 1.8 numbers threat models from 10001 (its children from 1 per model), as the real 1.8.22 did.
 FIRST_ALIAS_18 = 10001
 
@@ -105,6 +110,9 @@ def create_threat_model(call: Call) -> Response:
     if call.legacy and not str(call.body.get("name") or "").strip():
         raise invalid_input(EMPTY_NAME_0217)
     tm = new_threat_model(call.state, call.user, call.body)
+    if call.service_account:  # the real 1.8.22 names the service account, with its owner's ids
+        for field in ("owner", "created_by"):
+            tm[field]["display_name"] = call.service_account
     view = shapes.tm_full(call.state, tm, op="create")  # the create response echoes framework "" (5.2)
     call.headers["Location"] = f"/threat_models/{tm['id']}"
     return call.json(view, 201)
@@ -245,6 +253,8 @@ def _check_patch_fields(call: Call, fields: set[str]) -> None:
             raise invalid_input(f"Field '{field}' cannot be changed with PATCH")
     if fields & PATCH_OWNER and call.role != "owner":
         raise forbidden(call.state, acl.OWNER_ONLY)
+    if "status" in fields and call.service_account and not call.legacy:
+        raise forbidden(call.state, SERVICE_ACCOUNT_STATUS)
     if fields & PATCH_REVIEWER and not _is_reviewer(call):
         only_clears = (
             fields & PATCH_REVIEWER == {"security_reviewer"}
