@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from portal.conformance.known_bugs import known_bug
 from portal.conformance.recording import BudgetExhausted, Recording
 from portal.conformance.results import FAIL, OK, SKIP, Check, Report
 from portal.conformance.socket import FIRST_MESSAGES, first_frames
@@ -258,6 +259,8 @@ class _Run:
             first = violations[0]
             contract = f"contract: {first}" + (f" (+{len(violations) - 1} more)" if len(violations) > 1 else "")
             detail = f"{detail}; {contract}" if detail else contract
+        if detail and (bug := known_bug(self.report.version, name)):
+            detail = f"{detail} [{bug}]"
         self.report.checks.append(Check(name, FAIL if detail else OK, detail or self._seen))
         self._seen = ""
 

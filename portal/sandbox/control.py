@@ -13,6 +13,7 @@ from portal.sandbox.state import SandboxState
 
 FAULT_FIELDS = {
     "path_prefix": str,
+    "path_suffix": str,
     "method": str,
     "status": int,
     "retry_after": int,

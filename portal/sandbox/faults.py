@@ -38,6 +38,7 @@ RATE_LIMIT = 1000
 class Fault:
     id: int
     path_prefix: str = "/"
+    path_suffix: str = ""  # e.g. "/collaborate": a route whose middle holds ids a test cannot know beforehand
     method: str | None = None
     status: int | None = None
     retry_after: int | None = None
@@ -47,7 +48,11 @@ class Fault:
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
-        return path.startswith(self.path_prefix) and (self.method is None or self.method.upper() == method)
+        return (
+            path.startswith(self.path_prefix)
+            and path.endswith(self.path_suffix)
+            and (self.method is None or self.method.upper() == method)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

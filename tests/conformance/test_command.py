@@ -156,3 +156,33 @@ def test_json_output(sandbox_factory):
     assert report["generation"] == "1.8"
     assert report["passed"] == report["counted"] > 10
     assert {"name", "outcome", "detail"} <= set(report["checks"][0])
+
+
+class _As02178(httpx.HTTPTransport):
+    """A 0.217 sandbox that says it is 0.217.8, the version whose own bugs the report names."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method != "GET" or request.url.path != "/" or response.status_code != 200:
+            return response
+        body = httpx.Response(200, content=response.read()).json()
+        body["service"]["build"] = "0.217.8-d819cfe0"
+        return httpx.Response(200, json=body)
+
+
+def test_a_failure_that_is_the_servers_own_known_bug_is_named_so(sandbox_factory):
+    """The real 0.217.8 answers every session start with 500 (its own bug): the check fails, and says so."""
+    sandbox = sandbox_factory("0.217")
+    said = "Failed to build collaboration session response: user x is not authorized to access this threat model"
+    body = json.dumps({"error": "server_error", "error_description": said})
+    add_fault(sandbox.base_url, path_suffix="/collaborate", method="POST", status=500, body=body)
+
+    def connect(**options: Any) -> TMIClient:
+        return TMIClient(sandbox.base_url, max_retries=0, transport=_As02178(), **options)
+
+    report = conformance_run(
+        base_url=sandbox.base_url, connect=connect, client_callback="http://127.0.0.1:8000/auth/complete/tmi/"
+    )
+    failed = {line for line in report_lines(report) if line.startswith("FAIL")}
+    session = next(line for line in failed if line.startswith("FAIL  collaboration: POST /collaborate"))
+    assert "known bug of TMI 0.217.8" in session and said in session
