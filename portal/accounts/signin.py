@@ -50,6 +50,22 @@ def signin_start_allowed(request: HttpRequest) -> bool:
     )
 
 
+def signin_begin(
+    request: HttpRequest, *, organization: Organization, failure_url: str, throttled: dict, **start
+) -> HttpResponse:
+    """A page's sign-in form was sent: the start budget first (429 with `throttled` as the page's context),
+    then `signin_start`; a failure goes back to `failure_url` with its words."""
+    if not signin_start_allowed(request):
+        response = render(request, "accounts/signin_throttled.html", throttled, status=429)
+        response["Retry-After"] = "60"
+        return response
+    try:
+        return signin_start(request, organization=organization, **start)
+    except SIGNIN_FAILURES as error:
+        messages.error(request, signin_error_message(error))
+        return HttpResponseRedirect(failure_url)
+
+
 def signin_start(
     request: HttpRequest,
     *,

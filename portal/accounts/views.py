@@ -16,14 +16,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from social_django.utils import psa
 
 from portal.accounts.deadlines import tmi_deadline
-from portal.accounts.errors import RELINK_OTHER_PERSON, RELINK_PROBLEMS, SIGNIN_FAILURES, signin_error_message
+from portal.accounts.errors import RELINK_OTHER_PERSON, RELINK_PROBLEMS
 from portal.accounts.forms import SignInForm
 from portal.accounts.linking import identity_link_refusal
 from portal.accounts.moving import RELINK_FIELD
 from portal.accounts.pipeline import INVITATION_SESSION_KEY
 from portal.accounts.redirects import portfolio_url, safe_next_url, signin_url
 from portal.accounts.selectors import invitation_by_token_get, relink_by_token_get, signin_options_get
-from portal.accounts.signin import signin_complete, signin_continue, signin_start, signin_start_allowed
+from portal.accounts.signin import signin_begin, signin_complete, signin_continue
 from portal.accounts.signout import tmi_connection_end
 from portal.organizations.access import OrganizationNotFound, organization_public_get
 from portal.organizations.models import Organization, Role
@@ -66,22 +66,16 @@ def login(request: HttpRequest, slug: str) -> HttpResponse:
         if refusal is not None:  # nothing is asked of TMI, nothing is remembered
             messages.error(request, refusal)
             return HttpResponseRedirect(signin_url(organization))
-        if not signin_start_allowed(request):
-            response = render(request, "accounts/signin_throttled.html", context, status=429)
-            response["Retry-After"] = "60"
-            return response
-        try:
-            return signin_start(
-                request,
-                organization=organization,
-                provider_id=data["provider"],
-                login_hint=data["login_hint"],
-                next_url=safe_next_url(request, organization, data["next"]),
-                link_user_id=request.user.pk if data["link"] else None,
-            )
-        except SIGNIN_FAILURES as error:
-            messages.error(request, signin_error_message(error))
-            return HttpResponseRedirect(signin_url(organization))
+        return signin_begin(
+            request,
+            organization=organization,
+            failure_url=signin_url(organization),
+            throttled=context,
+            provider_id=data["provider"],
+            login_hint=data["login_hint"],
+            next_url=safe_next_url(request, organization, data["next"]),
+            link_user_id=request.user.pk if data["link"] else None,
+        )
     next_value = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
     page = render(
         request,
@@ -191,22 +185,16 @@ def relink(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "accounts/relink.html", {**context, "tmi_down": True}, status=503)
     form = SignInForm(request.POST or None, options=options)
     if request.method == "POST" and form.is_valid():
-        if not signin_start_allowed(request):
-            response = render(request, "accounts/signin_throttled.html", _branding(organization), status=429)
-            response["Retry-After"] = "60"
-            return response
-        try:
-            return signin_start(
-                request,
-                organization=organization,
-                provider_id=form.cleaned_data["provider"],
-                login_hint=form.cleaned_data["login_hint"],
-                next_url=portfolio_url(organization),
-                extra={RELINK_FIELD: found.token_hash},
-            )
-        except SIGNIN_FAILURES as error:
-            messages.error(request, signin_error_message(error))
-            return HttpResponseRedirect(request.path)
+        return signin_begin(
+            request,
+            organization=organization,
+            failure_url=request.path,
+            throttled=_branding(organization),
+            provider_id=form.cleaned_data["provider"],
+            login_hint=form.cleaned_data["login_hint"],
+            next_url=portfolio_url(organization),
+            extra={RELINK_FIELD: found.token_hash},
+        )
     page = render(
         request,
         "accounts/relink.html",

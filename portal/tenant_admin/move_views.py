@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.accounts.deadlines import tmi_deadline
-from portal.accounts.errors import SIGNIN_FAILURES, signin_error_message
 from portal.accounts.forms import SignInForm
 from portal.accounts.moving import (
     MOVE_DONE_SESSION_KEY,
@@ -23,7 +22,7 @@ from portal.accounts.moving import (
     tmi_move_pending_get,
 )
 from portal.accounts.selectors import signin_options_get
-from portal.accounts.signin import signin_start, signin_start_allowed
+from portal.accounts.signin import signin_begin
 from portal.organizations.gate import organization_view
 from portal.organizations.models import Membership, Role
 from portal.tmi import TMIError
@@ -81,22 +80,16 @@ def tmi_move(request, slug):
         return _page(request, {"pending": pending, "tmi_down": True}, status=503)
     form = SignInForm(request.POST or None, options=options)
     if request.method == "POST" and form.is_valid():
-        if not signin_start_allowed(request):
-            response = render(request, "accounts/signin_throttled.html", {"organization": organization}, status=429)
-            response["Retry-After"] = "60"
-            return response
-        try:
-            return signin_start(
-                request,
-                organization=organization,
-                provider_id=form.cleaned_data["provider"],
-                login_hint=form.cleaned_data["login_hint"],
-                next_url=_move_url(organization),
-                extra={MOVE_FIELD: pending, RETURN_FIELD: _move_url(organization)},
-            )
-        except SIGNIN_FAILURES as error:
-            messages.error(request, signin_error_message(error))
-            return HttpResponseRedirect(_move_url(organization))
+        return signin_begin(
+            request,
+            organization=organization,
+            failure_url=_move_url(organization),
+            throttled={"organization": organization},
+            provider_id=form.cleaned_data["provider"],
+            login_hint=form.cleaned_data["login_hint"],
+            next_url=_move_url(organization),
+            extra={MOVE_FIELD: pending, RETURN_FIELD: _move_url(organization)},
+        )
     return _page(
         request,
         {
