@@ -64,6 +64,8 @@ MATRIX: dict[str, Expect] = {
     # signed in as nobody, may use it (accounts/moving.py).
     "accounts:relink": Expect("get", 200, 403, {"owner": 403, "admin": 403, "member": 200}),
     "social:complete": Expect("get", 302, 302, 302),  # TMI's callback: without a sign-in under way, a redirect
+    # The "TMI is busy" page's continuation: without a sign-in waiting in this browser's session, a redirect.
+    "social:continue": Expect("get", 302, 302, 302),
     "admin:index": Expect("get", 302, 302, 302),  # Django admin: platform staff only, to its own login
     "live:diagram": TENANT_PAGE,
     "exports:list": TENANT_PAGE,
@@ -134,6 +136,7 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         "accounts:invitation": {"token": token},
         "accounts:relink": {"token": relink_token},
         "social:complete": {"backend": "tmi"},
+        "social:continue": {"backend": "tmi"},
         "live:diagram": {"slug": "acme", "threat_model_id": tm_id, "diagram_id": model["diagrams"][0]["id"]},
         "exports:list": {"slug": "acme"},
         "exports:create": {"slug": "acme"},
