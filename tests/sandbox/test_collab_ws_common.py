@@ -277,10 +277,12 @@ async def test_idle_sessions_are_cleaned_up(sandbox_factory, generation):
 
 
 async def test_sessions_nobody_joins_are_cleaned_up(sandbox_factory, generation):
-    world = make_world(sandbox_factory, generation, ws_cleanup_interval_seconds=0.1)
+    # A sweep every 0.5 s: time for the session to be seen before the first one, even on a loaded machine
+    # (at 0.1 s a slow POST let the sweep run before the check, once in CI).
+    world = make_world(sandbox_factory, generation, ws_cleanup_interval_seconds=0.5)
     await start_session(world, "alice")
     assert world.state.has_active_session(world.diagram_id)
-    await eventually(lambda: not world.state.has_active_session(world.diagram_id))
+    await eventually(lambda: not world.state.has_active_session(world.diagram_id), timeout=5)
 
 
 async def test_pings_keep_the_socket_alive(sandbox_factory, generation):
