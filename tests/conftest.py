@@ -64,6 +64,16 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layers():
+    """Each test gets channel layers of its own. channels_redis keeps one receive lock per layer, bound to the
+    event loop that first received, and pytest-asyncio gives each test its own loop: a consumer that an
+    earlier test left receiving made the next test's fail with "bound to a different event loop" (CI, once)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 class SandboxPool:
     """Running sandboxes, kept for the whole session by configuration and lent to one test at a time.
 
