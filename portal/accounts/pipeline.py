@@ -320,15 +320,7 @@ def membership_grant(backend, organization, admission, *args, user=None, **kwarg
 
 
 def tokens_store(organization, tokens, response, *args, user=None, backend=None, linked=False, **kwargs):
-    tmi_connection_store(
-        organization=organization,
-        user=user,
-        tokens=tokens,
-        provider=response["provider"],
-        subject=response["subject"],
-        email=response.get("email") or "",
-        display_name=response.get("display_name") or "",
-    )
+    _connection_store(organization, user, tokens, response)
     request = backend.strategy.request if backend is not None else None
     target = response.get("email") or user.email
     if linked:
