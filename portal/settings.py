@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "axes",
     "portal.organizations",
     "portal.accounts",
+    "portal.portfolio",
     "portal.dashboard",
     "portal.audit",
     "portal.live",
@@ -220,7 +221,24 @@ CELERY_BEAT_SCHEDULE = {
     "tmi-tokens-refresh-due": {"task": "portal.accounts.tasks.tmi_tokens_refresh_due", "schedule": 60.0},
     "export-jobs-reap": {"task": "portal.exports.tasks.export_jobs_reap", "schedule": 60.0},
     "export-files-expire": {"task": "portal.exports.tasks.export_files_expire", "schedule": 3600.0},
+    "portfolio-sync-due": {"task": "portal.portfolio.tasks.portfolio_sync_due", "schedule": 15.0},
+    "portfolio-history-expire": {"task": "portal.portfolio.tasks.portfolio_history_expire", "schedule": 86400.0},
 }
+
+# --- The portfolio store (portal/portfolio/sync.py) ------------------------------------------------------------
+# Each organisation is synced when its last pass is this old (beat looks every 15 s): with the default, a change
+# in TMI reaches the pages within about a minute.
+PORTAL_SYNC_SECONDS = env.int("PORTAL_SYNC_SECONDS", default=30)
+# Every model is read whole (not only its changed threats) when the last full pass is this old.
+PORTAL_FULL_SYNC_SECONDS = env.int("PORTAL_FULL_SYNC_SECONDS", default=6 * 3600)
+# A member's visible set (the models TMI lists for them) is read again when older than this, while they are active.
+PORTAL_VISIBLE_SET_SECONDS = env.int("PORTAL_VISIBLE_SET_SECONDS", default=60)
+# A member who opened a page within this long is active: the sync reads with their token and refreshes their set.
+PORTAL_ACTIVE_MEMBER_SECONDS = env.int("PORTAL_ACTIVE_MEMBER_SECONDS", default=900)
+# Run a requested sync at once in the requesting process instead of a worker: the tests' default, not production's.
+PORTAL_SYNC_INLINE = env.bool("PORTAL_SYNC_INLINE", default=False)
+# Change rows and daily snapshots older than this are deleted.
+PORTAL_HISTORY_DAYS = env.int("PORTAL_HISTORY_DAYS", default=400)
 
 # --- Exports and email ----------------------------------------------------------------------------
 EXPORT_FILE_DAYS = env.int("EXPORT_FILE_DAYS", default=7)  # then the PDF is deleted
@@ -264,6 +282,9 @@ TMI_RETRY_BASE_SECONDS = env.float("TMI_RETRY_BASE_SECONDS", default=0.5)
 # across all processes (a real TMI allows 100 per client address), and the share kept for sign-ins.
 PORTAL_TMI_AUTH_CALLS_PER_MINUTE = env.int("PORTAL_TMI_AUTH_CALLS_PER_MINUTE", default=100)
 PORTAL_TMI_AUTH_RESERVE_PERCENT = env.int("PORTAL_TMI_AUTH_RESERVE_PERCENT", default=20)
+# The portfolio sync's REST calls per TMI server in any 60 s, across all processes (portfolio/sync.py). A real
+# 1.8.22 does not rate-limit REST; this keeps a cold sync of a large portfolio from flooding it.
+PORTAL_TMI_REST_CALLS_PER_MINUTE = env.int("PORTAL_TMI_REST_CALLS_PER_MINUTE", default=3000)
 # A refresh TMI refuses with 429 waits its Retry-After and tries again, up to this long in all (vault.py).
 TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS = env.float("TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS", default=30.0)
 # The TMI servers tenants may use (portal/organizations/tmi_servers.py), comma-separated: "public" (any

@@ -15,7 +15,13 @@ from django.conf import settings
 
 from portal.accounts.deadlines import tmi_deadline
 from portal.accounts.models import TMIConnection
-from portal.accounts.vault import SignInRequired, tmi_client_options, tmi_tokens_get, tmi_tokens_refresh
+from portal.accounts.vault import (
+    SignInRequired,
+    tmi_client_options,
+    tmi_connection_ended_announce,
+    tmi_tokens_get,
+    tmi_tokens_refresh,
+)
 from portal.audit.services import audit_record
 from portal.organizations.models import Organization
 from portal.tmi import TMIClient, TMIError, TokenPair
@@ -61,4 +67,5 @@ def tmi_connection_end(*, organization: Organization, user, request=None) -> boo
             type(error).__name__,
         )
     TMIConnection.objects.filter(pk=connection.pk).delete()
+    tmi_connection_ended_announce(organization=organization, user_id=user.pk)
     return revoked

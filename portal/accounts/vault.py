@@ -76,6 +76,7 @@ def tmi_client_options(
     timeout: float | None = None,
     max_retries: int | None = None,
     purpose: Purpose = Purpose.REFRESH,
+    background: bool = False,
 ) -> dict:
     """What every TMI client the portal builds for `server` (an organisation, or a bare TMI address: Test
     connection, the tests) is given: the timeout and retries of the settings (or the caller's), the server's
@@ -83,7 +84,8 @@ def tmi_client_options(
     cap, or the default for an address), the server's generation as last seen (tmi_generations.py), and the
     deadline of the page view or sign-out in progress, if any (deadlines.py). Its auth-flow calls (code
     exchange, refresh, client credentials) take a place in the server's auth-flow budget (tmi_budget.py);
-    only a sign-in's code exchange (`purpose=Purpose.SIGN_IN`) may use the places kept for sign-ins."""
+    only a sign-in's code exchange (`purpose=Purpose.SIGN_IN`) may use the places kept for sign-ins. A
+    `background` client (the portfolio sync) also takes a place in the server's REST budget for each call."""
     if isinstance(server, Organization):
         base_url, places = server.tmi_base_url, server.tmi_max_concurrency
     else:
@@ -101,6 +103,8 @@ def tmi_client_options(
         # Only the TMI servers the operator allows, checked on every connection (tmi_servers.py).
         "address_guard": tmi_address_guard(),
     }
+    if background:
+        options["rest_budget"] = tmi_budget(base_url, Purpose.REST)
     deadline = tmi_deadline_current()
     if deadline is not None:
         options["deadline"] = deadline
@@ -117,6 +121,28 @@ def _issued_by(connection: TMIConnection, organization: Organization) -> bool:
     return bool(connection.tmi_base_url) and _server_address(connection.tmi_base_url) == _server_address(
         organization.tmi_base_url
     )
+
+
+# Who wants to know when a member's TMI access begins (a sign-in stored their tokens) or ends (signed out): the
+# portfolio reads or drops their visible set. Registered at start-up by the apps above this one.
+_stored_listeners: list[Callable[[Organization, int], None]] = []
+_ended_listeners: list[Callable[[Organization, int], None]] = []
+
+
+def tmi_connection_subscribe(
+    *, stored: Callable[[Organization, int], None], ended: Callable[[Organization, int], None]
+) -> None:
+    """`stored(organization, user_id)` runs after a sign-in kept a member's tokens; `ended(...)` after they
+    were signed out or TMI refused to renew their access."""
+    if stored not in _stored_listeners:
+        _stored_listeners.append(stored)
+    if ended not in _ended_listeners:
+        _ended_listeners.append(ended)
+
+
+def tmi_connection_ended_announce(*, organization: Organization, user_id: int) -> None:
+    for listener in list(_ended_listeners):
+        listener(organization, user_id)
 
 
 def tmi_connection_store(
@@ -146,6 +172,8 @@ def tmi_connection_store(
             "refreshed_at": None,
         },
     )
+    for listener in list(_stored_listeners):
+        listener(organization, user.pk)
     return connection
 
 
@@ -214,6 +242,7 @@ def _tokens_refresh_locked(*, connection_id: int, stale: TokenPair | None) -> To
                 connection.save(update_fields=["access_token", "refresh_token", "expires_at", "refreshed_at"])
     if refused:
         _sign_in_required_announce(connection)
+        tmi_connection_ended_announce(organization=connection.organization, user_id=connection.user_id)
         raise SignInRequired(str(connection.organization_id))
     return tokens
 
@@ -232,11 +261,13 @@ def _token_auth(connection: TMIConnection, *, refresh) -> TokenAuth:
 
 
 @contextlib.contextmanager
-def tmi_client(*, organization: Organization, user) -> Iterator[TMIClient]:
-    """A TMI client acting as this member; tokens refresh through the vault."""
+def tmi_client(*, organization: Organization, user, background: bool = False) -> Iterator[TMIClient]:
+    """A TMI client acting as this member; tokens refresh through the vault. `background`: the portfolio
+    sync's, within the server's REST budget."""
     connection = tmi_connection_get(organization=organization, user=user)
     auth = _token_auth(connection, refresh=lambda stale: tmi_tokens_refresh(connection_id=connection.pk, stale=stale))
-    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options(organization)) as client:
+    options = tmi_client_options(organization, background=background)
+    with TMIClient(organization.tmi_base_url, auth=auth, **options) as client:
         yield client
 
 

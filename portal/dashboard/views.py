@@ -1,16 +1,23 @@
-"""Stakeholder pages. Thin: parse the query, call one selector, render. TMI trouble is handled in
-errors.tmi_page, the tenant in organizations.gate.organization_view."""
+"""Stakeholder pages. Thin: parse the query, call one portfolio selector (the store, no TMI call), render. The
+tenant is checked in organizations.gate.organization_view; the member's visible set and freshness in
+portfolio.pages (a first visit shows the progress of the first read instead of waiting for it)."""
 
 from __future__ import annotations
 
-from django.shortcuts import render
+from channels.db import database_sync_to_async
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from portal.accounts.tmi_pages import arender, tmi_page
-from portal.dashboard import selectors
 from portal.organizations.gate import organization_view
+from portal.portfolio import selectors
 from portal.portfolio.charts import column_chart, horizontal_bar_chart
+from portal.portfolio.pages import page_freshness, refresh_ask
 from portal.portfolio.vocabulary import SEVERITIES, TM_STATUSES, severity_label, tm_status_label
 
 SORT_LABELS = (
@@ -23,19 +30,39 @@ SORT_LABELS = (
 
 def home(request):
     """Anyone: what the portal is; signed in: the organisations they belong to."""
-    return render(request, "dashboard/home.html", {"memberships": selectors.organizations_for_home(user=request.user)})
+    return render(request, "dashboard/home.html", {"memberships": _memberships(request.user)})
+
+
+def _memberships(user) -> list:
+    if not user.is_authenticated:
+        return []
+    return list(user.memberships.select_related("organization").order_by("organization__name"))
+
+
+async def _reading(request, freshness, nav: str):
+    """A first visit: the member's models are being read from TMI. The page looks again by itself."""
+    return await arender(
+        request,
+        "dashboard/reading.html",
+        {"organization": request.organization, "freshness": freshness, "nav": nav},
+    )
 
 
 @organization_view()
 @tmi_page
 async def portfolio(request, slug: str):
-    data = await selectors.portfolio_for_dashboard(organization=request.organization, user=await request.auser())
+    user = await request.auser()
+    freshness = await page_freshness(request.organization, user)
+    if freshness.first_read:
+        return await _reading(request, freshness, "portfolio")
+    data = await database_sync_to_async(selectors.portfolio_overview_get)(organization=request.organization, user=user)
     return await arender(
         request,
         "dashboard/portfolio.html",
         {
             "organization": request.organization,
             "portfolio": data,
+            "freshness": freshness,
             "nav": "portfolio",
             "status_chart": horizontal_bar_chart(
                 data.by_status, chart_id="chart-status", title=_("Threat models by status"), class_prefix="status-"
@@ -53,10 +80,14 @@ async def portfolio(request, slug: str):
 @organization_view()
 @tmi_page
 async def threat_models(request, slug: str):
+    user = await request.auser()
+    freshness = await page_freshness(request.organization, user)
+    if freshness.first_read:
+        return await _reading(request, freshness, "threat_models")
     query = request.GET
-    listing = await selectors.threat_model_list_for_dashboard(
+    listing = await database_sync_to_async(selectors.threat_model_list_get)(
         organization=request.organization,
-        user=await request.auser(),
+        user=user,
         search=query.get("q", ""),
         status=query.get("status", ""),
         sort=query.get("sort", ""),
@@ -68,6 +99,7 @@ async def threat_models(request, slug: str):
         {
             "organization": request.organization,
             "listing": listing,
+            "freshness": freshness,
             "nav": "threat_models",
             "sort_options": SORT_LABELS,
             "status_options": [(key, tm_status_label(key)) for key in TM_STATUSES],
@@ -78,19 +110,28 @@ async def threat_models(request, slug: str):
 @organization_view()
 @tmi_page
 async def threat_model(request, slug: str, threat_model_id):
-    detail = await selectors.threat_model_for_dashboard(
+    user = await request.auser()
+    freshness = await page_freshness(request.organization, user, threat_model_id=str(threat_model_id))
+    if freshness.first_read:
+        return await _reading(request, freshness, "threat_models")
+    detail = await database_sync_to_async(selectors.threat_model_detail_get)(
         organization=request.organization,
-        user=await request.auser(),
+        user=user,
         threat_model_id=str(threat_model_id),
         severity=request.GET.get("severity", ""),
         threat_status=request.GET.get("threat_status", ""),
     )
+    if detail is None:
+        if freshness.model_pending:
+            return await _reading(request, freshness, "threat_models")
+        raise Http404(_("This threat model does not exist, or TMI does not let you see it."))
     return await arender(
         request,
         "dashboard/threat_model.html",
         {
             "organization": request.organization,
             "tm": detail,
+            "freshness": freshness,
             "nav": "threat_models",
             "severity_options": [(key, severity_label(key)) for key in SEVERITIES],
             "severity_chart": column_chart(
@@ -101,3 +142,19 @@ async def threat_model(request, slug: str, threat_model_id):
             ),
         },
     )
+
+
+@require_POST
+@organization_view()
+def refresh(request, slug: str):
+    """ "Refresh now": the member's visible set, and the threat model of the page they were on, read from TMI at
+    once (in the background); back to that page, which says it is being refreshed."""
+    threat_model_id = request.POST.get("threat_model_id", "")
+    refresh_ask(request.organization, request.user, threat_model_id=threat_model_id)
+    messages.info(
+        request, _("Asked TMI for the latest. This page shows it as soon as it arrives, usually within seconds.")
+    )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = f"/o/{request.organization.slug}/"
+    return redirect(back)

@@ -12,7 +12,6 @@ Retry-After, capped, or a backoff: export_retry_policy). Each run is one of its 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -27,15 +26,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from portal.accounts.service_account import ClientCredentialsMissing, tmi_service_client
 from portal.accounts.tmi_failures import Context, failure_words
-from portal.accounts.vault import SignInRequired, tmi_client, tmi_client_options
+from portal.accounts.vault import SignInRequired, tmi_client
 from portal.audit.services import audit_record
 from portal.exports.jobs import export_job_enqueue
 from portal.exports.models import ExportJob, ExportKind, ExportStatus
 from portal.exports.provenance import job_provenance
 from portal.organizations.models import Membership, Role
 from portal.reports.data import ReportFilterError
-from portal.tmi import RetryPolicy, TMIClient, TMIError, TokenAuth, TokenPair
+from portal.tmi import RetryPolicy, TMIError
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ PROGRESS_WRITE_SECONDS = 1.0
 
 class ClaimLost(Exception):
     """Another worker took the job over (this one was presumed dead): stop without writing."""
-
-
-class ClientCredentialsMissing(Exception):
-    """The schedule runs as the organisation's client credentials, but none are stored (any more)."""
 
 
 class MadeWithRefused(Exception):
@@ -145,28 +141,11 @@ def _check_made_with(job: ExportJob) -> None:
         raise MadeWithRefused(job.made_with_id)
 
 
-@contextlib.contextmanager
-def _service_account_client(organization):
-    """A client acting as the organisation's TMI service account. The client-credentials grant gives no
-    refresh token, so renewing a token means asking for a new one with the same id and secret."""
-    client_id, secret = organization.tmi_client_id, organization.tmi_client_secret
-    if not client_id or not secret:
-        raise ClientCredentialsMissing(organization.slug)
-
-    def grant(stale: TokenPair | None = None) -> TokenPair:
-        with TMIClient(organization.tmi_base_url, **tmi_client_options(organization)) as anonymous:
-            return anonymous.auth.client_credentials(client_id, secret)
-
-    auth = TokenAuth(grant(), refresh=grant, renews_without_refresh_token=True)
-    with TMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options(organization)) as client:
-        yield client
-
-
 def _tmi_client_for(job: ExportJob):
     """How the job talks to TMI: as the organisation's service account, or as a member (the schedule's
     owner or whoever asked), whose tokens the vault keeps fresh."""
     if _runs_as_service_account(job):
-        return _service_account_client(job.organization)
+        return tmi_service_client(job.organization)
     user = _run_as_user(job)
     if user is None:
         raise SignInRequired(job.organization.slug)

@@ -48,10 +48,13 @@ def _now() -> float:  # the wall clock, shared by every process; tests move it
 class Purpose(enum.Enum):
     SIGN_IN = "sign_in"  # the code exchange of a person signing in: may use the reserve
     REFRESH = "refresh"  # everything else (refreshes, client credentials): stops short of the reserve
+    REST = "rest"  # the portfolio sync's REST calls: a window of their own (PORTAL_TMI_REST_CALLS_PER_MINUTE)
 
 
 def tmi_auth_places(purpose: Purpose) -> int:
     """How many calls in a window the caller may see taken before it must wait."""
+    if purpose is Purpose.REST:
+        return max(1, settings.PORTAL_TMI_REST_CALLS_PER_MINUTE)
     total = max(1, settings.PORTAL_TMI_AUTH_CALLS_PER_MINUTE)
     if purpose is Purpose.SIGN_IN:
         return total
@@ -196,9 +199,10 @@ class RedisBudget(_Budget):
 
 
 def tmi_budget(base_url: str, purpose: Purpose = Purpose.REFRESH, *, max_wait: float | None = None) -> _Budget:
-    """The auth-flow budget of the TMI server at `base_url`, as `purpose` may use it. `max_wait`: the longest a
-    call waits for a place (default: a sign-in SIGN_IN_WAIT_SECONDS, others their request's pool timeout)."""
-    key = _server_key(base_url)
+    """The auth-flow budget of the TMI server at `base_url`, as `purpose` may use it, or its REST budget
+    (Purpose.REST, a window of its own). `max_wait`: the longest a call waits for a place (default: a sign-in
+    SIGN_IN_WAIT_SECONDS, others their request's pool timeout)."""
+    key = _budget_key(base_url, purpose)
     places = tmi_auth_places(purpose)
     if max_wait is None and purpose is Purpose.SIGN_IN:
         max_wait = SIGN_IN_WAIT_SECONDS
@@ -207,12 +211,17 @@ def tmi_budget(base_url: str, purpose: Purpose = Purpose.REFRESH, *, max_wait: f
     return FileBudget(Path(settings.VAR_DIR) / "tmi-budgets", key, places, max_wait)
 
 
-def tmi_budget_forget(base_url: str) -> None:
-    """Start the server's window afresh (its counts and any closure): for an operator after TMI's limit was
-    raised, and for tests that reuse a server address."""
+def _budget_key(base_url: str, purpose: Purpose) -> str:
     key = _server_key(base_url)
-    if settings.REDIS_URL:
-        client, _ = _redis(settings.REDIS_URL)
-        client.delete(f"tmi-budget:{key}", f"tmi-budget:{key}:closed")
-        return
-    (Path(settings.VAR_DIR) / "tmi-budgets" / f"{key}.json").unlink(missing_ok=True)
+    return f"{key}-rest" if purpose is Purpose.REST else key
+
+
+def tmi_budget_forget(base_url: str) -> None:
+    """Start the server's windows afresh (counts and any closure): for an operator after TMI's limit was
+    raised, and for tests that reuse a server address."""
+    for key in {_budget_key(base_url, purpose) for purpose in Purpose}:
+        if settings.REDIS_URL:
+            client, _ = _redis(settings.REDIS_URL)
+            client.delete(f"tmi-budget:{key}", f"tmi-budget:{key}:closed")
+        else:
+            (Path(settings.VAR_DIR) / "tmi-budgets" / f"{key}.json").unlink(missing_ok=True)

@@ -189,26 +189,29 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
             await self.held.__aexit__(None, None, None)
 
 
-def _budget_refusal(request: httpx.Request, retry_after: float) -> httpx.Response:
-    """What a request the auth-flow budget (gates.Budget) did not let out gets: TMI's own refusal, never sent."""
+def _budget_refusal(request: httpx.Request, retry_after: float, kind: str) -> httpx.Response:
+    """What a request a budget (gates.Budget) did not let out gets: TMI's own refusal, never sent."""
     seconds = max(1, math.ceil(retry_after))
     return httpx.Response(
         429,
-        headers={"Retry-After": str(seconds), "Content-Type": "application/json", "X-Portal-Budget": "auth-flow"},
+        headers={"Retry-After": str(seconds), "Content-Type": "application/json", "X-Portal-Budget": kind},
         content=json.dumps(
             {
                 "error": "rate_limit_exceeded",
-                "error_description": "The portal's auth-flow budget for this TMI server is spent; retry later.",
+                "error_description": f"The portal's {kind} budget for this TMI server is spent; retry later.",
             }
         ).encode(),
         request=request,
     )
 
 
-def _budget_applies(budget: Budget | None, request: httpx.Request) -> bool:
+def _budget_for(transport: typing.Any, request: httpx.Request) -> tuple[Budget | None, str]:
+    """The auth-flow budget for the auth-flow paths, the REST budget (if the client has one) for the rest."""
     from portal.tmi.gates import is_auth_flow
 
-    return budget is not None and is_auth_flow(request.url.path)
+    if is_auth_flow(request.url.path):
+        return transport.budget, "auth-flow"
+    return transport.rest_budget, "REST"
 
 
 def _budget_heard(budget: Budget, response: httpx.Response) -> None:
@@ -219,7 +222,13 @@ def _budget_heard(budget: Budget, response: httpx.Response) -> None:
 
 
 class GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, guard: AddressGuard, gate: Gate | None = None, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        guard: AddressGuard,
+        gate: Gate | None = None,
+        budget: Budget | None = None,
+        rest_budget: Budget | None = None,
+    ) -> None:
         context = shared_tls_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
@@ -232,16 +241,18 @@ class GuardedTransport(httpx.HTTPTransport):
         self.guard = guard
         self.gate = gate
         self.budget = budget
+        self.rest_budget = rest_budget
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         _check_url(self.guard, request.url)
-        if _budget_applies(self.budget, request):
+        budget, kind = _budget_for(self, request)
+        if budget is not None:
             # Before the gate place: a request never holds a place while it waits for the budget.
-            short = self.budget.take(_gate_wait(request))
+            short = budget.take(_gate_wait(request))
             if short is not None:
-                return _budget_refusal(request, short)
+                return _budget_refusal(request, short, kind)
             response = self._gated(request)
-            _budget_heard(self.budget, response)
+            _budget_heard(budget, response)
             return response
         return self._gated(request)
 
@@ -264,7 +275,13 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, guard: AddressGuard, gate: Gate | None = None, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        guard: AddressGuard,
+        gate: Gate | None = None,
+        budget: Budget | None = None,
+        rest_budget: Budget | None = None,
+    ) -> None:
         context = shared_tls_context()
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
@@ -277,15 +294,17 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
         self.guard = guard
         self.gate = gate
         self.budget = budget
+        self.rest_budget = rest_budget
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _check_url(self.guard, request.url)
-        if _budget_applies(self.budget, request):
-            short = await self.budget.atake(_gate_wait(request))
+        budget, kind = _budget_for(self, request)
+        if budget is not None:
+            short = await budget.atake(_gate_wait(request))
             if short is not None:
-                return _budget_refusal(request, short)
+                return _budget_refusal(request, short, kind)
             response = await self._gated(request)
-            _budget_heard(self.budget, response)
+            _budget_heard(budget, response)
             return response
         return await self._gated(request)
 

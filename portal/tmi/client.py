@@ -117,6 +117,7 @@ def _http_options(
     guarded: type[_http.GuardedTransport] | type[_http.AsyncGuardedTransport] = _http.GuardedTransport,
     gate: Gate | None = None,
     budget: Budget | None = None,
+    rest_budget: Budget | None = None,
 ) -> dict[str, Any]:
     options: dict[str, Any] = {
         "base_url": base_url,
@@ -131,9 +132,9 @@ def _http_options(
     if address_guard is not None:
         if transport is not None:  # the guard lives in the client's own transport; it cannot wrap another
             raise TypeError("address_guard and transport cannot be combined")
-        transport = guarded(address_guard, gate, budget)
+        transport = guarded(address_guard, gate, budget, rest_budget)
         options["trust_env"] = False  # no proxies or netrc from the environment: see _http.GuardedTransport
-    elif gate is not None or budget is not None:
+    elif gate is not None or budget is not None or rest_budget is not None:
         raise TypeError("a gate or budget lives in the client's guarded transport: give an address_guard too")
     if transport is not None:
         options["transport"] = transport
@@ -161,6 +162,7 @@ class TMIClient(BaseClient):
         address_guard: AddressGuard | None = None,
         gate: Gate | None = None,
         budget: Budget | None = None,
+        rest_budget: Budget | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -172,7 +174,16 @@ class TMIClient(BaseClient):
         )
         self.address_guard = address_guard  # None: any server (see addresses.py)
         self.http = _http.Client(
-            **_http_options(self.base_url, timeout, event_hooks, transport, address_guard, gate=gate, budget=budget)
+            **_http_options(
+                self.base_url,
+                timeout,
+                event_hooks,
+                transport,
+                address_guard,
+                gate=gate,
+                budget=budget,
+                rest_budget=rest_budget,
+            )
         )
         extra = {"sleep": sleep} if sleep is not None else {}
         self._runner = SyncRunner(
@@ -218,6 +229,7 @@ class AsyncTMIClient(BaseClient):
         address_guard: AddressGuard | None = None,
         gate: Gate | None = None,
         budget: Budget | None = None,
+        rest_budget: Budget | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -238,6 +250,7 @@ class AsyncTMIClient(BaseClient):
                 _http.AsyncGuardedTransport,
                 gate=gate,
                 budget=budget,
+                rest_budget=rest_budget,
             )
         )
         extra = {"sleep": sleep} if sleep is not None else {}

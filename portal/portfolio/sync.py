@@ -1,0 +1,414 @@
+"""Keeping an organisation's store in step with its TMI server, gently (PROTOCOL.md 12.9, 12.15-12.17).
+
+One pass (`portfolio_sync`), run by a Celery task (beat, a sign-in, "Refresh now", a live session):
+
+1. Readers: the organisation's service account when an owner configured one, and every active member (opened a
+   page within PORTAL_ACTIVE_MEMBER_SECONDS) whose TMI access is usable. Each reads with its own token.
+2. Visible sets: a reader's set older than PORTAL_VISIBLE_SET_SECONDS (or never read) is read again from TMI's
+   own list (GET /threat_models, all pages). The list also brings each model's modified_at and threat_count.
+3. Content, models people look at first: a model new to the store, one whose modified_at moved, one someone asked
+   to refresh, and every model on a full pass (PORTAL_FULL_SYNC_SECONDS) is read whole (the model, its threats,
+   diagrams with cells, documents, assets, notes, repositories). Otherwise only its threats changed since the
+   last seen (modified_after: TMI leaves the model's modified_at alone when a threat changes), one call, and the
+   whole threat list only when the count TMI lists differs from the stored one (a delete).
+4. A model that left a reader's list is asked for once: 404 marks it gone, anything else only leaves that set.
+
+Every call goes through the server's gate (calls at once) and, as a background client, its REST budget (calls a
+minute); a spent budget ends the pass, the next continues. Content fetched with one reader's token serves every
+member whose visible set includes the model: TMI decides who sees what, the store only keeps one copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from portal.accounts.models import TMIConnection
+from portal.accounts.service_account import tmi_service_account_configured, tmi_service_client
+from portal.accounts.vault import SignInRequired, tmi_client
+from portal.organizations.models import Organization
+from portal.portfolio import store
+from portal.portfolio.models import SYNC_LEASE_SECONDS, StoredThreatModel, SyncState, VisibleModel, VisibleSet
+from portal.tmi import Failure, RateLimited, TMIClient, TMIError, TMListItem, failure_of
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 10  # models between progress writes
+MODIFIED_AFTER_OVERLAP = timedelta(seconds=1)  # TMI's timestamps and ours may round differently
+MAX_FAILURES_IN_A_ROW = 3  # TMI failing this many models running: the pass stops, the next tries again
+
+
+@dataclass
+class SyncReport:
+    calls: int = 0
+    readers: int = 0
+    sets_read: int = 0
+    models_listed: int = 0
+    models_read_whole: int = 0
+    models_checked: int = 0
+    changes: int = 0
+    gone: int = 0
+    stopped: str = ""  # why the pass ended early ("budget", "busy", "failing"), or ""
+    skipped: str = ""  # why nothing ran ("running", "no readers")
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Reader:
+    """Someone TMI will answer for: a member (user_id) or the service account (user_id None)."""
+
+    visible_set: VisibleSet
+    open: Callable[[], contextlib.AbstractContextManager[TMIClient]]
+
+    @property
+    def label(self) -> str:
+        return f"member {self.visible_set.user_id}" if self.visible_set.user_id else "service account"
+
+
+# -- who reads ---------------------------------------------------------------------------------------------------
+def visible_set_for(organization: Organization, user_id: int | None) -> VisibleSet:
+    found = VisibleSet.objects.filter(organization=organization, user_id=user_id).first()
+    if found is not None:
+        return found
+    with contextlib.suppress(Exception), transaction.atomic():
+        return VisibleSet.objects.create(organization=organization, user_id=user_id)
+    return VisibleSet.objects.get(organization=organization, user_id=user_id)
+
+
+def _member_usable(organization: Organization, user_id: int) -> bool:
+    connection = TMIConnection.objects.filter(organization=organization, user_id=user_id).first()
+    address = organization.tmi_base_url.strip().rstrip("/").lower()
+    return bool(connection and not connection.needs_sign_in and connection.tmi_base_url.lower() == address)
+
+
+def _readers(organization: Organization, *, members: set[int]) -> list[Reader]:
+    readers: list[Reader] = []
+    if tmi_service_account_configured(organization):
+        readers.append(
+            Reader(visible_set_for(organization, None), lambda: tmi_service_client(organization, background=True))
+        )
+    since = timezone.now() - timedelta(seconds=settings.PORTAL_ACTIVE_MEMBER_SECONDS)
+    active = VisibleSet.objects.filter(organization=organization, user__isnull=False).filter(
+        Q(wanted_at__gte=since) | Q(user_id__in=members)
+    )
+    for visible_set in active.select_related("user").order_by(F("read_at").asc(nulls_first=True)):
+        if not organization.memberships.filter(user_id=visible_set.user_id).exists():
+            VisibleSet.objects.filter(pk=visible_set.pk).delete()  # no longer a member: nothing to show them
+            continue
+        if not _member_usable(organization, visible_set.user_id):
+            continue
+        user = visible_set.user
+        readers.append(
+            Reader(visible_set, lambda u=user: tmi_client(organization=organization, user=u, background=True))
+        )
+    return readers
+
+
+# -- the pass ----------------------------------------------------------------------------------------------------
+def _lease(organization: Organization) -> SyncState | None:
+    state, _ = SyncState.objects.get_or_create(organization=organization)
+    now = timezone.now()
+    stale = now - timedelta(seconds=SYNC_LEASE_SECONDS)
+    taken = (
+        SyncState.objects.filter(pk=state.pk)
+        .filter(Q(running_since__isnull=True) | Q(running_since__lt=stale))
+        .update(running_since=now, models_done=0)
+    )
+    if not taken:
+        return None
+    state.refresh_from_db()
+    if state.tmi_base_url and state.tmi_base_url != organization.tmi_base_url:
+        # The organisation moved to another TMI server: ids there mean other things. Start afresh.
+        StoredThreatModel.objects.filter(organization=organization).delete()
+        VisibleSet.objects.filter(organization=organization).update(read_at=None)
+        state.last_sync_at = state.last_full_sync_at = None
+    state.tmi_base_url = organization.tmi_base_url
+    state.save(update_fields=["tmi_base_url", "last_sync_at", "last_full_sync_at"])
+    return state
+
+
+def _count_calls(client: TMIClient, report: SyncReport) -> None:
+    def hook(request):
+        report.calls += 1
+
+    client.http.event_hooks = {**client.http.event_hooks, "request": [*client.http.event_hooks["request"], hook]}
+
+
+class _Clients:
+    """One open client per reader for the pass; a reader whose access fails is dropped."""
+
+    def __init__(self, stack: contextlib.ExitStack, report: SyncReport) -> None:
+        self.stack, self.report, self.open = stack, report, {}
+
+    def of(self, reader: Reader) -> TMIClient:
+        key = reader.visible_set.pk
+        if key not in self.open:
+            client = self.stack.enter_context(reader.open())
+            _count_calls(client, self.report)
+            self.open[key] = client
+        return self.open[key]
+
+
+def portfolio_sync(
+    organization: Organization,
+    *,
+    full: bool | None = None,
+    members: set[int] | None = None,
+    models: set[str] | None = None,
+) -> SyncReport:
+    """One pass over the organisation (see the module). `members`: read these members' visible sets now, active
+    or not (a sign-in). `models`: read these whole now, whatever else is due (Refresh now, a live session).
+    `full`: read everything whole (None: when the last full pass is older than PORTAL_FULL_SYNC_SECONDS)."""
+    report = SyncReport()
+    state = _lease(organization)
+    if state is None:
+        if models:
+            StoredThreatModel.objects.filter(organization=organization, tmi_id__in=models).update(
+                sync_requested_at=timezone.now()
+            )
+        SyncState.objects.filter(organization=organization).update(requested_at=timezone.now())
+        report.skipped = "running"
+        return report
+    started = timezone.now()
+    if full is None:
+        full = state.last_full_sync_at is None or state.last_full_sync_at < started - timedelta(
+            seconds=settings.PORTAL_FULL_SYNC_SECONDS
+        )
+    try:
+        _pass(organization, state, report, full=full, members=members or set(), models=models or set())
+    finally:
+        finished = timezone.now()
+        fields = {
+            "running_since": None,
+            "last_calls": report.calls,
+            "last_error": "; ".join(report.errors)[:500],
+            "models_done": state.models_done,
+            "models_total": state.models_total,
+        }
+        if not report.stopped and not report.skipped:
+            fields["last_sync_at"] = finished
+            if full:
+                fields["last_full_sync_at"] = finished
+        SyncState.objects.filter(pk=state.pk).update(**fields)
+    logger.info("portfolio sync of %s: %s", organization.slug, report)
+    return report
+
+
+def _pass(
+    organization: Organization, state: SyncState, report: SyncReport, *, full: bool, members: set[int], models: set[str]
+) -> None:
+    readers = _readers(organization, members=members)
+    report.readers = len(readers)
+    if not readers:
+        report.skipped = "no readers"
+        return
+    record_created = state.last_sync_at is not None
+    with contextlib.ExitStack() as stack:
+        clients = _Clients(stack, report)
+        listed: dict[str, TMListItem] = {}
+        reader_of: dict[str, Reader] = {}
+        left: dict[str, Reader] = {}  # models that left a reader's list: asked for once below
+        threshold = timezone.now() - timedelta(seconds=settings.PORTAL_VISIBLE_SET_SECONDS)
+        for index, reader in enumerate(readers):
+            due = (
+                full
+                or index == 0  # at least one list a pass: modified_at and threat_count come with it
+                or reader.visible_set.read_at is None
+                or reader.visible_set.read_at < threshold
+                or reader.visible_set.user_id in members
+            )
+            if not due:
+                continue
+            try:
+                items = list(clients.of(reader).threat_models.iter())
+            except SignInRequired:
+                continue
+            except TMIError as error:
+                if _stop_for(error, report):
+                    return
+                report.errors.append(f"{reader.label}: {type(error).__name__}")
+                continue
+            report.sets_read += 1
+            for item in items:
+                listed.setdefault(item.id, item)
+                reader_of.setdefault(item.id, reader)
+            left.update(
+                {
+                    tm_id: reader
+                    for tm_id in _visible_set_replace(organization, reader.visible_set, items, record_created, report)
+                }
+            )
+        report.models_listed = len(listed)
+        # Readers whose sets were fresh still vouch for the models in them.
+        for reader in readers:
+            for tm_id in VisibleModel.objects.filter(visible_set=reader.visible_set).values_list(
+                "threat_model__tmi_id", flat=True
+            ):
+                reader_of.setdefault(tm_id, reader)
+        for tm_id, reader in left.items():
+            if tm_id in reader_of:
+                continue
+            if _probe_gone(organization, clients.of(reader), tm_id, report):
+                report.gone += 1
+        _content(organization, state, report, clients, listed, reader_of, full=full, models=models)
+
+
+def _visible_set_replace(
+    organization: Organization,
+    visible_set: VisibleSet,
+    items: list[TMListItem],
+    record_created: bool,
+    report: SyncReport,
+) -> set[str]:
+    """The reader's set becomes exactly what TMI listed; returns the ids that left it."""
+    with transaction.atomic():
+        rows = {}
+        for item in items:
+            tm, changes = store.threat_model_list_store(organization, item, record_created=record_created)
+            report.changes += len(changes)
+            rows[item.id] = tm
+        current = dict(VisibleModel.objects.filter(visible_set=visible_set).values_list("threat_model__tmi_id", "id"))
+        left = set(current) - set(rows)
+        VisibleModel.objects.filter(pk__in=[current[tm_id] for tm_id in left]).delete()
+        VisibleModel.objects.bulk_create(
+            [
+                VisibleModel(organization=organization, visible_set=visible_set, threat_model=tm)
+                for tm_id, tm in rows.items()
+                if tm_id not in current
+            ],
+            batch_size=500,
+        )
+        VisibleSet.objects.filter(pk=visible_set.pk).update(read_at=timezone.now())
+    return left
+
+
+def visible_set_forget(visible_set: VisibleSet, tm_id: str) -> None:
+    VisibleModel.objects.filter(visible_set=visible_set, threat_model__tmi_id=tm_id).delete()
+
+
+def _probe_gone(organization: Organization, client: TMIClient, tm_id: str, report: SyncReport) -> bool:
+    """A model nobody lists any more: TMI's 404 says it is gone; a refusal says only that access changed."""
+    tm = StoredThreatModel.objects.filter(organization=organization, tmi_id=tm_id, gone_at__isnull=True).first()
+    if tm is None:
+        return False
+    try:
+        client.threat_models.get(tm_id)
+    except TMIError as error:
+        if failure_of(error) is Failure.NOT_FOUND:
+            report.changes += 1
+            store.threat_model_gone(tm)
+            return True
+    return False
+
+
+def _stop_for(error: BaseException, report: SyncReport) -> bool:
+    """A spent budget or a busy TMI ends the pass: the next one continues where this stopped."""
+    if isinstance(error, RateLimited):
+        report.stopped = "budget" if error.headers.get("x-portal-budget") else "busy"
+        return True
+    return False
+
+
+def _order(organization: Organization, ids: set[str], models: set[str]) -> Iterator[StoredThreatModel]:
+    """Asked-for models first, then those people looked at (latest first), then the rest."""
+    rows = StoredThreatModel.objects.filter(organization=organization, tmi_id__in=ids, gone_at__isnull=True)
+    asked = [r for r in rows if r.tmi_id in models or r.sync_requested_at is not None]
+    rest = [r for r in rows if not (r.tmi_id in models or r.sync_requested_at is not None)]
+    rest.sort(key=lambda r: (r.viewed_at is None, -(r.viewed_at.timestamp() if r.viewed_at else 0)))
+    yield from asked
+    yield from rest
+
+
+def _content(
+    organization: Organization,
+    state: SyncState,
+    report: SyncReport,
+    clients: _Clients,
+    listed: dict[str, TMListItem],
+    reader_of: dict[str, Reader],
+    *,
+    full: bool,
+    models: set[str],
+) -> None:
+    ids = set(reader_of)
+    state.models_total, state.models_done = len(ids), 0
+    SyncState.objects.filter(pk=state.pk).update(models_total=len(ids), models_done=0)
+    failures = 0
+    for tm in _order(organization, ids, models):
+        reader = reader_of[tm.tmi_id]
+        item = listed.get(tm.tmi_id)
+        whole = (
+            full
+            or tm.tmi_id in models
+            or tm.sync_requested_at is not None
+            or tm.content_synced_at is None
+            or tm.threats_synced_at is None
+            or (item is not None and item.modified_at != tm.content_modified_at)
+        )
+        try:
+            client = clients.of(reader)
+            if whole:
+                _read_whole(organization, client, tm, report)
+                report.models_read_whole += 1
+            else:
+                _read_changed_threats(client, tm, item, report)
+                report.models_checked += 1
+            failures = 0
+        except SignInRequired:
+            continue
+        except TMIError as error:
+            if _stop_for(error, report):
+                return
+            if failure_of(error) in (Failure.FORBIDDEN, Failure.NOT_FOUND):
+                visible_set_forget(reader.visible_set, tm.tmi_id)  # TMI refuses it to this reader now
+                continue
+            failures += 1
+            report.errors.append(f"{tm.tmi_id}: {type(error).__name__}")
+            if failures >= MAX_FAILURES_IN_A_ROW:
+                report.stopped = "failing"
+                return
+        state.models_done += 1
+        if state.models_done % PROGRESS_EVERY == 0:
+            SyncState.objects.filter(pk=state.pk).update(models_done=state.models_done)
+
+
+def _children(client: TMIClient, tm_id: str) -> dict[str, list]:
+    documents = list(client.documents.iter(tm_id))
+    assets = list(client.assets.iter(tm_id))
+    repositories = list(client.repositories.iter(tm_id))
+    notes = [client.notes.get(tm_id, note.id) for note in client.notes.iter(tm_id)]  # the list leaves out content
+    return {"documents": documents, "assets": assets, "notes": notes, "repositories": repositories}
+
+
+def _read_whole(organization: Organization, client: TMIClient, tm: StoredThreatModel, report: SyncReport) -> None:
+    model = client.threat_models.get(tm.tmi_id)
+    threats = list(client.threats.iter(tm.tmi_id))  # never the embedded copies (PROTOCOL.md 12.17)
+    diagrams = [client.diagrams.get(tm.tmi_id, d.id) for d in client.diagrams.iter(tm.tmi_id)]  # with cells
+    children = _children(client, tm.tmi_id)
+    with transaction.atomic():
+        tm, changes = store.threat_model_list_store(organization, model, record_created=False)
+        report.changes += len(changes)
+        store.threat_model_detail_store(tm, model, children)
+        store.diagrams_store(tm, diagrams)
+        report.changes += len(store.threats_store(tm, threats, complete=True))
+
+
+def _read_changed_threats(
+    client: TMIClient, tm: StoredThreatModel, item: TMListItem | None, report: SyncReport
+) -> None:
+    since: datetime | None = tm.threats_cursor
+    filters = {"modified_after": (since - MODIFIED_AFTER_OVERLAP).isoformat()} if since else {}
+    changed = list(client.threats.iter(tm.tmi_id, **filters))
+    report.changes += len(store.threats_store(tm, changed, complete=not filters))
+    if filters and item is not None and item.threat_count is not None:
+        live = tm.threats.filter(gone_at__isnull=True).count()
+        if live != item.threat_count:  # one was deleted (or created and deleted): read them all
+            report.changes += len(store.threats_store(tm, list(client.threats.iter(tm.tmi_id)), complete=True))

@@ -1,0 +1,49 @@
+"""Each member's visible set: which threat models TMI lists for them. The store may hold more; pages, PDFs and
+spreadsheets show a member only the models in their set (selectors filter by it, never by TMI's rules redone).
+
+A set is read at sign-in, again by the sync while the member is active and it is older than
+PORTAL_VISIBLE_SET_SECONDS, and when TMI refuses a model to them; it is dropped at sign-out and when TMI refuses
+to renew their access."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from portal.organizations.models import Organization
+from portal.portfolio.models import VisibleSet
+from portal.portfolio.requests import portfolio_sync_request
+from portal.portfolio.sync import visible_set_for
+
+# A page view marks its member active at most this often (one write a minute, not one per page).
+WANTED_WRITE_SECONDS = 60
+
+
+def visible_set_signed_in(organization: Organization, user_id: int) -> None:
+    """Registered with the token vault: a sign-in reads the member's set at once (in the background)."""
+    visible_set = visible_set_for(organization, user_id)
+    VisibleSet.objects.filter(pk=visible_set.pk).update(wanted_at=timezone.now())
+    portfolio_sync_request(organization, members={user_id}, inline=False)
+
+
+def visible_set_drop(organization: Organization, user_id: int) -> None:
+    """Registered with the token vault: signed out, or TMI refused to renew their access."""
+    VisibleSet.objects.filter(organization=organization, user_id=user_id).delete()
+
+
+def visible_set_touch(organization: Organization, user_id: int) -> VisibleSet:
+    """A page view: the member is active. A set never read, or older than the interval, is read again in the
+    background (the page shows what the store has, or the progress of a first read)."""
+    visible_set = visible_set_for(organization, user_id)
+    now = timezone.now()
+    if visible_set.wanted_at is None or visible_set.wanted_at < now - timedelta(seconds=WANTED_WRITE_SECONDS):
+        VisibleSet.objects.filter(pk=visible_set.pk).update(wanted_at=now)
+        visible_set.wanted_at = now
+    stale = visible_set.read_at is None or visible_set.read_at < now - timedelta(
+        seconds=settings.PORTAL_VISIBLE_SET_SECONDS
+    )
+    if stale:
+        portfolio_sync_request(organization, members={user_id})
+    return visible_set
