@@ -95,6 +95,8 @@ def _readers(organization: Organization, *, members: set[int]) -> list[Reader]:
         readers.append(
             Reader(visible_set_for(organization, None), lambda: tmi_service_client(organization, background=True))
         )
+    for user_id in members:  # asked for by name (a sign-in, a page): their set exists from now on
+        visible_set_for(organization, user_id)
     since = timezone.now() - timedelta(seconds=settings.PORTAL_ACTIVE_MEMBER_SECONDS)
     active = VisibleSet.objects.filter(organization=organization, user__isnull=False).filter(
         Q(wanted_at__gte=since) | Q(user_id__in=members)
