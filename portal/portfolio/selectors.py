@@ -27,6 +27,13 @@ from portal.portfolio.records import (
     ThreatModelListPage,
     ThreatModelRow,
 )
+from portal.portfolio.report_data import Progress as ReportProgress
+from portal.portfolio.report_data import (
+    ThreatModelReport,
+    portfolio_filters_clean,
+    report_items,
+    threat_model_matches,
+)
 from portal.portfolio.shaping import (
     asset_row,
     diagram_sentence,
@@ -58,6 +65,7 @@ class Freshness:
     running: bool
     done: int
     total: int
+    trouble: str = ""  # the organisation's last pass ended with TMI trouble (its words for the operator)
 
     @property
     def first_read(self) -> bool:
@@ -83,6 +91,7 @@ def freshness_get(*, organization: Any, user: Any) -> Freshness:
         running=bool(state and state.running_since),
         done=state.models_done if state else 0,
         total=state.models_total if state else 0,
+        trouble=(state.last_error if state and not state.running_since else ""),
     )
 
 
@@ -299,3 +308,124 @@ def threat_model_detail_get(
         assets=assets,
         notes=[note_view(Note.model_validate(n)) for n in tm.notes],
     )
+
+
+# =================================================================================================================
+# Reports (PDFs, on demand and scheduled): the same store through the same filter (`_visible_models`), TMI's own
+# answers validated back into the client's typed models, minus the items TMI marks not for reports
+# (report_data.in_report). portal.reports prints them; portal.exports makes the store fresh first
+# (sync.portfolio_reader_refresh, in the worker). No TMI call here either.
+# =================================================================================================================
+_ID_CHUNK = 500  # ids per IN (...): well under every database's limit on query parameters
+
+
+def _report_ready(models: QuerySet[StoredThreatModel]) -> QuerySet[StoredThreatModel]:
+    """Models whose content and threats were read at least once: the store can report them."""
+    return models.filter(content_synced_at__isnull=False, threats_synced_at__isnull=False, detail__isnull=False)
+
+
+def _server_url(organization: Any) -> str:
+    """The TMI server the store was read from (the organisation's, unless it moved since)."""
+    read_from = SyncState.objects.filter(organization=organization).values_list("tmi_base_url", flat=True).first()
+    return (read_from or organization.tmi_base_url or "").rstrip("/")
+
+
+def _read_at(tm: StoredThreatModel) -> datetime | None:
+    times = [t for t in (tm.content_synced_at, tm.threats_synced_at) if t]
+    return min(times) if times else None
+
+
+def _report_of(
+    tm: StoredThreatModel, threats: list[dict], diagrams: list[StoredDiagram], server_url: str
+) -> ThreatModelReport:
+    from portal.tmi import Diagram, ThreatModel
+
+    drawn = [(Diagram.model_validate(d.data), d.svg) for d in diagrams]
+    parts = {
+        "threats": report_items([Threat.model_validate(data) for data in threats]),
+        "diagrams": report_items([diagram for diagram, _ in drawn]),
+        "assets": report_items([Asset.model_validate(a) for a in tm.assets]),
+        "documents": report_items([Document.model_validate(d) for d in tm.documents]),
+        "notes": report_items([Note.model_validate(n) for n in tm.notes]),
+        "repositories": report_items([Repository.model_validate(r) for r in tm.repositories]),
+    }
+    # The model carries the report's lists and counts, so nothing can read hidden items through it (TMI 1.8
+    # embeds threats and diagrams in the model, hidden ones included; the store keeps the model without them).
+    counts = {
+        "threat_count": "threats",
+        "diagram_count": "diagrams",
+        "asset_count": "assets",
+        "document_count": "documents",
+        "note_count": "notes",
+        "repo_count": "repositories",
+    }
+    model = ThreatModel.model_validate({**(tm.detail or {}), "id": tm.tmi_id})
+    model = model.model_copy(update={**parts, **{count: len(parts[name]) for count, name in counts.items()}})
+    shown = {diagram.id for diagram in parts["diagrams"]}
+    return ThreatModelReport(
+        threat_model=model,
+        **parts,
+        server_url=server_url,
+        source_url=f"{server_url}/threat_models/{tm.tmi_id}",
+        read_at=_read_at(tm),
+        svgs={diagram.id: svg for diagram, svg in drawn if svg and diagram.id in shown},
+    )
+
+
+def threat_model_report_get(*, organization: Any, user: Any, threat_model_id: str) -> ThreatModelReport | None:
+    """One model as the store holds it, for a member (or the service account, `user` None). None when it is not
+    in their visible set, or was never read whole."""
+    tm = _report_ready(_visible_models(organization, user)).filter(tmi_id=str(threat_model_id)).first()
+    if tm is None:
+        return None
+    threats = StoredThreat.objects.filter(threat_model=tm, gone_at__isnull=True).order_by("id").values_list("data")
+    return _report_of(tm, [data for (data,) in threats], stored_diagrams(tm), _server_url(organization))
+
+
+def _listed_as(tm: StoredThreatModel) -> Any:
+    """What the filters look at: the whole model once read, else TMI's list item."""
+    from portal.tmi import ThreatModel, TMListItem
+
+    if tm.detail:
+        return ThreatModel.model_validate({**tm.detail, "id": tm.tmi_id})
+    return TMListItem.model_validate({**(tm.item or {}), "id": tm.tmi_id, "name": tm.name})
+
+
+def portfolio_report_get(
+    *, organization: Any, user: Any, filters: dict | None = None, progress: ReportProgress | None = None
+) -> list[ThreatModelReport]:
+    """One report per model in the member's visible set (or the service account's, `user` None) that matches
+    `filters` (None: all of them) and was read whole at least once, in name order. Raises ReportFilterError."""
+    step = progress or (lambda done, total, label: None)
+    clean = portfolio_filters_clean(filters)
+    step(0, 3, "Reading the threat models")
+    models = [
+        tm for tm in _report_ready(_visible_models(organization, user)) if threat_model_matches(_listed_as(tm), clean)
+    ]
+    models.sort(key=lambda tm: ((tm.name or "").lower(), tm.tmi_id))
+    step(1, 3, "Reading threats and diagrams")
+    threats: dict[int, list[dict]] = {tm.pk: [] for tm in models}
+    diagrams: dict[int, list[StoredDiagram]] = {tm.pk: [] for tm in models}
+    pks = list(threats)
+    for start in range(0, len(pks), _ID_CHUNK):
+        chunk = pks[start : start + _ID_CHUNK]
+        rows = StoredThreat.objects.filter(threat_model_id__in=chunk, gone_at__isnull=True).order_by("id")
+        for tm_pk, data in rows.values_list("threat_model_id", "data"):
+            threats[tm_pk].append(data)
+        live = StoredDiagram.objects.filter(threat_model_id__in=chunk, gone_at__isnull=True).order_by("position")
+        for diagram in live:
+            diagrams[diagram.threat_model_id].append(diagram)
+    step(2, 3, "Reading threats and diagrams")
+    server_url = _server_url(organization)
+    reports = [_report_of(tm, threats[tm.pk], diagrams[tm.pk], server_url) for tm in models]
+    step(3, 3, "Read")
+    return reports
+
+
+def portfolio_report_unread(*, organization: Any, user: Any, filters: dict | None = None) -> int:
+    """Models in the set that match `filters` but were never read whole: a portfolio report without them would be
+    incomplete (the caller waits for TMI rather than leave them out)."""
+    clean = portfolio_filters_clean(filters)
+    visible = _visible_models(organization, user)
+    unread = visible.exclude(pk__in=_report_ready(visible).values("pk"))
+    return sum(1 for tm in unread if threat_model_matches(_listed_as(tm), clean))

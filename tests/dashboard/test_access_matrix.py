@@ -57,6 +57,8 @@ MATRIX: dict[str, Expect] = {
     "dashboard:portfolio": TENANT_PAGE,
     "dashboard:threat_models": TENANT_PAGE,
     "dashboard:threat_model": TENANT_PAGE,
+    # "Refresh now": asks for a sync of the member's own models, then back to their page.
+    "dashboard:refresh": Expect("post", 302, 404, 302, anonymous_to_sign_in=True),
     "accounts:login": PUBLIC_PAGE,  # public by design: the organisation's sign-in page
     "accounts:logout": Expect("post", 302, 302, 302),  # signs the visitor out (only themselves), to sign-in
     "accounts:invitation": PUBLIC_PAGE,  # the link in the invitation email; the token is the secret
@@ -131,6 +133,7 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         "dashboard:portfolio": {"slug": "acme"},
         "dashboard:threat_models": {"slug": "acme"},
         "dashboard:threat_model": {"slug": "acme", "threat_model_id": tm_id},
+        "dashboard:refresh": {"slug": "acme"},
         "accounts:login": {"slug": "acme"},
         "accounts:logout": {"slug": "acme"},
         "accounts:invitation": {"token": token},
