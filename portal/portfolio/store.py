@@ -204,6 +204,8 @@ def threats_store(tm: StoredThreatModel, threats: Iterable[Threat], *, complete:
     tm.save(update_fields=["threats_synced_at", "threats_cursor"])
     if creates or updates or changes or baseline:  # nothing answered and nothing gone: the counts stand
         threat_model_counts_update(tm)
+    else:  # but today still gets its snapshot (a model with no threats, or none changed since yesterday)
+        snapshot_take(tm)
     return changes
 
 

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 10  # models between progress writes
 MODIFIED_AFTER_OVERLAP = timedelta(seconds=1)  # TMI's timestamps and ours may round differently
+# TMI's clock and ours may differ: a model TMI dates this much before the reader's last read counts as created since.
+CREATED_SINCE_SLACK = timedelta(minutes=5)
 MAX_FAILURES_IN_A_ROW = 3  # TMI failing this many models running: the pass stops, the next tries again
 
 
@@ -270,11 +272,17 @@ def _visible_set_replace(
     record_created: bool,
     report: SyncReport,
 ) -> set[str]:
-    """The reader's set becomes exactly what TMI listed; returns the ids that left it."""
+    """The reader's set becomes exactly what TMI listed; returns the ids that left it. A model new to the store
+    is recorded as created only when TMI created it since the reader's set was last read: the first read of a
+    member's set, or access granted to an older model, shows models that existed already."""
+    since = visible_set.read_at
     with transaction.atomic():
         rows = {}
         for item in items:
-            tm, changes = store.threat_model_list_store(organization, item, record_created=record_created)
+            created = record_created and since is not None and (
+                item.created_at is None or item.created_at >= since - CREATED_SINCE_SLACK
+            )
+            tm, changes = store.threat_model_list_store(organization, item, record_created=created)
             report.changes += len(changes)
             rows[item.id] = tm
         current = dict(VisibleModel.objects.filter(visible_set=visible_set).values_list("threat_model__tmi_id", "id"))
