@@ -171,10 +171,22 @@ MEDIA_URL = "/media/"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+
 # Django's cache holds what several web processes must agree on: rate-limit counts (sign-in starts, Test
-# connection) and each organisation's TMI sign-in options. One process needs nothing; several share one with
-# CACHE_URL, e.g. redis://redis:6379/2. Its own Redis database: clearing the cache flushes that database.
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# connection) and each organisation's TMI sign-in options. CACHE_URL chooses it, e.g. redis://redis:6379/2 (its own
+# Redis database: clearing the cache flushes that database). Without CACHE_URL: with REDIS_URL, the database after
+# REDIS_URL's (shared by every web process and worker); with neither, local memory (one process).
+def _cache_url_default(redis_url: str) -> str:
+    if not redis_url:
+        return "locmemcache://"
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(redis_url)
+    db = int((parts.path or "/0").strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{db + 1}"))
+
+
+CACHES = {"default": env.cache_url("CACHE_URL", default=_cache_url_default(REDIS_URL))}
 
 # Channels: Redis when configured, else the in-memory layer (one process only).
 if REDIS_URL:

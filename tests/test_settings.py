@@ -246,3 +246,36 @@ def test_the_proxy_header_and_hsts_come_from_the_environment(tmp_path):
     assert python(show, env).stdout.strip() == "None 0 False False False False False"
     bad = python(show, {**env, "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"})
     assert bad.returncode != 0 and "DJANGO_SECURE_PROXY_SSL_HEADER" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("environment", "backend", "location"),
+    [
+        ({}, "django.core.cache.backends.locmem.LocMemCache", ""),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:6379/3"},
+            "django.core.cache.backends.redis.RedisCache",
+            "redis://127.0.0.1:6379/4",
+        ),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:6379/3", "CACHE_URL": "redis://127.0.0.1:6379/9"},
+            "django.core.cache.backends.redis.RedisCache",
+            "redis://127.0.0.1:6379/9",
+        ),
+    ],
+)
+def test_the_cache_is_shared_by_every_process_when_redis_is_configured(tmp_path, environment, backend, location):
+    """Issue 15: with REDIS_URL and no CACHE_URL, every web process and worker shares one Redis cache, in the
+    database after the broker's (clearing the cache must not flush Celery's queues)."""
+    env = fresh_environment(tmp_path, **environment)
+    for name in ("REDIS_URL", "CACHE_URL"):
+        if name not in environment:
+            env.pop(name, None)
+    done = python(
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'portal.settings'); django.setup();"
+        "from django.conf import settings; c = settings.CACHES['default'];"
+        "print(c['BACKEND']); print(c.get('LOCATION', ''))",
+        env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-3:-1] == [backend, location]

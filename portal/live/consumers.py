@@ -16,6 +16,7 @@ import logging
 import uuid
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -23,6 +24,7 @@ from portal.live.bridge import LiveBridge
 from portal.live.closes import CLOSES, close_after_ending
 from portal.live.endings import ended_frame
 from portal.organizations.access import OrganizationNotFound, aorganization_access_resolve
+from portal.portfolio.requests import portfolio_sync_request
 from portal.tmi.collab import RECONNECT_DELAYS, frames
 
 # Closed before accept: not signed in, not a member, another organisation's slug. The same for all,
@@ -68,6 +70,15 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
             delays=getattr(settings, "LIVE_RECONNECT_DELAYS", RECONNECT_DELAYS),
         )
         self.relay = asyncio.create_task(self._relay())
+        await self._model_sync_ask()
+
+    async def _model_sync_ask(self) -> None:
+        """A model open in a live session is synced into the portfolio store at once, and again when the
+        session ends (what was drawn reaches the pages without waiting for the schedule)."""
+        if self.bridge is not None:
+            await database_sync_to_async(portfolio_sync_request)(
+                self.bridge.organization, models={self.bridge.threat_model_id}, inline=False
+            )
 
     async def _relay(self) -> None:
         """The bridge's lifetime: TMI -> browser until the session ends, then the socket closes with the
@@ -105,6 +116,7 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         self.closed = True
         await self._stop_relay()
+        await self._model_sync_ask()
 
     async def _close(self, code: int) -> None:
         """Close the browser's socket once, with a code autobahn accepts (portal/live/closes.py)."""

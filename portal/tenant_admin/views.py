@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.portfolio.health import portfolio_health_get
 from portal.accounts.moving import tmi_move_pending_put
 from portal.audit.exporting import audit_events_csv
 from portal.audit.forms import AuditFilterForm
@@ -449,6 +450,7 @@ def health(request, slug):
             "heartbeats": heartbeat_states(),
             "members_to_sign_in": selectors.members_needing_sign_in(organization=organization),
             "schedule_owners": selectors.schedule_owners_needing_sign_in(organization=organization),
+            "sync": portfolio_health_get(organization=organization),
         },
         section="health",
     )
