@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.portfolio.health import portfolio_health_get
 from portal.accounts.moving import tmi_move_pending_put
 from portal.audit.exporting import audit_events_csv
 from portal.audit.forms import AuditFilterForm
@@ -32,6 +31,7 @@ from portal.organizations.forms import (
 )
 from portal.organizations.gate import organization_view
 from portal.organizations.models import Invitation, Membership, Role
+from portal.portfolio.health import portfolio_health_get
 from portal.tenant_admin import selectors, services
 from portal.tenant_admin.connection import HEALTH_TIMEOUT_SECONDS, tmi_server_check
 from portal.tenant_admin.heartbeat import heartbeat_states
