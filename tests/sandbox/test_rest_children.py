@@ -78,8 +78,8 @@ def test_create_get_put_patch_delete(sandbox, collection):
     assert patched.json()["name"] == "Patched"
     if "modified_at" in got:
         assert patched.json()["modified_at"] >= got["modified_at"]
-    parent_moved = sandbox.state.get_threat_model(tm_id())["modified_at"] >= before
-    assert parent_moved == bob.legacy  # 1.8 leaves the parent's modified_at alone (PROTOCOL.md 12.9)
+    # Neither generation moves the parent's modified_at on a child write (PROTOCOL.md 12.9; the real 0.217.8 too).
+    assert sandbox.state.get_threat_model(tm_id())["modified_at"] < before
     text = error(bob.patch(path, [{"op": "replace", "path": "/id", "value": seed.sid("other")}]), 400, "invalid_input")
     assert text.startswith("Field 'id' is not allowed in PATCH requests")
     deleter = alice if collection == "diagrams" else bob
@@ -317,17 +317,23 @@ def test_a_sort_it_cannot_read_falls_back_at_18(sandbox_factory):
     assert sorted(listed("bogus")) == sorted(t["id"] for t in stored)
 
 
-def test_child_writes_leave_the_parent_modified_at_alone_at_18(sandbox_factory):
-    server = sandbox_factory("1.8")
+@pytest.mark.parametrize("generation", ["1.8", "0.217"])
+def test_child_writes_leave_the_parent_modified_at_alone(sandbox_factory, generation):
+    """Both real servers (1.8.22, 0.217.8, 2026-12-04): creating, updating and deleting a threat, a document, a
+    diagram or a note leaves the model's modified_at where it was, in the model and in the list."""
+    server = sandbox_factory(generation)
     bob = Api(server, "bob")
     before = bob.get(BASE).json()["modified_at"]
-    listed_before = next(t for t in items(bob.get("/threat_models"), "threat_models", False) if t["id"] == tm_id())
+    listed_before = next(
+        t for t in items(bob.get("/threat_models"), "threat_models", bob.legacy) if t["id"] == tm_id()
+    )
     helpers.advance_clock(server.base_url, 5)
-    assert bob.post(f"{BASE}/threats", threat_body(False)).status_code == 201
+    assert bob.post(f"{BASE}/threats", threat_body(bob.legacy)).status_code == 201
     other = first_child(server, "threats")
-    assert bob.put(f"{BASE}/threats/{other['id']}", threat_body(False, name="Updated")).status_code == 200
+    assert bob.put(f"{BASE}/threats/{other['id']}", threat_body(bob.legacy, name="Updated")).status_code == 200
+    assert bob.post(f"{BASE}/notes", {"name": "n", "content": "c"}).status_code == 201
     assert bob.get(BASE).json()["modified_at"] == before
-    listed = next(t for t in items(bob.get("/threat_models"), "threat_models", False) if t["id"] == tm_id())
+    listed = next(t for t in items(bob.get("/threat_models"), "threat_models", bob.legacy) if t["id"] == tm_id())
     assert listed["modified_at"] == listed_before["modified_at"] == before
     assert listed["threat_count"] == listed_before["threat_count"] + 1  # the counts follow at once (12.16)
 

@@ -133,8 +133,6 @@ def new_child(
         obj["alias"] = state.next_alias(tm["id"] + "/" + kind.collection)
         if kind.locked:
             state.versions[obj["id"]] = 1
-    if state.config.is_legacy:  # 1.8 leaves the parent's modified_at alone (PROTOCOL.md 12.9)
-        tm["modified_at"] = now
     tm.setdefault(kind.collection, []).append(obj)
     return obj
 
@@ -279,9 +277,7 @@ def store(
         locking.bump(state, obj["id"])
     obj.clear()
     obj.update(new)
-    state.touch(obj)
-    if call.legacy:  # 1.8 leaves the parent's modified_at alone (PROTOCOL.md 12.9)
-        call.tm["modified_at"] = obj["modified_at"]
+    state.touch(obj)  # the child alone: neither generation moves the model's modified_at (PROTOCOL.md 12.9)
     return obj
 
 
@@ -289,9 +285,8 @@ def remove(call: Call, kind: Kind, obj: dict[str, Any]) -> None:
     """1.8 soft-deletes; 0.217 deletes for good."""
     if kind.collection == "diagrams":
         diagrams.refuse_during_session(call.state, obj["id"], "delete")
-    if call.legacy:
+    if call.legacy:  # the real 0.217.8 leaves the model's modified_at alone here too (2026-12-04)
         call.tm[kind.collection].remove(obj)
-        call.state.touch(call.tm)
     else:  # a soft delete is a write of the child alone (PROTOCOL.md 12.9)
         obj["deleted_at"] = call.state.timestamp()
 

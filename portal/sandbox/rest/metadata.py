@@ -30,12 +30,11 @@ def _entries(owner: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _changed(call: Call, owner: dict[str, Any]) -> None:
-    """A metadata write changes its owner's modified_at. A child's metadata is a write of the child alone at
-    1.8, as every other child write is (PROTOCOL.md 12.9); 0.217 touches the threat model too, as its
-    child writes do."""
-    call.state.touch(owner)
-    if owner is not call.tm and call.legacy:
-        call.tm["modified_at"] = owner["modified_at"]
+    """A child's metadata is a write of the child alone, as every other child write is (PROTOCOL.md 12.9). The
+    threat model's own metadata leaves its modified_at alone: the real 1.8.22 and 0.217.8 both did
+    (POST /threat_models/{id}/metadata, then GET: the same modified_at, 2026-12-04)."""
+    if owner is not call.tm:
+        call.state.touch(owner)
 
 
 ENTRY_NOT_FOUND = "Metadata entry not found"  # GET, both generations
