@@ -93,6 +93,9 @@ class Command(BaseCommand):
             "PORTAL_TMI_ALLOWED_SERVERS": demo_tmi_servers(os.environ, tmi_url=tmi_url),
             # Printed in this terminal, with a report's PDF named rather than dumped as base64.
             "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND") or "portal.devtools.demo_mail.EmailBackend",
+            # The worker syncs the portfolio store, as in production; without one, the portal process does it
+            # when a page asks (portal/portfolio/requests.py), so the pages still fill in.
+            "PORTAL_SYNC_INLINE": "true" if no_worker else "false",
         }
 
         def announce():
