@@ -7,7 +7,7 @@ One pass (`portfolio_sync`), run by a Celery task (beat, a sign-in, "Refresh now
 2. Visible sets: a reader's set older than PORTAL_VISIBLE_SET_SECONDS (or never read) is read again from TMI's
    own list (GET /threat_models, all pages). The list also brings each model's modified_at and threat_count.
 3. Content, models people look at first: a model new to the store, one whose modified_at moved, one someone asked
-   to refresh, and every model on a full pass (PORTAL_FULL_SYNC_SECONDS) is read whole (the model, its threats,
+   to refresh, and one not read whole within PORTAL_FULL_SYNC_SECONDS is read whole (the model, its threats,
    diagrams with cells, documents, assets, notes, repositories). Otherwise only its threats changed since the
    last seen (modified_after: TMI leaves the model's modified_at alone when a threat changes), one call, and the
    whole threat list only when the count TMI lists differs from the stored one (a delete).
@@ -170,7 +170,10 @@ def portfolio_sync(
 ) -> SyncReport:
     """One pass over the organisation (see the module). `members`: read these members' visible sets now, active
     or not (a sign-in). `models`: read these whole now, whatever else is due (Refresh now, a live session).
-    `full`: read everything whole (None: when the last full pass is older than PORTAL_FULL_SYNC_SECONDS)."""
+    `full`: read everything whole. None: a full pass when the last one is older than PORTAL_FULL_SYNC_SECONDS,
+    in which each reader's set is read again and each model not read whole within that time is read whole: a pass
+    the budget stopped half way is continued by the next, not started again (a portfolio whose whole read costs
+    more than a minute's budget would otherwise never finish its first full pass)."""
     report = SyncReport()
     state = _lease(organization)
     if state is None:
@@ -182,12 +185,20 @@ def portfolio_sync(
         report.skipped = "running"
         return report
     started = timezone.now()
+    due_before = started - timedelta(seconds=settings.PORTAL_FULL_SYNC_SECONDS)
+    whole_before = started if full else due_before  # content read before this is read whole again
     if full is None:
-        full = state.last_full_sync_at is None or state.last_full_sync_at < started - timedelta(
-            seconds=settings.PORTAL_FULL_SYNC_SECONDS
-        )
+        full = state.last_full_sync_at is None or state.last_full_sync_at < due_before
     try:
-        _pass(organization, state, report, full=full, members=members or set(), models=models or set())
+        _pass(
+            organization,
+            state,
+            report,
+            full=full,
+            whole_before=whole_before,
+            members=members or set(),
+            models=models or set(),
+        )
     finally:
         finished = timezone.now()
         fields = {
@@ -207,7 +218,14 @@ def portfolio_sync(
 
 
 def _pass(
-    organization: Organization, state: SyncState, report: SyncReport, *, full: bool, members: set[int], models: set[str]
+    organization: Organization,
+    state: SyncState,
+    report: SyncReport,
+    *,
+    full: bool,
+    whole_before: datetime,
+    members: set[int],
+    models: set[str],
 ) -> None:
     readers = _readers(organization, members=members)
     report.readers = len(readers)
@@ -262,7 +280,7 @@ def _pass(
                 continue
             if _probe_gone(organization, clients.of(reader), tm_id, report):
                 report.gone += 1
-        _content(organization, state, report, clients, listed, reader_of, full=full, models=models)
+        _content(organization, state, report, clients, listed, reader_of, whole_before=whole_before, models=models)
 
 
 def _visible_set_replace(
@@ -345,7 +363,7 @@ def _content(
     listed: dict[str, TMListItem],
     reader_of: dict[str, Reader],
     *,
-    full: bool,
+    whole_before: datetime,
     models: set[str],
 ) -> None:
     ids = set(reader_of)
@@ -356,10 +374,10 @@ def _content(
         reader = reader_of[tm.tmi_id]
         item = listed.get(tm.tmi_id)
         whole = (
-            full
-            or tm.tmi_id in models
+            tm.tmi_id in models
             or tm.sync_requested_at is not None
             or tm.content_synced_at is None
+            or tm.content_synced_at < whole_before
             or tm.threats_synced_at is None
             or (item is not None and item.modified_at != tm.content_modified_at)
         )

@@ -3,7 +3,10 @@ incremental pass costs, and how TMI's changes (updates, deletes, access removed)
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from portal.portfolio.models import StoredDiagram, StoredThreat, StoredThreatModel, SyncState, VisibleModel
 from portal.portfolio.sync import portfolio_sync
@@ -80,11 +83,11 @@ def test_a_threat_updated_in_tmi_arrives_by_modified_after(organization, owner, 
     tm = stored(organization, tm_id)
     assert (tm.open_by_severity, tm.threats_total, tm.risk_score) == expected_counts(sandbox.state.threat_models[tm_id])
     calls = sandbox_calls(sandbox)
-    if generation == "1.8":  # the model's modified_at stays: the change came by modified_after, one call
-        assert tm.modified_at == before and report.models_read_whole == 0
+    if tm.modified_at == before:  # 1.8 (PROTOCOL.md 12.9): the change came by modified_after, in one call
+        assert report.models_read_whole == 0 and report.changes == 1
         assert calls[f"GET /threat_models/{tm_id}/threats"] == 1 and f"GET /threat_models/{tm_id}" not in calls
-    else:  # 0.217 moves the model's modified_at with its children: read whole
-        assert report.models_read_whole == 1
+    else:  # a server that moves the model's modified_at with its children: the model is read whole
+        assert generation == "0.217" and report.models_read_whole == 1
 
 
 def test_a_threat_deleted_in_tmi_is_marked_gone(organization, owner, sandbox, tmi_as):
@@ -141,3 +144,104 @@ def test_a_model_nobody_may_list_any_more_is_not_marked_gone(organization, membe
     report = portfolio_sync(organization, members={member.pk})
     assert report.gone == 0 and stored(organization, tm_id).gone_at is None
     assert not VisibleModel.objects.filter(visible_set__user=member, threat_model__tmi_id=tm_id).exists()
+
+
+def test_a_spent_rest_budget_stops_the_pass_and_the_next_continues(organization, owner, sandbox, settings):
+    from portal.organizations.tmi_budget import tmi_budget_forget
+
+    settings.PORTAL_TMI_REST_CALLS_PER_MINUTE = 25
+    # The client would wait out the budget's refusal (Retry-After, capped) and be refused again: 20 s a pass.
+    settings.TMI_MAX_RETRIES = 0
+    tmi_budget_forget(sandbox.base_url)
+    ids = readable_ids(sandbox, "alice")
+    sandbox_calls_afresh(sandbox)
+    first = portfolio_sync(organization, members={owner.pk})
+    assert first.stopped == "budget"
+    assert sum(sandbox_calls(sandbox).values()) == 25  # none beyond the budget reached TMI
+    state = SyncState.objects.get(organization=organization)
+    assert state.last_sync_at is None and state.running_since is None  # not finished; not left running
+    done = set(StoredThreatModel.objects.filter(content_synced_at__isnull=False).values_list("tmi_id", flat=True))
+    assert done and done < ids
+    passes = 1
+    while True:  # each pass in a fresh minute continues: what was read whole is not read whole again
+        tmi_budget_forget(sandbox.base_url)
+        report = portfolio_sync(organization, members={owner.pk})
+        passes += 1
+        now_done = set(
+            StoredThreatModel.objects.filter(content_synced_at__isnull=False).values_list("tmi_id", flat=True)
+        )
+        assert now_done > done or not report.stopped, "a pass within the budget made no progress"
+        done = now_done
+        if not report.stopped:
+            break
+        assert passes < 20
+    assert done == ids and SyncState.objects.get(organization=organization).last_sync_at is not None
+
+
+def test_tmi_down_mid_sync_loses_nothing_and_records_the_error(organization, owner, sandbox, tmi_as):
+    from tests.sandbox.helpers import add_fault
+
+    portfolio_sync(organization, members={owner.pk})
+    before = {
+        tm.tmi_id: (tm.content_synced_at, tm.threats_total, len(tm.notes), tm.threats.count(), tm.diagrams.count())
+        for tm in StoredThreatModel.objects.all()
+    }
+    # The list answers; every model's own calls then fail (no Retry-After wait: the test need not sleep).
+    add_fault(sandbox.base_url, path_prefix="/threat_models/", status=503, retry_after=0)
+    report = portfolio_sync(organization, members={owner.pk}, full=True)
+    assert report.stopped == "failing" and report.errors
+    state = SyncState.objects.get(organization=organization)
+    assert "ServiceUnavailable" in state.last_error or "503" in state.last_error, state.last_error
+    after = {
+        tm.tmi_id: (tm.content_synced_at, tm.threats_total, len(tm.notes), tm.threats.count(), tm.diagrams.count())
+        for tm in StoredThreatModel.objects.all()
+    }
+    assert after == before and not StoredThreatModel.objects.filter(gone_at__isnull=False).exists()
+    assert not StoredThreat.objects.filter(gone_at__isnull=False).exists()
+
+
+def test_tmi_stopped_loses_nothing_and_records_the_error(organization, owner, sandbox):
+    portfolio_sync(organization, members={owner.pk})
+    threats, visible = StoredThreat.objects.count(), VisibleModel.objects.count()
+    sandbox.stop()
+    report = portfolio_sync(organization, members={owner.pk}, full=True)
+    assert report.errors and report.stopped == "failing"
+    state = SyncState.objects.get(organization=organization)
+    assert state.last_error and state.running_since is None
+    assert StoredThreat.objects.filter(gone_at__isnull=True).count() == threats
+    assert VisibleModel.objects.count() == visible
+    assert not StoredThreatModel.objects.filter(gone_at__isnull=False).exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"threats": "not a list"', '{"threats": [{"name": 5}], "total": 1, "limit": 100, "offset": 0}', "<html>"],
+    ids=["truncated", "wrong-shape", "html"],
+)
+def test_a_malformed_answer_is_skipped_with_an_error(organization, owner, sandbox, body):
+    from tests.sandbox.helpers import add_fault
+
+    tm_id = _model_of(sandbox, "Customer Payments API")
+    add_fault(sandbox.base_url, path_prefix=f"/threat_models/{tm_id}/threats", status=200, body=body, times=1)
+    report = portfolio_sync(organization, members={owner.pk})
+    assert report.errors and any(tm_id in error for error in report.errors), report
+    assert SyncState.objects.get(organization=organization).last_error
+    others = StoredThreatModel.objects.exclude(tmi_id=tm_id)
+    assert others.count() == len(readable_ids(sandbox, "alice")) - 1
+    assert all(tm.threats_synced_at for tm in others)
+    report = portfolio_sync(organization, members={owner.pk})  # the next pass reads it
+    assert not report.errors and stored(organization, tm_id).threats_synced_at
+
+
+def test_a_full_pass_reads_whole_only_what_was_not_read_whole_lately(organization, owner, sandbox, settings):
+    portfolio_sync(organization, members={owner.pk})
+    ids = readable_ids(sandbox, "alice")
+    assert portfolio_sync(organization, members={owner.pk}, full=True).models_read_whole == len(ids)  # asked: all
+    # The last full pass is older than PORTAL_FULL_SYNC_SECONDS; two models were read whole since, the rest not.
+    long_ago = timezone.now() - timedelta(seconds=settings.PORTAL_FULL_SYNC_SECONDS + 60)
+    SyncState.objects.filter(organization=organization).update(last_full_sync_at=long_ago)
+    fresh = sorted(ids)[:2]
+    StoredThreatModel.objects.exclude(tmi_id__in=fresh).update(content_synced_at=long_ago)
+    report = portfolio_sync(organization, members={owner.pk})
+    assert report.models_read_whole == len(ids) - 2 and report.models_checked == 2
+    assert SyncState.objects.get(organization=organization).last_full_sync_at > long_ago
