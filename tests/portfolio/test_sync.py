@@ -245,3 +245,74 @@ def test_a_full_pass_reads_whole_only_what_was_not_read_whole_lately(organizatio
     report = portfolio_sync(organization, members={owner.pk})
     assert report.models_read_whole == len(ids) - 2 and report.models_checked == 2
     assert SyncState.objects.get(organization=organization).last_full_sync_at > long_ago
+
+
+def _service_account_organization(sandbox, member_factory):
+    """Acme on `sandbox`, with client credentials alice (a TMI administrator there) created for it."""
+    from portal.accounts.vault import tmi_client
+    from portal.organizations.models import Organization
+
+    organization = Organization.objects.create(name="Acme", slug="acme", tmi_base_url=sandbox.base_url)
+    alice = member_factory(organization, "alice", role="owner")
+    with tmi_client(organization=organization, user=alice) as client:
+        credential = client.auth.client_credentials_create("TMI Portal sync", description="acme")
+    organization.tmi_client_id, organization.tmi_client_secret = credential.client_id, credential.client_secret
+    organization.save(update_fields=["tmi_client_id", "tmi_client_secret"])
+    return organization, alice, credential
+
+
+def test_the_service_account_reads_too_and_its_set_is_kept(db, sandbox_factory, member_factory):
+    from portal.portfolio import selectors
+    from portal.portfolio.models import VisibleSet
+    from portal.portfolio.requests import portfolio_syncs_due
+
+    sandbox = sandbox_factory("1.8", administrators=["alice"])
+    organization, alice, credential = _service_account_organization(sandbox, member_factory)
+    alice.tmi_connections.update(needs_sign_in=True)  # no member can read: only the service account
+    VisibleSet.objects.filter(organization=organization).update(wanted_at=None)
+    assert organization.pk in portfolio_syncs_due()  # due for its service account alone
+    seen = sandbox.state.seen_subjects
+    seen.clear()
+    report = portfolio_sync(organization)
+    assert report.readers == 1 and report.sets_read == 1 and not report.errors
+    ids = readable_ids(sandbox, "alice")  # the account acts with its owner's access
+    service_set = VisibleSet.objects.get(organization=organization, user__isnull=True)
+    assert service_set.read_at is not None
+    assert set(service_set.entries.values_list("threat_model__tmi_id", flat=True)) == ids
+    assert set(StoredThreatModel.objects.filter(content_synced_at__isnull=False).values_list("tmi_id", flat=True)) == ids
+    assert seen and all(sub.startswith(f"sa:{credential.id}:") for sub in seen)
+    listing = selectors.threat_model_list_get(organization=organization, user=None, page_size=100)
+    assert {row.id for row in listing.rows} == ids  # what scheduled exports run as the service account read
+    first_read = service_set.read_at
+    report = portfolio_sync(organization)
+    service_set.refresh_from_db()
+    assert report.readers == 1 and service_set.read_at > first_read  # kept, and read again each pass
+
+
+def test_members_and_the_service_account_read_side_by_side(db, sandbox_factory, member_factory):
+    from portal.portfolio.models import VisibleSet
+
+    sandbox = sandbox_factory("1.8", administrators=["alice"])
+    organization, alice, _ = _service_account_organization(sandbox, member_factory)
+    dave = member_factory(organization, "dave")
+    report = portfolio_sync(organization, members={dave.pk})
+    assert report.readers == 3 and not report.errors
+    assert VisibleSet.objects.filter(organization=organization).count() == 3
+    dave_ids = set(VisibleModel.objects.filter(visible_set__user=dave).values_list("threat_model__tmi_id", flat=True))
+    assert dave_ids == readable_ids(sandbox, "dave")
+
+
+def test_a_service_account_tmi_refuses_leaves_the_members_reading(db, sandbox_factory, member_factory, generation):
+    from portal.organizations.models import Organization
+
+    sandbox = sandbox_factory(generation)
+    organization = Organization.objects.create(
+        name="Acme", slug="acme", tmi_base_url=sandbox.base_url, tmi_client_id="tmi_cc_nope", tmi_client_secret="x"
+    )
+    alice = member_factory(organization, "alice", role="owner")
+    report = portfolio_sync(organization, members={alice.pk})
+    assert report.readers == 2 and report.sets_read == 1
+    assert report.errors and "service account" in report.errors[0]
+    assert set(VisibleModel.objects.filter(visible_set__user=alice).values_list("threat_model__tmi_id", flat=True)) == (
+        readable_ids(sandbox, "alice")
+    )
