@@ -162,6 +162,9 @@ def threats_store(tm: StoredThreatModel, threats: Iterable[Threat], *, complete:
     gone. Changes are recorded only once the model's threats were read before (the first read is the baseline)."""
     now = timezone.now()
     baseline = tm.threats_synced_at is None
+    # One row per id, even when the answer lists a threat twice (offset paging while someone adds a threat shows
+    # one threat on two pages): a second create would break the unique constraint and lose the whole answer.
+    threats = list({threat.id: threat for threat in threats}.values())
     existing = {t.tmi_id: t for t in StoredThreat.objects.filter(threat_model=tm)}
     changes: list[Change] = []
     creates, updates, seen = [], [], set()
@@ -243,6 +246,7 @@ def diagrams_store(tm: StoredThreatModel, diagrams: list[Diagram]) -> None:
     """Every diagram with its cells; the SVG is drawn again only when the cells (or the name) changed."""
     now = timezone.now()
     existing = {d.tmi_id: d for d in StoredDiagram.objects.filter(threat_model=tm)}
+    diagrams = list({diagram.id: diagram for diagram in diagrams}.values())  # once each, as threats_store
     for position, diagram in enumerate(diagrams):
         key = _cells_key(diagram)
         row = existing.pop(diagram.id, None) or StoredDiagram(

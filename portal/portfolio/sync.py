@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -45,6 +45,9 @@ PROGRESS_EVERY = 10  # models between progress writes
 MODIFIED_AFTER_OVERLAP = timedelta(seconds=1)  # TMI's timestamps and ours may round differently
 # TMI's clock and ours may differ: a model TMI dates this much before the reader's last read counts as created since.
 CREATED_SINCE_SLACK = timedelta(minutes=5)
+# What TMI sent but the store cannot hold (an id longer than any TMI id, a value the database refuses): that model
+# (or that reader's list) is skipped with an error, as a malformed answer is, and the pass goes on.
+STORE_ERRORS = (DatabaseError, ValueError)
 MAX_FAILURES_IN_A_ROW = 3  # TMI failing this many models running: the pass stops, the next tries again
 
 
@@ -258,16 +261,17 @@ def _pass(
                     return
                 report.errors.append(f"{reader.label}: {type(error).__name__}")
                 continue
+            try:
+                gone_from_set = _visible_set_replace(organization, reader.visible_set, items, record_created, report)
+            except STORE_ERRORS as error:
+                logger.exception("portfolio sync of %s: %s's list not stored", organization.slug, reader.label)
+                report.errors.append(f"{reader.label}: {type(error).__name__}")
+                continue
             report.sets_read += 1
             for item in items:
                 listed.setdefault(item.id, item)
                 reader_of.setdefault(item.id, reader)
-            left.update(
-                {
-                    tm_id: reader
-                    for tm_id in _visible_set_replace(organization, reader.visible_set, items, record_created, report)
-                }
-            )
+            left.update({tm_id: reader for tm_id in gone_from_set})
         report.models_listed = len(listed)
         # Readers whose sets were fresh still vouch for the models in them.
         for reader in readers:
@@ -275,10 +279,15 @@ def _pass(
                 "threat_model__tmi_id", flat=True
             ):
                 reader_of.setdefault(tm_id, reader)
-        for tm_id, reader in left.items():
+        # Models that left a list and nobody else lists, and those a probe could not settle before (TMI failing).
+        unsettled = StoredThreatModel.objects.filter(
+            organization=organization, gone_at__isnull=True, sync_requested_at__isnull=False, visible_in__isnull=True
+        ).values_list("tmi_id", flat=True)
+        probes = {**{tm_id: readers[0] for tm_id in unsettled}, **left}
+        for tm_id, reader in probes.items():
             if tm_id in reader_of:
                 continue
-            if _probe_gone(organization, clients.of(reader), tm_id, report):
+            if _probe_gone(organization, clients, reader, tm_id, report):
                 report.gone += 1
         _content(organization, state, report, clients, listed, reader_of, whole_before=whole_before, models=models)
 
@@ -322,18 +331,29 @@ def visible_set_forget(visible_set: VisibleSet, tm_id: str) -> None:
     VisibleModel.objects.filter(visible_set=visible_set, threat_model__tmi_id=tm_id).delete()
 
 
-def _probe_gone(organization: Organization, client: TMIClient, tm_id: str, report: SyncReport) -> bool:
-    """A model nobody lists any more: TMI's 404 says it is gone; a refusal says only that access changed."""
+def _probe_gone(
+    organization: Organization, clients: _Clients, reader: Reader, tm_id: str, report: SyncReport
+) -> bool:
+    """A model nobody lists any more: TMI's 404 says it is gone; an answer or a refusal says only that access
+    changed. Any other failure (TMI down, the budget spent) settles nothing: the model is marked to be asked
+    about again by the next pass (it is in nobody's list, so nothing else would ask)."""
     tm = StoredThreatModel.objects.filter(organization=organization, tmi_id=tm_id, gone_at__isnull=True).first()
     if tm is None:
         return False
+    unsettled = False
     try:
-        client.threat_models.get(tm_id)
+        clients.of(reader).threat_models.get(tm_id)
+    except SignInRequired:
+        unsettled = True
     except TMIError as error:
         if failure_of(error) is Failure.NOT_FOUND:
             report.changes += 1
             store.threat_model_gone(tm)
             return True
+        unsettled = failure_of(error) is not Failure.FORBIDDEN
+        if unsettled:
+            report.errors.append(f"{tm_id}: {type(error).__name__}")
+    StoredThreatModel.objects.filter(pk=tm.pk).update(sync_requested_at=timezone.now() if unsettled else None)
     return False
 
 
@@ -403,6 +423,9 @@ def _content(
             if failures >= MAX_FAILURES_IN_A_ROW:
                 report.stopped = "failing"
                 return
+        except STORE_ERRORS as error:  # nothing of it was written (atomic): the next pass tries again
+            logger.exception("portfolio sync of %s: threat model %s not stored", organization.slug, tm.tmi_id)
+            report.errors.append(f"{tm.tmi_id}: {type(error).__name__}")
         state.models_done += 1
         if state.models_done % PROGRESS_EVERY == 0:
             SyncState.objects.filter(pk=state.pk).update(models_done=state.models_done)

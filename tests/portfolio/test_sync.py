@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from portal.portfolio.models import StoredDiagram, StoredThreat, StoredThreatModel, SyncState, VisibleModel
+from portal.portfolio.models import Change, StoredDiagram, StoredThreat, StoredThreatModel, SyncState, VisibleModel
 from portal.portfolio.sync import portfolio_sync
 from tests.portfolio.conftest import expected_counts, readable_ids, sandbox_calls, sandbox_calls_afresh, stored
 
@@ -316,3 +316,70 @@ def test_a_service_account_tmi_refuses_leaves_the_members_reading(db, sandbox_fa
     assert set(VisibleModel.objects.filter(visible_set__user=alice).values_list("threat_model__tmi_id", flat=True)) == (
         readable_ids(sandbox, "alice")
     )
+
+
+def _answer_with(sandbox, path: str, change) -> str:
+    """TMI's own answer to GET `path` (as alice), changed by `change(items) -> items`, as a fault body."""
+    import json
+
+    import httpx
+
+    from tests.conftest import member_tokens
+
+    token = member_tokens(sandbox.base_url, "alice")["access_token"]
+    body = httpx.get(f"{sandbox.base_url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    if isinstance(body, list):  # 0.217: a plain array
+        return json.dumps(change(body))
+    key = next(k for k, v in body.items() if isinstance(v, list))
+    return json.dumps({**body, key: change(body[key])})
+
+
+def test_a_threat_listed_twice_in_one_answer_is_stored_once(organization, owner, sandbox):
+    """Offset paging while someone adds a threat shows one threat on two pages: no crash, one row."""
+    from tests.sandbox.helpers import add_fault
+
+    tm_id = _model_of(sandbox, "Customer Payments API")
+    body = _answer_with(sandbox, f"/threat_models/{tm_id}/threats?limit=100", lambda items: [*items, items[0]])
+    add_fault(sandbox.base_url, path_prefix=f"/threat_models/{tm_id}/threats", method="GET", status=200, body=body, times=1)
+    report = portfolio_sync(organization, members={owner.pk})
+    assert not report.errors, report
+    tm = stored(organization, tm_id)
+    assert tm.threats.count() == tm.threats_total == len(
+        [t for t in sandbox.state.threat_models[tm_id]["threats"] if not t.get("deleted_at")]
+    )
+
+
+def test_an_answer_the_store_cannot_hold_skips_that_model_with_an_error(organization, owner, sandbox):
+    from tests.sandbox.helpers import add_fault
+
+    tm_id = _model_of(sandbox, "Customer Payments API")
+
+    def too_long(items):
+        return [{**items[0], "id": "x" * 100}, *items[1:]]
+
+    body = _answer_with(sandbox, f"/threat_models/{tm_id}/threats?limit=100", too_long)
+    add_fault(sandbox.base_url, path_prefix=f"/threat_models/{tm_id}/threats", method="GET", status=200, body=body)
+    report = portfolio_sync(organization, members={owner.pk})
+    ids = readable_ids(sandbox, "alice")
+    others = StoredThreatModel.objects.filter(tmi_id__in=ids - {tm_id}, threats_synced_at__isnull=False)
+    assert others.count() == len(ids) - 1  # the others were read
+    if report.errors:  # PostgreSQL refuses the id (64 characters at most); SQLite keeps it
+        assert any(tm_id in error for error in report.errors)
+        assert SyncState.objects.get(organization=organization).last_error
+
+
+def test_a_deleted_model_tmi_failed_to_confirm_is_marked_gone_by_a_later_pass(organization, owner, sandbox, tmi_as):
+    from tests.sandbox.helpers import add_fault, clear_faults
+
+    portfolio_sync(organization, members={owner.pk})
+    tm_id = _model_of(sandbox, "Partner Webhooks Service")  # alice owns it
+    tmi_as("alice").threat_models.delete(tm_id)
+    add_fault(sandbox.base_url, path_prefix=f"/threat_models/{tm_id}", method="GET", status=503, retry_after=0)
+    report = portfolio_sync(organization, members={owner.pk})
+    assert report.gone == 0 and any(tm_id in error for error in report.errors)  # TMI could not say
+    assert stored(organization, tm_id).gone_at is None
+    clear_faults(sandbox.base_url)
+    report = portfolio_sync(organization, members={owner.pk})
+    assert report.gone == 1 and stored(organization, tm_id).gone_at is not None
+    assert list(Change.objects.filter(threat_model__tmi_id=tm_id).values_list("kind", flat=True)) == ["model_gone"]
+    assert portfolio_sync(organization, members={owner.pk}).gone == 0  # settled: not asked again
