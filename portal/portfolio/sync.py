@@ -287,7 +287,12 @@ def _pass(
         for tm_id, reader in probes.items():
             if tm_id in reader_of:
                 continue
-            if _probe_gone(organization, clients, reader, tm_id, report):
+            try:
+                client = clients.of(reader)
+            except (SignInRequired, TMIError):
+                _probe_again(organization, tm_id, True)
+                continue
+            if _probe_gone(organization, client, tm_id, report):
                 report.gone += 1
         _content(organization, state, report, clients, listed, reader_of, whole_before=whole_before, models=models)
 
@@ -331,9 +336,13 @@ def visible_set_forget(visible_set: VisibleSet, tm_id: str) -> None:
     VisibleModel.objects.filter(visible_set=visible_set, threat_model__tmi_id=tm_id).delete()
 
 
-def _probe_gone(
-    organization: Organization, clients: _Clients, reader: Reader, tm_id: str, report: SyncReport
-) -> bool:
+def _probe_again(organization: Organization, tm_id: str, again: bool) -> None:
+    StoredThreatModel.objects.filter(organization=organization, tmi_id=tm_id).update(
+        sync_requested_at=timezone.now() if again else None
+    )
+
+
+def _probe_gone(organization: Organization, client: TMIClient, tm_id: str, report: SyncReport) -> bool:
     """A model nobody lists any more: TMI's 404 says it is gone; an answer or a refusal says only that access
     changed. Any other failure (TMI down, the budget spent) settles nothing: the model is marked to be asked
     about again by the next pass (it is in nobody's list, so nothing else would ask)."""
@@ -342,7 +351,7 @@ def _probe_gone(
         return False
     unsettled = False
     try:
-        clients.of(reader).threat_models.get(tm_id)
+        client.threat_models.get(tm_id)
     except SignInRequired:
         unsettled = True
     except TMIError as error:
@@ -353,7 +362,7 @@ def _probe_gone(
         unsettled = failure_of(error) is not Failure.FORBIDDEN
         if unsettled:
             report.errors.append(f"{tm_id}: {type(error).__name__}")
-    StoredThreatModel.objects.filter(pk=tm.pk).update(sync_requested_at=timezone.now() if unsettled else None)
+    _probe_again(organization, tm_id, unsettled)
     return False
 
 
