@@ -100,6 +100,8 @@ def _readers(organization: Organization, *, members: set[int]) -> list[Reader]:
         readers.append(
             Reader(visible_set_for(organization, None), lambda: tmi_service_client(organization, background=True))
         )
+    else:  # credentials cleared: nothing reads as the service account any more, so its set vouches for nothing
+        VisibleSet.objects.filter(organization=organization, user__isnull=True).delete()
     for user_id in members:  # asked for by name (a sign-in, a page): their set exists from now on
         visible_set_for(organization, user_id)
     since = timezone.now() - timedelta(seconds=settings.PORTAL_ACTIVE_MEMBER_SECONDS)
@@ -154,11 +156,18 @@ class _Clients:
 
     def __init__(self, stack: contextlib.ExitStack, report: SyncReport) -> None:
         self.stack, self.report, self.open = stack, report, {}
+        self.failed: dict[int, Exception] = {}  # not asked again this pass (a refused client secret: one grant)
 
     def of(self, reader: Reader) -> TMIClient:
         key = reader.visible_set.pk
+        if key in self.failed:
+            raise self.failed[key]
         if key not in self.open:
-            client = self.stack.enter_context(reader.open())
+            try:
+                client = self.stack.enter_context(reader.open())
+            except (SignInRequired, TMIError) as error:
+                self.failed[key] = error
+                raise
             _count_calls(client, self.report)
             self.open[key] = client
         return self.open[key]
@@ -241,6 +250,7 @@ def _pass(
         listed: dict[str, TMListItem] = {}
         reader_of: dict[str, Reader] = {}
         left: dict[str, Reader] = {}  # models that left a reader's list: asked for once below
+        failed: set[int] = set()  # readers TMI did not answer this pass: their sets vouch for nothing in it
         threshold = timezone.now() - timedelta(seconds=settings.PORTAL_VISIBLE_SET_SECONDS)
         for index, reader in enumerate(readers):
             due = (
@@ -255,11 +265,16 @@ def _pass(
             try:
                 items = list(clients.of(reader).threat_models.iter())
             except SignInRequired:
+                failed.add(reader.visible_set.pk)
                 continue
             except TMIError as error:
                 if _stop_for(error, report):
                     return
                 report.errors.append(f"{reader.label}: {type(error).__name__}")
+                if failure_of(error) is Failure.TRANSIENT:  # TMI is not answering: the next pass tries again
+                    report.stopped = "failing"
+                    return
+                failed.add(reader.visible_set.pk)  # TMI refuses this reader (a client secret it no longer knows)
                 continue
             try:
                 gone_from_set = _visible_set_replace(organization, reader.visible_set, items, record_created, report)
@@ -273,7 +288,9 @@ def _pass(
                 reader_of.setdefault(item.id, reader)
             left.update({tm_id: reader for tm_id in gone_from_set})
         report.models_listed = len(listed)
-        # Readers whose sets were fresh still vouch for the models in them.
+        # Readers whose sets were fresh still vouch for the models in them (their models are read with their access;
+        # a reader TMI refused just now would only fail each of them).
+        readers = [reader for reader in readers if reader.visible_set.pk not in failed]
         for reader in readers:
             for tm_id in VisibleModel.objects.filter(visible_set=reader.visible_set).values_list(
                 "threat_model__tmi_id", flat=True
@@ -283,7 +300,7 @@ def _pass(
         unsettled = StoredThreatModel.objects.filter(
             organization=organization, gone_at__isnull=True, sync_requested_at__isnull=False, visible_in__isnull=True
         ).values_list("tmi_id", flat=True)
-        probes = {**{tm_id: readers[0] for tm_id in unsettled}, **left}
+        probes = {**{tm_id: readers[0] for tm_id in (unsettled if readers else ())}, **left}
         for tm_id, reader in probes.items():
             if tm_id in reader_of:
                 continue

@@ -383,3 +383,39 @@ def test_a_deleted_model_tmi_failed_to_confirm_is_marked_gone_by_a_later_pass(or
     assert report.gone == 1 and stored(organization, tm_id).gone_at is not None
     assert list(Change.objects.filter(threat_model__tmi_id=tm_id).values_list("kind", flat=True)) == ["model_gone"]
     assert portfolio_sync(organization, members={owner.pk}).gone == 0  # settled: not asked again
+
+
+def test_cleared_client_credentials_drop_the_service_accounts_set(db, sandbox_factory, member_factory):
+    from portal.portfolio.models import VisibleSet
+
+    sandbox = sandbox_factory("1.8", administrators=["alice"])
+    organization, alice, _ = _service_account_organization(sandbox, member_factory)
+    portfolio_sync(organization, members={alice.pk})
+    assert VisibleSet.objects.filter(organization=organization, user__isnull=True, read_at__isnull=False).exists()
+    organization.tmi_client_id, organization.tmi_client_secret = "", ""
+    organization.save(update_fields=["tmi_client_id", "tmi_client_secret"])
+    report = portfolio_sync(organization, members={alice.pk})
+    assert report.readers == 1 and not report.errors
+    assert not VisibleSet.objects.filter(organization=organization, user__isnull=True).exists()
+
+
+def test_client_credentials_tmi_refuses_do_not_stop_the_members_sync(db, sandbox_factory, member_factory):
+    from portal.accounts.vault import tmi_client
+
+    sandbox = sandbox_factory("1.8", administrators=["alice"])
+    organization, alice, credential = _service_account_organization(sandbox, member_factory)
+    bob = member_factory(organization, "bob")
+    portfolio_sync(organization, members={bob.pk})  # the service account (alice's access) and bob read
+    with tmi_client(organization=organization, user=alice) as client:
+        client.auth.client_credentials_delete(credential.id)  # TMI refuses the organisation's secret from now on
+    alice.tmi_connections.update(needs_sign_in=True)
+    StoredThreatModel.objects.update(content_synced_at=None)  # everything is due a whole read
+    sandbox_calls_afresh(sandbox)
+    report = portfolio_sync(organization, members={bob.pk})
+    assert not report.stopped, report
+    assert any("service account" in error for error in report.errors)
+    assert sandbox_calls(sandbox)["POST /oauth2/token"] <= 1  # asked once, not once per model
+    bobs = readable_ids(sandbox, "bob")
+    assert set(
+        StoredThreatModel.objects.filter(content_synced_at__isnull=False).values_list("tmi_id", flat=True)
+    ) == bobs  # bob's were all read; the service account's others wait for it
