@@ -78,7 +78,8 @@ def portfolio_syncs_due() -> list[int]:
             continue
         if state.running_since and state.running_since > lease_before:
             continue
-        asked = state.requested_at and (state.last_sync_at is None or state.requested_at > state.last_sync_at)
+        # `>=`: a pass that was asked for while it ran leaves requested_at at its own end (sync.portfolio_sync).
+        asked = state.requested_at and (state.last_sync_at is None or state.requested_at >= state.last_sync_at)
         if asked or state.last_sync_at is None or state.last_sync_at < due_before:
             due.append(organization.pk)
     return due

@@ -61,7 +61,7 @@ class SyncReport:
     models_checked: int = 0
     changes: int = 0
     gone: int = 0
-    stopped: str = ""  # why the pass ended early ("budget", "busy", "failing"), or ""
+    stopped: str = ""  # why the pass ended early ("budget", "busy", "failing", "error"), or ""
     skipped: str = ""  # why nothing ran ("running", "no readers")
     errors: list[str] = field(default_factory=list)
 
@@ -211,6 +211,10 @@ def portfolio_sync(
             members=members or set(),
             models=models or set(),
         )
+    except Exception as error:  # a bug, not TMI: the pass ends unfinished, and says why
+        report.stopped = "error"
+        report.errors.append(f"{type(error).__name__}: {error}"[:200])
+        raise
     finally:
         finished = timezone.now()
         fields = {
@@ -224,6 +228,10 @@ def portfolio_sync(
             fields["last_sync_at"] = finished
             if full:
                 fields["last_full_sync_at"] = finished
+        if SyncState.objects.filter(pk=state.pk, requested_at__gt=started).exists():
+            # Asked for while this pass ran (and skipped for it): still asked once it ends, so the next due check
+            # (portfolio_syncs_due) sends it rather than waiting PORTAL_SYNC_SECONDS.
+            fields["requested_at"] = finished
         SyncState.objects.filter(pk=state.pk).update(**fields)
     logger.info("portfolio sync of %s: %s", organization.slug, report)
     return report

@@ -419,3 +419,60 @@ def test_client_credentials_tmi_refuses_do_not_stop_the_members_sync(db, sandbox
     assert set(
         StoredThreatModel.objects.filter(content_synced_at__isnull=False).values_list("tmi_id", flat=True)
     ) == bobs  # bob's were all read; the service account's others wait for it
+
+
+def test_a_sync_asked_for_while_a_pass_runs_is_due_when_that_pass_ends(organization, owner, sandbox):
+    import threading
+
+    from django.db import connection
+
+    from portal.portfolio.requests import portfolio_syncs_due
+    from tests.exports.conftest import wait_for
+    from tests.sandbox.helpers import add_fault
+
+    portfolio_sync(organization, members={owner.pk})
+    assert organization.pk not in portfolio_syncs_due()  # just synced, nobody asked
+    add_fault(sandbox.base_url, path_prefix="/threat_models", method="GET", latency_ms=1500, times=1)
+    reports = []
+
+    def slow_pass():
+        try:
+            reports.append(portfolio_sync(organization))
+        finally:
+            connection.close()
+
+    running = threading.Thread(target=slow_pass)
+    running.start()
+    wait_for(
+        lambda: SyncState.objects.filter(organization=organization, running_since__isnull=False).exists(),
+        timeout=10,
+        what="the pass to start",
+        interval=0.05,
+    )
+    tm_id = _model_of(sandbox, "Customer Payments API")
+    asked_at = timezone.now()
+    assert portfolio_sync(organization, models={tm_id}).skipped == "running"  # Refresh now, meanwhile
+    running.join(timeout=60)
+    assert reports and not reports[0].stopped
+    tm = stored(organization, tm_id)
+    assert tm.content_synced_at >= asked_at or tm.sync_requested_at is not None  # that pass read it, or it waits
+    assert organization.pk in portfolio_syncs_due()  # the ask is not lost: the next due check sends a pass
+    portfolio_sync(organization)
+    assert organization.pk not in portfolio_syncs_due()
+    tm = stored(organization, tm_id)
+    assert tm.sync_requested_at is None and tm.content_synced_at >= asked_at
+
+
+def test_a_pass_that_crashes_releases_its_lease_and_records_why(organization, owner, sandbox, monkeypatch):
+    from portal.portfolio import store
+
+    def broken(tm, diagrams):
+        raise RuntimeError("renderer broke")
+
+    monkeypatch.setattr(store, "diagrams_store", broken)
+    with pytest.raises(RuntimeError):
+        portfolio_sync(organization, members={owner.pk})
+    state = SyncState.objects.get(organization=organization)
+    assert state.running_since is None and "renderer broke" in state.last_error and state.last_sync_at is None
+    monkeypatch.undo()
+    assert not portfolio_sync(organization, members={owner.pk}).errors  # the next pass runs
