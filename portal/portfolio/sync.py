@@ -102,6 +102,10 @@ def _readers(organization: Organization, *, members: set[int]) -> list[Reader]:
         )
     else:  # credentials cleared: nothing reads as the service account any more, so its set vouches for nothing
         VisibleSet.objects.filter(organization=organization, user__isnull=True).delete()
+    # Someone no longer a member (active lately or not) has nothing to see: their set goes.
+    VisibleSet.objects.filter(organization=organization, user__isnull=False).exclude(
+        user__in=organization.memberships.values("user")
+    ).delete()
     for user_id in members:  # asked for by name (a sign-in, a page): their set exists from now on
         visible_set_for(organization, user_id)
     since = timezone.now() - timedelta(seconds=settings.PORTAL_ACTIVE_MEMBER_SECONDS)
@@ -109,9 +113,6 @@ def _readers(organization: Organization, *, members: set[int]) -> list[Reader]:
         Q(wanted_at__gte=since) | Q(user_id__in=members)
     )
     for visible_set in active.select_related("user").order_by(F("read_at").asc(nulls_first=True)):
-        if not organization.memberships.filter(user_id=visible_set.user_id).exists():
-            VisibleSet.objects.filter(pk=visible_set.pk).delete()  # no longer a member: nothing to show them
-            continue
         if not _member_usable(organization, visible_set.user_id):
             continue
         user = visible_set.user

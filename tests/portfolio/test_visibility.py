@@ -134,6 +134,15 @@ def test_a_member_removed_from_the_organisation_is_not_a_reader(organization, ow
     assert report.readers == 1 and not VisibleSet.objects.filter(user=member).exists()
 
 
+def test_an_inactive_member_removed_from_the_organisation_loses_their_set(organization, owner, member, sandbox):
+    portfolio_sync(organization, members={owner.pk, member.pk})
+    VisibleSet.objects.filter(user=member).update(wanted_at=None)  # bob has not opened a page lately
+    organization.memberships.filter(user=member).delete()
+    portfolio_sync(organization)
+    assert not VisibleSet.objects.filter(user=member).exists()
+    assert _seen_by_selectors(organization, member) == set()
+
+
 def test_an_unknown_model_id_is_not_found_for_everyone(client, organization, owner, sandbox):
     sign_in(client, owner)
     assert _page(client, "portfolio").status_code == 200
