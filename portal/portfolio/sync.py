@@ -102,12 +102,12 @@ def _readers(organization: Organization, *, members: set[int]) -> list[Reader]:
         )
     else:  # credentials cleared: nothing reads as the service account any more, so its set vouches for nothing
         VisibleSet.objects.filter(organization=organization, user__isnull=True).delete()
-    # Someone no longer a member (active lately or not) has nothing to see: their set goes.
+    for user_id in members:  # asked for by name (a sign-in, a page): their set exists from now on
+        visible_set_for(organization, user_id)
+    # Someone no longer a member (active lately or not, asked for or not) has nothing to see: their set goes.
     VisibleSet.objects.filter(organization=organization, user__isnull=False).exclude(
         user__in=organization.memberships.values("user")
     ).delete()
-    for user_id in members:  # asked for by name (a sign-in, a page): their set exists from now on
-        visible_set_for(organization, user_id)
     since = timezone.now() - timedelta(seconds=settings.PORTAL_ACTIVE_MEMBER_SECONDS)
     active = VisibleSet.objects.filter(organization=organization, user__isnull=False).filter(
         Q(wanted_at__gte=since) | Q(user_id__in=members)
