@@ -73,7 +73,7 @@ def test_bad_options_are_refused_with_a_reason():
 def test_the_bench_command_lists_its_benchmarks():
     run = bench(timeout=30)
     assert run.returncode == 0
-    assert "dashboard" in run.stdout and "live" in run.stdout
+    assert "store" in run.stdout and "live" in run.stdout
     unknown = bench("nonsense", timeout=30)
     assert unknown.returncode == 2 and re.search(r"python -m bench \{[a-z,]*live[a-z,]*\}", unknown.stderr)
 
