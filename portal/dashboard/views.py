@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -124,7 +123,17 @@ async def threat_model(request, slug: str, threat_model_id):
     if detail is None:
         if freshness.model_pending:
             return await _reading(request, freshness, "threat_models")
-        raise Http404(_("This threat model does not exist, or TMI does not let you see it."))
+        # Rendered here rather than raised: Django's 404 handler would drop these words and the organisation's bar.
+        return await arender(
+            request,
+            "404.html",
+            {
+                "organization": request.organization,
+                "nav": "threat_models",
+                "reason": _("This threat model does not exist, or TMI does not let you see it."),
+            },
+            status=404,
+        )
     return await arender(
         request,
         "dashboard/threat_model.html",

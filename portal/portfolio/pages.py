@@ -41,6 +41,9 @@ def _page_freshness(organization: Any, user: Any, threat_model_id: str | None) -
             portfolio_sync_request(organization, models={threat_model_id})
             tm.refresh_from_db(fields=["content_synced_at"])
             pending = tm.content_synced_at is None
+    # A sync this page asked for (inline, or a worker quicker than the page) may have met TMI refusing to renew the
+    # member's access: it dropped their set, so this page sends them to sign in again rather than to "Reading".
+    tmi_connection_get(organization=organization, user=user)
     fresh = freshness_get(organization=organization, user=user)
     return PageFreshness(**fresh.__dict__, model_pending=pending)
 

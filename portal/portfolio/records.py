@@ -59,7 +59,6 @@ class ThreatModelListPage:
     search: str
     status: str
     sort: str
-    done_by_tmi: bool  # True when TMI filtered and paged (1.8, default order); else the portal did
     generation: str
 
     @property

@@ -214,7 +214,6 @@ def threat_model_list_get(
         search=search,
         status=status,
         sort=sort,
-        done_by_tmi=False,
         generation=generation,
     )
 

@@ -1,13 +1,21 @@
-"""Dashboard test helpers: a clean per-user cache for every test, the sandbox's view of what a user may read."""
+"""Dashboard test helpers: a clean cache and fresh TMI budgets for every test, the store filled by a sync, the
+calls the sandbox saw, and the sandbox's view of what a user may read."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from html.parser import HTMLParser
 
+import httpx
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
+from portal.organizations.tmi_budget import tmi_budget_forget
+from portal.portfolio import sync
+from portal.portfolio.models import VisibleSet
+from portal.portfolio.sync import portfolio_sync
 from portal.portfolio.vocabulary import severity_key, term_key, threat_is_open
 
 
@@ -16,6 +24,63 @@ def empty_cache():
     cache.clear()  # test databases reuse primary keys, so an earlier test's cached answers must go
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_tmi_budgets(request):
+    """Sandboxes are lent from a pool, so a server address comes back with the REST budget an earlier test spent
+    (the sync counts its calls there), or closed by a 429 it met: each test starts with the server's windows empty."""
+    if "sandbox" not in request.fixturenames:
+        yield
+        return
+    base_url = request.getfixturevalue("sandbox").base_url
+    tmi_budget_forget(base_url)
+    yield
+    tmi_budget_forget(base_url)
+
+
+def store_filled(organization, *users) -> sync.SyncReport:
+    """A first sync for these members (what their first page view, or their sign-in, asks for), checked clean.
+    Not counted by `sync_passes`, which counts the passes the pages ask for."""
+    report = portfolio_sync(organization, members={user.pk for user in users})
+    assert report.sets_read == len(users) and not (report.errors or report.stopped or report.skipped), report
+    return report
+
+
+def visible_set_age(organization, user, seconds: float) -> None:
+    """As if the member's set had been read from TMI `seconds` ago."""
+    read_at = timezone.now() - timedelta(seconds=seconds)
+    assert VisibleSet.objects.filter(organization=organization, user=user).update(read_at=read_at) == 1
+
+
+class SyncPasses(list):
+    """The report of each pass, in order; `asked` holds what each was asked for (its keyword arguments)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[dict] = []
+
+
+@pytest.fixture
+def sync_passes(monkeypatch) -> SyncPasses:
+    """Every sync pass run from now on (pages run theirs inline in tests: PORTAL_SYNC_INLINE)."""
+    reports = SyncPasses()
+    real = sync.portfolio_sync
+
+    def recorded(*args, **kwargs):
+        reports.asked.append(kwargs)
+        report = real(*args, **kwargs)
+        reports.append(report)
+        return report
+
+    monkeypatch.setattr(sync, "portfolio_sync", recorded)
+    return reports
+
+
+def tmi_calls(sandbox) -> Counter:
+    """Every call the sandbox got since the last `count_requests_afresh`, by "METHOD /path" (counted at its edge,
+    faulted calls included)."""
+    return Counter(httpx.get(f"{sandbox.base_url}/_sandbox/requests", timeout=10).json()["seen"])
 
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
