@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from django.db import models, transaction
@@ -40,28 +40,64 @@ def _change(tm: StoredThreatModel, kind: str, when: datetime | None, **fields) -
 
 
 # -- threat models -----------------------------------------------------------------------------------------------
+def _list_fields(item: TMListItem | ThreatModel) -> dict:
+    fields = {
+        "name": (item.name or "")[:1000],
+        "description": item.description or "",
+        "status": term_key(item.status)[:200],
+        "status_text": _status_text(item.status),
+        "owner": person(item.owner)[:500],
+        "created_at": item.created_at,
+        "modified_at": item.modified_at,
+        "synced_at": timezone.now(),
+        "gone_at": None,
+    }
+    if not isinstance(item, ThreatModel):  # the whole model's counts are not TMI's list counts
+        fields.update(threat_count=item.threat_count, item=_dump(item))
+    return fields
+
+
+def threat_models_list_store(
+    organization, items: list[TMListItem], *, record_created: Callable[[TMListItem], bool]
+) -> tuple[dict[str, StoredThreatModel], list[Change]]:
+    """A reader's whole list at once (threat_model_list_store for each item). A model TMI lists as the store has
+    it is only stamped synced, all of them in one query: a list of a thousand unchanged models is not a thousand
+    writes, each time any reader's set is read."""
+    now = timezone.now()
+    known = StoredThreatModel.objects.filter(organization=organization).only("tmi_id", *LIST_FIELDS)
+    stored = {tm.tmi_id: tm for tm in known}
+    rows: dict[str, StoredThreatModel] = {}
+    changes: list[Change] = []
+    unchanged: list[int] = []
+    for item in items:
+        tm = stored.get(item.id)
+        fields = _list_fields(item)
+        if tm is not None and all(getattr(tm, name) == fields[name] for name in LIST_FIELDS):
+            rows[item.id] = tm
+            unchanged.append(tm.pk)
+            continue
+        rows[item.id], made = threat_model_list_store(organization, item, record_created=record_created(item))
+        changes.extend(made)
+    for start in range(0, len(unchanged), 500):
+        StoredThreatModel.objects.filter(pk__in=unchanged[start : start + 500]).update(synced_at=now)
+    return rows, changes
+
+
+# What a list item sets (beside synced_at): a model whose columns all equal the item's needs no write.
+LIST_FIELDS = (
+    "name", "description", "status", "status_text", "owner", "created_at", "modified_at", "gone_at",
+    "threat_count", "item",
+)  # fmt: skip
+
+
 def threat_model_list_store(
     organization, item: TMListItem, *, record_created: bool
 ) -> tuple[StoredThreatModel, list[Change]]:
     """The list's view of a model (name, status, owner, TMI's modified_at and threat_count), or the same fields of
     the whole model (GET /threat_models/{id}). A model seen for the first time after the organisation's first
     sync is recorded as created; a status change is recorded."""
-    now = timezone.now()
-    whole = isinstance(item, ThreatModel)
-    status = term_key(item.status)
-    fields = {
-        "name": (item.name or "")[:1000],
-        "description": item.description or "",
-        "status": status[:200],
-        "status_text": _status_text(item.status),
-        "owner": person(item.owner)[:500],
-        "created_at": item.created_at,
-        "modified_at": item.modified_at,
-        "synced_at": now,
-        "gone_at": None,
-    }
-    if not whole:  # the whole model's counts are not TMI's list counts
-        fields.update(threat_count=item.threat_count, item=_dump(item))
+    fields = _list_fields(item)
+    status = fields["status"]
     tm, created = StoredThreatModel.objects.get_or_create(organization=organization, tmi_id=item.id, defaults=fields)
     changes: list[Change] = []
     if created:
@@ -167,7 +203,7 @@ def threats_store(tm: StoredThreatModel, threats: Iterable[Threat], *, complete:
     threats = list({threat.id: threat for threat in threats}.values())
     existing = {t.tmi_id: t for t in StoredThreat.objects.filter(threat_model=tm)}
     changes: list[Change] = []
-    creates, updates, seen = [], [], set()
+    creates, updates, unchanged, seen = [], [], [], set()
     cursor = tm.threats_cursor
     for threat in threats:
         seen.add(threat.id)
@@ -185,6 +221,9 @@ def threats_store(tm: StoredThreatModel, threats: Iterable[Threat], *, complete:
                 change.threat_tmi_id = threat.id
                 changes.append(change)
             continue
+        if all(getattr(old, name) == fields[name] for name in THREAT_COLUMNS):  # as stored (the overlap): no write
+            unchanged.append(old.pk)
+            continue
         if not baseline:
             changes.extend(_threat_changes(tm, old, fields, threat))
         for name, value in fields.items():
@@ -193,6 +232,8 @@ def threats_store(tm: StoredThreatModel, threats: Iterable[Threat], *, complete:
     StoredThreat.objects.bulk_create(creates, batch_size=500)
     if updates:
         StoredThreat.objects.bulk_update(updates, THREAT_UPDATE_FIELDS, batch_size=500)
+    for start in range(0, len(unchanged), 500):
+        StoredThreat.objects.filter(pk__in=unchanged[start : start + 500]).update(synced_at=now)
     if complete:
         for tmi_id, old in existing.items():
             if tmi_id not in seen and old.gone_at is None:
@@ -208,11 +249,12 @@ def threats_store(tm: StoredThreatModel, threats: Iterable[Threat], *, complete:
     if creates or updates or changes or baseline:  # nothing answered and nothing gone: the counts stand
         threat_model_counts_update(tm)
     else:  # but today still gets its snapshot (a model with no threats, or none changed since yesterday)
-        snapshot_take(tm)
+        snapshot_ensure(tm)
     return changes
 
 
 THREAT_UPDATE_FIELDS = ["name", "severity", "status", "is_open", "modified_at", "data", "synced_at", "gone_at"]
+THREAT_COLUMNS = [name for name in THREAT_UPDATE_FIELDS if name != "synced_at"]
 
 
 def threat_model_counts_update(tm: StoredThreatModel) -> None:
@@ -262,6 +304,12 @@ def diagrams_store(tm: StoredThreatModel, diagrams: list[Diagram]) -> None:
 
 
 # -- snapshots ---------------------------------------------------------------------------------------------------
+def snapshot_ensure(tm: StoredThreatModel) -> None:
+    """Today's snapshot, if the model has none yet today (its counts did not change: one read, no write)."""
+    if not DailySnapshot.objects.filter(threat_model=tm, day=timezone.localdate()).exists():
+        snapshot_take(tm)
+
+
 def snapshot_take(tm: StoredThreatModel) -> None:
     """Today's counts of the model (the last sync of the day wins)."""
     DailySnapshot.objects.update_or_create(

@@ -334,15 +334,17 @@ def _visible_set_replace(
     is recorded as created only when TMI created it since the reader's set was last read: the first read of a
     member's set, or access granted to an older model, shows models that existed already."""
     since = visible_set.read_at
+
+    def created(item: TMListItem) -> bool:
+        return (
+            record_created
+            and since is not None
+            and (item.created_at is None or item.created_at >= since - CREATED_SINCE_SLACK)
+        )
+
     with transaction.atomic():
-        rows = {}
-        for item in items:
-            created = record_created and since is not None and (
-                item.created_at is None or item.created_at >= since - CREATED_SINCE_SLACK
-            )
-            tm, changes = store.threat_model_list_store(organization, item, record_created=created)
-            report.changes += len(changes)
-            rows[item.id] = tm
+        rows, changes = store.threat_models_list_store(organization, items, record_created=created)
+        report.changes += len(changes)
         current = dict(VisibleModel.objects.filter(visible_set=visible_set).values_list("threat_model__tmi_id", "id"))
         left = set(current) - set(rows)
         VisibleModel.objects.filter(pk__in=[current[tm_id] for tm_id in left]).delete()
