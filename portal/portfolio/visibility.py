@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from portal.organizations.models import Organization
-from portal.portfolio.models import VisibleSet
+from portal.portfolio.models import VisibleModel, VisibleSet
 from portal.portfolio.requests import portfolio_sync_request
 from portal.portfolio.sync import visible_set_for
 
@@ -35,9 +35,17 @@ def visible_set_drop(organization: Organization, user_id: int) -> None:
 
 def visible_set_touch(organization: Organization, user_id: int) -> VisibleSet:
     """A page view: the member is active. A set never read, or older than the interval, is read again in the
-    background (the page shows what the store has, or the progress of a first read)."""
+    background (the page shows what the store has, or the progress of a first read). A set nobody kept fresh
+    (older than PORTAL_ACTIVE_MEMBER_SECONDS: the member was away, so the sync stopped reading it) no longer says
+    what TMI lets them see: it is emptied, and the page shows the first read's progress until TMI answers, rather
+    than models whose access TMI may have removed meanwhile."""
     visible_set = visible_set_for(organization, user_id)
     now = timezone.now()
+    expired = now - timedelta(seconds=settings.PORTAL_ACTIVE_MEMBER_SECONDS)
+    if visible_set.read_at is not None and visible_set.read_at < expired:
+        VisibleModel.objects.filter(visible_set=visible_set).delete()
+        VisibleSet.objects.filter(pk=visible_set.pk).update(read_at=None)
+        visible_set.read_at = None
     if visible_set.wanted_at is None or visible_set.wanted_at < now - timedelta(seconds=WANTED_WRITE_SECONDS):
         VisibleSet.objects.filter(pk=visible_set.pk).update(wanted_at=now)
         visible_set.wanted_at = now
@@ -46,4 +54,6 @@ def visible_set_touch(organization: Organization, user_id: int) -> VisibleSet:
     )
     if stale:
         portfolio_sync_request(organization, members={user_id})
+        # Read at once when the sync runs in this process (PORTAL_SYNC_INLINE): the page sees it.
+        visible_set.read_at = VisibleSet.objects.filter(pk=visible_set.pk).values_list("read_at", flat=True).first()
     return visible_set

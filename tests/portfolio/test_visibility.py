@@ -147,3 +147,24 @@ def test_an_unknown_model_id_is_not_found_for_everyone(client, organization, own
     sign_in(client, owner)
     assert _page(client, "portfolio").status_code == 200
     assert _page(client, "threat_model", str(uuid.uuid4())).status_code == 404
+
+
+def test_a_set_nobody_kept_fresh_shows_nothing_until_tmi_answers_again(
+    client, organization, owner, sandbox, tmi_as, settings
+):
+    """Alice was away (her set was not read for longer than PORTAL_ACTIVE_MEMBER_SECONDS) and bob removed her
+    access meanwhile: her first page must not show his model while the worker reads her set again."""
+    sign_in(client, owner)
+    tm_id = next(tm["id"] for tm in sandbox.state.threat_models.values() if tm["name"] == "Mobile Banking App")
+    assert _page(client, "threat_model", tm_id).status_code == 200
+    _remove_from_acl(sandbox, tmi_as("bob"), tm_id, "alice")
+    away = timezone.now() - timedelta(seconds=settings.PORTAL_ACTIVE_MEMBER_SECONDS + 1)
+    VisibleSet.objects.filter(user=owner).update(read_at=away, wanted_at=away)
+    settings.PORTAL_SYNC_INLINE = False  # the re-read is the worker's: it has not run yet
+    response = _page(client, "threat_model", tm_id)
+    assert "Mobile Banking App" not in response.content.decode()
+    assert _seen_by_selectors(organization, owner) == set()
+    settings.PORTAL_SYNC_INLINE = True  # the worker's pass, here
+    assert _page(client, "portfolio").context["portfolio"].total == len(readable_ids(sandbox, "alice"))
+    assert tm_id not in _seen_by_selectors(organization, owner)
+    assert _page(client, "threat_model", tm_id).status_code == 404
