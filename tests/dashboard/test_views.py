@@ -33,6 +33,9 @@ from tests.sandbox.helpers import add_fault, advance_clock, count_requests_afres
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+PAYMENTS = "Customer Payments API"  # alice owns it (seed role matrix)
+FRESHNESS_LINE = 'id="freshness">Updated from TMI'
+
 
 def page(client, name: str, *args, **query):
     return client.get(reverse(f"dashboard:{name}", args=["acme", *args]), query)
@@ -164,10 +167,6 @@ def three_pages(client, sandbox) -> dict[str, object]:
         "list": page(client, "threat_models"),
         "threat model": page(client, "threat_model", tm["id"]),
     }
-
-
-PAYMENTS = "Customer Payments API"  # alice owns it (seed role matrix)
-FRESHNESS_LINE = 'id="freshness">Updated from TMI'
 
 
 def assert_the_store_answered(responses: dict, sandbox) -> None:
