@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import httpx
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -51,6 +52,14 @@ def visible_set_age(organization, user, seconds: float) -> None:
     """As if the member's set had been read from TMI `seconds` ago."""
     read_at = timezone.now() - timedelta(seconds=seconds)
     assert VisibleSet.objects.filter(organization=organization, user=user).update(read_at=read_at) == 1
+
+
+def visible_set_stale(organization, user) -> None:
+    """The member's set is older than PORTAL_VISIBLE_SET_SECONDS, so their next page asks for a sync, but younger
+    than PORTAL_ACTIVE_MEMBER_SECONDS, so the page still shows it (an older one is emptied: they were away)."""
+    fresh_for, kept_for = settings.PORTAL_VISIBLE_SET_SECONDS, settings.PORTAL_ACTIVE_MEMBER_SECONDS
+    assert fresh_for + 2 < kept_for
+    visible_set_age(organization, user, (fresh_for + kept_for) / 2)
 
 
 class SyncPasses(list):

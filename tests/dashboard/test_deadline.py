@@ -17,7 +17,7 @@ import pytest
 from django.urls import reverse
 
 import portal.accounts.vault as vault
-from tests.dashboard.conftest import find_model, readable_models, store_filled, tmi_calls, visible_set_age
+from tests.dashboard.conftest import find_model, readable_models, store_filled, tmi_calls, visible_set_stale
 from tests.sandbox.helpers import add_fault, count_requests_afresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,7 +107,7 @@ def assert_from_the_store(response, sandbox) -> None:
 def synced_a_while_ago(organization, alice, sandbox):
     """alice's models are in the store, and her set is older than the interval: her next page asks for a sync."""
     store_filled(organization, alice)
-    visible_set_age(organization, alice, 3600)
+    visible_set_stale(organization, alice)
     count_requests_afresh(sandbox.base_url)
 
 
@@ -182,7 +182,7 @@ def test_a_rate_limit_met_by_the_pages_sync_is_neither_retried_nor_waited_for(
     assert_from_the_store(response, sandbox)
     assert fault_hits(sandbox) == 1 and sleeps == []  # neither retried nor waited for
     assert elapsed < 5
-    visible_set_age(organization, alice, 3600)  # the next page asks again: TMI's 60 s are not over
+    visible_set_stale(organization, alice)  # the next page asks again: TMI's 60 s are not over
     assert_from_the_store(client.get(reverse("dashboard:threat_models", args=["acme"])), sandbox)
     assert fault_hits(sandbox) == 1
 
