@@ -22,8 +22,8 @@ with its time, so "calls in any 60 s" is what TMI would have counted. Prints:
    portal the next pass comes 30-45 s later and passes of ~1,000 calls never meet the budget): the wait is
    printed apart, so the seconds are the pass's own;
 3. the server time of the overview, the model list and threat-model pages (Django's test client, in-process,
-   alice signed in; the first request of each page is a warm-up and not counted): p50 and p95, and the TMI
-   calls the sandbox saw meanwhile (goal 0; overview goal p50 <= 50 ms); the overview shows the 10 changes;
+   alice signed in; the first request of each page is a warm-up and not counted): p50 and p95 (and the CPU
+   time's p50), and the TMI calls the sandbox saw meanwhile (goal 0; overview goal p50 <= 50 ms); the overview shows the 10 changes;
 4. the time from a change in TMI to the overview showing it with the default schedule, computed for the worst
    case from the measured incremental sync (not a live beat and worker, which would take minutes of waiting):
    a pass finishes; beat (every 15 s) sends the next once the last finished pass is older than
@@ -32,7 +32,9 @@ with its time, so "calls in any 60 s" is what TMI would have counted. Prints:
    read its model is read that much earlier in the next: the bound holds for it too. Worst case =
    PORTAL_SYNC_SECONDS + beat + one incremental sync. (The overview reads the store: no cache in between.)
 
-The sandbox shares this process (and its GIL) with the portal, so sync seconds include TMI's own work; a real
+Wall times stretch with the machine's load (printed beside them, with the CPU time this process spent, which
+stretches much less). The sandbox shares this process (and its GIL) with the portal, so sync seconds and CPU
+include TMI's own work; a real
 TMI answers from another process or machine. `--latency-ms` adds that much to every TMI call at the sandbox (a
 fault hook), standing for the network. `--profile` prints where the time goes (cProfile) of the cold sync, the
 incremental sync and the overview's requests.
@@ -131,6 +133,12 @@ class _EdgeCounter:
         await self.app(scope, receive, sending)
 
 
+def _load_average() -> float:
+    """The machine's load over the last minute: wall times on a shared machine stretch with it, CPU seconds (this
+    process: the portal and the sandbox's thread) much less, so both are printed."""
+    return round(os.getloadavg()[0], 1)
+
+
 def most_in_any_window(times: list[float], window: float = 60.0) -> int:
     """The most of `times` within any `window` seconds (a sliding window, as TMI and the budget count)."""
     ordered, best, start = sorted(times), 0, 0
@@ -214,7 +222,7 @@ def _cold_sync(organization, user, log: EdgeLog, profile: bool) -> dict:
     """Passes one after another, as a sign-in's task and then beat's would run, until one finishes."""
     from portal.portfolio.sync import portfolio_sync
 
-    mark, started, reports = log.mark(), time.perf_counter(), []
+    mark, started, cpu, reports = log.mark(), time.perf_counter(), time.process_time(), []
     with _profiled("cold full sync", profile):
         while len(reports) < MAX_COLD_PASSES:
             report = portfolio_sync(organization, members={user.pk} if not reports else None)
@@ -226,12 +234,14 @@ def _cold_sync(organization, user, log: EdgeLog, profile: bool) -> dict:
             )
             if not report.stopped or report.skipped:
                 break
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     calls = log.since(mark)
     figures = {
         **_sum_reports(reports),
         "finished": not (reports[-1].stopped or reports[-1].skipped),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "load_average": _load_average(),
         "tmi_calls": len(calls),
         "tmi_rest_calls": len(_rest_times(calls)),
         "tmi_429": sum(1 for call in calls if call[3] == 429),
@@ -318,10 +328,10 @@ def _incremental_sync(organization, log: EdgeLog, changed: list[tuple[str, str]]
     models = StoredThreatModel.objects.filter(organization=organization, gone_at__isnull=True).count()
     waited = _budget_room_wait(organization.tmi_base_url, models + models // MAX_LIMIT + 1)
     last = Change.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    mark, started = log.mark(), time.perf_counter()
+    mark, started, cpu = log.mark(), time.perf_counter(), time.process_time()
     with _profiled("incremental sync", profile):
         report = portfolio_sync(organization)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     calls = log.since(mark)
     rows = Change.objects.filter(organization=organization, pk__gt=last)
     arrived = set(rows.values_list("threat_model__tmi_id", "threat_tmi_id"))
@@ -329,6 +339,8 @@ def _incremental_sync(organization, log: EdgeLog, changed: list[tuple[str, str]]
         **_sum_reports([report]),
         "finished": not (report.stopped or report.skipped),
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "load_average": _load_average(),
         "waited_for_budget_seconds": round(waited, 1),
         "tmi_calls": len(calls),
         "changes_made_in_tmi": len(changed),
@@ -373,21 +385,24 @@ def _pages(organization, user, state, log: EdgeLog, requests: int, profile: bool
     try:
         for name, urls in pages.items():
             _get(client, urls[0])  # warm-up: imports, templates, connections
-            times = []
+            times, cpu_times = [], []
             with _profiled(f"{name} page, {len(urls)} requests", profile and name == "overview"):
                 for url in urls:
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), time.process_time()
                     _get(client, url)
                     times.append(time.perf_counter() - started)
+                    cpu_times.append(time.process_time() - cpu)
             figures[name] = {
                 "p50_ms": round(statistics.median(times) * 1000, 1),
                 "p95_ms": round(percentile(times, 0.95) * 1000, 1),
+                "cpu_p50_ms": round(statistics.median(cpu_times) * 1000, 1),
                 "n": len(times),
             }
     finally:
         before_task_publish.disconnect(counted)
     figures["tmi_calls"] = len(log.since(mark))
     figures["sync_requests_sent"] = len(asked)
+    figures["load_average"] = _load_average()
     return figures
 
 
@@ -465,6 +480,7 @@ def run(args: argparse.Namespace) -> dict:
         "threats": seeded,
         "rest_budget_per_minute": settings.PORTAL_TMI_REST_CALLS_PER_MINUTE,
         "latency_ms": args.latency_ms,
+        "cpus": os.cpu_count(),
         "cold_sync": cold,
         "stored": {"models": stored_models, "threats": stored_threats},
         "incremental_sync": incremental,
@@ -493,7 +509,8 @@ def _print(f: dict) -> None:
         f" counted {cold['calls']}; {cold['tmi_429']} answered 429)"
     )
     print(
-        f"  seconds                                    {cold['seconds']:.1f} in {cold['passes']} passes"
+        f"  seconds                                    {cold['seconds']:.1f} ({cold['cpu_seconds']:.0f} s CPU; load"
+        f" {cold['load_average']:.1f}) in {cold['passes']} passes"
         f" ({', '.join(cold['stopped'])}){'' if cold['finished'] else ' - DID NOT FINISH'}"
     )
     print(
@@ -509,8 +526,9 @@ def _print(f: dict) -> None:
         f" {inc['models_read_whole']} read whole)"
     )
     print(
-        f"  seconds                                    {inc['seconds']:.2f}{'' if inc['finished'] else ' - DID NOT FINISH'}"
-        f" (after {inc['waited_for_budget_seconds']:.0f} s waiting for room in the REST budget's window)"
+        f"  seconds                                    {inc['seconds']:.2f} ({inc['cpu_seconds']:.1f} s CPU; load"
+        f" {inc['load_average']:.1f})"
+        f"{'' if inc['finished'] else ' - DID NOT FINISH'} (after {inc['waited_for_budget_seconds']:.0f} s waiting for room in the REST budget's window)"
     )
     print(
         f"  change rows                                {inc['change_rows']} ({', '.join(inc['change_kinds'])});"
@@ -520,10 +538,15 @@ def _print(f: dict) -> None:
         f"  overview's open threats                    {f['overview_open_threats']['before']} before,"
         f" {f['overview_open_threats']['after']} after"
     )
-    print("Page server time (Django test client, in-process)")
+    print(
+        f"Page server time (Django test client, in-process; load average {pages['load_average']:.1f}"
+        f" on {f['cpus']} CPUs)"
+    )
     for name, label in (("overview", "overview"), ("list", "threat-model list"), ("threat_model", "threat-model page")):
+        page = pages[name]
         print(
-            f"  {label:<42} p50 {pages[name]['p50_ms']:7.1f} ms   p95 {pages[name]['p95_ms']:7.1f} ms   (n={pages[name]['n']})"
+            f"  {label:<42} p50 {page['p50_ms']:7.1f} ms   p95 {page['p95_ms']:7.1f} ms   (n={page['n']};"
+            f" CPU p50 {page['cpu_p50_ms']:.1f} ms)"
         )
     print(f"  TMI calls during the page views            {pages['tmi_calls']} (goal 0)")
     print(f"  sync requests the page views sent          {pages['sync_requests_sent']}")

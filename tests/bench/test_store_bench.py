@@ -47,7 +47,7 @@ def test_a_small_run_reports_sane_figures(generation):
     assert cold["tmi_calls"] == cold["calls"] == 1 + CALLS_PER_MODEL_READ_WHOLE * MODELS
     assert cold["tmi_rest_calls"] == cold["tmi_calls"] and cold["tmi_429"] == 0
     assert cold["most_rest_calls_in_any_60s"] == cold["tmi_rest_calls"] <= f["rest_budget_per_minute"] == 3000
-    assert 0 < cold["seconds"] < 60
+    assert 0 < cold["seconds"] < 60 and 0 < cold["cpu_seconds"]
     assert f["stored"] == {"models": MODELS, "threats": THREATS}
 
     incremental = f["incremental_sync"]
@@ -63,7 +63,7 @@ def test_a_small_run_reports_sane_figures(generation):
         1 + incremental["models_checked"] + CALLS_PER_MODEL_READ_WHOLE * incremental["models_read_whole"]
     )
     assert incremental["waited_for_budget_seconds"] == 0  # 241 + 31 calls: the budget never bound
-    assert 0 < incremental["seconds"] < cold["seconds"]
+    assert 0 < incremental["seconds"] < cold["seconds"] and 0 < incremental["cpu_seconds"]
     assert f["overview_open_threats"]["before"] - f["overview_open_threats"]["after"] == 10
 
     pages = f["pages"]
@@ -72,6 +72,7 @@ def test_a_small_run_reports_sane_figures(generation):
     for name in ("overview", "list", "threat_model"):
         assert pages[name]["n"] == REQUESTS
         assert 0 < pages[name]["p50_ms"] <= pages[name]["p95_ms"] < 5000
+        assert 0 < pages[name]["cpu_p50_ms"]
 
     lag = f["change_to_overview"]
     assert lag["how"].startswith("computed worst case")
@@ -88,7 +89,7 @@ def test_the_printed_report_names_every_figure():
     assert re.search(r"change rows\s+10 \(threat_closed\); 10 of 10 changes arrived", out)
     assert re.search(r"TMI calls during the page views\s+0 \(goal 0\)", out)
     for label in ("overview", "threat-model list", "threat-model page"):
-        assert re.search(rf"{label}\s+p50\s+[\d.]+ ms\s+p95\s+[\d.]+ ms\s+\(n=2\)", out), out
+        assert re.search(rf"{label}\s+p50\s+[\d.]+ ms\s+p95\s+[\d.]+ ms\s+\(n=2; CPU p50 [\d.]+ ms\)", out), out
     assert re.search(r"worst case\s+[\d.]+ s = 30 s PORTAL_SYNC_SECONDS \+ 15 s beat \+ [\d.]+ s sync", out)
     assert "computed worst case (not a live beat and worker)" in out
 
