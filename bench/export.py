@@ -2,12 +2,15 @@
 
     python -m bench export [--generation 1.8|0.217] [--threats 200] [--diagrams 5] [--cells 300] [--models 50]
 
-Starts a sandbox seeded with `bulk:<models>` small threat models, signs alice in (real tokens from the
-sandbox's test IdP), and builds one large threat model through the TMI client: `--threats` threats and
+Starts a sandbox seeded with `bulk:<models>` small threat models and a portal on a temporary database (as
+`python -m bench store` makes it: SQLite, or a scratch database beside DATABASE_URL's), with alice a member whose
+tokens sit in the vault, and builds one large threat model through the TMI client: `--threats` threats and
 `--diagrams` diagrams of `--cells` cells each (two thirds nodes, one third flows). Then, for the large model
-alone and for a portfolio report of the `--models` bulk models, it prints fetch and render times separately
-(the export worker's two phases), the PDF's size and pages, and memory: the tracemalloc peak of each phase
-(a second run with tracing on, since tracing slows Python down) and the process's peak RSS.
+alone and for a portfolio report of the `--models` bulk models, it prints the export worker's three phases
+separately: the refresh (the store made fresh from TMI with alice's access; first when the store is empty, then
+again with nothing changed), the read (the report selectors over the store) and the render, the PDF's size and
+pages, and memory: the tracemalloc peak of the read and the render (a second run with tracing on, since tracing
+slows Python down) and the process's peak RSS.
 """
 
 from __future__ import annotations
@@ -17,25 +20,18 @@ import gc
 import os
 import resource
 import sys
+import tempfile
 import time
 import tracemalloc
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 SEVERITIES = ("critical", "high", "medium", "low", "informational")
 STATUSES = ("identified", "investigating", "in_progress", "mitigated", "accepted")
 SHAPES = ("process", "store", "actor")
-
-
-def _configure_django() -> None:
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    import django
-
-    django.setup()  # templates and settings only: the benchmark writes nothing to the database
 
 
 def diagram_cells(count: int, seed: str, edge_shape: str = "flow") -> list[dict[str, Any]]:
@@ -130,57 +126,65 @@ def _pages(pdf: bytes) -> int:
     return len(PdfReader(io.BytesIO(pdf)).pages)
 
 
-def _report(label: str, fetch: Callable[[], Any], render: Callable[[Any], bytes]) -> None:
-    data, fetch_s, _ = _measure(fetch, traced=False)
+def _report(label: str, refresh: Callable[[], Any], read: Callable[[], Any], render: Callable[[Any], bytes]) -> None:
+    first, first_s, _ = _measure(refresh, traced=False)
+    again, again_s, _ = _measure(refresh, traced=False)
+    data, read_s, _ = _measure(read, traced=False)
     pdf, render_s, _ = _measure(lambda: render(data), traced=False)
-    _, _, fetch_peak = _measure(fetch, traced=True)
+    _, _, read_peak = _measure(read, traced=True)
     _, _, render_peak = _measure(lambda: render(data), traced=True)
     print(f"{label}")
-    print(f"  fetch   {fetch_s:7.2f} s   tracemalloc peak {fetch_peak:7.1f} MB")
+    print(f"  refresh {first_s:7.2f} s   from TMI into the store, empty before ({first.calls} TMI calls)")
+    print(f"  refresh {again_s:7.2f} s   again, nothing changed ({again.calls} TMI calls)")
+    print(f"  read    {read_s:7.2f} s   tracemalloc peak {read_peak:7.1f} MB   (the store, no TMI call)")
     print(f"  render  {render_s:7.2f} s   tracemalloc peak {render_peak:7.1f} MB")
-    print(f"  total   {fetch_s + render_s:7.2f} s   PDF {len(pdf) / 2**20:.2f} MB, {_pages(pdf)} pages")
+    print(f"  total   {again_s + read_s + render_s:7.2f} s   (refresh again + read + render)")
+    print(f"  PDF {len(pdf) / 2**20:.2f} MB, {_pages(pdf)} pages")
     print(f"  RSS now {_rss_mb():7.1f} MB   process peak RSS so far {_peak_rss_mb():7.1f} MB", flush=True)
 
 
 def run(args: argparse.Namespace) -> None:
-    from bench.dashboard import _sign_in
+    from bench.store import _member
+    from portal.accounts.vault import tmi_client
     from portal.organizations.models import Organization
-    from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
+    from portal.portfolio.selectors import portfolio_report_get, threat_model_report_get
+    from portal.portfolio.sync import portfolio_reader_refresh
     from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
     from portal.sandbox.config import SandboxConfig
     from portal.sandbox.server import SandboxServer
-    from portal.tmi import TMIClient
 
     print(f"Starting a TMI {args.generation} sandbox with {args.models} small threat models...", flush=True)
     with SandboxServer(SandboxConfig(generation=args.generation, seed=f"bulk:{args.models}")) as sandbox:
-        tokens, _ = _sign_in(sandbox.base_url, "alice")
-        organization = Organization(name="Bench", slug="bench", tmi_base_url=sandbox.base_url)
+        organization = Organization.objects.create(name="Bench", slug="bench", tmi_base_url=sandbox.base_url)
+        alice = _member(organization, sandbox.state)
         generated_at = datetime.now(UTC)
-        with TMIClient(sandbox.base_url, auth=tokens, timeout=120) as client:
+        with tmi_client(organization=organization, user=alice) as client:
             started = time.perf_counter()
             tm_id = build_large_model(client, threats=args.threats, diagrams=args.diagrams, cells=args.cells)
-            print(
-                f"Built the large model through the TMI client in {time.perf_counter() - started:.1f} s "
-                f"({args.threats} threats, {args.diagrams} diagrams of {args.cells} cells)",
-                flush=True,
-            )
-            print(f"Python {sys.version.split()[0]}, TMI {args.generation}, RSS at start {_rss_mb():.1f} MB")
-            _report(
-                f"One threat model: {args.threats} threats, {args.diagrams} diagrams x {args.cells} cells",
-                lambda: threat_model_report_fetch(client, tm_id),
-                lambda report: threat_model_report_pdf(report, organization=organization, generated_at=generated_at),
-            )
-            _report(
-                f"Portfolio report: {args.models} threat models",
-                lambda: portfolio_report_fetch(client, filters={"name": "Bulk Model"}),
-                lambda reports: portfolio_report_pdf(
-                    reports,
-                    organization=organization,
-                    title="Benchmark portfolio",
-                    filters_description="Name contains “Bulk Model”",
-                    generated_at=generated_at,
-                ),
-            )
+        print(
+            f"Built the large model through the TMI client in {time.perf_counter() - started:.1f} s "
+            f"({args.threats} threats, {args.diagrams} diagrams of {args.cells} cells)",
+            flush=True,
+        )
+        print(f"Python {sys.version.split()[0]}, TMI {args.generation}, RSS at start {_rss_mb():.1f} MB")
+        _report(
+            f"One threat model: {args.threats} threats, {args.diagrams} diagrams x {args.cells} cells",
+            lambda: portfolio_reader_refresh(organization, user_id=alice.pk, models={tm_id}),
+            lambda: threat_model_report_get(organization=organization, user=alice, threat_model_id=tm_id),
+            lambda report: threat_model_report_pdf(report, organization=organization, generated_at=generated_at),
+        )
+        _report(
+            f"Portfolio report: {args.models} threat models",
+            lambda: portfolio_reader_refresh(organization, user_id=alice.pk),
+            lambda: portfolio_report_get(organization=organization, user=alice, filters={"name": "Bulk Model"}),
+            lambda reports: portfolio_report_pdf(
+                reports,
+                organization=organization,
+                title="Benchmark portfolio",
+                filters_description="Name contains “Bulk Model”",
+                generated_at=generated_at,
+            ),
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -193,6 +197,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cells", type=int, default=300)
     parser.add_argument("--models", type=int, default=50)
     args = parser.parse_args(argv)
-    _configure_django()
-    run(args)
+    from bench.store import _configure_django
+
+    with tempfile.TemporaryDirectory(prefix="portal-bench-export-") as workdir:
+        undo = _configure_django(Path(workdir))
+        try:
+            run(args)
+        finally:
+            undo()
     sys.stdout.flush()

@@ -13,11 +13,10 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from portal.accounts.vault import tmi_client
-from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
 from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
 from tests.dashboard.conftest import MODEL_BACKEND
 from tests.diagrams.test_text import REMOVED
-from tests.reports.conftest import pdf_text
+from tests.reports.conftest import pdf_text, portfolio_read, report_read
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the pages are async views
 
@@ -83,9 +82,8 @@ def test_pages_show_tmi_text_without_bidi_or_control_characters(world):
 
 def test_pdfs_show_tmi_text_without_bidi_or_control_characters(world, organization):
     generated = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    with tmi_client(organization=organization, user=world["alice"]) as client:
-        report = threat_model_report_fetch(client, world["tm"])
-        reports = portfolio_report_fetch(client, filters={"search": "Q3"})
+    report = report_read(organization, world["alice"], world["tm"])  # as an export reads: the store, made fresh
+    reports = portfolio_read(organization, world["alice"], filters={"search": "Q3"})
     for pdf in (
         threat_model_report_pdf(report, organization=organization, generated_at=generated),
         portfolio_report_pdf(

@@ -1,5 +1,9 @@
-"""Running one export job in a worker: claim it, fetch from TMI as the right person, render the
-PDF, store it atomically, and say what happened in words.
+"""Running one export job in a worker: claim it, make the portfolio store fresh for what it reports (TMI calls
+made here, as the person or service account the job is made with), read the report from the store through that
+reader's visible set (the pages' selectors), render the PDF, store it atomically, and say what happened in words.
+
+TMI unreachable or busy while the store is made fresh: if the store already holds what the job reports, the PDF
+is made from it and says how fresh it is; if not, the job waits for TMI as below.
 
 Idempotent, because acks_late redelivers a task whose worker died and beat may fire twice: a job
 that finished is left alone, a job another live worker holds is left to it, and a job whose worker
@@ -18,24 +22,32 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
-from portal.accounts.service_account import ClientCredentialsMissing, tmi_service_client
+from portal.accounts.service_account import ClientCredentialsMissing, tmi_service_account_configured
 from portal.accounts.tmi_failures import Context, failure_words
-from portal.accounts.vault import SignInRequired, tmi_client
+from portal.accounts.vault import SignInRequired
 from portal.audit.services import audit_record
 from portal.exports.jobs import export_job_enqueue
 from portal.exports.models import ExportJob, ExportKind, ExportStatus
-from portal.exports.provenance import job_provenance
+from portal.exports.provenance import job_made_with, job_provenance
 from portal.organizations.models import Membership, Role
-from portal.reports.data import ReportFilterError
-from portal.tmi import RetryPolicy, TMIError
+from portal.portfolio.report_data import ReportFilterError, portfolio_filters_clean
+from portal.portfolio.selectors import (
+    freshness_get,
+    portfolio_report_get,
+    portfolio_report_unread,
+    threat_model_report_get,
+)
+from portal.portfolio.sync import portfolio_reader_refresh
+from portal.tmi import Failure, RetryPolicy, TMIError, failure_of
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +60,14 @@ class ClaimLost(Exception):
 
 class MadeWithRefused(Exception):
     """A scheduled run's person can no longer lend their access (left, lost the role): the words say why."""
+
+
+class NotVisible(Exception):
+    """TMI does not list the threat model for the access the job is made with (read again just before)."""
+
+    def __init__(self, access: str) -> None:
+        super().__init__(access)
+        self.access = access  # whose access, in the provenance's words
 
 
 @dataclass
@@ -141,53 +161,108 @@ def _check_made_with(job: ExportJob) -> None:
         raise MadeWithRefused(job.made_with_id)
 
 
-def _tmi_client_for(job: ExportJob):
-    """How the job talks to TMI: as the organisation's service account, or as a member (the schedule's
-    owner or whoever asked), whose tokens the vault keeps fresh."""
+def _reader(job: ExportJob):
+    """Whose visible set the report is read through: the member's, or (None) the organisation's service
+    account's. Raises ClientCredentialsMissing (no service account any more) or SignInRequired (nobody)."""
     if _runs_as_service_account(job):
-        return tmi_service_client(job.organization)
+        if not tmi_service_account_configured(job.organization):
+            raise ClientCredentialsMissing(job.organization.slug)
+        return None
     user = _run_as_user(job)
     if user is None:
         raise SignInRequired(job.organization.slug)
-    return tmi_client(organization=job.organization, user=user)
+    return user
+
+
+def _refresh(job: ExportJob, reader, *, models: set[str] | None, start: int, end: int) -> TMIError | None:
+    """Make the store fresh for what the job reports, here in the worker, with the reader's access. Returns the
+    transient TMI failure that cut it short (the store's copy then stands), or None. Any other TMI failure, a
+    refused sign-in or missing client credentials end the job as before."""
+    progress = _Progress(job, start, end)
+
+    def step(done: int, total: int) -> None:
+        one = bool(models) and total == 1
+        progress(
+            done,
+            total,
+            "Reading the threat model from TMI" if one else f"Reading threat model {done + 1} of {total} from TMI",
+        )
+
+    _job_update(job, progress=start, progress_label="Reading from TMI")
+    try:
+        portfolio_reader_refresh(job.organization, user_id=getattr(reader, "pk", None), models=models, progress=step)
+    except TMIError as error:
+        if failure_of(error) is not Failure.TRANSIENT:
+            raise
+        logger.info("export %s: TMI unreachable (%s); reading the store as it is", job.pk, type(error).__name__)
+        return error
+    except IntegrityError:  # a sync pass wrote the same rows at the same moment: what it wrote stands
+        logger.warning("export %s: the store changed under the refresh; reading it as it is", job.pk, exc_info=True)
+    return None
+
+
+def _stale_words(unreachable: TMIError | None) -> str:
+    if unreachable is None:
+        return ""
+    return " · " + _("TMI did not answer when this report was made: it shows the portal's last copy of TMI's data")
 
 
 def _render(job: ExportJob) -> tuple[bytes, str]:
-    from portal.reports.data import portfolio_report_fetch, threat_model_report_fetch
     from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
 
     generated_at = timezone.now()
     _check_made_with(job)
     provenance = job_provenance(job)
-    with _tmi_client_for(job) as client:
-        if job.kind == ExportKind.THREAT_MODEL:
-            report = threat_model_report_fetch(client, str(job.threat_model_id), progress=_Progress(job, 2, 60))
-            title = job.title if job.schedule_id else f"{report.name}: threat model report"[:300]
-            _job_update(job, progress=60, progress_label="Laying out the pages", title=title)
-            pdf = threat_model_report_pdf(
-                report,
-                organization=job.organization,
-                generated_at=generated_at,
-                progress=_Progress(job, 60, 98),
-                provenance=provenance,
-            )
-            name = getattr(report, "name", "") or "threat-model"
-        else:
-            reports = portfolio_report_fetch(
-                client, filters=_report_filters(job.filters), progress=_Progress(job, 2, 60)
-            )
-            _job_update(job, progress=60, progress_label="Laying out the pages")
-            pdf = portfolio_report_pdf(
-                reports,
-                organization=job.organization,
-                title=job.title or "Portfolio report",
-                filters_description=export_filters_description(job.filters),
-                generated_at=generated_at,
-                progress=_Progress(job, 60, 98),
-                provenance=provenance,
-            )
-            name = f"{job.organization.slug}-portfolio"
+    reader = _reader(job)
+    organization = job.organization
+    if job.kind == ExportKind.THREAT_MODEL:
+        tm_id = str(job.threat_model_id)
+        unreachable = _refresh(job, reader, models={tm_id}, start=2, end=40)
+        report = threat_model_report_get(organization=organization, user=reader, threat_model_id=tm_id)
+        if report is None:
+            if unreachable is not None:
+                raise unreachable  # nothing in the store to fall back on: wait for TMI
+            raise NotVisible(job_made_with(job))
+        title = job.title if job.schedule_id else f"{report.name}: threat model report"[:300]
+        _job_update(job, progress=45, progress_label="Laying out the pages", title=title)
+        pdf = threat_model_report_pdf(
+            report,
+            organization=organization,
+            generated_at=generated_at,
+            progress=_Progress(job, 45, 98),
+            provenance=provenance + _stale_words(unreachable),
+        )
+        name = getattr(report, "name", "") or "threat-model"
+    else:
+        filters = _report_filters(job.filters)
+        portfolio_filters_clean(filters)  # an unknown filter fails before TMI is asked anything
+        unreachable = _refresh(job, reader, models=None, start=2, end=40)
+        if unreachable is not None:
+            listed_at = freshness_get(organization=organization, user=reader).read_at
+            if listed_at is None or portfolio_report_unread(organization=organization, user=reader, filters=filters):
+                raise unreachable  # the store lacks some of it: wait for TMI
+        reports = portfolio_report_get(
+            organization=organization, user=reader, filters=filters, progress=_Progress(job, 40, 45)
+        )
+        _job_update(job, progress=45, progress_label="Laying out the pages")
+        pdf = portfolio_report_pdf(
+            reports,
+            organization=organization,
+            title=job.title or "Portfolio report",
+            filters_description=export_filters_description(job.filters),
+            generated_at=generated_at,
+            progress=_Progress(job, 45, 98),
+            provenance=provenance + _stale_words(unreachable),
+            read_at=_oldest(freshness_get(organization=organization, user=reader).read_at, reports),
+        )
+        name = f"{organization.slug}-portfolio"
     return pdf, f"{slugify(name) or 'report'}-{generated_at:%Y-%m-%d}.pdf"
+
+
+def _oldest(listed_at: datetime | None, reports: list) -> datetime | None:
+    """When the oldest part of a portfolio report was read from TMI: the list of models, or a model."""
+    times = [t for t in (listed_at, *(r.read_at for r in reports)) if t]
+    return min(times) if times else None
 
 
 def _report_filters(filters: dict | None) -> dict | None:
@@ -249,6 +324,11 @@ def _reason(error: BaseException) -> str:
         )
     if isinstance(error, ReportFilterError):
         return str(error)
+    if isinstance(error, NotVisible):
+        return _(
+            "TMI does not list this threat model for %(access)s: it may have been deleted, or that access does "
+            "not reach it."
+        ) % {"access": error.access}
     if isinstance(error, (TMIError, SignInRequired)):  # the words for its kind (accounts/tmi_failures.py)
         return failure_words(error, Context.EXPORT)
     return "Something went wrong while making the PDF; the portal's logs have the details."
@@ -280,7 +360,7 @@ def export_job_run(job_id: int) -> Outcome:
         return Outcome(job_id, why_not)
     try:
         try:
-            _job_update(job, progress=1, progress_label="Fetching from TMI")
+            _job_update(job, progress=1, progress_label="Reading from TMI")
             pdf, file_name = _render(job)
         except TMIError as error:
             wait = export_retry_policy().wait(error, job.attempts - 1)
@@ -304,7 +384,14 @@ def export_job_run(job_id: int) -> Outcome:
     except ClaimLost:
         logger.warning("export %s was taken over by another worker; this run stops", job_id)
         return Outcome(job_id, "skipped")
-    except (SignInRequired, ClientCredentialsMissing, MadeWithRefused, TMIError, ReportFilterError) as error:
+    except (
+        SignInRequired,
+        ClientCredentialsMissing,
+        MadeWithRefused,
+        NotVisible,
+        TMIError,
+        ReportFilterError,
+    ) as error:
         return _fail(job, error)
     except Exception as error:  # a bug or a renderer crash still ends in words, not a spinner forever
         logger.exception("export %s failed", job_id)

@@ -500,3 +500,63 @@ def _read_changed_threats(
         live = tm.threats.filter(gone_at__isnull=True).count()
         if live != item.threat_count:  # one was deleted (or created and deleted): read them all
             report.changes += len(store.threats_store(tm, list(client.threats.iter(tm.tmi_id)), complete=True))
+
+
+# -- one reader, at once: an export made with their access (portal/exports/running.py) ---------------------------
+def portfolio_reader_refresh(
+    organization: Organization,
+    *,
+    user_id: int | None,
+    models: set[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SyncReport:
+    """What an export reports, read again now with the access it is made with (a member, or the service account
+    for `user_id` None), beside any pass (no lease: a report does not wait for one): the reader's visible set from
+    TMI's list, then `models` read whole if TMI still lists them for the reader, or (None) every listed model as a
+    pass reads it (whole when new or changed, else its changed threats). TMI errors propagate, so the caller knows
+    the store may be stale; a model TMI refuses to the reader (403, 404) leaves their set. SignInRequired and
+    ClientCredentialsMissing propagate too."""
+    report = SyncReport(readers=1)
+    visible_set = visible_set_for(organization, user_id)
+    reader = Reader(
+        visible_set,
+        (lambda: tmi_service_client(organization, background=True))
+        if user_id is None
+        else (lambda: tmi_client(organization=organization, user=user_id, background=True)),
+    )
+    state = SyncState.objects.filter(organization=organization).first()
+    with contextlib.ExitStack() as stack:
+        client = _Clients(stack, report).of(reader)
+        items = list(client.threat_models.iter())
+        report.sets_read, report.models_listed = 1, len(items)
+        left = _visible_set_replace(organization, visible_set, items, bool(state and state.last_sync_at), report)
+        for tm_id in left:
+            if not VisibleModel.objects.filter(organization=organization, threat_model__tmi_id=tm_id).exists():
+                if _probe_gone(organization, client, tm_id, report):
+                    report.gone += 1
+        listed = {item.id: item for item in items if models is None or item.id in models}
+        stored = StoredThreatModel.objects.filter(organization=organization, tmi_id__in=listed, gone_at__isnull=True)
+        rows = list(stored.order_by("name", "tmi_id"))
+        for done, tm in enumerate(rows):
+            if progress:
+                progress(done, len(rows))
+            item = listed[tm.tmi_id]
+            whole = (
+                models is not None
+                or tm.sync_requested_at is not None
+                or tm.content_synced_at is None
+                or tm.threats_synced_at is None
+                or item.modified_at != tm.content_modified_at
+            )
+            try:
+                if whole:
+                    _read_whole(organization, client, tm, report)
+                    report.models_read_whole += 1
+                else:
+                    _read_changed_threats(client, tm, item, report)
+                    report.models_checked += 1
+            except TMIError as error:
+                if failure_of(error) not in (Failure.FORBIDDEN, Failure.NOT_FOUND):
+                    raise
+                visible_set_forget(visible_set, tm.tmi_id)  # TMI refuses it to this reader now
+    return report

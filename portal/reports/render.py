@@ -1,4 +1,4 @@
-"""Fetched reports -> PDF bytes: Django templates (autoescaped) laid out by WeasyPrint.
+"""Reports read from the portfolio store -> PDF bytes: Django templates (autoescaped) laid out by WeasyPrint.
 
 Diagrams and charts are inline SVG, so they stay vector in the PDF. WeasyPrint gets a fetcher that loads
 data: URIs only (fetching.py): nothing in a report, however a user wrote it in TMI, reaches the network or
@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from weasyprint import HTML
 
 from portal.diagrams.text import clean_display_text
-from portal.reports.data import ThreatModelReport
+from portal.portfolio.report_data import ThreatModelReport
 from portal.reports.fetching import DataOnlyURLFetcher, logo_data_uri
 from portal.reports.shaping import model_section, portfolio_summary
 
@@ -44,9 +44,11 @@ def _when(generated_at: datetime) -> str:
     return f"{generated_at.day} {generated_at:%B %Y, %H:%M} {zone}".strip()
 
 
-def _common(organization, generated_at: datetime, provenance: str = "") -> dict:
+def _common(organization, generated_at: datetime, provenance: str = "", read_at: datetime | None = None) -> dict:
     # provenance: whose TMI access made the report and who receives it (exports' words), for the cover.
+    # read_at: when what it shows was read from TMI (the store's copy), on the cover and every page's footer.
     return {
+        "data_read": _when(read_at) if read_at else "",
         "organization_name": organization.name,
         "brand": _brand(organization),
         "logo": logo_data_uri(organization),
@@ -54,6 +56,11 @@ def _common(organization, generated_at: datetime, provenance: str = "") -> dict:
         "generated_date": f"{generated_at.day} {generated_at:%B %Y}",
         "provenance": provenance,
     }
+
+
+def _oldest_read(reports: list[ThreatModelReport]) -> datetime | None:
+    times = [r.read_at for r in reports if r.read_at]
+    return min(times) if times else None
 
 
 def html_to_pdf(html: str, *, title: str, progress: Progress, done: int, total: int) -> bytes:
@@ -79,7 +86,7 @@ def threat_model_report_html(
     section = model_section(report, anchor="tm-1", progress=step)
     return render_to_string(
         "reports/threat_model.html",
-        {**_common(organization, generated_at, provenance), "title": report.name, "section": section},
+        {**_common(organization, generated_at, provenance, report.read_at), "title": report.name, "section": section},
     )
 
 
@@ -114,6 +121,7 @@ def portfolio_report_html(
     generated_at: datetime,
     progress: Progress | None = None,
     provenance: str = "",
+    read_at: datetime | None = None,
 ) -> str:
     step = progress or _noop
     diagram_total = sum(len(r.diagrams) for r in reports)
@@ -129,7 +137,7 @@ def portfolio_report_html(
     return render_to_string(
         "reports/portfolio.html",
         {
-            **_common(organization, generated_at, provenance),
+            **_common(organization, generated_at, provenance, read_at or _oldest_read(reports)),
             "title": title,
             "filters_description": filters_description,
             "summary": portfolio_summary(sections, reports),
@@ -148,7 +156,9 @@ def portfolio_report_pdf(
     generated_at: datetime,
     progress: Progress | None = None,
     provenance: str = "",
+    read_at: datetime | None = None,
 ) -> bytes:
+    """`read_at`: when the oldest part of it was read from TMI (default: the oldest of its models)."""
     step = progress or _noop
     diagrams = sum(len(r.diagrams) for r in reports)
     total = diagrams + 2
@@ -160,5 +170,6 @@ def portfolio_report_pdf(
         generated_at=generated_at,
         progress=lambda done, _total, label: step(done, total, label),
         provenance=provenance,
+        read_at=read_at,
     )
     return html_to_pdf(html, title=title, progress=step, done=diagrams, total=total)

@@ -1,4 +1,4 @@
-"""Fetched reports -> the plain records the report templates print, in the dashboard's words.
+"""Reports read from the portfolio store -> the plain records the report templates print, in the dashboard's words.
 
 Severity and status words, the "open" rule, the risk score, the summary sentences, threat rows and the
 charts all come from portal.dashboard, so a PDF says exactly what the dashboard page says.
@@ -15,11 +15,14 @@ from typing import Any
 
 from django.utils.safestring import SafeString
 
+from portal.diagrams import diagram_summary
 from portal.portfolio.charts import column_chart, horizontal_bar_chart
 from portal.portfolio.markdown import markdown_to_safe_html
 from portal.portfolio.records import AssetRow, Count, LinkRow, NoteView, ThreatRow
+from portal.portfolio.report_data import ThreatModelReport
 from portal.portfolio.shaping import (
     asset_row,
+    diagram_sentence,
     diagram_view,
     link_row,
     note_view,
@@ -37,7 +40,6 @@ from portal.portfolio.vocabulary import (
     threat_status_label,
     tm_status_label,
 )
-from portal.reports.data import ThreatModelReport
 
 Progress = Callable[[int, int, str], None]
 
@@ -224,6 +226,11 @@ def model_section(
     for index, diagram in enumerate(report.diagrams):
         number = diagram_offset + index + 1
         step(number - 1, total_diagrams, f"Drawing diagram {number} of {total_diagrams}")
+        stored = report.svgs.get(diagram.id)
+        if stored:  # drawn when the store last read its cells (each SVG is an image of its own: no id clashes)
+            summary = diagram_sentence(diagram_summary(diagram.cells)["counts"])
+            diagrams.append(ReportDiagram(name=diagram.name, image=svg_data_uri(stored), summary=summary))
+            continue
         view = diagram_view(diagram, number)
         diagrams.append(ReportDiagram(name=view.name, image=svg_data_uri(view.svg), summary=view.summary))
     return ModelSection(

@@ -190,7 +190,8 @@ def test_a_failed_run_tells_its_person_and_the_admins(organization, owner, admin
     assert export_job_run(job.pk).action == "failed"
     [message] = [m for m in mail.outbox if "failed" in m.subject]
     assert sorted(message.to) == ["alice@example.com", "carol@example.com"]  # carol made it; alice is an owner
-    assert "no longer has this threat model" in message.body and "the TMI access of carol@example.com" in message.body
+    assert "TMI does not list this threat model for the TMI access of carol@example.com" in message.body
+    assert "Made with the TMI access of carol@example.com" in message.body
     assert AuditEvent.objects.filter(action="schedule.run_failed", organization=organization).count() == 1
     assert export_schedule_get(organization=organization, schedule_id=schedule.pk) == schedule  # nothing lost
 

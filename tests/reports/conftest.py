@@ -1,5 +1,6 @@
-"""PDF report tests: a member's TMI client on the sandbox, and ways to read a PDF back (its text, its pages
-as images saved under test-artifacts/reports/<test>/)."""
+"""PDF report tests: a member's TMI client on the sandbox, what an export reads (the store made fresh as the
+member, then read through their visible set), and ways to read a PDF back (its text, its pages as images saved
+under test-artifacts/reports/<test>/)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,37 @@ import pytest
 from PIL import Image, ImageStat
 
 from portal.accounts.vault import tmi_client
+from portal.portfolio.report_data import ThreatModelReport
+from portal.portfolio.selectors import portfolio_report_get, threat_model_report_get
+from portal.portfolio.sync import portfolio_reader_refresh
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"
 
 
 @pytest.fixture
-def alice_client(organization, member_factory) -> Iterator:
-    """Alice's TMI client through the token vault, as an export worker gets it."""
-    alice = member_factory(organization, "alice")
+def alice(organization, member_factory):
+    """alice, a member of `organization` (the seed's owner of "Customer Payments API")."""
+    return member_factory(organization, "alice")
+
+
+@pytest.fixture
+def alice_client(organization, alice) -> Iterator:
+    """Alice's TMI client through the token vault: for changes made in TMI as her."""
     with tmi_client(organization=organization, user=alice) as client:
         yield client
+
+
+def report_read(organization, user, tm_id: str) -> ThreatModelReport | None:
+    """What an export of one model reads (portal/exports/running.py): the store made fresh for it with the
+    member's access (the TMI calls), then the model read from the store through their visible set."""
+    portfolio_reader_refresh(organization, user_id=user.pk, models={str(tm_id)})
+    return threat_model_report_get(organization=organization, user=user, threat_model_id=str(tm_id))
+
+
+def portfolio_read(organization, user, *, filters: dict | None = None, progress=None) -> list[ThreatModelReport]:
+    """What a portfolio export reads: the member's visible set and its models made fresh, then the store."""
+    portfolio_reader_refresh(organization, user_id=user.pk)
+    return portfolio_report_get(organization=organization, user=user, filters=filters, progress=progress)
 
 
 @pytest.fixture

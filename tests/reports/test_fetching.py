@@ -9,11 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from weasyprint import HTML
 
-from portal.reports.data import threat_model_report_fetch
 from portal.reports.fetching import DataOnlyURLFetcher, RefusedURL
 from portal.reports.render import html_to_pdf, threat_model_report_pdf
 from tests.dashboard.conftest import find_model
-from tests.reports.conftest import pdf_text
+from tests.reports.conftest import pdf_text, report_read
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -81,7 +80,7 @@ def test_fetcher_serves_data_uris_only():
     assert len(fetcher.refused) == 4
 
 
-def test_an_image_in_a_user_written_description_is_never_fetched(sandbox, organization, alice_client, tracker):
+def test_an_image_in_a_user_written_description_is_never_fetched(sandbox, organization, alice, alice_client, tracker):
     url, hits = tracker
     tm_id = find_model(sandbox, "Customer Payments API")["id"]
     document = alice_client.documents.create(
@@ -101,7 +100,7 @@ def test_an_image_in_a_user_written_description_is_never_fetched(sandbox, organi
         tm_id, name="Threat with a picture", threat_type=["Spoofing"], description=f"![p]({url}/threat.png)"
     )
 
-    report = threat_model_report_fetch(alice_client, tm_id)
+    report = report_read(organization, alice, tm_id)
     pdf = threat_model_report_pdf(report, organization=organization, generated_at=report.threat_model.created_at)
 
     text = pdf_text(pdf)

@@ -12,12 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from portal.accounts.vault import tmi_client
 from portal.organizations.models import Organization
-from portal.reports.data import threat_model_report_fetch
 from portal.reports.render import threat_model_report_pdf
 from tests.dashboard.conftest import find_model
-from tests.reports.conftest import has_colour, pdf_text, save_page
+from tests.reports.conftest import has_colour, pdf_text, report_read, save_page
 from tests.tenant_admin.logo_files import blank_png, photo_bytes
 
 PAYMENTS = "Customer Payments API"
@@ -54,8 +52,7 @@ def media(settings, tmp_path):
 
 
 def export_pdf(sandbox, organization, owner) -> bytes:
-    with tmi_client(organization=organization, user=owner) as client:
-        report = threat_model_report_fetch(client, find_model(sandbox, PAYMENTS)["id"])
+    report = report_read(organization, owner, find_model(sandbox, PAYMENTS)["id"])
     return threat_model_report_pdf(
         report, organization=Organization.objects.get(pk=organization.pk), generated_at=GENERATED
     )
