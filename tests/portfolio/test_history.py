@@ -48,27 +48,67 @@ def test_a_scripted_sequence_of_tmi_changes_gives_exactly_the_expected_rows(orga
 
     alice.threats.patch(tm_id, created.id, [{"op": "replace", "path": "/mitigated", "value": True}])
     assert sync_and_changes() == [
-        (ChangeKind.THREAT_CLOSED, "Replayed card tokens", status, status, tm_id, created.id, _when(raw()["modified_at"]))
+        (
+            ChangeKind.THREAT_CLOSED,
+            "Replayed card tokens",
+            status,
+            status,
+            tm_id,
+            created.id,
+            _when(raw()["modified_at"]),
+        )
     ]
 
     alice.threats.patch(tm_id, created.id, [{"op": "replace", "path": "/mitigated", "value": False}])
     assert sync_and_changes() == [
-        (ChangeKind.THREAT_REOPENED, "Replayed card tokens", status, status, tm_id, created.id, _when(raw()["modified_at"]))
+        (
+            ChangeKind.THREAT_REOPENED,
+            "Replayed card tokens",
+            status,
+            status,
+            tm_id,
+            created.id,
+            _when(raw()["modified_at"]),
+        )
     ]
 
     alice.threats.patch(tm_id, created.id, [{"op": "replace", "path": "/severity", "value": "critical"}])
     assert sync_and_changes() == [
-        (ChangeKind.THREAT_SEVERITY, "Replayed card tokens", "high", "critical", tm_id, created.id, _when(raw()["modified_at"]))
+        (
+            ChangeKind.THREAT_SEVERITY,
+            "Replayed card tokens",
+            "high",
+            "critical",
+            tm_id,
+            created.id,
+            _when(raw()["modified_at"]),
+        )
     ]
 
     alice.threats.patch(tm_id, created.id, [{"op": "add", "path": "/status", "value": "in_progress"}])
     assert sync_and_changes() == [
-        (ChangeKind.THREAT_STATUS, "Replayed card tokens", stored_status, "in_progress", tm_id, created.id, _when(raw()["modified_at"]))
+        (
+            ChangeKind.THREAT_STATUS,
+            "Replayed card tokens",
+            stored_status,
+            "in_progress",
+            tm_id,
+            created.id,
+            _when(raw()["modified_at"]),
+        )
     ]
 
     alice.threats.patch(tm_id, created.id, [{"op": "replace", "path": "/status", "value": "mitigated"}])
     assert sync_and_changes() == [
-        (ChangeKind.THREAT_CLOSED, "Replayed card tokens", "in_progress", "mitigated", tm_id, created.id, _when(raw()["modified_at"]))
+        (
+            ChangeKind.THREAT_CLOSED,
+            "Replayed card tokens",
+            "in_progress",
+            "mitigated",
+            tm_id,
+            created.id,
+            _when(raw()["modified_at"]),
+        )
     ]
 
     before_delete = timezone.now()
@@ -98,7 +138,15 @@ def test_a_scripted_sequence_of_tmi_changes_gives_exactly_the_expected_rows(orga
 
     new = alice.threat_models.create(name="Loyalty Points Service", description="Points for purchases.")
     assert sync_and_changes() == [
-        (ChangeKind.MODEL_CREATED, "Loyalty Points Service", "", "", new.id, "", _when(state.threat_models[new.id]["created_at"]))
+        (
+            ChangeKind.MODEL_CREATED,
+            "Loyalty Points Service",
+            "",
+            "",
+            new.id,
+            "",
+            _when(state.threat_models[new.id]["created_at"]),
+        )
     ]
 
     before_delete = timezone.now()
@@ -157,13 +205,20 @@ def test_retention_deletes_history_older_than_the_setting_and_keeps_the_rest(org
 
     def change(days: float) -> Change:
         return Change.objects.create(
-            organization=organization, threat_model=tm, kind=ChangeKind.THREAT_CREATED, happened_at=now - timedelta(days=days)
+            organization=organization,
+            threat_model=tm,
+            kind=ChangeKind.THREAT_CREATED,
+            happened_at=now - timedelta(days=days),
         )
 
     old, young = change(31), change(29)
     today = timezone.localdate()
-    old_snapshot = DailySnapshot.objects.create(organization=organization, threat_model=tm, day=today - timedelta(days=31))
-    young_snapshot = DailySnapshot.objects.create(organization=organization, threat_model=tm, day=today - timedelta(days=29))
+    old_snapshot = DailySnapshot.objects.create(
+        organization=organization, threat_model=tm, day=today - timedelta(days=31)
+    )
+    young_snapshot = DailySnapshot.objects.create(
+        organization=organization, threat_model=tm, day=today - timedelta(days=29)
+    )
     assert portfolio_history_expire() == 2
     assert not Change.objects.filter(pk=old.pk).exists() and Change.objects.filter(pk=young.pk).exists()
     assert not DailySnapshot.objects.filter(pk=old_snapshot.pk).exists()
@@ -180,7 +235,10 @@ def test_retention_defaults_to_400_days(organization, owner):
     now = timezone.now()
     for days in (401, 399):
         Change.objects.create(
-            organization=organization, threat_model=tm, kind=ChangeKind.MODEL_STATUS, happened_at=now - timedelta(days=days)
+            organization=organization,
+            threat_model=tm,
+            kind=ChangeKind.MODEL_STATUS,
+            happened_at=now - timedelta(days=days),
         )
     assert portfolio_history_expire() == 1
     assert list(Change.objects.values_list("kind", flat=True)) == [ChangeKind.MODEL_STATUS]

@@ -21,7 +21,9 @@ def test_a_first_sync_stores_every_model_the_member_can_list_with_its_content(or
     ids = readable_ids(sandbox, "alice")
     rows = {tm.tmi_id: tm for tm in StoredThreatModel.objects.filter(organization=organization)}
     assert set(rows) == ids
-    assert set(VisibleModel.objects.filter(visible_set__user=owner).values_list("threat_model__tmi_id", flat=True)) == ids
+    assert (
+        set(VisibleModel.objects.filter(visible_set__user=owner).values_list("threat_model__tmi_id", flat=True)) == ids
+    )
     state = sandbox.state
     for tm_id, row in rows.items():
         tm = state.threat_models[tm_id]
@@ -118,7 +120,11 @@ def test_access_removed_leaves_the_members_set_but_the_model_is_not_gone(
     tm_id = _model_of(sandbox, "Customer Payments API")  # alice owns it, bob writes
     portfolio_sync(organization, members={owner.pk, member.pk})
     assert VisibleModel.objects.filter(visible_set__user=member, threat_model__tmi_id=tm_id).exists()
-    acl = [e for e in sandbox.state.threat_models[tm_id]["authorization"] if e.get("provider_id") not in ("bob", "bob@test.tmi")]
+    acl = [
+        e
+        for e in sandbox.state.threat_models[tm_id]["authorization"]
+        if e.get("provider_id") not in ("bob", "bob@test.tmi")
+    ]
     alice = tmi_as("alice")
     model = alice.threat_models.get(tm_id)
     alice.threat_models.update(
@@ -135,7 +141,11 @@ def test_access_removed_leaves_the_members_set_but_the_model_is_not_gone(
 def test_a_model_nobody_may_list_any_more_is_not_marked_gone(organization, member, sandbox, tmi_as):
     tm_id = _model_of(sandbox, "Customer Payments API")  # bob writes; only alice (not a reader here) owns it
     portfolio_sync(organization, members={member.pk})
-    acl = [e for e in sandbox.state.threat_models[tm_id]["authorization"] if e.get("provider_id") not in ("bob", "bob@test.tmi")]
+    acl = [
+        e
+        for e in sandbox.state.threat_models[tm_id]["authorization"]
+        if e.get("provider_id") not in ("bob", "bob@test.tmi")
+    ]
     alice = tmi_as("alice")
     model = alice.threat_models.get(tm_id)
     alice.threat_models.update(
@@ -279,7 +289,9 @@ def test_the_service_account_reads_too_and_its_set_is_kept(db, sandbox_factory, 
     service_set = VisibleSet.objects.get(organization=organization, user__isnull=True)
     assert service_set.read_at is not None
     assert set(service_set.entries.values_list("threat_model__tmi_id", flat=True)) == ids
-    assert set(StoredThreatModel.objects.filter(content_synced_at__isnull=False).values_list("tmi_id", flat=True)) == ids
+    assert (
+        set(StoredThreatModel.objects.filter(content_synced_at__isnull=False).values_list("tmi_id", flat=True)) == ids
+    )
     assert seen and all(sub.startswith(f"sa:{credential.id}:") for sub in seen)
     listing = selectors.threat_model_list_get(organization=organization, user=None, page_size=100)
     assert {row.id for row in listing.rows} == ids  # what scheduled exports run as the service account read
@@ -340,12 +352,16 @@ def test_a_threat_listed_twice_in_one_answer_is_stored_once(organization, owner,
 
     tm_id = _model_of(sandbox, "Customer Payments API")
     body = _answer_with(sandbox, f"/threat_models/{tm_id}/threats?limit=100", lambda items: [*items, items[0]])
-    add_fault(sandbox.base_url, path_prefix=f"/threat_models/{tm_id}/threats", method="GET", status=200, body=body, times=1)
+    add_fault(
+        sandbox.base_url, path_prefix=f"/threat_models/{tm_id}/threats", method="GET", status=200, body=body, times=1
+    )
     report = portfolio_sync(organization, members={owner.pk})
     assert not report.errors, report
     tm = stored(organization, tm_id)
-    assert tm.threats.count() == tm.threats_total == len(
-        [t for t in sandbox.state.threat_models[tm_id]["threats"] if not t.get("deleted_at")]
+    assert (
+        tm.threats.count()
+        == tm.threats_total
+        == len([t for t in sandbox.state.threat_models[tm_id]["threats"] if not t.get("deleted_at")])
     )
 
 
@@ -416,9 +432,9 @@ def test_client_credentials_tmi_refuses_do_not_stop_the_members_sync(db, sandbox
     assert any("service account" in error for error in report.errors)
     assert sandbox_calls(sandbox)["POST /oauth2/token"] <= 1  # asked once, not once per model
     bobs = readable_ids(sandbox, "bob")
-    assert set(
-        StoredThreatModel.objects.filter(content_synced_at__isnull=False).values_list("tmi_id", flat=True)
-    ) == bobs  # bob's were all read; the service account's others wait for it
+    assert (
+        set(StoredThreatModel.objects.filter(content_synced_at__isnull=False).values_list("tmi_id", flat=True)) == bobs
+    )  # bob's were all read; the service account's others wait for it
 
 
 def test_a_sync_asked_for_while_a_pass_runs_is_due_when_that_pass_ends(organization, owner, sandbox):

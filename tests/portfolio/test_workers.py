@@ -4,8 +4,8 @@ the member's models; web process B then serves the overview from the store, with
 
 from __future__ import annotations
 
-import os
 import html
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,8 +74,10 @@ def test_a_page_in_one_web_process_syncs_in_the_worker_and_another_serves_the_st
     # Never read: A shows the first read's progress page rather than waiting for TMI, and leaves the work to the worker.
     assert "You can see" not in first.text
     wait_for(
-        lambda: SyncState.objects.filter(organization=organization, last_sync_at__isnull=False).exists()
-        and VisibleSet.objects.filter(user=owner, read_at__isnull=False).exists(),
+        lambda: (
+            SyncState.objects.filter(organization=organization, last_sync_at__isnull=False).exists()
+            and VisibleSet.objects.filter(user=owner, read_at__isnull=False).exists()
+        ),
         timeout=90,
         what=f"the worker's sync; its log:\n{workers.logs()[-3000:]}",
     )
