@@ -297,6 +297,9 @@ def _pass(
                 reader_of.setdefault(item.id, reader)
             left.update({tm_id: reader for tm_id in gone_from_set})
         report.models_listed = len(listed)
+        if len(failed) == len(readers):  # TMI answered nobody: nothing to read with, and nothing was
+            report.stopped = "failing"
+            return
         # Readers whose sets were fresh still vouch for the models in them (their models are read with their access;
         # a reader TMI refused just now would only fail each of them).
         readers = [reader for reader in readers if reader.visible_set.pk not in failed]
@@ -497,7 +500,7 @@ def _read_changed_threats(
     changed = list(client.threats.iter(tm.tmi_id, **filters))
     report.changes += len(store.threats_store(tm, changed, complete=not filters))
     if filters and item is not None and item.threat_count is not None:
-        live = tm.threats.filter(gone_at__isnull=True).count()
+        live = tm.threats_total  # kept by threats_store (threat_model_counts_update) as it stores
         if live != item.threat_count:  # one was deleted (or created and deleted): read them all
             report.changes += len(store.threats_store(tm, list(client.threats.iter(tm.tmi_id)), complete=True))
 

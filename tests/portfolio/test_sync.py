@@ -492,3 +492,21 @@ def test_a_pass_that_crashes_releases_its_lease_and_records_why(organization, ow
     assert state.running_since is None and "renderer broke" in state.last_error and state.last_sync_at is None
     monkeypatch.undo()
     assert not portfolio_sync(organization, members={owner.pk}).errors  # the next pass runs
+
+
+def test_a_malformed_list_loses_nothing_and_the_pass_does_not_count_as_done(organization, owner, sandbox):
+    from tests.sandbox.helpers import add_fault
+
+    portfolio_sync(organization, members={owner.pk})
+    finished = SyncState.objects.get(organization=organization).last_sync_at
+    visible = set(VisibleModel.objects.filter(visible_set__user=owner).values_list("threat_model__tmi_id", flat=True))
+    add_fault(sandbox.base_url, path_prefix="/threat_models", path_suffix="/threat_models", body="[{", times=1)
+    report = portfolio_sync(organization, members={owner.pk}, full=True)
+    assert report.stopped == "failing" and report.errors and report.models_read_whole == 0
+    state = SyncState.objects.get(organization=organization)
+    assert state.last_sync_at == finished and state.last_error  # the page does not call it fresh
+    assert (
+        set(VisibleModel.objects.filter(visible_set__user=owner).values_list("threat_model__tmi_id", flat=True))
+        == visible
+    )
+    assert not portfolio_sync(organization, members={owner.pk}).errors
