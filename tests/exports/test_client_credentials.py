@@ -78,6 +78,15 @@ def test_a_schedule_runs_as_the_organisations_service_account(
     assert PAYMENTS in "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
     # Every TMI call of the run was made as the service account of alice's credential.
     assert seen and all(sub.startswith(f"sa:{credential.id}:") for sub in seen), list(seen)
+    # And the PDF was read through the service account's visible set (TMI's list for it), not a member's.
+    from portal.portfolio.models import VisibleModel
+
+    assert VisibleModel.objects.filter(
+        visible_set__organization=organization,
+        visible_set__user__isnull=True,
+        visible_set__read_at__isnull=False,
+        threat_model__tmi_id=sid("tm", PAYMENTS),
+    ).exists()
     assert [m.to for m in mail.outbox if "ready" in m.subject] == [["bob@example.com"]]
 
 

@@ -176,3 +176,30 @@ def test_with_tmi_stopped_after_a_first_sync_the_pdf_is_made_from_the_store(
     assert waiting.status == ExportStatus.QUEUED and not waiting.file
     assert len(requeued) == 1 and requeued[0] > 0
     assert waiting.progress_label.startswith("TMI is busy; trying again in")
+
+
+@pytest.mark.parametrize("generation", ["1.8"])
+def test_progress_says_what_the_export_is_doing(sandbox, organization, alice, monkeypatch):
+    """Reading TMI, then the store, then laying out: the labels the job page shows, in order, percent rising."""
+    from portal.exports import running
+
+    seen: list[tuple[int, str]] = []
+    update = running._job_update
+
+    def recording(job, **fields):
+        if "progress_label" in fields:
+            seen.append((fields.get("progress", job.progress), fields["progress_label"]))
+        return update(job, **fields)
+
+    monkeypatch.setattr(running, "PROGRESS_WRITE_SECONDS", 0.0)
+    monkeypatch.setattr(running, "_job_update", recording)
+    job = export(organization, alice, q="Customer")
+    assert job.status == ExportStatus.SUCCEEDED, job.error
+    labels = [label for _, label in seen]
+    reading = labels.index("Reading from TMI")
+    assert any(label.startswith("Reading threat model 1 of ") for label in labels[reading:])
+    assert labels.index("Reading the threat models") > reading  # the store
+    assert labels.index("Laying out the pages") > labels.index("Reading the threat models")
+    assert labels[-1] == "Ready"
+    percents = [percent for percent, _ in seen]
+    assert percents == sorted(percents)
