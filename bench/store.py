@@ -6,16 +6,17 @@
 Starts a TMI sandbox in this process (a thread) and seeds it through its state, not over HTTP: `bulk:<models>`
 (each model a diagram and three threats, owners rotating among alice, bob, carol and dave, everyone reading
 every model), then more threats up to `--threats` in all. The portal runs on a temporary SQLite database, or
-with DATABASE_URL on a scratch database made beside the named one (and dropped afterwards); REDIS_URL moves the
-budgets and the cache to Redis as in production. Organisation `bench` has one member, alice, whose visible set is
+with DATABASE_URL on a scratch database made beside the named one (and dropped afterwards); with REDIS_URL the
+TMI budgets are kept in Redis, as in production (Celery's broker stays in this process: the bench is the worker). Organisation `bench` has one member, alice, whose visible set is
 all the models (her tokens are minted at the sandbox and stored in the vault; her visible set is marked active).
 
 Every TMI call is counted where TMI would see it: at the sandbox's edge (a middleware outside its own), each
 with its time, so "calls in any 60 s" is what TMI would have counted. Prints:
 
-1. a cold full sync, run as beat and the worker would run it (passes one after another until one finishes:
-   a pass ends early when the REST budget is spent, and the next continues): TMI calls, seconds, passes, the
-   most REST calls in any 60 s window against PORTAL_TMI_REST_CALLS_PER_MINUTE;
+1. a cold full sync, run as the sign-in's task and then beat's would run it (passes one after another until one
+   finishes, without beat's up to 15 s between them: a pass ends early when the REST budget is spent, and the
+   next continues): TMI calls, seconds, passes, the most REST calls in any 60 s window against
+   PORTAL_TMI_REST_CALLS_PER_MINUTE;
 2. an incremental sync after 10 threat changes scattered over the portfolio, made by each model's owner over
    the sandbox's REST API (each closes an open threat): calls, seconds, and the change rows it recorded. It
    starts once the REST budget's window has room for it (the cold sync may have filled it; in the running
@@ -23,7 +24,8 @@ with its time, so "calls in any 60 s" is what TMI would have counted. Prints:
    printed apart, so the seconds are the pass's own;
 3. the server time of the overview, the model list and threat-model pages (Django's test client, in-process,
    alice signed in; the first request of each page is a warm-up and not counted): p50 and p95 (and the CPU
-   time's p50), and the TMI calls the sandbox saw meanwhile (goal 0; overview goal p50 <= 50 ms); the overview shows the 10 changes;
+   time's p50), and the TMI calls the sandbox saw meanwhile (goal 0; overview goal p50 <= 50 ms), and the sync
+   requests the page views sent (a member whose visible set is stale has one sent per page);
 4. the time from a change in TMI to the overview showing it with the default schedule, computed for the worst
    case from the measured incremental sync (not a live beat and worker, which would take minutes of waiting):
    a pass finishes; beat (every 15 s) sends the next once the last finished pass is older than
@@ -34,8 +36,7 @@ with its time, so "calls in any 60 s" is what TMI would have counted. Prints:
 
 Wall times stretch with the machine's load (printed beside them, with the CPU time this process spent, which
 stretches much less). The sandbox shares this process (and its GIL) with the portal, so sync seconds and CPU
-include TMI's own work; a real
-TMI answers from another process or machine. `--latency-ms` adds that much to every TMI call at the sandbox (a
+include TMI's own work; a real TMI answers from another process or machine. `--latency-ms` adds that much to every TMI call at the sandbox (a
 fault hook), standing for the network. `--profile` prints where the time goes (cProfile) of the cold sync, the
 incremental sync and the overview's requests.
 """
