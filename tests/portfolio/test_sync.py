@@ -96,13 +96,18 @@ def test_a_threat_deleted_in_tmi_is_marked_gone(organization, owner, sandbox, tm
     portfolio_sync(organization, members={owner.pk})
     tm_id = _model_of(sandbox, "Customer Payments API")
     threat = _first_threat(sandbox, tm_id)
+    before = stored(organization, tm_id).modified_at
     tmi_as("alice").threats.delete(tm_id, threat["id"])
-    portfolio_sync(organization, members={owner.pk})
+    sandbox_calls_afresh(sandbox)
+    report = portfolio_sync(organization, members={owner.pk})
     row = StoredThreat.objects.get(threat_model__tmi_id=tm_id, tmi_id=threat["id"])
-    assert row.gone_at is not None
+    assert row.gone_at is not None and report.changes == 1
     tm = stored(organization, tm_id)
     assert (tm.open_by_severity, tm.threats_total, tm.risk_score) == expected_counts(sandbox.state.threat_models[tm_id])
     assert tm.threats_total == tm.threat_count
+    if tm.modified_at == before:  # 1.8: the list's threat_count fell, so the model's whole threat list was read
+        calls = sandbox_calls(sandbox)
+        assert calls[f"GET /threat_models/{tm_id}/threats"] == 2 and f"GET /threat_models/{tm_id}" not in calls
 
 
 def test_a_model_deleted_in_tmi_is_marked_gone(organization, owner, sandbox, tmi_as):
