@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import models
+from django.db.models import F, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
@@ -40,7 +42,6 @@ from portal.portfolio.shaping import (
     link_row,
     note_view,
     severity_counts,
-    status_counts,
     threat_model_summary,
     threat_row,
 )
@@ -141,20 +142,31 @@ def threat_model_rows(*, organization: Any, user: Any) -> list[ThreatModelRow]:
 # -- the portfolio -----------------------------------------------------------------------------------------------
 def portfolio_overview_get(*, organization: Any, user: Any) -> Portfolio:
     """Every model the member may see, counted by status; open threats by severity across them; the riskiest
-    models (risk score: vocabulary.SEVERITY_WEIGHTS per open threat); the latest changes."""
-    rows = threat_model_rows(organization=organization, user=user)
+    models (risk score: vocabulary.SEVERITY_WEIGHTS per open threat); the latest changes. Counted and ranked
+    by the database: a portfolio of thousands of models is a few small queries, not thousands of records."""
+    visible = _visible_models(organization, user)
+    statuses: Counter[str] = Counter()
+    texts: dict[str, str] = {}
+    for row in visible.values("status", "status_text").annotate(n=models.Count("id")).order_by():
+        statuses[row["status"]] += row["n"]
+        texts.setdefault(row["status"], row["status_text"])
+    keys = list(TM_STATUSES) + sorted(k for k in statuses if k not in TM_STATUSES)
     totals: Counter[str] = Counter()
-    for row in rows:
-        totals.update(row.open_by_severity or {})
-    riskiest = sorted((r for r in rows if r.risk_score > 0), key=lambda r: (-r.risk_score, r.name.lower()))
-    recent = sorted((r for r in rows if r.modified_at), key=lambda r: r.modified_at, reverse=True)
+    for counts in visible.filter(threats_synced_at__isnull=False, open_total__gt=0).values_list(
+        "open_by_severity", flat=True
+    ):
+        totals.update(counts or {})
+    riskiest = visible.filter(threats_synced_at__isnull=False, risk_score__gt=0).order_by(
+        "-risk_score", Lower("name"), "tmi_id"
+    )
+    recent = visible.filter(modified_at__isnull=False).order_by("-modified_at", "tmi_id")
     return Portfolio(
-        total=len(rows),
-        by_status=status_counts(rows),
+        total=sum(statuses.values()),
+        by_status=[Count(key, tm_status_label(key, texts.get(key, "")), statuses.get(key, 0)) for key in keys],
         open_by_severity=severity_counts(totals),
         open_total=sum(totals.values()),
-        riskiest=riskiest[:RISKIEST_COUNT],
-        recent=recent[:RECENT_COUNT],
+        riskiest=[_row(values) for values in riskiest.values(*ROW_FIELDS)[:RISKIEST_COUNT]],
+        recent=[_row(values) for values in recent.values(*ROW_FIELDS)[:RECENT_COUNT]],
     )
 
 
@@ -171,14 +183,13 @@ def _clean_list_query(search: str, status: str, sort: str, page: Any) -> tuple[s
     return search, status, sort, number
 
 
-def _sorted(rows: list[ThreatModelRow], sort: str) -> list[ThreatModelRow]:
-    if sort == "name":
-        return sorted(rows, key=lambda r: r.name.lower())
-    if sort == "changed":
-        return sorted(rows, key=lambda r: (r.modified_at is not None, r.modified_at), reverse=True)
-    if sort == "risk":
-        return sorted(rows, key=lambda r: (-r.risk_score, r.name.lower()))
-    return rows  # "created": TMI's own order, newest first
+# The list's orders, ties broken by TMI's id so that pages never overlap.
+_ORDERS = {
+    "created": ("-created_at", "tmi_id"),  # TMI's own order, newest first
+    "name": (Lower("name"), "tmi_id"),
+    "changed": (F("modified_at").desc(nulls_last=True), "tmi_id"),
+    "risk": ("-risk_score", Lower("name"), "tmi_id"),
+}
 
 
 def _page_count(total: int, size: int) -> int:
@@ -196,18 +207,19 @@ def threat_model_list_get(
     page_size: int = PAGE_SIZE,
     generation: str = "",
 ) -> ThreatModelListPage:
-    """One page of the member's models, filtered by name (any case) and status, sorted and paged here."""
+    """One page of the member's models, filtered by name (any case) and status, sorted and paged by the
+    database (the same in both generations: TMI 0.217 ignores list filters, and neither sorts by risk)."""
     search, status, sort, number = _clean_list_query(search, status, sort, page)
-    rows = [
-        r
-        for r in threat_model_rows(organization=organization, user=user)
-        if (not search or search.lower() in r.name.lower()) and (not status or r.status == status)
-    ]
-    ordered = _sorted(rows, sort)
-    total = len(ordered)
+    matching = _visible_models(organization, user)
+    if search:
+        matching = matching.filter(name__icontains=search)
+    if status:
+        matching = matching.filter(status=status)
+    total = matching.count()
     number = min(number, _page_count(total, page_size))
+    shown = matching.order_by(*_ORDERS[sort]).values(*ROW_FIELDS)[(number - 1) * page_size : number * page_size]
     return ThreatModelListPage(
-        rows=ordered[(number - 1) * page_size : number * page_size],
+        rows=[_row(values) for values in shown],
         total=total,
         page=number,
         pages=_page_count(total, page_size),
