@@ -247,6 +247,22 @@ def _tokens_refresh_locked(*, connection_id: int, stale: TokenPair | None) -> To
     return tokens
 
 
+def tmi_connection_refused(*, organization: Organization, user_id: int) -> None:
+    """TMI refused the member's access token even after a refresh (a 401 after the retry): they must sign in
+    again. Said as a refused refresh says it: the connection is marked, and the listeners told (their visible
+    set dropped, their schedules paused)."""
+    with transaction.atomic():
+        connection = (
+            TMIConnection.objects.select_for_update().filter(organization=organization, user_id=user_id).first()
+        )
+        if connection is None or connection.needs_sign_in:
+            return
+        connection.needs_sign_in = True
+        connection.save(update_fields=["needs_sign_in"])
+    _sign_in_required_announce(connection)
+    tmi_connection_ended_announce(organization=organization, user_id=user_id)
+
+
 def _refresh_at_tmi(client: TMIClient, refresh_token: str) -> TokenPair:
     """The one call that spends a refresh token (bench/auth.py counts them here)."""
     return client.auth.refresh(refresh_token)

@@ -102,6 +102,10 @@ class _Budget:
 
 
 class FileBudget(_Budget):
+    """Calls counted per whole second (at most 61 counts per file, whatever the budget's size: a budget of
+    thousands a minute costs the same small write per call). A second's count is kept while the second's start
+    is within the window, so each call is held at least WINDOW_SECONDS - 1 = TMI's 60 s."""
+
     def __init__(self, directory: Path, key: str, places: int, max_wait: float | None) -> None:
         super().__init__(key, places, max_wait)
         self.path = _made(directory) / f"{key}.json"
@@ -115,37 +119,41 @@ class FileBudget(_Budget):
                     state = json.loads(handle.read() or "{}")
                 except ValueError:  # a torn file (a crash mid-write): start the window again
                     state = {}
-                calls = [t for t in state.get("calls", []) if isinstance(t, int | float)]
+                seconds = state.get("seconds") if isinstance(state.get("seconds"), dict) else {}
+                counts = {int(k): int(v) for k, v in seconds.items() if str(k).lstrip("-").isdigit()}
                 closed_until = float(state.get("closed_until") or 0)
-                result, calls, closed_until, write = change(calls, closed_until)
+                result, counts, closed_until, write = change(counts, closed_until)
                 if write:
                     handle.seek(0)
                     handle.truncate()
-                    handle.write(json.dumps({"calls": calls, "closed_until": closed_until}))
+                    handle.write(json.dumps({"seconds": counts, "closed_until": closed_until}))
             return result
         finally:
             os.close(fd)
 
+    @staticmethod
+    def _live(counts: dict[int, int], now: float) -> dict[int, int]:
+        return {second: n for second, n in counts.items() if second > now - WINDOW_SECONDS}
+
     def _try(self, now: float) -> float | None:
-        def change(calls, closed_until):
-            calls = [t for t in calls if t > now - WINDOW_SECONDS]
+        def change(counts, closed_until):
+            counts = self._live(counts, now)
             if closed_until > now:
-                return closed_until - now, calls, closed_until, False
-            if len(calls) >= self.places:
-                return min(calls) + WINDOW_SECONDS - now, calls, closed_until, False
-            return None, [*calls, now], closed_until, True
+                return closed_until - now, counts, closed_until, False
+            if sum(counts.values()) >= self.places:
+                return min(counts) + WINDOW_SECONDS - now, counts, closed_until, False
+            second = math.floor(now)
+            return None, {**counts, second: counts.get(second, 0) + 1}, closed_until, True
 
         return self._locked(change)
 
     def refused(self, retry_after: float | None) -> None:
         until = _now() + (retry_after if retry_after is not None else WINDOW_SECONDS)
-        self._locked(lambda calls, closed: (None, calls, max(closed, until), True))
+        self._locked(lambda counts, closed: (None, counts, max(closed, until), True))
 
     def taken(self) -> int:
         now = _now()
-        return self._locked(
-            lambda calls, closed: (sum(1 for t in calls if t > now - WINDOW_SECONDS), calls, closed, False)
-        )
+        return self._locked(lambda counts, closed: (sum(self._live(counts, now).values()), counts, closed, False))
 
 
 # KEYS: the window's sorted set, the closure key (when it opens again, ms). ARGV: now (ms), window (ms), places, member.

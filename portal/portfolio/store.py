@@ -201,7 +201,10 @@ def threats_store(tm: StoredThreatModel, threats: Iterable[Threat], *, complete:
     # One row per id, even when the answer lists a threat twice (offset paging while someone adds a threat shows
     # one threat on two pages): a second create would break the unique constraint and lose the whole answer.
     threats = list({threat.id: threat for threat in threats}.values())
-    existing = {t.tmi_id: t for t in StoredThreat.objects.filter(threat_model=tm)}
+    stored = StoredThreat.objects.filter(threat_model=tm)
+    if not complete:  # a few changed threats: only those rows, not the model's every threat and its JSON
+        stored = stored.filter(tmi_id__in=[threat.id for threat in threats])
+    existing = {t.tmi_id: t for t in stored}
     changes: list[Change] = []
     creates, updates, unchanged, seen = [], [], [], set()
     cursor = tm.threats_cursor

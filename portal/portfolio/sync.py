@@ -33,11 +33,11 @@ from django.utils import timezone
 
 from portal.accounts.models import TMIConnection
 from portal.accounts.service_account import tmi_service_account_configured, tmi_service_client
-from portal.accounts.vault import SignInRequired, tmi_client
+from portal.accounts.vault import SignInRequired, tmi_client, tmi_connection_refused
 from portal.organizations.models import Organization
 from portal.portfolio import store
 from portal.portfolio.models import SYNC_LEASE_SECONDS, StoredThreatModel, SyncState, VisibleModel, VisibleSet
-from portal.tmi import Failure, RateLimited, TMIClient, TMIError, TMListItem, failure_of
+from portal.tmi import Failure, RateLimited, ServiceUnavailable, TMIClient, TMIError, TMListItem, failure_of
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +146,15 @@ def _lease(organization: Organization) -> SyncState | None:
 
 
 def _count_calls(client: TMIClient, report: SyncReport) -> None:
-    def hook(request):
-        report.calls += 1
+    """Calls that reached TMI: counted on their answer, so a request the portal's own budget refused (answered
+    429 by the transport, never sent: X-Portal-Budget) is not one."""
 
-    client.http.event_hooks = {**client.http.event_hooks, "request": [*client.http.event_hooks["request"], hook]}
+    def hook(response):
+        if "x-portal-budget" not in response.headers:
+            report.calls += 1
+
+    hooks = client.http.event_hooks
+    client.http.event_hooks = {**hooks, "response": [*hooks["response"], hook]}
 
 
 class _Clients:
@@ -280,6 +285,11 @@ def _pass(
                 if _stop_for(error, report):
                     return
                 report.errors.append(f"{reader.label}: {type(error).__name__}")
+                if failure_of(error) is Failure.SIGN_IN and reader.visible_set.user_id is not None:
+                    # A 401 after the client's refresh and retry: TMI takes this member's access no more.
+                    tmi_connection_refused(organization=organization, user_id=reader.visible_set.user_id)
+                    failed.add(reader.visible_set.pk)
+                    continue
                 if failure_of(error) is Failure.TRANSIENT:  # TMI is not answering: the next pass tries again
                     report.stopped = "failing"
                     return
@@ -398,9 +408,14 @@ def _probe_gone(organization: Organization, client: TMIClient, tm_id: str, repor
 
 
 def _stop_for(error: BaseException, report: SyncReport) -> bool:
-    """A spent budget or a busy TMI ends the pass: the next one continues where this stopped."""
-    if isinstance(error, RateLimited):
-        report.stopped = "budget" if error.headers.get("x-portal-budget") else "busy"
+    """A spent budget or a busy TMI ends the pass: the next one continues where this stopped. A 503 that says
+    when to come back (Retry-After) is TMI asking for a pause too, not a failure of one model."""
+    if isinstance(error, RateLimited) and error.headers.get("x-portal-budget"):
+        report.stopped = "budget"  # the portal's own budget: no trouble at TMI
+        return True
+    if isinstance(error, RateLimited) or (isinstance(error, ServiceUnavailable) and error.retry_after is not None):
+        report.stopped = "busy"
+        report.errors.append(f"TMI asked to wait ({error.status_code})")
         return True
     return False
 

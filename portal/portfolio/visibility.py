@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from portal.organizations.models import Organization
-from portal.portfolio.models import VisibleModel, VisibleSet
+from portal.portfolio.models import SyncState, VisibleModel, VisibleSet
 from portal.portfolio.requests import portfolio_sync_request
 from portal.portfolio.sync import visible_set_for
 
@@ -52,8 +52,23 @@ def visible_set_touch(organization: Organization, user_id: int) -> VisibleSet:
     stale = visible_set.read_at is None or visible_set.read_at < now - timedelta(
         seconds=settings.PORTAL_VISIBLE_SET_SECONDS
     )
-    if stale:
+    if stale and not _asked_lately(organization, now):
         portfolio_sync_request(organization, members={user_id})
         # Read at once when the sync runs in this process (PORTAL_SYNC_INLINE): the page sees it.
         visible_set.read_at = VisibleSet.objects.filter(pk=visible_set.pk).values_list("read_at", flat=True).first()
     return visible_set
+
+
+# A page asks for the sync its stale set needs at most this often while no pass has finished since: the pages
+# a member opens meanwhile (or the reading page looking again) do not queue a pass each.
+ASK_AGAIN_SECONDS = 10
+
+
+def _asked_lately(organization: Organization, now) -> bool:
+    if settings.PORTAL_SYNC_INLINE:
+        return False  # the ask is the pass itself: nothing waits in a queue
+    state = SyncState.objects.filter(organization=organization).values("requested_at", "last_sync_at").first()
+    if not state or state["requested_at"] is None:
+        return False
+    waiting = state["last_sync_at"] is None or state["requested_at"] > state["last_sync_at"]
+    return waiting and state["requested_at"] > now - timedelta(seconds=ASK_AGAIN_SECONDS)

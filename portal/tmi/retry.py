@@ -74,6 +74,8 @@ class RetryPolicy:
         seconds when 9 are left is an answer now, not after a nap."""
         if attempt >= self.max_retries or not self._retryable(mode, status, error):
             return None
+        if any(str(name).lower() == "x-portal-budget" for name in (headers or {})):
+            return None  # the caller's own budget refused it, after waiting as long as the request allowed
         if isinstance(error, APITimeoutError) and (remaining is not None or not self.retry_timeouts):
             return None  # the time it took is spent; another attempt would only spend the rest
         retry_after = parse_retry_after((headers or {}).get("retry-after")) if status is not None else None

@@ -348,11 +348,6 @@ def test_a_401_is_refreshed_once_and_retried(client, alice, sandbox):
     assert before is None and TMIConnection.objects.get(user=alice).refreshed_at is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="portal/portfolio/sync.py records a 401 after the refresh and retry as an error of the pass and leaves "
-    "the member's access usable, so the page shows 'Reading' with a warning, not 'sign in again' (reported)",
-)
 def test_a_401_after_the_retry_sends_the_member_to_sign_in(client, alice, sandbox):
     add_fault(sandbox.base_url, status=401, path_prefix="/threat_models")
     response = page(client, "portfolio")

@@ -324,9 +324,7 @@ def test_child_writes_leave_the_parent_modified_at_alone(sandbox_factory, genera
     server = sandbox_factory(generation)
     bob = Api(server, "bob")
     before = bob.get(BASE).json()["modified_at"]
-    listed_before = next(
-        t for t in items(bob.get("/threat_models"), "threat_models", bob.legacy) if t["id"] == tm_id()
-    )
+    listed_before = next(t for t in items(bob.get("/threat_models"), "threat_models", bob.legacy) if t["id"] == tm_id())
     helpers.advance_clock(server.base_url, 5)
     assert bob.post(f"{BASE}/threats", threat_body(bob.legacy)).status_code == 201
     other = first_child(server, "threats")

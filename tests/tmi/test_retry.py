@@ -88,6 +88,15 @@ def test_retry_after_wins_and_is_capped(policy):
     assert policy.delay(IDEMPOTENT, 0, status=503, headers={"retry-after": "junk"}) == 0.5
 
 
+def test_a_refusal_by_the_callers_own_budget_is_not_retried(policy):
+    """The budget already waited as long as the request allowed (issue 15: a pass the REST budget stopped idled
+    20 s in the worker retrying its own refusal)."""
+    refused = httpx.Headers({"Retry-After": "3", "X-Portal-Budget": "REST"})
+    assert policy.delay(IDEMPOTENT, 0, status=429, headers=refused) is None
+    assert policy.delay(UNSAFE, 0, status=429, headers={"x-portal-budget": "auth-flow"}) is None
+    assert policy.delay(IDEMPOTENT, 0, status=429, headers={"retry-after": "3"}) == 3.0  # TMI's own: retried
+
+
 def test_retries_stop_after_max_retries(policy):
     assert policy.delay(IDEMPOTENT, 2, status=503, headers={}) is not None
     assert policy.delay(IDEMPOTENT, 3, status=503, headers={}) is None
