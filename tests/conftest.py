@@ -130,6 +130,8 @@ def sandbox_factory(sandbox_pool) -> Iterator[Callable[..., SandboxServer]]:
     Lent from the session's pool (see SandboxPool), so each starts as a new server would."""
     lent: list[tuple[SandboxConfig, SandboxServer]] = []
 
+    from portal.organizations.tmi_budget import tmi_budget_forget
+
     def start(generation: str = "1.8", **overrides) -> SandboxServer:
         overrides.setdefault("seed", "demo")
         # The real servers' rate limits (0.217's count loopback: 10 GET / a minute) are off unless a test is
@@ -138,10 +140,14 @@ def sandbox_factory(sandbox_pool) -> Iterator[Callable[..., SandboxServer]]:
         config = replace(SandboxConfig(generation=generation), **overrides)
         server = sandbox_pool.take(config)
         lent.append((config, server))
+        # A pooled server's address comes back with the portal's TMI budgets an earlier test spent there (the
+        # sync's REST calls, a 429's closure): each test starts with them empty.
+        tmi_budget_forget(server.base_url)
         return server
 
     yield start
     for config, server in lent:
+        tmi_budget_forget(server.base_url)
         sandbox_pool.give_back(config, server)
 
 

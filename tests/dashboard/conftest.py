@@ -13,7 +13,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from portal.organizations.tmi_budget import tmi_budget_forget
 from portal.portfolio import sync
 from portal.portfolio.models import VisibleSet
 from portal.portfolio.sync import portfolio_sync
@@ -25,19 +24,6 @@ def empty_cache():
     cache.clear()  # test databases reuse primary keys, so an earlier test's cached answers must go
     yield
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def fresh_tmi_budgets(request):
-    """Sandboxes are lent from a pool, so a server address comes back with the REST budget an earlier test spent
-    (the sync counts its calls there), or closed by a 429 it met: each test starts with the server's windows empty."""
-    if "sandbox" not in request.fixturenames:
-        yield
-        return
-    base_url = request.getfixturevalue("sandbox").base_url
-    tmi_budget_forget(base_url)
-    yield
-    tmi_budget_forget(base_url)
 
 
 def store_filled(organization, *users) -> sync.SyncReport:
