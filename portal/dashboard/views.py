@@ -54,7 +54,9 @@ async def portfolio(request, slug: str):
     freshness = await page_freshness(request.organization, user)
     if freshness.first_read:
         return await _reading(request, freshness, "portfolio")
-    data = await database_sync_to_async(selectors.portfolio_overview_get)(organization=request.organization, user=user)
+    data = await database_sync_to_async(selectors.portfolio_overview_cached)(
+        organization=request.organization, user=user
+    )
     return await arender(
         request,
         "dashboard/portfolio.html",
