@@ -1,5 +1,8 @@
 """`tmi_page`: each kind of TMI failure becomes its page, in the words accounts/tmi_failures.py has for it,
-against the sandbox's injected faults in both TMI generations."""
+against the sandbox's injected faults in both TMI generations.
+
+Driven through the live diagram page (portal/live/views.py), which calls TMI on every page view; the
+dashboard pages read the local store and never call TMI on a page view."""
 
 from __future__ import annotations
 
@@ -11,13 +14,19 @@ from django.urls import reverse
 
 from portal.accounts.tmi_failures import Context, failure_words
 from portal.tmi import Conflict, Failure, MethodNotAllowed, RateLimited
+from tests.dashboard.conftest import find_model
 from tests.sandbox.helpers import add_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def portfolio(client):
-    return client.get(reverse("dashboard:portfolio", args=["acme"]))
+PAYMENTS = "Customer Payments API"  # seed.py: alice owns it and it has a diagram
+
+
+def live_page(client, sandbox):
+    """The live diagram page of a threat model the owner can read: its view asks TMI on every visit."""
+    tm = find_model(sandbox, PAYMENTS)
+    return client.get(reverse("live:diagram", args=["acme", tm["id"], tm["diagrams"][0]["id"]]))
 
 
 def text(response) -> str:
@@ -44,7 +53,7 @@ def text(response) -> str:
 )
 def test_each_kind_of_failure_is_its_page_in_its_words(client, signed_in_owner, sandbox, fault, status, words):
     add_fault(sandbox.base_url, path_prefix="/threat_models", **fault)
-    response = portfolio(client)
+    response = live_page(client, sandbox)
     assert response.status_code == status
     assert words in text(response)
     if status == 503:
@@ -55,7 +64,7 @@ def test_each_kind_of_failure_is_its_page_in_its_words(client, signed_in_owner, 
 
 def test_a_sign_in_failure_sends_the_member_to_sign_in_with_its_words(client, signed_in_owner, sandbox):
     add_fault(sandbox.base_url, status=401, path_prefix="/threat_models")  # after the client's one refresh too
-    response = portfolio(client)
+    response = live_page(client, sandbox)
     assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login", args=["acme"]))
     said = [str(m) for m in get_messages(response.wsgi_request)]
     assert said == [failure_words(Failure.SIGN_IN, Context.PAGE)]
