@@ -35,16 +35,17 @@ def portfolio_sync_request(
     """A pass for the organisation soon: `members`' visible sets and `models` read whatever else is due.
     `inline=False`: with PORTAL_SYNC_INLINE, leave it to the next page that needs it (a sign-in)."""
     members, models = set(members or ()), set(models or ())
+    if settings.PORTAL_SYNC_INLINE and not inline:
+        return  # nothing is sent: the next page that needs it asks (and must not find this ask pending)
     now = timezone.now()
     if models:
         StoredThreatModel.objects.filter(organization=organization, tmi_id__in=models).update(sync_requested_at=now)
     SyncState.objects.get_or_create(organization=organization)
     SyncState.objects.filter(organization=organization).update(requested_at=now)
     if settings.PORTAL_SYNC_INLINE:
-        if inline:
-            from portal.portfolio.sync import portfolio_sync
+        from portal.portfolio.sync import portfolio_sync
 
-            portfolio_sync(organization, members=members, models=models, full=full or None)
+        portfolio_sync(organization, members=members, models=models, full=full or None)
         return
 
     def send() -> None:
