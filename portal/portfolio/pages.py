@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from portal.accounts.vault import tmi_connection_get
+from portal.organizations.tmi_servers import tmi_address_guard
 from portal.portfolio.models import StoredThreatModel
 from portal.portfolio.requests import portfolio_sync_request
 from portal.portfolio.selectors import Freshness, freshness_get, threat_model_visible
@@ -26,7 +27,20 @@ class PageFreshness(Freshness):
     model_pending: bool = False  # the page's threat model is being read from TMI
 
 
+def _server_allowed(organization: Any) -> None:
+    """AddressNotAllowed (as the TMI client raises it) when the operator no longer allows the organisation's TMI
+    server: the page says so (tmi_pages) rather than "Reading", and no sync is asked for. A name that does not
+    resolve at the moment is not refused here (the client's own check when it connects still applies)."""
+    guard = tmi_address_guard()
+    _, host, port = guard.target(organization.tmi_base_url)
+    try:
+        guard.resolve(host, port)
+    except OSError:
+        pass
+
+
 def _page_freshness(organization: Any, user: Any, threat_model_id: str | None) -> PageFreshness:
+    _server_allowed(organization)  # AddressNotAllowed: the page says the operator does not allow this server
     tmi_connection_get(organization=organization, user=user)  # SignInRequired: the page says "sign in again"
     visible_set = visible_set_touch(organization, user.pk)
     pending = False
