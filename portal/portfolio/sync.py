@@ -202,7 +202,7 @@ def portfolio_sync(
         SyncState.objects.filter(organization=organization).update(requested_at=timezone.now())
         report.skipped = "running"
         return report
-    started = timezone.now()
+    started = state.running_since  # an ask that found the lease taken is stamped after this, however slow we are
     due_before = started - timedelta(seconds=settings.PORTAL_FULL_SYNC_SECONDS)
     whole_before = started if full else due_before  # content read before this is read whole again
     if full is None:
