@@ -83,6 +83,12 @@ class StoredThreat(models.Model):
     severity = models.CharField(max_length=100, blank=True)  # vocabulary key
     status = models.CharField(max_length=200, blank=True)  # vocabulary key
     is_open = models.BooleanField(default=True)
+    # What the register filters and sorts on, from `data` (portfolio/store.py `_threat_fields`).
+    threat_type = models.CharField(max_length=1000, blank=True)  # TMI's types as "|Spoofing|Tampering|"
+    priority = models.CharField(max_length=100, blank=True)  # vocabulary key
+    score = models.FloatField(null=True, blank=True)  # TMI's own score (0-10), as TMI holds it
+    ssvc_decision = models.CharField(max_length=50, blank=True)  # 1.8: "immediate", "out_of_cycle", "scheduled", "defer"
+    created_at = models.DateTimeField(null=True, blank=True)  # TMI's
     modified_at = models.DateTimeField(null=True, blank=True)  # TMI's
     data = models.JSONField(default=dict)
     synced_at = models.DateTimeField(null=True, blank=True)
@@ -203,3 +209,19 @@ class DailySnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.threat_model_id} on {self.day}"
+
+
+class MemberVisit(models.Model):
+    """When a member last looked at the organisation's overview: "since your last visit" counts from
+    `previous_at` (the visit before the current one; a visit is a run of page views with no long gap)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_seen_at = models.DateTimeField()
+    previous_at = models.DateTimeField(null=True, blank=True)  # None: this is their first visit
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="member_visit_unique")]
+
+    def __str__(self) -> str:
+        return f"visit of {self.user_id} in {self.organization_id}"

@@ -15,6 +15,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from portal.diagrams import render_svg
+from portal.diagrams.text import clean_display_text
 from portal.portfolio.models import Change, ChangeKind, DailySnapshot, StoredDiagram, StoredThreat, StoredThreatModel
 from portal.portfolio.shaping import person
 from portal.portfolio.vocabulary import risk_score, severity_key, term_key, threat_is_open
@@ -165,10 +166,26 @@ def _threat_fields(threat: Threat, now: datetime) -> dict:
         "severity": severity_key(threat.severity),
         "status": status[:200],
         "is_open": threat_is_open(status=threat.status, mitigated=threat.mitigated),
+        **threat_register_fields(threat),
         "modified_at": threat.modified_at,
         "data": _dump(threat),
         "synced_at": now,
         "gone_at": None,
+    }
+
+
+def threat_register_fields(threat: Threat) -> dict:
+    """The columns the register filters and sorts on, read from TMI's threat (both generations)."""
+    types = [clean_display_text(t).replace("|", "/").strip() for t in threat.threat_type or []]
+    ssvc = getattr(threat, "ssvc", None)
+    decision = ssvc.get("decision") if isinstance(ssvc, dict) else None
+    score = threat.score if isinstance(threat.score, (int, float)) and 0 <= threat.score <= 10 else None
+    return {
+        "threat_type": ("|" + "|".join(t for t in types if t) + "|")[:1000] if any(types) else "",
+        "priority": term_key(threat.priority)[:100],
+        "score": score,
+        "ssvc_decision": term_key(decision)[:50] if isinstance(decision, str) else "",
+        "created_at": threat.created_at,
     }
 
 
@@ -256,7 +273,10 @@ def threats_store(tm: StoredThreatModel, threats: Iterable[Threat], *, complete:
     return changes
 
 
-THREAT_UPDATE_FIELDS = ["name", "severity", "status", "is_open", "modified_at", "data", "synced_at", "gone_at"]
+THREAT_UPDATE_FIELDS = [
+    "name", "severity", "status", "is_open", "threat_type", "priority", "score", "ssvc_decision", "created_at",
+    "modified_at", "data", "synced_at", "gone_at",
+]  # fmt: skip
 THREAT_COLUMNS = [name for name in THREAT_UPDATE_FIELDS if name != "synced_at"]
 
 
