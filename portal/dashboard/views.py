@@ -16,8 +16,10 @@ from portal.accounts.tmi_pages import arender, tmi_page
 from portal.organizations.gate import organization_view
 from portal.portfolio import selectors
 from portal.portfolio.charts import column_chart, horizontal_bar_chart
+from portal.portfolio.links import counts_linked, model_list_url, register_url
 from portal.portfolio.pages import page_freshness, refresh_ask
-from portal.portfolio.vocabulary import SEVERITIES, TM_STATUSES, severity_label, tm_status_label
+from portal.portfolio.selectors import NO_STATUS
+from portal.portfolio.vocabulary import SEVERITIES, severity_label
 
 SORT_LABELS = (
     ("created", gettext_lazy("Newest first")),
@@ -57,19 +59,26 @@ async def portfolio(request, slug: str):
     data = await database_sync_to_async(selectors.portfolio_overview_cached)(
         organization=request.organization, user=user
     )
+    slug = request.organization.slug
+    by_status = counts_linked(data.by_status, lambda c: model_list_url(slug, status=c.key or NO_STATUS))
+    by_severity = counts_linked(data.open_by_severity, lambda c: register_url(slug, severity=c.key))
     return await arender(
         request,
         "dashboard/portfolio.html",
         {
             "organization": request.organization,
             "portfolio": data,
+            "by_status": by_status,
+            "by_severity": by_severity,
+            "models_url": model_list_url(slug),
+            "open_threats_url": register_url(slug),
             "freshness": freshness,
             "nav": "portfolio",
             "status_chart": horizontal_bar_chart(
-                data.by_status, chart_id="chart-status", title=_("Threat models by status"), class_prefix="status-"
+                by_status, chart_id="chart-status", title=_("Threat models by status"), class_prefix="status-"
             ),
             "severity_chart": column_chart(
-                data.open_by_severity,
+                by_severity,
                 chart_id="chart-severity",
                 title=_("Open threats by severity"),
                 class_prefix="sev-",
@@ -94,6 +103,14 @@ async def threat_models(request, slug: str):
         sort=query.get("sort", ""),
         page=query.get("page", 1),
     )
+    # The statuses the member's models have, with how many: a choice never leads to an empty list.
+    status_options = [
+        (c.key, f"{c.label} ({c.count})")
+        for c in await database_sync_to_async(selectors.threat_model_status_counts)(
+            organization=request.organization, user=user
+        )
+        if c.count or c.key == listing.status
+    ]
     return await arender(
         request,
         "dashboard/threat_models.html",
@@ -103,7 +120,7 @@ async def threat_models(request, slug: str):
             "freshness": freshness,
             "nav": "threat_models",
             "sort_options": SORT_LABELS,
-            "status_options": [(key, tm_status_label(key)) for key in TM_STATUSES],
+            "status_options": status_options,
         },
     )
 
@@ -146,7 +163,10 @@ async def threat_model(request, slug: str, threat_model_id):
             "nav": "threat_models",
             "severity_options": [(key, severity_label(key)) for key in SEVERITIES],
             "severity_chart": column_chart(
-                detail.open_by_severity,
+                counts_linked(
+                    detail.open_by_severity,
+                    lambda c: register_url(request.organization.slug, model=detail.id, severity=c.key),
+                ),
                 chart_id="chart-tm-severity",
                 title=_("Open threats by severity"),
                 class_prefix="sev-",

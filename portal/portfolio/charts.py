@@ -4,6 +4,9 @@ Each bar carries its number as text next to it, its category in words beside it,
 its colour (`sev-high`, `status-approved`: the stylesheet holds the one palette, shared with badges).
 The SVG is an image with a title and a description listing every number; the page also prints the
 same numbers in a table for screen readers. Every label is escaped here.
+
+A count that carries a `url` (portfolio/links.py) makes its bar, number and label one link to what it counts;
+such a chart is a group of links named by its title rather than an image (an image's inside is not reachable).
 """
 
 from __future__ import annotations
@@ -29,15 +32,28 @@ def _description(counts: Sequence[Count]) -> str:
 
 def _frame(chart_id: str, title: str, counts: Sequence[Count], width: int, height: int, body: SafeString) -> SafeString:
     return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {w} {h}" '
+        '<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="{role}" viewBox="0 0 {w} {h}" '
         'width="100%" preserveAspectRatio="xMinYMin meet" aria-labelledby="{id}-title {id}-desc">'
         '<title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>{body}</svg>',
+        role="group" if any(c.url for c in counts) else "img",
         w=width,
         h=height,
         id=chart_id,
         title=title,
         desc=_description(counts) or _("No data"),
         body=body,
+    )
+
+
+def _linked(item: Count, drawn: SafeString) -> SafeString:
+    """The drawing of one count, as a link to what it counts when it has somewhere to lead."""
+    if not item.url:
+        return drawn
+    return format_html(
+        '<a class="chart-link" href="{url}" aria-label="{name}">{drawn}</a>',
+        url=item.url,
+        name=_("%(label)s: %(count)s, show them") % {"label": item.label, "count": item.count},
+        drawn=drawn,
     )
 
 
@@ -49,20 +65,23 @@ def horizontal_bar_chart(counts: Sequence[Count], *, chart_id: str, title: str, 
         y = index * ROW_HEIGHT + 6
         length = round(BAR_SPACE * item.count / largest) if item.count else 0
         rows.append(
-            format_html(
-                '<g class="chart-row"><text class="chart-label" x="{lx}" y="{ty}" text-anchor="end">{label}</text>'
-                '<rect class="bar {cls}" x="{bx}" y="{y}" width="{length}" height="{bh}" rx="3"></rect>'
-                '<text class="chart-value" x="{vx}" y="{ty}">{count}</text></g>',
-                lx=LABEL_WIDTH - 10,
-                ty=y + BAR_HEIGHT * 0.72,
-                label=item.label,
-                cls=f"{class_prefix}{item.key}",
-                bx=LABEL_WIDTH,
-                y=y,
-                length=max(length, 2 if item.count else 0),
-                bh=BAR_HEIGHT,
-                vx=LABEL_WIDTH + length + 8,
-                count=item.count,
+            _linked(
+                item,
+                format_html(
+                    '<g class="chart-row"><text class="chart-label" x="{lx}" y="{ty}" text-anchor="end">{label}</text>'
+                    '<rect class="bar {cls}" x="{bx}" y="{y}" width="{length}" height="{bh}" rx="3"></rect>'
+                    '<text class="chart-value" x="{vx}" y="{ty}">{count}</text></g>',
+                    lx=LABEL_WIDTH - 10,
+                    ty=y + BAR_HEIGHT * 0.72,
+                    label=item.label,
+                    cls=f"{class_prefix}{item.key}",
+                    bx=LABEL_WIDTH,
+                    y=y,
+                    length=max(length, 2 if item.count else 0),
+                    bh=BAR_HEIGHT,
+                    vx=LABEL_WIDTH + length + 8,
+                    count=item.count,
+                ),
             )
         )
     height = max(len(counts), 1) * ROW_HEIGHT + 8
@@ -86,20 +105,23 @@ def column_chart(counts: Sequence[Count], *, chart_id: str, title: str, class_pr
         length = max(length, 2 if item.count else 0)
         base = top + COLUMN_SPACE
         columns.append(
-            format_html(
-                '<g class="chart-column"><rect class="bar {cls}" x="{x}" y="{y}" width="{w}" height="{h}" rx="3"></rect>'
-                '<text class="chart-value" x="{cx}" y="{vy}" text-anchor="middle">{count}</text>'
-                '<text class="chart-label" x="{cx}" y="{ly}" text-anchor="middle">{label}</text></g>',
-                cls=f"{class_prefix}{item.key}",
-                x=x,
-                y=base - length,
-                w=COLUMN_WIDTH,
-                h=length,
-                cx=x + COLUMN_WIDTH / 2,
-                vy=base - length - 6,
-                count=item.count,
-                ly=base + 18,
-                label=item.label,
+            _linked(
+                item,
+                format_html(
+                    '<g class="chart-column"><rect class="bar {cls}" x="{x}" y="{y}" width="{w}" height="{h}" rx="3"></rect>'
+                    '<text class="chart-value" x="{cx}" y="{vy}" text-anchor="middle">{count}</text>'
+                    '<text class="chart-label" x="{cx}" y="{ly}" text-anchor="middle">{label}</text></g>',
+                    cls=f"{class_prefix}{item.key}",
+                    x=x,
+                    y=base - length,
+                    w=COLUMN_WIDTH,
+                    h=length,
+                    cx=x + COLUMN_WIDTH / 2,
+                    vy=base - length - 6,
+                    count=item.count,
+                    ly=base + 18,
+                    label=item.label,
+                ),
             )
         )
     width = COLUMN_GAP + max(len(counts), 1) * (COLUMN_WIDTH + COLUMN_GAP)

@@ -15,6 +15,7 @@ class Count:
     key: str
     label: str
     count: int
+    url: str = ""  # what it counts, listed (portfolio/links.py); set by the page, not the cached selector
 
 
 @dataclass(frozen=True)

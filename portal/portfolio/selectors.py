@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +57,7 @@ SORTS = ("created", "name", "changed", "risk")  # "created" (newest first) is TM
 # The status filter offers two groups ("open", "closed") and each status TMI holds. A status's option is
 # prefixed, because TMI's statuses are free text and may themselves be "open" or "closed".
 STATUS_OPTION_PREFIX = "status:"
+NO_STATUS = "(none)"  # the model list's filter value for models TMI holds without a status
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,7 @@ def portfolio_overview_get(*, organization: Any, user: Any) -> Portfolio:
     models (risk score: vocabulary.SEVERITY_WEIGHTS per open threat); the latest changes. Counted and ranked
     by the database: a portfolio of thousands of models is a few small queries, not thousands of records."""
     visible = _visible_models(organization, user)
-    statuses: Counter[str] = Counter()
-    texts: dict[str, str] = {}
-    for row in visible.values("status", "status_text").annotate(n=models.Count("id")).order_by():
-        statuses[row["status"]] += row["n"]
-        texts.setdefault(row["status"], row["status_text"])
-    keys = list(TM_STATUSES) + sorted(k for k in statuses if k not in TM_STATUSES)
+    by_status = _status_counts(visible)
     totals: Counter[str] = Counter()
     for counts in visible.filter(threats_synced_at__isnull=False, open_total__gt=0).values_list(
         "open_by_severity", flat=True
@@ -163,13 +159,29 @@ def portfolio_overview_get(*, organization: Any, user: Any) -> Portfolio:
     )
     recent = visible.filter(modified_at__isnull=False).order_by("-modified_at", "tmi_id")
     return Portfolio(
-        total=sum(statuses.values()),
-        by_status=[Count(key, tm_status_label(key, texts.get(key, "")), statuses.get(key, 0)) for key in keys],
+        total=sum(c.count for c in by_status),
+        by_status=by_status,
         open_by_severity=severity_counts(totals),
         open_total=sum(totals.values()),
         riskiest=[_row(values) for values in riskiest.values(*ROW_FIELDS)[:RISKIEST_COUNT]],
         recent=[_row(values) for values in recent.values(*ROW_FIELDS)[:RECENT_COUNT]],
     )
+
+
+def _status_counts(visible: QuerySet[StoredThreatModel]) -> list[Count]:
+    """Models by status: TMI's five in their order (zeros too), then any other status TMI holds."""
+    statuses: Counter[str] = Counter()
+    texts: dict[str, str] = {}
+    for row in visible.values("status", "status_text").annotate(n=models.Count("id")).order_by():
+        statuses[row["status"]] += row["n"]
+        texts.setdefault(row["status"], row["status_text"])
+    keys = list(TM_STATUSES) + sorted(k for k in statuses if k not in TM_STATUSES)
+    return [Count(key, tm_status_label(key, texts.get(key, "")), statuses.get(key, 0)) for key in keys]
+
+
+def threat_model_status_counts(*, organization: Any, user: Any) -> list[Count]:
+    """The member's models by status, keyed as the model list's status filter takes them."""
+    return [replace(c, key=c.key or NO_STATUS) for c in _status_counts(_visible_models(organization, user))]
 
 
 # The overview of a member, as of one state of the store: kept in the cache every web process shares (Redis
@@ -204,8 +216,9 @@ def portfolio_overview_cached(*, organization: Any, user: Any) -> Portfolio:
 # -- the list ----------------------------------------------------------------------------------------------------
 def _clean_list_query(search: str, status: str, sort: str, page: Any) -> tuple[str, str, str, int]:
     search = (search or "").strip()[:200]
-    status = term_key(status)
-    status = status if status in TM_STATUSES else ""
+    # Any status TMI holds (0.217's are free text), so that a chart's bar leads to exactly its models; NO_STATUS
+    # for models without one. A status nobody uses lists nothing, and says so.
+    status = term_key(status)[:200]
     sort = sort if sort in SORTS else "created"
     try:
         number = max(1, int(page))
@@ -245,7 +258,7 @@ def threat_model_list_get(
     if search:
         matching = matching.filter(name__icontains=search)
     if status:
-        matching = matching.filter(status=status)
+        matching = matching.filter(status="" if status == NO_STATUS else status)
     total = matching.count()
     number = min(number, _page_count(total, page_size))
     shown = matching.order_by(*_ORDERS[sort]).values(*ROW_FIELDS)[(number - 1) * page_size : number * page_size]

@@ -40,7 +40,8 @@ def test_alice_signs_in_reads_the_portfolio_filters_opens_a_diagram_and_signs_ou
     # The two charts are inline SVG drawn from TMI's data.
     status_chart = page.locator("#status-chart svg")
     severity_chart = page.locator("#severity-chart svg")
-    assert status_chart.get_attribute("role") == "img"
+    assert status_chart.get_attribute("role") == "group"  # of links, one per status with models
+    assert status_chart.locator("a.chart-link").count() > 0
     assert status_chart.locator("rect.bar").count() > 0 and sum(bar_values(status_chart)) > 0
     assert severity_chart.locator("rect.bar").count() > 0 and sum(bar_values(severity_chart)) > 0
     assert page.locator("#riskiest li").count() > 0
@@ -62,7 +63,7 @@ def test_alice_signs_in_reads_the_portfolio_filters_opens_a_diagram_and_signs_ou
     page.get_by_label("Search by name").fill("")
     status_select = page.get_by_label("Status", exact=True)
     chosen = status_select.locator("option").nth(1)  # the first real status after "Any status"
-    chosen_label = chosen.inner_text().strip()
+    chosen_label = re.sub(r" \(\d+\)$", "", chosen.inner_text().strip())  # "In progress (3)": 3 models
     status_select.select_option(chosen.get_attribute("value"))
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(r".*[?&]status="))

@@ -1,0 +1,29 @@
+"""axe-core in the page under test: the accessibility rules a stakeholder's browser would be audited with.
+
+The script is evaluated through the DevTools protocol, which the portal's Content-Security-Policy (rightly)
+does not let a page do for itself. `axe_violations` returns axe's findings in a form a failed assert can print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import axe_playwright_python
+
+AXE_SOURCE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
+# WCAG 2.1 A and AA, and axe's best practices: what a public-sector audit would run.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def axe_violations(page) -> list[str]:
+    """Each violation as "rule (impact): the first offending nodes"; empty when the page passes."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SOURCE + "\n;undefined")
+    result = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        AXE_TAGS,
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at " + "; ".join(n["html"][:160] for n in v["nodes"][:3])
+        for v in result["violations"]
+    ]
