@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.dashboard import views
+from portal.dashboard import register_views, views
 
 app_name = "dashboard"
 
@@ -9,4 +9,9 @@ urlpatterns = [
     path("o/<slug:slug>/refresh/", views.refresh, name="refresh"),
     path("o/<slug:slug>/threat-models/", views.threat_models, name="threat_models"),
     path("o/<slug:slug>/threat-models/<uuid:threat_model_id>/", views.threat_model, name="threat_model"),
+    path("o/<slug:slug>/threats/", register_views.threats, name="threats"),
+    path("o/<slug:slug>/threats/export.csv", register_views.threats_csv, name="threats_csv"),
+    path("o/<slug:slug>/threats/export.xlsx", register_views.threats_xlsx, name="threats_xlsx"),
+    path("o/<slug:slug>/threat-models/export.csv", register_views.threat_models_csv, name="threat_models_csv"),
+    path("o/<slug:slug>/threat-models/export.xlsx", register_views.threat_models_xlsx, name="threat_models_xlsx"),
 ]

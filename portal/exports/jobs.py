@@ -54,6 +54,7 @@ def export_job_create(
     made_with=None,
     made_with_service_account: bool = False,
     shared_with=(),
+    spreadsheet: str = "",
 ) -> ExportJob:
     """A manual export is made with its requester's access, for them; a schedule's run says whose access
     (`made_with`, or the service account) and who receives it (`shared_with`, members)."""
@@ -74,10 +75,11 @@ def export_job_create(
             from_schedule=schedule is not None,
             made_with=made_with if schedule is not None else actor,
             made_with_service_account=schedule is not None and made_with_service_account,
+            spreadsheet=spreadsheet if spreadsheet in ("xlsx", "csv") else "",
         )
         # run_key is left to the database's unique constraint: two racing fires of one slot both
         # pass a uniqueness query, only one passes the constraint.
-        job.full_clean(exclude=["file", "run_key"])
+        job.full_clean(exclude=["file", "run_key", "spreadsheet_file"])
         job.save()
         if schedule is not None:
             job.shared_with.set(shared_with)
@@ -159,7 +161,9 @@ def export_files_expire(*, now=None) -> int:
     for job in ExportJob.objects.filter(status=ExportStatus.SUCCEEDED, expires_at__lte=now):
         if job.file:
             job.file.delete(save=False)
+        if job.spreadsheet_file:
+            job.spreadsheet_file.delete(save=False)
         job.status = ExportStatus.EXPIRED
-        job.save(update_fields=["file", "status"])
+        job.save(update_fields=["file", "spreadsheet_file", "status"])
         count += 1
     return count

@@ -63,6 +63,12 @@ class ExportJob(models.Model):
     )
     made_with_service_account = models.BooleanField(default=False)
     shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    # A scheduled run may also make the threat register as a spreadsheet ("xlsx" or "csv"; "" none), fixed when
+    # the job is created like its access; the file sits beside the PDF and expires with it.
+    spreadsheet = models.CharField(max_length=4, blank=True)
+    spreadsheet_file = models.FileField(upload_to=export_file_path, max_length=500, blank=True)
+    spreadsheet_name = models.CharField(max_length=300, blank=True)
+    spreadsheet_size = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -106,6 +112,18 @@ class PauseReason(models.TextChoices):
     RELINK = "relink", _("the person it runs as has not yet linked their account at the organisation's new TMI server")
 
 
+class Attachment(models.TextChoices):
+    """What a scheduled run's email carries: the PDF, and optionally the threat register as a spreadsheet (the
+    register's open threats of the same models, read from the same store with the same TMI access)."""
+
+    PDF = "pdf", _("The PDF report")
+    PDF_XLSX = "pdf_xlsx", _("The PDF report and the threat register as an Excel file")
+    PDF_CSV = "pdf_csv", _("The PDF report and the threat register as a CSV file")
+
+
+SPREADSHEET_OF_ATTACHMENT = {Attachment.PDF: "", Attachment.PDF_XLSX: "xlsx", Attachment.PDF_CSV: "csv"}
+
+
 class ExportSchedule(models.Model):
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.CASCADE, related_name="export_schedules"
@@ -128,6 +146,7 @@ class ExportSchedule(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_schedules", verbose_name=_("saved by")
     )
     recipients = models.JSONField(_("recipients"), default=list, blank=True)
+    attachment = models.CharField(_("attach"), max_length=10, choices=Attachment.choices, default=Attachment.PDF)
     paused = models.BooleanField(_("paused"), default=False)
     pause_reason = models.CharField(_("why paused"), max_length=20, choices=PauseReason.choices, blank=True)
     periodic_task = models.OneToOneField(

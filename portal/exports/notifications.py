@@ -14,6 +14,11 @@ from portal.organizations.models import Membership, Role
 
 logger = logging.getLogger(__name__)
 
+SPREADSHEET_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
 
 def _absolute(path: str) -> str:
     return settings.PORTAL_BASE_URL.rstrip("/") + path
@@ -73,6 +78,9 @@ def export_succeeded_notify(*, job) -> None:
     if job.file and job.size <= settings.EXPORT_ATTACH_MAX_BYTES:
         with job.file.open("rb") as handle:
             message.attach(job.file_name, handle.read(), "application/pdf")
+    if job.spreadsheet_file and job.spreadsheet_size <= settings.EXPORT_ATTACH_MAX_BYTES:
+        with job.spreadsheet_file.open("rb") as handle:
+            message.attach(job.spreadsheet_name, handle.read(), SPREADSHEET_TYPES.get(job.spreadsheet, ""))
     try:
         message.send()
     except Exception:

@@ -207,7 +207,7 @@ def _stale_words(unreachable: TMIError | None) -> str:
     return " · " + _("TMI did not answer when this report was made: it shows the portal's last copy of TMI's data")
 
 
-def _render(job: ExportJob) -> tuple[bytes, str]:
+def _render(job: ExportJob) -> tuple[bytes, str, list[str]]:
     from portal.reports.render import portfolio_report_pdf, threat_model_report_pdf
 
     generated_at = timezone.now()
@@ -233,6 +233,7 @@ def _render(job: ExportJob) -> tuple[bytes, str]:
             provenance=provenance + _stale_words(unreachable),
         )
         name = getattr(report, "name", "") or "threat-model"
+        reported = [tm_id]
     else:
         filters = _report_filters(job.filters)
         portfolio_filters_clean(filters)  # an unknown filter fails before TMI is asked anything
@@ -256,7 +257,16 @@ def _render(job: ExportJob) -> tuple[bytes, str]:
             read_at=_oldest(freshness_get(organization=organization, user=reader).read_at, reports),
         )
         name = f"{organization.slug}-portfolio"
-    return pdf, f"{slugify(name) or 'report'}-{generated_at:%Y-%m-%d}.pdf"
+        reported = [report.id for report in reports]
+    return pdf, f"{slugify(name) or 'report'}-{generated_at:%Y-%m-%d}.pdf", reported
+
+
+def _spreadsheet(job: ExportJob, model_ids: list[str]) -> tuple[bytes, str]:
+    """The threat register of the models the PDF reports (its open threats), from the same store through the same
+    reader's visible set: what the register page would show that access with `?model=...` for each of them."""
+    from portal.exports.spreadsheets import export_register_spreadsheet
+
+    return export_register_spreadsheet(job, reader=_reader(job), model_ids=model_ids)
 
 
 def _oldest(listed_at: datetime | None, reports: list) -> datetime | None:
@@ -361,7 +371,7 @@ def export_job_run(job_id: int) -> Outcome:
     try:
         try:
             _job_update(job, progress=1, progress_label="Reading from TMI")
-            pdf, file_name = _render(job)
+            pdf, file_name, model_ids = _render(job)
         except TMIError as error:
             wait = export_retry_policy().wait(error, job.attempts - 1)
             if wait is None:
@@ -369,6 +379,15 @@ def export_job_run(job_id: int) -> Outcome:
             return _release(job, error, wait)
         _job_update(job, progress=99, progress_label="Saving the file")  # still ours? (raises ClaimLost if not)
         relative = _store(job, pdf, file_name)
+        if job.spreadsheet:
+            _job_update(job, progress_label="Making the spreadsheet")
+            sheet, sheet_name = _spreadsheet(job, model_ids)
+            _job_update(
+                job,
+                spreadsheet_file=_store(job, sheet, sheet_name),
+                spreadsheet_name=sheet_name,
+                spreadsheet_size=len(sheet),
+            )
         now = timezone.now()
         _job_update(
             job,

@@ -22,7 +22,16 @@ from django.utils.translation import gettext as _
 
 from portal.audit.services import audit_record
 from portal.exports.jobs import export_job_create
-from portal.exports.models import ExportJob, ExportKind, ExportSchedule, Frequency, PauseReason, RunAs, ScheduleKind
+from portal.exports.models import (
+    SPREADSHEET_OF_ATTACHMENT,
+    ExportJob,
+    ExportKind,
+    ExportSchedule,
+    Frequency,
+    PauseReason,
+    RunAs,
+    ScheduleKind,
+)
 from portal.exports.provenance import person_name
 from portal.exports.selectors import export_schedule_stop_reason
 from portal.organizations.access import OrganizationNotFound, organization_access_resolve
@@ -46,6 +55,7 @@ FIELDS = (
     "run_as",
     "recipients",
     "paused",
+    "attachment",
 )
 
 
@@ -381,6 +391,7 @@ def _job_for(schedule: ExportSchedule, *, actor, run_key: str | None, request=No
         made_with=schedule.owner,
         made_with_service_account=schedule.run_as == RunAs.CLIENT_CREDENTIALS,
         shared_with=_recipient_users(schedule),
+        spreadsheet=SPREADSHEET_OF_ATTACHMENT.get(schedule.attachment, ""),
     )
 
 

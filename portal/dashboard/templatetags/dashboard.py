@@ -27,3 +27,12 @@ def list_query(listing, **changes) -> str:
     params.update(changes)
     defaults = {"q": "", "status": "", "sort": "created", "page": 1}
     return "?" + urlencode({k: v for k, v in params.items() if str(v) != str(defaults.get(k, ""))})
+
+
+@register.filter
+def download_query(listing) -> str:
+    """The threat-model list's filters and sort (not its page), for its spreadsheet links."""
+    params = {"q": listing.search, "status": listing.status, "sort": listing.sort}
+    defaults = {"q": "", "status": "", "sort": "created"}
+    kept = {k: v for k, v in params.items() if str(v) != defaults[k]}
+    return "?" + urlencode(kept) if kept else ""
