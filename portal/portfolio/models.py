@@ -87,9 +87,8 @@ class StoredThreat(models.Model):
     threat_type = models.CharField(max_length=1000, blank=True)  # TMI's types as "|Spoofing|Tampering|"
     priority = models.CharField(max_length=100, blank=True)  # vocabulary key
     score = models.FloatField(null=True, blank=True)  # TMI's own score (0-10), as TMI holds it
-    ssvc_decision = models.CharField(
-        max_length=50, blank=True
-    )  # 1.8: "immediate", "out_of_cycle", "scheduled", "defer"
+    # 1.8's ssvc.decision as a vocabulary key: "immediate", "out_of_cycle", "scheduled", "defer".
+    ssvc_decision = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(null=True, blank=True)  # TMI's
     modified_at = models.DateTimeField(null=True, blank=True)  # TMI's
     data = models.JSONField(default=dict)
