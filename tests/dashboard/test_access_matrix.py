@@ -57,6 +57,11 @@ MATRIX: dict[str, Expect] = {
     "dashboard:portfolio": TENANT_PAGE,
     "dashboard:threat_models": TENANT_PAGE,
     "dashboard:threat_model": TENANT_PAGE,
+    "dashboard:threats": TENANT_PAGE,  # the register: each member's own visible threats
+    "dashboard:threats_csv": TENANT_PAGE,
+    "dashboard:threats_xlsx": TENANT_PAGE,
+    "dashboard:threat_models_csv": TENANT_PAGE,
+    "dashboard:threat_models_xlsx": TENANT_PAGE,
     # "Refresh now": asks for a sync of the member's own models, then back to their page.
     "dashboard:refresh": Expect("post", 302, 404, 302, anonymous_to_sign_in=True),
     "accounts:login": PUBLIC_PAGE,  # public by design: the organisation's sign-in page
@@ -133,6 +138,11 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         "dashboard:portfolio": {"slug": "acme"},
         "dashboard:threat_models": {"slug": "acme"},
         "dashboard:threat_model": {"slug": "acme", "threat_model_id": tm_id},
+        "dashboard:threats": {"slug": "acme"},
+        "dashboard:threats_csv": {"slug": "acme"},
+        "dashboard:threats_xlsx": {"slug": "acme"},
+        "dashboard:threat_models_csv": {"slug": "acme"},
+        "dashboard:threat_models_xlsx": {"slug": "acme"},
         "dashboard:refresh": {"slug": "acme"},
         "accounts:login": {"slug": "acme"},
         "accounts:logout": {"slug": "acme"},
