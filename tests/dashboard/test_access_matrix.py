@@ -57,6 +57,12 @@ MATRIX: dict[str, Expect] = {
     "dashboard:portfolio": TENANT_PAGE,
     "dashboard:threat_models": TENANT_PAGE,
     "dashboard:threat_model": TENANT_PAGE,
+    # The register and the spreadsheets: every member, each reading only their own visible models.
+    "dashboard:threats": TENANT_PAGE,
+    "dashboard:threats_csv": TENANT_PAGE,
+    "dashboard:threats_xlsx": TENANT_PAGE,
+    "dashboard:threat_models_csv": TENANT_PAGE,
+    "dashboard:threat_models_xlsx": TENANT_PAGE,
     # "Refresh now": asks for a sync of the member's own models, then back to their page.
     "dashboard:refresh": Expect("post", 302, 404, 302, anonymous_to_sign_in=True),
     "accounts:login": PUBLIC_PAGE,  # public by design: the organisation's sign-in page
@@ -134,6 +140,10 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         "dashboard:threat_models": {"slug": "acme"},
         "dashboard:threat_model": {"slug": "acme", "threat_model_id": tm_id},
         "dashboard:refresh": {"slug": "acme"},
+        **{
+            f"dashboard:{name}": {"slug": "acme"}
+            for name in ("threats", "threats_csv", "threats_xlsx", "threat_models_csv", "threat_models_xlsx")
+        },
         "accounts:login": {"slug": "acme"},
         "accounts:logout": {"slug": "acme"},
         "accounts:invitation": {"token": token},
