@@ -80,6 +80,7 @@ MATRIX: dict[str, Expect] = {
     "exports:job": REQUESTERS_EXPORT,
     "exports:status": REQUESTERS_EXPORT,
     "exports:download": REQUESTERS_EXPORT,
+    "exports:download_spreadsheet": REQUESTERS_EXPORT,  # a scheduled run's register spreadsheet
     # Without a `kind` nothing is queued: members are sent back to the list with a message.
     "exports:create": Expect("post", 302, 404, 302, anonymous_to_sign_in=True),
     "tenant_admin:logo": Expect("get", 200, 200, 200),  # public: logos show on sign-in pages
@@ -131,6 +132,8 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         file_name="report.pdf",
     )
     job.file.save("report.pdf", ContentFile(b"%PDF-1.7 matrix"), save=True)
+    job.spreadsheet, job.spreadsheet_name = "csv", "threats.csv"
+    job.spreadsheet_file.save("threats.csv", ContentFile(b"Threat\r\n"), save=True)
     organization.logo.save("acme.png", ContentFile(PNG), save=True)
     kwargs = {
         "home": {},
@@ -153,7 +156,10 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         "live:diagram": {"slug": "acme", "threat_model_id": tm_id, "diagram_id": model["diagrams"][0]["id"]},
         "exports:list": {"slug": "acme"},
         "exports:create": {"slug": "acme"},
-        **{f"exports:{name}": {"slug": "acme", "job_id": job.pk} for name in ("job", "status", "download")},
+        **{
+            f"exports:{name}": {"slug": "acme", "job_id": job.pk}
+            for name in ("job", "status", "download", "download_spreadsheet")
+        },
         "tenant_admin:logo": {"name": organization.logo.name.rsplit("/", 1)[-1]},
     }
     return users, {name: reverse(name, kwargs=kw) for name, kw in kwargs.items()}

@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.exports.forms import ExportScheduleForm
@@ -20,7 +21,7 @@ from portal.exports.models import Attachment, ExportStatus
 from portal.exports.running import export_job_run
 from portal.exports.schedules import export_schedule_create, export_schedule_run_now
 from portal.sandbox.seed import sid
-from tests.dashboard.conftest import readable_models
+from tests.dashboard.conftest import readable_models, sign_in
 from tests.portfolio.register_expect import expected_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,7 +49,7 @@ def _run(schedule, actor):
     return job, {name: (content, mimetype) for name, content, mimetype in message.attachments}
 
 
-def test_one_models_schedule_attaches_its_open_threats_as_excel(organization, owner, admin, member, sandbox):
+def test_one_models_schedule_attaches_its_open_threats_as_excel(client, organization, owner, admin, member, sandbox):
     payments = sid("tm", "Customer Payments API")
     schedule = export_schedule_create(
         organization=organization,
@@ -72,6 +73,16 @@ def test_one_models_schedule_attaches_its_open_threats_as_excel(organization, ow
     summary = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r[0]}
     assert summary["Threats listed"] == len(expected) and "Customer Payments API" in summary["Filters"]
     assert Path(job.spreadsheet_file.path).read_bytes() == content
+    # The recipient also finds it on the run's page (a file over the attachment limit is only there).
+    sign_in(client, member)
+    page = client.get(reverse("exports:job", args=["acme", job.pk])).content.decode()
+    link = reverse("exports:download_spreadsheet", args=["acme", job.pk])
+    assert f'href="{link}">Download the threat register (Excel)</a>' in page
+    response = client.get(link)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == content
+    assert response["Content-Disposition"] == f'attachment; filename="acme-threats-{today}.xlsx"'
+    sign_in(client, admin)  # not a recipient: the file holds what alice's access reads
+    assert client.get(link).status_code == 404
 
     # The spreadsheet expires with the PDF.
     assert export_files_expire(now=timezone.now() + timedelta(days=365)) == 1
