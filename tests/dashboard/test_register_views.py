@@ -171,3 +171,12 @@ def test_other_organisations_and_strangers_get_nothing(client, alice, other_orga
     stranger = django_user_model.objects.create(username="mallory")
     sign_in(client, stranger)
     assert client.get(url("threats")).status_code == 404
+
+
+def test_a_shared_link_keeps_filters_that_match_nothing_now(client, alice, sandbox):
+    """A status, type or priority no threat holds (any more) matches nothing, and the form keeps it chosen."""
+    html = client.get(url("threats"), {"status": "Under Review", "type": "Quantum", "priority": "P9"}).content.decode()
+    assert "0 open threats match." in html and "No threats match" in html
+    for value in ("under_review", "Quantum", "p9"):
+        assert f'<option value="{value}" selected>' in html
+    assert 'href="?type=Quantum&amp;priority=p9">Status: Under review' in html
