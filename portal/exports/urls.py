@@ -10,4 +10,9 @@ urlpatterns = [
     path("o/<slug:slug>/exports/<int:job_id>/", views.export_job, name="job"),
     path("o/<slug:slug>/exports/<int:job_id>/status/", views.export_status, name="status"),
     path("o/<slug:slug>/exports/<int:job_id>/download/", views.export_download, name="download"),
+    path(
+        "o/<slug:slug>/exports/<int:job_id>/spreadsheet/",
+        views.export_spreadsheet_download,
+        name="download_spreadsheet",
+    ),
 ]

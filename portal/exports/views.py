@@ -14,6 +14,7 @@ from portal.exports.jobs import export_job_create
 from portal.exports.models import ExportKind, ExportStatus
 from portal.exports.selectors import export_job_get, export_job_status_get, export_jobs_list
 from portal.organizations.gate import organization_view
+from portal.portfolio import spreadsheets
 
 PORTFOLIO_FILTERS = ("q", "status")
 
@@ -118,6 +119,37 @@ def export_download(request, slug: str, job_id: int):
             request, "exports/unavailable.html", {"organization": request.organization, "job": job}, status=404
         )
     response = FileResponse(handle, as_attachment=True, filename=job.file_name, content_type="application/pdf")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+SPREADSHEET_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": spreadsheets.XLSX_CONTENT_TYPE}
+
+
+@require_GET
+@organization_view()
+def export_spreadsheet_download(request, slug: str, job_id: int):
+    """A scheduled run's register spreadsheet, for the same people as its PDF."""
+    job = export_job_get(organization=request.organization, job_id=job_id, viewer=request.membership)
+    unavailable = job.status != ExportStatus.SUCCEEDED or not job.spreadsheet_file
+    try:
+        handle = None if unavailable else job.spreadsheet_file.open("rb")
+    except FileNotFoundError:
+        handle = None
+    if handle is None:
+        return render(
+            request,
+            "exports/unavailable.html",
+            {"organization": request.organization, "job": job},
+            status=410 if job.status == ExportStatus.EXPIRED else 404,
+        )
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=job.spreadsheet_name,
+        content_type=SPREADSHEET_TYPES.get(job.spreadsheet, "application/octet-stream"),
+    )
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response

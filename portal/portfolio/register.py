@@ -330,6 +330,18 @@ class RegisterPage:
         return self.query.notes
 
     @property
+    def unlisted(self) -> dict[str, str]:
+        """Filter values from the URL that no threat holds now (a shared link): the form keeps them selected."""
+        q, o = self.query, self.options
+        return {
+            "status": q.status if q.status and q.status not in dict(o.statuses) else "",
+            "type": q.threat_type
+            if q.threat_type and q.threat_type.lower() not in {t.lower() for t in o.types}
+            else "",
+            "priority": q.priority if q.priority and q.priority not in dict(o.priorities) else "",
+        }
+
+    @property
     def previous_query(self) -> str:
         return self.query.query_string(page=self.page - 1)
 

@@ -57,7 +57,8 @@ MATRIX: dict[str, Expect] = {
     "dashboard:portfolio": TENANT_PAGE,
     "dashboard:threat_models": TENANT_PAGE,
     "dashboard:threat_model": TENANT_PAGE,
-    "dashboard:threats": TENANT_PAGE,  # the register: each member's own visible threats
+    # The register and the spreadsheets: every member, each reading only their own visible models.
+    "dashboard:threats": TENANT_PAGE,
     "dashboard:threats_csv": TENANT_PAGE,
     "dashboard:threats_xlsx": TENANT_PAGE,
     "dashboard:threat_models_csv": TENANT_PAGE,
@@ -79,6 +80,7 @@ MATRIX: dict[str, Expect] = {
     "exports:job": REQUESTERS_EXPORT,
     "exports:status": REQUESTERS_EXPORT,
     "exports:download": REQUESTERS_EXPORT,
+    "exports:download_spreadsheet": REQUESTERS_EXPORT,  # a scheduled run's register spreadsheet
     # Without a `kind` nothing is queued: members are sent back to the list with a message.
     "exports:create": Expect("post", 302, 404, 302, anonymous_to_sign_in=True),
     "tenant_admin:logo": Expect("get", 200, 200, 200),  # public: logos show on sign-in pages
@@ -130,6 +132,8 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         file_name="report.pdf",
     )
     job.file.save("report.pdf", ContentFile(b"%PDF-1.7 matrix"), save=True)
+    job.spreadsheet, job.spreadsheet_name = "csv", "threats.csv"
+    job.spreadsheet_file.save("threats.csv", ContentFile(b"Threat\r\n"), save=True)
     organization.logo.save("acme.png", ContentFile(PNG), save=True)
     kwargs = {
         "home": {},
@@ -138,12 +142,11 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         "dashboard:portfolio": {"slug": "acme"},
         "dashboard:threat_models": {"slug": "acme"},
         "dashboard:threat_model": {"slug": "acme", "threat_model_id": tm_id},
-        "dashboard:threats": {"slug": "acme"},
-        "dashboard:threats_csv": {"slug": "acme"},
-        "dashboard:threats_xlsx": {"slug": "acme"},
-        "dashboard:threat_models_csv": {"slug": "acme"},
-        "dashboard:threat_models_xlsx": {"slug": "acme"},
         "dashboard:refresh": {"slug": "acme"},
+        **{
+            f"dashboard:{name}": {"slug": "acme"}
+            for name in ("threats", "threats_csv", "threats_xlsx", "threat_models_csv", "threat_models_xlsx")
+        },
         "accounts:login": {"slug": "acme"},
         "accounts:logout": {"slug": "acme"},
         "accounts:invitation": {"token": token},
@@ -153,7 +156,10 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         "live:diagram": {"slug": "acme", "threat_model_id": tm_id, "diagram_id": model["diagrams"][0]["id"]},
         "exports:list": {"slug": "acme"},
         "exports:create": {"slug": "acme"},
-        **{f"exports:{name}": {"slug": "acme", "job_id": job.pk} for name in ("job", "status", "download")},
+        **{
+            f"exports:{name}": {"slug": "acme", "job_id": job.pk}
+            for name in ("job", "status", "download", "download_spreadsheet")
+        },
         "tenant_admin:logo": {"name": organization.logo.name.rsplit("/", 1)[-1]},
     }
     return users, {name: reverse(name, kwargs=kw) for name, kw in kwargs.items()}
