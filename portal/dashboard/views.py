@@ -13,8 +13,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from portal.accounts.tmi_pages import arender, tmi_page
+from portal.dashboard.trend_pages import overview_trends_context, threat_model_trend_context
 from portal.organizations.gate import organization_view
 from portal.portfolio import selectors
+from portal.portfolio.changes import member_visit_record
 from portal.portfolio.charts import column_chart, horizontal_bar_chart
 from portal.portfolio.pages import page_freshness, refresh_ask
 from portal.portfolio.vocabulary import SEVERITIES, TM_STATUSES, severity_label, tm_status_label
@@ -57,6 +59,8 @@ async def portfolio(request, slug: str):
     data = await database_sync_to_async(selectors.portfolio_overview_cached)(
         organization=request.organization, user=user
     )
+    await database_sync_to_async(member_visit_record)(organization=request.organization, user=user)
+    trends = await database_sync_to_async(overview_trends_context)(request.organization, user)
     return await arender(
         request,
         "dashboard/portfolio.html",
@@ -74,6 +78,7 @@ async def portfolio(request, slug: str):
                 title=_("Open threats by severity"),
                 class_prefix="sev-",
             ),
+            **trends,
         },
     )
 
@@ -136,6 +141,7 @@ async def threat_model(request, slug: str, threat_model_id):
             },
             status=404,
         )
+    history = await database_sync_to_async(threat_model_trend_context)(request.organization, user, detail.id)
     return await arender(
         request,
         "dashboard/threat_model.html",
@@ -151,6 +157,7 @@ async def threat_model(request, slug: str, threat_model_id):
                 title=_("Open threats by severity"),
                 class_prefix="sev-",
             ),
+            **history,
         },
     )
 
