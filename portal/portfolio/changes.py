@@ -82,6 +82,11 @@ class WhatChanged:
         )  # fmt: skip
 
     @property
+    def new_by_severity_shown(self) -> list[Count]:
+        """The severities that have new threats: what a sentence lists."""
+        return [count for count in self.new_by_severity if count.count]
+
+    @property
     def within_days(self) -> int:
         """Whole days back to the window's start: the register's `changed_within` filter."""
         if self.since is None:
