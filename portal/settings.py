@@ -251,6 +251,10 @@ PORTAL_ACTIVE_MEMBER_SECONDS = env.int("PORTAL_ACTIVE_MEMBER_SECONDS", default=9
 PORTAL_SYNC_INLINE = env.bool("PORTAL_SYNC_INLINE", default=False)
 # Change rows and daily snapshots older than this are deleted.
 PORTAL_HISTORY_DAYS = env.int("PORTAL_HISTORY_DAYS", default=400)
+# A member's page views with no gap longer than this are one visit: "since your last visit" counts from the visit before.
+PORTAL_VISIT_GAP_SECONDS = env.int("PORTAL_VISIT_GAP_SECONDS", default=1800)
+# How many days the trend charts cover (overview, trends page, model page, portfolio PDF).
+PORTAL_TREND_DAYS = env.int("PORTAL_TREND_DAYS", default=90)
 
 # --- Exports and email ----------------------------------------------------------------------------
 EXPORT_FILE_DAYS = env.int("EXPORT_FILE_DAYS", default=7)  # then the PDF is deleted

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.dashboard import register_views, views
+from portal.dashboard import changes_views, register_views, views
 
 app_name = "dashboard"
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("o/<slug:slug>/threats/export.xlsx", register_views.threats_xlsx, name="threats_xlsx"),
     path("o/<slug:slug>/threat-models/export.csv", register_views.threat_models_csv, name="threat_models_csv"),
     path("o/<slug:slug>/threat-models/export.xlsx", register_views.threat_models_xlsx, name="threat_models_xlsx"),
+    path("o/<slug:slug>/changes/", changes_views.changes, name="changes"),
+    path("o/<slug:slug>/trends/", changes_views.trends, name="trends"),
 ]

@@ -13,8 +13,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from portal.accounts.tmi_pages import arender, tmi_page
+from portal.dashboard.trend_pages import overview_trends_context, threat_model_trend_context
 from portal.organizations.gate import organization_view
 from portal.portfolio import selectors
+from portal.portfolio.changes import member_visit_record
 from portal.portfolio.charts import column_chart, horizontal_bar_chart
 from portal.portfolio.links import counts_linked, model_list_url, register_url
 from portal.portfolio.pages import page_freshness, refresh_ask
@@ -62,6 +64,8 @@ async def portfolio(request, slug: str):
     slug = request.organization.slug
     by_status = counts_linked(data.by_status, lambda c: model_list_url(slug, status=c.key or NO_STATUS))
     by_severity = counts_linked(data.open_by_severity, lambda c: register_url(slug, severity=c.key))
+    await database_sync_to_async(member_visit_record)(organization=request.organization, user=user)
+    trends = await database_sync_to_async(overview_trends_context)(request.organization, user)
     return await arender(
         request,
         "dashboard/portfolio.html",
@@ -83,6 +87,7 @@ async def portfolio(request, slug: str):
                 title=_("Open threats by severity"),
                 class_prefix="sev-",
             ),
+            **trends,
         },
     )
 
@@ -153,6 +158,7 @@ async def threat_model(request, slug: str, threat_model_id):
             },
             status=404,
         )
+    history = await database_sync_to_async(threat_model_trend_context)(request.organization, user, detail.id)
     return await arender(
         request,
         "dashboard/threat_model.html",
@@ -171,6 +177,7 @@ async def threat_model(request, slug: str, threat_model_id):
                 title=_("Open threats by severity"),
                 class_prefix="sev-",
             ),
+            **history,
         },
     )
 

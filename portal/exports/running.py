@@ -38,6 +38,7 @@ from portal.audit.services import audit_record
 from portal.exports.jobs import export_job_enqueue
 from portal.exports.models import ExportJob, ExportKind, ExportStatus
 from portal.exports.provenance import job_made_with, job_provenance
+from portal.exports.since_report import report_history_get
 from portal.organizations.models import Membership, Role
 from portal.portfolio.report_data import ReportFilterError, portfolio_filters_clean
 from portal.portfolio.selectors import (
@@ -245,9 +246,11 @@ def _render(job: ExportJob) -> tuple[bytes, str, list[str]]:
         reports = portfolio_report_get(
             organization=organization, user=reader, filters=filters, progress=_Progress(job, 40, 45)
         )
+        history = report_history_get(job=job, user=reader, threat_model_ids={str(r.threat_model.id) for r in reports})
         _job_update(job, progress=45, progress_label="Laying out the pages")
         pdf = portfolio_report_pdf(
             reports,
+            history=history,
             organization=organization,
             title=job.title or "Portfolio report",
             filters_description=export_filters_description(job.filters),

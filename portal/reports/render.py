@@ -18,6 +18,7 @@ from weasyprint import HTML
 from portal.diagrams.text import clean_display_text
 from portal.portfolio.report_data import ThreatModelReport
 from portal.reports.fetching import DataOnlyURLFetcher, logo_data_uri
+from portal.reports.history import history_context
 from portal.reports.shaping import model_section, portfolio_summary
 
 Progress = Callable[[int, int, str], None]
@@ -122,7 +123,9 @@ def portfolio_report_html(
     progress: Progress | None = None,
     provenance: str = "",
     read_at: datetime | None = None,
+    history=None,
 ) -> str:
+    """`history`: what changed and the trends (exports.since_report.ReportHistory), or None."""
     step = progress or _noop
     diagram_total = sum(len(r.diagrams) for r in reports)
     sections, offset = [], 0
@@ -143,6 +146,7 @@ def portfolio_report_html(
             "summary": portfolio_summary(sections, reports),
             "sections": sections,
             "server_url": ", ".join(servers) or getattr(organization, "tmi_base_url", ""),
+            **history_context(history, {s.threat_model_id: s.anchor for s in sections}),
         },
     )
 
@@ -157,6 +161,7 @@ def portfolio_report_pdf(
     progress: Progress | None = None,
     provenance: str = "",
     read_at: datetime | None = None,
+    history=None,
 ) -> bytes:
     """`read_at`: when the oldest part of it was read from TMI (default: the oldest of its models)."""
     step = progress or _noop
@@ -171,5 +176,6 @@ def portfolio_report_pdf(
         progress=lambda done, _total, label: step(done, total, label),
         provenance=provenance,
         read_at=read_at,
+        history=history,
     )
     return html_to_pdf(html, title=title, progress=step, done=diagrams, total=total)
