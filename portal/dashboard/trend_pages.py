@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.utils.safestring import SafeString
@@ -14,15 +13,8 @@ from django.utils.translation import ngettext
 
 from portal.portfolio.changes import what_changed_for_period
 from portal.portfolio.charts import sparkline, stacked_column_chart, trend_line_chart
+from portal.portfolio.links import model_list_url, register_url
 from portal.portfolio.trends import Headline, closed_per_week_trend, headlines, open_threats_trend, trends_get
-
-
-def register_href(slug: str, **params: Any) -> str:
-    """A link into the threat register (`dashboard:threats`, built on another branch: its URL contract is
-    `/o/<slug>/threats/?severity=&changed_within=&state=open|closed|all&model=`). The one place it is built:
-    swap for reverse() once the name exists."""
-    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
-    return f"/o/{slug}/threats/" + (f"?{query}" if query else "")
 
 
 def change_words(change: int, *, estimated: bool) -> str:
@@ -51,11 +43,11 @@ class HeadlineView:
 
 def _headline_view(slug: str, line: Headline, days: int) -> HeadlineView:
     if line.key == "models":
-        href = f"/o/{slug}/threat-models/"
+        href = model_list_url(slug)
     elif line.key == "open":
-        href = register_href(slug, state="open")
+        href = register_url(slug, state="open")
     else:
-        href = register_href(slug, severity=line.key, state="open")
+        href = register_url(slug, severity=line.key, state="open")
     samples = line.series[::-1][::7][::-1]
     description = _("The last %(days)d days, a number a week, oldest first: %(numbers)s.") % {
         "days": days,

@@ -1,10 +1,10 @@
-"""Links of the "what changed" parts: into the threat register (its URL built in one place, trend_pages)."""
+"""Links of the "what changed" parts: into the threat register (its address built in one place, portfolio/links)."""
 
 from __future__ import annotations
 
 from django import template
 
-from portal.dashboard.trend_pages import register_href
+from portal.portfolio import links
 
 register = template.Library()
 
@@ -12,7 +12,7 @@ register = template.Library()
 @register.simple_tag
 def register_url(slug: str, **params) -> str:
     """`{% register_url organization.slug severity="high" changed_within=7 state="all" %}`"""
-    return register_href(slug, **params)
+    return links.register_url(slug, **params)
 
 
 @register.filter
