@@ -159,6 +159,12 @@ class RegisterQuery:
         return chips
 
 
+def _free_key(value: str, length: int) -> str:
+    """TMI's free text (a status, a priority) as a vocabulary key, without the control characters a URL can carry
+    (PostgreSQL refuses a NUL in a query)."""
+    return term_key(clean_display_text(value))[:length]
+
+
 def _values(raw: Any, key: str) -> list[str]:
     """Every non-empty value of `key` in a QueryDict or a plain dict (of strings or lists)."""
     if raw is None:
@@ -226,7 +232,7 @@ def register_query_clean(raw: Any) -> RegisterQuery:
             notes.append(_("Unknown threat model “%(value)s” ignored.") % {"value": _shown(value)})
     model_statuses: list[str] = []
     for value in _values(raw, "model_status"):
-        key = term_key(value)[:200]
+        key = _free_key(value, 200)
         if key and key not in model_statuses:
             model_statuses.append(key)
     ssvc = term_key(_first(raw, "ssvc"))
@@ -246,11 +252,11 @@ def register_query_clean(raw: Any) -> RegisterQuery:
     return RegisterQuery(
         severities=tuple(severities),
         state=state,
-        status=term_key(_first(raw, "status"))[:200],
+        status=_free_key(_first(raw, "status"), 200),
         models=tuple(models),
         model_statuses=tuple(model_statuses),
         threat_type=threat_type_clean(_first(raw, "type")),
-        priority=term_key(_first(raw, "priority"))[:100],
+        priority=_free_key(_first(raw, "priority"), 100),
         ssvc=ssvc,
         older_than=_days(raw, "older_than", notes, _("older than")),
         changed_within=_days(raw, "changed_within", notes, _("changed in the last")),

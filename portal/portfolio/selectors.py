@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from portal.diagrams import diagram_summary
+from portal.diagrams.text import clean_display_text
 from portal.portfolio.models import StoredDiagram, StoredThreat, StoredThreatModel, SyncState, VisibleSet
 from portal.portfolio.records import (
     Count,
@@ -212,7 +213,7 @@ def portfolio_overview_cached(*, organization: Any, user: Any) -> Portfolio:
 
 # -- the list ----------------------------------------------------------------------------------------------------
 def _clean_list_query(search: str, status: str, sort: str, page: Any) -> tuple[str, str, str, int]:
-    search = (search or "").strip()[:200]
+    search = clean_display_text(search).strip()[:200]  # no control characters: PostgreSQL refuses a NUL
     status = term_key(status)
     status = status if status in TM_STATUSES else ""
     sort = sort if sort in SORTS else "created"
