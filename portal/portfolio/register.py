@@ -32,6 +32,7 @@ from portal.portfolio.records import Count, ThreatModelListPage
 from portal.portfolio.selectors import _visible_models, _visible_threats, threat_model_list_get
 from portal.portfolio.shaping import severity_counts
 from portal.portfolio.vocabulary import (
+    CLOSED_THREAT_STATUSES,
     SEVERITIES,
     TM_STATUSES,
     severity_label,
@@ -534,6 +535,16 @@ def _not_visible_notes(query: RegisterQuery, model_names: dict[str, str]) -> tup
     )
 
 
+def _closed_status_note(query: RegisterQuery) -> tuple[str, ...]:
+    """`?status=mitigated` alone asks for open threats with a closed status: none. Said, not silently changed."""
+    if query.state == "open" and query.status in CLOSED_THREAT_STATUSES:
+        return (
+            _("A threat with the status “%(status)s” is not open; choose “%(all)s” to see such threats.")
+            % {"status": threat_status_label(query.status), "all": STATE_LABELS["all"]},
+        )
+    return ()
+
+
 def threat_register_get(*, organization: Any, user: Any, query: Any, page_size: int = PAGE_SIZE) -> RegisterPage:
     """One page of the register for the member, with its count (every match, across pages), the matching
     threats by severity, the active filters as removable chips, and the form's choices."""
@@ -541,7 +552,7 @@ def threat_register_get(*, organization: Any, user: Any, query: Any, page_size: 
     now = timezone.now()
     options = register_options_get(organization=organization, user=user)
     model_names = dict(options.models)
-    clean = replace(clean, notes=clean.notes + _not_visible_notes(clean, model_names))
+    clean = replace(clean, notes=clean.notes + _not_visible_notes(clean, model_names) + _closed_status_note(clean))
     matching = _matching(organization, user, clean, now)
     total = matching.count()
     pages = max(1, math.ceil(total / page_size))
