@@ -32,6 +32,7 @@ from portal.portfolio.records import Count, ThreatModelListPage
 from portal.portfolio.selectors import _visible_models, _visible_threats, threat_model_list_get
 from portal.portfolio.shaping import severity_counts
 from portal.portfolio.vocabulary import (
+    CLOSED_THREAT_STATUSES,
     SEVERITIES,
     TM_STATUSES,
     severity_label,
@@ -159,6 +160,12 @@ class RegisterQuery:
         return chips
 
 
+def _free_key(value: str, length: int) -> str:
+    """TMI's free text (a status, a priority) as a vocabulary key, without the control characters a URL can carry
+    (PostgreSQL refuses a NUL in a query)."""
+    return term_key(clean_display_text(value))[:length]
+
+
 def _values(raw: Any, key: str) -> list[str]:
     """Every non-empty value of `key` in a QueryDict or a plain dict (of strings or lists)."""
     if raw is None:
@@ -226,7 +233,7 @@ def register_query_clean(raw: Any) -> RegisterQuery:
             notes.append(_("Unknown threat model “%(value)s” ignored.") % {"value": _shown(value)})
     model_statuses: list[str] = []
     for value in _values(raw, "model_status"):
-        key = term_key(value)[:200]
+        key = _free_key(value, 200)
         if key and key not in model_statuses:
             model_statuses.append(key)
     ssvc = term_key(_first(raw, "ssvc"))
@@ -246,11 +253,11 @@ def register_query_clean(raw: Any) -> RegisterQuery:
     return RegisterQuery(
         severities=tuple(severities),
         state=state,
-        status=term_key(_first(raw, "status"))[:200],
+        status=_free_key(_first(raw, "status"), 200),
         models=tuple(models),
         model_statuses=tuple(model_statuses),
         threat_type=threat_type_clean(_first(raw, "type")),
-        priority=term_key(_first(raw, "priority"))[:100],
+        priority=_free_key(_first(raw, "priority"), 100),
         ssvc=ssvc,
         older_than=_days(raw, "older_than", notes, _("older than")),
         changed_within=_days(raw, "changed_within", notes, _("changed in the last")),
@@ -528,6 +535,16 @@ def _not_visible_notes(query: RegisterQuery, model_names: dict[str, str]) -> tup
     )
 
 
+def _closed_status_note(query: RegisterQuery) -> tuple[str, ...]:
+    """`?status=mitigated` alone asks for open threats with a closed status: none. Said, not silently changed."""
+    if query.state == "open" and query.status in CLOSED_THREAT_STATUSES:
+        return (
+            _("A threat with the status “%(status)s” is not open; choose “%(all)s” to see such threats.")
+            % {"status": threat_status_label(query.status), "all": STATE_LABELS["all"]},
+        )
+    return ()
+
+
 def threat_register_get(*, organization: Any, user: Any, query: Any, page_size: int = PAGE_SIZE) -> RegisterPage:
     """One page of the register for the member, with its count (every match, across pages), the matching
     threats by severity, the active filters as removable chips, and the form's choices."""
@@ -535,7 +552,7 @@ def threat_register_get(*, organization: Any, user: Any, query: Any, page_size: 
     now = timezone.now()
     options = register_options_get(organization=organization, user=user)
     model_names = dict(options.models)
-    clean = replace(clean, notes=clean.notes + _not_visible_notes(clean, model_names))
+    clean = replace(clean, notes=clean.notes + _not_visible_notes(clean, model_names) + _closed_status_note(clean))
     matching = _matching(organization, user, clean, now)
     total = matching.count()
     pages = max(1, math.ceil(total / page_size))

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from portal.diagrams import diagram_summary
+from portal.diagrams.text import clean_display_text
 from portal.portfolio.models import StoredDiagram, StoredThreat, StoredThreatModel, SyncState, VisibleSet
 from portal.portfolio.records import (
     Count,
@@ -224,10 +225,10 @@ def portfolio_overview_cached(*, organization: Any, user: Any) -> Portfolio:
 
 # -- the list ----------------------------------------------------------------------------------------------------
 def _clean_list_query(search: str, status: str, sort: str, page: Any) -> tuple[str, str, str, int]:
-    search = (search or "").strip()[:200]
+    search = clean_display_text(search).strip()[:200]  # no control characters: PostgreSQL refuses a NUL
     # Any status TMI holds (0.217's are free text), so that a chart's bar leads to exactly its models; NO_STATUS
     # for models without one. A status nobody uses lists nothing, and says so.
-    status = term_key(status)[:200]
+    status = term_key(clean_display_text(status))[:200]
     sort = sort if sort in SORTS else "created"
     try:
         number = max(1, int(page))

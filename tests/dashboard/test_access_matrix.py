@@ -59,6 +59,8 @@ MATRIX: dict[str, Expect] = {
     "dashboard:threat_model": TENANT_PAGE,
     # The register and the spreadsheets: every member, each reading only their own visible models.
     "dashboard:threats": TENANT_PAGE,
+    "dashboard:changes": TENANT_PAGE,  # what changed and trends: each member's own visible models
+    "dashboard:trends": TENANT_PAGE,
     "dashboard:threats_csv": TENANT_PAGE,
     "dashboard:threats_xlsx": TENANT_PAGE,
     "dashboard:threat_models_csv": TENANT_PAGE,
@@ -142,6 +144,8 @@ def world(organization, other_organization, member_factory, sandbox, django_user
         "dashboard:portfolio": {"slug": "acme"},
         "dashboard:threat_models": {"slug": "acme"},
         "dashboard:threat_model": {"slug": "acme", "threat_model_id": tm_id},
+        "dashboard:changes": {"slug": "acme"},
+        "dashboard:trends": {"slug": "acme"},
         "dashboard:refresh": {"slug": "acme"},
         **{
             f"dashboard:{name}": {"slug": "acme"}

@@ -180,3 +180,13 @@ def test_a_shared_link_keeps_filters_that_match_nothing_now(client, alice, sandb
     for value in ("under_review", "Quantum", "p9"):
         assert f'<option value="{value}" selected>' in html
     assert 'href="?type=Quantum&amp;priority=p9">Status: Under review' in html
+
+
+def test_control_characters_in_the_query_are_never_a_server_error(client, alice, sandbox):
+    """PostgreSQL refuses a NUL in a query: every free-text parameter is cleaned first."""
+    nul = "\x00"
+    for name in ("threats", "threats_csv", "threats_xlsx"):
+        query = {k: f"a{nul}b" for k in ("q", "status", "type", "priority", "model_status", "severity", "model")}
+        assert client.get(url(name), query).status_code == 200, name
+    for name in ("threat_models", "threat_models_csv", "threat_models_xlsx"):
+        assert client.get(url(name), {"q": f"bank{nul}", "status": nul}).status_code == 200, name

@@ -192,6 +192,12 @@ def test_invalid_values_are_ignored_with_a_note(organization, owner, sandbox):
         assert word in notes
     page = threat_register_get(organization=organization, user=owner, query=query)
     assert page.total == len(expected_ids(sandbox, "alice", now=timezone.now(), severities=("high",)))
+    # A closed status with the default state: nothing (both are asked for), and the page says why.
+    closed = threat_register_get(organization=organization, user=owner, query={"status": "mitigated"})
+    assert closed.total == 0 and any("is not open" in note for note in closed.notes)
+    assert threat_register_get(
+        organization=organization, user=owner, query={"status": "mitigated", "state": "all"}
+    ).total == len(expected_ids(sandbox, "alice", now=timezone.now(), state="all", status="mitigated"))
 
 
 def test_a_member_sees_only_their_models_and_never_another_organisations(
