@@ -37,6 +37,7 @@ class HeadlineView:
     count: int
     change: int
     change_text: str
+    estimated: bool  # last week's number is estimated from TMI's dates
     href: str
     sparkline: SafeString
 
@@ -58,7 +59,8 @@ def _headline_view(slug: str, line: Headline, days: int) -> HeadlineView:
         label=line.label,
         count=line.count,
         change=line.change,
-        change_text=change_words(line.change, estimated=line.estimated),
+        change_text=change_words(line.change, estimated=False),  # said once under the numbers (the partial)
+        estimated=line.estimated,
         href=href,
         sparkline=sparkline(
             line.series,
@@ -78,6 +80,8 @@ def overview_trends_context(organization: Any, user: Any) -> dict:
     return {
         "since_visit": what_changed_for_period(organization=organization, user=user, period="visit"),
         "headlines": [_headline_view(organization.slug, line, days) for line in headlines(trends)],
+        "headlines_estimated": any(line.estimated for line in headlines(trends)),
+        "history_start": trends.open_threats.history_start,
         "trend_days": days,
     }
 

@@ -38,7 +38,7 @@ from portal.audit.services import audit_record
 from portal.exports.jobs import export_job_enqueue
 from portal.exports.models import ExportJob, ExportKind, ExportStatus
 from portal.exports.provenance import job_made_with, job_provenance
-from portal.exports.since_report import report_history_get
+from portal.exports.since_report import report_changes_get, report_history_get
 from portal.organizations.models import Membership, Role
 from portal.portfolio.report_data import ReportFilterError, portfolio_filters_clean
 from portal.portfolio.selectors import (
@@ -232,6 +232,7 @@ def _render(job: ExportJob) -> tuple[bytes, str, list[str]]:
             generated_at=generated_at,
             progress=_Progress(job, 45, 98),
             provenance=provenance + _stale_words(unreachable),
+            changes=report_changes_get(job=job, user=reader, threat_model_ids={tm_id}) if job.schedule_id else None,
         )
         name = getattr(report, "name", "") or "threat-model"
         reported = [tm_id]

@@ -6,6 +6,8 @@ pages' selectors) for the models the report holds:
   minute the previous run was reading may be told twice, never missed). This schedule's first report says it is
   the first, and shows the last 7 days.
 - A report made on demand: "What changed in the last 7 days".
+A scheduled report of one threat model opens with its "Since the last report" too (no trends: those are the
+portfolio's).
 """
 
 from __future__ import annotations
@@ -41,17 +43,17 @@ def previous_report(job: ExportJob) -> ExportJob | None:
     )
 
 
-def report_history_get(*, job: ExportJob, user: Any, threat_model_ids: set[str]) -> ReportHistory:
-    """`user`: whose visible set the report is read through (None: the service account's)."""
-    organization = job.organization
+def report_changes_get(*, job: ExportJob, user: Any, threat_model_ids: set[str]) -> WhatChanged:
+    """What changed in the report's models: since this schedule's last report, or (on demand, or a schedule's first)
+    in the last 7 days. `user`: whose visible set the report is read through (None: the service account's)."""
     now = timezone.now()
     previous = previous_report(job)
     if previous is not None:
         since, period, first = previous.started_at, "report", False
     else:
         since, period, first = now - timedelta(days=ON_DEMAND_DAYS), ("report" if job.schedule_id else "days"), True
-    changes = what_changed_get(
-        organization=organization,
+    return what_changed_get(
+        organization=job.organization,
         user=user,
         since=since,
         until=now,
@@ -59,10 +61,16 @@ def report_history_get(*, job: ExportJob, user: Any, threat_model_ids: set[str])
         first=first and bool(job.schedule_id),
         threat_model_ids=threat_model_ids,
     )
-    scope = {"organization": organization, "user": user, "threat_model_ids": threat_model_ids}
+
+
+def report_history_get(*, job: ExportJob, user: Any, threat_model_ids: set[str]) -> ReportHistory:
+    """A portfolio report's what changed and its trends (the report's models, as `user` sees them)."""
+    scope = {"organization": job.organization, "user": user, "threat_model_ids": threat_model_ids}
     trends = Trends(
         open_threats=open_threats_trend(**scope),
         models_by_status=models_by_status_trend(**scope),
         closed_per_week=closed_per_week_trend(**scope),
     )
-    return ReportHistory(changes=changes, trends=trends)
+    return ReportHistory(
+        changes=report_changes_get(job=job, user=user, threat_model_ids=threat_model_ids), trends=trends
+    )

@@ -221,7 +221,7 @@ def _legend(keys: Sequence[str], labels: dict, class_prefix: str, y: int, width:
     items, x, row = [], TREND_LEFT, 0
     for key in keys:
         label = str(labels.get(key, key))
-        span = 26 + 8 * len(label)
+        span = 28 + 9 * len(label)  # 13px text: about 7.5 units a character, with room
         if x + span > width and x > TREND_LEFT:
             x, row = TREND_LEFT, row + 1
         items.append(

@@ -82,12 +82,20 @@ def threat_model_report_html(
     generated_at: datetime,
     progress: Progress | None = None,
     provenance: str = "",
+    changes=None,
 ) -> str:
+    """`changes`: a scheduled report's "since the last report" (portfolio.changes.WhatChanged), or None."""
     step = progress or _noop
     section = model_section(report, anchor="tm-1", progress=step)
     return render_to_string(
         "reports/threat_model.html",
-        {**_common(organization, generated_at, provenance, report.read_at), "title": report.name, "section": section},
+        {
+            **_common(organization, generated_at, provenance, report.read_at),
+            "title": report.name,
+            "section": section,
+            "changes": changes,
+            "change_anchors": {str(report.id): f"{section.anchor}-threats"},  # the model's own threats
+        },
     )
 
 
@@ -98,6 +106,7 @@ def threat_model_report_pdf(
     generated_at: datetime,
     progress: Progress | None = None,
     provenance: str = "",
+    changes=None,
 ) -> bytes:
     step = progress or _noop
     total = len(report.diagrams) + 2
@@ -107,6 +116,7 @@ def threat_model_report_pdf(
         generated_at=generated_at,
         progress=lambda done, _total, label: step(done, total, label),
         provenance=provenance,
+        changes=changes,
     )
     return html_to_pdf(
         html, title=f"{report.name}: threat model report", progress=step, done=len(report.diagrams), total=total

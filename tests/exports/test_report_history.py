@@ -145,3 +145,24 @@ def test_a_scheduled_report_opens_with_what_changed_since_the_last_report(organi
     _says_the_changes(second, names)
     third = _run(export_schedule_run_now(schedule=schedule, actor=owner))
     assert "0changesinthethreatmodelsofthisreport." in _squeezed(third)  # nothing since the second
+
+
+def test_a_scheduled_report_of_one_threat_model_opens_with_since_the_last_report(organization, owner, sandbox, tmi):
+    schedule = export_schedule_create(
+        organization=organization,
+        actor=owner,
+        **{**SCHEDULE, "kind": "threat_model", "filters": {}, "threat_model_id": find_model(sandbox, PAYMENTS)["id"]},
+    )
+    first = _run(export_schedule_run_now(schedule=schedule, actor=owner))
+    assert "This is the first report of this schedule" in " ".join(first.split())
+    names = _change_payments(sandbox, tmi)
+    second = _run(export_schedule_run_now(schedule=schedule, actor=owner))
+    assert "Since the last report" in second and "Trends of the last" not in second  # trends: the portfolio's
+    _says_the_changes(second, names)
+    on_demand = export_job_create(
+        organization=organization,
+        actor=owner,
+        kind=ExportKind.THREAT_MODEL,
+        threat_model_id=find_model(sandbox, PAYMENTS)["id"],
+    )
+    assert "Since the last report" not in _run(on_demand)  # a report of one model on demand: as before
