@@ -13,7 +13,6 @@ Also the one write here: `member_visit_record`, a member's visit to the overview
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +44,7 @@ class ChangeItem:
     after: str
     after_label: str
     happened_at: datetime
+    threat_live: bool = False  # the threat is still in TMI: its row on the model page can be linked to
 
     @property
     def severity_label(self) -> str:
@@ -87,11 +87,9 @@ class WhatChanged:
         return [count for count in self.new_by_severity if count.count]
 
     @property
-    def within_days(self) -> int:
-        """Whole days back to the window's start: the register's `changed_within` filter."""
-        if self.since is None:
-            return PERIOD_DAYS["week"]
-        return max(1, math.ceil((self.until - self.since).total_seconds() / 86400))
+    def created_after(self) -> str:
+        """The register's `created_after` for the new threats (ISO 8601); "" without a start (everything)."""
+        return self.since.isoformat() if self.since else ""
 
 
 def _label(kind: str, key: str) -> str:
@@ -131,11 +129,13 @@ def change_rows(
     rows = list(rows)
     threat_ids = {(r.threat_model_id, r.threat_tmi_id) for r in rows if r.threat_tmi_id}
     severities: dict[tuple[int, str], str] = {}
+    live: set[tuple[int, str]] = set()
     if threat_ids:
         found = StoredThreat.objects.filter(
             threat_model_id__in={pk for pk, _ in threat_ids}, tmi_id__in={tid for _, tid in threat_ids}
-        ).values_list("threat_model_id", "tmi_id", "severity")
-        severities = {(pk, tid): sev for pk, tid, sev in found}
+        ).values_list("threat_model_id", "tmi_id", "severity", "gone_at")
+        severities = {(pk, tid): sev for pk, tid, sev, _gone in found}
+        live = {(pk, tid) for pk, tid, _sev, gone in found if gone is None}
     return [
         ChangeItem(
             kind=r.kind,
@@ -149,6 +149,7 @@ def change_rows(
             after=r.after,
             after_label=_label(r.kind, r.after),
             happened_at=r.happened_at,
+            threat_live=(r.threat_model_id, r.threat_tmi_id) in live,
         )
         for r in rows
     ]
@@ -178,7 +179,15 @@ def what_changed_get(
     )
     of = lambda kind: [item for item in items if item.kind == kind]  # noqa: E731
     severity = of(ChangeKind.THREAT_SEVERITY)
-    new = of(ChangeKind.THREAT_CREATED)
+    # New threats: those TMI created in the window and still has, counted by their severity now, so that each
+    # count opens the register filtered to exactly them (severity, created after the window's start, any state).
+    # One deleted since is told under "deleted"; one TMI dated before the window (a visit's window is the portal's
+    # clock, and a sync may bring a threat a minute after it was made) is this week's, not this visit's.
+    new = [
+        item
+        for item in of(ChangeKind.THREAT_CREATED)
+        if item.threat_live and (since is None or item.happened_at > since)
+    ]
     by_severity: dict[str, int] = {}
     for item in new:
         by_severity[item.severity] = by_severity.get(item.severity, 0) + 1

@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +23,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models import Count as CountOf
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -87,6 +88,7 @@ class RegisterQuery:
     ssvc: str = ""
     older_than: int | None = None
     changed_within: int | None = None
+    created_after: datetime | None = None  # TMI created the threat after this ("what changed": new threats)
     q: str = ""
     sort: str = "severity"
     page: int = 1
@@ -107,6 +109,8 @@ class RegisterQuery:
         for key, days in (("older_than", self.older_than), ("changed_within", self.changed_within)):
             if days is not None:
                 items.append((key, str(days)))
+        if self.created_after is not None:
+            items.append(("created_after", self.created_after.isoformat()))
         if self.q:
             items.append(("q", self.q))
         if self.sort != "severity":
@@ -157,6 +161,8 @@ class RegisterQuery:
             chips.append(("older_than", str(self.older_than), {"older_than": None}))
         if self.changed_within is not None:
             chips.append(("changed_within", str(self.changed_within), {"changed_within": None}))
+        if self.created_after is not None:
+            chips.append(("created_after", self.created_after.isoformat(), {"created_after": None}))
         return chips
 
 
@@ -202,6 +208,19 @@ def _days(raw: Any, key: str, notes: list[str], words: str) -> int | None:
         _("“%(value)s” is not a number of days for “%(filter)s”; ignored.") % {"value": _shown(value), "filter": words}
     )
     return None
+
+
+def _moment(raw: Any, key: str, notes: list[str]) -> datetime | None:
+    """An ISO 8601 date and time with its offset (the links "what changed" makes); a naive one is read as UTC."""
+    value = _first(raw, key)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace(" ", "+"))  # a "+" in a hand-typed URL arrives as a space
+    except ValueError:
+        notes.append(_("“%(value)s” is not a date and time; ignored.") % {"value": _shown(value)})
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def threat_type_clean(value: str) -> str:
@@ -261,6 +280,7 @@ def register_query_clean(raw: Any) -> RegisterQuery:
         ssvc=ssvc,
         older_than=_days(raw, "older_than", notes, _("older than")),
         changed_within=_days(raw, "changed_within", notes, _("changed in the last")),
+        created_after=_moment(raw, "created_after", notes),
         q=clean_display_text(_first(raw, "q"))[:200],
         sort=sort,
         page=page,
@@ -395,6 +415,8 @@ def _matching(organization: Any, user: Any, query: RegisterQuery, now: datetime)
         threats = threats.filter(created_at__lt=now - timedelta(days=query.older_than))
     if query.changed_within is not None:
         threats = threats.filter(modified_at__gte=now - timedelta(days=query.changed_within))
+    if query.created_after is not None:
+        threats = threats.filter(created_at__gt=query.created_after)
     if query.q:
         threats = threats.filter(
             Q(name__icontains=query.q)
@@ -517,6 +539,9 @@ def _chip_label(kind: str, value: str, model_names: dict[str, str]) -> str:
         return _("Search: “%(value)s”") % {"value": value}
     if kind == "older_than":
         return _("Created more than %(days)s days ago") % {"days": value}
+    if kind == "created_after":
+        when = date_format(timezone.localtime(datetime.fromisoformat(value)), "j M Y, H:i")
+        return _("Created after %(when)s") % {"when": when}
     return _("Changed in the last %(days)s days") % {"days": value}
 
 

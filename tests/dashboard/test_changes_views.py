@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import timedelta
+from html import unescape as html_unescape
 
 import pytest
 from django.urls import reverse
@@ -77,9 +78,13 @@ def test_since_your_last_visit_counts_and_links_each_change(client, alice, organ
     for tm_id, threat_id in made.new_threats + made.closed + made.raised + made.lowered:
         assert f"/o/acme/threat-models/{tm_id}/#threat-{threat_id}" in hrefs  # each threat: its row on the page
     assert f"/o/acme/threat-models/{made.model_status[0]}/" in hrefs
-    for severity, n in made.new_by_severity.items():  # each count of new threats: the register, filtered
-        assert f"/o/acme/threats/?severity={severity}&changed_within=1&state=all" in hrefs
+    for severity, n in made.new_by_severity.items():  # each count of new threats: the register, filtered to them
+        links = [h for h in hrefs if h.startswith(f"/o/acme/threats/?severity={severity}&created_after=")]
+        assert len(links) == 1 and links[0].endswith("&state=all"), links
         assert f"{n} {severity_label(severity)}" in text
+        register = client.get(html_unescape(links[0]))
+        assert register.status_code == 200
+        assert re.search(rf'id="match-count" data-count="{n}"', register.content.decode()), links[0]
 
 
 def test_the_changes_page_for_the_visit_the_week_and_the_month(client, alice, organization, sandbox, tmi):

@@ -7,6 +7,7 @@ Also: a model the member may not see costs TMI nothing on a page view (it was on
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -69,7 +70,13 @@ def stored_threat_names(organization, tm_id: str) -> set[str]:
 
 def assert_no_ghost_anywhere(client, organization, alice, sandbox, tm: dict) -> None:
     expected = open_severities([tm])  # the sandbox's own state, deleted threats left out
-    assert GHOST not in model_page(client, tm["id"]).content.decode()
+    page = model_page(client, tm["id"]).content.decode()
+    # Only the model's history may name it, as deleted, and never as a link to a row it no longer has.
+    history_start = page.index('id="history"')
+    history = page[history_start : page.index("</section>", history_start)]
+    assert GHOST not in page[:history_start] + page[history_start + len(history) :]
+    assert "deleted from" in history and f">{GHOST}</a>" in history
+    assert not re.search(rf'#threat-[^"]*">{GHOST}<', history)
     assert GHOST not in stored_threat_names(organization, tm["id"])
     shown = detail(organization, alice, tm["id"])
     assert GHOST not in [t.name for t in shown.threats]
