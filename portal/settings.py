@@ -251,6 +251,10 @@ PORTAL_ACTIVE_MEMBER_SECONDS = env.int("PORTAL_ACTIVE_MEMBER_SECONDS", default=9
 PORTAL_SYNC_INLINE = env.bool("PORTAL_SYNC_INLINE", default=False)
 # Change rows and daily snapshots older than this are deleted.
 PORTAL_HISTORY_DAYS = env.int("PORTAL_HISTORY_DAYS", default=400)
+# "What to do next" (portfolio/flags.py): a critical threat open longer than this many days is flagged, and a
+# threat model in which nothing changed for this many days.
+PORTAL_CRITICAL_OPEN_DAYS = env.int("PORTAL_CRITICAL_OPEN_DAYS", default=30)
+PORTAL_STALE_MODEL_DAYS = env.int("PORTAL_STALE_MODEL_DAYS", default=90)
 
 # --- Exports and email ----------------------------------------------------------------------------
 EXPORT_FILE_DAYS = env.int("EXPORT_FILE_DAYS", default=7)  # then the PDF is deleted

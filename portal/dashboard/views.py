@@ -14,10 +14,10 @@ from django.views.decorators.http import require_POST
 
 from portal.accounts.tmi_pages import arender, tmi_page
 from portal.organizations.gate import organization_view
-from portal.portfolio import selectors
+from portal.portfolio import flags, selectors
 from portal.portfolio.charts import column_chart, horizontal_bar_chart
 from portal.portfolio.pages import page_freshness, refresh_ask
-from portal.portfolio.vocabulary import SEVERITIES, TM_STATUSES, severity_label, tm_status_label
+from portal.portfolio.vocabulary import SEVERITIES, TM_STATUSES, risk_score, severity_label, tm_status_label
 
 SORT_LABELS = (
     ("created", gettext_lazy("Newest first")),
@@ -57,12 +57,16 @@ async def portfolio(request, slug: str):
     data = await database_sync_to_async(selectors.portfolio_overview_cached)(
         organization=request.organization, user=user
     )
+    flag_groups = await database_sync_to_async(flags.portfolio_flag_groups_get)(
+        organization=request.organization, user=user
+    )
     return await arender(
         request,
         "dashboard/portfolio.html",
         {
             "organization": request.organization,
             "portfolio": data,
+            "flag_groups": flag_groups,
             "freshness": freshness,
             "nav": "portfolio",
             "status_chart": horizontal_bar_chart(
@@ -93,6 +97,8 @@ async def threat_models(request, slug: str):
         status=query.get("status", ""),
         sort=query.get("sort", ""),
         page=query.get("page", 1),
+        unchanged_for=query.get("unchanged_for", 0),
+        no_reviewer=query.get("no_reviewer", ""),
     )
     return await arender(
         request,
@@ -136,12 +142,18 @@ async def threat_model(request, slug: str, threat_model_id):
             },
             status=404,
         )
+    tm_flags = await database_sync_to_async(flags.threat_model_flags_get)(
+        organization=request.organization, user=user, threat_model_id=str(threat_model_id)
+    )
     return await arender(
         request,
         "dashboard/threat_model.html",
         {
             "organization": request.organization,
             "tm": detail,
+            "tm_flags": tm_flags,
+            "ssvc_shown": any(t.ssvc for t in detail.threats),
+            "tm_risk_score": risk_score({count.key: count.count for count in detail.open_by_severity}),
             "freshness": freshness,
             "nav": "threat_models",
             "severity_options": [(key, severity_label(key)) for key in SEVERITIES],

@@ -17,8 +17,9 @@ from weasyprint import HTML
 
 from portal.diagrams.text import clean_display_text
 from portal.portfolio.report_data import ThreatModelReport
+from portal.portfolio.vocabulary import risk_score_legend
 from portal.reports.fetching import DataOnlyURLFetcher, logo_data_uri
-from portal.reports.shaping import model_section, portfolio_summary
+from portal.reports.shaping import model_section, portfolio_summary, report_flag_groups, reports_by_risk
 
 Progress = Callable[[int, int, str], None]
 DEFAULT_BRAND = "#1f6feb"
@@ -55,6 +56,7 @@ def _common(organization, generated_at: datetime, provenance: str = "", read_at:
         "generated": _when(generated_at),
         "generated_date": f"{generated_at.day} {generated_at:%B %Y}",
         "provenance": provenance,
+        "risk_legend": risk_score_legend(),
     }
 
 
@@ -84,9 +86,15 @@ def threat_model_report_html(
 ) -> str:
     step = progress or _noop
     section = model_section(report, anchor="tm-1", progress=step)
+    flags = [flag for group in report_flag_groups([report], now=generated_at) for flag in group.flags]
     return render_to_string(
         "reports/threat_model.html",
-        {**_common(organization, generated_at, provenance, report.read_at), "title": report.name, "section": section},
+        {
+            **_common(organization, generated_at, provenance, report.read_at),
+            "title": report.name,
+            "section": section,
+            "flags": flags,
+        },
     )
 
 
@@ -124,6 +132,7 @@ def portfolio_report_html(
     read_at: datetime | None = None,
 ) -> str:
     step = progress or _noop
+    reports = reports_by_risk(reports)  # the riskiest model first, as the summary's table ranks them
     diagram_total = sum(len(r.diagrams) for r in reports)
     sections, offset = [], 0
     for index, report in enumerate(reports, start=1):
@@ -141,6 +150,7 @@ def portfolio_report_html(
             "title": title,
             "filters_description": filters_description,
             "summary": portfolio_summary(sections, reports),
+            "flag_groups": report_flag_groups(reports, now=generated_at),
             "sections": sections,
             "server_url": ", ".join(servers) or getattr(organization, "tmi_base_url", ""),
         },
