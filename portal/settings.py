@@ -255,6 +255,10 @@ PORTAL_HISTORY_DAYS = env.int("PORTAL_HISTORY_DAYS", default=400)
 PORTAL_VISIT_GAP_SECONDS = env.int("PORTAL_VISIT_GAP_SECONDS", default=1800)
 # How many days the trend charts cover (overview, trends page, model page, portfolio PDF).
 PORTAL_TREND_DAYS = env.int("PORTAL_TREND_DAYS", default=90)
+# "What to do next" (portfolio/flags.py): a critical threat open longer than this many days is flagged, and a
+# threat model in which nothing changed for this many days.
+PORTAL_CRITICAL_OPEN_DAYS = env.int("PORTAL_CRITICAL_OPEN_DAYS", default=30)
+PORTAL_STALE_MODEL_DAYS = env.int("PORTAL_STALE_MODEL_DAYS", default=90)
 
 # --- Exports and email ----------------------------------------------------------------------------
 EXPORT_FILE_DAYS = env.int("EXPORT_FILE_DAYS", default=7)  # then the PDF is deleted

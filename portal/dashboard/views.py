@@ -15,13 +15,13 @@ from django.views.decorators.http import require_POST
 from portal.accounts.tmi_pages import arender, tmi_page
 from portal.dashboard.trend_pages import overview_trends_context, threat_model_trend_context
 from portal.organizations.gate import organization_view
-from portal.portfolio import selectors
+from portal.portfolio import flags, selectors
 from portal.portfolio.changes import member_visit_record
 from portal.portfolio.charts import column_chart, horizontal_bar_chart
 from portal.portfolio.links import counts_linked, model_list_url, register_url
 from portal.portfolio.pages import page_freshness, refresh_ask
 from portal.portfolio.selectors import NO_STATUS
-from portal.portfolio.vocabulary import SEVERITIES, severity_label
+from portal.portfolio.vocabulary import SEVERITIES, risk_score, severity_label
 
 SORT_LABELS = (
     ("created", gettext_lazy("Newest first")),
@@ -66,6 +66,9 @@ async def portfolio(request, slug: str):
     by_severity = counts_linked(data.open_by_severity, lambda c: register_url(slug, severity=c.key))
     await database_sync_to_async(member_visit_record)(organization=request.organization, user=user)
     trends = await database_sync_to_async(overview_trends_context)(request.organization, user)
+    flag_groups = await database_sync_to_async(flags.portfolio_flag_groups_get)(
+        organization=request.organization, user=user
+    )
     return await arender(
         request,
         "dashboard/portfolio.html",
@@ -76,6 +79,7 @@ async def portfolio(request, slug: str):
             "by_severity": by_severity,
             "models_url": model_list_url(slug),
             "open_threats_url": register_url(slug),
+            "flag_groups": flag_groups,
             "freshness": freshness,
             "nav": "portfolio",
             "status_chart": horizontal_bar_chart(
@@ -107,6 +111,8 @@ async def threat_models(request, slug: str):
         status=query.get("status", ""),
         sort=query.get("sort", ""),
         page=query.get("page", 1),
+        unchanged_for=query.get("unchanged_for", 0),
+        no_reviewer=query.get("no_reviewer", ""),
     )
     # The statuses the member's models have, with how many: a choice never leads to an empty list.
     status_options = [
@@ -159,12 +165,18 @@ async def threat_model(request, slug: str, threat_model_id):
             status=404,
         )
     history = await database_sync_to_async(threat_model_trend_context)(request.organization, user, detail.id)
+    tm_flags = await database_sync_to_async(flags.threat_model_flags_get)(
+        organization=request.organization, user=user, threat_model_id=str(threat_model_id)
+    )
     return await arender(
         request,
         "dashboard/threat_model.html",
         {
             "organization": request.organization,
             "tm": detail,
+            "tm_flags": tm_flags,
+            "ssvc_shown": any(t.ssvc for t in detail.threats),
+            "tm_risk_score": risk_score({count.key: count.count for count in detail.open_by_severity}),
             "freshness": freshness,
             "nav": "threat_models",
             "severity_options": [(key, severity_label(key)) for key in SEVERITIES],

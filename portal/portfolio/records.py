@@ -61,6 +61,8 @@ class ThreatModelListPage:
     status: str
     sort: str
     generation: str
+    unchanged_for: int = 0  # days: only models unchanged for that long (the "What to do next" flag's list)
+    no_reviewer: bool = False  # only TMI 1.8 models with no security reviewer
 
     @property
     def has_previous(self) -> bool:
@@ -83,6 +85,7 @@ class ThreatRow:
     is_open: bool
     mitigation: str
     score: float | None
+    ssvc: str = ""  # TMI 1.8's SSVC decision key (portfolio/ssvc.py), "" when none
 
 
 @dataclass(frozen=True)

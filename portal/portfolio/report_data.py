@@ -43,6 +43,8 @@ class ThreatModelReport:
     source_url: str = ""  # the threat model at TMI's API: server URL + /threat_models/<id>
     read_at: datetime | None = None  # when the store's copy was read from TMI (the older of model and threats)
     svgs: dict[str, str] = field(default_factory=dict)  # diagram id -> the SVG drawn when it was stored
+    # When anything in it last changed (flag_rules.last_changed), set only when that is long enough ago to flag.
+    last_changed_at: datetime | None = None
 
     @property
     def id(self) -> str:

@@ -23,6 +23,8 @@ from django.utils.safestring import mark_safe
 
 from portal.diagrams import diagram_summary
 from portal.diagrams.text import clean_display_text
+from portal.portfolio.flag_rules import unchanged_for as unchanged_for_pks
+from portal.portfolio.flag_rules import without_reviewer
 from portal.portfolio.models import StoredDiagram, StoredThreat, StoredThreatModel, SyncState, VisibleSet
 from portal.portfolio.records import (
     Count,
@@ -260,6 +262,8 @@ def threat_model_list_get(
     page: Any = 1,
     page_size: int = PAGE_SIZE,
     generation: str = "",
+    unchanged_for: Any = 0,
+    no_reviewer: Any = False,
 ) -> ThreatModelListPage:
     """One page of the member's models, filtered by name (any case) and status, sorted and paged by the
     database (the same in both generations: TMI 0.217 ignores list filters, and neither sorts by risk)."""
@@ -269,6 +273,13 @@ def threat_model_list_get(
         matching = matching.filter(name__icontains=search)
     if status:
         matching = matching.filter(status="" if status == NO_STATUS else status)
+    # The "What to do next" flags' lists (portfolio/flag_rules.py): unchanged for N days, no security reviewer.
+    unchanged_days = _clean_days(unchanged_for)
+    if unchanged_days:
+        matching = matching.filter(pk__in=unchanged_for_pks(matching, unchanged_days, now=timezone.now()))
+    no_reviewer = str(no_reviewer or "") in ("1", "true", "True")
+    if no_reviewer:
+        matching = without_reviewer(matching)
     total = matching.count()
     number = min(number, _page_count(total, page_size))
     shown = matching.order_by(*_ORDERS[sort]).values(*ROW_FIELDS)[(number - 1) * page_size : number * page_size]
@@ -281,7 +292,16 @@ def threat_model_list_get(
         status=status,
         sort=sort,
         generation=generation,
+        unchanged_for=unchanged_days,
+        no_reviewer=no_reviewer,
     )
+
+
+def _clean_days(value: Any) -> int:
+    try:
+        return min(max(0, int(value or 0)), 100_000)
+    except (TypeError, ValueError):
+        return 0
 
 
 # -- one threat model --------------------------------------------------------------------------------------------
@@ -444,7 +464,18 @@ def threat_model_report_get(*, organization: Any, user: Any, threat_model_id: st
     if tm is None:
         return None
     threats = StoredThreat.objects.filter(threat_model=tm, gone_at__isnull=True).order_by("id").values_list("data")
-    return _report_of(tm, [data for (data,) in threats], stored_diagrams(tm), _server_url(organization))
+    report = _report_of(tm, [data for (data,) in threats], stored_diagrams(tm), _server_url(organization))
+    report.last_changed_at = _quiet_since(StoredThreatModel.objects.filter(pk=tm.pk)).get(tm.pk)
+    return report
+
+
+def _quiet_since(models: QuerySet[StoredThreatModel]) -> dict[int, datetime]:
+    """When the models that may be flagged "unchanged" last changed (portfolio/flag_rules.py)."""
+    from datetime import timedelta
+
+    from portal.portfolio.flag_rules import last_changed, stale_model_days
+
+    return last_changed(models, before=timezone.now() - timedelta(days=stale_model_days()))
 
 
 def _listed_as(tm: StoredThreatModel) -> Any:
@@ -483,6 +514,9 @@ def portfolio_report_get(
     step(2, 3, "Reading threats and diagrams")
     server_url = _server_url(organization)
     reports = [_report_of(tm, threats[tm.pk], diagrams[tm.pk], server_url) for tm in models]
+    quiet = _quiet_since(StoredThreatModel.objects.filter(pk__in=pks)) if pks else {}
+    for tm, report in zip(models, reports):
+        report.last_changed_at = quiet.get(tm.pk)
     step(3, 3, "Read")
     return reports
 

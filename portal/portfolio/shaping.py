@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from portal.diagrams import diagram_summary, render_svg
 from portal.portfolio.markdown import markdown_to_safe_html
 from portal.portfolio.records import AssetRow, Count, DiagramView, LinkRow, NoteView, ThreatModelRow, ThreatRow
+from portal.portfolio.ssvc import ssvc_decision_key
 from portal.portfolio.vocabulary import (
     SEVERITIES,
     TM_STATUSES,
@@ -72,6 +73,7 @@ def threat_row(threat: Threat) -> ThreatRow:
         is_open=threat_is_open(status=threat.status, mitigated=threat.mitigated),
         mitigation=threat.mitigation or "",
         score=threat.score,
+        ssvc=ssvc_decision_key(threat),
     )
 
 

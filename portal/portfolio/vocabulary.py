@@ -39,6 +39,22 @@ _SEVERITY_ALIASES = {
 # count as low, so an unassessed model is not shown as risk-free.
 SEVERITY_WEIGHTS = {"critical": 10, "high": 5, "medium": 2, "low": 1, "informational": 0, "unknown": 1}
 
+
+def risk_score_legend() -> str:
+    """The risk score explained, every severity included, from SEVERITY_WEIGHTS (so the words cannot drift
+    from the sums): the one legend the overview, the model pages, the list and the PDFs print."""
+    from django.utils.translation import gettext as gettext_now
+
+    by_weight: dict[int, list[str]] = {}
+    for key in SEVERITIES:
+        by_weight.setdefault(SEVERITY_WEIGHTS[key], []).append(str(SEVERITY_LABELS[key]).lower())
+    parts = [
+        gettext_now("%(weight)d if %(severities)s") % {"weight": weight, "severities": gettext_now(" or ").join(names)}
+        for weight, names in sorted(by_weight.items(), key=lambda item: -item[0])
+    ]
+    return gettext_now("Risk score: each open threat counts %(parts)s.") % {"parts": ", ".join(parts)}
+
+
 TM_STATUSES = ("not_started", "in_progress", "pending_review", "approved", "closed")
 TM_STATUS_LABELS = {
     "not_started": _("Not started"),

@@ -17,9 +17,10 @@ from weasyprint import HTML
 
 from portal.diagrams.text import clean_display_text
 from portal.portfolio.report_data import ThreatModelReport
+from portal.portfolio.vocabulary import risk_score_legend
 from portal.reports.fetching import DataOnlyURLFetcher, logo_data_uri
 from portal.reports.history import history_context
-from portal.reports.shaping import model_section, portfolio_summary
+from portal.reports.shaping import model_section, portfolio_summary, report_flag_groups, reports_by_risk
 
 Progress = Callable[[int, int, str], None]
 DEFAULT_BRAND = "#1f6feb"
@@ -56,6 +57,7 @@ def _common(organization, generated_at: datetime, provenance: str = "", read_at:
         "generated": _when(generated_at),
         "generated_date": f"{generated_at.day} {generated_at:%B %Y}",
         "provenance": provenance,
+        "risk_legend": risk_score_legend(),
     }
 
 
@@ -87,6 +89,7 @@ def threat_model_report_html(
     """`changes`: a scheduled report's "since the last report" (portfolio.changes.WhatChanged), or None."""
     step = progress or _noop
     section = model_section(report, anchor="tm-1", progress=step)
+    flags = [flag for group in report_flag_groups([report], now=generated_at) for flag in group.flags]
     return render_to_string(
         "reports/threat_model.html",
         {
@@ -95,6 +98,7 @@ def threat_model_report_html(
             "section": section,
             "changes": changes,
             "change_anchors": {str(report.id): f"{section.anchor}-threats"},  # the model's own threats
+            "flags": flags,
         },
     )
 
@@ -137,6 +141,7 @@ def portfolio_report_html(
 ) -> str:
     """`history`: what changed and the trends (exports.since_report.ReportHistory), or None."""
     step = progress or _noop
+    reports = reports_by_risk(reports)  # the riskiest model first, as the summary's table ranks them
     diagram_total = sum(len(r.diagrams) for r in reports)
     sections, offset = [], 0
     for index, report in enumerate(reports, start=1):
@@ -154,6 +159,7 @@ def portfolio_report_html(
             "title": title,
             "filters_description": filters_description,
             "summary": portfolio_summary(sections, reports),
+            "flag_groups": report_flag_groups(reports, now=generated_at),
             "sections": sections,
             "server_url": ", ".join(servers) or getattr(organization, "tmi_base_url", ""),
             **history_context(history, {s.threat_model_id: s.anchor for s in sections}),

@@ -17,6 +17,13 @@ from django.utils.safestring import SafeString
 
 from portal.diagrams import diagram_summary
 from portal.portfolio.charts import column_chart, horizontal_bar_chart
+from portal.portfolio.flag_rules import (
+    FlagGroup,
+    ModelFacts,
+    ThreatFacts,
+    flag_groups,
+    model_flags,
+)
 from portal.portfolio.markdown import markdown_to_safe_html
 from portal.portfolio.records import AssetRow, Count, LinkRow, NoteView, ThreatRow
 from portal.portfolio.report_data import ThreatModelReport
@@ -32,11 +39,14 @@ from portal.portfolio.shaping import (
     threat_model_summary,
     threat_row,
 )
+from portal.portfolio.ssvc import ssvc_decision_key
 from portal.portfolio.vocabulary import (
     SEVERITIES,
     risk_score,
+    severity_key,
     severity_label,
     term_key,
+    threat_is_open,
     threat_status_label,
     tm_status_label,
 )
@@ -108,6 +118,7 @@ class ModelSection:
     repositories: list[tuple[LinkRow, SafeString]]
     notes: list[NoteView]
     risk_score: int
+    scored: bool = False  # some threat carries TMI's own score: the threats table shows the "TMI score" column
 
 
 @dataclass(frozen=True)
@@ -271,7 +282,51 @@ def model_section(
         repositories=_described(link_row(r) for r in report.repositories),
         notes=[note_view(n) for n in report.notes],
         risk_score=risk_score(open_counts),
+        scored=any(t.score is not None for t in threats),
     )
+
+
+# -- the executive summary: models by risk, and what to do next ------------------------------------------------------
+def report_risk_score(report: ThreatModelReport) -> int:
+    """The risk score of a model as its report counts it (items not for reports left out)."""
+    still_open = Counter(
+        severity_key(t.severity) for t in report.threats if threat_is_open(status=t.status, mitigated=t.mitigated)
+    )
+    return risk_score(still_open)
+
+
+def reports_by_risk(reports: list[ThreatModelReport]) -> list[ThreatModelReport]:
+    """Riskiest first, then by name: the order of a portfolio report's models."""
+    return sorted(reports, key=lambda r: (-report_risk_score(r), (r.name or "").lower(), r.id))
+
+
+def report_facts(report: ThreatModelReport) -> ModelFacts:
+    """What the flags look at, from the report's own items: a flag counts what the report prints."""
+    tm = report.threat_model
+    status = term_key(tm.status)
+    return ModelFacts(
+        id=tm.id,
+        name=tm.name,
+        owner=person(tm.owner),
+        status=status,
+        status_label=tm_status_label(status, tm.status),
+        # TMI 1.8 numbers its models (`alias`) and has security reviewers; 0.217 has neither (flag_rules).
+        has_reviewer=(tm.security_reviewer is not None) if tm.alias is not None else None,
+        last_changed_at=report.last_changed_at,
+        threats=[
+            ThreatFacts(
+                severity=severity_key(t.severity),
+                is_open=threat_is_open(status=t.status, mitigated=t.mitigated),
+                created_at=t.created_at,
+                ssvc=ssvc_decision_key(t),
+            )
+            for t in report.threats
+        ],
+    )
+
+
+def report_flag_groups(reports: list[ThreatModelReport], *, now: datetime) -> list[FlagGroup]:
+    return flag_groups(flag for report in reports for flag in model_flags(report_facts(report), now=now))
 
 
 def portfolio_summary(sections: list[ModelSection], reports: list[ThreatModelReport]) -> PortfolioSummary:

@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from portal.sandbox.rest.children import KIND_BY_COLLECTION, new_child
+from portal.sandbox.rest.shapes import principal_for
 from portal.sandbox.rest.threat_models import new_threat_model
 from portal.sandbox.state import SandboxState, SandboxUser
 
@@ -204,6 +205,9 @@ SEVERITIES_18 = ("critical", "high", "medium", "low", "informational", "unknown"
 SEVERITIES_0217 = ("Critical", "High", "Medium", "Low", "None", "Unknown")
 THREAT_STATUSES_18 = ("identified", "investigating", "in_progress", "mitigated", "accepted")
 THREAT_STATUSES_0217 = ("Identified", "Investigating", "In Progress", "Mitigated", "Accepted")
+SSVC_DECISIONS = ("Immediate", "Out-of-Cycle", "Scheduled", "Defer")  # 1.8 only
+# 1.8: the models left without a security reviewer (the others have one: carol, or alice where carol owns it).
+WITHOUT_REVIEWER = ("Data Warehouse ETL", "Fraud Detection Pipeline", "Kubernetes Platform")
 
 # (name, STRIDE category, description, mitigation, CWE)
 THREATS = (
@@ -388,6 +392,9 @@ def _demo(state: SandboxState, users: dict[str, SandboxUser]) -> None:
             status=world.statuses[status],
             status_updated=at(day + 1),
         )
+        if not world.legacy and name not in WITHOUT_REVIEWER:
+            reviewer = users["alice" if owner == "carol" else "carol"]
+            tm["security_reviewer"] = principal_for(state, reviewer)
         _children(world, tm, components, day)
         tm["modified_at"] = at(day + 2, minutes=index * 7)
 
@@ -523,6 +530,12 @@ def _threat(
         body["cwe_id"] = [cwe]
         if i % 4 == 0:
             body["cvss"] = [{"vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N", "score": 9.1}]
+        if i % 2 == 1:  # an SSVC decision on every other threat, cycling through the four (no draw from rng)
+            body["ssvc"] = {
+                "vector": "SSVCv2/E:A/U:S/T:T/P:S/2026-04-08/",
+                "decision": SSVC_DECISIONS[(day // 3 + i // 2) % len(SSVC_DECISIONS)],
+                "methodology": "Supplier",
+            }
     _add(world, tm, "threats", sid(tm["name"], "threat", i), day, i, body)
 
 

@@ -101,8 +101,8 @@ def has_colour(image: Image.Image, hex_colour: str, *, tolerance: int = 6, minim
 
 
 def page_of(pages: list[str], needle: str) -> int:
-    """The index of the first page (after the contents) whose text holds `needle`."""
-    return next(i for i, text in enumerate(pages) if i > 1 and needle in folded(text))
+    """The index of the first page (after the cover) whose text holds `needle`."""
+    return next(i for i, text in enumerate(pages) if i > 0 and needle in folded(text))
 
 
 Progress = list[tuple[int, int, str]]

@@ -54,7 +54,9 @@ def test_threat_model_report_holds_what_stakeholders_read(
     text = pdf_text(pdf)
 
     assert PAYMENTS in folded(pages[0]) and "26 November 2026" in pages[0] and "Acme" in pages[0]
-    assert sandbox.base_url in folded(pages[0]) and tm["id"] in folded(pages[0])
+    # The cover keeps internal addresses and ids off (issue 16): they are on the last page, "About this report".
+    assert sandbox.base_url not in folded(pages[0]) and tm["id"] not in folded(pages[0])
+    assert sandbox.base_url in folded(pages[-1]).replace("/ ", "/") and tm["id"] in folded(pages[-1]).replace(" ", "")
     # Printed as text, never as markup (a narrow column may wrap it: compared without spaces).
     squeezed = text.replace(" ", "")
     assert tm["threats"][1]["name"] in text
@@ -72,10 +74,12 @@ def test_threat_model_report_holds_what_stakeholders_read(
     summary = folded(pages[page_of(pages, "threats recorded")])
     for key, label in SEVERITY_LABELS.items():
         assert f"{label} {still_open.get(key, 0)} {total.get(key, 0)}" in summary, key
-    # Contents with page numbers that point where the sections are; page numbers on every page.
-    assert folded(pages[1]).startswith("Contents")
+    # The summary first, then contents with page numbers that point where the sections are; page numbers on
+    # every page.
+    assert folded(pages[1]).startswith("Summary")
+    contents = folded(next(p for p in pages if "Contents Summary" in folded(p)))
     threats_page = page_of(pages, "Open threats first") + 1
-    assert re.search(rf"Threats \({len(threats)}\)[ .]*{threats_page}\b", folded(pages[1]))
+    assert re.search(rf"Threats \({len(threats)}\)[ .]*{threats_page}\b", contents)
     # How fresh the store's copy is: on the cover and in every page's footer.
     read = threat_model_report_get(organization=organization, user=alice, threat_model_id=tm["id"]).read_at
     read_words = f"{read.day} {read:%B %Y, %H:%M} UTC"
@@ -146,8 +150,10 @@ def test_portfolio_report_with_a_filter(sandbox, organization, alice, artifacts,
     assert all(name not in text for name in others)
     threats = sum(len(r.threats) for r in reports)
     assert f"covers {len(reports)} threat models with {threats} recorded threats" in text
-    contents = folded(pages[1])
-    assert contents.startswith("Contents") and "Summary across threat models" in contents
+    # The executive summary first (issue 16), then the contents.
+    assert folded(pages[1]).startswith("Summary across threat models")
+    contents = folded(next(p for p in pages if "Contents Summary across threat models" in folded(p)))
+    contents = contents[contents.index("Contents Summary across threat models") :]
     for name in chosen:
         found = re.search(rf"{re.escape(name)}[ .]*(\d+)\b", contents)
         assert found, name
@@ -156,7 +162,7 @@ def test_portfolio_report_with_a_filter(sandbox, organization, alice, artifacts,
     assert calls[-1][0] == calls[-1][1] == sum(len(r.diagrams) for r in reports) + 2
     first = save_page(pdf, 0, artifacts, "page-1-cover")
     assert pixel_variance(first) > 100 and has_colour(first, organization.brand_colour, minimum=20_000)
-    summary = save_page(pdf, 2, artifacts, "page-3-summary")
+    summary = save_page(pdf, 1, artifacts, "page-2-summary")
     assert pixel_variance(summary) > 100 and has_colour(summary, "#d1242f", minimum=50)  # the "high" bar
 
 

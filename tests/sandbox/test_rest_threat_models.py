@@ -22,6 +22,7 @@ TM_LIST_18 = {
     "status_updated",
     "issue_uri",
     "alias",
+    "security_reviewer",  # PROTOCOL.md 5.2's TMListItem; the 1.8 seed gives most models one
     "document_count",
     "repo_count",
     "diagram_count",

@@ -24,8 +24,9 @@ def brand_colour(organization) -> str:
 def list_query(listing, **changes) -> str:
     """`?q=...&status=...&sort=...&page=...` for the threat-model list, with `changes` applied."""
     params = {"q": listing.search, "status": listing.status, "sort": listing.sort, "page": listing.page}
+    params.update(unchanged_for=listing.unchanged_for, no_reviewer=int(listing.no_reviewer))
     params.update(changes)
-    defaults = {"q": "", "status": "", "sort": "created", "page": 1}
+    defaults = {"q": "", "status": "", "sort": "created", "page": 1, "unchanged_for": 0, "no_reviewer": 0}
     return "?" + urlencode({k: v for k, v in params.items() if str(v) != str(defaults.get(k, ""))})
 
 
