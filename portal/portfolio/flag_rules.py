@@ -21,12 +21,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Max, OuterRef, QuerySet, Subquery
-from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from portal.portfolio import links
 from portal.portfolio.models import Change, StoredDiagram, StoredThreat, StoredThreatModel
 from portal.portfolio.ssvc import ACT_NOW_DECISIONS
 
@@ -89,25 +88,24 @@ class FlagGroup:
 
 # -- where a flag leads -------------------------------------------------------------------------------------------
 def flag_href(slug: str, kind: str, *, model_id: str = "", days: int = 0) -> str:
-    """The page that lists exactly a flag's items: the threat register filtered (its URL contract:
-    /o/<slug>/threats/?...), the threat-model list filtered, or the model's page. The one place hrefs are made."""
+    """The page that lists exactly a flag's items: the threat register filtered, the threat-model list filtered, or
+    the model's page (addresses from portfolio/links.py, like every other count's)."""
     if not slug:
         return ""
-    register = f"/o/{slug}/threats/"  # the register's URL (dashboard:threats once it is merged)
-    model = [("model", model_id)] if model_id else []
+    model = [model_id] if model_id else []
     if kind == "closed_with_serious":
-        query = [("model_status", s) for s in FINISHED_STATUSES] + [("severity", s) for s in SERIOUS_SEVERITIES]
-        return register + "?" + urlencode(query + model)
+        return links.register_url(
+            slug, model_status=list(FINISHED_STATUSES), severity=list(SERIOUS_SEVERITIES), model=model
+        )
     if kind == "critical_open_long":
-        return register + "?" + urlencode([("severity", "critical"), ("older_than", days)] + model)
+        return links.register_url(slug, severity="critical", older_than=days, model=model)
     if kind == "act_now":
-        return register + "?" + urlencode([("ssvc", d) for d in ACT_NOW_DECISIONS] + model)
+        return links.register_url(slug, ssvc=list(ACT_NOW_DECISIONS), model=model)
     if model_id:
-        return reverse("dashboard:threat_model", args=[slug, model_id])
-    listing = reverse("dashboard:threat_models", args=[slug])
+        return links.model_url(slug, model_id)
     if kind == "unchanged":
-        return listing + "?" + urlencode({"unchanged_for": days})
-    return listing + "?" + urlencode({"no_reviewer": 1})
+        return links.model_list_url(slug, unchanged_for=days)
+    return links.model_list_url(slug, no_reviewer=1)
 
 
 # -- the rules ----------------------------------------------------------------------------------------------------
