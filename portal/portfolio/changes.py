@@ -25,7 +25,15 @@ from portal.portfolio.models import Change, ChangeKind, MemberVisit, StoredThrea
 from portal.portfolio.records import Count
 from portal.portfolio.selectors import _visible_models
 from portal.portfolio.shaping import severity_counts
-from portal.portfolio.vocabulary import SEVERITIES, severity_key, severity_label, threat_status_label, tm_status_label
+from portal.portfolio.vocabulary import (
+    CLOSED_THREAT_STATUSES,
+    SEVERITIES,
+    THREAT_STATUS_LABELS,
+    severity_key,
+    severity_label,
+    threat_status_label,
+    tm_status_label,
+)
 
 PERIOD_DAYS = {"week": 7, "month": 30}
 PERIODS = ("visit", "week", "month")
@@ -93,6 +101,9 @@ class WhatChanged:
 
 
 def _label(kind: str, key: str) -> str:
+    if kind == ChangeKind.THREAT_CLOSED and key not in CLOSED_THREAT_STATUSES:
+        # Closed by TMI's `mitigated` flag while its status still reads as open ("In progress"): say what it is.
+        return str(THREAT_STATUS_LABELS["mitigated"])
     if not key:
         return ""
     if kind == ChangeKind.THREAT_SEVERITY:

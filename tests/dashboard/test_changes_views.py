@@ -74,6 +74,7 @@ def test_since_your_last_visit_counts_and_links_each_change(client, alice, organ
     assert "2 new threats" in text and "1 threat closed or mitigated" in text
     assert "1 severity raised" in text and "1 severity lowered" in text
     assert "1 threat model changed review status" in text
+    assert "closed (Mitigated)" in text  # TMI's mitigated flag closed it, whatever its status still says
     hrefs = _hrefs(html)
     for tm_id, threat_id in made.new_threats + made.closed + made.raised + made.lowered:
         assert f"/o/acme/threat-models/{tm_id}/#threat-{threat_id}" in hrefs  # each threat: its row on the page
