@@ -6,19 +6,11 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from portal.accounts.tmi_pages import arender, tmi_page
+from portal.dashboard.reading import reading_page
 from portal.dashboard.trend_pages import trends_page_context
 from portal.organizations.gate import organization_view
 from portal.portfolio.changes import PERIODS, what_changed_for_period
 from portal.portfolio.pages import page_freshness
-
-
-async def _reading(request, freshness, nav: str):
-    """A first visit: the member's models are being read from TMI (as the overview says it)."""
-    return await arender(
-        request,
-        "dashboard/reading.html",
-        {"organization": request.organization, "freshness": freshness, "nav": nav},
-    )
 
 
 @organization_view()
@@ -27,7 +19,7 @@ async def changes(request, slug: str):
     user = await request.auser()
     freshness = await page_freshness(request.organization, user)
     if freshness.first_read:
-        return await _reading(request, freshness, "portfolio")
+        return await reading_page(request, freshness, "portfolio")
     period = request.GET.get("period", "visit")
     period = period if period in PERIODS else "visit"
     changed = await database_sync_to_async(what_changed_for_period)(
@@ -52,7 +44,7 @@ async def trends(request, slug: str):
     user = await request.auser()
     freshness = await page_freshness(request.organization, user)
     if freshness.first_read:
-        return await _reading(request, freshness, "portfolio")
+        return await reading_page(request, freshness, "portfolio")
     context = await database_sync_to_async(trends_page_context)(request.organization, user)
     return await arender(
         request,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.accounts.tmi_pages import arender, tmi_page
+from portal.dashboard.reading import reading_page
 from portal.organizations.gate import organization_view
 from portal.portfolio import spreadsheets
 from portal.portfolio.pages import page_freshness
@@ -32,21 +33,13 @@ from portal.portfolio.selectors import threat_model_rows
 from portal.portfolio.vocabulary import SEVERITIES, TM_STATUSES, severity_label, term_key, tm_status_label
 
 
-async def _reading(request, freshness, nav: str):
-    return await arender(
-        request,
-        "dashboard/reading.html",
-        {"organization": request.organization, "freshness": freshness, "nav": nav},
-    )
-
-
 @organization_view()
 @tmi_page
 async def threats(request, slug: str):
     user = await request.auser()
     freshness = await page_freshness(request.organization, user)
     if freshness.first_read:
-        return await _reading(request, freshness, "threats")
+        return await reading_page(request, freshness, "threats")
     register = await database_sync_to_async(threat_register_get)(
         organization=request.organization, user=user, query=request.GET
     )
@@ -101,7 +94,7 @@ def _download(what: str, build: Callable, extension: str, content_type: str):
         user = await request.auser()
         freshness = await page_freshness(request.organization, user)
         if freshness.first_read:
-            return await _reading(request, freshness, "threats" if what == "threats" else "threat_models")
+            return await reading_page(request, freshness, "threats" if what == "threats" else "threat_models")
         content = await database_sync_to_async(build)(request, user, freshness)
         return _file(content, content_type, _file_name(request, what, extension))
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from portal.accounts.tmi_pages import arender, tmi_page
+from portal.dashboard.reading import reading_page
 from portal.dashboard.trend_pages import overview_trends_context, threat_model_trend_context
 from portal.organizations.gate import organization_view
 from portal.portfolio import flags, selectors
@@ -42,22 +43,13 @@ def _memberships(user) -> list:
     return list(user.memberships.select_related("organization").order_by("organization__name"))
 
 
-async def _reading(request, freshness, nav: str):
-    """A first visit: the member's models are being read from TMI. The page looks again by itself."""
-    return await arender(
-        request,
-        "dashboard/reading.html",
-        {"organization": request.organization, "freshness": freshness, "nav": nav},
-    )
-
-
 @organization_view()
 @tmi_page
 async def portfolio(request, slug: str):
     user = await request.auser()
     freshness = await page_freshness(request.organization, user)
     if freshness.first_read:
-        return await _reading(request, freshness, "portfolio")
+        return await reading_page(request, freshness, "portfolio")
     data = await database_sync_to_async(selectors.portfolio_overview_cached)(
         organization=request.organization, user=user
     )
@@ -102,7 +94,7 @@ async def threat_models(request, slug: str):
     user = await request.auser()
     freshness = await page_freshness(request.organization, user)
     if freshness.first_read:
-        return await _reading(request, freshness, "threat_models")
+        return await reading_page(request, freshness, "threat_models")
     query = request.GET
     listing = await database_sync_to_async(selectors.threat_model_list_get)(
         organization=request.organization,
@@ -142,7 +134,7 @@ async def threat_model(request, slug: str, threat_model_id):
     user = await request.auser()
     freshness = await page_freshness(request.organization, user, threat_model_id=str(threat_model_id))
     if freshness.first_read:
-        return await _reading(request, freshness, "threat_models")
+        return await reading_page(request, freshness, "threat_models")
     detail = await database_sync_to_async(selectors.threat_model_detail_get)(
         organization=request.organization,
         user=user,
@@ -152,7 +144,7 @@ async def threat_model(request, slug: str, threat_model_id):
     )
     if detail is None:
         if freshness.model_pending:
-            return await _reading(request, freshness, "threat_models")
+            return await reading_page(request, freshness, "threat_models")
         # Rendered here rather than raised: Django's 404 handler would drop these words and the organisation's bar.
         return await arender(
             request,
