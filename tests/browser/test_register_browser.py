@@ -24,7 +24,7 @@ def no_axe_violations(page) -> None:
 
 
 def count_of(page) -> int:
-    return int(re.match(r"(\d+) ", page.locator("#register-count").inner_text()).group(1))
+    return int(re.match(r"(\d+) ", page.locator("#match-count").inner_text()).group(1))
 
 
 def test_alice_filters_the_register_on_a_desktop_and_reads_it_as_cards_on_a_phone(demo_world, page, screenshot):
