@@ -85,7 +85,7 @@ class RegisterQuery:
     model_statuses: tuple[str, ...] = ()
     threat_type: str = ""
     priority: str = ""
-    ssvc: str = ""
+    ssvcs: tuple[str, ...] = ()  # repeatable: "act now" is two decisions (Immediate, Out-of-Cycle)
     older_than: int | None = None
     changed_within: int | None = None
     created_after: datetime | None = None  # TMI created the threat after this ("what changed": new threats)
@@ -103,9 +103,10 @@ class RegisterQuery:
             items.append(("status", self.status))
         items += [("model", m) for m in self.models]
         items += [("model_status", s) for s in self.model_statuses]
-        for key, value in (("type", self.threat_type), ("priority", self.priority), ("ssvc", self.ssvc)):
+        for key, value in (("type", self.threat_type), ("priority", self.priority)):
             if value:
                 items.append((key, value))
+        items += [("ssvc", d) for d in self.ssvcs]
         for key, days in (("older_than", self.older_than), ("changed_within", self.changed_within)):
             if days is not None:
                 items.append((key, str(days)))
@@ -152,11 +153,12 @@ class RegisterQuery:
         for kind, value, attribute in (
             ("type", self.threat_type, "threat_type"),
             ("priority", self.priority, "priority"),
-            ("ssvc", self.ssvc, "ssvc"),
             ("q", self.q, "q"),
         ):
             if value:
                 chips.append((kind, value, {attribute: ""}))
+        for d in self.ssvcs:
+            chips.append(("ssvc", d, {"ssvcs": tuple(x for x in self.ssvcs if x != d)}))
         if self.older_than is not None:
             chips.append(("older_than", str(self.older_than), {"older_than": None}))
         if self.changed_within is not None:
@@ -255,10 +257,13 @@ def register_query_clean(raw: Any) -> RegisterQuery:
         key = _free_key(value, 200)
         if key and key not in model_statuses:
             model_statuses.append(key)
-    ssvc = term_key(_first(raw, "ssvc"))
-    if ssvc and ssvc not in SSVC_DECISIONS:
-        notes.append(_("Unknown SSVC decision “%(value)s” ignored.") % {"value": _shown(ssvc)})
-        ssvc = ""
+    ssvcs: list[str] = []
+    for value in _values(raw, "ssvc"):
+        decision = term_key(value)
+        if decision not in SSVC_DECISIONS:
+            notes.append(_("Unknown SSVC decision “%(value)s” ignored.") % {"value": _shown(decision)})
+        elif decision not in ssvcs:
+            ssvcs.append(decision)
     sort = _first(raw, "sort") or "severity"
     if sort not in SORTS:
         notes.append(_("Unknown sort “%(value)s” ignored: sorted by severity.") % {"value": _shown(sort)})
@@ -277,7 +282,7 @@ def register_query_clean(raw: Any) -> RegisterQuery:
         model_statuses=tuple(model_statuses),
         threat_type=threat_type_clean(_first(raw, "type")),
         priority=_free_key(_first(raw, "priority"), 100),
-        ssvc=ssvc,
+        ssvcs=tuple(ssvcs),
         older_than=_days(raw, "older_than", notes, _("older than")),
         changed_within=_days(raw, "changed_within", notes, _("changed in the last")),
         created_after=_moment(raw, "created_after", notes),
@@ -409,8 +414,8 @@ def _matching(organization: Any, user: Any, query: RegisterQuery, now: datetime)
         threats = threats.filter(threat_type__icontains=f"|{query.threat_type}|")
     if query.priority:
         threats = threats.filter(priority=query.priority)
-    if query.ssvc:
-        threats = threats.filter(ssvc_decision=query.ssvc)
+    if query.ssvcs:
+        threats = threats.filter(ssvc_decision__in=query.ssvcs)
     if query.older_than is not None:
         threats = threats.filter(created_at__lt=now - timedelta(days=query.older_than))
     if query.changed_within is not None:

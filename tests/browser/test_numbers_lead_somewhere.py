@@ -95,3 +95,17 @@ def test_the_model_lists_status_choices_say_how_many_and_lead_to_that_many(alice
         number = int(re.search(r"\((\d+)\)$", text).group(1))
         assert number == statuses["" if key == "(none)" else key]
         assert count_shown(page, portal, f"/o/acme/threat-models/?status={key}") == number
+
+
+def test_every_flag_opens_a_list_with_its_count(alice_on_the_overview, page):
+    """What to do next: each group's sentence and each model's line open the register or the model list filtered
+    to exactly what they count (a model's own line may open its page instead: one model, nothing to count)."""
+    portal = alice_on_the_overview
+    flags = [
+        (link.get_attribute("href"), int(link.get_attribute("data-count")))
+        for link in page.locator("#what-next a[data-count]").all()
+    ]
+    listed = [(href, n) for href, n in flags if not re.search(r"/threat-models/[0-9a-f-]{36}/", href)]
+    assert len(listed) >= 4, flags  # the seed gives every kind of flag (portal/sandbox/seed.py)
+    for href, number in listed:
+        assert count_shown(page, portal, href) == number, href
