@@ -45,7 +45,7 @@ def test_the_overview_leads_with_what_to_do_next_and_its_links_list_what_it_coun
     unchanged = {tm["name"] for tm in models if _latest(tm) <= now - timedelta(days=90)}
     sentence = f"{len(unchanged)} threat models have not changed for 90 days or more."
     assert sentence in html
-    link = re.search(r'<a href="([^"]+)">' + re.escape(sentence), html).group(1)
+    link = re.search(r'<a href="([^"]+)" data-count="\d+">' + re.escape(sentence), html).group(1)
     assert unescape(link) == "/o/acme/threat-models/?unchanged_for=90"
     listed = _page(client, "threat_models", unchanged_for=90).content.decode()
     assert f"{len(unchanged)} threat models match." in listed
@@ -56,7 +56,7 @@ def test_the_overview_leads_with_what_to_do_next_and_its_links_list_what_it_coun
     else:
         assert no_reviewer
         words = f"{len(no_reviewer)} threat model{'s have' if len(no_reviewer) != 1 else ' has'} no security reviewer."
-        link = re.search(r'<a href="([^"]+)">' + re.escape(words), html).group(1)
+        link = re.search(r'<a href="([^"]+)" data-count="\d+">' + re.escape(words), html).group(1)
         listed = client.get(unescape(link)).content.decode()
         rows = [
             a.get("href")
