@@ -90,6 +90,15 @@ def pixel_variance(image: Image.Image) -> float:
     return max(ImageStat.Stat(image.convert("L")).var)
 
 
+def page_fill(image: Image.Image) -> float:
+    """How far down an A4 page's body (inside its 18 mm top and 22 mm bottom margins) anything is printed."""
+    grey = image.convert("L")
+    top, bottom = round(grey.height * 18 / 297), round(grey.height * (297 - 22) / 297)
+    body = grey.crop((0, top, grey.width, bottom)).point(lambda v: 255 if v < 235 else 0)
+    box = body.getbbox()
+    return 0.0 if box is None else box[3] / body.height
+
+
 def has_colour(image: Image.Image, hex_colour: str, *, tolerance: int = 6, minimum: int = 500) -> bool:
     """Whether at least `minimum` pixels are within `tolerance` of the colour on every channel."""
     target = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))

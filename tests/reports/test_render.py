@@ -158,7 +158,7 @@ def test_portfolio_report_with_a_filter(sandbox, organization, alice, artifacts,
         found = re.search(rf"{re.escape(name)}[ .]*(\d+)\b", contents)
         assert found, name
         start = folded(pages[int(found.group(1)) - 1])
-        assert start.startswith(f"{name} Summary"), start[:80]  # each model starts a page of its own
+        assert f"{name} Summary" in start, start[:80]  # the contents' page number is where the chapter opens
     assert calls[-1][0] == calls[-1][1] == sum(len(r.diagrams) for r in reports) + 2
     first = save_page(pdf, 0, artifacts, "page-1-cover")
     assert pixel_variance(first) > 100 and has_colour(first, organization.brand_colour, minimum=20_000)
