@@ -1,7 +1,9 @@
 """axe-core in the page under test: the accessibility rules a stakeholder's browser would be audited with.
 
 The script is evaluated through the DevTools protocol, which the portal's Content-Security-Policy (rightly)
-does not let a page do for itself. `axe_violations` returns axe's findings in a form a failed assert can print.
+does not let a page do for itself. `axe_problems` returns axe's findings in a form a failed assert can print:
+its violations and also what it could not decide ("needs review", axe's `incomplete`), which issue 17 found
+to be real defects every time (help texts that did not exist, SVG text whose contrast axe could not compute).
 """
 
 from __future__ import annotations
@@ -15,15 +17,23 @@ AXE_SOURCE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_t
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
 
-def axe_violations(page) -> list[str]:
-    """Each violation as "rule (impact): the first offending nodes"; empty when the page passes."""
+def axe_problems(page) -> list[str]:
+    """Each violation and each needs-review item as "kind rule (impact): the first offending nodes"; empty when
+    the page passes."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE_SOURCE + "\n;undefined")
     result = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        "async (tags) => await axe.run(document, "
+        "{runOnly: {type: 'tag', values: tags}, resultTypes: ['violations', 'incomplete']})",
         AXE_TAGS,
     )
     return [
-        f"{v['id']} ({v['impact']}): {v['help']} at " + "; ".join(n["html"][:160] for n in v["nodes"][:3])
-        for v in result["violations"]
+        f"{kind} {v['id']} ({v['impact']}): {v['help']} at " + "; ".join(n["html"][:160] for n in v["nodes"][:3])
+        for kind in ("violations", "incomplete")
+        for v in result[kind]
     ]
+
+
+def axe_violations(page) -> list[str]:
+    """Violations only: kept until every page type passes `axe_problems` (issue 17), then removed."""
+    return [problem.removeprefix("violations ") for problem in axe_problems(page) if problem.startswith("violations ")]
