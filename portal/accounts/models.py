@@ -29,6 +29,9 @@ class TMIConnection(models.Model):
     # Set when TMI refused a refresh: the member must sign in again; nothing else is lost.
     needs_sign_in = models.BooleanField(default=False)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Held by whoever is refreshing the tokens at TMI right now (vault.py): the others wait for its result
+    # rather than spend the single-use refresh token again, and no database lock is held while TMI answers.
+    refresh_lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,7 +8,9 @@ every token on a timer. Beat still refreshes two kinds, because nobody would oth
   refresh tokens live TMI_REFRESH_TOKEN_DAYS after they were issued; a refresh issues a new one). Their access
   token is left to expire: the run itself refreshes it, once, when it starts.
 
-Every refresh goes through the vault's one locked path, within the TMI server's auth-flow budget (refreshes stop
+Beat's task hands the list out in shares, one task each, so every worker takes part; a refresh under way
+elsewhere (a page's, another worker's) is left to finish, never done twice. Every refresh goes through the vault's
+one leased path, within the TMI server's auth-flow budget (refreshes stop
 short of the places kept for sign-ins: organizations/tmi_budget.py). A budget spent or TMI's 429 ends this run;
 the next beat goes on from there."""
 
@@ -21,13 +23,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.accounts.models import TMIConnection
-from portal.accounts.vault import SignInRequired, _pair_of, tmi_tokens_refresh
+from portal.accounts.vault import SignInRequired, _pair_of, tmi_tokens_refresh_report
 from portal.audit.services import audit_record
 from portal.tmi import RateLimited
 from portal.tmi.errors import TMIError
@@ -91,26 +92,24 @@ class RefreshReport:
     postponed: list[int] = field(default_factory=list)  # the auth-flow budget or TMI's 429: the next beat
 
 
-def tmi_tokens_refresh_due(*, window_seconds: int | None = None) -> RefreshReport:
+def tmi_tokens_refresh_due(*, window_seconds: int | None = None, connection_ids: list[int] | None = None) -> RefreshReport:
+    """Refresh what is due (of `connection_ids` only, when given: a share of beat's list handed to one worker)."""
     report = RefreshReport()
     window = settings.TMI_REFRESH_WINDOW_SECONDS if window_seconds is None else window_seconds
-    due = list(tmi_connections_due_list(window_seconds=window))
+    due = tmi_connections_due_list(window_seconds=window)
+    if connection_ids is not None:
+        due = due.filter(pk__in=connection_ids)
+    due = list(due)
     for position, connection in enumerate(due):
         seen = _pair_of(connection)
-        refused = False
         try:
-            # Take the row lock first (the vault's nested block re-enters it) so that whoever comes
-            # second can tell "someone refreshed it meanwhile" from "I refreshed it".
-            with transaction.atomic():
-                current = TMIConnection.objects.select_for_update().get(pk=connection.pk)
-                if current.access_token != seen.access_token or current.needs_sign_in:
-                    report.already_fresh.append(connection.pk)
-                    continue
-                try:
-                    # No waiting for the budget here (the row lock is held): a spent budget postpones the rest.
-                    tmi_tokens_refresh(connection_id=connection.pk, stale=seen, patience=0)
-                except SignInRequired:
-                    refused = True  # the vault's mark is kept: this block commits
+            # No waiting, neither for the budget nor for a refresh under way elsewhere (a page's, another
+            # worker's): that one's result is this one's too.
+            _, refreshed_here = tmi_tokens_refresh_report(connection_id=connection.pk, stale=seen, patience=0, wait=False)
+        except SignInRequired:
+            report.refused.append(connection.pk)
+            tmi_refresh_refused_record(connection=connection)
+            continue
         except RateLimited:  # the budget is spent (or TMI said so): nobody is signed out; the next beat goes on
             logger.info("auth-flow budget spent: %s refreshes postponed to the next beat", len(due) - position)
             report.postponed.extend(c.pk for c in due[position:])
@@ -119,12 +118,16 @@ def tmi_tokens_refresh_due(*, window_seconds: int | None = None) -> RefreshRepor
             logger.warning("could not refresh connection %s: %s", connection.pk, error)
             report.unreachable.append(connection.pk)
             continue
-        if refused:
-            report.refused.append(connection.pk)
-            tmi_refresh_refused_record(connection=connection)
-        else:
-            report.refreshed.append(connection.pk)
+        (report.refreshed if refreshed_here else report.already_fresh).append(connection.pk)
     return report
+
+
+def tmi_tokens_refresh_shares(*, window_seconds: int | None = None) -> list[list[int]]:
+    """Beat's list cut into shares of TMI_REFRESH_SHARE_SIZE, one task each, so that every worker takes
+    some (one task walking the whole list would leave the other workers idle, and TMI's answers dominate)."""
+    ids = list(tmi_connections_due_list(window_seconds=window_seconds).values_list("pk", flat=True))
+    size = max(1, settings.TMI_REFRESH_SHARE_SIZE)
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def tmi_refresh_refused_record(*, connection: TMIConnection) -> None:

@@ -1,9 +1,11 @@
 """The token vault: the one place TMI tokens are stored, read and refreshed.
 
 TMI refresh tokens are single use (PROTOCOL.md 3.6), so every refresh — by a page, a socket
-consumer or a Celery worker, in any process — goes through `tmi_tokens_refresh`, which holds
-the connection's row lock while it talks to TMI and re-reads the row first: whoever comes
-second finds the new pair and uses it instead of spending the old refresh token again.
+consumer or a Celery worker, in any process — goes through `tmi_tokens_refresh`, which takes the
+connection's refresh lease (a short locked transaction) before it talks to TMI and re-reads the row
+first: whoever comes second waits for the lease to end, finds the new pair and uses it instead of
+spending the old refresh token again. No database lock is held while TMI answers (on SQLite that
+lock is the whole database's), so many refreshes of different members run at once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -188,17 +190,31 @@ def tmi_tokens_get(*, organization: Organization, user) -> TokenPair:
     return _pair_of(tmi_connection_get(organization=organization, user=user))
 
 
+# A lease outlives any refresh call (the client's timeout, a refresh is never retried after one), so a lease
+# that has run out was left by a process that died; the next one takes it over.
+LEASE_SECONDS = 60.0
+LEASE_POLL_SECONDS = 0.02
+
+
 def tmi_tokens_refresh(
     *, connection_id: int, stale: TokenPair | None = None, patience: float | None = None
 ) -> TokenPair:
-    """Refresh under the row lock. `stale` is the pair the caller found wanting; if the stored
+    """Refresh under the connection's lease. `stale` is the pair the caller found wanting; if the stored
     pair has changed since, someone else refreshed and the stored one is returned as it is.
 
     TMI (or the portal's own auth-flow budget) answering 429 is no refusal of the token: TMI did not process
-    the request, so the refresh token is unspent and the member stays signed in. The lock is let go, the
+    the request, so the refresh token is unspent and the member stays signed in. The lease is let go, the
     Retry-After waited, and the refresh tried again (someone else may have done it meanwhile), for up to
     `patience` seconds in all (default TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS; less under a page's deadline);
     then the caller gets RateLimited, a transient failure: "try again", never "sign in again"."""
+    return tmi_tokens_refresh_report(connection_id=connection_id, stale=stale, patience=patience)[0]
+
+
+def tmi_tokens_refresh_report(
+    *, connection_id: int, stale: TokenPair | None = None, patience: float | None = None, wait: bool = True
+) -> tuple[TokenPair, bool]:
+    """`tmi_tokens_refresh`, also saying whether this call refreshed (False: someone else had). With
+    `wait=False` a refresh under way elsewhere is not waited for: its caller is told "someone else" at once."""
     allowed = settings.TMI_REFRESH_RATE_LIMIT_WAIT_SECONDS if patience is None else patience
     deadline = tmi_deadline_current()
     if deadline is not None:
@@ -206,45 +222,82 @@ def tmi_tokens_refresh(
     waited = 0.0
     while True:
         try:
-            return _tokens_refresh_locked(connection_id=connection_id, stale=stale)
+            return _tokens_refresh_leased(
+                connection_id=connection_id, stale=stale, wait=wait, until=time.monotonic() + max(0.0, allowed - waited)
+            )
         except RateLimited as error:
             pause = max(0.05, error.retry_after if error.retry_after is not None else 1.0)
             if waited + pause > allowed:
                 raise
             logger.info("refresh rate-limited; trying again in %.1f s", pause)
-            time.sleep(pause)  # without the row lock (nor, on SQLite, the database's write lock)
+            time.sleep(pause)  # without the lease
             waited += pause
 
 
-def _tokens_refresh_locked(*, connection_id: int, stale: TokenPair | None) -> TokenPair:
-    with transaction.atomic():
-        connection = TMIConnection.objects.select_for_update().get(pk=connection_id)
-        if connection.needs_sign_in or not _issued_by(connection, connection.organization):
-            raise SignInRequired(str(connection.organization_id))
-        if stale is not None and connection.access_token != stale.access_token:
-            return _pair_of(connection)
+def _lease_take(*, connection_id: int, stale: TokenPair | None, wait: bool, until: float):
+    """(connection, None) once this caller holds the lease; (None, pair) when someone else refreshed."""
+    while True:
+        with transaction.atomic():
+            connection = TMIConnection.objects.select_for_update().get(pk=connection_id)
+            if connection.needs_sign_in or not _issued_by(connection, connection.organization):
+                raise SignInRequired(str(connection.organization_id))
+            if stale is not None and connection.access_token != stale.access_token:
+                return None, _pair_of(connection)
+            now = dj_timezone.now()
+            if connection.refresh_lease_until is None or connection.refresh_lease_until <= now:
+                connection.refresh_lease_until = now + timedelta(seconds=LEASE_SECONDS)
+                connection.save(update_fields=["refresh_lease_until"])
+                return connection, None
+        if not wait:
+            return None, _pair_of(connection)
+        # Someone else is at TMI with this refresh token: their new pair is what this caller wants too.
+        stale = stale or _pair_of(connection)
+        if time.monotonic() + LEASE_POLL_SECONDS > until:
+            raise RateLimited(
+                status_code=429,
+                error="refresh_in_progress",
+                error_description="another process is refreshing these tokens",
+                headers={"Retry-After": "1"},
+            )
+        time.sleep(LEASE_POLL_SECONDS)
+
+
+def _tokens_refresh_leased(
+    *, connection_id: int, stale: TokenPair | None, wait: bool, until: float
+) -> tuple[TokenPair, bool]:
+    connection, theirs = _lease_take(connection_id=connection_id, stale=stale, wait=wait, until=until)
+    if connection is None:
+        return theirs, False
+    refused, tokens = False, None
+    try:
         options = tmi_client_options(connection.organization)
-        # No waiting for a budget place while the lock is held: a spent budget answers at once (429).
+        # No waiting for a budget place while the lease is held: a spent budget answers at once (429).
         options["budget"] = tmi_budget(connection.organization.tmi_base_url, Purpose.REFRESH, max_wait=0)
         with TMIClient(connection.organization.tmi_base_url, **options) as client:
             try:
                 tokens = _refresh_at_tmi(client, connection.refresh_token)
             except RefreshFailed:
-                connection.needs_sign_in = True
-                connection.save(update_fields=["needs_sign_in"])
-                refused = True  # raised after the block, so the mark is committed, not rolled back
-            else:
-                refused = False
-                connection.access_token = tokens.access_token
-                connection.refresh_token = tokens.refresh_token or connection.refresh_token
-                connection.expires_at = _expiry_of(tokens)
-                connection.refreshed_at = dj_timezone.now()
-                connection.save(update_fields=["access_token", "refresh_token", "expires_at", "refreshed_at"])
+                refused = True
+    finally:
+        with transaction.atomic():
+            current = TMIConnection.objects.select_for_update().get(pk=connection_id)
+            current.refresh_lease_until = None
+            fields = ["refresh_lease_until"]
+            if refused:
+                current.needs_sign_in = True
+                fields.append("needs_sign_in")
+            elif tokens is not None:
+                current.access_token = tokens.access_token
+                current.refresh_token = tokens.refresh_token or current.refresh_token
+                current.expires_at = _expiry_of(tokens)
+                current.refreshed_at = dj_timezone.now()
+                fields += ["access_token", "refresh_token", "expires_at", "refreshed_at"]
+            current.save(update_fields=fields)
     if refused:
-        _sign_in_required_announce(connection)
-        tmi_connection_ended_announce(organization=connection.organization, user_id=connection.user_id)
-        raise SignInRequired(str(connection.organization_id))
-    return tokens
+        _sign_in_required_announce(current)
+        tmi_connection_ended_announce(organization=current.organization, user_id=current.user_id)
+        raise SignInRequired(str(current.organization_id))
+    return tokens, True
 
 
 def tmi_connection_refused(*, organization: Organization, user_id: int) -> None:

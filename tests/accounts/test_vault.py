@@ -1,4 +1,4 @@
-"""The token vault against the sandbox: tokens encrypted at rest, one refresh path under a lock."""
+"""The token vault against the sandbox: tokens encrypted at rest, one refresh path under a lease."""
 
 import threading
 
@@ -15,6 +15,7 @@ from portal.accounts.vault import (
     tmi_connection_get,
     tmi_tokens_get,
     tmi_tokens_refresh,
+    tmi_tokens_refresh_report,
 )
 from tests.sandbox.helpers import advance_clock
 
@@ -84,6 +85,59 @@ def test_racing_refreshes_spend_the_refresh_token_once(organization, member_fact
     # The stale refresh token was spent exactly once: TMI now refuses it.
     refused = httpx.post(f"{sandbox.base_url}/oauth2/refresh", json={"refresh_token": stale.refresh_token})
     assert refused.status_code == 400
+
+
+def test_a_lease_left_by_a_dead_process_is_taken_over(organization, member_factory, sandbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    alice = member_factory(organization, "alice")
+    connection = tmi_connection_get(organization=organization, user=alice)
+    stale = tmi_tokens_get(organization=organization, user=alice)
+    connection.refresh_lease_until = timezone.now() - timedelta(seconds=1)  # its holder died at TMI
+    connection.save(update_fields=["refresh_lease_until"])
+    pair, refreshed_here = tmi_tokens_refresh_report(connection_id=connection.pk, stale=stale)
+    assert refreshed_here and pair.refresh_token != stale.refresh_token
+    assert TMIConnection.objects.get(pk=connection.pk).refresh_lease_until is None
+
+
+def test_a_refresh_under_way_elsewhere_is_waited_for_never_repeated(organization, member_factory, sandbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.tmi import RateLimited
+
+    alice = member_factory(organization, "alice")
+    connection = tmi_connection_get(organization=organization, user=alice)
+    stale = tmi_tokens_get(organization=organization, user=alice)
+    connection.refresh_lease_until = timezone.now() + timedelta(seconds=30)  # another process is at TMI
+    connection.save(update_fields=["refresh_lease_until"])
+    # Beat does not wait: the other one's result is its result.
+    pair, refreshed_here = tmi_tokens_refresh_report(connection_id=connection.pk, stale=stale, wait=False)
+    assert not refreshed_here and pair.refresh_token == stale.refresh_token
+    # A page waits for it, up to its patience, then hears "try again" (429), never "sign in again".
+    with pytest.raises(RateLimited) as waited:
+        tmi_tokens_refresh(connection_id=connection.pk, stale=stale, patience=0.2)
+    assert waited.value.error == "refresh_in_progress"
+    assert not TMIConnection.objects.get(pk=connection.pk).needs_sign_in
+
+    def finish_elsewhere():  # the other process stores its new pair and lets the lease go
+        import time
+
+        time.sleep(0.3)
+        row = TMIConnection.objects.get(pk=connection.pk)
+        row.access_token, row.refresh_token, row.refresh_lease_until = "theirs", "their-refresh", None
+        row.save(update_fields=["access_token", "refresh_token", "refresh_lease_until"])
+        db.close()
+
+    finisher = threading.Thread(target=finish_elsewhere)
+    finisher.start()
+    pair = tmi_tokens_refresh(connection_id=connection.pk, stale=stale, patience=10)
+    finisher.join()
+    assert pair.access_token == "theirs"  # their pair, and the refresh token was not spent a second time
+    assert httpx.post(f"{sandbox.base_url}/oauth2/refresh", json={"refresh_token": stale.refresh_token}).is_success
 
 
 def test_a_refused_refresh_marks_the_member_for_sign_in(organization, member_factory, sandbox):

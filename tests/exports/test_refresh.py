@@ -3,7 +3,9 @@ refusal marks the member for sign-in and tells the right people, losing nothing.
 
 from __future__ import annotations
 
+import math
 from datetime import time, timedelta
+from time import monotonic, sleep
 
 import pytest
 from django.core import mail
@@ -12,6 +14,7 @@ from django.utils import timezone
 from portal.accounts.models import TMIConnection
 from portal.accounts.refresh import tmi_connections_due_list, tmi_tokens_refresh_due
 from portal.accounts.tasks import tmi_tokens_refresh_due as refresh_task
+from portal.accounts.tasks import tmi_tokens_refresh_share as share_task
 from portal.accounts.vault import tmi_client
 from portal.audit.models import AuditEvent
 from portal.celery import ping
@@ -79,7 +82,8 @@ def test_racing_workers_never_reuse_a_refresh_token(organization, member_factory
     started = [workers.start() for _ in range(3)]
     for _ in started:  # every worker is up and consuming before the race starts
         assert ping.delay().get(timeout=60) == "pong"
-    results = [refresh_task.delay() for _ in range(6)]
+    # Six shares of the same member (as beats that overlap would hand out) race in three workers.
+    results = [share_task.delay([before.pk]) for _ in range(6)]
     reports = [result.get(timeout=60) for result in results]
     assert all(not r["refused"] and not r["unreachable"] for r in reports), reports
     refreshed = [pk for r in reports for pk in r["refreshed"]]
@@ -89,6 +93,25 @@ def test_racing_workers_never_reuse_a_refresh_token(organization, member_factory
     assert after.expires_at > timezone.now() + timedelta(minutes=5)
     with tmi_client(organization=organization, user=alice) as client:  # the stored pair works at TMI
         assert client.threat_models.list()
+    assert refresh_task.delay().get(timeout=60) == 0  # nothing due: beat hands out no share
+
+
+@pytest.mark.timeout(300)
+def test_beat_hands_the_tokens_due_out_in_shares(organization, member_factory, workers, settings):
+    members = [member_factory(organization, f"member{n}", role="owner") for n in range(9)]
+    for member in members:
+        export_schedule_create(organization=organization, actor=member, **{**SCHEDULE, "name": member.username})
+    before = {member.pk: lapsing(member, organization).refresh_token for member in members}
+    for _ in range(2):
+        workers.start()
+    assert ping.delay().get(timeout=60) == "pong"
+    assert refresh_task.delay().get(timeout=60) == math.ceil(len(members) / settings.TMI_REFRESH_SHARE_SIZE)
+    deadline = monotonic() + 60
+    while tmi_connections_due_list().exists() and monotonic() < deadline:
+        sleep(0.2)
+    after = {c.user_id: c for c in TMIConnection.objects.filter(user__in=members)}
+    assert not tmi_connections_due_list().exists()
+    assert all(not c.needs_sign_in and c.refresh_token != before[pk] for pk, c in after.items())
 
 
 def test_a_refused_refresh_asks_for_sign_in_and_loses_nothing(
