@@ -130,9 +130,16 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Write transactions take SQLite's lock at BEGIN, so the token vault's row lock
-    # (select_for_update, a no-op on SQLite) still serialises refreshes across processes.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    # Write transactions take SQLite's lock at BEGIN, so the token vault's lease (taken under select_for_update,
+    # a no-op on SQLite) is still taken by one process at a time. WAL: readers (pages) never wait for a writer
+    # (a worker), nor a writer for readers.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
     # A file, not shared-cache memory, so test threads and processes lock it as production does.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
@@ -221,6 +228,8 @@ else:
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
+        # A worker looks for new messages this often when its queue is empty (kombu's default is 1 s).
+        "polling_interval": 0.1,
     }
     CELERY_RESULT_BACKEND = f"file://{CELERY_BROKER_DIR / 'results'}"
 CELERY_TASK_ACKS_LATE = True

@@ -122,6 +122,11 @@ class SandboxState:
         self.clock_offset = 0.0  # tests move time forward through /_sandbox/clock
         self.users: dict[str, SandboxUser] = {}
         self.refresh_tokens: dict[str, RefreshRecord] = {}
+        # What a real server's logs would show and bench/refresh.py counts: refreshes per user, and refresh
+        # tokens presented again after they were spent (single use: TMI refuses the second).
+        self.spent_refresh_tokens: set[str] = set()
+        self.refreshes_by_user: dict[str, int] = {}
+        self.refresh_tokens_reused = 0
         self.revoked_jtis: set[str] = set()
         # threat model id -> the stored object, in the running generation's shape, with its
         # children embedded as lists: threats, diagrams, documents, assets, notes, repositories.
@@ -214,6 +219,11 @@ class SandboxState:
     def rotate_refresh_token(self, refresh_token: str) -> dict[str, Any] | None:
         """Single use: the old token is deleted before the new pair is minted."""
         record = self.refresh_tokens.pop(refresh_token, None)
+        if record is None and refresh_token in self.spent_refresh_tokens:
+            self.refresh_tokens_reused += 1
+        if record is not None:
+            self.spent_refresh_tokens.add(refresh_token)
+            self.refreshes_by_user[record.user_uuid] = self.refreshes_by_user.get(record.user_uuid, 0) + 1
         if record is None or record.expires_at <= self.now():
             return None
         if record.session_expires_at is not None and record.session_expires_at <= self.now():
