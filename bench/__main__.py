@@ -5,7 +5,13 @@ import sys
 
 from bench import auth, export, live_relay, refresh, store
 
-BENCHMARKS = {"store": store.main, "live": live_relay.main, "export": export.main, "auth": auth.main, "refresh": refresh.main}
+BENCHMARKS = {
+    "store": store.main,
+    "live": live_relay.main,
+    "export": export.main,
+    "auth": auth.main,
+    "refresh": refresh.main,
+}
 USAGE = """usage: python -m bench {store,live,export,auth,refresh} [options]
 
   store       the portfolio store with 1,000 threat models and 50,000 threats in TMI: a cold and an

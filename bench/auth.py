@@ -1,6 +1,6 @@
 """Does the portal stay within TMI's auth-flow limit while many members work and many sign in at once?
 
-    python -m bench auth [--generation 1.8|0.217] [--members 200] [--minutes 4] [--sign-ins 150] [--json]
+    python -m bench auth [--generation 1.8|0.217] [--members 200] [--minutes 4] [--sign-ins 150] [--json PATH]
 
 Starts a sandbox that enforces the real server's auth-flow limit with loopback counted (1.8.22: 100 calls to
 /oauth2/{authorize,token,refresh,...} in any 60 s per client address; 0.217.8: 100 a minute), and a portal with
@@ -26,7 +26,6 @@ minute, below the 80 a minute refreshes may take.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -37,6 +36,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+
+from bench.figures import figures_write, json_option
 
 ACTIVE_EVERY_SECONDS = 20.0
 REFRESH_MARGIN_SECONDS = 60.0  # the TMI client refreshes a token this close to its expiry (TokenAuth's skew)
@@ -335,13 +336,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sign-ins", type=int, default=150, help="people signing in within the first minute")
     parser.add_argument("--threads", type=int, default=6, help="threads acting as members")
     parser.add_argument("--sign-in-threads", type=int, default=24, help="browsers signing in at once")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    json_option(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="portal-bench-auth-") as workdir:
         _configure_django(Path(workdir))
         figures = run(args)
-    if args.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        _print(figures)
+    _print(figures)
+    figures_write(figures, args.json)
     sys.stdout.flush()

@@ -22,7 +22,6 @@ refreshed, refreshed_twice, refresh_tokens_reused.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import signal
@@ -32,6 +31,8 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+
+from bench.figures import figures_write, json_option
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_PER_MINUTE = 1000
@@ -212,12 +213,16 @@ def run(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> dict:
 def _print(figures: dict) -> None:
     print()
     print(f"TMI {figures['generation']}: {figures['due']} tokens due, budget {figures['budget_per_minute']} a minute")
-    print(f"  1 worker                       {figures['one_worker_seconds']:.2f} s ({figures['one_worker_refreshed']} refreshed)")
+    print(
+        f"  1 worker                       {figures['one_worker_seconds']:.2f} s ({figures['one_worker_refreshed']} refreshed)"
+    )
     print(
         f"  {figures['workers']} workers                      {figures['seconds']:.2f} s"
         f" ({figures['refreshed']} refreshed; {figures['speedup']}x one worker)"
     )
-    print(f"  members refreshed twice        {figures['refreshed_twice']} (one worker: {figures['one_worker_refreshed_twice']})")
+    print(
+        f"  members refreshed twice        {figures['refreshed_twice']} (one worker: {figures['one_worker_refreshed_twice']})"
+    )
     print(
         f"  refresh tokens used twice      {figures['refresh_tokens_reused']}"
         f" (one worker: {figures['one_worker_refresh_tokens_reused']}; counted by the sandbox)"
@@ -232,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generation", choices=["1.8", "0.217"], default="1.8")
     parser.add_argument("--due", type=int, default=100, help="tokens due")
     parser.add_argument("--workers", type=int, default=8, help="worker processes in the second round")
-    parser.add_argument("--json", metavar="PATH", help="also write the figures there, as one JSON object")
+    json_option(parser)
     parser.add_argument("--database-url", help="an empty database to use instead of a temporary SQLite file")
     parser.add_argument("--redis-url", help="Redis for the broker, budgets and gates instead of the embedded ones")
     args = parser.parse_args(argv)
@@ -240,6 +245,5 @@ def main(argv: list[str] | None = None) -> None:
         env = _configure_django(Path(workdir), database_url=args.database_url, redis_url=args.redis_url)
         figures = run(args, env, Path(workdir))
     _print(figures)
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    figures_write(figures, args.json)
     sys.stdout.flush()

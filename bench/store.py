@@ -1,7 +1,7 @@
 """The portfolio store against a large TMI: how costly is filling it, keeping it fresh, and reading it?
 
     python -m bench store [--generation 1.8|0.217] [--models 1000] [--threats 50000] [--requests 30]
-                          [--latency-ms 0] [--profile] [--json]
+                          [--latency-ms 0] [--profile] [--json PATH]
 
 Starts a TMI sandbox in this process (a thread) and seeds it through its state, not over HTTP: `bulk:<models>`
 (each model a diagram and three threats, owners rotating among alice, bob, carol and dave, everyone reading
@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import random
 import statistics
@@ -55,6 +54,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from bench.figures import figures_write, json_option
 
 MEMBER = "alice"
 SEEDED_THREATS_PER_MODEL = 3  # the sandbox's bulk seed gives each model three threats
@@ -572,7 +573,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=30, help="requests per page measured")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay added to each TMI call (default 0)")
     parser.add_argument("--profile", action="store_true", help="print where the time goes (cProfile)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    json_option(parser)
     args = parser.parse_args(argv)
     if args.models < CHANGES:
         parser.error(f"--models must be at least {CHANGES} (the incremental sync follows {CHANGES} changes)")
@@ -590,8 +591,6 @@ def main(argv: list[str] | None = None) -> None:
             figures = run(args)
         finally:
             undo()
-    if args.json:
-        print(json.dumps(figures, indent=2, default=str))
-    else:
-        _print(figures)
+    _print(figures)
+    figures_write(figures, args.json)
     sys.stdout.flush()

@@ -45,3 +45,11 @@ def bench_finish(process: subprocess.Popen, timeout: float) -> subprocess.Comple
 
 def bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return bench_finish(bench_start(*args), timeout)
+
+
+def figures_read(run: subprocess.CompletedProcess, path: Path) -> dict:
+    """What a benchmark wrote with `--json PATH`, once it ended well."""
+    import json
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(path.read_text())

@@ -4,37 +4,29 @@ TMI arrived as change rows and on the overview, and page views made no TMI call 
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 
 import pytest
 
 from bench.store import most_in_any_window, percentile
-from tests.bench.running import bench
+from tests.bench.running import bench, figures_read
 
 MODELS, THREATS, REQUESTS = 30, 300, 5
 CALLS_PER_MODEL_READ_WHOLE = 8  # the model, its threats, diagrams (a list and the one diagram), four child lists
 
 
-def figures_of(run: subprocess.CompletedProcess) -> dict:
-    assert run.returncode == 0, run.stdout + run.stderr
-    start = run.stdout.index("\n{\n")
-    return json.loads(run.stdout[start:])
-
-
 @pytest.mark.parametrize("generation", ["1.8", "0.217"])
-def test_a_small_run_reports_sane_figures(generation):
+def test_a_small_run_reports_sane_figures(generation, tmp_path):
     run = bench(
         "store",
         "--generation", generation,
         "--models", str(MODELS),
         "--threats", str(THREATS),
         "--requests", str(REQUESTS),
-        "--json",
+        "--json", str(tmp_path / "store.json"),
     )  # fmt: skip
-    f = figures_of(run)
+    f = figures_read(run, tmp_path / "store.json")
     assert (f["generation"], f["models"], f["threats"]) == (generation, MODELS, THREATS)
     # The portal the bench measured runs on what the environment names (a scratch database beside DATABASE_URL's).
     assert f["database"] == ("PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite")
