@@ -92,7 +92,9 @@ class RefreshReport:
     postponed: list[int] = field(default_factory=list)  # the auth-flow budget or TMI's 429: the next beat
 
 
-def tmi_tokens_refresh_due(*, window_seconds: int | None = None, connection_ids: list[int] | None = None) -> RefreshReport:
+def tmi_tokens_refresh_due(
+    *, window_seconds: int | None = None, connection_ids: list[int] | None = None
+) -> RefreshReport:
     """Refresh what is due (of `connection_ids` only, when given: a share of beat's list handed to one worker)."""
     report = RefreshReport()
     window = settings.TMI_REFRESH_WINDOW_SECONDS if window_seconds is None else window_seconds
@@ -105,7 +107,9 @@ def tmi_tokens_refresh_due(*, window_seconds: int | None = None, connection_ids:
         try:
             # No waiting, neither for the budget nor for a refresh under way elsewhere (a page's, another
             # worker's): that one's result is this one's too.
-            _, refreshed_here = tmi_tokens_refresh_report(connection_id=connection.pk, stale=seen, patience=0, wait=False)
+            _, refreshed_here = tmi_tokens_refresh_report(
+                connection_id=connection.pk, stale=seen, patience=0, wait=False
+            )
         except SignInRequired:
             report.refused.append(connection.pk)
             tmi_refresh_refused_record(connection=connection)

@@ -238,7 +238,7 @@ def _lease_take(*, connection_id: int, stale: TokenPair | None, wait: bool, unti
     """(connection, None) once this caller holds the lease; (None, pair) when someone else refreshed."""
     while True:
         with transaction.atomic():
-            connection = TMIConnection.objects.select_for_update().get(pk=connection_id)
+            connection = TMIConnection.objects.select_for_update().select_related("organization").get(pk=connection_id)
             if connection.needs_sign_in or not _issued_by(connection, connection.organization):
                 raise SignInRequired(str(connection.organization_id))
             if stale is not None and connection.access_token != stale.access_token:

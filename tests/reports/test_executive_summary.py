@@ -63,9 +63,7 @@ def test_portfolio_report_opens_with_the_summary_and_ranks_models_by_risk(sandbo
 
     # Models in the order of their risk score (highest first, then name), computed from the sandbox.
     expected = [tm["name"] for tm in sorted(models, key=lambda tm: (-_risk(tm), tm["name"].lower()))]
-    starts = [
-        next(i for i, p in enumerate(pages) if i > contents and f"{name} Summary" in p) for name in expected
-    ]
+    starts = [next(i for i, p in enumerate(pages) if i > contents and f"{name} Summary" in p) for name in expected]
     assert starts == sorted(starts), list(zip(expected, starts))
     ranked = executive[executive.index("Threat models by risk") :]
     positions = [ranked.index(name) for name in expected]
