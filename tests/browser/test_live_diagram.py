@@ -138,6 +138,8 @@ def test_the_first_paint_and_live_drawing_are_identical(person, world):
         for (const g of live.querySelectorAll(':scope > [data-cell-id]')) {
             for (const name of ['tabindex', 'role', 'aria-label']) g.removeAttribute(name);
         }
+        // ... and says in CSS what colour is under each label, for contrast checkers (view.js).
+        for (const text of live.querySelectorAll('text')) text.removeAttribute('style');
         const defs = [served, document].map(d => d.querySelector('#live-viewport svg > defs').innerHTML);
         return {cells: server.innerHTML === live.innerHTML, defs: defs[0] === defs[1],
                 server: server.innerHTML, live: live.innerHTML, count: live.childElementCount};

@@ -263,6 +263,12 @@ function withLabel(cell, value) {
 }
 
 let renaming = null;
+export const renamingId = () => (renaming ? renaming.id : null);
+// While the field is open over a shape, the shape's own label is hidden under it (the field shows it).
+function hideLabel(id, hidden) {
+  const g = cellsLayer.querySelector(`:scope > [data-cell-id="${CSS.escape(id)}"]`);
+  if (g) g.classList.toggle("live-renaming", hidden);
+}
 export function startRename(id) {
   const cell = cellOf(id);
   const fragment = lastDraw && lastDraw.fragments.find((f) => f.cellId === id);
@@ -290,6 +296,7 @@ export function startRename(id) {
   });
   input.addEventListener("blur", () => finishRename(true));
   ui.viewport.append(input);
+  hideLabel(id, true);
   input.focus();
   input.select();
 }
@@ -300,6 +307,7 @@ export function finishRename(keep) {
   renaming = null;
   const hadFocus = document.activeElement === input;
   input.remove();
+  hideLabel(id, false);
   const cell = cellOf(id);
   if (keep && cell && input.value !== labelOf(cell)) {
     const before = nameOf(cell);

@@ -29,8 +29,6 @@ export const ui = {
 };
 export const svg = ui.viewport.querySelector("svg");
 export const cellsLayer = svg.querySelector("g.tmi-cells");
-export const overlay = el("g", { class: "live-overlay" });
-svg.appendChild(overlay);
 
 export const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 

@@ -3,8 +3,8 @@
 // extent times the zoom, and the viewport (a scrolling box) pans over it.
 
 import { drawCells, emptyNote, el, expand, fitViewBox, MARGIN, Markers, nodeBox, SVG_NS } from "./render.js";
-import { cellsLayer, config, isMe, nameOf, kindOf, overlay, personName, state, svg, t, ui } from "./page.js";
-import { editable, updateTools } from "./editing.js";
+import { cellsLayer, config, isMe, kindOf, nameOf, personName, state, svg, t, ui } from "./page.js";
+import { editable, renamingId, updateTools } from "./editing.js";
 
 export const MIN_ZOOM = 0.2;
 export const MAX_ZOOM = 4;
@@ -29,7 +29,11 @@ export function draw() {
   if (!defs) { defs = document.createElementNS(SVG_NS, "defs"); svg.insertBefore(defs, cellsLayer); }
   defs.replaceChildren(...markers.elements());
   const content = fitViewBox(fragments.flatMap((f) => f.boxes), MARGIN);
-  if (!fragments.length) cellsLayer.replaceChildren(emptyNote(content));
+  if (!fragments.length) {
+    const note = emptyNote(content);
+    note.style.backgroundColor = css(WHITE); // see describeBackgrounds
+    cellsLayer.replaceChildren(note);
+  }
   let extent = content;
   if (state.drag && state.extent) extent = union(extent, state.extent); // no jumping under the pointer
   if (state.cursor) {
@@ -45,8 +49,10 @@ export function draw() {
   lastDraw = { fragments, nodes };
   for (const f of fragments) {
     if (f.cellId === state.selected) f.element.classList.add("live-selected");
+    if (f.cellId === renamingId()) f.element.classList.add("live-renaming");
     if (f.cell.type === "node") makeFocusable(f);
   }
+  describeBackgrounds(fragments);
   if (focusedId) {
     const again = cellsLayer.querySelector(`:scope > [data-cell-id="${CSS.escape(focusedId)}"]`);
     if (again) again.focus({ preventScroll: true });
@@ -64,6 +70,43 @@ function makeFocusable(fragment) {
   const raw = rawOf(fragment.cellId);
   g.setAttribute("aria-label", t("shape_label", { name: nameOf(raw), kind: kindOf(raw) }));
 }
+// What is drawn under each label, said in CSS (which SVG text does not paint): a contrast checker such
+// as axe cannot look through SVG shapes, and would otherwise leave every label's contrast undecided. The
+// colour is the one the renderer painted there, made opaque: the shape's fill at its opacity over the
+// trust boundary it sits in (or the white canvas), or a flow label's plate.
+const WHITE = [255, 255, 255];
+const paint = new OffscreenCanvas(1, 1).getContext("2d");
+function rgba(text) {
+  paint.fillStyle = "#000000";
+  paint.fillStyle = text; // an invalid colour leaves black: the renderer only writes valid ones
+  const value = paint.fillStyle;
+  if (value.startsWith("#")) return [1, 3, 5].map((i) => parseInt(value.slice(i, i + 2), 16)).concat(1);
+  const parts = value.slice(value.indexOf("(") + 1, -1).split(",").map(Number);
+  return [parts[0], parts[1], parts[2], parts.length > 3 ? parts[3] : 1];
+}
+function over(shape, under) {
+  const fill = shape && shape.getAttribute("fill");
+  if (!fill || fill === "none") return under;
+  const [r, g, b, a] = rgba(fill);
+  const k = a * Number(shape.getAttribute("fill-opacity") || 1) * Number(shape.getAttribute("opacity") || 1);
+  return [r, g, b].map((c, i) => Math.round(k * c + (1 - k) * under[i]));
+}
+const css = ([r, g, b]) => `rgb(${r}, ${g}, ${b})`;
+
+function describeBackgrounds(fragments) {
+  const zones = [];
+  for (const f of fragments) {
+    let colour;
+    if (f.cell.type === "node") {
+      const [x, y] = [f.cell.x + f.cell.width / 2, f.cell.y + f.cell.height / 2];
+      const zone = zones.findLast((z) => z.box.x <= x && x <= z.box.right && z.box.y <= y && y <= z.box.bottom);
+      colour = over(f.element.querySelector(".tmi-shape"), zone ? zone.colour : WHITE);
+      if (f.cell.kind === "boundary") zones.push({ box: nodeBox(f.cell), colour });
+    } else colour = over(f.element.querySelector(".tmi-halo"), WHITE);
+    for (const text of f.element.querySelectorAll("text")) text.style.backgroundColor = css(colour);
+  }
+}
+
 const rawOf = (id) => state.cells.findLast((c) => c && c.id === id); // the last duplicate is the one drawn
 
 const round = (v) => String(Math.round(v * 100) / 100);
@@ -163,20 +206,28 @@ export function visibleBox() {
 // -- the overlay: selection, resize handle, the presenter's pointer ------------------------------------------------
 // The presenter's pointer is one element, moved rather than redrawn, so it never blinks.
 const cursorLabel = el("text", { x: 16, y: 30 });
+cursorLabel.style.backgroundColor = "rgb(255, 255, 255)"; // its white halo (see describeBackgrounds)
 const cursorMark = el("g", { class: "live-cursor" }, [el("path", { d: "M0 0L0 18L5 13.5L8.5 21L11.5 19.5L8 12.5L14 12.5Z" }), cursorLabel]);
 
+// A rectangle's outline as four separate sides: one <rect> (or a group of the four) over a shape would,
+// to a contrast checker, cover the shape's label (it cannot tell an unfilled rectangle from a filled one).
+const frame = (b, cls) => [
+  [b.x, b.y, b.right, b.y], [b.right, b.y, b.right, b.bottom], [b.right, b.bottom, b.x, b.bottom], [b.x, b.bottom, b.x, b.y],
+].map(([x1, y1, x2, y2]) => el("line", { class: cls, x1, y1, x2, y2 }));
+
+let overlaid = [];
 export function drawOverlay() {
   const parts = [];
   const node = state.selected && lastDraw ? lastDraw.nodes.get(state.selected) : null;
   if (node) {
     const b = expand(nodeBox(node), 4);
-    parts.push(el("rect", { class: "live-selection", x: b.x, y: b.y, width: b.width, height: b.height, rx: 6 }));
+    parts.push(...frame(b, "live-selection"));
     if (editable()) parts.push(el("rect", { class: "live-handle", "data-handle": "resize", x: b.right - 6, y: b.bottom - 6, width: 12, height: 12, rx: 2 }));
   }
   const focused = state.focused && lastDraw ? lastDraw.nodes.get(state.focused) : null;
   if (focused) { // the keyboard's place, drawn (an outline on an SVG group is not drawn everywhere)
     const b = expand(nodeBox(focused), 8);
-    parts.push(el("rect", { class: "live-focus-ring", x: b.x, y: b.y, width: b.width, height: b.height, rx: 8 }));
+    parts.push(...frame(b, "live-focus-ring"));
   }
   if (state.cursor && state.presenter && !isMe(state.presenter)) {
     const x = round(state.cursor.x), y = round(state.cursor.y);
@@ -186,8 +237,10 @@ export function drawOverlay() {
     cursorLabel.textContent = personName(state.presenter);
     parts.push(cursorMark);
   }
-  overlay.replaceChildren(...parts);
-  svg.appendChild(overlay);
+  // Straight into the SVG, after the cells, with no group around them: a group's box would cover the
+  // labels inside a selected shape (see frame).
+  for (const part of overlaid) part.remove();
+  overlaid = parts.map((part) => { part.classList.add("live-overlay"); return svg.appendChild(part); });
 }
 
 // -- following the presenter ------------------------------------------------------------------------------
