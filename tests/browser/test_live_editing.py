@@ -155,3 +155,201 @@ def test_a_reader_can_tab_through_the_shapes_but_not_change_them(person, world):
     assert cell(carol, gateway).locator("ellipse").get_attribute("cx") == x
     assert carol.locator(".live-rename-input").count() == 0
     assert axe_problems(carol) == []
+
+
+def person_item(page, name: str):
+    return page.locator(".live-person", has=page.locator(".live-person-name", has_text=name))
+
+
+def test_when_the_host_leaves_the_page_says_so_and_who_is_still_here(alice_and_bob, screenshot):
+    alice, bob = alice_and_bob
+    person_item(bob, "Alice").locator(".live-badge-host").wait_for()
+    alice.close()
+    ended = bob.locator("#live-ended")
+    ended.wait_for()
+    assert "host left" in ended.inner_text()
+    people = bob.locator("#live-ended .live-ended-people")
+    assert people.inner_text().startswith("Alice")
+    assert "(the host) left. Still on this page when the session ended: Bob" in people.inner_text()
+    assert people.inner_text().endswith("(you).")
+    # The old host is no longer listed, nor anyone as host or presenter.
+    assert person_item(bob, "Alice").count() == 0
+    assert person_item(bob, "Bob").count() == 1
+    assert bob.locator(".live-badge-host, .live-badge-presenter").count() == 0
+    assert bob.locator("#live-presenting").is_hidden()
+    assert axe_problems(bob) == []
+    screenshot(bob, "host-left")
+
+
+def badges(page, name: str) -> list[str]:
+    return person_item(page, name).locator(".live-badge").all_inner_texts()
+
+
+def test_after_a_hand_over_only_the_current_presenter_is_shown(alice_and_bob, screenshot):
+    alice, bob = alice_and_bob
+    bob.locator("#live-presenting").wait_for()
+    assert bob.locator("#live-presenting").inner_text().startswith("Alice")
+    assert bob.locator("#live-presenting").inner_text().endswith("is presenting.")
+    alice.get_by_role("button", name="Let Bob").click()
+    bob.locator("#live-presenting", has_text="You are presenting").wait_for()
+    alice.locator("#live-presenting", has_text="Bob").wait_for()
+    for page in (alice, bob):
+        # One line about presenting, saying the current state; nothing stale stacked above it.
+        assert page.locator(".live-banner-presenting:visible").count() == 1
+        assert page.locator(".live-message", has_text="presenting").count() == 0
+        # One badge for what each person does: bob presents (not also "can edit"), alice is host and edits.
+        assert badges(page, "Bob") == ["presenting"]
+        assert badges(page, "Alice") == ["host", "can edit"]
+    assert axe_problems(bob) == []
+    screenshot(bob, "bob-presents", full_page=False)
+
+    # The host takes it back: again exactly one, current, line on both pages.
+    alice.get_by_role("button", name="Ask to present").click()
+    bob.locator("#live-presenting", has_text="Alice").wait_for()
+    alice.locator("#live-presenting", has_text="You are presenting").wait_for()
+    for page in (alice, bob):
+        assert page.locator(".live-banner-presenting:visible").count() == 1
+        assert badges(page, "Bob") == ["can edit"]
+        assert badges(page, "Alice") == ["host", "presenting"]
+    assert bob.get_by_text("You are presenting").count() == 0
+
+
+def test_undo_and_redo_are_enabled_only_when_there_is_something_to_undo_or_redo(person, world):
+    alice = person("alice")
+    open_live(alice, world)
+    alice.locator(".live-person .live-badge-host").wait_for()
+    undo, redo = alice.get_by_role("button", name="Undo"), alice.get_by_role("button", name="Redo")
+    assert undo.is_disabled() and redo.is_disabled()  # a new session: its history is empty
+    before = node_ids(alice)
+    alice.get_by_role("button", name="+ Process").click()
+    (added,) = set(node_ids(alice)) - set(before)
+    assert undo.is_enabled() and redo.is_disabled()
+    undo.click()
+    wait_seconds(alice, 'id => !document.querySelector(`#live-viewport [data-cell-id="${id}"]`)', added)
+    redo.wait_for(state="attached")
+    alice.wait_for_function("() => !document.getElementById('live-redo').disabled")
+    redo.click()
+    wait_seconds(alice, 'id => !!document.querySelector(`#live-viewport [data-cell-id="${id}"]`)', added)
+    # A new change ends what can be redone.
+    alice.get_by_role("button", name="+ Data store").click()
+    alice.wait_for_function("() => document.getElementById('live-redo').disabled")
+    assert undo.is_enabled()
+
+
+EMPTY_SPOT = """() => {
+    const area = document.getElementById('live-viewport').getBoundingClientRect();
+    const svg = document.querySelector('#live-viewport svg');
+    for (let y = area.top + 10; y < area.bottom - 10; y += 10)
+        for (let x = area.left + 10; x < area.right - 10; x += 10)
+            if (document.elementFromPoint(x, y) === svg) return [x, y];
+    return null; }"""
+
+
+def test_the_diagram_opens_fitted_and_zooms_pans_and_fits_again(person, world, screenshot):
+    page = person("alice")
+    open_live(page, world)
+    viewport = page.locator("#live-viewport")
+
+    def zoom() -> float:
+        return float(viewport.get_attribute("data-zoom"))
+
+    def fits() -> bool:
+        return page.evaluate(
+            """() => { const v = document.getElementById('live-viewport');
+            const s = v.querySelector('svg').getBoundingClientRect();
+            return s.width <= v.clientWidth + 1 && s.height <= v.clientHeight + 1; }"""
+        )
+
+    assert fits()
+    opened = zoom()
+    page.get_by_role("button", name="Zoom in").click()
+    assert zoom() > opened and not fits()
+    page.get_by_role("button", name="Zoom out").click()
+    page.get_by_role("button", name="Zoom out").click()
+    assert zoom() < opened
+    page.get_by_role("button", name="Fit").click()
+    assert zoom() == opened and fits()
+
+    # Keyboard on the canvas: + zooms, the arrows pan, 0 fits.
+    viewport.focus()
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    assert zoom() > opened
+    page.keyboard.press("+")
+    scroll = viewport.evaluate("v => { v.scrollLeft = 0; v.scrollTop = 0; return [0, 0]; }")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    moved = viewport.evaluate("v => [v.scrollLeft, v.scrollTop]")
+    assert moved[0] > scroll[0] and moved[1] > scroll[1]
+
+    # Dragging empty canvas pans.
+    viewport.evaluate("v => { v.scrollLeft = 200; v.scrollTop = 100; }")
+    x, y = page.evaluate(EMPTY_SPOT)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 60, y - 30, steps=4)
+    page.mouse.up()
+    assert viewport.evaluate("v => [v.scrollLeft, v.scrollTop]") == [260, 130]
+    screenshot(page, "zoomed-and-panned", full_page=False)
+    viewport.focus()
+    page.keyboard.press("0")
+    assert zoom() == opened and fits()
+
+
+FREE = """id => {
+    const svg = document.querySelector('#live-viewport svg');
+    const mine = svg.querySelector(`g.tmi-cells > [data-cell-id="${id}"] .tmi-shape`).getBBox();
+    const inside = (p) => p.x > mine.x && p.x < mine.x + mine.width && p.y > mine.y && p.y < mine.y + mine.height;
+    const hits = [];
+    for (const g of svg.querySelectorAll('g.tmi-cells > g.tmi-node:not(.tmi-boundary)')) {
+        if (g.dataset.cellId === id) continue;
+        const b = (g.querySelector('.tmi-shape') || g).getBBox();
+        if (b.x < mine.x + mine.width && mine.x < b.x + b.width && b.y < mine.y + mine.height && mine.y < b.y + b.height)
+            hits.push(g.dataset.cellId);
+    }
+    for (const path of svg.querySelectorAll('g.tmi-cells > g.tmi-edge path.tmi-line')) {
+        const length = path.getTotalLength();
+        for (let at = 0; at <= length; at += 2) if (inside(path.getPointAtLength(at))) { hits.push('flow'); break; }
+    }
+    return hits; }"""
+
+
+def test_a_new_shape_lands_in_free_space(person, world, screenshot):
+    page = person("alice")
+    open_live(page, world)
+    assert page.locator("#live-viewport path.tmi-line").count() > 3
+    for kind in ("+ Process", "+ Data store", "+ External actor", "+ Process"):
+        before = node_ids(page)
+        page.get_by_role("button", name=kind).click()
+        (added,) = set(node_ids(page)) - set(before)
+        assert page.evaluate(FREE, added) == [], kind
+    screenshot(page, "new-shapes-in-free-space", full_page=False)
+
+
+def test_on_a_phone_the_diagram_goes_full_screen_and_zooms(person, world, screenshot):
+    page = person("alice", viewport=PHONE)
+    open_live(page, world)
+    assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 1
+    assert axe_problems(page) == []
+    screenshot(page, "phone")
+    page.get_by_role("button", name="Full screen").click()
+    board = page.locator("#live-board")
+    page.wait_for_function("() => document.getElementById('live-board').classList.contains('live-full')")
+    box = board.bounding_box()
+    assert box["width"] >= PHONE["width"] - 1 and box["height"] >= PHONE["height"] - 1
+    zoom = float(page.locator("#live-viewport").get_attribute("data-zoom"))
+    page.get_by_role("button", name="Zoom in").click()
+    assert float(page.locator("#live-viewport").get_attribute("data-zoom")) > zoom
+    assert axe_problems(page) == []
+    screenshot(page, "phone-full-screen", full_page=False)
+    page.get_by_role("button", name="Leave full screen").click()
+    page.wait_for_function("() => !document.getElementById('live-board').classList.contains('live-full')")
+
+
+def test_the_live_page_passes_axe_on_a_laptop_with_two_people(alice_and_bob, screenshot):
+    alice, bob = alice_and_bob
+    for page in (alice, bob):
+        assert axe_problems(page) == []
+    alice.get_by_role("button", name="+ Data flow").click()
+    assert axe_problems(alice) == []
+    screenshot(alice, "laptop-flow-mode", full_page=False)

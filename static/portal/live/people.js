@@ -39,7 +39,10 @@ export function renderPeople() {
 // The one line about presenting: it always says the current state, so a hand-over leaves nothing stale.
 function showPresenter() {
   let text = "";
-  if (!state.ended && state.presenter) text = isMe(state.presenter) ? t("you_present") : t("someone_presents", { name: personName(state.presenter) });
+  // Presenting to nobody is not news: the line shows once someone else is here.
+  if (!state.ended && state.presenter && state.participants.length > 1) {
+    text = isMe(state.presenter) ? t("you_present") : t("someone_presents", { name: personName(state.presenter) });
+  }
   ui.presenting.textContent = text;
   ui.presenting.hidden = !text;
   // A request answered by the hand-over is no longer a question.

@@ -118,10 +118,17 @@ function union(a, b) {
 }
 
 // -- zoom, fit, pan -------------------------------------------------------------------------------------------
+// The zoom at which the whole drawing fits the viewport (never above 1.5); a drawing wider than it is
+// tall then leaves no tall empty box under it (outside full screen, the viewport shrinks to it).
 function fitZoom(extent) {
+  ui.viewport.style.removeProperty("height");
   const width = ui.viewport.clientWidth - 2, height = ui.viewport.clientHeight - 2;
   if (!(extent.width > 0 && extent.height > 0 && width > 0 && height > 0)) return 1;
-  return clampZoom(Math.min(width / extent.width, height / extent.height, 1.5));
+  const zoom = clampZoom(Math.min(width / extent.width, height / extent.height, 1.5));
+  if (!ui.board.classList.contains("live-full") && extent.height * zoom + 4 < height) {
+    ui.viewport.style.height = `${Math.ceil(extent.height * zoom + 4)}px`; // the CSS min-height still applies
+  }
+  return zoom;
 }
 const clampZoom = (z) => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
 
