@@ -70,6 +70,7 @@ def live_words() -> dict[str, str]:
         "connect_heading": _("Connect {name} to:"),
         "cancel": _("Cancel"),
         "shape_label": _("{name}, {kind}"),
+        "flow_label": _("{name}, data flow from {source} to {target}"),
         "kind_actor": _("external actor"),
         "kind_process": _("process"),
         "kind_store": _("data store"),

@@ -353,3 +353,34 @@ def test_the_live_page_passes_axe_on_a_laptop_with_two_people(alice_and_bob, scr
     alice.get_by_role("button", name="+ Data flow").click()
     assert axe_problems(alice) == []
     screenshot(alice, "laptop-flow-mode", full_page=False)
+
+
+def test_the_keyboard_renames_and_deletes_a_flow(alice_and_bob):
+    alice, bob = alice_and_bob
+    alice.locator("#live-viewport").focus()
+    for _ in range(40):
+        alice.keyboard.press("Tab")
+        label = alice.evaluate("() => document.activeElement.getAttribute('aria-label') || ''")
+        if " data flow from " in label:
+            break
+    else:
+        raise AssertionError("Tab never reached a flow")
+    flow = focused_id(alice)
+    assert alice.evaluate("() => document.activeElement.classList.contains('tmi-edge')")
+    assert alice.locator("#live-viewport .live-focus-ring").count() == 4
+    alice.keyboard.press("Enter")
+    alice.keyboard.press("Control+A")
+    alice.keyboard.type("Card details")
+    alice.keyboard.press("Enter")
+    wait_seconds(
+        bob,
+        '([id, t]) => document.querySelector(`#live-viewport [data-cell-id="${id}"]`).textContent.includes(t)',
+        [flow, "Card details"],
+    )
+    assert alice.evaluate("() => document.activeElement.getAttribute('aria-label')").startswith(
+        "Card details, data flow from "
+    )
+    assert axe_problems(alice) == []
+    alice.keyboard.press("Delete")
+    wait_seconds(bob, 'id => !document.querySelector(`#live-viewport [data-cell-id="${id}"]`)', flow)
+    announced(alice, "Deleted Card details")

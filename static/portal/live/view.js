@@ -50,7 +50,7 @@ export function draw() {
   for (const f of fragments) {
     if (f.cellId === state.selected) f.element.classList.add("live-selected");
     if (f.cellId === renamingId()) f.element.classList.add("live-renaming");
-    if (f.cell.type === "node") makeFocusable(f);
+    makeFocusable(f);
   }
   describeBackgrounds(fragments);
   if (focusedId) {
@@ -63,12 +63,18 @@ export function draw() {
 
 // Each shape is a stop for Tab, with its name and kind for screen readers (the server's SVG is a
 // picture; the live one is a set of controls, so its root is a group).
+// Flows too: named with their ends, so they can be renamed and removed from the keyboard.
 function makeFocusable(fragment) {
   const g = fragment.element;
   g.setAttribute("tabindex", "0");
   g.setAttribute("role", "button");
   const raw = rawOf(fragment.cellId);
-  g.setAttribute("aria-label", t("shape_label", { name: nameOf(raw), kind: kindOf(raw) }));
+  if (fragment.cell.type === "node") {
+    g.setAttribute("aria-label", t("shape_label", { name: nameOf(raw), kind: kindOf(raw) }));
+    return;
+  }
+  const end = (terminal) => (terminal && terminal.cell ? nameOf(rawOf(terminal.cell)) : t("kind_unknown"));
+  g.setAttribute("aria-label", t("flow_label", { name: nameOf(raw), source: end(fragment.cell.source), target: end(fragment.cell.target) }));
 }
 // What is drawn under each label, said in CSS (which SVG text does not paint): a contrast checker such
 // as axe cannot look through SVG shapes, and would otherwise leave every label's contrast undecided. The
@@ -231,9 +237,9 @@ export function drawOverlay() {
     parts.push(...frame(b, "live-selection"));
     if (editable()) parts.push(el("rect", { class: "live-handle", "data-handle": "resize", x: b.right - 6, y: b.bottom - 6, width: 12, height: 12, rx: 2 }));
   }
-  const focused = state.focused && lastDraw ? lastDraw.nodes.get(state.focused) : null;
+  const focused = state.focused && lastDraw ? lastDraw.fragments.find((f) => f.cellId === state.focused) : null;
   if (focused) { // the keyboard's place, drawn (an outline on an SVG group is not drawn everywhere)
-    const b = expand(nodeBox(focused), 8);
+    const b = expand(focused.cell.type === "node" ? nodeBox(focused.cell) : fitViewBox(focused.boxes, 0), 8);
     parts.push(...frame(b, "live-focus-ring"));
   }
   if (state.cursor && state.presenter && !isMe(state.presenter)) {
