@@ -41,13 +41,13 @@ def person(chromium, world, member_factory):
     walks those)."""
     contexts = []
 
-    def open_as(hint: str, slug: str = "acme", viewport: dict | None = None):
+    def open_as(hint: str, slug: str = "acme", viewport: dict | None = None, has_touch: bool = False):
         organization = Organization.objects.get(slug=slug)
         role = organization.memberships.get(user__username=hint).role
         user = member_factory(organization, hint, role=role)
         client = Client()
         client.force_login(user, backend=MODEL_BACKEND)
-        context = chromium.new_context(viewport=viewport or VIEWPORT, locale="en-GB")
+        context = chromium.new_context(viewport=viewport or VIEWPORT, locale="en-GB", has_touch=has_touch)
         context.set_default_timeout(15_000)
         context.add_cookies(
             [

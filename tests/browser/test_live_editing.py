@@ -327,7 +327,7 @@ def test_a_new_shape_lands_in_free_space(person, world, screenshot):
 
 
 def test_on_a_phone_the_diagram_goes_full_screen_and_zooms(person, world, screenshot):
-    page = person("alice", viewport=PHONE)
+    page = person("alice", viewport=PHONE, has_touch=True)
     open_live(page, world)
     assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 1
     assert axe_problems(page) == []
@@ -342,6 +342,23 @@ def test_on_a_phone_the_diagram_goes_full_screen_and_zooms(person, world, screen
     assert float(page.locator("#live-viewport").get_attribute("data-zoom")) > zoom
     assert axe_problems(page) == []
     screenshot(page, "phone-full-screen", full_page=False)
+    # Two fingers spread apart on the canvas zoom in.
+    zoom = float(page.locator("#live-viewport").get_attribute("data-zoom"))
+    x, y = page.evaluate(
+        """() => { const svg = document.querySelector('#live-viewport svg');
+        const b = svg.getBoundingClientRect(), y = b.top + 10;
+        for (let x = b.left + 61; x < b.right - 61; x += 5)
+            if ([x - 60, x - 20, x + 20, x + 60].every((at) => document.elementFromPoint(at, y) === svg)) return [x, y];
+        return null; }"""
+    )
+    cdp = page.context.new_cdp_session(page)
+    fingers = lambda spread: [{"x": x - spread, "y": y, "id": 0}, {"x": x + spread, "y": y, "id": 1}]  # noqa: E731
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": fingers(20)})
+    for spread in (30, 45, 60):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": fingers(spread)})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    pinched = float(page.locator("#live-viewport").get_attribute("data-zoom"))
+    assert pinched > zoom * 2
     page.get_by_role("button", name="Leave full screen").click()
     page.wait_for_function("() => !document.getElementById('live-board').classList.contains('live-full')")
 
