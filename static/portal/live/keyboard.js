@@ -45,7 +45,7 @@ export function openConnectMenu() {
   const list = document.createElement("ul");
   list.setAttribute("aria-labelledby", heading.id);
   for (const [id, node] of nodes()) {
-    if (id === sourceId || node.kind === "boundary") continue;
+    if (id === sourceId || node.kind === "boundary" || node.kind === "text") continue; // zones and notes take no flows
     const item = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
