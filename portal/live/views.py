@@ -15,6 +15,7 @@ from portal.accounts.tmi_pages import arender, tmi_page
 from portal.diagrams import render_svg
 from portal.live.closes import closes_for_page
 from portal.live.selectors import DiagramMissing, live_diagram_get
+from portal.live.words import live_words
 from portal.organizations.gate import organization_view
 from portal.tmi.collab.frames import MAX_FRAME_BYTES
 
@@ -74,6 +75,7 @@ async def diagram(request, slug: str, threat_model_id, diagram_id):
                 "closes": closes_for_page(),
                 "maxFrameBytes": MAX_FRAME_BYTES,
                 "tooLarge": _("That change was too large to send, so it was not saved."),
+                "words": live_words(),
             },
         },
     )

@@ -4,7 +4,9 @@ first paint (SVG, the socket's address, the cells for the script), the tenant ga
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -18,6 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PAYMENTS = "Customer Payments API"  # seed.py: alice owns it, bob writes, carol reads
 WAREHOUSE = "Data Warehouse ETL"  # seed.py: alice has no access
+LIVE_SCRIPTS = Path(__file__).resolve().parents[2] / "static" / "portal" / "live"
 
 
 @pytest.fixture
@@ -131,3 +134,22 @@ def test_the_page_knows_what_each_close_code_means(client, alice, sandbox):
     }
     assert config["closes"]["4008"]["reconnect"] is False and config["closes"]["4500"]["reconnect"] is True
     assert config["maxFrameBytes"] == MAX_FRAME_BYTES and config["tooLarge"].endswith(".")
+
+
+def test_every_word_the_script_shows_comes_from_the_page(client, alice, sandbox):
+    """The live page's script looks its words up by key in `config.words` (portal/live/words.py, translated
+    there): every key it uses is given, with the placeholders it fills in."""
+    tm, diagram = first_diagram(sandbox, PAYMENTS)
+    words = config_of(client.get(live_url("acme", tm["id"], diagram["id"])).content.decode())["words"]
+    scripts = "\n".join(path.read_text() for path in LIVE_SCRIPTS.glob("*.js"))
+    used = set(re.findall(r"""\bt\(\s*"([a-z_]+)"(?:\s*,\s*\{([^}]*)\})?""", scripts))
+    assert len(used) > 40
+    for key, values in used:
+        assert key in words, key
+        for name in re.findall(r"(?:^|[{,])\s*(\w+)\s*(?=[:,]|$)", values):
+            assert "{" + name + "}" in words[key], (key, name)
+    # Keys built from parts: the kinds of shape, the new shapes' names.
+    for kind in ("actor", "process", "store", "boundary", "text", "flow", "unknown"):
+        assert f"kind_{kind}" in words
+    for key in re.findall(r'"(new_[a-z]+)"', scripts):
+        assert key in words, key

@@ -1,7 +1,8 @@
 // The diagram renderer of portal/diagrams/ (cells.py, geometry.py, shapes.py, render.py), in the browser.
 // It draws the same elements, classes and attributes in the same order as the server, so a live update
-// looks exactly like the first paint. Everything in a cell is user-written: it only ever reaches the
-// page through setAttribute (values checked as on the server) and textContent, never as markup.
+// looks exactly like the first paint (tests/browser/test_render_parity.py keeps the two equal). Everything
+// in a cell is user-written: it only ever reaches the page through setAttribute (values checked as on the
+// server) and textContent, never as markup.
 
 export const SVG_NS = "http://www.w3.org/2000/svg";
 
