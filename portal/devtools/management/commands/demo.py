@@ -163,8 +163,8 @@ class Command(BaseCommand):
                     self.stdout.write("  threat models of this server, as its own access lists say.")
             if server is not None:
                 self.stdout.write(
-                    f"  The server must accept {portal_url}/ callbacks (its client-callback allow-list); see the\n"
-                    "  README, 'Use your own TMI server'."
+                    f"  The server must accept {portal_url}/ callbacks (its client-callback allow-list); see\n"
+                    "  docs/own-tmi-server.md."
                 )
             self.stdout.write(
                 f"  DEBUG is off, as in production; the demo's secret key and salt are kept in "
