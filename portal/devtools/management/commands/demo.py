@@ -127,7 +127,7 @@ class Command(BaseCommand):
             "PORTAL_TMI_ALLOWED_SERVERS": demo_tmi_servers(os.environ, tmi_url=tmi_url),
             # The links in the emails lead to this demo, on whatever port it runs.
             "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL") or portal_url,
-            # Printed in this terminal, with a report's PDF named rather than dumped as base64.
+            # Whole (a report's PDF named, not dumped as base64) in the sending process's log; summarised in this terminal.
             "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND") or "portal.devtools.demo_mail.EmailBackend",
             # The worker syncs the portfolio store, as in production; without one, the portal process does it
             # when a page asks (portal/portfolio/requests.py), so the pages still fill in.
