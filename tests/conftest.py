@@ -256,7 +256,7 @@ def signed_in_owner(client, owner):
 
 BROWSER_FIXTURES = {"page", "chromium", "daphne_server", "live_portal"}
 WORKER_FIXTURES = {"workers"}
-WORKER_MODULES = {"tests/test_celery.py", "tests/devtools/test_demo.py"}
+WORKER_MODULES = {"tests/test_celery.py", "tests/devtools/test_demo.py", "tests/devtools/test_demo_terminal.py"}
 PDF_MODULES = {"tests/reports/test_render.py"}
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -18,6 +22,16 @@ def brand_colour(organization) -> str:
     """The organisation's colour if it is a plain #rrggbb (it lands in a style attribute), else the default."""
     colour = str(getattr(organization, "brand_colour", "") or "")
     return colour if _HEX.match(colour) else DEFAULT_BRAND
+
+
+@register.filter
+def ago(moment, now=None) -> str:
+    """How long ago `moment` was, for "Updated from TMI 5 minutes ago.": "just now" under a minute, which
+    timesince would call "0 minutes"."""
+    now = now or timezone.now()
+    if now - moment < timedelta(minutes=1):
+        return _("just now")
+    return _("%(duration)s ago") % {"duration": timesince(moment, now)}
 
 
 @register.simple_tag

@@ -1,6 +1,8 @@
 import os
 import sys
+from ctypes.util import find_library
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -8,8 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.devtools.demo_secrets import DEMO_SECRETS_FILE, demo_environment
-from portal.devtools.demo_seed import demo_seed, demo_sign_in_hint
+from portal.devtools.demo_seed import DEMO_ORGANIZATIONS, demo_seed, demo_sign_in_hint
 from portal.devtools.processes import Child, supervise
+from portal.organizations.models import Organization
 from portal.sandbox.config import GENERATIONS
 from portal.tmi import TMIClient
 from portal.tmi.errors import TMIError
@@ -48,6 +51,30 @@ def demo_server_check(tmi_url: str) -> DemoServer:
     return DemoServer(generation=info.generation, build=info.build or "", test_idp=test_idp)
 
 
+# Each process's whole output, under var/log/ (the start-up message names them).
+DEMO_LOG_FILES = {
+    "TMI sandbox": "sandbox.log",
+    "portal": "portal.log",
+    "Celery worker": "worker.log",
+    "Celery beat": "beat.log",
+}
+PDF_PACKAGES = "libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
+FONT_FOLDERS = ("/usr/share/fonts", "/usr/local/share/fonts", Path.home() / ".fonts")
+
+
+def demo_pdf_check() -> None:
+    """What PDF reports need (WeasyPrint: Pango, and a font), checked before anything starts, as `make demo` does,
+    rather than a worker failing on the first export. CommandError, in words, when something is missing."""
+    missing = [name for name in ("pango-1.0", "pangoft2-1.0") if find_library(name) is None]
+    if not any(any(Path(folder).rglob(pattern)) for folder in FONT_FOLDERS for pattern in ("*.ttf", "*.otf")):
+        missing.append("a font")
+    if missing:
+        raise CommandError(
+            f"PDF reports need Pango and a font; missing: {', '.join(missing)}. Install them with "
+            f"'sudo apt-get install -y {PDF_PACKAGES}' (or run 'make demo' as root, which does)."
+        )
+
+
 class Command(BaseCommand):
     help = "Run the demo: the TMI sandbox with seed data, the portal (daphne), a Celery worker and beat."
 
@@ -67,7 +94,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, sandbox_port, tmi_version, no_worker, tmi_url, **options):
         server = demo_server_check(tmi_url.rstrip("/")) if tmi_url else None
+        demo_pdf_check()
         call_command("migrate", interactive=False, verbosity=0)
+        restarted = Organization.objects.filter(slug__in=[demo.slug for demo in DEMO_ORGANIZATIONS]).exists()
         # DEBUG is off in the demo's processes, as in production: WhiteNoise serves the collected files.
         call_command("collectstatic", interactive=False, verbosity=0)
         if server is not None:
@@ -76,6 +105,7 @@ class Command(BaseCommand):
             tmi_url = f"http://{host}:{sandbox_port}"
         portal_url = f"http://{host}:{port}"
         demo_seed(tmi_url=tmi_url, tmi_version=tmi_version)
+        log_dir = settings.VAR_DIR / "log"
         children = [] if server is not None else [self._sandbox(host, sandbox_port, tmi_version)]
         children.append(
             Child(
@@ -86,12 +116,18 @@ class Command(BaseCommand):
         )
         if not no_worker:
             children += self._workers()
+        # Each process's whole output goes to its file under var/log/; this terminal shows what a person needs
+        # (the URLs below, errors, the emails' summaries: portal/devtools/processes.py, TerminalFilter).
+        for child in children:
+            child.log_path, child.to_terminal = log_dir / DEMO_LOG_FILES[child.name], True
         # DEBUG off, and the demo's own secrets (kept under var/) unless the operator set real ones.
         env = {
             **demo_environment(os.environ, var_dir=settings.VAR_DIR, host=host),
             "PYTHONUNBUFFERED": "1",
             "PORTAL_TMI_ALLOWED_SERVERS": demo_tmi_servers(os.environ, tmi_url=tmi_url),
-            # Printed in this terminal, with a report's PDF named rather than dumped as base64.
+            # The links in the emails lead to this demo, on whatever port it runs.
+            "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL") or portal_url,
+            # Whole (a report's PDF named, not dumped as base64) in the sending process's log; summarised in this terminal.
             "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND") or "portal.devtools.demo_mail.EmailBackend",
             # The worker syncs the portfolio store, as in production; without one, the portal process does it
             # when a page asks (portal/portfolio/requests.py), so the pages still fill in.
@@ -127,12 +163,26 @@ class Command(BaseCommand):
                     self.stdout.write("  threat models of this server, as its own access lists say.")
             if server is not None:
                 self.stdout.write(
-                    f"  The server must accept {portal_url}/ callbacks (its client-callback allow-list); see the\n"
-                    "  README, 'Use your own TMI server'."
+                    f"  The server must accept {portal_url}/ callbacks (its client-callback allow-list); see\n"
+                    "  docs/own-tmi-server.md."
                 )
             self.stdout.write(
                 f"  DEBUG is off, as in production; the demo's secret key and salt are kept in "
                 f"{settings.VAR_DIR / DEMO_SECRETS_FILE}."
+            )
+            if restarted and server is None:
+                self.stdout.write(
+                    self.style.WARNING(
+                        "  Restarted: the TMI sandbox's data was reset to its seed (what you changed in TMI last time\n"
+                        "  is gone: it keeps nothing between runs); the portal's data was kept (members, schedules,\n"
+                        f"  exports, history: {settings.DATABASES['default']['NAME']}), and it catches up with the\n"
+                        "  sandbox at its next sync."
+                    )
+                )
+            self.stdout.write(
+                f"  Full logs (requests, tasks, the scheduler, whole emails) are in {log_dir}/: "
+                + ", ".join(DEMO_LOG_FILES[child.name] for child in children)
+                + "."
             )
             self.stdout.write("  Press Ctrl-C to stop the demo.\n")
 
