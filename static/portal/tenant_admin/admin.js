@@ -2,6 +2,29 @@
 // Text from the server goes in with textContent only; nothing here builds HTML from strings.
 (function () {
   "use strict";
+  // A Copy button beside a read-only box (data-copy: the box's id); its words come from the template.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var state = document.getElementById(button.id + "-state");
+    if (!source) { return; }
+    button.hidden = false; // without JavaScript there is nothing to press: the link is selected by hand
+    function said(words) { if (state) { state.textContent = words; } }
+    button.addEventListener("click", function () {
+      var copied = function () { button.setAttribute("data-copied-state", "true"); said(button.getAttribute("data-copied")); };
+      var fallback = function () {
+        source.focus();
+        source.select();
+        try { if (document.execCommand("copy")) { copied(); return; } } catch (error) { /* below */ }
+        said(button.getAttribute("data-copy-failed"));
+      };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(source.value).then(copied, fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
+
   var box = document.getElementById("admin-live");
   if (!box || !("WebSocket" in window)) { return; }
   var me = box.getAttribute("data-me");
