@@ -53,7 +53,11 @@ def schedules(request, slug):
 
 def _edit(request, schedule=None):
     organization = request.organization
-    form = ExportScheduleForm(request.POST or None, organization=organization, actor=request.user, instance=schedule)
+    # Without JavaScript, "Show the fields for this choice" asks again by GET with what was chosen so far.
+    chosen = {k: v for k, v in request.GET.items() if k != "csrfmiddlewaretoken"} if request.method == "GET" else {}
+    form = ExportScheduleForm(
+        request.POST or None, organization=organization, actor=request.user, instance=schedule, initial=chosen
+    )
     if request.method == "POST" and form.is_valid():
         try:
             if schedule is None:
