@@ -10,22 +10,11 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from portal.exports.models import Attachment, ExportSchedule, RunAs
-from portal.exports.provenance import person_name, schedule_made_with, sent_to_words
+from portal.exports.provenance import WEEKDAYS, person_name, schedule_made_with, sent_to_words
 from portal.exports.schedules import export_schedule_validate
 from portal.organizations.models import Membership, Role
 from portal.portfolio.selectors import threat_model_choices
 from portal.portfolio.vocabulary import TM_STATUS_LABELS, TM_STATUSES
-
-WEEKDAYS = [
-    (0, _("Monday")),
-    (1, _("Tuesday")),
-    (2, _("Wednesday")),
-    (3, _("Thursday")),
-    (4, _("Friday")),
-    (5, _("Saturday")),
-    (6, _("Sunday")),
-]
-
 
 # Which fields each kind and each frequency needs: the page shows only those (the others are hidden, and the
 # services drop what a kind or frequency does not use). Fields under "More options" start folded away.

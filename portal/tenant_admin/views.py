@@ -329,11 +329,8 @@ def connection_test(request, slug):
     form = ConnectionTestForm(request.POST)
     chosen = request.POST.getlist("identity_providers") or organization.identity_providers or []
     if not form.is_valid():
-        shown = TMISettingsForm(
-            initial={"tmi_base_url": request.POST.get("tmi_base_url", ""), "identity_providers": chosen},
-            provider_choices=[],
-        )
-        shown.add_error("tmi_base_url", form.errors["tmi_base_url"])  # the typed address stays, its problem below
+        shown = TMISettingsForm(request.POST, provider_choices=[])
+        shown.is_valid()  # the typed address stays in the one field, its problem under it
         return _connection_page(request, settings_form=shown, status=400)
     report = services.organization_tmi_test(
         organization=organization,
