@@ -6,11 +6,13 @@ stranger gets, and the page signing out lands on. A screenshot of each is kept (
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from portal.devtools.browser import sign_in_with_test_idp
 from portal.devtools.demo_seed import demo_seed
+from portal.organizations.models import Invitation
 from tests.browser.axe import axe_problems
 
 pytestmark = pytest.mark.parametrize("generation", ["1.8"])
@@ -72,6 +74,12 @@ def test_a_tenant_admins_first_hour_passes_axe_on_every_page(
     assert "threat_model_id" in shown and "day_of_month" in shown and "weekday" not in shown
     assert len(shown) <= 9, shown
     search = page.get_by_label("Search threat models by name")
+    search.fill("payments")
+    names = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#id_threat_model_id option')).filter(o => o.value && !o.hidden)"
+        ".map(o => o.text)"
+    )
+    assert "Customer Payments API" in names and all("payments" in n.lower() for n in names), names
     search.fill("zzz-no-such-model")
     assert page.locator("#threat-model-search-count").inner_text() == "0 threat models match"
     search.fill("")
@@ -109,15 +117,18 @@ def test_a_tenant_admins_first_hour_passes_axe_on_every_page(
     assert "You have signed out." in page.locator(".messages").inner_text()
     checked(page, problems, "signed-out", screenshot, viewport)
 
-    # The invitation as its guest sees it: a card like the sign-in page, the date in the reader's zone.
-    page.goto(link)
-    assert page.locator(".signin-card h1").inner_text() == "You are invited to Acme"
-    expires = page.locator("#invitation-expires")
-    assert expires.get_attribute("data-local-zone") == page.evaluate(
-        "() => Intl.DateTimeFormat().resolvedOptions().timeZone"
+    # The invitation as its guest sees it, in their own browser (New York, British English): a card like the
+    # sign-in page, the date in the reader's zone and format.
+    guest_context = chromium.new_context(viewport=VIEWPORTS[viewport], locale="en-GB", timezone_id="America/New_York")
+    guest = guest_context.new_page()
+    guest.goto(link)
+    assert guest.locator(".signin-card h1").inner_text() == "You are invited to Acme"
+    expires = Invitation.objects.get(email="newcomer@example.com").expires_at.astimezone(ZoneInfo("America/New_York"))
+    assert guest.locator("#invitation-expires").inner_text() == (
+        f"{expires.day} {expires:%b %Y}, {expires:%H:%M} (America/New_York)"
     )
-    assert "UTC" not in expires.inner_text() or expires.get_attribute("data-local-zone") == "UTC"
-    checked(page, problems, "invitation-landing", screenshot, viewport)
+    checked(guest, problems, "invitation-landing", screenshot, viewport)
+    guest_context.close()
 
     # A stranger (globex's owner, signed in there) who tries acme: acme's name, none of its navigation.
     sign_in_with_test_idp(page, portal_url=portal, slug="globex", hint="carol")

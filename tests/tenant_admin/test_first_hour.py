@@ -345,3 +345,22 @@ def test_the_not_a_member_page_shows_a_stranger_none_of_the_organisations_naviga
     assert 'class="site-nav"' not in render_to_string(
         "accounts/not_member.html", {"organization": world.acme, "email": "x@example.com"}, request=request
     )
+
+
+@pytest.mark.parametrize("frequency", FREQUENCIES)
+def test_editing_shows_the_saved_choice_and_folds_paused_away(world, frequency):
+    from portal.exports.schedules import export_schedule_update
+
+    schedule = schedule_make(world.acme, world.users["owner"], "Filtered")
+    days = {"weekly": {"weekday": 3}, "monthly": {"day_of_month": 9}, "daily": {}}[frequency]
+    export_schedule_update(
+        schedule=schedule, actor=world.users["owner"], kind="filter", filters={"status": "approved"},
+        frequency=frequency, **days,
+    )  # fmt: skip
+    page = client_for(world.users["owner"]).get(url("schedule_edit", schedule.pk))
+    parsed = Page(page.content.decode())
+    shown = parsed.fields_shown()
+    assert len(shown) <= 9 and "paused" not in shown and "filter_status" in shown, shown
+    assert ("weekday" in shown) == (frequency == "weekly") and ("day_of_month" in shown) == (frequency == "monthly")
+    assert any(tag == "input" and a.get("name") == "paused" for tag, a, _ in parsed.elements)  # under More options
+    assert '<option value="approved" selected>Approved</option>' in page.content.decode()
