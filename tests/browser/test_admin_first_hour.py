@@ -89,6 +89,22 @@ def test_a_tenant_admins_first_hour_passes_axe_on_every_page(
     page.get_by_text("More options").click()
     assert "attachment" in page.evaluate(FIELDS_SHOWN)
     checked(page, problems, "schedule-filter-more-options", screenshot, viewport)
+    page.get_by_label("Name", exact=True).fill("Approved models, monthly")
+    page.get_by_label("Threat model status").select_option("approved")
+    page.get_by_label("Day of the month").fill("5")
+    page.get_by_label("Time of day").fill("07:30")
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_role("button", name="Create schedule").click()
+    page.wait_for_url(f"{portal}/o/acme/admin/schedules/")
+    row = page.locator("#schedule-table tbody tr", has_text="Approved models, monthly")
+    assert "Every month on day 5, 07:30" in row.inner_text() and "Europe/Berlin" in row.inner_text()
+    checked(page, problems, "schedules-with-one", screenshot, viewport)
+    row.get_by_role("link", name="never").click()
+    checked(page, problems, "schedule-runs", screenshot, viewport)
+    page.go_back()
+    page.locator("#schedule-table").get_by_role("link", name="Approved models, monthly").click()
+    assert page.get_by_label("Threat model status").input_value() == "approved"
+    checked(page, problems, "schedule-edit", screenshot, viewport)
 
     # One address field on the TMI page, tested in place.
     page.goto(portal + "/o/acme/admin/tmi/")
