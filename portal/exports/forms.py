@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from uuid import UUID
 from zoneinfo import available_timezones
 
 from django import forms
@@ -9,19 +10,17 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from portal.exports.models import Attachment, ExportSchedule, RunAs
-from portal.exports.provenance import person_name, schedule_made_with, sent_to_words
+from portal.exports.provenance import WEEKDAYS, person_name, schedule_made_with, sent_to_words
 from portal.exports.schedules import export_schedule_validate
 from portal.organizations.models import Membership, Role
+from portal.portfolio.selectors import threat_model_choices
+from portal.portfolio.vocabulary import TM_STATUS_LABELS, TM_STATUSES
 
-WEEKDAYS = [
-    (0, _("Monday")),
-    (1, _("Tuesday")),
-    (2, _("Wednesday")),
-    (3, _("Thursday")),
-    (4, _("Friday")),
-    (5, _("Saturday")),
-    (6, _("Sunday")),
-]
+# Which fields each kind and each frequency needs: the page shows only those (the others are hidden, and the
+# services drop what a kind or frequency does not use). Fields under "More options" start folded away.
+SHOWN_FOR_KIND = {"threat_model_id": "threat_model", "filter_q": "filter", "filter_status": "filter"}
+SHOWN_FOR_FREQUENCY = {"weekday": "weekly", "day_of_month": "monthly"}
+MORE_OPTIONS = ("attachment", "run_as", "paused")
 
 
 class ExportScheduleForm(forms.ModelForm):
@@ -40,9 +39,16 @@ class ExportScheduleForm(forms.ModelForm):
         ),
     )
     filter_q = forms.CharField(label=_("Names containing"), required=False, max_length=200)
-    filter_status = forms.CharField(label=_("Threat model status"), required=False, max_length=100)
+    filter_status = forms.ChoiceField(label=_("Threat model status"), required=False)
+    threat_model_id = forms.TypedChoiceField(
+        label=_("Threat model"),
+        required=False,
+        coerce=UUID,
+        empty_value=None,
+        help_text=_("The threat models you can see in TMI, by name. Type in the search box to narrow the list."),
+    )
     weekday = forms.TypedChoiceField(
-        label=_("Weekday"), choices=[("", "—"), *WEEKDAYS], coerce=int, empty_value=None, required=False
+        label=_("Weekday"), choices=WEEKDAYS, coerce=int, empty_value=None, required=False, initial=0
     )
     timezone = forms.CharField(
         label=_("Time zone"),
@@ -50,6 +56,11 @@ class ExportScheduleForm(forms.ModelForm):
         max_length=64,
         help_text=_("A name such as Europe/Berlin, America/New_York or UTC."),
     )
+
+    field_order = [
+        "name", "kind", "frequency", "threat_model_id", "filter_q", "filter_status", "weekday", "day_of_month",
+        "time_of_day", "timezone", "recipients_text", "attachment", "run_as", "paused",
+    ]  # fmt: skip
 
     class Meta:
         model = ExportSchedule
@@ -90,6 +101,16 @@ class ExportScheduleForm(forms.ModelForm):
             run_as.help_text = (
                 _("Only an owner may choose the organisation's TMI service account.") if credentials else ""
             )
+        run_as.required = False  # one choice offered: nothing to ask; the services default to the saver's own
+        self.offers_run_as = len(run_as.choices) > 1
+        self._threat_model_choices(organization, actor)
+        statuses = [(key, TM_STATUS_LABELS[key]) for key in TM_STATUSES]
+        saved_status = (self.instance.filters or {}).get("status", "") if self.instance.pk else ""
+        posted_status = self.data.get("filter_status", "") if self.is_bound else ""
+        for extra in (saved_status, posted_status):  # a status TMI holds beyond its five stays choosable
+            if extra and extra not in dict(statuses):
+                statuses.append((extra, extra))
+        self.fields["filter_status"].choices = [("", _("Any status")), *statuses]
         self.switches_to_actor = False
         if self.instance.pk:
             # Saving hands the schedule over to whoever saves it; say so before they do.
@@ -110,6 +131,41 @@ class ExportScheduleForm(forms.ModelForm):
             self.initial.setdefault("recipients_text", "\n".join(self.instance.recipients or []))
             self.initial.setdefault("filter_q", (self.instance.filters or {}).get("q", ""))
             self.initial.setdefault("filter_status", (self.instance.filters or {}).get("status", ""))
+
+    def _threat_model_choices(self, organization, actor) -> None:
+        """The models the saver can see, by name; a saved (or posted) model they cannot see now stays listed by
+        its id, so saving keeps it. Running the report uses the saver's TMI access either way."""
+        choices = [(tmi_id, name) for tmi_id, name in threat_model_choices(organization=organization, user=actor)]
+        known = {tmi_id for tmi_id, _ in choices}
+        kept = [str(self.instance.threat_model_id)] if self.instance.pk and self.instance.threat_model_id else []
+        if self.is_bound and self.data.get("threat_model_id"):
+            kept.append(str(self.data.get("threat_model_id")))
+        for tmi_id in kept:
+            if tmi_id not in known:
+                choices.append((tmi_id, _("A threat model you cannot see now (%(id)s)") % {"id": tmi_id}))
+                known.add(tmi_id)
+        self.fields["threat_model_id"].choices = [("", _("Choose a threat model")), *choices]
+        self.has_threat_models = bool(choices)
+
+    def layout(self) -> dict:
+        """For the template: the fields shown at first, those folded under "More options", and for each field
+        the kind or frequency it belongs to (so the page can hide it, and the script show it on a change)."""
+        kind = self["kind"].value() or ExportSchedule._meta.get_field("kind").default
+        frequency = self["frequency"].value() or ExportSchedule._meta.get_field("frequency").default
+        rows, more = [], []
+        for bound in self:
+            name = bound.name
+            if name == "run_as" and not self.offers_run_as:
+                continue
+            if name == "paused" and not self.instance.pk:
+                continue  # a new schedule runs; pausing is a button on the list
+            when_kind, when_frequency = SHOWN_FOR_KIND.get(name), SHOWN_FOR_FREQUENCY.get(name)
+            hidden = (when_kind is not None and when_kind != kind) or (
+                when_frequency is not None and when_frequency != frequency
+            )
+            entry = {"field": bound, "when_kind": when_kind, "when_frequency": when_frequency, "hidden": hidden}
+            (more if name in MORE_OPTIONS else rows).append(entry)
+        return {"rows": rows, "more": more, "more_open": any(entry["field"].errors for entry in more)}
 
     def recipients_words(self) -> str:
         """Who receives the report, as the form stands (what was typed, or what is saved)."""
@@ -146,6 +202,7 @@ class ExportScheduleForm(forms.ModelForm):
         data = self.cleaned_data
         fields = {name: data.get(name) for name in self.Meta.fields}
         fields["paused"] = bool(data.get("paused"))
+        fields["run_as"] = data.get("run_as") or RunAs.OWNER
         fields["attachment"] = data.get("attachment") or Attachment.PDF
         fields["recipients"] = data.get("recipients_text") or []
         fields["filters"] = {

@@ -5,8 +5,28 @@ everyone who sees one must be able to tell whose access it lends and to whom."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.exports.models import ExportJob, ExportSchedule, RunAs
+
+WEEKDAYS = [
+    (0, gettext_lazy("Monday")),
+    (1, gettext_lazy("Tuesday")),
+    (2, gettext_lazy("Wednesday")),
+    (3, gettext_lazy("Thursday")),
+    (4, gettext_lazy("Friday")),
+    (5, gettext_lazy("Saturday")),
+    (6, gettext_lazy("Sunday")),
+]
+
+
+def schedule_when(schedule: ExportSchedule) -> str:
+    """ "Every week on Monday", "Every month on day 3", "Every day": the list's words for how often."""
+    if schedule.frequency == "weekly" and schedule.weekday is not None:
+        return _("Every week on %(day)s") % {"day": dict(WEEKDAYS).get(schedule.weekday, schedule.weekday)}
+    if schedule.frequency == "monthly" and schedule.day_of_month:
+        return _("Every month on day %(day)s") % {"day": schedule.day_of_month}
+    return str(schedule.get_frequency_display())
 
 
 def person_name(user) -> str:

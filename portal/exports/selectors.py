@@ -110,6 +110,32 @@ def export_schedule_runs(*, schedule) -> QuerySet:
     )
 
 
+def export_schedule_next_run(*, schedule: ExportSchedule, now: datetime | None = None) -> datetime | None:
+    """When beat fires the schedule next, in the schedule's own time zone; None while it is paused (or its
+    time zone is unknown). Daily, weekly on `weekday` (0 Monday) or monthly on `day_of_month` (1-28)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if schedule.paused or schedule.time_of_day is None:
+        return None
+    try:
+        zone = ZoneInfo(schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    local_now = (now or timezone.now()).astimezone(zone)
+    day = local_now.date()
+    for _step in range(62):  # a month and a bit covers every frequency
+        at = datetime.combine(day, schedule.time_of_day, tzinfo=zone)
+        fits = (
+            schedule.frequency == "daily"
+            or (schedule.frequency == "weekly" and day.weekday() == schedule.weekday)
+            or (schedule.frequency == "monthly" and day.day == schedule.day_of_month)
+        )
+        if fits and at > local_now:
+            return at
+        day += timedelta(days=1)
+    return None
+
+
 def export_schedule_blocked(*, schedule) -> bool:
     """True while the person it runs as must sign in again before the schedule can run as them."""
     if schedule.run_as != RunAs.OWNER:

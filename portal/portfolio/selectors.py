@@ -528,3 +528,9 @@ def portfolio_report_unread(*, organization: Any, user: Any, filters: dict | Non
     visible = _visible_models(organization, user)
     unread = visible.exclude(pk__in=_report_ready(visible).values("pk"))
     return sum(1 for tm in unread if threat_model_matches(_listed_as(tm), clean))
+
+
+def threat_model_choices(*, organization: Any, user: Any) -> list[tuple[str, str]]:
+    """(TMI id, name) of every model the member may see, by name: what a form offers to pick from."""
+    rows = _visible_models(organization, user).order_by("name", "tmi_id").values_list("tmi_id", "name")
+    return [(tmi_id, name or tmi_id) for tmi_id, name in rows]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.accounts.tmi_failures import Context, failure_words
 from portal.accounts.tmi_generations import tmi_server_info_known
@@ -149,8 +150,10 @@ def tmi_server_check(*, base_url: str, timeout: float = CHECK_TIMEOUT_SECONDS, f
     except (TMIError, TypeError, ValueError) as error:
         return _failure_report(base_url, error, elapsed())
     took = elapsed()
-    summary = _(
-        "Connected to TMI %(version)s (generation %(generation)s) in %(ms)s ms; it offers %(count)s sign-in option(s)."
+    summary = ngettext(
+        "Connected to TMI %(version)s (generation %(generation)s) in %(ms)s ms; it offers %(count)s sign-in option.",
+        "Connected to TMI %(version)s (generation %(generation)s) in %(ms)s ms; it offers %(count)s sign-in options.",
+        len(providers),
     ) % {
         "version": server.version or _("(version not reported)"),
         "generation": server.generation,

@@ -10,11 +10,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.exports.forms import ExportScheduleForm
-from portal.exports.provenance import schedule_made_with, sent_to_words
+from portal.exports.provenance import schedule_made_with, schedule_when, sent_to_words
 from portal.exports.selectors import (
     export_jobs_list,
     export_schedule_blocked,
     export_schedule_get,
+    export_schedule_next_run,
     export_schedule_runs,
     export_schedules_list,
 )
@@ -45,6 +46,8 @@ def schedules(request, slug):
             export_schedule_runs(schedule=schedule).first(),
             schedule_made_with(schedule),
             sent_to_words(schedule.recipients or []),
+            schedule_when(schedule),
+            export_schedule_next_run(schedule=schedule),
         )
         for schedule in export_schedules_list(organization=request.organization)
     ]
@@ -53,7 +56,11 @@ def schedules(request, slug):
 
 def _edit(request, schedule=None):
     organization = request.organization
-    form = ExportScheduleForm(request.POST or None, organization=organization, actor=request.user, instance=schedule)
+    # Without JavaScript, "Show the fields for this choice" asks again by GET with what was chosen so far.
+    chosen = {k: v for k, v in request.GET.items() if k != "csrfmiddlewaretoken"} if request.method == "GET" else {}
+    form = ExportScheduleForm(
+        request.POST or None, organization=organization, actor=request.user, instance=schedule, initial=chosen
+    )
     if request.method == "POST" and form.is_valid():
         try:
             if schedule is None:

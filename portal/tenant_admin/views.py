@@ -245,7 +245,9 @@ def domains(request, slug):
 # -- TMI connection --------------------------------------------------------------------------------
 
 
-def _connection_page(request, *, settings_form=None, credentials_form=None, report=None, test_form=None, status=200):
+def _connection_page(request, *, settings_form=None, credentials_form=None, report=None, status=200):
+    """One "TMI server address" field serves both buttons: "Test connection" posts the same form to
+    connection_test, which shows the report and keeps the address typed (so it can be saved next)."""
     organization = request.organization
     if settings_form is None:
         current = tmi_server_check(base_url=organization.tmi_base_url, timeout=HEALTH_TIMEOUT_SECONDS, fresh=False)
@@ -263,7 +265,6 @@ def _connection_page(request, *, settings_form=None, credentials_form=None, repo
         {
             "settings_form": settings_form,
             "credentials_form": credentials_form or ClientCredentialsForm(),
-            "test_form": test_form or ConnectionTestForm(initial={"tmi_base_url": organization.tmi_base_url}),
             "report": report,
             "credentials_set": bool(organization.tmi_client_id and organization.tmi_client_secret),
         },
@@ -324,25 +325,30 @@ def _move_start(request, form):
 @require_POST
 @organization_view(Role.ADMIN)
 def connection_test(request, slug):
+    organization = request.organization
     form = ConnectionTestForm(request.POST)
+    chosen = request.POST.getlist("identity_providers") or organization.identity_providers or []
     if not form.is_valid():
-        return _connection_page(request, test_form=form, status=400)
+        shown = TMISettingsForm(request.POST, provider_choices=[])
+        shown.is_valid()  # the typed address stays in the one field, its problem under it
+        return _connection_page(request, settings_form=shown, status=400)
     report = services.organization_tmi_test(
-        organization=request.organization,
+        organization=organization,
         actor=request.user,
         base_url=form.cleaned_data["tmi_base_url"],
         request=request,
     )
-    if report.problem == "rate_limited":  # nothing is asked of TMI, not even the page's own check
-        organization = request.organization
-        stored = TMISettingsForm(
-            initial={
-                "tmi_base_url": organization.tmi_base_url,
-                "identity_providers": organization.identity_providers or [],
-            }
-        )
-        return _connection_page(request, settings_form=stored, report=report, test_form=form, status=429)
-    return _connection_page(request, report=report, test_form=form)
+    # The field keeps the address just tried, offering that server's sign-in options, so it can be saved next.
+    shown = TMISettingsForm(
+        initial={
+            "tmi_base_url": form.cleaned_data["tmi_base_url"] or organization.tmi_base_url,
+            "identity_providers": chosen,
+        },
+        provider_choices=report.providers,
+    )
+    return _connection_page(
+        request, settings_form=shown, report=report, status=429 if report.problem == "rate_limited" else 200
+    )
 
 
 @require_POST

@@ -13,7 +13,8 @@ from portal.audit.models import AuditEvent
 from tests.conformance.test_command import SANDBOX_GAPS
 from tests.tenant_admin.conftest import client_for
 
-ROW = re.compile(r'<tr class="is-(ok|fail|skip)"><td>([^<]+)</td><td>[^<]*</td><td>([^<]*)</td></tr>')
+# The outcome and detail cells carry their column's name (data-label) for the phone's card layout.
+ROW = re.compile(r'<tr class="is-(ok|fail|skip)"><td>([^<]+)</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td></tr>')
 
 
 def test_the_button_shows_the_checks_run_read_only_as_the_admin(organization, admin, sandbox, generation):

@@ -86,7 +86,7 @@ def test_an_invitation_whose_inviter_is_gone_is_listed(world):
     page = client_for(world.users["admin"]).get(url("members"))
     assert page.status_code == 200
     row = page.content.decode().split("new@example.com", 1)[1].split("</tr>", 1)[0]
-    assert "<td>—</td>" in row
+    assert '<td data-label="Invited by">—</td>' in row
 
 
 def test_a_png_logo_is_stored_under_a_name_of_our_own(world):

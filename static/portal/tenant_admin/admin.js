@@ -2,6 +2,67 @@
 // Text from the server goes in with textContent only; nothing here builds HTML from strings.
 (function () {
   "use strict";
+  // A Copy button beside a read-only box (data-copy: the box's id); its words come from the template.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var state = document.getElementById(button.id + "-state");
+    if (!source) { return; }
+    button.hidden = false; // without JavaScript there is nothing to press: the link is selected by hand
+    function said(words) { if (state) { state.textContent = words; } }
+    button.addEventListener("click", function () {
+      var copied = function () { button.setAttribute("data-copied-state", "true"); said(button.getAttribute("data-copied")); };
+      var fallback = function () {
+        source.focus();
+        source.select();
+        try { if (document.execCommand("copy")) { copied(); return; } } catch (error) { /* below */ }
+        said(button.getAttribute("data-copy-failed"));
+      };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(source.value).then(copied, fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
+
+  // The schedule form: only the rows the chosen kind and frequency need are shown (the server renders the same
+  // choice; this follows a change without asking it again), and the threat-model list narrows as one types.
+  var fields = document.getElementById("schedule-fields");
+  if (fields) {
+    var kind = document.getElementById("id_kind");
+    var frequency = document.getElementById("id_frequency");
+    var refresh = document.getElementById("schedule-refresh");
+    if (refresh) { refresh.hidden = true; }
+    var follow = function () {
+      fields.querySelectorAll("[data-when-kind]").forEach(function (row) {
+        row.hidden = !kind || row.getAttribute("data-when-kind") !== kind.value;
+      });
+      fields.querySelectorAll("[data-when-frequency]").forEach(function (row) {
+        row.hidden = !frequency || row.getAttribute("data-when-frequency") !== frequency.value;
+      });
+    };
+    if (kind) { kind.addEventListener("change", follow); }
+    if (frequency) { frequency.addEventListener("change", follow); }
+    var search = document.getElementById("threat-model-search");
+    var list = search && document.getElementById(search.getAttribute("data-filters"));
+    if (search && list) {
+      search.closest(".schedule-search").hidden = false;
+      var count = document.getElementById("threat-model-search-count");
+      search.addEventListener("input", function () {
+        var words = search.value.trim().toLowerCase();
+        var shown = 0;
+        Array.prototype.forEach.call(list.options, function (option) {
+          if (!option.value) { return; } // "Choose a threat model" stays
+          var match = !words || option.text.toLowerCase().indexOf(words) !== -1 || option.selected;
+          option.hidden = !match;
+          if (match) { shown += 1; }
+        });
+        count.textContent = words ? (shown === 1 ? search.getAttribute("data-count-one") :
+          search.getAttribute("data-count-many").replace("%(n)s", String(shown))) : "";
+      });
+    }
+  }
+
   var box = document.getElementById("admin-live");
   if (!box || !("WebSocket" in window)) { return; }
   var me = box.getAttribute("data-me");
