@@ -1,6 +1,6 @@
 """How fast do Celery workers refresh the tokens that are due, and do more workers help?
 
-    python -m bench refresh [--due 100] [--workers 8] [--generation 1.8|0.217] [--json PATH]
+    python -m bench refresh [--due 100] [--workers 8] [--latency-ms 0] [--generation 1.8|0.217] [--json PATH]
                             [--database-url URL] [--redis-url URL]
 
 Starts a TMI sandbox (its auth-flow limit on, loopback exempt as a 1.8 behind trusted proxies is) and a portal
@@ -8,7 +8,8 @@ with a temporary SQLite database and the embedded broker (or --database-url, an 
 --redis-url) whose `--due` members each have
 a live socket open and an access token expiring within the refresh window: all of them are due. The portal's
 auth-flow budget is raised to 1,000 calls a minute (PORTAL_TMI_AUTH_CALLS_PER_MINUTE) and the organisation's
-TMI calls at once to `--workers`, as an operator would for a server that copes.
+TMI calls at once to `--workers`, as an operator would for a server that copes. `--latency-ms` delays each
+refresh at the sandbox, as a TMI across a network (and its own database) would answer.
 
 Then, twice in one run, first with one worker process and then with `--workers`: real Celery workers on the
 portal's broker, beat's task sent once, and the time until every token due is stored refreshed. Between the two
@@ -33,6 +34,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.figures import figures_write, json_option
+from bench.sandbox_faults import sandbox_latency_add
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_PER_MINUTE = 1000
@@ -185,6 +187,8 @@ def run(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> dict:
             tmi_max_concurrency=args.workers,
         )
         print(f"Storing {args.due} members' tokens, all due...", flush=True)
+        if args.latency_ms:
+            sandbox_latency_add(sandbox.base_url, args.latency_ms, ("/oauth2",))
         ids = _members(organization, sandbox, args.due)
         _make_due(ids)
         assert tmi_connections_due_list().count() == args.due, "every member's token is due"
@@ -207,12 +211,16 @@ def run(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> dict:
         "one_worker_refreshed_twice": one["refreshed_twice"],
         "one_worker_refresh_tokens_reused": one["refresh_tokens_reused"],
         "budget_per_minute": BUDGET_PER_MINUTE,
+        "latency_ms": args.latency_ms,
     }
 
 
 def _print(figures: dict) -> None:
     print()
-    print(f"TMI {figures['generation']}: {figures['due']} tokens due, budget {figures['budget_per_minute']} a minute")
+    print(
+        f"TMI {figures['generation']}: {figures['due']} tokens due, budget {figures['budget_per_minute']} a minute,"
+        f" {figures['latency_ms']} ms added to each refresh at TMI"
+    )
     print(
         f"  1 worker                       {figures['one_worker_seconds']:.2f} s ({figures['one_worker_refreshed']} refreshed)"
     )
@@ -237,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generation", choices=["1.8", "0.217"], default="1.8")
     parser.add_argument("--due", type=int, default=100, help="tokens due")
     parser.add_argument("--workers", type=int, default=8, help="worker processes in the second round")
+    parser.add_argument("--latency-ms", type=int, default=0, help="delay added to each refresh at the sandbox")
     json_option(parser)
     parser.add_argument("--database-url", help="an empty database to use instead of a temporary SQLite file")
     parser.add_argument("--redis-url", help="Redis for the broker, budgets and gates instead of the embedded ones")

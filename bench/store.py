@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.figures import figures_write, json_option
+from bench.sandbox_faults import sandbox_latency_add
 
 MEMBER = "alice"
 SEEDED_THREATS_PER_MODEL = 3  # the sandbox's bulk seed gives each model three threats
@@ -420,16 +421,6 @@ def _get(client, url: str):
     return response
 
 
-def _latency_add(base_url: str, latency_ms: int) -> None:
-    import httpx
-
-    for prefix in ("/threat_models", "/me", "/oauth2"):
-        response = httpx.post(
-            f"{base_url}/_sandbox/faults", timeout=10, json={"path_prefix": prefix, "latency_ms": latency_ms}
-        )
-        response.raise_for_status()
-
-
 # -- the run -----------------------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
     from django.conf import settings
@@ -454,7 +445,7 @@ def run(args: argparse.Namespace) -> dict:
     with sandbox:
         tmi_budget_forget(sandbox.base_url)
         if args.latency_ms:
-            _latency_add(sandbox.base_url, args.latency_ms)
+            sandbox_latency_add(sandbox.base_url, args.latency_ms, ("/threat_models", "/me", "/oauth2"))
         organization = Organization.objects.create(name="Bench", slug="bench", tmi_base_url=sandbox.base_url)
         user = _member(organization, sandbox.state)
         database = "PostgreSQL" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "SQLite"
