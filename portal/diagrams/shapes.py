@@ -179,12 +179,8 @@ SHAPES: dict[str, Callable[[Node, Look], tuple[list[str], LabelArea]]] = {
 }
 
 
-def text_block(
-    text: str, area: LabelArea, look: Look, css_class: str = "tmi-label", backdrop: str = "#ffffff"
-) -> tuple[str, bool]:
-    """Wrapped, possibly truncated label lines as one <text>; returns (svg, truncated). The text is painted in the
-    cell's text colour when that reads on `backdrop` (the opaque colour behind it) at WCAG AA's 4.5:1, else in dark
-    or white; `data-backdrop` names that colour, so a checker in the page (axe-core) can work the contrast out."""
+def text_block(text: str, area: LabelArea, look: Look, css_class: str = "tmi-label") -> tuple[str, bool]:
+    """Wrapped, possibly truncated label lines as one <text>; returns (svg, truncated)."""
     size = look.font_size
     line_height = size * LINE_HEIGHT
     max_lines = max(1, int(max(area.box.height, line_height) // line_height))
@@ -207,9 +203,8 @@ def text_block(
             "class": css_class,
             "text-anchor": area.anchor,
             "font-size": float(size),
-            "fill": svg.readable(look.text_colour, backdrop, dark=TEXT_COLOUR),
+            "fill": look.text_colour,
             "font-weight": "600" if area.top else None,
-            "data-backdrop": backdrop,
         },
         *spans,
     ), truncated
@@ -236,9 +231,7 @@ def highlight_box(box: Box) -> str:
 def node_svg(node: Node, *, highlighted: bool = False) -> str:
     look = look_for(node.kind, node.style)
     outline, area = SHAPES.get(node.kind, unknown)(node, look)
-    # Boundaries are tinted frames (fill-opacity .55); other shapes are opaque; text boxes sit on the page's white.
-    backdrop = svg.over(look.fill, opacity=0.55 if node.kind == "boundary" else 1.0)
-    label, truncated = text_block(node.label, area, look, backdrop=backdrop) if node.label.strip() else ("", False)
+    label, truncated = text_block(node.label, area, look) if node.label.strip() else ("", False)
     tooltip = svg.element("title", {}, text=node.label) if truncated else ""
     transform = (
         f"rotate({svg.fmt(node.angle)} {svg.fmt(node.center[0])} {svg.fmt(node.center[1])})"
@@ -263,7 +256,7 @@ def edge_label_svg(label: EdgeLabel, points: Sequence[Point], look: Look) -> tup
     width = max((text_width(line, size) for line in lines), default=0.0) + 8
     height = len(lines) * size * LINE_HEIGHT + 4
     box = Box(px - width / 2, py - height / 2, width, height)
-    text, _ = text_block(label.text, LabelArea(box.expand(-2)), look, css_class="tmi-edge-text")  # on the halo
+    text, _ = text_block(label.text, LabelArea(box.expand(-2)), look, css_class="tmi-edge-text")
     halo = svg.element(
         "rect",
         {

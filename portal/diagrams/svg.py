@@ -96,64 +96,6 @@ def colour(value: str | None, default: str) -> str:
     return default
 
 
-# The named colours `colour` accepts, as #rrggbb (CSS's values), for working out contrast.
-NAMED_HEX = {
-    "black": "#000000", "white": "#ffffff", "red": "#ff0000", "green": "#008000", "blue": "#0000ff",
-    "yellow": "#ffff00", "orange": "#ffa500", "purple": "#800080", "gray": "#808080", "grey": "#808080",
-    "silver": "#c0c0c0", "maroon": "#800000", "navy": "#000080", "teal": "#008080", "olive": "#808000",
-    "lime": "#00ff00", "aqua": "#00ffff", "fuchsia": "#ff00ff", "pink": "#ffc0cb", "brown": "#a52a2a",
-    "gold": "#ffd700", "darkblue": "#00008b", "darkgreen": "#006400", "darkred": "#8b0000",
-    "lightblue": "#add8e6", "lightgreen": "#90ee90", "lightgray": "#d3d3d3", "lightgrey": "#d3d3d3",
-    "darkgray": "#a9a9a9", "darkgrey": "#a9a9a9",
-}  # fmt: skip
-
-
-def rgb(value: str) -> tuple[float, float, float, float] | None:
-    """(red, green, blue 0-255, alpha 0-1) of a colour `colour` accepted; None for none/transparent."""
-    value = NAMED_HEX.get(value.strip().lower(), value.strip())
-    if _HEX.fullmatch(value):
-        digits = value[1:]
-        if len(digits) in (3, 4):
-            digits = "".join(d * 2 for d in digits)
-        channels = [int(digits[i : i + 2], 16) for i in range(0, len(digits), 2)]
-        return (*channels[:3], channels[3] / 255 if len(channels) == 4 else 1.0)  # type: ignore[return-value]
-    if _RGB.fullmatch(value):
-        parts = [p.strip() for p in value[value.index("(") + 1 : -1].split(",")]
-        rgb_ = [min(255.0, max(0.0, float(p[:-1]) * 2.55 if p.endswith("%") else float(p))) for p in parts[:3]]
-        alpha = 1.0 if len(parts) < 4 else float(parts[3][:-1]) / 100 if parts[3].endswith("%") else float(parts[3])
-        return (*rgb_, min(1.0, max(0.0, alpha)))  # type: ignore[return-value]
-    return None
-
-
-def over(value: str, backdrop: str = "#ffffff", opacity: float = 1.0) -> str:
-    """The #rrggbb seen where `value`, at `opacity`, is painted over the opaque `backdrop`."""
-    top, under = rgb(value), rgb(backdrop) or (255.0, 255.0, 255.0, 1.0)
-    if top is None:
-        return "#%02x%02x%02x" % tuple(round(c) for c in under[:3])
-    alpha = top[3] * opacity
-    return "#%02x%02x%02x" % tuple(round(t * alpha + u * (1 - alpha)) for t, u in zip(top[:3], under[:3]))
-
-
-def contrast(first: str, second: str) -> float:
-    """WCAG 2 contrast ratio of two opaque colours (1 to 21)."""
-
-    def luminance(colour_: str) -> float:
-        channels = [c / 255 for c in (rgb(colour_) or (255.0, 255.0, 255.0, 1.0))[:3]]
-        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-    high, low = sorted((luminance(first), luminance(second)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
-def readable(text: str, backdrop: str, *, dark: str, light: str = "#ffffff", ratio: float = 4.5) -> str:
-    """`text` as seen on `backdrop` when that passes WCAG AA, else whichever of `dark` and `light` reads better."""
-    seen = over(text, backdrop)
-    if contrast(seen, backdrop) >= ratio:
-        return seen
-    return max((dark, light), key=lambda candidate: contrast(candidate, backdrop))
-
-
 def dasharray(value: str | None, default: str | None = None) -> str | None:
     if isinstance(value, str) and _DASHARRAY.fullmatch(value.strip()):
         return value.strip()

@@ -3,12 +3,27 @@
 // with the buttons, pinch on a phone, and scroll to move around. The words are the template's.
 (function () {
   "use strict";
-  // SVG text is painted with its fill, on the colour the renderer names in data-backdrop (portal/diagrams/shapes.py,
-  // which keeps the pair at WCAG AA). Stated as CSS colour (on the text) and background (on its group) too, which do
-  // not change the drawing: they are what axe-core and other contrast checkers read.
-  Array.prototype.forEach.call(document.querySelectorAll("svg.tmi-diagram text[data-backdrop]"), function (text) {
-    text.style.color = text.getAttribute("fill");
-    text.parentNode.style.backgroundColor = text.getAttribute("data-backdrop");
+  // A diagram's text is painted with its fill, on its shape's fill (or a flow label's white halo, or the canvas'
+  // white). Both are stated as CSS too, colour on the text and background on its group, which changes nothing drawn:
+  // that is what axe-core and other contrast checkers read, SVG fills being beyond them.
+  function rgba(element) {
+    var style = getComputedStyle(element);
+    var match = /rgba?\(([^)]+)\)/.exec(style.fill || "");
+    if (!match) { return null; }
+    var parts = match[1].split(",").map(parseFloat);
+    var alpha = (parts.length > 3 ? parts[3] : 1) * parseFloat(style.fillOpacity || "1") * parseFloat(style.opacity || "1");
+    return [parts[0], parts[1], parts[2], alpha];
+  }
+  function backdrop(text) {
+    var group = text.closest(".tmi-edge-label, .tmi-node");
+    var shape = group && group.querySelector(".tmi-halo, .tmi-shape");
+    var paint = shape ? rgba(shape) : null;
+    if (!paint) { return "rgb(255, 255, 255)"; }
+    return "rgb(" + [0, 1, 2].map(function (i) { return Math.round(paint[i] * paint[3] + 255 * (1 - paint[3])); }).join(", ") + ")";
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("svg.tmi-diagram text"), function (text) {
+    text.style.color = getComputedStyle(text).fill;
+    text.parentNode.style.backgroundColor = backdrop(text);
   });
 
   var dialog = document.getElementById("diagram-dialog");
