@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect
-from django.templatetags.static import static
 from django.template import loader
+from django.templatetags.static import static
 from django.urls import include, path
 
 from portal.dashboard.views import home

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from portal.devtools.browser import sign_in_with_test_idp
 from portal.devtools.demo_seed import demo_seed
 from tests.browser.axe import axe_problems

@@ -55,7 +55,11 @@ def test_every_stakeholder_page_passes_axe_and_fits_the_screen(viewport, sandbox
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         if overflow > 1:
             too_wide[name] = overflow
-        icons.update(page.eval_on_selector_all("link[rel~=icon], link[rel=apple-touch-icon]", "links => links.map(l => l.getAttribute('href'))"))
+        icons.update(
+            page.eval_on_selector_all(
+                "link[rel~=icon], link[rel=apple-touch-icon]", "links => links.map(l => l.getAttribute('href'))"
+            )
+        )
         screenshot(page, f"{viewport}-{name}")
 
     sign_in_with_test_idp(page, portal_url=portal, slug="acme", hint="alice", on_sign_in_page=lambda _: audit("login"))
