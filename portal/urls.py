@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.http import HttpResponseServerError, JsonResponse
+from django.shortcuts import redirect
 from django.template import loader
+from django.templatetags.static import static
 from django.urls import include, path
 
 from portal.dashboard.views import home
@@ -8,6 +10,11 @@ from portal.dashboard.views import home
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
+
+
+def favicon(request):
+    """/favicon.ico, which browsers ask for on their own (pages that name no icon, like the 500 page, included)."""
+    return redirect(static("portal/favicon.ico"))
 
 
 def server_error(request):
@@ -25,6 +32,7 @@ handler500 = server_error
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("portal.accounts.urls")),
     path("auth/", include("portal.accounts.social_urls")),
     path("", home, name="home"),

@@ -133,7 +133,7 @@ def column_chart(counts: Sequence[Count], *, chart_id: str, title: str, class_pr
 
 def _empty(width: int, height: int) -> SafeString:
     return format_html(
-        '<text class="chart-label" x="{x}" y="{y}" text-anchor="middle">{text}</text>',
+        '<g><text class="chart-label" x="{x}" y="{y}" text-anchor="middle">{text}</text></g>',
         x=width / 2,
         y=height / 2,
         text=_("Nothing to show yet"),
@@ -146,7 +146,7 @@ def _empty(width: int, height: int) -> SafeString:
 TREND_WIDTH = 640
 TREND_PLOT_HEIGHT = 160
 TREND_LEFT = 44
-TREND_TOP = 14
+TREND_TOP = 26  # room above the plot for the column totals and the history note: no line crosses them
 TREND_LEGEND_ROW = 22
 
 
@@ -201,10 +201,12 @@ def _scale_top(largest: int) -> int:
 def _axes(top_value: int, left: int, plot_width: int) -> SafeString:
     base = TREND_TOP + TREND_PLOT_HEIGHT
     return format_html(
-        '<g class="chart-axis"><line class="axis" x1="{l}" y1="{t}" x2="{l}" y2="{b}"></line>'
+        # Each text in a <g> of its own (see the stylesheet), none in one that spans the plot: axe-core takes such a
+        # group for something drawn over the numbers inside it.
+        '<line class="axis" x1="{l}" y1="{t}" x2="{l}" y2="{b}"></line>'
         '<line class="axis" x1="{l}" y1="{b}" x2="{r}" y2="{b}"></line>'
-        '<text class="chart-label" x="{lx}" y="{ty}" text-anchor="end">{top}</text>'
-        '<text class="chart-label" x="{lx}" y="{by}" text-anchor="end">0</text></g>',
+        '<g><text class="chart-label" x="{lx}" y="{ty}" text-anchor="end">{top}</text></g>'
+        '<g><text class="chart-label" x="{lx}" y="{by}" text-anchor="end">0</text></g>',
         l=left,
         t=TREND_TOP,
         b=base,
@@ -255,7 +257,7 @@ def _history_mark(trend, x_of, base: int) -> SafeString:
             t=TREND_TOP,
             b=base,
             tx=x_of(at) + (-4 if at > len(days) / 2 else 4),
-            ty=TREND_TOP + 10,
+            ty=TREND_TOP - 8,
             anchor="end" if at > len(days) / 2 else "start",
             text=text,
         )
@@ -300,8 +302,8 @@ def trend_line_chart(
                 )
                 run_start = i
     labels = format_html(
-        '<text class="chart-label" x="{x1}" y="{y}">{first}</text>'
-        '<text class="chart-label" x="{x2}" y="{y}" text-anchor="end">{last}</text>',
+        '<g><text class="chart-label" x="{x1}" y="{y}">{first}</text></g>'
+        '<g><text class="chart-label" x="{x2}" y="{y}" text-anchor="end">{last}</text></g>',
         x1=TREND_LEFT,
         x2=TREND_LEFT + plot_width,
         y=base + 18,
@@ -358,7 +360,7 @@ def stacked_column_chart(
                 '<text class="chart-label chart-small" x="{cx}" y="{ly}" text-anchor="middle">{day}</text></g>',
                 parts=mark_safe("".join(parts)),
                 cx=round(x + column / 2, 1),
-                vy=round(y - 4, 1),
+                vy=round(y - 6, 1),  # clear of the bar and the axis, which must not overlap the number
                 total=total,
                 ly=base + 16,
                 day=_short_day(point.day),

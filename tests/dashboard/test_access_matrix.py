@@ -54,6 +54,7 @@ PUBLIC_PAGE = Expect("get", 200, 200, 200)
 MATRIX: dict[str, Expect] = {
     "home": PUBLIC_PAGE,
     "healthz": PUBLIC_PAGE,
+    "favicon": Expect("get", 302, 302, 302),  # to the icon's static file, for everyone
     "dashboard:portfolio": TENANT_PAGE,
     "dashboard:threat_models": TENANT_PAGE,
     "dashboard:threat_model": TENANT_PAGE,
@@ -140,6 +141,7 @@ def world(organization, other_organization, member_factory, sandbox, django_user
     kwargs = {
         "home": {},
         "healthz": {},
+        "favicon": {},
         "admin:index": {},
         "dashboard:portfolio": {"slug": "acme"},
         "dashboard:threat_models": {"slug": "acme"},
