@@ -33,7 +33,3 @@ def axe_problems(page) -> list[str]:
         for v in result[kind]
     ]
 
-
-def axe_violations(page) -> list[str]:
-    """Violations only: kept until every page type passes `axe_problems` (issue 17), then removed."""
-    return [problem.removeprefix("violations ") for problem in axe_problems(page) if problem.startswith("violations ")]

@@ -48,13 +48,17 @@ def test_every_stakeholder_page_passes_axe_and_fits_the_screen(viewport, sandbox
     page.set_viewport_size(VIEWPORTS[viewport])
     missing: list[str] = []
     page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
-    found, too_wide, icons = {}, {}, {"/favicon.ico"}
+    found, too_wide, icons, grown = {}, {}, {"/favicon.ico"}, {}
 
     def audit(name: str) -> None:
         found[name] = axe_problems(page)
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         if overflow > 1:
             too_wide[name] = overflow
+        # A trend chart is drawn 640 wide: drawn wider, its text would grow past the page's own.
+        widths = page.eval_on_selector_all("svg.chart-trend", "s => s.map(e => e.getBoundingClientRect().width)")
+        if any(width > 641 for width in widths):
+            grown[name] = widths
         icons.update(
             page.eval_on_selector_all(
                 "link[rel~=icon], link[rel=apple-touch-icon]", "links => links.map(l => l.getAttribute('href'))"
@@ -79,6 +83,7 @@ def test_every_stakeholder_page_passes_axe_and_fits_the_screen(viewport, sandbox
 
     assert not {name: v for name, v in found.items() if v}, found
     assert not too_wide, f"wider than a {viewport} screen by (px): {too_wide}"
+    assert not grown, f"trend charts drawn wider than 640 px: {grown}"
     assert missing == [], f"answered 404: {missing}"
     # Headless Chromium fetches no icons by itself: ask for each one the pages name, and for /favicon.ico.
     assert {"/static/portal/favicon.svg", "/static/portal/favicon.ico", "/static/portal/apple-touch-icon.png"} <= icons

@@ -219,6 +219,19 @@ def test_the_list_shows_the_weekday_and_the_next_run_in_the_schedules_time_zone(
     assert "—" not in rows["Tokyo weekly"]
 
 
+def test_the_last_run_is_told_in_the_schedules_time_zone(world):
+    from portal.exports.models import ExportJob
+    from portal.exports.schedules import export_schedule_update
+
+    schedule = schedule_make(world.acme, world.users["admin"], "Tokyo weekly")
+    export_schedule_update(schedule=schedule, actor=world.users["admin"], timezone="Asia/Tokyo")
+    job = ExportJob.objects.create(organization=world.acme, kind=schedule.kind, schedule=schedule, status="succeeded")
+    ExportJob.objects.filter(pk=job.pk).update(created_at=datetime(2026, 12, 1, 22, 10, tzinfo=ZoneInfo("UTC")))
+    html = client_for(world.users["admin"]).get(url("schedules")).content.decode()
+    row = re.search(r"<tr data-schedule=\"\d+\">.*?Tokyo weekly</a>(.*?)</tr>", html, re.S).group(1)
+    assert "2 Dec 2026, 07:10</time> Asia/Tokyo" in row  # 22:10 UTC is 07:10 the next morning in Tokyo
+
+
 def test_a_paused_schedule_has_no_next_run(world):
     from portal.exports.schedules import export_schedule_pause
 

@@ -15,7 +15,7 @@
   function show(job) {
     fill.style.width = job.progress + "%";
     bar.setAttribute("aria-valuenow", String(job.progress));
-    label.textContent = job.progress + "% · " + (job.progress_label || "Waiting for a worker");
+    label.textContent = job.progress + "% · " + (job.progress_label || box.dataset.waiting);
     status.textContent = job.status_label;
     status.className = "export-badge export-" + job.status;
     box.dataset.status = job.status;
