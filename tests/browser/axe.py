@@ -32,4 +32,3 @@ def axe_problems(page) -> list[str]:
         for kind in ("violations", "incomplete")
         for v in result[kind]
     ]
-

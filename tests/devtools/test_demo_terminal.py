@@ -150,7 +150,7 @@ def walk_every_page_type(page, *, portal: str) -> dict[str, str]:
     page.locator("[name=frequency]").select_option("daily")
     page.locator("[name=time_of_day]").fill("07:30")
     page.locator("[name=recipients_text]").fill("alice@tmi.local")
-    page.locator("form").filter(has=page.locator("[name=recipients_text]")).locator("button[type=submit]").click()
+    page.get_by_role("button", name="Create schedule").click()
     page.wait_for_load_state()
     assert page.url == f"{portal}/o/acme/admin/schedules/", page.locator("main").inner_text()
     row = page.locator("tr").filter(has_text="Demo walk board pack")
