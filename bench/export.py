@@ -1,16 +1,24 @@
-"""How long, and how much memory, does a PDF export take?
+"""How much CPU, and how much memory, does a PDF export take?
 
     python -m bench export [--generation 1.8|0.217] [--threats 200] [--diagrams 5] [--cells 300] [--models 50]
+                           [--before GITREF] [--pdfs DIR] [--profile] [--json PATH]
 
 Starts a sandbox seeded with `bulk:<models>` small threat models and a portal on a temporary database (as
 `python -m bench store` makes it: SQLite, or a scratch database beside DATABASE_URL's), with alice a member whose
 tokens sit in the vault, and builds one large threat model through the TMI client: `--threats` threats and
 `--diagrams` diagrams of `--cells` cells each (two thirds nodes, one third flows). Then, for the large model
-alone and for a portfolio report of the `--models` bulk models, it prints the export worker's three phases
-separately: the refresh (the store made fresh from TMI with alice's access; first when the store is empty, then
-again with nothing changed), the read (the report selectors over the store) and the render, the PDF's size and
-pages, and memory: the tracemalloc peak of the read and the render (a second run with tracing on, since tracing
-slows Python down) and the process's peak RSS.
+alone and for a portfolio report of the `--models` bulk models, it prints the export worker's phases: the
+refresh (the store made fresh from TMI with alice's access; first when the store is empty, then again with
+nothing changed) and the read (the report selectors over the store), in seconds; and the render, in a fresh
+Python process of its own (Django set up, the report data loaded, the PDF laid out and written): its CPU
+seconds (user + system; a loaded machine stretches wall time, much less CPU time) and its peak RSS.
+
+`--before GITREF` renders both reports with the portal's code at GITREF too (portal/ and templates/ from git),
+in the same run and from the same data, prints its figures beside this checkout's, and says whether every page
+holds the same words (line breaks aside) and whether the line breaks are the same too. `--pdfs DIR` keeps the
+PDFs (and the pickled report data) there, to look at. `--profile` prints cProfile's view of the render.
+`--json PATH` writes the figures as one JSON object: model_cpu_s, model_peak_mb, portfolio_cpu_s,
+portfolio_peak_mb (and before_* with --before, pages, PDF sizes, refresh and read seconds).
 """
 
 from __future__ import annotations

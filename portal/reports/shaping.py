@@ -40,7 +40,6 @@ from portal.portfolio.shaping import (
     threat_row,
 )
 from portal.portfolio.ssvc import ssvc_decision_key
-from portal.reports.svg_text import svg_for_print
 from portal.portfolio.vocabulary import (
     SEVERITIES,
     risk_score,
@@ -51,6 +50,7 @@ from portal.portfolio.vocabulary import (
     threat_status_label,
     tm_status_label,
 )
+from portal.reports.svg_text import svg_for_print
 
 Progress = Callable[[int, int, str], None]
 
@@ -241,10 +241,14 @@ def model_section(
         stored = report.svgs.get(diagram.id)
         if stored:  # drawn when the store last read its cells (each SVG is an image of its own: no id clashes)
             summary = diagram_sentence(diagram_summary(diagram.cells)["counts"])
-            diagrams.append(ReportDiagram(name=diagram.name, image=svg_data_uri(svg_for_print(stored)), summary=summary))
+            diagrams.append(
+                ReportDiagram(name=diagram.name, image=svg_data_uri(svg_for_print(stored)), summary=summary)
+            )
             continue
         view = diagram_view(diagram, number)
-        diagrams.append(ReportDiagram(name=view.name, image=svg_data_uri(svg_for_print(view.svg)), summary=view.summary))
+        diagrams.append(
+            ReportDiagram(name=view.name, image=svg_data_uri(svg_for_print(view.svg)), summary=view.summary)
+        )
     return ModelSection(
         anchor=anchor,
         name=tm.name,

@@ -10,6 +10,8 @@ from bench.export import diagram_cells
 from portal.diagrams import render_svg
 from portal.reports import svg_text
 from portal.reports.render import threat_model_report_pdf
+from portal.reports.shaping import svg_data_uri
+from portal.reports.svg_text import svg_for_print
 from tests.dashboard.conftest import find_model
 from tests.reports.conftest import pdf_pages_text, report_read, save_page
 from tests.reports.test_render import GENERATED, PAYMENTS
@@ -26,15 +28,8 @@ def _letter_by_letter(monkeypatch) -> None:
 def _diagram_pdf() -> bytes:
     from weasyprint import HTML
 
-    svg = render_svg(diagram_cells(60, "print-speed"), title="Print speed")
-    image = svg_text_uri(svg)
+    image = svg_data_uri(svg_for_print(render_svg(diagram_cells(60, "print-speed"), title="Print speed")))
     return HTML(string=f'<img style="width: 180mm" src="{image}" alt="">').write_pdf()
-
-
-def svg_text_uri(svg: str) -> str:
-    from portal.reports.shaping import svg_data_uri
-
-    return svg_data_uri(svg)
 
 
 def test_labels_drawn_as_runs_read_as_letter_by_letter(monkeypatch, artifacts):
