@@ -50,6 +50,7 @@ from portal.portfolio.vocabulary import (
     threat_status_label,
     tm_status_label,
 )
+from portal.reports.svg_text import svg_for_print
 
 Progress = Callable[[int, int, str], None]
 
@@ -240,10 +241,14 @@ def model_section(
         stored = report.svgs.get(diagram.id)
         if stored:  # drawn when the store last read its cells (each SVG is an image of its own: no id clashes)
             summary = diagram_sentence(diagram_summary(diagram.cells)["counts"])
-            diagrams.append(ReportDiagram(name=diagram.name, image=svg_data_uri(stored), summary=summary))
+            diagrams.append(
+                ReportDiagram(name=diagram.name, image=svg_data_uri(svg_for_print(stored)), summary=summary)
+            )
             continue
         view = diagram_view(diagram, number)
-        diagrams.append(ReportDiagram(name=view.name, image=svg_data_uri(view.svg), summary=view.summary))
+        diagrams.append(
+            ReportDiagram(name=view.name, image=svg_data_uri(svg_for_print(view.svg)), summary=view.summary)
+        )
     return ModelSection(
         anchor=anchor,
         name=tm.name,

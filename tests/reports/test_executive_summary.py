@@ -50,9 +50,12 @@ def test_portfolio_report_opens_with_the_summary_and_ranks_models_by_risk(sandbo
     (artifacts / "portfolio.pdf").write_bytes(pdf)
     for index in range(4):
         save_page(pdf, index, artifacts, f"page-{index + 1}")
-    # No near-empty pages (issue 16): every page between the cover and "About this report" is printed at least
-    # half-way down (chapters flow on; a diagram kept whole may still leave the rest of a page blank).
-    fills = [round(page_fill(page_image(pdf, index, scale=0.5)), 2) for index in range(1, len(pdf_pages_text(pdf)) - 1)]
+    # No near-empty pages (issue 16): every page between the cover and the last chapter's last page is printed at
+    # least half-way down (chapters flow on; a diagram kept whole may still leave the rest of a page blank). The
+    # last chapter's last page ends where its content ends ("About this report" starts a page of its own): how
+    # full it is depends on how long the threat tables are (issue 18 gave them fixed column widths), not on
+    # whether chapters flow on.
+    fills = [round(page_fill(page_image(pdf, index, scale=0.5)), 2) for index in range(1, len(pdf_pages_text(pdf)) - 2)]
     assert min(fills) >= 0.5, fills
     pages = [folded(p) for p in pdf_pages_text(pdf)]
     contents = next(i for i, p in enumerate(pages) if "Contents Summary across threat models" in p)

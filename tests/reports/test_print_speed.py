@@ -1,0 +1,91 @@
+"""Issue 18: faster PDF exports that read the same. SVG labels are drawn a run at a time (svg_text.py) rather
+than letter by letter (WeasyPrint's own drawing), and the threat table has fixed column widths: the same
+report, rendered both ways, holds the same text on the same pages, and its diagrams stay vector text."""
+
+from __future__ import annotations
+
+import weasyprint.svg as weasy_svg
+
+from bench.export import diagram_cells
+from portal.diagrams import render_svg
+from portal.reports import svg_text
+from portal.reports.render import threat_model_report_pdf
+from portal.reports.shaping import svg_data_uri
+from portal.reports.svg_text import svg_for_print
+from tests.dashboard.conftest import find_model
+from tests.reports.conftest import pdf_pages_text, report_read, save_page
+from tests.reports.test_render import GENERATED, PAYMENTS
+
+
+def _letter_by_letter(monkeypatch) -> None:
+    """WeasyPrint's own SVG text drawing, as it was before svg_text.install()."""
+    for tag, drawing in list(weasy_svg.TAGS.items()):
+        if drawing is svg_text.run_text:
+            monkeypatch.setitem(weasy_svg.TAGS, tag, svg_text._ORIGINAL)
+    monkeypatch.setattr(weasy_svg, "text", svg_text._ORIGINAL)
+
+
+def _diagram_pdf() -> bytes:
+    from weasyprint import HTML
+
+    image = svg_data_uri(svg_for_print(render_svg(diagram_cells(60, "print-speed"), title="Print speed")))
+    return HTML(string=f'<img style="width: 180mm" src="{image}" alt="">').write_pdf()
+
+
+def test_labels_drawn_as_runs_read_as_letter_by_letter(monkeypatch, artifacts):
+    fast = _diagram_pdf()
+    with monkeypatch.context() as patch:
+        _letter_by_letter(patch)
+        slow = _diagram_pdf()
+    (artifacts / "runs.pdf").write_bytes(fast)
+    (artifacts / "letters.pdf").write_bytes(slow)
+    save_page(fast, 0, artifacts, "runs")
+    save_page(slow, 0, artifacts, "letters")
+    assert pdf_pages_text(fast) == pdf_pages_text(slow)
+    assert "Component 40" in pdf_pages_text(fast)[0] and "flow 20" in pdf_pages_text(fast)[0]
+    # Still text (vector, selectable), placed once per label rather than once per letter.
+    assert 0 < _text_placements(fast) * 5 < _text_placements(slow)
+
+
+def _text_placements(pdf: bytes) -> int:
+    """How many times the PDF's content streams (pages and form XObjects) place text (the Tm operator)."""
+    import io
+    import re
+
+    from pypdf import PdfReader
+    from pypdf.generic import StreamObject
+
+    reader, count = PdfReader(io.BytesIO(pdf)), 0
+    for number in range(1, len(reader.xref.get(0, {})) + 1):
+        stream = reader.get_object(number)
+        if isinstance(stream, StreamObject):
+            count += len(re.findall(rb"\bTm\b", stream.get_data()))
+    return count
+
+
+def test_only_plain_runs_take_the_fast_path():
+    from xml.etree import ElementTree
+
+    def node(markup: str):
+        element = ElementTree.fromstring(markup)
+        return type("Node", (), {"attrib": element.attrib, "text": element.text, "get": element.get})()
+
+    assert svg_text.plain_run(node('<tspan x="4" y="9">flow 1</tspan>'))
+    assert not svg_text.plain_run(node('<tspan x="4 8 12" y="9">abc</tspan>'))  # a position per letter
+    assert not svg_text.plain_run(node('<tspan x="4" y="9" dx="1">abc</tspan>'))
+    assert not svg_text.plain_run(node('<tspan x="4" y="9" rotate="20">abc</tspan>'))
+    assert not svg_text.plain_run(node('<text x="4" y="9" textLength="40">abc</text>'))
+    assert not svg_text.plain_run(node('<text x="4" y="9" direction="rtl">abc</text>'))
+    assert not svg_text.plain_run(node('<text x="4" y="9"></text>'))
+
+
+def test_a_report_reads_the_same_as_with_letter_by_letter_labels(sandbox, organization, alice, monkeypatch, artifacts):
+    report = report_read(organization, alice, find_model(sandbox, PAYMENTS)["id"])
+    fast = threat_model_report_pdf(report, organization=organization, generated_at=GENERATED)
+    with monkeypatch.context() as patch:
+        _letter_by_letter(patch)
+        slow = threat_model_report_pdf(report, organization=organization, generated_at=GENERATED)
+    (artifacts / "report.pdf").write_bytes(fast)
+    assert pdf_pages_text(fast) == pdf_pages_text(slow)
+    for index in range(len(pdf_pages_text(fast))):
+        save_page(fast, index, artifacts, f"page-{index + 1}")
