@@ -38,6 +38,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.figures import figures_write, json_option
+from bench.members import bench_member_add
 
 ACTIVE_EVERY_SECONDS = 20.0
 REFRESH_MARGIN_SECONDS = 60.0  # the TMI client refreshes a token this close to its expiry (TokenAuth's skew)
@@ -131,28 +132,13 @@ def _count_refusal(tally: Tally) -> None:
 
 
 def _members(organization, sandbox, count: int, lifetime: float, tally: Tally) -> list:
-    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from portal.accounts.models import TMIConnection
-    from portal.accounts.vault import tmi_connection_store
-    from portal.sandbox import builtin_idp
-    from portal.tmi import TokenPair
 
     users = []
-    state = sandbox.state
     for i in range(count):
-        hint = f"member{i}"
-        user = get_user_model().objects.create(username=hint, email=f"{hint}@bench.test")
-        organization.memberships.create(user=user, role="member")
-        who = builtin_idp.identity_for(state.config, hint)
-        tmi_user = state.user_for_login(
-            provider=who.provider, provider_id=who.provider_id, email=who.email, display_name=who.display_name
-        )
-        tokens = TokenPair(**state.issue_tokens(tmi_user))  # minted at the sandbox: not an auth-flow call
-        connection = tmi_connection_store(
-            organization=organization, user=user, tokens=tokens, provider="tmi", subject=who.provider_id
-        )
+        user, connection, tokens = bench_member_add(organization, sandbox, f"member{i}")
         # Members signed in at different times within the last lifetime: their tokens come within the refresh
         # margin spread over the run (never later than TMI's own expiry of the minted token).
         expires = timezone.now() + timedelta(seconds=REFRESH_MARGIN_SECONDS + random.random() * (lifetime - 60))

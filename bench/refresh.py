@@ -34,6 +34,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.figures import figures_write, json_option
+from bench.members import bench_member_add
 from bench.sandbox_faults import sandbox_latency_add
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,26 +65,11 @@ def _configure_django(workdir: Path, *, database_url: str | None, redis_url: str
 
 
 def _members(organization, sandbox, count: int) -> list[int]:
-    from django.contrib.auth import get_user_model
-
-    from portal.accounts.vault import tmi_connection_store
     from portal.live.models import LiveConnection
-    from portal.sandbox import builtin_idp
-    from portal.tmi import TokenPair
 
-    state, ids = sandbox.state, []
+    ids = []
     for i in range(count):
-        hint = f"member{i}"
-        user = get_user_model().objects.create(username=hint, email=f"{hint}@bench.test")
-        organization.memberships.create(user=user, role="member")
-        who = builtin_idp.identity_for(state.config, hint)
-        tmi_user = state.user_for_login(
-            provider=who.provider, provider_id=who.provider_id, email=who.email, display_name=who.display_name
-        )
-        tokens = TokenPair(**state.issue_tokens(tmi_user))  # minted at the sandbox: not an auth-flow call
-        connection = tmi_connection_store(
-            organization=organization, user=user, tokens=tokens, provider="tmi", subject=who.provider_id
-        )
+        user, connection, _ = bench_member_add(organization, sandbox, f"member{i}")
         # An open live socket: work that needs a fresh access token at any moment, so beat refreshes it.
         LiveConnection.objects.create(
             organization=organization,
