@@ -133,18 +133,21 @@ class Child:
         return f" (its log: {self.log_path})" if self.log_path is not None else ""
 
     def stop(self) -> None:
+        children_stop([self])
+
+    def _terminate(self) -> None:
         """SIGTERM to the child itself, which stops what it started (a Celery worker its pool: a signal to
-        the whole group would have the pool's processes die under it, which it reports as errors); then
-        whatever is left of its group is killed. What it prints while stopping stays in its log file."""
+        the whole group would have the pool's processes die under it, which it reports as errors). What it
+        prints while stopping stays in its log file."""
         self._quiet.set()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def _finish(self) -> None:
+        """Whatever is left of its group is killed (a worker still busy with an export: the job is delivered
+        again when a worker next starts, as after any worker lost mid-export)."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            try:
-                self.process.send_signal(signal.SIGTERM)
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -152,6 +155,26 @@ class Child:
         self.process.wait(timeout=10)
         if self._copier is not None:
             self._copier.join(timeout=10)
+
+
+# How long the children have, together, to stop by themselves before what is left is killed.
+STOP_GRACE_SECONDS = 10.0
+
+
+def children_stop(children: list[Child]) -> None:
+    """All at once: each is asked to stop, all are given STOP_GRACE_SECONDS together, then the rest killed
+    (one after another, four children could take a minute on a busy machine)."""
+    for child in children:
+        child._terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        if child.process is not None:
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+    for child in children:
+        child._finish()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -195,5 +218,4 @@ def supervise(children: list[Child], *, env: dict[str, str], on_ready) -> int:
         print("\nStopping the demo.")
         return 0
     finally:
-        for child in reversed(children):
-            child.stop()
+        children_stop(list(reversed(children)))
