@@ -154,7 +154,9 @@ class Child:
             pass
         self.process.wait(timeout=10)
         if self._copier is not None:
-            self._copier.join(timeout=10)
+            # Its last lines are in the pipe already; a process of its group that outlived the kill must not
+            # hold the demo (the copier is a daemon thread: it ends with the demo).
+            self._copier.join(timeout=2)
 
 
 # How long the children have, together, to stop by themselves before what is left is killed.
