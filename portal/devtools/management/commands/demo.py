@@ -186,7 +186,13 @@ class Command(BaseCommand):
             )
             self.stdout.write("  Press Ctrl-C to stop the demo.\n")
 
-        sys.exit(supervise(children, env=env, on_ready=announce))
+        code = supervise(children, env=env, on_ready=announce)
+        # Its children are stopped and their output copied: the demo ends now. A normal interpreter exit could
+        # be held by whatever a copier thread or an imported library left behind; on a loaded CI machine Ctrl-C
+        # then took over a minute to give the terminal back.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
     @staticmethod
     def _sandbox(host: str, sandbox_port: int, tmi_version: str) -> Child:
