@@ -21,7 +21,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.live_world import DaphneProcess, Person, Room
+from bench.live_world import DaphneProcess, FloorProcess, Person, Room
 from portal.tmi import AsyncTMIClient
 from portal.tmi.errors import NotFound
 
@@ -34,27 +34,42 @@ class SetupFailed(RuntimeError):
 
 @dataclass
 class Meter:
-    """Send times by operation id, and the latencies of every delivery to another seat."""
+    """Send times by operation id, and the latencies of every delivery to another seat. Every change
+    sent has a sequence number: a seat that sees a change older than one it has seen already counts one
+    reordered delivery."""
 
     latencies: list[float] = field(default_factory=list)
-    pending: dict[str, tuple[float, int]] = field(default_factory=dict)
+    pending: dict[str, tuple[float, int, int, bool]] = field(default_factory=dict)
     expected: int = 0
     received: int = 0
+    reordered: int = 0
+    late: int = 0  # delivered after its round had given up waiting (counted, not timed)
+    sent_count: int = 0
+    last_seen: dict[int, int] = field(default_factory=dict)
     refusals: list[str] = field(default_factory=list)
     recording: bool = True
+    round_first_sent: int = 0
     _done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def round_start(self, expected: int) -> None:
         self.expected, self.received = expected, 0
+        self.round_first_sent = self.sent_count  # changes numbered up to this belong to earlier rounds
         self._done.clear()
 
     def sent(self, operation_id: str, seat_id: int) -> None:
-        self.pending[operation_id] = (time.perf_counter(), seat_id)
+        self.sent_count += 1
+        self.pending[operation_id] = (time.perf_counter(), seat_id, self.sent_count, self.recording)
 
     def seen(self, operation_id: str, seat_id: int) -> None:
         now = time.perf_counter()
         sent = self.pending.get(operation_id)
         if sent is None or sent[1] == seat_id:  # not ours to time, or the sender's own echo
+            return
+        if sent[2] < self.last_seen.get(seat_id, 0):
+            self.reordered += 1
+        self.last_seen[seat_id] = max(sent[2], self.last_seen.get(seat_id, 0))
+        if sent[2] <= self.round_first_sent:
+            self.late += sent[3]
             return
         if self.recording:
             self.latencies.append(now - sent[0])
@@ -182,8 +197,11 @@ class DirectSeat(Seat):
     async def _join(self, tmi: AsyncTMIClient) -> None:
         session = await tmi.collaboration.start_or_join(self.room.threat_model_id, self.room.diagram_id)
         url = await tmi.collaboration.websocket_url(session)
-        self.ws = await connect(url, open_timeout=OPEN_TIMEOUT, ping_interval=None, max_size=None)
+        self.ws = await connect(self.socket_url(url), open_timeout=OPEN_TIMEOUT, ping_interval=None, max_size=None)
         await self._until(("diagram_state", "diagram_state_sync"), "message_type")
+
+    def socket_url(self, tmi_url: str) -> str:
+        return tmi_url
 
     def ops_message(self, operation_id: str, cell: dict[str, Any]) -> dict[str, Any]:
         operation = {"type": "patch", "cells": [{"id": cell["id"], "operation": "update", "data": cell}]}
@@ -203,6 +221,27 @@ class DirectSeat(Seat):
             self.meter.seen(frame.get("operation_id", ""), self.seat_id)
         elif kind in ("operation_rejected", "authorization_denied", "error"):
             self.meter.refused(f"{kind}: {frame.get('reason') or frame.get('error')}")
+
+
+class FloorSeat(DirectSeat):
+    """A raw TMI client whose socket goes through the floor relay (bench/live_floor.py) instead of
+    straight to TMI: the same frames, one bare hop in between."""
+
+    def __init__(
+        self,
+        seat_id: int,
+        person: Person,
+        room: Room,
+        meter: Meter,
+        base_url: str,
+        generation: str,
+        floor: FloorProcess,
+    ) -> None:
+        super().__init__(seat_id, person, room, meter, base_url, generation)
+        self.floor = floor
+
+    def socket_url(self, tmi_url: str) -> str:
+        return self.floor.relay_url(tmi_url)
 
 
 async def seats_open(seats: list[Seat], *, concurrency: int, progress: Callable[[str, int, int], None]) -> None:
@@ -237,6 +276,13 @@ class RoundsResult:
     expected: int
     seconds: float
     refusals: list[str]
+    late: int = 0
+    reordered: int = 0
+
+    @property
+    def lost(self) -> int:
+        """Changes that never reached a seat (a late one reached it; warm-up rounds are not counted)."""
+        return max(0, self.expected - self.deliveries - self.late)
 
 
 def _moved(node: dict[str, Any], round_no: int) -> dict[str, Any]:
@@ -262,6 +308,13 @@ async def rounds_play(
         if meter.recording:
             measured_seconds += time.perf_counter() - started
             deliveries += meter.received
-        meter.pending.clear()
         await asyncio.sleep(interval)
-    return RoundsResult(list(meter.latencies), deliveries, per_round * rounds, measured_seconds, list(meter.refusals))
+    return RoundsResult(
+        list(meter.latencies),
+        deliveries,
+        per_round * rounds,
+        measured_seconds,
+        list(meter.refusals),
+        late=meter.late,
+        reordered=meter.reordered,
+    )

@@ -1,20 +1,24 @@
 """How much does the portal's live bridge add to a diagram edit, and what does a live session cost?
 
-    python -m bench live [--browsers 100] [--per-diagram 10] [--rounds 20] [--generation 1.8|0.217]
+    python -m bench live [--browsers 100] [--per-diagram 10] [--rounds 20] [--generation 1.8|0.217] [--json PATH]
 
-Starts a TMI sandbox and one daphne serving the portal (each a child process, on a temporary SQLite
-database), signs N people in at the sandbox through its real OAuth flow, gives every room of
-`--per-diagram` people a threat model with one diagram they may all edit, and makes each person a
-member of organisation `bench` with a Django session. Then, in one run:
+Starts a TMI sandbox, a floor relay (bench/live_floor.py) and one daphne serving the portal (each a child
+process, on a temporary SQLite database), signs N people in at the sandbox through its real OAuth flow,
+gives every room of `--per-diagram` people a threat model with one diagram they may all edit, and makes
+each person a member of organisation `bench` with a Django session. Then, in one run, the same rounds:
 
 1. directly against TMI: N raw TMI clients on TMI's collaboration socket (the baseline);
-2. through the portal: N simulated browsers on the live page's socket, through daphne to TMI.
+2. through the floor: the same raw clients, each through a bare websockets relay in one process;
+3. through the portal: N simulated browsers on the live page's socket, through daphne to TMI.
 
 In each round one person per room moves the room's node, all rooms at once; the time until each other
-person in the room sees the change is one relay latency. It prints p50 and p99 both ways, their ratio,
-the relayed changes per second, and daphne's memory per bridged session: its RSS with N sessions open
-minus its RSS with none (measured after one session has come and gone, so one-off imports are not
-counted), divided by N. The sandbox's RSS is printed for reference.
+person in the room sees the change is one relay latency. It prints p50 and p99 of each way; what the
+bridge adds to a direct socket as a multiple of what the floor adds (`ratio_p50`, `ratio_p99`); changes
+lost (never delivered), late (after their round gave up) and reordered (a seat saw an older change after
+a newer one); the seconds until all N browsers had the diagram; and daphne's memory per bridged
+session: its RSS with N sessions open minus its RSS with none (measured after one session has come and
+gone, so one-off imports are not counted), divided by N. With `--json PATH` the figures are also written
+there as one JSON object.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.figures import figures_write, json_option
 from bench.live_clients import (
     BrowserSeat,
     DirectSeat,
+    FloorSeat,
     Meter,
     RoundsResult,
     Seat,
@@ -42,7 +48,9 @@ from bench.live_clients import (
     seats_open,
 )
 from bench.live_world import (
+    ROOT,
     DaphneProcess,
+    FloorProcess,
     Person,
     Room,
     SandboxProcess,
@@ -80,6 +88,7 @@ class Progress:
 class Phase:
     label: str
     result: RoundsResult
+    connect_s: float
 
     @property
     def p50_ms(self) -> float:
@@ -94,11 +103,18 @@ class Phase:
         return self.result.deliveries / self.result.seconds if self.result.seconds else 0.0
 
     def line(self) -> str:
-        lost = self.result.expected - self.result.deliveries
         return (
             f"  {self.label:<30} p50 {self.p50_ms:8.2f} ms   p99 {self.p99_ms:8.2f} ms   "
-            f"{self.per_second:8.0f} changes/s   (n={len(self.result.latencies)}, lost {lost})"
+            f"{self.per_second:8.0f} changes/s   (n={len(self.result.latencies)}, lost {self.result.lost}, "
+            f"late {self.result.late}, reordered {self.result.reordered}; all connected in {self.connect_s:.1f} s)"
         )
+
+
+def added_ratio(bridge: float, floor: float, direct: float) -> float | None:
+    """What the bridge adds over a direct TMI socket, as a multiple of what the floor adds (None when the
+    floor adds nothing measurable)."""
+    floor_added = floor - direct
+    return (bridge - direct) / floor_added if floor_added > 0 else None
 
 
 def _mib(kib: int) -> str:
@@ -119,9 +135,9 @@ async def _phase(
     print(f"{heading}: connecting {len(seats)}...", flush=True)
     started = time.perf_counter()
     await seats_open(seats, concurrency=args.connect_concurrency, progress=progress)
+    connect_s = time.perf_counter() - started
     print(
-        f"  all {len(seats)} have the diagram after {time.perf_counter() - started:.1f} s; "
-        f"playing {args.rounds} rounds",
+        f"  all {len(seats)} have the diagram after {connect_s:.1f} s; playing {args.rounds} rounds",
         flush=True,
     )
     try:
@@ -138,12 +154,17 @@ async def _phase(
         await seats_close(seats)
     if not result.latencies:
         raise SystemExit(f"{heading}: no change reached anyone (refusals: {result.refusals[:5]})")
-    return Phase(label, result), measured
+    return Phase(label, result, connect_s), measured
 
 
 async def _run(
-    args: argparse.Namespace, sandbox: SandboxProcess, daphne: DaphneProcess, owner: Person, rooms: list[Room]
-) -> None:
+    args: argparse.Namespace,
+    sandbox: SandboxProcess,
+    floor: FloorProcess,
+    daphne: DaphneProcess,
+    owner: Person,
+    rooms: list[Room],
+) -> dict:
     progress = Progress()
     seat_ids = iter(range(10**9))
 
@@ -161,6 +182,23 @@ async def _run(
         meter,
         progress,
         measure=lambda: rss_kib(sandbox.pid),
+    )
+    await rooms_wait_closed(sandbox.base_url, owner, rooms)
+
+    floor_idle = rss_kib(floor.pid)
+    meter = Meter()
+    floored = [
+        [FloorSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation, floor) for p in room.people]
+        for room in rooms
+    ]
+    floor_phase, floor_busy = await _phase(
+        "Through the floor relay",
+        "through a bare relay (floor)",
+        floored,
+        args,
+        meter,
+        progress,
+        measure=lambda: rss_kib(floor.pid),
     )
     await rooms_wait_closed(sandbox.base_url, owner, rooms)
 
@@ -188,31 +226,70 @@ async def _run(
         raise SystemExit("daphne stopped during the run")
 
     n = sum(len(room.people) for room in rooms)
+    # From the figures as printed (to 10 µs), so anyone can recompute the ratios from them.
+    ms = {
+        f"{way}_{pct}": round(getattr(phase, f"{pct}_ms"), 2)
+        for way, phase in (("direct", direct_phase), ("floor", floor_phase), ("bridge", bridge_phase))
+        for pct in ("p50", "p99")
+    }
+    ratio_p50 = added_ratio(ms["bridge_p50"], ms["floor_p50"], ms["direct_p50"])
+    ratio_p99 = added_ratio(ms["bridge_p99"], ms["floor_p99"], ms["direct_p99"])
+    figures = {
+        "generation": args.generation,
+        "browsers": n,
+        "rooms": len(rooms),
+        "rounds": args.rounds,
+        "direct_p50_ms": ms["direct_p50"],
+        "direct_p99_ms": ms["direct_p99"],
+        "bridge_p50_ms": ms["bridge_p50"],
+        "bridge_p99_ms": ms["bridge_p99"],
+        "floor_p50_ms": ms["floor_p50"],
+        "floor_p99_ms": ms["floor_p99"],
+        "ratio_p50": None if ratio_p50 is None else round(ratio_p50, 2),
+        "ratio_p99": None if ratio_p99 is None else round(ratio_p99, 2),
+        "kib_per_session": round((daphne_busy - daphne_idle) / n, 1),
+        "floor_kib_per_session": round((floor_busy - floor_idle) / n, 1),
+        "connect_s": round(bridge_phase.connect_s, 2),
+        "direct_connect_s": round(direct_phase.connect_s, 2),
+        "lost": bridge_phase.result.lost,
+        "reordered": bridge_phase.result.reordered,
+        "late": bridge_phase.result.late,
+        "floor_lost": floor_phase.result.lost,
+        "direct_lost": direct_phase.result.lost,
+        "load_average": round(os.getloadavg()[0], 2),
+    }
     print()
     print(
         f"TMI {args.generation}, {n} participants in {len(rooms)} rooms of up to {args.per_diagram}, "
         f"{args.rounds} rounds (every room edits at once; a round ends when all have seen the change)"
     )
-    # The clients, daphne and the sandbox share this machine: its load colours every figure below.
-    print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end of the run")
+    # The clients, daphne, the floor relay and the sandbox share this machine: its load colours every figure.
+    print(f"Machine: {os.cpu_count()} CPUs, load average {figures['load_average']:.1f} at the end of the run")
     print("Relay latency (a node moved by one person, until each other person in the room sees it):")
     print(bridge_phase.line())
+    print(floor_phase.line())
     print(direct_phase.line())
-    print(
-        f"  {'bridge / direct':<30} p50 {bridge_phase.p50_ms / direct_phase.p50_ms:7.2f}x      "
-        f"p99 {bridge_phase.p99_ms / direct_phase.p99_ms:7.2f}x"
-    )
+    print("Added to a direct TMI socket (bridge - direct, as a multiple of floor - direct; the goal is <= 1.2):")
+    for label, ratio, bridge, floor_, direct_ in (
+        ("p50", ratio_p50, bridge_phase.p50_ms, floor_phase.p50_ms, direct_phase.p50_ms),
+        ("p99", ratio_p99, bridge_phase.p99_ms, floor_phase.p99_ms, direct_phase.p99_ms),
+    ):
+        shown = "n/a (the floor adds nothing)" if ratio is None else f"{ratio:5.2f}x"
+        print(f"  {label}: bridge adds {bridge - direct_:7.2f} ms, floor adds {floor_ - direct_:7.2f} ms: {shown}")
     print("Memory (resident set size):")
     print(f"  {'daphne, no live sessions':<30} {_mib(daphne_idle)}")
     print(f"  {f'daphne, {n} bridged sessions':<30} {_mib(daphne_busy)}")
-    print(f"  {'per bridged session':<30} {(daphne_busy - daphne_idle) / n:7.1f} KiB")
+    print(f"  {'per bridged session':<30} {figures['kib_per_session']:7.1f} KiB (the goal is <= 100)")
+    print(f"  {'per floor-relayed session':<30} {figures['floor_kib_per_session']:7.1f} KiB")
     print(
         f"  {'TMI sandbox (for reference)':<30} {_mib(sandbox_idle)} idle, {_mib(sandbox_direct).strip()} with "
         f"{n} direct clients, {_mib(sandbox_bridged).strip()} with {n} bridged"
     )
-    refusals = bridge_phase.result.refusals + direct_phase.result.refusals
+    print(f"Connecting all {n} browsers through the portal: {bridge_phase.connect_s:.1f} s (the goal is <= 10 s)")
+    refusals = bridge_phase.result.refusals + floor_phase.result.refusals + direct_phase.result.refusals
     if refusals:
         print(f"  refusals seen: {len(refusals)} (first: {refusals[0]})")
+    return figures
 
 
 def _configure(workdir: Path) -> dict[str, str]:
@@ -261,15 +338,19 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         print(f"  {len(rooms)} threat models with a diagram each", flush=True)
         portal_members_create(sandbox.base_url, people)
         print(f"  {len(people)} portal members with a signed-in session", flush=True)
-        with DaphneProcess(env, workdir / "daphne.log") as daphne:
+        with (
+            FloorProcess({**env, "PYTHONPATH": str(ROOT)}, workdir / "floor.log") as floor,
+            DaphneProcess(env, workdir / "daphne.log") as daphne,
+        ):
             try:
-                asyncio.run(_run(args, sandbox, daphne, owner, rooms))
+                figures = asyncio.run(_run(args, sandbox, floor, daphne, owner, rooms))
             except SetupFailed as failure:
                 # The temporary directory goes with the run: show why while the logs still exist.
-                for name in ("daphne.log", "sandbox.log"):
+                for name in ("daphne.log", "floor.log", "sandbox.log"):
                     log = (workdir / name).read_text(errors="replace").splitlines()[-20:]
                     print(f"--- the end of {name} ---", *log, sep="\n", file=sys.stderr)
                 raise SystemExit(f"The benchmark could not set up its sessions: {failure}") from None
+    figures_write(figures, args.json)
     sys.stdout.flush()
 
 
@@ -286,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--connect-concurrency", type=int, default=20, help="sign-ins and connections in flight at once (default 20)"
     )
+    json_option(parser)
     args = parser.parse_args(argv)
     if not 2 <= args.browsers <= 1000:
         parser.error("--browsers must be between 2 and 1000")

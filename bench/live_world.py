@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
@@ -131,9 +131,12 @@ class SandboxProcess:
         self.child.stop()
 
 
-class DaphneProcess:
-    """One daphne serving portal.asgi:application on a socket bound here and passed down (--fd), so the
-    port is known before daphne starts. Configured as in production (DEBUG off) on the bench database."""
+class ListeningProcess:
+    """A server child on a socket bound here and passed down (`--fd`), so the port is known before it
+    starts; ready once `ready_path` answers below 500."""
+
+    name = "server"
+    ready_path = "/"
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env
@@ -142,7 +145,10 @@ class DaphneProcess:
         self.child: Child | None = None
         self.port = 0
 
-    def __enter__(self) -> DaphneProcess:
+    def argv(self, fd: int) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted connections inherit it: no answer waits on the client's delayed ACK (40 ms a request).
@@ -152,9 +158,9 @@ class DaphneProcess:
         self.port = self.sock.getsockname()[1]
         fd = self.sock.fileno()
         self.child = Child(
-            "daphne",
-            [sys.executable, "-m", "daphne", "--fd", str(fd), "-v", "0", "portal.asgi:application"],
-            ready_url=f"http://127.0.0.1:{self.port}/healthz/",
+            self.name,
+            self.argv(fd),
+            ready_url=f"http://127.0.0.1:{self.port}{self.ready_path}",
             pass_fds=(fd,),
             log_path=self.log_path,
         )
@@ -164,12 +170,32 @@ class DaphneProcess:
         except BaseException as error:
             self.__exit__()
             log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-            raise RuntimeError(f"{error}; daphne's log:\n{log}") from error
+            raise RuntimeError(f"{error}; {self.name}'s log:\n{log}") from error
         return self
 
     @property
     def pid(self) -> int:
         return self.child.process.pid
+
+    def alive(self) -> bool:
+        return self.child is not None and self.child.process is not None and self.child.process.poll() is None
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.child is not None:
+            self.child.stop()
+        if self.sock is not None:
+            self.sock.close()
+
+
+class DaphneProcess(ListeningProcess):
+    """One daphne serving portal.asgi:application, configured as in production (DEBUG off) on the bench
+    database."""
+
+    name = "daphne"
+    ready_path = "/healthz/"
+
+    def argv(self, fd: int) -> list[str]:
+        return [sys.executable, "-m", "daphne", "--fd", str(fd), "-v", "0", "portal.asgi:application"]
 
     @property
     def origin(self) -> str:
@@ -181,14 +207,17 @@ class DaphneProcess:
             f"/diagrams/{room.diagram_id}/live/"
         )
 
-    def alive(self) -> bool:
-        return self.child is not None and self.child.process is not None and self.child.process.poll() is None
 
-    def __exit__(self, *exc: Any) -> None:
-        if self.child is not None:
-            self.child.stop()
-        if self.sock is not None:
-            self.sock.close()
+class FloorProcess(ListeningProcess):
+    """The floor: a bare websockets relay in one process (bench/live_floor.py)."""
+
+    name = "floor relay"
+
+    def argv(self, fd: int) -> list[str]:
+        return [sys.executable, "-m", "bench.live_floor", "--fd", str(fd)]
+
+    def relay_url(self, upstream_url: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/?{urlencode({'upstream': upstream_url})}"
 
 
 # -- TMI: people and rooms ------------------------------------------------------------------------

@@ -3,6 +3,7 @@ TMI generations, printing figures that add up. (The figures themselves are for p
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -22,43 +23,63 @@ def bench(*args: str, timeout: float = 100) -> subprocess.CompletedProcess:
     )
 
 
-def figures(line_label: str, output: str) -> tuple[float, float, float, int, int]:
+def figures(line_label: str, output: str) -> tuple[float, float, float, int, int, int, int]:
     match = re.search(
         rf"{re.escape(line_label)}\s+p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms\s+{NUMBER} changes/s\s+"
-        rf"\(n=(\d+), lost (\d+)\)",
+        rf"\(n=(\d+), lost (\d+), late (\d+), reordered (\d+); all connected in {NUMBER} s\)",
         output,
     )
     assert match, f"no {line_label!r} line in:\n{output}"
-    p50, p99, rate, n, lost = match.groups()
-    return float(p50), float(p99), float(rate), int(n), int(lost)
+    p50, p99, rate, n, lost, late, reordered, _ = match.groups()
+    return float(p50), float(p99), float(rate), int(n), int(lost), int(late), int(reordered)
+
+
+KEYS = (
+    "browsers direct_p50_ms direct_p99_ms bridge_p50_ms bridge_p99_ms floor_p50_ms floor_p99_ms ratio_p50 "
+    "ratio_p99 kib_per_session connect_s lost reordered"
+).split()
 
 
 @pytest.mark.parametrize("generation", ["1.8", "0.217"])
-def test_a_tiny_run_prints_sane_figures(generation):
+def test_a_tiny_run_prints_sane_figures(generation, tmp_path):
     # 4 people in 2 rooms of 2, 3 measured rounds: each round, each room's change reaches 1 other person.
-    run = bench("live", "--generation", generation, "--browsers", "4", "--per-diagram", "2", "--rounds", "3")
+    out = tmp_path / "live.json"
+    run = bench(
+        "live", "--generation", generation, "--browsers", "4", "--per-diagram", "2", "--rounds", "3", "--json", str(out)
+    )
     output = run.stdout
     assert run.returncode == 0, output + run.stderr
     assert f"TMI {generation}, 4 participants in 2 rooms" in output
 
     bridged = figures("through the portal (bridge)", output)
+    floor = figures("through a bare relay (floor)", output)
     direct = figures("directly against TMI", output)
-    for p50, p99, rate, n, lost in (bridged, direct):
+    for p50, p99, rate, n, lost, late, reordered in (bridged, floor, direct):
         assert 0 < p50 <= p99 < 10_000
         assert rate > 0
-        assert (n, lost) == (6, 0)
+        assert (n, lost, late, reordered) == (6, 0, 0, 0)
 
-    ratio = re.search(rf"bridge / direct\s+p50\s+{NUMBER}x\s+p99\s+{NUMBER}x", output)
-    assert ratio, output
-    assert float(ratio[1]) == pytest.approx(bridged[0] / direct[0], rel=0.02, abs=0.01)
-    assert float(ratio[2]) == pytest.approx(bridged[1] / direct[1], rel=0.02, abs=0.01)
+    written = json.loads(out.read_text())
+    assert set(KEYS) <= set(written)
+    assert written["browsers"] == 4
+    assert (written["bridge_p50_ms"], written["bridge_p99_ms"]) == pytest.approx(bridged[:2], abs=0.01)
+    assert (written["floor_p50_ms"], written["floor_p99_ms"]) == pytest.approx(floor[:2], abs=0.01)
+    assert (written["direct_p50_ms"], written["direct_p99_ms"]) == pytest.approx(direct[:2], abs=0.01)
+    for pct, index in (("p50", 0), ("p99", 1)):
+        if floor[index] > direct[index]:
+            expected = (bridged[index] - direct[index]) / (floor[index] - direct[index])
+            assert written[f"ratio_{pct}"] == pytest.approx(expected, abs=0.01)
+        else:
+            assert written[f"ratio_{pct}"] is None
+    assert (written["lost"], written["reordered"]) == (0, 0)
+    assert 0 < written["connect_s"] < 100
 
     idle = re.search(rf"daphne, no live sessions\s+{NUMBER} MiB", output)
     busy = re.search(rf"daphne, 4 bridged sessions\s+{NUMBER} MiB", output)
     per_session = re.search(r"per bridged session\s+(-?[\d.]+) KiB", output)
     assert idle and busy and per_session, output
     assert float(idle[1]) > 10  # a real daphne with Django loaded, not a placeholder
-    assert float(per_session[1]) > 0
+    assert float(per_session[1]) == written["kib_per_session"]
     assert float(per_session[1]) == pytest.approx((float(busy[1]) - float(idle[1])) * 1024 / 4, abs=30)
     assert re.search(rf"TMI sandbox \(for reference\)\s+{NUMBER} MiB idle", output)
 
