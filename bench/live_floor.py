@@ -38,7 +38,7 @@ async def _relay(browser: ServerConnection) -> None:
     if not upstream_url.startswith("ws://127.0.0.1:"):  # loopback only: the bench's own sandbox
         await browser.close(1008, "upstream must be a loopback TMI socket")
         return
-    async with connect(upstream_url, ping_interval=None, max_size=None) as tmi:
+    async with connect(upstream_url, ping_interval=None, max_size=None, compression=None) as tmi:
         up = asyncio.create_task(_pipe(browser, tmi))
         down = asyncio.create_task(_pipe(tmi, browser))
         await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
@@ -49,7 +49,8 @@ async def _relay(browser: ServerConnection) -> None:
 
 async def _serve(fd: int) -> None:
     sock = socket.socket(fileno=fd)
-    async with serve(_relay, sock=sock, ping_interval=None, max_size=None) as server:
+    # No compression on either side, as daphne (to browsers) and TMI (upstream) have none.
+    async with serve(_relay, sock=sock, ping_interval=None, max_size=None, compression=None) as server:
         print("floor relay listening", flush=True)
         await server.serve_forever()
 

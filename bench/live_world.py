@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import sys
 import time
@@ -64,6 +65,21 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+async def sandbox_calls(base_url: str, *, reset: bool = False) -> dict[str, int]:
+    """The TMI calls the sandbox has answered since the counts were last reset, by route (ids as {id})."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        response = await http.request("DELETE" if reset else "GET", "/_sandbox/requests")
+        response.raise_for_status()
+    by_route: dict[str, int] = {}
+    for route, count in response.json()["seen"].items():
+        shape = _ID.sub("{id}", route)
+        by_route[shape] = by_route.get(shape, 0) + count
+    return by_route
 
 
 def raise_open_files_limit() -> int:

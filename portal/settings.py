@@ -151,6 +151,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     from psycopg import IsolationLevel
 
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("isolation_level", IsolationLevel.READ_COMMITTED)
+# Connections are kept and reused (checked before reuse): opening one costs more than most queries the live
+# bridge makes (SQLite's PRAGMAs, PostgreSQL's handshake). 0 closes each after its request or task.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

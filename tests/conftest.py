@@ -210,13 +210,23 @@ def member_factory(db, django_user_model):
     organisation and has signed in at its TMI (the sandbox) with that login hint; the tokens come from
     TMI's real OAuth flow and sit in the token vault."""
     from portal.accounts.vault import tmi_connection_store
-    from portal.tmi import TokenPair
+    from portal.tmi import TMIClient, TokenPair
 
     def make(organization, hint: str, *, role: str = "member"):
         user, _ = django_user_model.objects.get_or_create(username=hint, defaults={"email": f"{hint}@example.com"})
         organization.memberships.update_or_create(user=user, defaults={"role": role})
         tokens = TokenPair(**member_tokens(organization.tmi_base_url, hint))
-        tmi_connection_store(organization=organization, user=user, tokens=tokens, provider="tmi", subject=hint)
+        with TMIClient(organization.tmi_base_url, auth=tokens) as tmi:  # as sign-in does, from userinfo
+            info = tmi.auth.userinfo()
+        tmi_connection_store(
+            organization=organization,
+            user=user,
+            tokens=tokens,
+            provider="tmi",
+            subject=hint,
+            email=info.email,
+            display_name=info.display_name,
+        )
         return user
 
     return make

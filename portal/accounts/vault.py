@@ -28,7 +28,7 @@ from portal.organizations.models import Organization
 from portal.organizations.tmi_budget import Purpose, tmi_budget
 from portal.organizations.tmi_gates import tmi_gate
 from portal.organizations.tmi_servers import tmi_address_guard
-from portal.tmi import AsyncTMIClient, RateLimited, RefreshFailed, RetryPolicy, TMIClient, TokenAuth, TokenPair
+from portal.tmi import AsyncTMIClient, RateLimited, RefreshFailed, RetryPolicy, TMIClient, TokenAuth, TokenPair, User
 
 logger = logging.getLogger(__name__)
 
@@ -343,14 +343,33 @@ def tmi_client(*, organization: Organization, user, background: bool = False) ->
 @contextlib.asynccontextmanager
 async def atmi_client(*, organization: Organization, user) -> AsyncIterator[AsyncTMIClient]:
     """The async twin, for pages that fetch concurrently and for socket consumers."""
+    async with atmi_member(organization=organization, user=user) as (client, _):
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def atmi_member(*, organization: Organization, user) -> AsyncIterator[tuple[AsyncTMIClient, User | None]]:
+    """`atmi_client`, and the member's identity at this organisation's TMI as their sign-in recorded it
+    (what userinfo said then), which spares the live bridge a userinfo call per socket."""
     connection = await _aconnection_get(organization=organization, user=user)
 
     async def refresh(stale: TokenPair) -> TokenPair:
         return await atmi_tokens_refresh(connection_id=connection.pk, stale=stale)
 
+    # A row stored without the names (none from sign-in does so) leaves the caller to ask userinfo.
+    me = (
+        User(
+            provider=connection.provider,
+            provider_id=connection.subject,
+            display_name=connection.display_name,
+            email=connection.email,
+        )
+        if connection.display_name or connection.email
+        else None
+    )
     async with AsyncTMIClient(
         organization.tmi_base_url,
         auth=_token_auth(connection, refresh=refresh),
         **tmi_client_options(organization),
     ) as client:
-        yield client
+        yield client, me

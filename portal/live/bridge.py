@@ -16,7 +16,7 @@ from typing import Any
 from websockets.exceptions import WebSocketException
 
 from portal.accounts.tmi_failures import failure_kind
-from portal.accounts.vault import SignInRequired, atmi_client
+from portal.accounts.vault import SignInRequired, atmi_member
 from portal.live.endings import ended_frame, failure_ending, start_failure_frame, with_words
 from portal.live.selectors import alive_roles_list
 from portal.live.services import alive_connection_close, alive_connection_open, alive_connection_role_set
@@ -78,7 +78,9 @@ class LiveBridge:
         removes the bookkeeping row, whichever way it ends (cancellation included)."""
         async with contextlib.AsyncExitStack() as stack:
             try:
-                client = await stack.enter_async_context(atmi_client(organization=self.organization, user=self.user))
+                client, me = await stack.enter_async_context(
+                    atmi_member(organization=self.organization, user=self.user)
+                )
             except SignInRequired as exc:
                 await self.end(failure_ending(failure_kind(exc)))
                 return
@@ -96,7 +98,13 @@ class LiveBridge:
                 organization=self.organization, diagram_id=self.diagram_id, channel_name=self.channel_name
             )
             session = UpstreamSession(
-                client, self.threat_model_id, self.diagram_id, roles=roles, **self.session_options
+                client,
+                self.threat_model_id,
+                self.diagram_id,
+                me,
+                roles=roles,
+                deliver=self._forward,
+                **self.session_options,
             )
             stack.push_async_callback(self._leave, session)
             try:
@@ -107,10 +115,14 @@ class LiveBridge:
                 return
             self.session = session
             await self.deliver(self.welcome())
-            async for frame in session.messages():
-                if frame.get("type") == "ended":
-                    self.ending = frame.get("reason")
-                await self.deliver(with_words(frame))
+            session.release()  # what the session said while starting follows the welcome
+            await session.finished.wait()
+
+    async def _forward(self, frame: dict[str, Any]) -> None:
+        """Every frame of the session, straight from the task that read it from TMI."""
+        if frame.get("type") == "ended":
+            self.ending = frame.get("reason")
+        await self.deliver(with_words(frame))
 
     async def end(self, reason: str) -> None:
         await self.end_with(ended_frame(reason))

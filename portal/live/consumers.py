@@ -23,6 +23,7 @@ from django.conf import settings
 from portal.live.bridge import LiveBridge
 from portal.live.closes import CLOSES, close_after_ending
 from portal.live.endings import ended_frame
+from portal.live.sending import frame_sender
 from portal.organizations.access import OrganizationNotFound, aorganization_access_resolve
 from portal.portfolio.requests import portfolio_sync_request
 from portal.tmi.collab import RECONNECT_DELAYS, frames
@@ -51,6 +52,14 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
             # A handler that raised, or daphne cancelling the application, skips `disconnect`.
             await self._stop_relay()
 
+    async def dispatch(self, message) -> None:
+        # Channels closes stale database connections, in a thread, before every message; a browser frame
+        # goes to TMI without touching the database, and that thread hop was the relay's largest wait.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+        else:
+            await super().dispatch(message)
+
     async def connect(self) -> None:
         route = self.scope["url_route"]["kwargs"]
         try:
@@ -59,6 +68,7 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.accept()
+        self.send_text = frame_sender(self.base_send)
         self.channel_name = f"live.{uuid.uuid4().hex}"
         self.bridge = LiveBridge(
             organization=access.organization,
@@ -93,7 +103,7 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
 
     async def deliver(self, frame: dict[str, Any]) -> None:
         if not self.closed:
-            await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+            await self.send_text(json.dumps(frame, separators=(",", ":")))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.bridge is None or self.closed:

@@ -57,6 +57,9 @@ class SandboxServer:
                 log_level=self._log_level,
                 lifespan="on",
                 ws_max_size=65536,
+                # TMI's upgrader (gorilla/websocket) leaves compression off, so a real TMI never agrees to
+                # permessage-deflate; uvicorn would.
+                ws_per_message_deflate=False,
                 ws_ping_interval=None,
                 ws_ping_timeout=None,
                 timeout_graceful_shutdown=1,

@@ -292,3 +292,12 @@ async def test_pings_keep_the_socket_alive(sandbox_factory, generation):
     assert alice.ws.close_code is None
     await alice.send({"message_type": "presenter_cursor", "cursor_position": {"x": 1, "y": 2}})
     await alice.expect_silence(0.1)
+
+
+async def test_the_socket_never_agrees_to_compression(world):
+    # TMI's upgrader (gorilla/websocket) leaves EnableCompression off: a client offering permessage-deflate
+    # (as websockets does by default) gets an uncompressed socket.
+    await start_session(world, "alice")
+    async with connect(await socket_url(world, "alice"), compression="deflate") as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert ws.protocol.extensions == []

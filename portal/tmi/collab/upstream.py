@@ -6,6 +6,16 @@
     error = await session.send(browser_frame)                     # None, or an `error` frame for the browser
     await session.close()
 
+or, for a relay that hands each frame on itself (the live bridge):
+
+    session = UpstreamSession(client, tm_id, diagram_id, me, deliver=send_to_browser)
+    await session.start()                                         # frames are held until release()
+    session.release(); await session.finished.wait()
+
+With `deliver`, a frame from TMI is translated and delivered by the task that read it, in one go: no queue
+and no second task between TMI's socket and the browser's. Frames made elsewhere (connection states, roles,
+reconnection) go out in order through a courier task.
+
 A plain asyncio class (no Channels), so the live consumer owns one and tests drive it directly. Frames,
 reconnection and endings are described in docs/live-protocol.md.
 """
@@ -14,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -41,7 +53,13 @@ MAX_INBOUND_BYTES = 16 * 2**20  # a large diagram's full state arrives in one fr
 CURSOR_INTERVAL = 0.05  # at most 20 cursor positions a second go upstream
 # Someone who has just joined publishes their role a moment after everyone's roster changed: look again.
 ROLE_RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0)
+# One's own role is read from TMI (a REST call) at most this often while others join and leave, and again at
+# once after TMI refused one of one's edits: in a room of N joining together, N calls rather than N*N/2.
+OWN_ROLE_SECONDS = 30.0
 _DONE = object()
+# True in the task reading TMI's socket while it applies a message (a context variable: other tasks emitting
+# meanwhile, such as the browser's sends, still wake the courier).
+_READING: contextvars.ContextVar[bool] = contextvars.ContextVar("upstream_reading", default=False)
 log = logging.getLogger(__name__)
 
 
@@ -72,6 +90,7 @@ class UpstreamSession:
         bucket: TokenBucket | None = None,
         cursor_interval: float = CURSOR_INTERVAL,
         roles: RoleBoard | None = None,
+        deliver: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
         self.client = client
         self.threat_model_id, self.diagram_id = threat_model_id, diagram_id
@@ -80,7 +99,14 @@ class UpstreamSession:
         self.origin = origin  # None sends no Origin header, which TMI always accepts (PROTOCOL.md 7.1)
         self.bucket = bucket or TokenBucket()
         self.throttle = Throttle(self._send_upstream, cursor_interval)
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()  # what messages() reads, when no `deliver` is given
+        self.deliver = deliver or self.queue.put
+        self.held = deliver is not None  # a caller that delivers itself says when to begin (release)
+        self.finished = asyncio.Event()  # set once the last frame (`ended`) is delivered, or on close()
+        self._outbox: deque[Any] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._courier: asyncio.Task[None] | None = None
+        self._flushing = False
         self.translator: Translator | None = None
         self.session: CollaborationSession | None = None
         self.ws: ClientConnection | None = None
@@ -91,6 +117,9 @@ class UpstreamSession:
         self.roles = roles  # None: only this connection's own role is ever shown
         self.can_edit: bool | None = None  # this connection's own role, from its own REST session
         self._role_retry: asyncio.Task[None] | None = None
+        self._roles_task: asyncio.Task[None] | None = None
+        self._roles_wanted = False
+        self._own_role_read_at: float | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -118,7 +147,13 @@ class UpstreamSession:
                 if attempt or _refusal(exc) is not None:
                     raise
         self.ws = await upstream_connect(
-            url, guard=self.client.address_guard, origin=self.origin, max_size=MAX_INBOUND_BYTES
+            url,
+            guard=self.client.address_guard,
+            origin=self.origin,
+            max_size=MAX_INBOUND_BYTES,
+            # TMI never agrees to permessage-deflate (its upgrader leaves it off); not offering it keeps a
+            # compression context per connection out of memory should anything between us agree.
+            compression=None,
         )
         self.translator.connected()
         self.joined_once = self.live = True
@@ -134,8 +169,9 @@ class UpstreamSession:
         self.ended = self.ended or "closed"
         self.live = False
         await self.throttle.cancel()
-        if self._role_retry is not None:
-            self._role_retry.cancel()
+        for task in (self._role_retry, self._roles_task):
+            if task is not None:
+                task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -145,7 +181,16 @@ class UpstreamSession:
         if self.session is not None and self.session.created and not self.joined_once:
             with contextlib.suppress(TMIError):
                 await self.client.collaboration.leave(self.threat_model_id, self.diagram_id)
-        self.queue.put_nowait(_DONE)
+        if self._courier is not None:
+            self._courier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._courier
+        self._done()
+
+    def release(self) -> None:
+        """Begin delivering (with `deliver`): what was emitted while held goes first, in order."""
+        self.held = False
+        self._outbox_ready.set()
 
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
         """Portal frames for the browser, until the session has ended (the last one is `ended`) or
@@ -215,7 +260,14 @@ class UpstreamSession:
                     message = json.loads(raw)
                 except ValueError:
                     continue
-                await self._apply(self.translator.inbound(message))
+                if isinstance(message, dict) and message.get("reason") == "insufficient_permissions":
+                    self._own_role_read_at = None  # TMI refused one of our edits: our role may have changed
+                inline = _READING.set(True)
+                try:
+                    await self._apply(self.translator.inbound(message))
+                finally:
+                    _READING.reset(inline)
+                await self._flush()
 
     async def _apply(self, effects: list[Effect]) -> None:
         for effect in effects:
@@ -226,7 +278,7 @@ class UpstreamSession:
             elif isinstance(effect, FetchState):
                 await self._fetch_state()
             elif isinstance(effect, FetchRoles):
-                await self._apply(self.translator.roles_known(await self._roles()))
+                self._roles_fetch()
 
     async def _send_upstream(self, message: dict[str, Any]) -> None:
         if self.ws is None:
@@ -241,6 +293,28 @@ class UpstreamSession:
             self._emit(frames.error("resync_failed", "The diagram could not be reloaded from TMI."))
             return
         await self._apply(self.translator.state_from_rest(diagram))
+
+    def _roles_fetch(self) -> None:
+        """Read the roles in the background (a REST call and a query must not hold up the frames behind the
+        roster), one reading at a time: asked again meanwhile, it reads once more when done."""
+        if self._roles_task is not None and not self._roles_task.done():
+            self._roles_wanted = True
+            return
+        self._roles_task = asyncio.create_task(self._roles_follow())
+
+    async def _roles_follow(self) -> None:
+        _READING.set(False)  # started by the reading task, whose context it copied: it must wake the courier
+        try:
+            while True:
+                self._roles_wanted = False
+                known = await self._roles()
+                if self.translator is None:
+                    return
+                await self._apply(self.translator.roles_known(known))
+                if not self._roles_wanted:
+                    return
+        except Exception:  # the roster keeps the roles it had; the next change reads them again
+            log.exception("reading the participants' roles failed")
 
     async def _roles(self, attempt: int = 0) -> dict[str, bool]:
         """{user id: may edit}: this connection's own role as its REST session says, and the others'
@@ -260,16 +334,21 @@ class UpstreamSession:
         return known
 
     async def _roles_again(self, attempt: int) -> None:
+        _READING.set(False)
         await self.sleep(ROLE_RETRY_DELAYS[attempt])
         self._role_retry = None
         if self.live and self.translator is not None:
             await self._apply(self.translator.roles_known(await self._roles(attempt + 1)))
 
     async def _own_role(self) -> bool | None:
+        now = asyncio.get_running_loop().time()
+        if self._own_role_read_at is not None and now - self._own_role_read_at < OWN_ROLE_SECONDS:
+            return self.can_edit
         try:
             session = await self.client.collaboration.get(self.threat_model_id, self.diagram_id)
         except TMIError:
             return None  # unknown this time
+        self._own_role_read_at = now
         mine = (
             next((p for p in session.participants if p.user.provider_id == self.me.provider_id), None)
             if session
@@ -277,15 +356,52 @@ class UpstreamSession:
         )
         return None if mine is None or not mine.permissions else mine.permissions == "writer"
 
-    def _emit(self, frame: dict[str, Any]) -> None:
-        self.queue.put_nowait(frame)
+    def _emit(self, frame: Any) -> None:
+        self._outbox.append(frame)
+        if _READING.get():  # the reading task flushes as soon as it has applied the message
+            return
+        if self._courier is None:
+            self._courier = asyncio.create_task(self._courier_run())
+        self._outbox_ready.set()
 
     def _finish(self, reason: str) -> None:
         self.ended = reason
         if reason == "connection_lost":
             self._emit(frames.connection("lost"))
         self._emit(ended(reason))
-        self.queue.put_nowait(_DONE)
+        self._emit(_DONE)
+
+    async def _courier_run(self) -> None:
+        """Delivers what is emitted outside the reading task (and what waited while held)."""
+        try:
+            while not self.finished.is_set():
+                await self._outbox_ready.wait()
+                self._outbox_ready.clear()
+                await self._flush()
+        except Exception:
+            log.exception("delivering a live frame failed")
+            self._done()
+
+    async def _flush(self) -> None:
+        """Deliver the outbox in order; one flush at a time (a second caller leaves it to the first)."""
+        if self._flushing or self.held:
+            return
+        self._flushing = True
+        try:
+            while self._outbox:
+                item = self._outbox.popleft()
+                if item is _DONE:
+                    self._outbox.clear()
+                    self._done()
+                    return
+                await self.deliver(item)
+        finally:
+            self._flushing = False
+
+    def _done(self) -> None:
+        if not self.finished.is_set():
+            self.finished.set()
+            self.queue.put_nowait(_DONE)
 
     # -- reconnection -----------------------------------------------------------------------------
     async def _session_gone(self) -> bool:

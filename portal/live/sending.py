@@ -1,0 +1,54 @@
+"""How a live frame reaches the browser: the shortest way daphne and Channels allow.
+
+Two waits sit between `send` and the browser's socket, and a live diagram relays many small frames:
+- Channels' session middleware wraps `send` to save a session a handler changed; it reads the lazy session
+  object on every message. A live frame never changes the session, so frames go to the `send` it wraps.
+- Twisted writes only when the reactor next finds the socket writable: every frame waits a turn of the event
+  loop, behind all else in that turn. The frame is written at once instead (as asyncio's transports do);
+  what the socket cannot take stays buffered and Twisted writes it as before.
+
+Both reach into daphne's and Channels' objects. Anything not found as expected (another ASGI server, TLS
+terminated by Twisted, a test communicator) is left alone: the frame goes through `send` unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def frame_sender(send: Send) -> Callable[[str], Awaitable[None]]:
+    """`await send_text(text)`: one text frame to the browser, through `send` or what it wraps."""
+    inner = getattr(getattr(send, "__self__", None), "real_send", None) or send  # channels.sessions
+    transport = _plain_tcp_transport(inner)
+
+    async def send_text(text: str) -> None:
+        await inner({"type": "websocket.send", "text": text})
+        if transport is not None and transport.connected and not transport.disconnecting:
+            _write_now(transport)
+
+    return send_text
+
+
+def _plain_tcp_transport(send: Any):
+    """The Twisted TCP transport of daphne's protocol behind `send` (functools.partial(server.handle_reply,
+    protocol)), when it is one without TLS; else None."""
+    if not isinstance(send, functools.partial) or not send.args:
+        return None
+    transport = getattr(send.args[0], "transport", None)
+    try:
+        from twisted.internet.tcp import Connection
+    except ImportError:
+        return None
+    if not isinstance(transport, Connection) or getattr(transport, "TLS", False):
+        return None
+    return transport
+
+
+def _write_now(transport) -> None:
+    # Only when nothing older is waiting (Twisted keeps the order: its own write comes first then).
+    if transport._tempDataLen and not transport.dataBuffer:
+        transport.doWrite()  # an error is left registered: the reactor's next turn reports the lost connection
