@@ -75,7 +75,7 @@ PRODUCTION = {
     "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
 }
 # What a user's shell sets for this project, and the test-only keys pytest sets (pyproject.toml).
-PORTAL_VARIABLES = {*PRODUCTION, "DJANGO_DEBUG", "DJANGO_SECRET_KEY_FALLBACKS"}
+PORTAL_VARIABLES = {*PRODUCTION, "DJANGO_DEBUG", "DJANGO_SECRET_KEY_FALLBACKS", "DATABASE_CONN_MAX_AGE"}
 
 
 def fresh_environment(tmp_path, **values: str) -> dict[str, str]:
@@ -104,6 +104,16 @@ def test_debug_is_off_unless_DJANGO_DEBUG_asks_for_it(tmp_path):
     env = fresh_environment(tmp_path, DJANGO_SETTINGS_MODULE="portal.settings")
     assert python(show, env).stdout.strip() == "False"
     assert python(show, {**env, "DJANGO_DEBUG": "true"}).stdout.strip() == "True"
+
+
+def test_database_connections_are_kept_and_checked_unless_told_otherwise(tmp_path):
+    show = (
+        "import django; django.setup(); from django.conf import settings; d = settings.DATABASES['default'];"
+        " print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    env = fresh_environment(tmp_path, DJANGO_SETTINGS_MODULE="portal.settings")
+    assert python(show, env).stdout.split() == ["60", "True"]
+    assert python(show, {**env, "DATABASE_CONN_MAX_AGE": "0"}).stdout.split() == ["0", "True"]
 
 
 @pytest.mark.parametrize(
