@@ -46,9 +46,9 @@ class BridgedRoles:
     async def publish(self, user_id: str, can_edit: bool) -> None:
         await alive_connection_role_set(channel_name=self.channel_name, tmi_user_id=user_id, can_edit=can_edit)
 
-    async def others(self) -> tuple[dict[str, bool], bool]:
+    async def others(self, since: float | None = None) -> tuple[dict[str, bool], bool]:
         return await alive_roles_list(
-            organization=self.organization, diagram_id=self.diagram_id, channel_name=self.channel_name
+            organization=self.organization, diagram_id=self.diagram_id, channel_name=self.channel_name, since=since
         )
 
 

@@ -16,7 +16,6 @@ import logging
 import uuid
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -24,8 +23,8 @@ from portal.live.bridge import LiveBridge
 from portal.live.closes import CLOSES, close_after_ending
 from portal.live.endings import ended_frame
 from portal.live.sending import frame_sender
+from portal.live.services import alive_model_sync_ask
 from portal.organizations.access import OrganizationNotFound, aorganization_access_resolve
-from portal.portfolio.requests import portfolio_sync_request
 from portal.tmi.collab import RECONNECT_DELAYS, frames
 
 # Closed before accept: not signed in, not a member, another organisation's slug. The same for all,
@@ -80,14 +79,12 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
             delays=getattr(settings, "LIVE_RECONNECT_DELAYS", RECONNECT_DELAYS),
         )
         self.relay = asyncio.create_task(self._relay())
-        await self._model_sync_ask()
+        await self._model_sync_ask(opening=True)
 
-    async def _model_sync_ask(self) -> None:
-        """A model open in a live session is synced into the portfolio store at once, and again when the
-        session ends (what was drawn reaches the pages without waiting for the schedule)."""
+    async def _model_sync_ask(self, *, opening: bool = False) -> None:
         if self.bridge is not None:
-            await database_sync_to_async(portfolio_sync_request)(
-                self.bridge.organization, models={self.bridge.threat_model_id}, inline=False
+            await alive_model_sync_ask(
+                organization=self.bridge.organization, threat_model_id=self.bridge.threat_model_id, opening=opening
             )
 
     async def _relay(self) -> None:

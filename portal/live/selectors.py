@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,15 +54,48 @@ def live_connection_open_condition():
     return Exists(LiveConnection.objects.filter(organization=OuterRef("organization"), user=OuterRef("user")))
 
 
+def live_roles_rows(*, organization: Any, diagram_id: str) -> list[tuple[str, str, bool | None]]:
+    """(channel name, TMI user id, may edit) of every live socket of this organisation on this diagram.
+    Another organisation's sockets never count, even on the same TMI diagram."""
+    return list(
+        LiveConnection.objects.filter(organization=organization, diagram_id=diagram_id).values_list(
+            "channel_name", "tmi_user_id", "can_edit"
+        )
+    )
+
+
 def live_roles_list(*, organization: Any, diagram_id: str, channel_name: str) -> tuple[dict[str, bool], bool]:
     """The roles the other live sockets of this organisation on this diagram found for themselves
-    ({TMI user id: may edit}), and whether some have not found theirs yet. Another organisation's
-    sockets never count, even on the same TMI diagram."""
-    others = LiveConnection.objects.filter(organization=organization, diagram_id=diagram_id).exclude(
-        channel_name=channel_name
-    )
-    known = {row.tmi_user_id: row.can_edit for row in others if row.tmi_user_id and row.can_edit is not None}
-    return known, any(row.can_edit is None for row in others)
+    ({TMI user id: may edit}), and whether some have not found theirs yet."""
+    return _roles_of_others(live_roles_rows(organization=organization, diagram_id=diagram_id), channel_name)
 
 
-alive_roles_list = database_sync_to_async(live_roles_list)
+def _roles_of_others(rows: list[tuple[str, str, bool | None]], channel_name: str) -> tuple[dict[str, bool], bool]:
+    others = [row for row in rows if row[0] != channel_name]
+    known = {user_id: can_edit for _, user_id, can_edit in others if user_id and can_edit is not None}
+    return known, any(can_edit is None for _, _, can_edit in others)
+
+
+# When someone joins a diagram, everyone already on it reads the roles at once: one query serves them all.
+ROLES_SHARED_SECONDS = 0.2
+_shared_reads: dict[tuple[asyncio.AbstractEventLoop, int, str], tuple[float, asyncio.Future]] = {}
+_alive_roles_rows = database_sync_to_async(live_roles_rows)
+
+
+async def alive_roles_list(
+    *, organization: Any, diagram_id: str, channel_name: str, since: float | None = None
+) -> tuple[dict[str, bool], bool]:
+    """`live_roles_list` for the bridge: the sockets of this process on one diagram share a read begun no
+    earlier than `since` (the event loop's clock), and within ROLES_SHARED_SECONDS. A role
+    published since is seen by the next read; the bridge reads again while some are still unknown."""
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    since = -math.inf if since is None else since
+    key = (loop, organization.pk, str(diagram_id))
+    shared = _shared_reads.get(key)
+    if shared is None or shared[0] < since or now - shared[0] > ROLES_SHARED_SECONDS:
+        for old in [k for k, (at, _) in _shared_reads.items() if now - at > ROLES_SHARED_SECONDS or k[0] is not loop]:
+            del _shared_reads[old]
+        shared = (now, asyncio.ensure_future(_alive_roles_rows(organization=organization, diagram_id=diagram_id)))
+        _shared_reads[key] = shared
+    return _roles_of_others(await asyncio.shield(shared[1]), channel_name)

@@ -83,6 +83,6 @@ class RoleBoard(Protocol):
     async def publish(self, user_id: str, can_edit: bool) -> None:
         """Record this session's own role."""
 
-    async def others(self) -> tuple[dict[str, bool], bool]:
+    async def others(self, since: float | None = None) -> tuple[dict[str, bool], bool]:
         """{user id: may edit} of the others bridged into the same diagram, and whether some of them
-        have not published theirs yet."""
+        have not published theirs yet; read no earlier than `since` (the event loop's clock), when given."""

@@ -119,6 +119,7 @@ class UpstreamSession:
         self._role_retry: asyncio.Task[None] | None = None
         self._roles_task: asyncio.Task[None] | None = None
         self._roles_wanted = False
+        self._roles_asked_at: float | None = None
         self._own_role_read_at: float | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -297,6 +298,7 @@ class UpstreamSession:
     def _roles_fetch(self) -> None:
         """Read the roles in the background (a REST call and a query must not hold up the frames behind the
         roster), one reading at a time: asked again meanwhile, it reads once more when done."""
+        self._roles_asked_at = asyncio.get_running_loop().time()
         if self._roles_task is not None and not self._roles_task.done():
             self._roles_wanted = True
             return
@@ -307,7 +309,7 @@ class UpstreamSession:
         try:
             while True:
                 self._roles_wanted = False
-                known = await self._roles()
+                known = await self._roles(since=self._roles_asked_at)
                 if self.translator is None:
                     return
                 await self._apply(self.translator.roles_known(known))
@@ -316,7 +318,7 @@ class UpstreamSession:
         except Exception:  # the roster keeps the roles it had; the next change reads them again
             log.exception("reading the participants' roles failed")
 
-    async def _roles(self, attempt: int = 0) -> dict[str, bool]:
+    async def _roles(self, attempt: int = 0, since: float | None = None) -> dict[str, bool]:
         """{user id: may edit}: this connection's own role as its REST session says, and the others'
         as their own sessions published them (translate.FetchRoles)."""
         own = await self._own_role()
@@ -326,7 +328,8 @@ class UpstreamSession:
                 await self.roles.publish(self.me.provider_id, own)
         known: dict[str, bool] = {}
         if self.roles is not None:
-            known, pending = await self.roles.others()
+            # A read begun before the change that asked for it may miss whoever just joined.
+            known, pending = await self.roles.others(asyncio.get_running_loop().time() if since is None else since)
             if pending and attempt < len(ROLE_RETRY_DELAYS) and self._role_retry is None:
                 self._role_retry = asyncio.create_task(self._roles_again(attempt))
         if self.can_edit is not None:

@@ -83,7 +83,7 @@ class RoleSeat:
     async def publish(self, user_id: str, can_edit: bool) -> None:
         self.table.rows[self.key] = (user_id, can_edit)
 
-    async def others(self) -> tuple[dict[str, bool], bool]:
+    async def others(self, since: float | None = None) -> tuple[dict[str, bool], bool]:
         rows = [row for key, row in self.table.rows.items() if key != self.key]
         return {user: can for user, can in rows if user and can is not None}, any(can is None for _, can in rows)
 

@@ -407,3 +407,28 @@ async def test_an_idle_session_removed_by_tmis_cleanup_ends_as_closed(sandbox_fa
         assert ended == {"type": "ended", "reason": "session_closed"}
     finally:
         await shut(alice)
+
+
+async def test_each_reads_its_own_role_once_while_others_join(world, peers):
+    """Each join tells everyone already there (participants_update), and each of them used to ask TMI for
+    their own role again: N*(N+1)/2 REST calls for a room of N. One's own role is read once, then again only
+    after OWN_ROLE_SECONDS or a refusal."""
+    async with httpx.AsyncClient(base_url=world.server.base_url) as http:
+        await http.delete("/_sandbox/requests")
+        await joined(peers, "alice", "bob", "erin", "carol")
+        names = ("alice", "bob", "erin", "carol")
+        seen = (await http.get("/_sandbox/requests")).json()["seen"]
+    own_role_reads = sum(n for route, n in seen.items() if route.startswith("GET ") and route.endswith("/collaborate"))
+    assert own_role_reads == len(names)
+
+
+async def test_a_refused_edit_reads_ones_own_role_again(world, peers):
+    if world.legacy:  # 0.217 has no write check on the socket (PROTOCOL.md 9.5)
+        pytest.skip("0.217 never refuses an edit for the role")
+    alice, carol = await joined(peers, "alice", "carol")
+    await carol.roster("alice", "carol", roles={"alice": True, "carol": False})
+    await carol.send(ops(None, add(node("Reader's box"))))
+    await carol.until("rejected")
+    world.grant("carol", "writer")  # alice shares the model with carol, read as a reader moments ago
+    await peers("bob")  # the next change of the roster reads carol's role again, though it was read just now
+    await carol.roster("alice", "bob", "carol", roles={"alice": True, "bob": True, "carol": True})
