@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 
 from weasyprint import CSS, HTML
-from weasyprint.html import UA, UA_COUNTER_STYLE, UA_FORM_STYLESHEET
+from weasyprint.css.counters import CounterStyle
+from weasyprint.html import UA, UA_FORM_STYLESHEET
 
 _EVERY_MARKER = "\n::marker {"
 _NOTE_RULES = re.compile(r"^::(?:footnote|note)-[a-z]+ \{[^}]*\}\n", re.MULTILINE)
@@ -27,7 +28,10 @@ def report_ua_text(ua: str = UA) -> str:
     return _NOTE_RULES.sub("", ua.replace(_EVERY_MARKER, "\nli::marker {"))
 
 
-REPORT_UA_STYLESHEET = CSS(string=report_ua_text(), counter_style=UA_COUNTER_STYLE)
+# Its @counter-style rules are WeasyPrint's, already read into the counter styles every document starts from
+# (HTML._ua_counter_style): read again into a dictionary of their own, not into that one (which refuses a second
+# "disc" and "decimal", with a warning).
+REPORT_UA_STYLESHEET = CSS(string=report_ua_text(), counter_style=CounterStyle())
 
 
 class ReportHTML(HTML):
