@@ -19,6 +19,7 @@ from portal.portfolio.report_data import ThreatModelReport
 from portal.portfolio.vocabulary import risk_score_legend
 from portal.reports.fetching import DataOnlyURLFetcher, logo_data_uri
 from portal.reports.history import history_context
+from portal.reports.leaders import install as leaders_install
 from portal.reports.shaping import model_section, portfolio_summary, report_flag_groups, reports_by_risk
 from portal.reports.svg_text import install as svg_text_install
 from portal.reports.ua_stylesheet import ReportHTML
@@ -30,6 +31,7 @@ _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # WeasyPrint logs every layout step at INFO; a worker's log needs only its warnings.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 svg_text_install()  # SVG labels laid out a run at a time (svg_text.py)
+leaders_install()  # a contents line's leader held as light repetitions (leaders.py)
 
 
 def _noop(done: int, total: int, label: str) -> None:
