@@ -4,7 +4,7 @@ WeasyPrint lays a leader out as one copy of its text box per repetition of its t
 of a laid-out box (some fifty): a 50-model portfolio's contents hold some 27,000 of them, most of the text
 boxes of its 167 pages and a tenth of the memory its layout holds (issue 18). `install()` lets WeasyPrint place
 the repetitions, then puts in their place repetitions that hold only their own position and read everything
-else from one shared copy: the same boxes to every later step, drawn the same, one by one.
+else from their line's shared copy: the same boxes to every later step, drawn the same, one by one.
 """
 
 from __future__ import annotations
@@ -17,18 +17,29 @@ _ORIGINAL = weasy_inline.handle_leader
 
 
 class Repetition(TextBox):
-    """One repetition of a leader's text: its position its own, the rest its model's (a box no step changes,
-    as it is in no box tree). Translating it sets its own position, as a copy's."""
+    """One repetition of a leader's text: its position its own, everything else a class attribute of the
+    leader's own subclass (`repetitions`), read as fast as an attribute of its own. Translating it sets its
+    own position, as a copy's."""
 
-    def __init__(self, model: TextBox, position_x: float, position_y: float):
-        self._model = model
+    def __init__(self, position_x: float, position_y: float):
         self.position_x = position_x
         self.position_y = position_y
 
-    def __getattr__(self, name):
-        if name == "_model":  # not set yet: a box being made by copy()
-            raise AttributeError(name)
-        return getattr(self._model, name)
+
+def repetitions(model: TextBox, positions: list[tuple[float, float]]) -> tuple[TextBox, ...]:
+    """Boxes that read as copies of `model` placed at `positions`; plain copies when one of its attributes
+    would bind as a method on a class (it holds none: a callable would)."""
+    attributes = dict(vars(model))
+    if any(hasattr(type(value), "__get__") for value in attributes.values()):
+        return tuple(_placed_copy(model, x, y) for x, y in positions)
+    leader = type("Repetition", (Repetition,), attributes)
+    return tuple(leader(x, y) for x, y in positions)
+
+
+def _placed_copy(model: TextBox, position_x: float, position_y: float) -> TextBox:
+    box = model.copy()
+    box.position_x, box.position_y = position_x, position_y
+    return box
 
 
 def leader_repetitions(context, line, containing_block):
@@ -36,8 +47,8 @@ def leader_repetitions(context, line, containing_block):
     index, leader_box = leader_index(line)
     if index is None or len(leader_box.children) < 2:
         return
-    model = leader_box.children[0].copy()
-    leader_box.children = tuple(Repetition(model, box.position_x, box.position_y) for box in leader_box.children)
+    placed = leader_box.children
+    leader_box.children = repetitions(placed[0], [(box.position_x, box.position_y) for box in placed])
 
 
 def install() -> None:

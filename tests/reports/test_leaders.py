@@ -8,6 +8,7 @@ import gc
 
 import weasyprint.layout.inline as weasy_inline
 from PIL import ImageChops
+from weasyprint.formatting_structure.boxes import TextBox
 
 from portal.reports import leaders
 from portal.reports.ua_stylesheet import ReportHTML
@@ -46,11 +47,22 @@ def test_leaders_look_and_read_the_same_as_weasyprints_copies(monkeypatch):
 
 
 def test_a_repetition_moves_on_its_own():
-    model = type("Model", (), {"position_x": 0, "position_y": 0, "text": ". ", "children": []})()
-    one, other = leaders.Repetition(model, 10, 20), leaders.Repetition(model, 30, 20)
+    model = TextBox.__new__(TextBox)
+    model.__dict__.update(position_x=0, position_y=0, text=". ", children=[])
+    one, other = leaders.repetitions(model, [(10, 20), (30, 20)])
+    assert isinstance(one, leaders.Repetition) and vars(one) == {"position_x": 10, "position_y": 20}
     one.translate(dx=5, dy=7)
     assert (one.position_x, one.position_y, other.position_x, other.position_y) == (15, 27, 30, 20)
-    assert (model.position_x, model.position_y) == (0, 0) and one.text == ". "
+    assert (model.position_x, model.position_y) == (0, 0) and one.text == other.text == ". "
     copied = one.copy()
     copied.translate(dy=1)
     assert (copied.position_y, one.position_y) == (28, 27)
+
+
+def test_a_box_holding_a_callable_is_copied_plainly():
+    model = TextBox.__new__(TextBox)
+    model.__dict__.update(position_x=0, position_y=0, text=". ", children=[], hook=print, other=len)
+    model.__dict__["function"] = lambda: None
+    one, other = leaders.repetitions(model, [(10, 20), (30, 20)])
+    assert not isinstance(one, leaders.Repetition) and one.function is model.function
+    assert (one.position_x, other.position_x, one.text) == (10, 30, ". ")
