@@ -13,15 +13,16 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.template.loader import render_to_string
-from weasyprint import HTML
 
 from portal.diagrams.text import clean_display_text
 from portal.portfolio.report_data import ThreatModelReport
 from portal.portfolio.vocabulary import risk_score_legend
 from portal.reports.fetching import DataOnlyURLFetcher, logo_data_uri
 from portal.reports.history import history_context
+from portal.reports.leaders import install as leaders_install
 from portal.reports.shaping import model_section, portfolio_summary, report_flag_groups, reports_by_risk
 from portal.reports.svg_text import install as svg_text_install
+from portal.reports.ua_stylesheet import ReportHTML
 
 Progress = Callable[[int, int, str], None]
 DEFAULT_BRAND = "#1f6feb"
@@ -30,6 +31,7 @@ _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # WeasyPrint logs every layout step at INFO; a worker's log needs only its warnings.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 svg_text_install()  # SVG labels laid out a run at a time (svg_text.py)
+leaders_install()  # a contents line's leader held as light repetitions (leaders.py)
 
 
 def _noop(done: int, total: int, label: str) -> None:
@@ -71,7 +73,7 @@ def _oldest_read(reports: list[ThreatModelReport]) -> datetime | None:
 def html_to_pdf(html: str, *, title: str, progress: Progress, done: int, total: int) -> bytes:
     fetcher = DataOnlyURLFetcher()
     progress(done, total, "Laying out pages")
-    document = HTML(string=html, url_fetcher=fetcher).render()
+    document = ReportHTML(string=html, url_fetcher=fetcher).render()
     document.metadata.title = clean_display_text(title)  # a viewer's title bar reads it too
     progress(done + 1, total, "Writing the PDF")
     pdf = document.write_pdf()

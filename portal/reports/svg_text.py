@@ -26,6 +26,9 @@ _ORIGINAL = weasy_text.text
 # A one-line label as portal.diagrams draws it: <text attrs><tspan x=".." y="..">line</tspan></text>. Every
 # user-written character in that markup is escaped (no < inside the line, no " inside a value).
 _ONE_LINE = re.compile(r'(<text\b[^<>]*)><tspan x="([^"<>]*)" y="([^"<>]*)">([^<]*)</tspan></text>')
+# A group's opening or closing tag (attribute values are double-quoted, with no " inside), and its attributes' names.
+_GROUP_TAG = re.compile(r'<g((?:\s+[^\s=/>]+="[^"]*")*)\s*/?>|</g>')
+_ATTRIBUTE_NAME = re.compile(r'([^\s=/>]+)="')
 _PER_LETTER = ("dx", "dy", "rotate", "textLength", "letter-spacing", "lengthAdjust")
 
 
@@ -117,11 +120,33 @@ def run_text(svg, node, font_size):
     draw_emojis(svg.stream, style, x, y, emojis)
 
 
+def _plain_groups_unwrapped(svg: str) -> str:
+    """Each <g> that carries only names (class, data-*) replaced by its children: nothing in it is inherited,
+    so they are drawn the same, without the graphics state WeasyPrint saves, sets up and restores per group."""
+    out, kept, start = [], [], 0
+    for tag in _GROUP_TAG.finditer(svg):
+        out.append(svg[start : tag.start()])
+        start = tag.end()
+        if tag.group(0) == "</g>":
+            if kept.pop():
+                out.append(tag.group(0))
+            continue
+        plain = all(name == "class" or name.startswith("data-") for name in _ATTRIBUTE_NAME.findall(tag.group(1)))
+        if not plain:
+            out.append(tag.group(0))
+        if not tag.group(0).endswith("/>"):
+            kept.append(not plain)
+    out.append(svg[start:])
+    return "".join(out)
+
+
 def svg_for_print(svg: str) -> str:
     """A diagram's SVG as the PDF draws it fastest, drawn the same: a one-line label's <tspan> folded into
-    its <text> (x and y move to the <text>). WeasyPrint handles each text chunk of a text-anchored <text> as
-    a group of its own; a 300-cell diagram draws in about two thirds of the time without them."""
-    return _ONE_LINE.sub(r'\1 x="\2" y="\3">\4</text>', str(svg))
+    its <text> (x and y move to the <text>), and the groups that only name a cell or a label unwrapped.
+    WeasyPrint handles each text chunk of a text-anchored <text> as a group of its own, and saves and
+    restores the graphics state around every group: a 300-cell diagram draws in about two thirds of the
+    time without the chunks, and in about a quarter less again without the groups (issue 18)."""
+    return _plain_groups_unwrapped(_ONE_LINE.sub(r'\1 x="\2" y="\3">\4</text>', str(svg)))
 
 
 def install() -> None:

@@ -13,7 +13,7 @@ from portal.reports.render import threat_model_report_pdf
 from portal.reports.shaping import svg_data_uri
 from portal.reports.svg_text import svg_for_print
 from tests.dashboard.conftest import find_model
-from tests.reports.conftest import pdf_pages_text, report_read, save_page
+from tests.reports.conftest import page_image, pdf_pages_text, report_read, save_page
 from tests.reports.test_render import GENERATED, PAYMENTS
 
 
@@ -89,3 +89,28 @@ def test_a_report_reads_the_same_as_with_letter_by_letter_labels(sandbox, organi
     assert pdf_pages_text(fast) == pdf_pages_text(slow)
     for index in range(len(pdf_pages_text(fast))):
         save_page(fast, index, artifacts, f"page-{index + 1}")
+
+
+def test_groups_that_only_name_a_cell_are_unwrapped_for_print():
+    svg = (
+        '<svg><g class="tmi-cells"><g class="tmi-edge" data-cell-id="e1"><path d="M0 0L1 1"/>'
+        '<g class="tmi-edge-label"><rect width="2"/><text x="1" y="2">flow</text></g></g>'
+        '<g transform="translate(4 4)" class="moved"><g class="named"/><rect width="3"/></g>'
+        '<g fill="red"><circle r="1"/></g></g></svg>'
+    )
+    assert svg_text._plain_groups_unwrapped(svg) == (
+        '<svg><path d="M0 0L1 1"/><rect width="2"/><text x="1" y="2">flow</text>'
+        '<g transform="translate(4 4)" class="moved"><rect width="3"/></g><g fill="red"><circle r="1"/></g></svg>'
+    )
+
+
+def test_a_diagram_without_its_naming_groups_looks_the_same(monkeypatch, artifacts):
+    from PIL import ImageChops
+
+    unwrapped = _diagram_pdf()
+    monkeypatch.setattr(svg_text, "_plain_groups_unwrapped", lambda svg: svg)
+    grouped = _diagram_pdf()
+    assert pdf_pages_text(unwrapped) == pdf_pages_text(grouped)
+    same = ImageChops.difference(page_image(unwrapped, 0, scale=3), page_image(grouped, 0, scale=3))
+    assert same.getbbox() is None
+    save_page(unwrapped, 0, artifacts, "unwrapped")
