@@ -289,8 +289,9 @@ TMI_REFRESH_WINDOW_SECONDS = env.int("TMI_REFRESH_WINDOW_SECONDS", default=300)
 # How long TMI keeps a refresh token after issuing it (1.8.22: 7 days, also its absolute session cap; 0.217.8: 30):
 # beat renews the refresh token of a member whose schedules run as them a day before it would lapse.
 TMI_REFRESH_TOKEN_DAYS = env.int("TMI_REFRESH_TOKEN_DAYS", default=7)
-# Beat hands the tokens due out in shares of this many, one task each, so every worker refreshes some.
-TMI_REFRESH_SHARE_SIZE = env.int("TMI_REFRESH_SHARE_SIZE", default=4)
+# Beat hands the tokens due out in shares, one task each: as many per TMI server as its calls at once
+# (tmi_max_concurrency), none larger than this (accounts/refresh.py).
+TMI_REFRESH_SHARE_MAX = env.int("TMI_REFRESH_SHARE_MAX", default=25)
 # Where links in emails point (no request to take the host from in a worker).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

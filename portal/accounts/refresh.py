@@ -17,6 +17,7 @@ the next beat goes on from there."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,6 +31,7 @@ from django.utils import timezone
 from portal.accounts.models import TMIConnection
 from portal.accounts.vault import SignInRequired, _pair_of, tmi_tokens_refresh_report
 from portal.audit.services import audit_record
+from portal.organizations.tmi_gates import _server_key
 from portal.tmi import RateLimited
 from portal.tmi.errors import TMIError
 
@@ -127,11 +129,27 @@ def tmi_tokens_refresh_due(
 
 
 def tmi_tokens_refresh_shares(*, window_seconds: int | None = None) -> list[list[int]]:
-    """Beat's list cut into shares of TMI_REFRESH_SHARE_SIZE, one task each, so that every worker takes
-    some (one task walking the whole list would leave the other workers idle, and TMI's answers dominate)."""
-    ids = list(tmi_connections_due_list(window_seconds=window_seconds).values_list("pk", flat=True))
-    size = max(1, settings.TMI_REFRESH_SHARE_SIZE)
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
+    """Beat's list cut into shares, one task each. Each TMI server's connections go into as many shares as it
+    takes calls at once (its gate's places: the organisation's tmi_max_concurrency), so every worker that takes
+    one keeps a place busy to the end: smaller shares only add a task's dispatch each (on the embedded broker,
+    a wait of up to its polling interval), and more shares than places would queue at the gate. A share larger
+    than TMI_REFRESH_SHARE_MAX is cut again, so a long list still spreads over workers as they free up. Dealt
+    in turn in expiry order, so each share starts with its soonest expiring."""
+    due = tmi_connections_due_list(window_seconds=window_seconds).values_list(
+        "pk", "organization__tmi_base_url", "organization__tmi_max_concurrency"
+    )
+    places_of: dict[str, int] = {}
+    ids_of: dict[str, list[int]] = {}
+    for pk, base_url, places in due:
+        server = _server_key(base_url)  # organisations on one server share its places (tmi_gates.py)
+        places_of[server] = min(places, places_of.get(server, places))
+        ids_of.setdefault(server, []).append(pk)
+    largest = max(1, settings.TMI_REFRESH_SHARE_MAX)
+    shares = []
+    for server, ids in ids_of.items():
+        count = min(len(ids), max(places_of[server], math.ceil(len(ids) / largest)))
+        shares += [ids[first::count] for first in range(count)]
+    return shares
 
 
 def tmi_refresh_refused_record(*, connection: TMIConnection) -> None:
