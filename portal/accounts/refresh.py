@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.accounts.models import TMIConnection
-from portal.accounts.vault import SignInRequired, _pair_of, tmi_tokens_refresh_report
+from portal.accounts.vault import SignInRequired, _pair_of, tmi_refresh_clients, tmi_tokens_refresh_report
 from portal.audit.services import audit_record
 from portal.organizations.tmi_gates import _server_key
 from portal.tmi import RateLimited
@@ -104,27 +104,28 @@ def tmi_tokens_refresh_due(
     if connection_ids is not None:
         due = due.filter(pk__in=connection_ids)
     due = list(due)
-    for position, connection in enumerate(due):
-        seen = _pair_of(connection)
-        try:
-            # No waiting, neither for the budget nor for a refresh under way elsewhere (a page's, another
-            # worker's): that one's result is this one's too.
-            _, refreshed_here = tmi_tokens_refresh_report(
-                connection_id=connection.pk, stale=seen, patience=0, wait=False
-            )
-        except SignInRequired:
-            report.refused.append(connection.pk)
-            tmi_refresh_refused_record(connection=connection)
-            continue
-        except RateLimited:  # the budget is spent (or TMI said so): nobody is signed out; the next beat goes on
-            logger.info("auth-flow budget spent: %s refreshes postponed to the next beat", len(due) - position)
-            report.postponed.extend(c.pk for c in due[position:])
-            break
-        except TMIError as error:  # TMI down: the next beat tries again; the token is not spent
-            logger.warning("could not refresh connection %s: %s", connection.pk, error)
-            report.unreachable.append(connection.pk)
-            continue
-        (report.refreshed if refreshed_here else report.already_fresh).append(connection.pk)
+    with tmi_refresh_clients() as clients:  # one connection to each TMI server for the whole share
+        for position, connection in enumerate(due):
+            seen = _pair_of(connection)
+            try:
+                # No waiting, neither for the budget nor for a refresh under way elsewhere (a page's, another
+                # worker's): that one's result is this one's too.
+                _, refreshed_here = tmi_tokens_refresh_report(
+                    connection_id=connection.pk, stale=seen, patience=0, wait=False, clients=clients
+                )
+            except SignInRequired:
+                report.refused.append(connection.pk)
+                tmi_refresh_refused_record(connection=connection)
+                continue
+            except RateLimited:  # the budget is spent (or TMI said so): nobody is signed out; the next beat goes on
+                logger.info("auth-flow budget spent: %s refreshes postponed to the next beat", len(due) - position)
+                report.postponed.extend(c.pk for c in due[position:])
+                break
+            except TMIError as error:  # TMI down: the next beat tries again; the token is not spent
+                logger.warning("could not refresh connection %s: %s", connection.pk, error)
+                report.unreachable.append(connection.pk)
+                continue
+            (report.refreshed if refreshed_here else report.already_fresh).append(connection.pk)
     return report
 
 
