@@ -2,7 +2,7 @@
 
 TMI refresh tokens are single use (PROTOCOL.md 3.6), so every refresh — by a page, a socket
 consumer or a Celery worker, in any process — goes through `tmi_tokens_refresh`, which takes the
-connection's refresh lease (a short locked transaction) before it talks to TMI and re-reads the row
+connection's refresh lease (one conditional UPDATE) before it talks to TMI and re-reads the row
 first: whoever comes second waits for the lease to end, finds the new pair and uses it instead of
 spending the old refresh token again. No database lock is held while TMI answers (on SQLite that
 lock is the whole database's), so many refreshes of different members run at once.
@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
 from portal.accounts.deadlines import tmi_deadline_current
@@ -277,17 +278,27 @@ def tmi_tokens_refresh_report(
 def _lease_take(*, connection_id: int, stale: TokenPair | None, wait: bool, until: float):
     """(connection, None) once this caller holds the lease; (None, pair) when someone else refreshed."""
     while True:
-        with transaction.atomic():
-            connection = TMIConnection.objects.select_for_update().select_related("organization").get(pk=connection_id)
-            if connection.needs_sign_in or not _issued_by(connection, connection.organization):
-                raise SignInRequired(str(connection.organization_id))
-            if stale is not None and connection.access_token != stale.access_token:
-                return None, _pair_of(connection)
-            now = dj_timezone.now()
-            if connection.refresh_lease_until is None or connection.refresh_lease_until <= now:
-                connection.refresh_lease_until = now + timedelta(seconds=LEASE_SECONDS)
-                connection.save(update_fields=["refresh_lease_until"])
-                return connection, None
+        now = dj_timezone.now()
+        # Taken by one conditional UPDATE, which only one process can win: the database's write lock (on SQLite
+        # the whole file's) is held for that statement only, not across a read, Python and a save.
+        free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
+        taken = (
+            TMIConnection.objects.filter(free, pk=connection_id, needs_sign_in=False).update(
+                refresh_lease_until=now + timedelta(seconds=LEASE_SECONDS)
+            )
+            == 1
+        )
+        connection = TMIConnection.objects.select_related("organization").get(pk=connection_id)
+        if connection.needs_sign_in or not _issued_by(connection, connection.organization):
+            if taken:
+                _lease_let_go(connection_id)
+            raise SignInRequired(str(connection.organization_id))
+        if stale is not None and connection.access_token != stale.access_token:
+            if taken:  # refreshed by the lease's last holder, between this caller's read and its UPDATE
+                _lease_let_go(connection_id)
+            return None, _pair_of(connection)
+        if taken:
+            return connection, None
         if not wait:
             return None, _pair_of(connection)
         # Someone else is at TMI with this refresh token: their new pair is what this caller wants too.
@@ -300,6 +311,10 @@ def _lease_take(*, connection_id: int, stale: TokenPair | None, wait: bool, unti
                 headers={"Retry-After": "1"},
             )
         time.sleep(LEASE_POLL_SECONDS)
+
+
+def _lease_let_go(connection_id: int) -> None:
+    TMIConnection.objects.filter(pk=connection_id).update(refresh_lease_until=None)
 
 
 def _tokens_refresh_leased(
