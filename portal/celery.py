@@ -37,13 +37,16 @@ def _refuse_development_secrets(**kwargs):
 
 
 @signals.worker_init.connect
-def _derive_field_keys(**kwargs):
-    """Each encrypted field derives its key with 100,000 rounds of PBKDF2 the first time it is read, once per
-    process: done here, in the worker's parent, every pool process inherits the keys instead of deriving them
-    all at once on its first task (eight cold processes on two cores took 2 s over their first refreshes)."""
+def _warm_before_fork(**kwargs):
+    """What every pool process would otherwise build on its first task, built once in the worker's parent and
+    inherited: each encrypted field's key (100,000 rounds of PBKDF2, the first time the field is read) and the
+    TLS context every TMI client shares (loading the CA bundle: about 25 ms of CPU). Eight cold processes on
+    two cores took 2 s over their first refreshes."""
     import django
     from django.apps import apps
     from encrypted_fields.fields import EncryptedFieldMixin
+
+    from portal.tmi._http import shared_tls_context
 
     if not apps.ready:
         django.setup()
@@ -51,6 +54,7 @@ def _derive_field_keys(**kwargs):
         for field in model._meta.get_fields():
             if isinstance(field, EncryptedFieldMixin):
                 field.f  # noqa: B018 (a cached property: reading it derives the key)
+    shared_tls_context()
 
 
 app.autodiscover_tasks()

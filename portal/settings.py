@@ -232,8 +232,10 @@ else:
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
-        # A worker looks for new messages this often when its queue is empty (kombu's default is 1 s).
-        "polling_interval": 0.1,
+        # A worker looks for new messages this often when its queue is empty (kombu's default is 1 s). Each task
+        # a busy worker takes next waits up to this long (a share of beat's refreshes, an export): 0.1 s cost the
+        # refresh bench's one worker 0.4 s of its 1 s; an idle worker's looking costs 0.5% of a core.
+        "polling_interval": 0.02,
     }
     CELERY_RESULT_BACKEND = f"file://{CELERY_BROKER_DIR / 'results'}"
 CELERY_TASK_ACKS_LATE = True
@@ -293,8 +295,9 @@ TMI_REFRESH_WINDOW_SECONDS = env.int("TMI_REFRESH_WINDOW_SECONDS", default=300)
 # How long TMI keeps a refresh token after issuing it (1.8.22: 7 days, also its absolute session cap; 0.217.8: 30):
 # beat renews the refresh token of a member whose schedules run as them a day before it would lapse.
 TMI_REFRESH_TOKEN_DAYS = env.int("TMI_REFRESH_TOKEN_DAYS", default=7)
-# Beat hands the tokens due out in shares of this many, one task each, so every worker refreshes some.
-TMI_REFRESH_SHARE_SIZE = env.int("TMI_REFRESH_SHARE_SIZE", default=4)
+# Beat hands the tokens due out in shares, one task each: as many per TMI server as its calls at once
+# (tmi_max_concurrency), none larger than this (accounts/refresh.py).
+TMI_REFRESH_SHARE_MAX = env.int("TMI_REFRESH_SHARE_MAX", default=25)
 # Where links in emails point (no request to take the host from in a worker).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -17,6 +17,7 @@ the next beat goes on from there."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,8 +29,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.accounts.models import TMIConnection
-from portal.accounts.vault import SignInRequired, _pair_of, tmi_tokens_refresh_report
+from portal.accounts.vault import SignInRequired, _pair_of, tmi_refresh_clients, tmi_tokens_refresh_report
 from portal.audit.services import audit_record
+from portal.organizations.tmi_gates import _server_key
 from portal.tmi import RateLimited
 from portal.tmi.errors import TMIError
 
@@ -102,36 +104,53 @@ def tmi_tokens_refresh_due(
     if connection_ids is not None:
         due = due.filter(pk__in=connection_ids)
     due = list(due)
-    for position, connection in enumerate(due):
-        seen = _pair_of(connection)
-        try:
-            # No waiting, neither for the budget nor for a refresh under way elsewhere (a page's, another
-            # worker's): that one's result is this one's too.
-            _, refreshed_here = tmi_tokens_refresh_report(
-                connection_id=connection.pk, stale=seen, patience=0, wait=False
-            )
-        except SignInRequired:
-            report.refused.append(connection.pk)
-            tmi_refresh_refused_record(connection=connection)
-            continue
-        except RateLimited:  # the budget is spent (or TMI said so): nobody is signed out; the next beat goes on
-            logger.info("auth-flow budget spent: %s refreshes postponed to the next beat", len(due) - position)
-            report.postponed.extend(c.pk for c in due[position:])
-            break
-        except TMIError as error:  # TMI down: the next beat tries again; the token is not spent
-            logger.warning("could not refresh connection %s: %s", connection.pk, error)
-            report.unreachable.append(connection.pk)
-            continue
-        (report.refreshed if refreshed_here else report.already_fresh).append(connection.pk)
+    with tmi_refresh_clients() as clients:  # one connection to each TMI server for the whole share
+        for position, connection in enumerate(due):
+            seen = _pair_of(connection)
+            try:
+                # No waiting, neither for the budget nor for a refresh under way elsewhere (a page's, another
+                # worker's): that one's result is this one's too.
+                _, refreshed_here = tmi_tokens_refresh_report(
+                    connection_id=connection.pk, stale=seen, patience=0, wait=False, clients=clients
+                )
+            except SignInRequired:
+                report.refused.append(connection.pk)
+                tmi_refresh_refused_record(connection=connection)
+                continue
+            except RateLimited:  # the budget is spent (or TMI said so): nobody is signed out; the next beat goes on
+                logger.info("auth-flow budget spent: %s refreshes postponed to the next beat", len(due) - position)
+                report.postponed.extend(c.pk for c in due[position:])
+                break
+            except TMIError as error:  # TMI down: the next beat tries again; the token is not spent
+                logger.warning("could not refresh connection %s: %s", connection.pk, error)
+                report.unreachable.append(connection.pk)
+                continue
+            (report.refreshed if refreshed_here else report.already_fresh).append(connection.pk)
     return report
 
 
 def tmi_tokens_refresh_shares(*, window_seconds: int | None = None) -> list[list[int]]:
-    """Beat's list cut into shares of TMI_REFRESH_SHARE_SIZE, one task each, so that every worker takes
-    some (one task walking the whole list would leave the other workers idle, and TMI's answers dominate)."""
-    ids = list(tmi_connections_due_list(window_seconds=window_seconds).values_list("pk", flat=True))
-    size = max(1, settings.TMI_REFRESH_SHARE_SIZE)
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
+    """Beat's list cut into shares, one task each. Each TMI server's connections go into as many shares as it
+    takes calls at once (its gate's places: the organisation's tmi_max_concurrency), so every worker that takes
+    one keeps a place busy to the end: smaller shares only add a task's dispatch each (on the embedded broker,
+    a wait of up to its polling interval), and more shares than places would queue at the gate. A share larger
+    than TMI_REFRESH_SHARE_MAX is cut again, so a long list still spreads over workers as they free up. Dealt
+    in turn in expiry order, so each share starts with its soonest expiring."""
+    due = tmi_connections_due_list(window_seconds=window_seconds).values_list(
+        "pk", "organization__tmi_base_url", "organization__tmi_max_concurrency"
+    )
+    places_of: dict[str, int] = {}
+    ids_of: dict[str, list[int]] = {}
+    for pk, base_url, places in due:
+        server = _server_key(base_url)  # organisations on one server share its places (tmi_gates.py)
+        places_of[server] = min(places, places_of.get(server, places))
+        ids_of.setdefault(server, []).append(pk)
+    largest = max(1, settings.TMI_REFRESH_SHARE_MAX)
+    shares = []
+    for server, ids in ids_of.items():
+        count = min(len(ids), max(places_of[server], math.ceil(len(ids) / largest)))
+        shares += [ids[first::count] for first in range(count)]
+    return shares
 
 
 def tmi_refresh_refused_record(*, connection: TMIConnection) -> None:

@@ -10,7 +10,7 @@ from portal.accounts.refresh import tmi_tokens_refresh_shares
 
 @shared_task(name="portal.accounts.tasks.tmi_tokens_refresh_due")
 def tmi_tokens_refresh_due() -> int:
-    """Beat's: one share task per TMI_REFRESH_SHARE_SIZE connections due; how many shares it sent."""
+    """Beat's: one task per share of the connections due (refresh.tmi_tokens_refresh_shares); how many it sent."""
     shares = tmi_tokens_refresh_shares()
     for share in shares:
         tmi_tokens_refresh_share.delay(share)

@@ -186,3 +186,47 @@ def test_tokens_go_only_to_the_tmi_server_that_issued_them(organization, member_
     with pytest.raises(SignInRequired):
         tmi_tokens_refresh(connection_id=connection.pk)
     assert httpx.get(f"{elsewhere.base_url}/_sandbox/requests", timeout=5).json()["seen"] == {}  # nothing sent
+    assert TMIConnection.objects.get(pk=connection.pk).refresh_lease_until is None  # nor the lease kept
+
+
+def test_a_pair_refreshed_meanwhile_is_returned_and_the_lease_left_free(organization, member_factory, sandbox):
+    alice = member_factory(organization, "alice")
+    connection = tmi_connection_get(organization=organization, user=alice)
+    stale = tmi_tokens_get(organization=organization, user=alice)
+    fresh = tmi_tokens_refresh(connection_id=connection.pk, stale=stale)
+    spent = dict(sandbox.state.refreshes_by_user)
+    # A caller that read the pair before that refresh finds the lease free, and the new pair behind it.
+    pair, refreshed_here = tmi_tokens_refresh_report(connection_id=connection.pk, stale=stale)
+    assert not refreshed_here and pair.access_token == fresh.access_token
+    assert sandbox.state.refreshes_by_user == spent  # nothing sent to TMI
+    assert TMIConnection.objects.get(pk=connection.pk).refresh_lease_until is None
+
+
+def test_refreshes_in_a_run_share_one_client_and_each_pair_works(organization, member_factory, monkeypatch):
+    from portal.accounts import vault
+    from portal.accounts.vault import tmi_refresh_clients
+
+    members = [member_factory(organization, hint) for hint in ("alice", "bob", "carol")]
+    before = {m.pk: tmi_tokens_get(organization=organization, user=m) for m in members}
+    built = []
+    monkeypatch.setattr(vault, "_refresh_client", lambda org, made=vault._refresh_client: built.append(1) or made(org))
+    with tmi_refresh_clients() as clients:
+        for member in members:
+            connection = tmi_connection_get(organization=organization, user=member)
+            pair, refreshed_here = tmi_tokens_refresh_report(
+                connection_id=connection.pk, stale=before[member.pk], clients=clients
+            )
+            assert refreshed_here and pair.refresh_token != before[member.pk].refresh_token
+    assert len(built) == 1  # one client (one connection to TMI) for the run, not one per member
+    for member in members:  # each stored pair is the member's own and works at TMI
+        row = TMIConnection.objects.get(user=member)
+        assert row.refresh_lease_until is None and row.refreshed_at is not None
+        assert _subject(row.access_token) == _subject(before[member.pk].access_token)
+        with tmi_client(organization=organization, user=member) as client:
+            assert client.threat_models.list(limit=1) is not None
+
+
+def _subject(access_token: str) -> str:
+    import jwt
+
+    return jwt.decode(access_token, options={"verify_signature": False})["sub"]

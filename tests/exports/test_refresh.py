@@ -3,7 +3,6 @@ refusal marks the member for sign-in and tells the right people, losing nothing.
 
 from __future__ import annotations
 
-import math
 from datetime import time, timedelta
 from time import monotonic, sleep
 
@@ -12,7 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from portal.accounts.models import TMIConnection
-from portal.accounts.refresh import tmi_connections_due_list, tmi_tokens_refresh_due
+from portal.accounts.refresh import tmi_connections_due_list, tmi_tokens_refresh_due, tmi_tokens_refresh_shares
 from portal.accounts.tasks import tmi_tokens_refresh_due as refresh_task
 from portal.accounts.tasks import tmi_tokens_refresh_share as share_task
 from portal.accounts.vault import tmi_client
@@ -97,7 +96,7 @@ def test_racing_workers_never_reuse_a_refresh_token(organization, member_factory
 
 
 @pytest.mark.timeout(300)
-def test_beat_hands_the_tokens_due_out_in_shares(organization, member_factory, workers, settings):
+def test_beat_hands_the_tokens_due_out_in_shares(organization, member_factory, workers):
     members = [member_factory(organization, f"member{n}", role="owner") for n in range(9)]
     for member in members:
         export_schedule_create(organization=organization, actor=member, **{**SCHEDULE, "name": member.username})
@@ -105,13 +104,58 @@ def test_beat_hands_the_tokens_due_out_in_shares(organization, member_factory, w
     for _ in range(2):
         workers.start()
     assert ping.delay().get(timeout=60) == "pong"
-    assert refresh_task.delay().get(timeout=60) == math.ceil(len(members) / settings.TMI_REFRESH_SHARE_SIZE)
+    # One share per place at the server (the organisation's tmi_max_concurrency, 4 by default).
+    assert refresh_task.delay().get(timeout=60) == organization.tmi_max_concurrency
     deadline = monotonic() + 60
     while tmi_connections_due_list().exists() and monotonic() < deadline:
         sleep(0.2)
     after = {c.user_id: c for c in TMIConnection.objects.filter(user__in=members)}
     assert not tmi_connections_due_list().exists()
     assert all(not c.needs_sign_in and c.refresh_token != before[pk] for pk, c in after.items())
+
+
+def _due_members(organization, member_factory, count: int, prefix: str = "member") -> list[int]:
+    """Connections due for beat, in expiry order (each a second later than the one before)."""
+    ids = []
+    for n in range(count):
+        member = member_factory(organization, f"{prefix}{n}", role="owner")
+        export_schedule_create(organization=organization, actor=member, **{**SCHEDULE, "name": member.username})
+        connection = lapsing(member, organization)
+        connection.expires_at = timezone.now() + timedelta(seconds=60 + n)
+        connection.save(update_fields=["expires_at"])
+        ids.append(connection.pk)
+    return ids
+
+
+def test_shares_one_per_place_at_the_server(organization, member_factory):
+    ids = _due_members(organization, member_factory, 10)
+    shares = tmi_tokens_refresh_shares()
+    assert len(shares) == organization.tmi_max_concurrency == 4
+    assert sorted(len(share) for share in shares) == [2, 2, 3, 3]  # even, so no worker finishes long after
+    assert sorted(pk for share in shares for pk in share) == sorted(ids)  # each connection in exactly one
+    assert [share[0] for share in shares] == ids[:4]  # the soonest expiring start the shares
+
+
+def test_shares_follow_the_server_places_and_cap(organization, member_factory, settings):
+    ids = _due_members(organization, member_factory, 10)
+    organization.tmi_max_concurrency = 16
+    organization.save(update_fields=["tmi_max_concurrency"])
+    assert sorted(len(share) for share in tmi_tokens_refresh_shares()) == [1] * 10  # never an empty share
+    organization.tmi_max_concurrency = 2
+    organization.save(update_fields=["tmi_max_concurrency"])
+    settings.TMI_REFRESH_SHARE_MAX = 3
+    shares = tmi_tokens_refresh_shares()
+    assert sorted(len(share) for share in shares) == [2, 2, 3, 3]  # 10 in shares of at most 3: 4 shares
+    assert sorted(pk for share in shares for pk in share) == sorted(ids)
+
+
+def test_organisations_on_one_server_share_its_places(organization, other_organization, member_factory):
+    other_organization.tmi_max_concurrency = 2
+    other_organization.save(update_fields=["tmi_max_concurrency"])
+    ids = _due_members(organization, member_factory, 5) + _due_members(other_organization, member_factory, 5, "o")
+    shares = tmi_tokens_refresh_shares()
+    # One server: its places are the fewest any organisation on it allows, as the gate is one.
+    assert len(shares) == 2 and sorted(pk for share in shares for pk in share) == sorted(ids)
 
 
 def test_a_refused_refresh_asks_for_sign_in_and_loses_nothing(
