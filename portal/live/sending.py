@@ -4,8 +4,9 @@ Two waits sit between `send` and the browser's socket, and a live diagram relays
 - Channels' session middleware wraps `send` to save a session a handler changed; it reads the lazy session
   object on every message. A live frame never changes the session, so frames go to the `send` it wraps.
 - Twisted writes only when the reactor next finds the socket writable: every frame waits a turn of the event
-  loop, behind all else in that turn. The frame is written at once instead (as asyncio's transports do);
-  what the socket cannot take stays buffered and Twisted writes it as before.
+  loop, behind all else in that turn, and costs two changes of the reactor's watch list. While nothing is
+  waiting in Twisted's buffer, the socket is written at once instead (as asyncio's transports do); what the
+  socket cannot take, or anything written while older data waits, goes to Twisted's buffer as before.
 
 Both reach into daphne's and Channels' objects. Anything not found as expected (another ASGI server, TLS
 terminated by Twisted, a test communicator) is left alone: the frame goes through `send` unchanged.
@@ -24,11 +25,11 @@ def frame_sender(send: Send) -> Callable[[str], Awaitable[None]]:
     """`await send_text(text)`: one text frame to the browser, through `send` or what it wraps."""
     inner = getattr(getattr(send, "__self__", None), "real_send", None) or send  # channels.sessions
     transport = _plain_tcp_transport(inner)
+    if transport is not None and "write" not in vars(transport):
+        transport.write = _direct_write(transport)
 
     async def send_text(text: str) -> None:
         await inner({"type": "websocket.send", "text": text})
-        if transport is not None and transport.connected and not transport.disconnecting:
-            _write_now(transport)
 
     return send_text
 
@@ -48,7 +49,26 @@ def _plain_tcp_transport(send: Any):
     return transport
 
 
-def _write_now(transport) -> None:
-    # Only when nothing older is waiting (Twisted keeps the order: its own write comes first then).
-    if transport._tempDataLen and not transport.dataBuffer:
-        transport.doWrite()  # an error is left registered: the reactor's next turn reports the lost connection
+def _direct_write(transport):
+    buffered_write = transport.write
+    sock = transport.socket
+
+    def write(data: bytes) -> None:
+        if (
+            data
+            and not transport._tempDataLen
+            and not transport.dataBuffer
+            and transport.connected
+            and not transport.disconnecting
+            and not transport._writeDisconnected
+        ):
+            try:
+                sent = sock.send(data)
+            except OSError:  # full (EAGAIN) or failing: Twisted's own write buffers it and meets any error
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        buffered_write(data)
+
+    return write
