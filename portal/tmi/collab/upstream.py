@@ -191,7 +191,7 @@ class UpstreamSession:
     def release(self) -> None:
         """Begin delivering (with `deliver`): what was emitted while held goes first, in order."""
         self.held = False
-        self._outbox_ready.set()
+        self._courier_wake()
 
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
         """Portal frames for the browser, until the session has ended (the last one is `ended`) or
@@ -361,8 +361,10 @@ class UpstreamSession:
 
     def _emit(self, frame: Any) -> None:
         self._outbox.append(frame)
-        if _READING.get():  # the reading task flushes as soon as it has applied the message
-            return
+        if not _READING.get():  # the reading task flushes as soon as it has applied the message
+            self._courier_wake()
+
+    def _courier_wake(self) -> None:
         if self._courier is None:
             self._courier = asyncio.create_task(self._courier_run())
         self._outbox_ready.set()
