@@ -98,7 +98,13 @@ def wait_seconds(page, expression: str, arg=None, *, since: float | None = None)
 
 
 def centre_of(page, cell_id: str) -> tuple[float, float]:
-    box = cell(page, cell_id).locator(".tmi-shape").first.bounding_box()
+    """Where the cell is drawn now. The page redraws every cell on each change it hears of (a roster, a
+    remote edit), so an element found a moment ago may be gone: look again until one answers."""
+    shape = cell(page, cell_id).locator(".tmi-shape").first
+    deadline = time.monotonic() + 5
+    while (box := shape.bounding_box()) is None and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    assert box is not None, f"cell {cell_id} is not drawn"
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
