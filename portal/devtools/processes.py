@@ -199,6 +199,9 @@ def supervise(children: list[Child], *, env: dict[str, str], on_ready) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
+    # Ctrl-C stops the demo even when whatever started it ignored SIGINT (a shell's `&` does, and its children
+    # inherit that): Python then leaves SIGINT ignored instead of raising KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         for child in children:
             child.start(env)
