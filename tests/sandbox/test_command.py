@@ -115,3 +115,25 @@ def test_a_public_url_replaces_the_bound_address_in_what_the_sandbox_issues():
         )
         claims = jwt.decode(server.state.issue_tokens(user)["access_token"], options={"verify_signature": False})
         assert claims["iss"] == "http://tmi.example:9999"
+
+
+def test_a_sandbox_process_never_rescans_what_it_loaded_at_start(monkeypatch):
+    """TMI's Go collector never stops the server; a full CPython collection over the imports and the seed
+    stopped every socket of a sandbox for 10-35 ms. They are frozen before the first request."""
+    import argparse
+    import gc
+    import io
+
+    from portal.sandbox import cli
+    from portal.sandbox.server import SandboxServer
+
+    frozen_when_serving = []
+    monkeypatch.setattr(SandboxServer, "serve_forever", lambda self: frozen_when_serving.append(gc.get_freeze_count()))
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    gc.unfreeze()
+    try:
+        cli.serve(vars(parser.parse_args(["--port", "0"])), out=io.StringIO())
+    finally:
+        gc.unfreeze()
+    assert frozen_when_serving and frozen_when_serving[0] > 10_000
