@@ -282,19 +282,29 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
         budget: Budget | None = None,
         rest_budget: Budget | None = None,
     ) -> None:
-        context = shared_tls_context()
-        super().__init__(verify=context, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=_LIMITS.max_connections,
-            max_keepalive_connections=_LIMITS.max_keepalive_connections,
-            keepalive_expiry=_LIMITS.keepalive_expiry,
-            network_backend=_AsyncGuardedBackend(guard),
-        )
+        super().__init__(verify=shared_tls_context(), trust_env=False)
         self.guard = guard
+        self._pool = self._pool_new()
         self.gate = gate
         self.budget = budget
         self.rest_budget = rest_budget
+
+    def _pool_new(self) -> httpcore.AsyncConnectionPool:
+        return httpcore.AsyncConnectionPool(
+            ssl_context=shared_tls_context(),
+            max_connections=_LIMITS.max_connections,
+            max_keepalive_connections=_LIMITS.max_keepalive_connections,
+            keepalive_expiry=_LIMITS.keepalive_expiry,
+            network_backend=_AsyncGuardedBackend(self.guard),
+        )
+
+    async def idle_close(self) -> None:
+        """Close the kept-alive connections, unless a request is using or opening one; the next request
+        opens another. (httpcore closes an expired idle connection only when the pool is next used.)"""
+        if any(not connection.is_idle() for connection in self._pool.connections):
+            return
+        pool, self._pool = self._pool, self._pool_new()
+        await pool.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _check_url(self.guard, request.url)

@@ -43,7 +43,7 @@ from portal.tmi.collab.participants import RoleBoard
 from portal.tmi.collab.translate import Effect, Emit, FetchRoles, FetchState, Send, Translator, translator_for
 from portal.tmi.errors import NotFound, TMIError
 from portal.tmi.failures import Failure, failure_of
-from portal.tmi.models import CollaborationSession, User
+from portal.tmi.models import User
 from portal.tmi.retry import backoff_ceiling
 
 # The integration guide's schedule: 1 s doubling, capped at 30 s, 5 attempts. No jitter: the page shows
@@ -99,16 +99,18 @@ class UpstreamSession:
         self.origin = origin  # None sends no Origin header, which TMI always accepts (PROTOCOL.md 7.1)
         self.bucket = bucket or TokenBucket()
         self.throttle = Throttle(self._send_upstream, cursor_interval)
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()  # what messages() reads, when no `deliver` is given
+        # What messages() reads, when no `deliver` is given (a queue per bridged session would be ~3 KiB unused).
+        self.queue: asyncio.Queue[Any] | None = None if deliver else asyncio.Queue()
         self.deliver = deliver or self.queue.put
         self.held = deliver is not None  # a caller that delivers itself says when to begin (release)
         self.finished = asyncio.Event()  # set once the last frame (`ended`) is delivered, or on close()
         self._outbox: deque[Any] = deque()
-        self._outbox_ready = asyncio.Event()
-        self._courier: asyncio.Task[None] | None = None
+        self._courier: asyncio.Task[None] | None = None  # running only while it has frames to deliver
         self._flushing = False
         self.translator: Translator | None = None
-        self.session: CollaborationSession | None = None
+        # Whether this bridge created the TMI session (201) rather than joined one; the session itself is not
+        # kept (with its participants, ~10 KiB per bridged session).
+        self.created_session = False
         self.ws: ClientConnection | None = None
         self.live = False
         self.joined_once = False
@@ -139,9 +141,10 @@ class UpstreamSession:
 
     async def _connect(self) -> None:
         for attempt in range(2):
-            self.session = await self.client.collaboration.start_or_join(self.threat_model_id, self.diagram_id)
+            session = await self.client.collaboration.start_or_join(self.threat_model_id, self.diagram_id)
+            self.created_session = session.created
             try:
-                url = await self.client.collaboration.websocket_url(self.session)
+                url = await self.client.collaboration.websocket_url(session)
                 break
             except NotFound as exc:
                 # TMI's cleanup may remove a session nobody has joined yet (PROTOCOL.md 6.5): start again.
@@ -179,7 +182,7 @@ class UpstreamSession:
                 await self._task
         if self.ws is not None:
             await self.ws.close()
-        if self.session is not None and self.session.created and not self.joined_once:
+        if self.created_session and not self.joined_once:
             with contextlib.suppress(TMIError):
                 await self.client.collaboration.leave(self.threat_model_id, self.diagram_id)
         if self._courier is not None:
@@ -196,6 +199,8 @@ class UpstreamSession:
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
         """Portal frames for the browser, until the session has ended (the last one is `ended`) or
         `close()` was called."""
+        if self.queue is None:
+            raise RuntimeError("this session delivers its frames itself (deliver=...)")
         while True:
             item = await self.queue.get()
             if item is _DONE:
@@ -314,9 +319,11 @@ class UpstreamSession:
                     return
                 await self._apply(self.translator.roles_known(known))
                 if not self._roles_wanted:
-                    return
+                    break
         except Exception:  # the roster keeps the roles it had; the next change reads them again
             log.exception("reading the participants' roles failed")
+        # The join's last call to TMI: the connection is not kept for the next, maybe an hour away.
+        await self.client.idle_close()
 
     async def _roles(self, attempt: int = 0, since: float | None = None) -> dict[str, bool]:
         """{user id: may edit}: this connection's own role as its REST session says, and the others'
@@ -365,9 +372,8 @@ class UpstreamSession:
             self._courier_wake()
 
     def _courier_wake(self) -> None:
-        if self._courier is None:
+        if self._courier is None or self._courier.done():
             self._courier = asyncio.create_task(self._courier_run())
-        self._outbox_ready.set()
 
     def _finish(self, reason: str) -> None:
         self.ended = reason
@@ -377,12 +383,10 @@ class UpstreamSession:
         self._emit(_DONE)
 
     async def _courier_run(self) -> None:
-        """Delivers what is emitted outside the reading task (and what waited while held)."""
+        """Delivers what is emitted outside the reading task (and what waited while held), then ends: what is
+        emitted while it delivers joins the same flush, and a later emit starts another courier."""
         try:
-            while not self.finished.is_set():
-                await self._outbox_ready.wait()
-                self._outbox_ready.clear()
-                await self._flush()
+            await self._flush()
         except Exception:
             log.exception("delivering a live frame failed")
             self._done()
@@ -406,7 +410,8 @@ class UpstreamSession:
     def _done(self) -> None:
         if not self.finished.is_set():
             self.finished.set()
-            self.queue.put_nowait(_DONE)
+            if self.queue is not None:
+                self.queue.put_nowait(_DONE)
 
     # -- reconnection -----------------------------------------------------------------------------
     async def _session_gone(self) -> bool:

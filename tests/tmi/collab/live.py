@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from portal.tmi import AsyncTMIClient, User
+from portal.tmi import AddressGuard, AsyncTMIClient, User
 from portal.tmi.collab import UpstreamSession
 from tests.sandbox.collab_world import World
 
@@ -94,8 +94,10 @@ def role_table(world: World) -> RoleTable:
     return world.role_table
 
 
-async def open_peer(world: World, name: str, **options: Any) -> Peer:
-    client = AsyncTMIClient(world.server.base_url, auth=world.tokens[name], max_retries=0, timeout=5)
+async def open_peer(world: World, name: str, *, address_guard: AddressGuard | None = None, **options: Any) -> Peer:
+    client = AsyncTMIClient(
+        world.server.base_url, auth=world.tokens[name], max_retries=0, timeout=5, address_guard=address_guard
+    )
     options.setdefault("delays", FAST)
     options.setdefault("me", User(**world.users[name].principal()))
     options.setdefault("roles", role_table(world).seat())

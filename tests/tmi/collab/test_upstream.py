@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from portal.tmi import AsyncTMIClient, User
+from portal.tmi import AddressGuard, AsyncTMIClient, User
 from portal.tmi.collab import UpstreamSession, frames
 from portal.tmi.collab.limits import TokenBucket
 from portal.tmi.collab.upstream import CURSOR_INTERVAL
 from tests.sandbox.collab_world import World, eventually, make_world, node
 from tests.tmi.collab.live import Peer, open_peer, shut
+from tests.tmi.test_http import established_to
 
 
 @pytest.fixture
@@ -432,3 +434,20 @@ async def test_a_refused_edit_reads_ones_own_role_again(world, peers):
     world.grant("carol", "writer")  # alice shares the model with carol, read as a reader moments ago
     await peers("bob")  # the next change of the roster reads carol's role again, though it was read just now
     await carol.roster("alice", "bob", "carol", roles={"alice": True, "bob": True, "carol": True})
+
+
+async def test_once_joined_a_session_keeps_only_its_socket_open_to_tmi(world, peers):
+    """A live diagram may stay open for hours and calls TMI over REST only now and then: the connection its
+    join used is not kept alive for the next call (about 8 KiB per bridged session)."""
+    port = urlsplit(world.server.base_url).port
+    before = established_to(port)
+    alice = await peers("alice", address_guard=AddressGuard(["127.0.0.1"]))
+    await alice.until("state")
+    await alice.roster("alice", roles={"alice": True})  # the join's last REST call (its own role) is answered
+    # Well within the 5 s after which the sandbox (uvicorn) would close an idle connection itself.
+    deadline = asyncio.get_running_loop().time() + 2
+    while established_to(port) != before + 1 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+    assert established_to(port) == before + 1  # the collaboration socket
+    await alice.session.send(ops(None, add(node("Still live"))))
+    await alice.until("ack")
