@@ -406,9 +406,10 @@ async def atmi_member(*, organization: Organization, user) -> AsyncIterator[tupl
     """`atmi_client`, and the member's identity at this organisation's TMI as their sign-in recorded it
     (what userinfo said then), which spares the live bridge a userinfo call per socket."""
     connection = await _aconnection_get(organization=organization, user=user)
+    connection_id = connection.pk
 
     async def refresh(stale: TokenPair) -> TokenPair:
-        return await atmi_tokens_refresh(connection_id=connection.pk, stale=stale)
+        return await atmi_tokens_refresh(connection_id=connection_id, stale=stale)
 
     # A row stored without the names (none from sign-in does so) leaves the caller to ask userinfo.
     me = (
@@ -421,9 +422,8 @@ async def atmi_member(*, organization: Organization, user) -> AsyncIterator[tupl
         if connection.display_name or connection.email
         else None
     )
-    async with AsyncTMIClient(
-        organization.tmi_base_url,
-        auth=_token_auth(connection, refresh=refresh),
-        **tmi_client_options(organization),
-    ) as client:
+    auth = _token_auth(connection, refresh=refresh)
+    # A live diagram holds this for hours: the row (its encrypted tokens, now in `auth`) is not kept with it.
+    del connection
+    async with AsyncTMIClient(organization.tmi_base_url, auth=auth, **tmi_client_options(organization)) as client:
         yield client, me

@@ -13,7 +13,7 @@ client = TMIClient(url, auth=token_pair, deadline=time.monotonic() + 10)
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from portal.tmi import _http
 from portal.tmi.addresses import AddressGuard
@@ -30,6 +30,26 @@ from portal.tmi.token_auth import OnRefresh, TokenAuth
 
 DEFAULT_TIMEOUT = 30.0
 AuthArg = TokenPair | TokenAuth | str | _http.Auth | None
+
+
+R = TypeVar("R")
+
+
+class _Resource(Generic[R]):
+    """`client.threats` and the like, made on first use: a client held by each live diagram session uses
+    two of its ten resources."""
+
+    def __init__(self, kind: Callable[[Any], R]) -> None:
+        self.kind = kind
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, client: Any, owner: type | None = None) -> R:
+        if client is None:
+            return self  # type: ignore[return-value]
+        resource = client.__dict__[self.name] = self.kind(client)
+        return resource
 
 
 class BaseClient:
@@ -61,17 +81,16 @@ class BaseClient:
             auth.refresher = lambda pair: self.auth.refresh(pair.refresh_token)
         return auth
 
-    def _resources(self) -> None:
-        self.auth = Auth(self)
-        self.threat_models = ThreatModels(self)
-        self.threats = Threats(self)
-        self.diagrams = Diagrams(self)
-        self.documents = Documents(self)
-        self.assets = Assets(self)
-        self.notes = Notes(self)
-        self.repositories = Repositories(self)
-        self.metadata = MetadataResource(self)
-        self.collaboration = Collaboration(self)
+    auth = _Resource(Auth)
+    threat_models = _Resource(ThreatModels)
+    threats = _Resource(Threats)
+    diagrams = _Resource(Diagrams)
+    documents = _Resource(Documents)
+    assets = _Resource(Assets)
+    notes = _Resource(Notes)
+    repositories = _Resource(Repositories)
+    metadata = _Resource(MetadataResource)
+    collaboration = _Resource(Collaboration)
 
     @property
     def tokens(self) -> TokenPair | None:
@@ -196,7 +215,6 @@ class TMIClient(BaseClient):
             deadline=deadline,
             **extra,
         )
-        self._resources()
 
     def close(self) -> None:
         self.http.close()
@@ -264,7 +282,6 @@ class AsyncTMIClient(BaseClient):
             deadline=deadline,
             **extra,
         )
-        self._resources()
 
     async def aclose(self) -> None:
         await self.http.aclose()

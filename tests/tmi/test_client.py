@@ -407,3 +407,10 @@ async def test_async_client_runs_the_same_flows(router):
         assert client.server is None and len(sleeps) == 1  # nothing needed the generation yet
         assert (await client.auth.me()).provider_id == "alice"
         assert client.server.generation == "1.8"
+
+
+def test_resources_are_made_once_on_first_use(router, make):
+    client = make()
+    assert "threats" not in vars(client)  # a live diagram's client uses two of the ten
+    assert client.threats is client.threats and "threats" in vars(client)
+    assert client.threats._client is client

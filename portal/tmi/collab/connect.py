@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.datastructures import Headers
 from websockets.uri import parse_uri
 
 from portal.tmi.addresses import AddressGuard
@@ -24,6 +25,20 @@ class _NoRedirects(connect):
 async def upstream_connect(url: str, *, guard: AddressGuard | None, **kwargs: Any) -> ClientConnection:
     """`websockets.asyncio.client.connect(url, **kwargs)`, refusing what the guard refuses
     (AddressNotAllowed, before connecting) and never following a redirect."""
+    return _handshake_forgotten(await _open(url, guard=guard, **kwargs))
+
+
+def _handshake_forgotten(ws: ClientConnection) -> ClientConnection:
+    """Drop the handshake's headers, which the connection keeps as long as it is open (about 3 KiB per
+    bridged session) and nothing reads afterwards. `response` itself stays: websockets takes the first
+    event after a missing one for the handshake's answer."""
+    ws.request = None
+    if ws.response is not None:
+        ws.response.headers = Headers()
+    return ws
+
+
+async def _open(url: str, *, guard: AddressGuard | None, **kwargs: Any) -> ClientConnection:
     if guard is None:
         return await _NoRedirects(url, **kwargs)
     uri = parse_uri(url)

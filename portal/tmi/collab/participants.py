@@ -7,13 +7,14 @@ with the real values and disconnects a client that gets them wrong: PROTOCOL.md 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from portal.tmi.collab import frames
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     id: str  # TMI's provider_id (1.8) / user_id (0.217): the IdP subject
     name: str
@@ -26,7 +27,9 @@ class Person:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    # Interned: every session in a room holds everyone's roster, and each roster is parsed afresh from
+    # TMI's frames, so without it each name, email and key was stored once per session that saw it.
+    return sys.intern(value) if type(value) is str else ""
 
 
 def person_from_user(user: Any) -> Person | None:
@@ -42,7 +45,7 @@ def person_from_user(user: Any) -> Person | None:
             _text(user.get("display_name")),
             _text(user.get("email")),
         )
-        tmi = dict(user)
+        tmi = {sys.intern(key): sys.intern(value) if type(value) is str else value for key, value in user.items()}
     if not user_id and not email:
         return None
     return Person(user_id or email, name or email or user_id, email, tmi)

@@ -451,3 +451,14 @@ async def test_once_joined_a_session_keeps_only_its_socket_open_to_tmi(world, pe
     assert established_to(port) == before + 1  # the collaboration socket
     await alice.session.send(ops(None, add(node("Still live"))))
     await alice.until("ack")
+
+
+async def test_an_open_socket_keeps_no_handshake_headers_and_still_relays(world, peers):
+    """The handshake's request and answer would stay in memory as long as the socket (about 3 KiB each
+    bridged session); nothing reads them once it is open."""
+    alice, bob = await joined(peers, "alice", "bob")
+    for peer in (alice, bob):
+        assert peer.session.ws.request is None and not peer.session.ws.response.headers
+    await alice.session.send(ops(None, add(node("After the handshake"))))
+    await alice.until("ack")
+    await bob.until("ops")
