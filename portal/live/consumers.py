@@ -67,6 +67,10 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.accept()
+        # The upgrade's headers (cookies and all) would stay as long as the socket: every middleware's copy of
+        # the scope and daphne share this one list, and nothing reads it after the handshake.
+        if isinstance(self.scope.get("headers"), list):
+            self.scope["headers"].clear()
         self.send_text = frame_sender(self.base_send)
         self.channel_name = f"live.{uuid.uuid4().hex}"
         self.bridge = LiveBridge(

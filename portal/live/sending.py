@@ -25,8 +25,8 @@ def frame_sender(send: Send) -> Callable[[str], Awaitable[None]]:
     """`await send_text(text)`: one text frame to the browser, through `send` or what it wraps."""
     inner = getattr(getattr(send, "__self__", None), "real_send", None) or send  # channels.sessions
     transport = _plain_tcp_transport(inner)
-    if transport is not None and "write" not in vars(transport):
-        transport.write = _direct_write(transport)
+    if transport is not None and not isinstance(transport, _DirectWrite):
+        transport.__class__ = _direct_write_class(type(transport))
 
     async def send_text(text: str) -> None:
         await inner({"type": "websocket.send", "text": text})
@@ -49,26 +49,28 @@ def _plain_tcp_transport(send: Any):
     return transport
 
 
-def _direct_write(transport):
-    buffered_write = transport.write
-    sock = transport.socket
+class _DirectWrite:
+    """Mixed into the transport's own class (a class, not a closure per transport: one per socket adds up)."""
 
-    def write(data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         if (
             data
-            and not transport._tempDataLen
-            and not transport.dataBuffer
-            and transport.connected
-            and not transport.disconnecting
-            and not transport._writeDisconnected
+            and not self._tempDataLen
+            and not self.dataBuffer
+            and self.connected
+            and not self.disconnecting
+            and not self._writeDisconnected
         ):
             try:
-                sent = sock.send(data)
+                sent = self.socket.send(data)
             except OSError:  # full (EAGAIN) or failing: Twisted's own write buffers it and meets any error
                 sent = 0
             if sent == len(data):
                 return
             data = data[sent:]
-        buffered_write(data)
+        super().write(data)
 
-    return write
+
+@functools.cache
+def _direct_write_class(base: type) -> type:
+    return type(f"DirectWrite{base.__name__}", (_DirectWrite, base), {})

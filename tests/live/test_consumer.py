@@ -73,6 +73,16 @@ async def test_joining_says_who_you_are_then_streams_the_session(world, browsers
     assert await live_rows() == ["alice"]
 
 
+async def test_the_upgrades_headers_are_not_kept_once_the_socket_is_open(world, browsers):
+    """Cookies and all, they would stay in memory as long as the socket (every middleware's scope and daphne
+    share the one list); the session still works without them."""
+    alice = await browsers("alice")
+    await alice.until("state")
+    assert alice.communicator.scope["headers"] == []
+    await alice.send(ops(add(node("Headers gone"))))
+    await alice.until("ack")
+
+
 async def test_leaving_frees_the_tmi_session_and_the_bookkeeping(world, browsers):
     alice, bob = await joined(browsers, "alice", "bob")
     await bob.close()

@@ -4,6 +4,9 @@ tests run frames through a real daphne.)"""
 
 from __future__ import annotations
 
+import functools
+import socket
+
 from portal.live.sending import frame_sender
 
 
@@ -31,3 +34,67 @@ async def test_any_other_send_is_used_as_it_is():
 
     await frame_sender(send)("{}")
     assert sent == [{"type": "websocket.send", "text": "{}"}]
+
+
+class _Reactor:
+    """Twisted's reactor, as far as a transport's write uses it: what it was asked to watch."""
+
+    def __init__(self) -> None:
+        self.writers: list = []
+
+    def addWriter(self, writer) -> None:  # noqa: N802 - Twisted's name
+        self.writers.append(writer)
+
+    def addReader(self, reader) -> None:  # noqa: N802
+        pass
+
+    def callLater(self, *args, **kwargs) -> None:  # noqa: N802
+        raise AssertionError("not expected")
+
+
+def daphne_transport():
+    """A Twisted TCP transport behind daphne's send (functools.partial(server.handle_reply, protocol)),
+    on one end of a socket pair; the other end, to read what reached the browser."""
+    from twisted.internet import tcp
+
+    ours, browser = socket.socketpair()
+    ours.setblocking(False)
+    reactor = _Reactor()
+
+    class Protocol:
+        transport = None
+
+    protocol = Protocol()
+    protocol.transport = tcp.Server(ours, protocol, ("127.0.0.1", 1), None, 1, reactor)
+
+    async def handle_reply(protocol, message):
+        protocol.transport.write(message["text"].encode())
+
+    return functools.partial(handle_reply, protocol), protocol.transport, browser, reactor
+
+
+async def test_a_plain_tcp_transport_is_written_at_once_while_nothing_waits_in_its_buffer():
+    send, transport, browser, reactor = daphne_transport()
+    send_text = frame_sender(send)
+    frame_sender(send)  # a second sender for the same socket changes nothing more
+    await send_text('{"type":"ops"}')
+    assert browser.recv(100) == b'{"type":"ops"}' and reactor.writers == []  # no reactor turn was needed
+    assert "write" not in vars(transport)  # the transport's class does it: nothing is kept per socket
+
+
+async def test_what_the_socket_cannot_take_goes_to_twisteds_buffer_in_order():
+    send, transport, browser, reactor = daphne_transport()
+    send_text = frame_sender(send)
+    big = "x" * (4 * 1024 * 1024)  # more than a socket pair's buffer
+    await send_text(big)
+    await send_text("after")
+    assert reactor.writers and set(reactor.writers) == {transport}  # written when the socket can take more
+    waiting = bytes(transport.dataBuffer) + b"".join(transport._tempDataBuffer)
+    assert waiting.endswith(b"after") and set(waiting[: -len(b"after")]) == {ord("x")}  # in order, behind it
+    went_at_once = b""
+    while True:
+        try:
+            went_at_once += browser.recv(1 << 20, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            break
+    assert len(went_at_once) + len(waiting) == len(big) + len(b"after")

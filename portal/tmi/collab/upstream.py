@@ -77,6 +77,16 @@ def _refusal(exc: Exception) -> str | None:
 
 
 class UpstreamSession:
+    # One per bridged browser, alive for hours: slots instead of an attribute dict (about 1.2 KiB less each).
+    # fmt: off
+    __slots__ = (
+        "client", "threat_model_id", "diagram_id", "me", "delays", "sleep", "origin", "bucket", "throttle", "queue",
+        "deliver", "held", "finished", "_outbox", "_courier", "_flushing", "translator", "created_session", "ws",
+        "live", "joined_once", "ended", "_task", "roles", "can_edit", "_role_retry", "_roles_task", "_roles_wanted",
+        "_roles_asked_at", "_own_role_read_at",
+    )
+    # fmt: on
+
     def __init__(
         self,
         client: AsyncTMIClient,
