@@ -63,6 +63,8 @@ class SandboxServer:
                 ws_ping_interval=None,
                 ws_ping_timeout=None,
                 timeout_graceful_shutdown=1,
+                # TMI keeps an idle connection 60 s (its server idle timeout); uvicorn's default is 5 s.
+                timeout_keep_alive=60,
             )
         )
 

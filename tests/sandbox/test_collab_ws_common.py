@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from urllib.parse import urlsplit
 
@@ -301,3 +302,11 @@ async def test_the_socket_never_agrees_to_compression(world):
     async with connect(await socket_url(world, "alice"), compression="deflate") as ws:
         assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
         assert ws.protocol.extensions == []
+
+
+async def test_frames_are_compact_json_as_go_writes_them(world):
+    await start_session(world, "alice")
+    async with connect(await socket_url(world, "alice")) as ws:
+        first = await asyncio.wait_for(ws.recv(), 5)
+    assert json.loads(first)["message_type"] in ("diagram_state", "diagram_state_sync")
+    assert first == json.dumps(json.loads(first), separators=(",", ":"))  # no space after ':' or ','

@@ -83,7 +83,7 @@ class Connection:
                     sockets.abort(self.websocket)
                     return
                 async with asyncio.timeout(WRITE_DEADLINE_SECONDS):
-                    await self.websocket.send_text(json.dumps(item))
+                    await self.websocket.send_text(json.dumps(item, separators=(",", ":")))  # compact, as Go writes it
         except TimeoutError:
             self.abort(now=True)
         except (OSError, RuntimeError, WebSocketDisconnect) as exc:  # the peer went away under us
