@@ -3,6 +3,7 @@ other sessions of the same diagram (each one's own role)."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
@@ -20,16 +21,14 @@ LIVE_OPEN_SYNC_SECONDS = 30
 def live_connection_open(
     *, organization, user, threat_model_id: str, diagram_id: str, channel_name: str
 ) -> LiveConnection:
-    connection, _ = LiveConnection.objects.update_or_create(
+    # One insert: the channel name is made afresh for each socket (consumers.py), so there is no row to update.
+    return LiveConnection.objects.create(
         channel_name=channel_name,
-        defaults={
-            "organization": organization,
-            "user": user,
-            "threat_model_id": threat_model_id,
-            "diagram_id": diagram_id,
-        },
+        organization=organization,
+        user=user,
+        threat_model_id=threat_model_id,
+        diagram_id=diagram_id,
     )
-    return connection
 
 
 def live_connection_role_set(*, channel_name: str, tmi_user_id: str, can_edit: bool) -> None:
@@ -56,4 +55,20 @@ def live_model_sync_ask(*, organization, threat_model_id: str, opening: bool) ->
 alive_connection_open = database_sync_to_async(live_connection_open)
 alive_connection_close = database_sync_to_async(live_connection_close)
 alive_connection_role_set = database_sync_to_async(live_connection_role_set)
-alive_model_sync_ask = database_sync_to_async(live_model_sync_ask)
+_live_model_sync_ask = database_sync_to_async(live_model_sync_ask)
+# (organisation, threat model) -> when this process last asked for an opening sync. The rows' own check above
+# holds across processes, but only for a model already in the store, and costs a trip to the database thread:
+# a thousand people opening a hundred models not yet stored asked a thousand times, a third of every connect.
+_opened_at: dict[tuple[int, str], float] = {}
+_OPENED_KEPT = 10_000
+
+
+async def alive_model_sync_ask(*, organization, threat_model_id: str, opening: bool) -> None:
+    if opening:
+        key, now = (organization.pk, threat_model_id), time.monotonic()
+        if now - _opened_at.get(key, -LIVE_OPEN_SYNC_SECONDS) < LIVE_OPEN_SYNC_SECONDS:
+            return
+        if len(_opened_at) >= _OPENED_KEPT:
+            _opened_at.clear()  # at worst, one more ask per model
+        _opened_at[key] = now
+    await _live_model_sync_ask(organization=organization, threat_model_id=threat_model_id, opening=opening)

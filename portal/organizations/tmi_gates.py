@@ -22,6 +22,7 @@ import hashlib
 import os
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -36,8 +37,15 @@ def _server_key(base_url: str) -> str:
     return hashlib.sha256(base_url.rstrip("/").lower().encode()).hexdigest()[:32]
 
 
+_LOCAL_PLACES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class _Gate:
     """Tries for a place without blocking; waiting and the async twin are shared."""
+
+    where = ""  # the store the places are counted in (a directory, a Redis URL)
 
     def __init__(self, key: str, places: int) -> None:
         self.key, self.places = key, max(1, places)
@@ -60,14 +68,39 @@ class _Gate:
     @contextlib.asynccontextmanager
     async def ahold(self, wait: float | None) -> AsyncIterator[None]:
         deadline = time.monotonic() + (DEFAULT_WAIT_SECONDS if wait is None else wait)
-        while (release := self._try()) is None:
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"no free place of {self.places}")
-            await asyncio.sleep(POLL_SECONDS)
+        local = self._local()
+        if local.locked():  # this process holds every place it may: wait for one of ours, without polling
+            try:
+                # asyncio.timeout, not wait_for: Semaphore.acquire gives back a place granted as it is
+                # cancelled; 3.11's wait_for could lose one.
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    await local.acquire()
+            except TimeoutError:
+                raise TimeoutError(f"no free place of {self.places}") from None
+        else:
+            await local.acquire()
         try:
-            yield
+            while (release := self._try()) is None:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"no free place of {self.places}")
+                await asyncio.sleep(POLL_SECONDS)
+            try:
+                yield
+            finally:
+                release()
         finally:
-            release()
+            local.release()
+
+    def _local(self) -> asyncio.Semaphore:
+        """This event loop's share of the places: a thousand sockets opening at once each polled the gate every
+        POLL_SECONDS (a third of daphne's time), and a place given back waited for the next poll to be
+        taken. Now at most `places` of them poll (for places other processes hold), and a place this
+        process gives back goes to its next waiter at once."""
+        per_loop = _LOCAL_PLACES.setdefault(asyncio.get_running_loop(), {})
+        key = (self.where, self.key, self.places)
+        if key not in per_loop:
+            per_loop[key] = asyncio.Semaphore(self.places)
+        return per_loop[key]
 
 
 @functools.cache
@@ -81,6 +114,7 @@ class FileGate(_Gate):
     def __init__(self, directory: Path, key: str, places: int) -> None:
         super().__init__(key, places)
         self.directory = _made(directory)
+        self.where = str(directory)
 
     @staticmethod
     def _open(path: Path) -> int:
@@ -131,6 +165,7 @@ class RedisGate(_Gate):
     def __init__(self, url: str, key: str, places: int) -> None:
         super().__init__(f"tmi-gate:{key}", places)
         self.client, self.acquire = _redis(url)
+        self.where = url
 
     def _try(self):
         now_ms = int(time.time() * 1000)

@@ -52,3 +52,22 @@ def test_a_recent_ask_in_another_organisation_does_not_count(organization, other
     StoredThreatModel.objects.create(organization=organization, tmi_id=tmi_id)
     services.live_model_sync_ask(organization=organization, threat_model_id=tmi_id, opening=True)
     assert asks == [{tmi_id}]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_model_not_yet_in_the_store_opened_by_many_asks_once(organization, other_organization, asks):
+    """The rows' own check only knows models already stored: the socket's side keeps what this process asked."""
+    import asyncio
+
+    tmi_id = str(uuid.uuid4())
+    await asyncio.gather(
+        *(
+            services.alive_model_sync_ask(organization=organization, threat_model_id=tmi_id, opening=True)
+            for _ in range(10)
+        )
+    )
+    assert asks == [{tmi_id}]
+    await services.alive_model_sync_ask(organization=organization, threat_model_id=tmi_id, opening=False)
+    assert asks == [{tmi_id}, {tmi_id}]  # leaving always asks
+    await services.alive_model_sync_ask(organization=other_organization, threat_model_id=tmi_id, opening=True)
+    assert len(asks) == 3  # another organisation's model of the same id is its own

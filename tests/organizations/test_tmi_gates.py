@@ -167,3 +167,31 @@ def test_each_organisation_sets_its_servers_cap_within_bounds():
         acme.tmi_max_concurrency = wrong
         with pytest.raises(ValidationError):
             acme.full_clean()
+
+
+async def test_waiters_in_one_process_do_not_poll_and_a_place_given_back_goes_on_at_once(make_gate, monkeypatch):
+    """A thousand sockets opening at once each polled the gate every POLL_SECONDS, and a place given back sat
+    free until the next poll. Waiters in one process now wait for one another without polling."""
+    import asyncio
+
+    gate = make_gate("tmi-storm", 2)
+    tries = []
+    real_try = type(gate)._try
+    monkeypatch.setattr(type(gate), "_try", lambda self: tries.append(1) or real_try(self))
+    at_once, most = 0, 0
+
+    async def call():
+        nonlocal at_once, most
+        async with gate.ahold(10):
+            at_once += 1
+            most = max(most, at_once)
+            await asyncio.sleep(0.005)
+            at_once -= 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(call() for _ in range(200)))
+    elapsed = time.monotonic() - started
+    assert most == 2
+    assert len(tries) == 200  # each took a free place at its first try: nobody polled
+    # 100 turns of 5 ms; polling every 10 ms for a freed place took at least twice that
+    assert elapsed < 100 * (0.005 + tmi_gates.POLL_SECONDS)
