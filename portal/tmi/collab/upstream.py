@@ -382,6 +382,8 @@ class UpstreamSession:
             self._courier_wake()
 
     def _courier_wake(self) -> None:
+        if self.finished.is_set():  # `ended` went out, or close(): nothing follows it
+            return
         if self._courier is None or self._courier.done():
             self._courier = asyncio.create_task(self._courier_run())
 

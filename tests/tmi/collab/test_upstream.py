@@ -462,3 +462,20 @@ async def test_an_open_socket_keeps_no_handshake_headers_and_still_relays(world,
     await alice.session.send(ops(None, add(node("After the handshake"))))
     await alice.until("ack")
     await bob.until("ops")
+
+
+async def test_nothing_is_delivered_after_the_session_is_closed(world):
+    delivered = []
+
+    async def deliver(frame):
+        delivered.append(frame)
+
+    peer = await open_peer(world, "alice", deliver=deliver)
+    peer.session.release()
+    await eventually(lambda: any(f.get("type") == "state" for f in delivered))
+    await shut(peer)
+    count = len(delivered)
+    peer.session._emit(frames.connection("live"))  # a late frame from work that outlived the session
+    await asyncio.sleep(0.05)
+    assert len(delivered) == count
+    assert peer.session._courier is None or peer.session._courier.done()
