@@ -12,8 +12,9 @@ client = TMIClient(url, auth=token_pair, deadline=time.monotonic() + 10)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from portal.tmi import _http
 from portal.tmi.addresses import AddressGuard
@@ -30,26 +31,6 @@ from portal.tmi.token_auth import OnRefresh, TokenAuth
 
 DEFAULT_TIMEOUT = 30.0
 AuthArg = TokenPair | TokenAuth | str | _http.Auth | None
-
-
-R = TypeVar("R")
-
-
-class _Resource(Generic[R]):
-    """`client.threats` and the like, made on first use: a client held by each live diagram session uses
-    two of its ten resources."""
-
-    def __init__(self, kind: Callable[[Any], R]) -> None:
-        self.kind = kind
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, client: Any, owner: type | None = None) -> R:
-        if client is None:
-            return self  # type: ignore[return-value]
-        resource = client.__dict__[self.name] = self.kind(client)
-        return resource
 
 
 class BaseClient:
@@ -81,16 +62,17 @@ class BaseClient:
             auth.refresher = lambda pair: self.auth.refresh(pair.refresh_token)
         return auth
 
-    auth = _Resource(Auth)
-    threat_models = _Resource(ThreatModels)
-    threats = _Resource(Threats)
-    diagrams = _Resource(Diagrams)
-    documents = _Resource(Documents)
-    assets = _Resource(Assets)
-    notes = _Resource(Notes)
-    repositories = _Resource(Repositories)
-    metadata = _Resource(MetadataResource)
-    collaboration = _Resource(Collaboration)
+    # Made on first use: a client held by each live diagram session uses two of the ten.
+    auth = functools.cached_property(Auth)
+    threat_models = functools.cached_property(ThreatModels)
+    threats = functools.cached_property(Threats)
+    diagrams = functools.cached_property(Diagrams)
+    documents = functools.cached_property(Documents)
+    assets = functools.cached_property(Assets)
+    notes = functools.cached_property(Notes)
+    repositories = functools.cached_property(Repositories)
+    metadata = functools.cached_property(MetadataResource)
+    collaboration = functools.cached_property(Collaboration)
 
     @property
     def tokens(self) -> TokenPair | None:
