@@ -456,27 +456,30 @@ async def test_a_client_that_stops_reading_is_dropped_when_its_outbox_fills(worl
     """TMI keeps 256 messages per client and drops a client a broadcast cannot reach (PROTOCOL.md 7.11).
     Shared code: one generation is enough."""
     alice, bob = await pair(world)
-    # alice and bob keep reading, so only erin's backlog can grow (on a loaded machine an unread
-    # alice could fill her own outbox too)
-    readers = [asyncio.create_task(keep_reading(client)) for client in (alice, bob)]
+    # alice (the host) and bob keep reading, and bob never gets more than 64 messages ahead of alice,
+    # so only erin's backlog can grow: on a loaded machine an unthrottled bob filled alice's outbox
+    # too, and the host's drop ended the session
+    received = {"alice": 0, "bob": 0}
+    readers = [asyncio.create_task(keep_reading(client, received)) for client in (alice, bob)]
     tiny = socket.socket()
     tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # so the kernel cannot absorb the backlog
     address = urlsplit(world.server.base_url)
     tiny.connect((address.hostname, address.port))
     await join(world, "erin", sock=tiny, max_queue=1, compression=None)  # then never reads again
-    for number in range(400):  # 400 x 50 kB: beyond the socket buffers and the 256-message outbox
-        cell = node(f"Bulky {number}") | {"data": {"blob": "x" * 50_000}}
-        await bob.send(operation_message(world, patch(add(cell))))
     session = world.state.sessions[world.diagram_id]
+    start = received["alice"]
     try:
+        for number in range(400):  # 400 x 50 kB: beyond the socket buffers and the 256-message outbox
+            cell = node(f"Bulky {number}") | {"data": {"blob": "x" * 50_000}}
+            await bob.send(operation_message(world, patch(add(cell))))
+            await eventually(lambda: received["alice"] - start >= number + 1 - 64, timeout=20)
         await eventually(lambda: [c.user.provider_id for c in session.connections] == ["alice", "bob"], timeout=20)
+        assert world.state.sessions.get(world.diagram_id) is session  # the host stayed, so did the session
     finally:
         for reader in readers:
             reader.cancel()
 
 
-async def keep_reading(client: Client) -> int:
-    received = 0
+async def keep_reading(client: Client, received: dict[str, int]) -> None:
     async for _ in client.ws:
-        received += 1
-    return received
+        received[client.name] += 1
