@@ -8,7 +8,6 @@ only moves frames; Channels is not imported here, so the bench and tests can dri
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -76,17 +75,21 @@ class LiveBridge:
         """Relay TMI -> browser until the live session ends (the last frame delivered is `ended`, its
         reason kept in `ending`) or the task is cancelled (the browser left). Always leaves TMI and
         removes the bookkeeping row, whichever way it ends (cancellation included)."""
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                client, me = await stack.enter_async_context(
-                    atmi_member(organization=self.organization, user=self.user)
-                )
-            except SignInRequired as exc:
-                await self.end(failure_ending(failure_kind(exc)))
-                return
-            # Registered before the row is written: a cancellation that lands while the insert runs in
-            # its thread would otherwise leave the row behind (the delete queues behind the insert).
-            stack.push_async_callback(alive_connection_close, channel_name=self.channel_name)
+        entered = False
+        try:
+            async with atmi_member(organization=self.organization, user=self.user) as (client, me):
+                entered = True
+                await self._relay(client, me)
+        except SignInRequired as exc:
+            if entered:
+                raise
+            await self.end(failure_ending(failure_kind(exc)))
+
+    async def _relay(self, client, me) -> None:
+        # try/finally rather than an AsyncExitStack: its deque and callback wrappers are ~1.5 KiB in every
+        # bridged session. The row's delete is armed before the insert: a cancellation that lands while the
+        # insert runs in its thread would otherwise leave the row behind (the delete queues behind the insert).
+        try:
             await alive_connection_open(
                 organization=self.organization,
                 user=self.user,
@@ -106,17 +109,21 @@ class LiveBridge:
                 deliver=self._forward,
                 **self.session_options,
             )
-            stack.push_async_callback(self._leave, session)
             try:
-                await session.start()
-            except START_FAILURES as exc:
-                log.info("live session could not start: %s", type(exc).__name__)
-                await self.end_with(start_failure_frame(exc))
-                return
-            self.session = session
-            await self.deliver(self.welcome())
-            session.release()  # what the session said while starting follows the welcome
-            await session.finished.wait()
+                try:
+                    await session.start()
+                except START_FAILURES as exc:
+                    log.info("live session could not start: %s", type(exc).__name__)
+                    await self.end_with(start_failure_frame(exc))
+                    return
+                self.session = session
+                await self.deliver(self.welcome())
+                session.release()  # what the session said while starting follows the welcome
+                await session.finished.wait()
+            finally:
+                await self._leave(session)
+        finally:
+            await alive_connection_close(channel_name=self.channel_name)
 
     async def _forward(self, frame: dict[str, Any]) -> None:
         """Every frame of the session, straight from the task that read it from TMI."""

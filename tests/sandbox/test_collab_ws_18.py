@@ -472,7 +472,7 @@ async def test_a_client_that_stops_reading_is_dropped_when_its_outbox_fills(worl
         for number in range(400):  # 400 x 50 kB: beyond the socket buffers and the 256-message outbox
             cell = node(f"Bulky {number}") | {"data": {"blob": "x" * 50_000}}
             await bob.send(operation_message(world, patch(add(cell))))
-            await eventually(lambda: received["alice"] - start >= number + 1 - 64, timeout=20)
+            await eventually(lambda sent=number + 1: received["alice"] - start >= sent - 64, timeout=20)
         await eventually(lambda: [c.user.provider_id for c in session.connections] == ["alice", "bob"], timeout=20)
         assert world.state.sessions.get(world.diagram_id) is session  # the host stayed, so did the session
     finally:

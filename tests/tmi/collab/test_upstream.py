@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 from portal.tmi import AddressGuard, AsyncTMIClient, User
 from portal.tmi.collab import UpstreamSession, frames
 from portal.tmi.collab.limits import TokenBucket
-from portal.tmi.collab.upstream import CURSOR_INTERVAL
+from portal.tmi.collab.upstream import CURSOR_INTERVAL, Latch
 from tests.sandbox.collab_world import World, eventually, make_world, node
 from tests.tmi.collab.live import Peer, open_peer, shut
 from tests.tmi.test_http import established_to
@@ -479,3 +479,16 @@ async def test_nothing_is_delivered_after_the_session_is_closed(world):
     await asyncio.sleep(0.05)
     assert len(delivered) == count
     assert peer.session._courier is None or peer.session._courier.done()
+
+
+async def test_the_finished_latch_wakes_every_waiter_but_one_cancelled():
+    latch = Latch()
+    first, second = asyncio.create_task(latch.wait()), asyncio.create_task(latch.wait())
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    assert first.cancelled() and not second.done() and not latch.is_set()
+    latch.set()
+    await asyncio.wait_for(second, 1)  # the cancelled waiter did not cancel the shared future
+    assert latch.is_set()
+    await asyncio.wait_for(latch.wait(), 1)  # set already: returns at once
