@@ -8,12 +8,21 @@ came, the operation is acknowledged.
 
 from __future__ import annotations
 
-MAX_REMEMBERED = 5000
+from array import array
+
+# A replay can only bring back what TMI still holds: its session history keeps the last 100 entries
+# (PROTOCOL.md 7.8), and 1.8's sequence numbers catch replays before the ids are looked at. Each id kept costs
+# memory for as long as the socket stays open: 5,000 of them grew a busy session by ~600 KiB.
+MAX_REMEMBERED = 100
 
 
 class OperationLedger:
     def __init__(self) -> None:
-        self.seen: dict[str, None] = {}  # operation ids sent or delivered (insertion ordered, bounded)
+        # The hashes of the last operation ids sent or delivered, in a ring: 800 bytes however long the socket
+        # stays open (as strings in a dict they were ~120 bytes each). Two ids with the same 64-bit hash among
+        # 100 are not a risk worth the strings.
+        self._seen = array("q", bytes(8 * MAX_REMEMBERED))
+        self._next = 0
         # Sent, fence not yet returned: rarely more than a few, so a list (56 bytes empty; a deque is 760, in
         # every bridged session).
         self.awaiting: list[str] = []
@@ -23,11 +32,11 @@ class OperationLedger:
         """Record an operation id; False if it was already known (a replay or a duplicate)."""
         if not operation_id:
             return True
-        if operation_id in self.seen:
+        digest = hash(operation_id) or 1  # 0 marks an empty place in the ring
+        if digest in self._seen:
             return False
-        self.seen[operation_id] = None
-        while len(self.seen) > MAX_REMEMBERED:
-            del self.seen[next(iter(self.seen))]
+        self._seen[self._next] = digest
+        self._next = (self._next + 1) % MAX_REMEMBERED
         return True
 
     def sent(self, operation_id: str) -> None:

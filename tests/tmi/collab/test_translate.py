@@ -10,6 +10,7 @@ import pytest
 
 from portal.tmi import User
 from portal.tmi.collab import frames
+from portal.tmi.collab.ledger import MAX_REMEMBERED, OperationLedger
 from portal.tmi.collab.translate import (
     Emit,
     FetchRoles,
@@ -538,3 +539,14 @@ def test_state_from_rest():
     assert emitted(t.state_from_rest(diagram)) == [
         {"type": "state", "diagram_id": "d", "cells": [node], "version": None}
     ]
+
+
+def test_the_ledger_remembers_as_many_operations_as_tmi_can_replay():
+    ledger = OperationLedger()
+    ids = [str(uuid.uuid4()) for _ in range(MAX_REMEMBERED + 50)]
+    assert all(ledger.remember(i) for i in ids)
+    assert MAX_REMEMBERED == 100  # TMI's history length
+    assert not ledger.remember(ids[-1]) and not ledger.remember(ids[-MAX_REMEMBERED])
+    assert ledger.remember(ids[0])  # forgotten long ago: TMI no longer holds it either
+    assert not ledger.remember(ids[0])
+    assert ledger.remember("") and ledger.remember("")  # no id: nothing to compare, always applied
