@@ -102,6 +102,7 @@ class Translator:
         self.joined = False  # the full state of this socket has arrived
         self.history_pending: str | None = None  # "undo"/"redo" this browser asked for
         self.highest_sequence = 0  # 1.8: the highest operation sequence number seen on this socket
+        self.roster_sent = 0  # a digest of the last `participants` frame (roles_known)
 
     def connected(self) -> None:
         """A new upstream socket: its join brings the full state, which supersedes everything in flight."""
@@ -110,6 +111,7 @@ class Translator:
         self.joined = False
         self.history_pending = None
         self.highest_sequence = 0
+        self.roster_sent = 0
 
     # -- browser -> TMI -------------------------------------------------------------------------
     def outbound(self, raw: Any) -> list[Effect]:
@@ -251,8 +253,21 @@ class Translator:
     def roles_known(self, can_edit: dict[str, bool]) -> list[Effect]:
         """`participants`, with `can_edit` from {user id: may edit} for the people it names; anyone
         else's role is unknown (None), whatever TMI said of them."""
-        self.roster.people = [replace(p, can_edit=can_edit.get(p.id)) for p in self.roster.people]
-        return [Emit(self.roster.frame())]
+        roster = self.roster
+        roster.people = [replace(p, can_edit=can_edit.get(p.id)) for p in roster.people]
+        # A room of ten joining together reads the roles some fifty times, mostly to the same answer: only a
+        # change goes to the browser.
+        digest = hash(
+            (
+                tuple((p.id, p.name, p.email, p.can_edit) for p in roster.people),
+                roster.host.id if roster.host else None,
+                roster.presenter.id if roster.presenter else None,
+            )
+        )
+        if digest == self.roster_sent:
+            return []
+        self.roster_sent = digest
+        return [Emit(roster.frame())]
 
     def on_presenter_cursor(self, message: dict[str, Any]) -> list[Effect]:
         position = message.get("cursor_position")
