@@ -1,6 +1,7 @@
 """How much does the portal's live bridge add to a diagram edit, and what does a live session cost?
 
-    python -m bench live [--browsers 100] [--per-diagram 10] [--rounds 20] [--generation 1.8|0.217] [--json PATH]
+    python -m bench live [--browsers 100] [--per-diagram 10] [--rounds 20] [--repeat 1] [--generation 1.8|0.217]
+                         [--json PATH]
 
 Starts a TMI sandbox, a floor relay (bench/live_floor.py) and one daphne serving the portal (each a child
 process, on a temporary SQLite database), signs N people in at the sandbox through its real OAuth flow,
@@ -29,6 +30,7 @@ import math
 import os
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -106,7 +108,7 @@ class Phase:
 
     def line(self) -> str:
         return (
-            f"  {self.label:<30} p50 {self.p50_ms:8.2f} ms   p99 {self.p99_ms:8.2f} ms   "
+            f"  {self.label:<34} p50 {self.p50_ms:8.2f} ms   p99 {self.p99_ms:8.2f} ms   "
             f"{self.per_second:8.0f} changes/s   (n={len(self.result.latencies)}, lost {self.result.lost}, "
             f"late {self.result.late}, reordered {self.result.reordered}; all connected in {self.connect_s:.1f} s)"
         )
@@ -172,76 +174,97 @@ async def _run(
 ) -> dict:
     progress = Progress()
     seat_ids = iter(range(10**9))
-
-    meter = Meter()
-    direct = [
-        [DirectSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation) for p in room.people]
-        for room in rooms
-    ]
-    sandbox_idle = rss_kib(sandbox.pid)
-    direct_phase, sandbox_direct = await _phase(
-        "Directly against TMI",
-        "directly against TMI",
-        direct,
-        args,
-        meter,
-        progress,
-        measure=lambda: rss_kib(sandbox.pid),
-    )
-    await rooms_wait_closed(sandbox.base_url, owner, rooms)
-
-    floor_idle = rss_kib(floor.pid)
-    meter = Meter()
-    floored = [
-        [FloorSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation, floor) for p in room.people]
-        for room in rooms
-    ]
-    floor_phase, floor_busy = await _phase(
-        "Through the floor relay",
-        "through a bare relay (floor)",
-        floored,
-        args,
-        meter,
-        progress,
-        measure=lambda: rss_kib(floor.pid),
-    )
-    await rooms_wait_closed(sandbox.base_url, owner, rooms)
-
-    # One session through the bridge and away again, so one-off imports and caches in daphne are not
-    # counted as the sessions' memory.
-    warm = BrowserSeat(next(seat_ids), rooms[0].people[0], rooms[0], Meter(), daphne)
-    await seats_open([warm], concurrency=1, progress=lambda *a: None)
-    await seats_close([warm])
-    await rooms_wait_closed(sandbox.base_url, owner, rooms[:1])
-    await asyncio.sleep(1.0)
-    daphne_idle = rss_kib(daphne.pid)
-
-    await sandbox_calls(sandbox.base_url, reset=True)
+    directs: list[Phase] = []
+    floors: list[Phase] = []
+    bridges: list[Phase] = []
     connect_calls: dict[str, int] = {}
 
     async def count_connect_calls() -> None:
         connect_calls.update(await sandbox_calls(sandbox.base_url))
 
-    meter = Meter()
-    browsers = [[BrowserSeat(next(seat_ids), p, room, meter, daphne) for p in room.people] for room in rooms]
-    bridge_phase, (daphne_busy, sandbox_bridged) = await _phase(
-        "Through the portal",
-        "through the portal (bridge)",
-        browsers,
-        args,
-        meter,
-        progress,
-        measure=lambda: (rss_kib(daphne.pid), rss_kib(sandbox.pid)),
-        after_connect=count_connect_calls,
-    )
-    if not daphne.alive():
-        raise SystemExit("daphne stopped during the run")
+    # The three ways run one after another; with --repeat they take turns, so a change in the machine's load
+    # meets all three alike, and each figure is the median over the repetitions.
+    for repetition in range(args.repeat):
+        first = repetition == 0
+        suffix = f" #{repetition + 1}" if args.repeat > 1 else ""
+        meter = Meter()
+        direct = [
+            [DirectSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation) for p in room.people]
+            for room in rooms
+        ]
+        if first:
+            sandbox_idle = rss_kib(sandbox.pid)
+        direct_phase, measured = await _phase(
+            f"Directly against TMI{suffix}",
+            f"directly against TMI{suffix}",
+            direct,
+            args,
+            meter,
+            progress,
+            measure=lambda: rss_kib(sandbox.pid),
+        )
+        directs.append(direct_phase)
+        if first:
+            sandbox_direct = measured
+        await rooms_wait_closed(sandbox.base_url, owner, rooms)
+
+        if first:
+            floor_idle = rss_kib(floor.pid)
+        meter = Meter()
+        floored = [
+            [FloorSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation, floor) for p in room.people]
+            for room in rooms
+        ]
+        floor_phase, measured = await _phase(
+            f"Through the floor relay{suffix}",
+            f"through a bare relay (floor){suffix}",
+            floored,
+            args,
+            meter,
+            progress,
+            measure=lambda: rss_kib(floor.pid),
+        )
+        floors.append(floor_phase)
+        if first:
+            floor_busy = measured
+        await rooms_wait_closed(sandbox.base_url, owner, rooms)
+
+        if first:
+            # One session through the bridge and away again, so one-off imports and caches in daphne are not
+            # counted as the sessions' memory.
+            warm = BrowserSeat(next(seat_ids), rooms[0].people[0], rooms[0], Meter(), daphne)
+            await seats_open([warm], concurrency=1, progress=lambda *a: None)
+            await seats_close([warm])
+            await rooms_wait_closed(sandbox.base_url, owner, rooms[:1])
+            await asyncio.sleep(1.0)
+            daphne_idle = rss_kib(daphne.pid)
+            await sandbox_calls(sandbox.base_url, reset=True)
+
+        meter = Meter()
+        browsers = [[BrowserSeat(next(seat_ids), p, room, meter, daphne) for p in room.people] for room in rooms]
+        bridge_phase, measured = await _phase(
+            f"Through the portal{suffix}",
+            f"through the portal (bridge){suffix}",
+            browsers,
+            args,
+            meter,
+            progress,
+            measure=lambda: (rss_kib(daphne.pid), rss_kib(sandbox.pid)),
+            after_connect=count_connect_calls if first else None,
+        )
+        bridges.append(bridge_phase)
+        if first:
+            daphne_busy, sandbox_bridged = measured  # the memory of the first repetition's sessions
+        if not daphne.alive():
+            raise SystemExit("daphne stopped during the run")
+        if repetition + 1 < args.repeat:
+            await rooms_wait_closed(sandbox.base_url, owner, rooms)
 
     n = sum(len(room.people) for room in rooms)
     # From the figures as printed (to 10 µs), so anyone can recompute the ratios from them.
     ms = {
-        f"{way}_{pct}": round(getattr(phase, f"{pct}_ms"), 2)
-        for way, phase in (("direct", direct_phase), ("floor", floor_phase), ("bridge", bridge_phase))
+        f"{way}_{pct}": round(statistics.median(getattr(phase, f"{pct}_ms") for phase in phases), 2)
+        for way, phases in (("direct", directs), ("floor", floors), ("bridge", bridges))
         for pct in ("p50", "p99")
     }
     ratio_p50 = added_ratio(ms["bridge_p50"], ms["floor_p50"], ms["direct_p50"])
@@ -261,14 +284,15 @@ async def _run(
         "ratio_p99": None if ratio_p99 is None else round(ratio_p99, 2),
         "kib_per_session": round((daphne_busy - daphne_idle) / n, 1),
         "floor_kib_per_session": round((floor_busy - floor_idle) / n, 1),
-        "connect_s": round(bridge_phase.connect_s, 2),
+        "connect_s": round(statistics.median(phase.connect_s for phase in bridges), 2),
         "tmi_calls_per_connect": round(sum(connect_calls.values()) / n, 2),
-        "direct_connect_s": round(direct_phase.connect_s, 2),
-        "lost": bridge_phase.result.lost,
-        "reordered": bridge_phase.result.reordered,
-        "late": bridge_phase.result.late,
-        "floor_lost": floor_phase.result.lost,
-        "direct_lost": direct_phase.result.lost,
+        "direct_connect_s": round(statistics.median(phase.connect_s for phase in directs), 2),
+        "lost": sum(phase.result.lost for phase in bridges),
+        "reordered": sum(phase.result.reordered for phase in bridges),
+        "late": sum(phase.result.late for phase in bridges),
+        "floor_lost": sum(phase.result.lost for phase in floors),
+        "direct_lost": sum(phase.result.lost for phase in directs),
+        "repeats": args.repeat,
         "load_average": round(os.getloadavg()[0], 2),
     }
     print()
@@ -279,31 +303,42 @@ async def _run(
     # The clients, daphne, the floor relay and the sandbox share this machine: its load colours every figure.
     print(f"Machine: {os.cpu_count()} CPUs, load average {figures['load_average']:.1f} at the end of the run")
     print("Relay latency (a node moved by one person, until each other person in the room sees it):")
-    print(bridge_phase.line())
-    print(floor_phase.line())
-    print(direct_phase.line())
-    print("Added to a direct TMI socket (bridge - direct, as a multiple of floor - direct; the goal is <= 1.2):")
-    for label, ratio, bridge, floor_, direct_ in (
-        ("p50", ratio_p50, bridge_phase.p50_ms, floor_phase.p50_ms, direct_phase.p50_ms),
-        ("p99", ratio_p99, bridge_phase.p99_ms, floor_phase.p99_ms, direct_phase.p99_ms),
-    ):
+    for phases in zip(bridges, floors, directs, strict=True):
+        for phase in phases:
+            print(phase.line())
+    medians = f", medians of {args.repeat} repetitions" if args.repeat > 1 else ""
+    print(
+        f"Added to a direct TMI socket (bridge - direct, as a multiple of floor - direct{medians}; the goal is <= 1.2):"
+    )
+    for label in ("p50", "p99"):
+        ratio, bridge, floor_, direct_ = (
+            figures[f"ratio_{label}"],
+            ms[f"bridge_{label}"],
+            ms[f"floor_{label}"],
+            ms[f"direct_{label}"],
+        )
         shown = "n/a (the floor adds nothing)" if ratio is None else f"{ratio:5.2f}x"
         print(f"  {label}: bridge adds {bridge - direct_:7.2f} ms, floor adds {floor_ - direct_:7.2f} ms: {shown}")
     print("Memory (resident set size):")
     print(f"  {'daphne, no live sessions':<30} {_mib(daphne_idle)}")
-    print(f"  {f'daphne, {n} bridged sessions':<30} {_mib(daphne_busy)}")
+    print(
+        f"  {f'daphne, {n} bridged sessions':<30} {_mib(daphne_busy)}" + (" (the first repetition)" if medians else "")
+    )
     print(f"  {'per bridged session':<30} {figures['kib_per_session']:7.1f} KiB (the goal is <= 100)")
     print(f"  {'per floor-relayed session':<30} {figures['floor_kib_per_session']:7.1f} KiB")
     print(
         f"  {'TMI sandbox (for reference)':<30} {_mib(sandbox_idle)} idle, {_mib(sandbox_direct).strip()} with "
         f"{n} direct clients, {_mib(sandbox_bridged).strip()} with {n} bridged"
     )
-    print(f"Connecting all {n} browsers through the portal: {bridge_phase.connect_s:.1f} s (the goal is <= 10 s)")
+    print(
+        f"Connecting all {n} browsers through the portal: {figures['connect_s']:.1f} s{' (median)' if medians else ''} "
+        "(the goal is <= 10 s)"
+    )
     print(
         f"  TMI calls the sandbox answered meanwhile: {figures['tmi_calls_per_connect']:.2f} per browser "
         f"({', '.join(f'{route} {count}' for route, count in sorted(connect_calls.items(), key=lambda kv: -kv[1]))})"
     )
-    refusals = bridge_phase.result.refusals + floor_phase.result.refusals + direct_phase.result.refusals
+    refusals = [refusal for phase in (*bridges, *floors, *directs) for refusal in phase.result.refusals]
     if refusals:
         print(f"  refusals seen: {len(refusals)} (first: {refusals[0]})")
     return figures
@@ -381,6 +416,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-diagram", type=int, default=10, help="people per diagram (room), 2 to 50 (default 10)")
     parser.add_argument("--rounds", type=int, default=20, help="measured rounds (default 20; one more warms up)")
     parser.add_argument("--interval-ms", type=int, default=50, help="pause between rounds (default 50)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="the three ways in turn this many times; figures are the medians (default 1)",
+    )
     parser.add_argument("--round-timeout", type=float, default=10.0, help="seconds a round may take (default 10)")
     parser.add_argument(
         "--connect-concurrency", type=int, default=20, help="sign-ins and connections in flight at once (default 20)"
@@ -395,6 +436,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--per-diagram must be between 2 and 50")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if not 1 <= args.repeat <= 20:
+        parser.error("--repeat must be between 1 and 20")
     if math.ceil(args.browsers / args.per_diagram) > args.browsers // 2:
         parser.error("every room needs at least two people: lower --per-diagram or raise --browsers")
     with tempfile.TemporaryDirectory(prefix="portal-bench-live-") as workdir:

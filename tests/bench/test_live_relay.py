@@ -84,11 +84,35 @@ def test_a_tiny_run_prints_sane_figures(generation, tmp_path):
     assert re.search(rf"TMI sandbox \(for reference\)\s+{NUMBER} MiB idle", output)
 
 
+def test_repetitions_take_turns_and_the_figures_are_their_medians(tmp_path):
+    out = tmp_path / "live.json"
+    run = bench("live", "--browsers", "4", "--per-diagram", "2", "--rounds", "2", "--repeat", "2", "--json", str(out))
+    output = run.stdout
+    assert run.returncode == 0, output + run.stderr
+    written = json.loads(out.read_text())
+    assert written["repeats"] == 2
+    for way, label in (
+        ("bridge", "through the portal (bridge)"),
+        ("floor", "through a bare relay (floor)"),
+        ("direct", "directly against TMI"),
+    ):
+        first, second = figures(f"{label} #1", output), figures(f"{label} #2", output)
+        assert first[3] == second[3] == 4  # 2 rounds x 2 rooms x 1 other person, each time
+        for pct, index in (("p50", 0), ("p99", 1)):
+            assert written[f"{way}_{pct}_ms"] == pytest.approx((first[index] + second[index]) / 2, abs=0.01)
+    # In turns: the second direct run starts after the first bridged one.
+    assert output.index("Through the portal #1") < output.index("Directly against TMI #2")
+    assert "medians of 2 repetitions" in output
+    assert (written["lost"], written["reordered"]) == (0, 0)
+
+
 def test_bad_options_are_refused_with_a_reason():
     run = bench("live", "--browsers", "3", "--per-diagram", "2", timeout=30)
     assert run.returncode == 2
     assert "every room needs at least two people" in run.stderr
     assert bench("live", "--browsers", "1001", timeout=30).returncode == 2
+    repeat = bench("live", "--repeat", "0", timeout=30)
+    assert repeat.returncode == 2 and "--repeat must be between 1 and 20" in repeat.stderr
 
 
 def test_the_bench_command_lists_its_benchmarks():
