@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from bench.figures import figures_write, json_option
@@ -177,57 +178,48 @@ async def _run(
     directs: list[Phase] = []
     floors: list[Phase] = []
     bridges: list[Phase] = []
+    sandbox_directs: list[int] = []  # RSS after each way's rounds (memory figures use the first turn's)
+    floor_busies: list[int] = []
     connect_calls: dict[str, int] = {}
 
     async def count_connect_calls() -> None:
         connect_calls.update(await sandbox_calls(sandbox.base_url))
+
+    async def play(heading: str, label: str, seat, measure, after_connect=None) -> tuple[Phase, object]:
+        """One way's rounds: `seat(id, person, room, meter)` makes each person's seat."""
+        meter = Meter()
+        seats = [[seat(next(seat_ids), p, room, meter) for p in room.people] for room in rooms]
+        return await _phase(heading, label, seats, args, meter, progress, measure=measure, after_connect=after_connect)
 
     # The three ways run one after another; with --repeat they take turns, so a change in the machine's load
     # meets all three alike, and each figure is the median over the repetitions.
     for repetition in range(args.repeat):
         first = repetition == 0
         suffix = f" #{repetition + 1}" if args.repeat > 1 else ""
-        meter = Meter()
-        direct = [
-            [DirectSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation) for p in room.people]
-            for room in rooms
-        ]
         if first:
-            sandbox_idle = rss_kib(sandbox.pid)
-        direct_phase, measured = await _phase(
-            f"Directly against TMI{suffix}",
-            f"directly against TMI{suffix}",
-            direct,
-            args,
-            meter,
-            progress,
-            measure=lambda: rss_kib(sandbox.pid),
-        )
-        directs.append(direct_phase)
-        if first:
-            sandbox_direct = measured
-        await rooms_wait_closed(sandbox.base_url, owner, rooms)
-
-        if first:
-            floor_idle = rss_kib(floor.pid)
-        meter = Meter()
-        floored = [
-            [FloorSeat(next(seat_ids), p, room, meter, sandbox.base_url, args.generation, floor) for p in room.people]
-            for room in rooms
-        ]
-        floor_phase, measured = await _phase(
-            f"Through the floor relay{suffix}",
-            f"through a bare relay (floor){suffix}",
-            floored,
-            args,
-            meter,
-            progress,
-            measure=lambda: rss_kib(floor.pid),
-        )
-        floors.append(floor_phase)
-        if first:
-            floor_busy = measured
-        await rooms_wait_closed(sandbox.base_url, owner, rooms)
+            sandbox_idle, floor_idle = rss_kib(sandbox.pid), rss_kib(floor.pid)
+        for phases, busy, heading, label, seat, pid in (
+            (
+                directs,
+                sandbox_directs,
+                "Directly against TMI",
+                "directly against TMI",
+                lambda i, p, room, meter: DirectSeat(i, p, room, meter, sandbox.base_url, args.generation),
+                sandbox.pid,
+            ),
+            (
+                floors,
+                floor_busies,
+                "Through the floor relay",
+                "through a bare relay (floor)",
+                lambda i, p, room, meter: FloorSeat(i, p, room, meter, sandbox.base_url, args.generation, floor),
+                floor.pid,
+            ),
+        ):
+            phase, measured = await play(f"{heading}{suffix}", f"{label}{suffix}", seat, measure=partial(rss_kib, pid))
+            phases.append(phase)
+            busy.append(measured)
+            await rooms_wait_closed(sandbox.base_url, owner, rooms)
 
         if first:
             # One session through the bridge and away again, so one-off imports and caches in daphne are not
@@ -240,15 +232,10 @@ async def _run(
             daphne_idle = rss_kib(daphne.pid)
             await sandbox_calls(sandbox.base_url, reset=True)
 
-        meter = Meter()
-        browsers = [[BrowserSeat(next(seat_ids), p, room, meter, daphne) for p in room.people] for room in rooms]
-        bridge_phase, measured = await _phase(
+        bridge_phase, measured = await play(
             f"Through the portal{suffix}",
             f"through the portal (bridge){suffix}",
-            browsers,
-            args,
-            meter,
-            progress,
+            lambda i, p, room, meter: BrowserSeat(i, p, room, meter, daphne),
             measure=lambda: (rss_kib(daphne.pid), rss_kib(sandbox.pid)),
             after_connect=count_connect_calls if first else None,
         )
@@ -260,6 +247,7 @@ async def _run(
         if repetition + 1 < args.repeat:
             await rooms_wait_closed(sandbox.base_url, owner, rooms)
 
+    sandbox_direct, floor_busy = sandbox_directs[0], floor_busies[0]
     n = sum(len(room.people) for room in rooms)
     # From the figures as printed (to 10 µs), so anyone can recompute the ratios from them.
     ms = {
