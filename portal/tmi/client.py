@@ -269,8 +269,9 @@ class AsyncTMIClient(BaseClient):
         await self.http.aclose()
 
     async def idle_close(self) -> None:
-        """Close the kept-alive connections to TMI while no request uses them: a client held for hours that
-        calls TMI now and then (a live diagram's) would keep one open, about 8 KiB each, all along."""
+        """Close the client's own kept-alive connections to TMI while no request uses them: a client held for
+        hours that calls TMI now and then (a live diagram's) would keep one open, about 8 KiB each, all along.
+        Clients on an event loop share its connections instead (_http.loop_pool), and have none of their own."""
         if isinstance(self._transport, _http.AsyncGuardedTransport):
             await self._transport.idle_close()
 

@@ -3,9 +3,11 @@ connection over real sockets, HTTP and the collaboration socket alike."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 
+import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
@@ -265,9 +267,17 @@ async def test_the_async_client_resolves_once_per_connection_too(sandbox, genera
     async with AsyncTMIClient(url, address_guard=guard, max_retries=0) as client:
         assert (await client.discovery()).generation == generation
         assert await client.auth.providers()
+    # Another client on this loop reuses the checked connection (the loop's pool) while it is free...
     async with AsyncTMIClient(url, address_guard=guard, max_retries=0) as client:
+        assert await client.auth.providers()
+        assert resolver.asked == ["tmi.rebind.test"]
+        # ...and a second connection, opened while that one is busy, is resolved and checked afresh.
+        httpx.post(f"{sandbox.base_url}/_sandbox/faults", json={"path_prefix": "/", "latency_ms": 400, "times": 1})
+        busy = asyncio.create_task(client.discovery())
+        await asyncio.sleep(0.1)
         with pytest.raises(AddressNotAllowed):
             await client.discovery()
+        assert (await busy).generation == generation
     assert resolver.asked == ["tmi.rebind.test"] * 2
 
 

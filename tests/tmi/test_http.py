@@ -1,4 +1,4 @@
-"""The client's transport over real sockets: which connections to TMI it keeps, and when it lets them go."""
+"""The client's transport over real sockets: which connections to TMI it keeps, shares, and lets go."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from portal.tmi import AsyncTMIClient
+from portal.tmi import AsyncTMIClient, _http
 from portal.tmi.addresses import AddressGuard
 
 
@@ -27,19 +27,49 @@ def guarded_client(sandbox) -> AsyncTMIClient:
     return AsyncTMIClient(sandbox.base_url, address_guard=AddressGuard(["127.0.0.1"]), timeout=10)
 
 
-async def test_idle_close_lets_the_kept_alive_connection_go_and_the_next_call_opens_another(sandbox):
+async def test_clients_on_one_event_loop_share_its_kept_alive_connection(sandbox):
     port = urlsplit(sandbox.base_url).port
     before = established_to(port)
     async with guarded_client(sandbox) as client:
         await client.discovery()
-        assert established_to(port) == before + 1  # kept alive for the next call
+        assert established_to(port) == before + 1  # kept alive for the next call, whoever makes it
+        await client.idle_close()  # not this client's to close
+    assert established_to(port) == before + 1  # nor closed with the client
+    async with guarded_client(sandbox) as client:
+        assert (await client.discovery()).generation == sandbox.config.generation
+        assert established_to(port) == before + 1  # the same connection
+
+
+async def test_a_connection_in_use_is_not_shared_another_is_opened(sandbox):
+    port = urlsplit(sandbox.base_url).port
+    async with guarded_client(sandbox) as first, guarded_client(sandbox) as second:
+        await first.discovery()
+        before = established_to(port)
+        httpx.post(f"{sandbox.base_url}/_sandbox/faults", json={"path_prefix": "/", "latency_ms": 400, "times": 1})
+        call = asyncio.create_task(first.discovery())
+        await asyncio.sleep(0.2)
+        assert not call.done()  # waiting for TMI's answer on the kept-alive connection
+        assert (await second.discovery()).generation == sandbox.config.generation
+        assert established_to(port) == before + 1
+        assert (await call).generation == sandbox.config.generation
+
+
+async def test_on_a_loop_that_keeps_no_pool_a_client_has_its_own_and_idle_close_lets_it_go(sandbox, monkeypatch):
+    monkeypatch.setattr(_http, "loop_pool", lambda guard: None)
+    port = urlsplit(sandbox.base_url).port
+    before = established_to(port)
+    async with guarded_client(sandbox) as client:
+        await client.discovery()
+        assert established_to(port) == before + 1
         await client.idle_close()
         assert established_to(port) == before
         assert (await client.discovery()).generation == sandbox.config.generation
         assert established_to(port) == before + 1
+    assert established_to(port) == before  # closed with its client
 
 
-async def test_idle_close_leaves_a_connection_a_call_is_using(sandbox):
+async def test_idle_close_leaves_a_connection_a_call_is_using(sandbox, monkeypatch):
+    monkeypatch.setattr(_http, "loop_pool", lambda guard: None)
     port = urlsplit(sandbox.base_url).port
     httpx.post(f"{sandbox.base_url}/_sandbox/faults", json={"path_prefix": "/", "latency_ms": 400, "times": 1})
     async with guarded_client(sandbox) as client:

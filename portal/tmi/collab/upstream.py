@@ -357,7 +357,8 @@ class UpstreamSession:
                     break
         except Exception:  # the roster keeps the roles it had; the next change reads them again
             log.exception("reading the participants' roles failed")
-        # The join's last call to TMI: the connection is not kept for the next, maybe an hour away.
+        # The join's last call to TMI: a connection of the client's own is not kept for the next, maybe an hour
+        # away (a connection of the loop's pool stays, for everyone's next call).
         await self.client.idle_close()
 
     async def _roles(self, attempt: int = 0, since: float | None = None) -> dict[str, bool]:
