@@ -1,9 +1,11 @@
-"""A live frame goes to the send Channels' session middleware wraps, and anything unexpected is left alone.
+"""A live frame goes to the send Channels' session middleware wraps, is written at once, skips autobahn's
+debug message, and anything unexpected is left alone.
 (The write-at-once path needs daphne's Twisted transport: tests/bench/test_live_relay.py and the browser
 tests run frames through a real daphne.)"""
 
 from __future__ import annotations
 
+import collections
 import functools
 import socket
 
@@ -98,3 +100,49 @@ async def test_what_the_socket_cannot_take_goes_to_twisteds_buffer_in_order():
         except BlockingIOError:
             break
     assert len(went_at_once) + len(waiting) == len(big) + len(b"after")
+
+
+def open_daphne_protocol(monkeypatch):
+    """daphne's own WebSocket protocol as autobahn leaves it once open, on a Twisted transport (daphne_transport),
+    with autobahn's debug formatting counted."""
+    from autobahn.websocket import protocol as autobahn_protocol
+    from autobahn.websocket.protocol import TrafficStats
+    from daphne.ws_protocol import WebSocketProtocol
+
+    formatted = []
+    monkeypatch.setattr(autobahn_protocol, "hltype", lambda obj: formatted.append(obj) or "")
+    _, transport, browser, reactor = daphne_transport()
+    protocol = WebSocketProtocol()
+    protocol.transport, protocol.state = transport, WebSocketProtocol.STATE_OPEN
+    protocol.send_queue, protocol.logOctets, protocol.trafficStats = collections.deque(), False, TrafficStats()
+
+    async def handle_reply(protocol, message):  # daphne's Server.handle_reply, as far as a text frame goes
+        protocol.sendData(message["text"].encode())
+
+    return functools.partial(handle_reply, protocol), protocol, browser, formatted
+
+
+async def test_an_open_sockets_frame_is_written_without_autobahns_debug_message(monkeypatch):
+    send, protocol, browser, formatted = open_daphne_protocol(monkeypatch)
+    send_text = frame_sender(send)
+    await send_text('{"type":"ops"}')
+    assert browser.recv(100) == b'{"type":"ops"}'
+    assert formatted == []  # debug is off: nothing formatted
+    assert protocol.trafficStats.outgoingOctetsWireLevel == len('{"type":"ops"}')
+    assert "sendData" not in vars(protocol)  # the class does it: nothing is kept per socket
+
+
+async def test_with_debug_on_or_a_queue_waiting_autobahn_sends_as_it_always_did(monkeypatch):
+    import txaio
+
+    send, protocol, browser, formatted = open_daphne_protocol(monkeypatch)
+    send_text = frame_sender(send)
+    protocol.log = txaio.make_logger()
+    protocol.log._set_log_level("debug")
+    await send_text("seen by the debug log")
+    assert browser.recv(100) == b"seen by the debug log" and len(formatted) == 1
+    protocol.log._set_log_level("info")
+    protocol.send_queue.append((b"queued first", False))
+    protocol.triggered = True  # autobahn's own drain is under way (it would run on the reactor)
+    await send_text("after")
+    assert list(protocol.send_queue) == [(b"queued first", False), (b"after", False)]  # in order, behind it
