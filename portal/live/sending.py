@@ -12,7 +12,7 @@ Two waits and one waste sit between `send` and the browser's socket, and a live 
   socket's frame is written without it; anything else (queued or chopped writes, octet logging, a closing
   socket, debug on) goes through autobahn's own `sendData`.
 
-All three reach into daphne's and Channels' objects. Anything not found as expected (another ASGI server, TLS
+All three reach into daphne's, autobahn's and Channels' objects. Anything not found as expected (another ASGI server, TLS
 terminated by Twisted, a test communicator) is left alone: the frame goes through `send` unchanged.
 """
 
