@@ -402,10 +402,14 @@ async def atmi_client(*, organization: Organization, user) -> AsyncIterator[Asyn
 
 
 @contextlib.asynccontextmanager
-async def atmi_member(*, organization: Organization, user) -> AsyncIterator[tuple[AsyncTMIClient, User | None]]:
+async def atmi_member(
+    *, organization: Organization, user, connection: TMIConnection | None = None
+) -> AsyncIterator[tuple[AsyncTMIClient, User | None]]:
     """`atmi_client`, and the member's identity at this organisation's TMI as their sign-in recorded it
-    (what userinfo said then), which spares the live bridge a userinfo call per socket."""
-    connection = await _aconnection_get(organization=organization, user=user)
+    (what userinfo said then), which spares the live bridge a userinfo call per socket. `connection`: the row
+    `tmi_connection_get` just gave the caller for this member, read together with the caller's own queries."""
+    if connection is None:
+        connection = await _aconnection_get(organization=organization, user=user)
     connection_id = connection.pk
 
     async def refresh(stale: TokenPair) -> TokenPair:

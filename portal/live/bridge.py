@@ -75,55 +75,52 @@ class LiveBridge:
         """Relay TMI -> browser until the live session ends (the last frame delivered is `ended`, its
         reason kept in `ending`) or the task is cancelled (the browser left). Always leaves TMI and
         removes the bookkeeping row, whichever way it ends (cancellation included)."""
-        entered = False
-        try:
-            async with atmi_member(organization=self.organization, user=self.user) as (client, me):
-                entered = True
-                await self._relay(client, me)
-        except SignInRequired as exc:
-            if entered:
-                raise
-            await self.end(failure_ending(failure_kind(exc)))
-
-    async def _relay(self, client, me) -> None:
         # try/finally rather than an AsyncExitStack: its deque and callback wrappers are ~1.5 KiB in every
         # bridged session. The row's delete is armed before the insert: a cancellation that lands while the
         # insert runs in its thread would otherwise leave the row behind (the delete queues behind the insert).
         try:
-            await alive_connection_open(
-                organization=self.organization,
-                user=self.user,
-                threat_model_id=self.threat_model_id,
-                diagram_id=self.diagram_id,
-                channel_name=self.channel_name,
-            )
-            roles = BridgedRoles(
-                organization=self.organization, diagram_id=self.diagram_id, channel_name=self.channel_name
-            )
-            session = UpstreamSession(
-                client,
-                self.threat_model_id,
-                self.diagram_id,
-                me,
-                roles=roles,
-                deliver=self._forward,
-                **self.session_options,
-            )
             try:
-                try:
-                    await session.start()
-                except START_FAILURES as exc:
-                    log.info("live session could not start: %s", type(exc).__name__)
-                    await self.end_with(start_failure_frame(exc))
-                    return
-                self.session = session
-                await self.deliver(self.welcome())
-                session.release()  # what the session said while starting follows the welcome
-                await session.finished.wait()
-            finally:
-                await self._leave(session)
+                connection = await alive_connection_open(
+                    organization=self.organization,
+                    user=self.user,
+                    threat_model_id=self.threat_model_id,
+                    diagram_id=self.diagram_id,
+                    channel_name=self.channel_name,
+                )
+            except SignInRequired as exc:  # no tokens to act with: nothing was started, and no row made
+                await self.end(failure_ending(failure_kind(exc)))
+                return
+            member = atmi_member(organization=self.organization, user=self.user, connection=connection)
+            del connection  # a live diagram holds this frame for hours: the tokens live in the client's auth only
+            async with member as (client, me):
+                await self._relay(client, me)
         finally:
             await alive_connection_close(channel_name=self.channel_name)
+
+    async def _relay(self, client, me) -> None:
+        roles = BridgedRoles(organization=self.organization, diagram_id=self.diagram_id, channel_name=self.channel_name)
+        session = UpstreamSession(
+            client,
+            self.threat_model_id,
+            self.diagram_id,
+            me,
+            roles=roles,
+            deliver=self._forward,
+            **self.session_options,
+        )
+        try:
+            try:
+                await session.start()
+            except START_FAILURES as exc:
+                log.info("live session could not start: %s", type(exc).__name__)
+                await self.end_with(start_failure_frame(exc))
+                return
+            self.session = session
+            await self.deliver(self.welcome())
+            session.release()  # what the session said while starting follows the welcome
+            await session.finished.wait()
+        finally:
+            await self._leave(session)
 
     async def _forward(self, frame: dict[str, Any]) -> None:
         """Every frame of the session, straight from the task that read it from TMI."""

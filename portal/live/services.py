@@ -9,6 +9,8 @@ from datetime import timedelta
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from portal.accounts.models import TMIConnection
+from portal.accounts.vault import tmi_connection_get
 from portal.live.models import LiveConnection
 from portal.portfolio.models import StoredThreatModel
 from portal.portfolio.requests import portfolio_sync_request
@@ -20,15 +22,19 @@ LIVE_OPEN_SYNC_SECONDS = 30
 
 def live_connection_open(
     *, organization, user, threat_model_id: str, diagram_id: str, channel_name: str
-) -> LiveConnection:
+) -> TMIConnection:
+    """The member's TMI connection (the vault's row; SignInRequired, and no bookkeeping row, without one) and
+    the socket's bookkeeping row: one trip to the database thread for both, of the six a live socket made."""
+    connection = tmi_connection_get(organization=organization, user=user)
     # One insert: the channel name is made afresh for each socket (consumers.py), so there is no row to update.
-    return LiveConnection.objects.create(
+    LiveConnection.objects.create(
         channel_name=channel_name,
         organization=organization,
         user=user,
         threat_model_id=threat_model_id,
         diagram_id=diagram_id,
     )
+    return connection
 
 
 def live_connection_role_set(*, channel_name: str, tmi_user_id: str, can_edit: bool) -> None:

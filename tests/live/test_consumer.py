@@ -117,6 +117,8 @@ async def test_a_member_who_must_sign_in_again_is_told_so(world, browsers):
     await database_sync_to_async(TMIConnection.objects.filter(user__username="bob").update)(needs_sign_in=True)
     bob = await browsers("bob")
     assert await bob.next() == {"type": "ended", "reason": "sign_in_required", "message": WORDS["sign_in_required"]}
+    assert await live_rows() == []  # no bookkeeping row was made for a socket that never reached TMI
+    assert world.diagram_id not in world.state.sessions
 
 
 async def test_a_diagram_tmi_does_not_know_ends_as_not_found(world, browsers):
