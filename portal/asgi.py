@@ -10,10 +10,10 @@ from portal.deployment import serving_secrets_require  # noqa: E402
 
 serving_secrets_require()  # no serving on the public development secrets with DEBUG off
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from portal.accounts.socket_auth import SocketAuthMiddlewareStack  # noqa: E402
 from portal.exports.routing import websocket_urlpatterns as exports_sockets  # noqa: E402
 from portal.live.routing import websocket_urlpatterns as live_sockets  # noqa: E402
 from portal.tenant_admin.routing import websocket_urlpatterns as admin_sockets  # noqa: E402
@@ -23,7 +23,7 @@ websocket_urlpatterns = [*live_sockets, *exports_sockets, *admin_sockets]
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(SocketAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

@@ -16,6 +16,7 @@ import logging
 import uuid
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -52,12 +53,13 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
             await self._stop_relay()
 
     async def dispatch(self, message) -> None:
-        # Channels closes stale database connections, in a thread, before every message; a browser frame
-        # goes to TMI without touching the database, and that thread hop was the relay's largest wait.
-        if message["type"] == "websocket.receive":
-            await self.websocket_receive(message)
-        else:
-            await super().dispatch(message)
+        # Channels closes stale database connections, in a trip to the database thread, before every message.
+        # Every database call of this consumer and its bridge is a database_sync_to_async, which does that
+        # itself in the thread it runs in: the trip was the relay's largest wait, and one of each connect's.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         route = self.scope["url_route"]["kwargs"]

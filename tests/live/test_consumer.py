@@ -94,6 +94,29 @@ async def test_leaving_frees_the_tmi_session_and_the_bookkeeping(world, browsers
     assert await live_rows() == []
 
 
+async def test_a_socket_goes_to_the_database_thread_only_for_its_own_reads_and_writes(world, browsers, monkeypatch):
+    """Channels' AuthMiddleware made a trip for the user, and its dispatch one to close stale connections before
+    each message: the user is now read in the access check's trip, and each call closes stale connections
+    in the thread it runs in."""
+    from channels.db import DatabaseSyncToAsync
+
+    trips: list[str] = []
+    real = DatabaseSyncToAsync.thread_handler
+
+    def counted(self, loop, *args, **kwargs):
+        trips.append(getattr(self.func, "__name__", repr(self.func)))
+        return real(self, loop, *args, **kwargs)
+
+    monkeypatch.setattr(DatabaseSyncToAsync, "thread_handler", counted)
+    alice = await browsers("alice")
+    await alice.roster("alice", roles={"alice": True})
+    await alice.close()
+    await nothing_left(world, "after alice left")
+    assert trips[0] == "organization_access_resolve"
+    assert {"live_connection_open", "live_connection_role_set", "live_connection_close"} <= set(trips)
+    assert not {"get_user", "close_old_connections"} & set(trips), trips
+
+
 # -- who may connect -----------------------------------------------------------------------------
 async def test_strangers_are_refused_before_the_socket_opens(world, browsers, globex):
     assert await browsers(None, accept=False) == CLOSE_NOT_FOUND  # not signed in

@@ -195,3 +195,65 @@ async def test_waiters_in_one_process_do_not_poll_and_a_place_given_back_goes_on
     assert len(tries) == 200  # each took a free place at its first try: nobody polled
     # 100 turns of 5 ms; polling every 10 ms for a freed place took at least twice that
     assert elapsed < 100 * (0.005 + tmi_gates.POLL_SECONDS)
+
+
+def test_a_process_opens_each_lock_file_once(tmp_path, monkeypatch):
+    """Each try opened, locked and closed a file; a place this process already held was tried again."""
+    opened = []
+    real_open = tmi_gates._open
+    monkeypatch.setattr(tmi_gates, "_open", lambda path: opened.append(path) or real_open(path))
+    gate = FileGate(tmp_path / "gates", "tmi-once", 2)
+    for _ in range(50):
+        with gate.hold(0.1), gate.hold(0.1):
+            with pytest.raises(TimeoutError), gate.hold(0):
+                pass
+    assert sorted(opened) == gate.paths
+
+
+def test_a_lock_file_removed_since_it_was_opened_is_opened_afresh(tmp_path):
+    """A kept file whose directory was cleared would lock nothing anyone else sees: the place must be counted on
+    the file the other processes open now."""
+    import fcntl
+    import shutil
+
+    gate = FileGate(tmp_path / "gates", "tmi-gone", 1)
+    with gate.hold(0.1):
+        pass
+    shutil.rmtree(tmp_path / "gates")
+    (tmp_path / "gates").mkdir()
+    other = os.open(gate.paths[0], os.O_RDWR | os.O_CREAT, 0o600)  # another process's open file, afresh
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(TimeoutError), gate.hold(0.1):
+            pass
+        fcntl.flock(other, fcntl.LOCK_UN)
+        with gate.hold(0.1):
+            pass
+    finally:
+        os.close(other)
+
+
+def test_a_forked_child_does_not_share_its_parents_places(tmp_path):
+    """Celery's pool forks its workers: a child's inherited files share their locks with the parent's, so a child
+    using them would take the place its parent holds."""
+    gate = FileGate(tmp_path / "gates", "tmi-fork", 1)
+    with gate.hold(0.1):  # the parent's file is open from here on
+        pass
+    go_read, go_write = os.pipe()
+    answer_read, answer_write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child reports through the pipe)
+        try:
+            os.read(go_read, 1)
+            os.write(answer_write, b"took" if gate._try() is not None else b"none")
+        finally:
+            os._exit(0)
+    try:
+        with gate.hold(0.1):
+            os.write(go_write, b"g")
+            answer = os.read(answer_read, 10)
+    finally:
+        os.waitpid(child, 0)
+        for fd in (go_read, go_write, answer_read, answer_write):
+            os.close(fd)
+    assert answer == b"none"

@@ -81,3 +81,43 @@ async def test_idle_close_leaves_a_connection_a_call_is_using(sandbox, monkeypat
         await client.idle_close()
         assert (await call).generation == sandbox.config.generation
         assert established_to(port) == before + 1
+
+
+async def test_a_kept_alive_connection_the_server_closed_is_not_used_again():
+    """httpcore asks each kept connection whether the server has closed it before reusing it; the transport's
+    streams answer from the socket found at connect time."""
+    accepted = 0
+
+    async def answer_once_then_close(reader, writer):
+        nonlocal accepted
+        accepted += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.close()  # as a server whose keep-alive ran out
+
+    server = await asyncio.start_server(answer_once_then_close, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = _http.AsyncGuardedTransport(AddressGuard(["127.0.0.1"]))
+    try:
+        async with httpx.AsyncClient(transport=transport) as client:
+            for _ in range(3):
+                response = await client.get(f"http://127.0.0.1:{port}/")
+                assert response.text == "ok"
+                await asyncio.sleep(0.2)  # the server has closed it by now
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert accepted == 3
+
+
+async def test_streams_still_answer_what_httpcore_asks_of_them(sandbox):
+    async with guarded_client(sandbox) as client:
+        await client.discovery()
+        pool = _http.loop_pool(client.address_guard)
+        (connection,) = [c for c in pool.connections if c.is_idle()]
+        stream = connection._connection._network_stream
+        assert isinstance(stream, _http._KnownSocketStream)
+        assert stream.get_extra_info("is_readable") is False
+        assert stream.get_extra_info("server_addr")[0] == "127.0.0.1"
