@@ -16,7 +16,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from portal.accounts.socket_auth import SocketAuthMiddlewareStack  # noqa: E402
 from portal.exports.routing import websocket_urlpatterns as exports_sockets  # noqa: E402
 from portal.live.routing import websocket_urlpatterns as live_sockets  # noqa: E402
+from portal.live.sending import autobahn_settings_printed_later  # noqa: E402
 from portal.tenant_admin.routing import websocket_urlpatterns as admin_sockets  # noqa: E402
+
+autobahn_settings_printed_later()
 
 websocket_urlpatterns = [*live_sockets, *exports_sockets, *admin_sockets]
 

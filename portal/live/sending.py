@@ -12,13 +12,17 @@ Two waits and one waste sit between `send` and the browser's socket, and a live 
   socket's frame is written without it; anything else (queued or chopped writes, octet logging, a closing
   socket, debug on) goes through autobahn's own `sendData`.
 
-All three reach into daphne's, autobahn's and Channels' objects. Anything not found as expected (another ASGI server, TLS
+And before a socket opens, autobahn pretty-prints its thirty-odd settings for a debug message, also dropped: a
+fifth of its work on each handshake (`autobahn_settings_printed_later`).
+
+All of these reach into daphne's, autobahn's and Channels' objects. Anything not found as expected (another ASGI server, TLS
 terminated by Twisted, a test communicator) is left alone: the frame goes through `send` unchanged.
 """
 
 from __future__ import annotations
 
 import functools
+import pprint
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -117,3 +121,37 @@ class _QuietSend:
 def _mixed_class(mixin: type, base: type) -> type:
     """A class, not a closure per socket: one per socket adds up."""
     return type(f"{mixin.__name__.strip('_')}{base.__name__}", (mixin, base), {})
+
+
+class _Later:
+    """An argument of a log message, worked out only if the message is written."""
+
+    __slots__ = ("make", "value")
+
+    def __init__(self, make: Callable[[Any], str], value: Any) -> None:
+        self.make, self.value = make, value
+
+    def __str__(self) -> str:
+        return self.make(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.make(self.value), spec)
+
+
+def _timings_text(timings: Any) -> str:
+    return pprint.pformat(timings._timings)
+
+
+def autobahn_settings_printed_later() -> None:
+    """autobahn's protocol module pretty-prints only for debug messages, but before it knows whether they are
+    written; from here on, only if they are. (Its one other use, the text of `Timings`, keeps its own.)"""
+    try:
+        from autobahn.websocket import protocol
+    except ImportError:
+        return
+    if isinstance(protocol.pformat, functools.partial):
+        return
+    if not hasattr(protocol, "Timings"):
+        return  # another autobahn than the one this was written for: left alone
+    protocol.Timings.__str__ = _timings_text
+    protocol.pformat = functools.partial(_Later, pprint.pformat)

@@ -146,3 +146,50 @@ async def test_with_debug_on_or_a_queue_waiting_autobahn_sends_as_it_always_did(
     protocol.triggered = True  # autobahn's own drain is under way (it would run on the reactor)
     await send_text("after")
     assert list(protocol.send_queue) == [(b"queued first", False), (b"after", False)]  # in order, behind it
+
+
+def test_autobahn_prints_a_sockets_settings_only_for_a_debug_message_that_is_written(monkeypatch):
+    import pprint
+
+    import txaio
+    from autobahn.websocket import protocol as autobahn_protocol
+    from daphne.ws_protocol import WebSocketFactory
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    from portal.live import sending
+
+    sending.autobahn_settings_printed_later()  # as portal/asgi.py does; twice changes nothing
+    sending.autobahn_settings_printed_later()
+    assert autobahn_protocol.pformat.func is sending._Later and autobahn_protocol.pformat.args == (pprint.pformat,)
+    printed = []
+    monkeypatch.setattr(
+        autobahn_protocol,
+        "pformat",
+        functools.partial(sending._Later, lambda value: printed.append(value) or pprint.pformat(value)),
+    )
+    protocol = WebSocketFactory(None, server="Daphne").buildProtocol(None)
+    autobahn_protocol.WebSocketProtocol._connectionMade(protocol)  # what every handshake runs, debug off
+    assert printed == []
+
+    written = []
+    globalLogPublisher.addObserver(observer := lambda event: written.append(formatEvent(event)))
+    try:
+        protocol.log = txaio.make_logger()
+        protocol.log._set_log_level("debug")
+        autobahn_protocol.WebSocketProtocol._connectionMade(protocol)
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert len(printed) == 1
+    assert "\n" + pprint.pformat(printed[0]) in written  # the same text as before, when it is written
+    assert ("logOctets", False, "WebSocketProtocol") in printed[0]
+
+
+def test_autobahns_timings_still_read_as_text():
+    from autobahn.websocket.protocol import Timings
+
+    from portal.live.sending import autobahn_settings_printed_later
+
+    autobahn_settings_printed_later()
+    timings = Timings()
+    timings.track("handshake")
+    assert str(timings).startswith("{'handshake': ")
