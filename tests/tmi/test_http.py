@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -121,3 +122,23 @@ async def test_streams_still_answer_what_httpcore_asks_of_them(sandbox):
         assert isinstance(stream, _http._KnownSocketStream)
         assert stream.get_extra_info("is_readable") is False
         assert stream.get_extra_info("server_addr")[0] == "127.0.0.1"
+
+
+async def test_an_idle_connection_found_open_is_not_asked_again_for_a_moment(sandbox, monkeypatch):
+    asked = []
+    real = _http._readable
+    monkeypatch.setattr(_http, "_readable", lambda sock: asked.append(sock) or real(sock))
+    monkeypatch.setattr(_http._KnownSocketStream, "QUIET_SECONDS", 60.0)  # no timing in this test
+    async with guarded_client(sandbox) as client:
+        await client.discovery()
+        (connection,) = [c for c in _http.loop_pool(client.address_guard).connections if c.is_idle()]
+        stream = connection._connection._network_stream
+        asked.clear()
+        stream.quiet_until = 0.0
+        assert [stream.get_extra_info("is_readable") for _ in range(5)] == [False] * 5
+        assert len(asked) == 1  # one poll of the socket for the burst
+        await client.discovery()  # the connection is used: the pool's check after it asks the socket again
+        assert len(asked) == 2
+        assert stream.get_extra_info("is_readable") is False and len(asked) == 2
+        stream.quiet_until = time.monotonic() - 1  # the moment is over
+        assert stream.get_extra_info("is_readable") is False and len(asked) == 3
