@@ -3,8 +3,8 @@
 Channels' AuthMiddleware looks the user up in a trip of its own to the database thread before the consumer
 runs; every consumer of ours then makes a second trip straight away, for the organisation access
 (portal/organizations/access.py). Here `scope["user"]` is lazy, as Django's own middleware makes
-`request.user` for a page, so the session, the user and the membership are read in that one trip. A thousand
-people opening a live diagram together made four thousand trips, not five thousand.
+`request.user` for a page, so the session, the user and the membership are read in that one trip: one trip
+fewer for every socket that opens.
 
 The user is looked up as a page's is (`django.contrib.auth.get_user`: the backend's user, the session's hash
 checked, a session that fails it flushed). Read first on the event loop, it raises Django's

@@ -38,10 +38,8 @@ def person_from_user(user: Any) -> Person | None:
     if not isinstance(user, dict):
         return None
     key = tuple(user.items())
-    try:
-        hash(key)
-    except TypeError:  # a value that cannot be a key (a list, an object): made afresh
-        return _person_made(user)
+    if len(key) > KEPT_FIELDS or not all(_keepable(value) for _, value in key):
+        return _person_made(user)  # a list, an object or a long text: made afresh, never kept
     return _person_kept(key)
 
 
@@ -49,7 +47,13 @@ def person_from_user(user: Any) -> Person | None:
 # browsers joining made 50,000 Persons from a few thousand distinct users (2% of daphne's connect work). A Person
 # is made from nothing but the user's fields and never changes, so the same fields give the same one,
 # whichever session or organisation they came in.
+# Only small user objects are kept, so that a TMI server sending thousands of huge ones cannot fill the memory.
 PEOPLE_KEPT = 4096
+KEPT_FIELDS, KEPT_TEXT = 12, 512
+
+
+def _keepable(value: Any) -> bool:
+    return value is None or type(value) is bool or (type(value) is str and len(value) <= KEPT_TEXT)
 
 
 @functools.lru_cache(maxsize=PEOPLE_KEPT)

@@ -29,3 +29,13 @@ def test_a_user_with_fields_that_cannot_be_kept_is_still_a_person():
     odd = person_from_user({**ADA_18, "groups": ["a", "b"], "extra": {"nested": True}})
     assert odd.id == "ada" and odd.tmi["groups"] == ["a", "b"]
     assert person_from_user({**ADA_18, "groups": ["a", "b"]}) is not person_from_user({**ADA_18, "groups": ["a", "b"]})
+
+
+def test_only_small_user_objects_are_kept():
+    """A TMI server (each organisation's is trusted only for itself) must not fill the portal's memory with
+    thousands of huge user objects kept for everyone."""
+    huge = {**ADA_18, "display_name": "A" * 100_000}
+    assert person_from_user(huge).name == huge["display_name"]
+    assert person_from_user(dict(huge)) is not person_from_user(dict(huge))
+    many_fields = {**ADA_18, **{f"extra_{n}": "x" for n in range(20)}}
+    assert person_from_user(dict(many_fields)) is not person_from_user(dict(many_fields))
