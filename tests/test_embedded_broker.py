@@ -27,13 +27,17 @@ def channel(tmp_path):
         yield connection.default_channel, folders["queue"]
 
 
-def test_the_portal_uses_it_when_there_is_no_redis(settings):
+def test_the_portal_uses_it_exactly_when_there_is_no_redis(settings):
+    from kombu.transport.redis import Transport as RedisTransport
+
     from portal.celery import app
 
-    if settings.REDIS_URL:
-        pytest.skip("with REDIS_URL the broker is Redis (CI's second configuration)")
-    with app.connection_for_write() as connection:
-        assert isinstance(connection.default_channel, embedded_broker.Channel)
+    with app.connection_for_write() as connection:  # the class only: nothing is connected
+        transport = connection.get_transport_cls()
+    assert transport is (RedisTransport if settings.REDIS_URL else embedded_broker.Transport)
+    if not settings.REDIS_URL:
+        with app.connection_for_write() as connection:
+            assert isinstance(connection.default_channel, embedded_broker.Channel)
 
 
 def test_a_message_is_seen_only_once_written_whole(channel, monkeypatch):
