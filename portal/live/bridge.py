@@ -20,6 +20,7 @@ from portal.live.endings import ended_frame, failure_ending, start_failure_frame
 from portal.live.selectors import alive_roles_list
 from portal.live.services import alive_connection_close, alive_connection_open, alive_connection_role_set
 from portal.tmi.collab import UpstreamSession, frames
+from portal.tmi.collab.joins import JoinShare
 from portal.tmi.collab.limits import TokenBucket
 from portal.tmi.errors import TMIError
 
@@ -33,6 +34,15 @@ STRIKES_PER_SECOND, STRIKES_BURST = 2.0, 40.0
 
 # What a session that could not start may fail with: the vault's, the client's, and the socket's own errors.
 START_FAILURES = (SignInRequired, TMIError, WebSocketException, OSError, TimeoutError)
+
+
+# One per organisation (a TMI server is trusted only for its own): its people joining a diagram together
+# make one POST between them (portal/tmi/collab/joins.py).
+_join_shares: dict[int, JoinShare] = {}
+
+
+def join_share_for(organization) -> JoinShare:
+    return _join_shares.setdefault(organization.pk, JoinShare())
 
 
 class BridgedRoles:
@@ -105,6 +115,7 @@ class LiveBridge:
             self.diagram_id,
             me,
             roles=roles,
+            joins=join_share_for(self.organization),
             deliver=self._forward,
             **self.session_options,
         )

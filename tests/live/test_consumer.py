@@ -11,6 +11,7 @@ import httpx
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from portal.accounts.models import TMIConnection
 from portal.accounts.vault import tmi_connection_store
@@ -92,6 +93,38 @@ async def test_leaving_frees_the_tmi_session_and_the_bookkeeping(world, browsers
     await alice.close()
     await eventually(lambda: world.diagram_id not in world.state.sessions)
     assert await live_rows() == []
+
+
+async def _posts_seen(http: httpx.AsyncClient) -> int:
+    seen = (await http.get("/_sandbox/requests")).json()["seen"]
+    return sum(n for route, n in seen.items() if route.startswith("POST ") and route.endswith("/collaborate"))
+
+
+@pytest.fixture
+def erin_at_globex(globex, member_factory, cookies) -> str:
+    """erin, a member of another organisation whose TMI server is the same (and who may write there)."""
+    client = Client()
+    client.force_login(member_factory(globex, "erin"))
+    cookies["erin"] = client.cookies["sessionid"].value
+    return "erin"
+
+
+async def test_one_organisations_people_joining_together_ask_tmi_for_the_session_once(world, browsers, erin_at_globex):
+    """TMI answers every POST /collaborate with the diagram's one session, so a roomful opening a diagram
+    together asks once (1.8; each asks a ticket of their own, where TMI checks their access). Another
+    organisation's people never take it from them, even on the same TMI server and diagram."""
+    async with httpx.AsyncClient(base_url=world.server.base_url) as http:
+        await http.delete("/_sandbox/requests")
+        pages = await asyncio.gather(*(browsers(name) for name in ("alice", "bob", "carol")))
+        for page in pages:
+            await page.until("state")
+        posts = await _posts_seen(http)
+        erin = await browsers("erin", slug="globex")
+        await erin.until("state")
+        await pages[0].roster("alice", "bob", "carol", "erin")
+        later = await _posts_seen(http)
+    assert posts == (3 if world.legacy else 1)
+    assert later - posts == 1  # erin asked for herself
 
 
 async def test_a_socket_goes_to_the_database_thread_only_for_its_own_reads_and_writes(world, browsers, monkeypatch):

@@ -37,11 +37,13 @@ from portal.tmi.client import AsyncTMIClient
 from portal.tmi.collab import frames
 from portal.tmi.collab.connect import upstream_connect
 from portal.tmi.collab.endings import MAYBE_CLOSED, RECONNECT, classify_close, ended
+from portal.tmi.collab.joins import JoinShare
 from portal.tmi.collab.limits import Throttle, TokenBucket
 from portal.tmi.collab.participants import RoleBoard
 from portal.tmi.collab.translate import Effect, Emit, FetchRoles, FetchState, Send, Translator, translator_for
 from portal.tmi.errors import NotFound, TMIError
 from portal.tmi.failures import Failure, failure_of
+from portal.tmi.generations import profile_for
 from portal.tmi.models import User
 from portal.tmi.retry import backoff_ceiling
 
@@ -108,7 +110,7 @@ class UpstreamSession:
         "client", "threat_model_id", "diagram_id", "me", "delays", "sleep", "origin", "bucket", "throttle", "queue",
         "deliver", "held", "finished", "_outbox", "_courier", "_flushing", "translator", "created_session", "ws",
         "live", "joined_once", "ended", "_task", "roles", "can_edit", "_role_retry", "_roles_task", "_roles_wanted",
-        "_roles_asked_at", "_own_role_read_at",
+        "_roles_asked_at", "_own_role_read_at", "joins", "session_id",
     )
     # fmt: on
 
@@ -126,6 +128,7 @@ class UpstreamSession:
         cursor_interval: float = CURSOR_INTERVAL,
         roles: RoleBoard | None = None,
         deliver: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        joins: JoinShare | None = None,
     ) -> None:
         self.client = client
         self.threat_model_id, self.diagram_id = threat_model_id, diagram_id
@@ -158,6 +161,9 @@ class UpstreamSession:
         self._roles_wanted = False
         self._roles_asked_at: float | None = None
         self._own_role_read_at: float | None = None
+        # The sessions of this organisation's people joining together (joins.py): one POST for a roomful.
+        self.joins = joins
+        self.session_id: str | None = None  # of the TMI session this socket is in, while it is
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -176,13 +182,14 @@ class UpstreamSession:
 
     async def _connect(self) -> None:
         for attempt in range(2):
-            session = await self.client.collaboration.start_or_join(self.threat_model_id, self.diagram_id)
+            session = await self._session_to_join(fresh=attempt > 0)
             self.created_session = session.created
             try:
                 url = await self.client.collaboration.websocket_url(session)
                 break
             except NotFound as exc:
-                # TMI's cleanup may remove a session nobody has joined yet (PROTOCOL.md 6.5): start again.
+                # TMI's cleanup may remove a session nobody has joined yet (PROTOCOL.md 6.5), and a borrowed
+                # one may have ended or be closed to this person: POST for ourselves.
                 if attempt or _refusal(exc) is not None:
                     raise
         self.ws = await upstream_connect(
@@ -196,7 +203,37 @@ class UpstreamSession:
         )
         self.translator.connected()
         self.joined_once = self.live = True
+        self.session_id = session.session_id
+        if (key := self._join_key()) is not None:
+            self.joins.joined(key, session)  # type: ignore[union-attr]
         self._emit(frames.connection("live"))
+
+    def _join_key(self) -> tuple[str, str, str] | None:
+        """The key of this diagram's session in `joins`; None when it is not shared: no share given, or a
+        server whose socket takes the access token itself (0.217), where TMI checks nothing before it."""
+        if self.joins is None or self.client.server is None:
+            return None
+        if profile_for(self.client.server.generation).ws_auth != "ticket":
+            return None
+        return (self.client.base_url, self.threat_model_id, self.diagram_id)
+
+    def _left(self, *, ended: bool) -> None:
+        key = self._join_key()
+        if key is not None and self.session_id is not None:
+            if ended:
+                self.joins.forget(key, self.session_id)  # type: ignore[union-attr]
+            else:
+                self.joins.left(key, self.session_id)  # type: ignore[union-attr]
+        self.session_id = None
+
+    async def _session_to_join(self, *, fresh: bool):
+        def start():
+            return self.client.collaboration.start_or_join(self.threat_model_id, self.diagram_id)
+
+        key = self._join_key()
+        if key is None:
+            return await start()
+        return await self.joins.session(key, start, fresh=fresh)  # type: ignore[union-attr]
 
     async def close(self) -> None:
         """Leave: close the socket, stop the background work.
@@ -217,6 +254,7 @@ class UpstreamSession:
                 await self._task
         if self.ws is not None:
             await self.ws.close()
+        self._left(ended=self.created_session)  # the host leaving ends the session for everyone (7.10)
         if self.created_session and not self.joined_once:
             with contextlib.suppress(TMIError):
                 await self.client.collaboration.leave(self.threat_model_id, self.diagram_id)
@@ -279,6 +317,7 @@ class UpstreamSession:
         while True:
             await self._pump()
             self.live = False
+            self._left(ended=True)  # TMI closed the socket: the session may have ended
             verdict = classify_close(
                 self.ws.close_code if self.ws else None,
                 (self.ws.close_reason if self.ws else "") or "",

@@ -13,8 +13,11 @@ from websockets.exceptions import InvalidStatus
 
 from portal.tmi import AddressGuard, AsyncTMIClient, User
 from portal.tmi.collab import UpstreamSession, frames
+from portal.tmi.collab.joins import JoinShare
 from portal.tmi.collab.limits import TokenBucket
 from portal.tmi.collab.upstream import CURSOR_INTERVAL, Latch
+from portal.tmi.errors import TMIError
+from portal.tmi.failures import Failure, failure_of
 from tests.sandbox.collab_world import World, eventually, make_world, node
 from tests.tmi.collab.live import Peer, open_peer, shut
 from tests.tmi.test_http import established_to
@@ -422,6 +425,86 @@ async def test_each_reads_its_own_role_once_while_others_join(world, peers):
         seen = (await http.get("/_sandbox/requests")).json()["seen"]
     own_role_reads = sum(n for route, n in seen.items() if route.startswith("GET ") and route.endswith("/collaborate"))
     assert own_role_reads == len(names)
+
+
+async def _seen(world: World) -> dict[str, int]:
+    async with httpx.AsyncClient(base_url=world.server.base_url) as http:
+        seen = (await http.get("/_sandbox/requests")).json()["seen"]
+    # "POST collaborate", "GET ticket" (GET / and the others are not counted here)
+    named = {"/ws/ticket": "ticket", "/collaborate": "collaborate"}
+    return {
+        f"{route.split(' ')[0]} {name}": n
+        for route, n in seen.items()
+        for suffix, name in named.items()
+        if route.endswith(suffix)
+    }
+
+
+async def test_people_joining_together_make_one_post_and_each_asks_their_own_ticket(world, peers):
+    """TMI has one session per diagram and answers every POST with it (PROTOCOL.md 6.2): a roomful joining
+    at once asks once. Each still asks a ticket for themselves, where TMI checks their access (6.3). At 0.217
+    the socket takes the token itself, checked nowhere before it: nothing is shared there."""
+    names = ("alice", "bob", "erin", "carol")
+    async with httpx.AsyncClient(base_url=world.server.base_url) as http:
+        await http.delete("/_sandbox/requests")
+    share = JoinShare()
+    opened = await asyncio.gather(*(peers(name, joins=share) for name in names))
+    for peer in opened:
+        await peer.until("state")
+        await peer.roster(*names)
+    seen = await _seen(world)
+    posts = sum(n for route, n in seen.items() if route.startswith("POST"))
+    assert posts == (len(names) if world.legacy else 1)
+    assert seen.get("GET ticket", 0) == (0 if world.legacy else len(names))
+    assert sum(1 for p in opened if p.session.created_session) == 1  # one host, who leaves as one
+
+
+async def test_a_borrower_without_access_is_refused_as_if_alone(sandbox_factory):
+    """dave may not read the model: the ticket for alice's session is refused (404, as TMI does for sessions
+    one may not see), and dave's own POST then refuses him as it always did."""
+    world = make_world(sandbox_factory, "1.8")
+    share = JoinShare()
+    alice = await open_peer(world, "alice", joins=share)
+    dave = UpstreamSession(
+        AsyncTMIClient(world.server.base_url, auth=world.tokens["dave"], max_retries=0),
+        world.tm_id,
+        world.diagram_id,
+        User(**world.users["dave"].principal()),
+        joins=share,
+    )
+    try:
+        await alice.roster("alice", roles={"alice": True})  # her own role read: TMI is quiet now
+        async with httpx.AsyncClient(base_url=world.server.base_url) as http:
+            await http.delete("/_sandbox/requests")
+        with pytest.raises(TMIError) as refused:
+            await dave.start()
+        assert failure_of(refused.value) in (Failure.FORBIDDEN, Failure.NOT_FOUND)
+        assert await _seen(world) == {"GET ticket": 1, "POST collaborate": 1}
+        assert len(world.state.sessions) == 1  # alice's, still lent to the next person
+        bob = await open_peer(world, "bob", joins=share)
+        await bob.until("state")
+        await shut(bob)
+    finally:
+        await dave.close()
+        await dave.client.aclose()
+        await shut(alice)
+
+
+async def test_after_the_host_leaves_the_next_joiner_starts_a_new_session(world, peers):
+    share = JoinShare()
+    alice = await peers("alice", joins=share)
+    await alice.until("state")
+    bob = await peers("bob", joins=share)
+    await bob.roster("alice", "bob")
+    await alice.session.close()
+    assert (await bob.until("ended")) == {"type": "ended", "reason": "host_left"}
+    async with httpx.AsyncClient(base_url=world.server.base_url) as http:
+        await http.delete("/_sandbox/requests")
+    erin = await peers("erin", joins=share)
+    await erin.until("state")
+    await erin.roster("erin")
+    assert erin.session.created_session  # a new session, hers, not the ended one borrowed
+    assert (await _seen(world)).get("GET ticket", 0) == (0 if world.legacy else 1)  # no refused ticket first
 
 
 async def test_a_refused_edit_reads_ones_own_role_again(world, peers):
