@@ -181,8 +181,12 @@ def tmi_connection_store(
 
 
 def tmi_connection_get(*, organization: Organization, user) -> TMIConnection:
-    connection = TMIConnection.objects.filter(organization=organization, user=user).first()
-    if connection is None or connection.needs_sign_in or not _issued_by(connection, organization):
+    try:
+        # get(), not first(): one per member (a constraint), and no ORDER BY to compile on every socket and call.
+        connection = TMIConnection.objects.get(organization=organization, user=user)
+    except TMIConnection.DoesNotExist:
+        raise SignInRequired(organization.slug) from None
+    if connection.needs_sign_in or not _issued_by(connection, organization):
         raise SignInRequired(organization.slug)
     return connection
 
