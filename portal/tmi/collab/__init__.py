@@ -7,6 +7,7 @@ ledger.py        operations in flight: acknowledgements, nothing applied twice
 endings.py       how a session ends (reason codes); which closes are worth a reconnect
 limits.py        the per-connection token bucket and the cursor throttle
 upstream.py      UpstreamSession: the socket, reconnection with backoff, resync
+joins.py         JoinShare: one POST /collaborate for an organisation's people joining a diagram together
 """
 
 from portal.tmi.collab.frames import FrameError

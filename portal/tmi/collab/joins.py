@@ -3,9 +3,9 @@
 TMI keeps one collaboration session per diagram, and POST /collaborate answers every caller with that same
 session (PROTOCOL.md 6.2). When ten people open a diagram together, one POST now serves them all: the others
 take its session id and socket address, and each asks TMI for a ticket of their own. The ticket is where
-TMI checks each person's access (6.3: an unknown session, or one the caller may not read, is a 404), so
-nothing is lent: only an id and an address pass from one person's session to another's, never what TMI
-answered them, and a 404 there sends the borrower to POST for themselves.
+TMI checks each person's access (6.3: an unknown session, or one the caller may not read, is a 404), so no
+one's access is lent to another: only an id and an address pass between their sessions, never what TMI
+answered the first, and a 404 there sends the borrower to POST for themselves. Checked on the real 1.8.22.
 
 Only for servers that hand out tickets (1.8): at 0.217 the socket takes the access token itself.
 
