@@ -20,6 +20,7 @@ from portal.live.endings import ended_frame, failure_ending, start_failure_frame
 from portal.live.selectors import alive_roles_list
 from portal.live.services import alive_connection_close, alive_connection_open, alive_connection_role_set
 from portal.tmi.collab import UpstreamSession, frames
+from portal.tmi.collab.fanout import Fanout
 from portal.tmi.collab.joins import JoinShare
 from portal.tmi.collab.limits import TokenBucket
 from portal.tmi.errors import TMIError
@@ -36,13 +37,19 @@ STRIKES_PER_SECOND, STRIKES_BURST = 2.0, 40.0
 START_FAILURES = (SignInRequired, TMIError, WebSocketException, OSError, TimeoutError)
 
 
-# One per organisation (a TMI server is trusted only for its own): its people joining a diagram together
-# make one POST between them (portal/tmi/collab/joins.py).
+# One of each per organisation (a TMI server is trusted only for its own): its people joining a diagram together
+# make one POST between them (portal/tmi/collab/joins.py), and what TMI sends their room is decoded once
+# (portal/tmi/collab/fanout.py).
 _join_shares: dict[int, JoinShare] = {}
+_fanouts: dict[int, Fanout] = {}
 
 
 def join_share_for(organization) -> JoinShare:
     return _join_shares.setdefault(organization.pk, JoinShare())
+
+
+def fanout_for(organization) -> Fanout:
+    return _fanouts.setdefault(organization.pk, Fanout())
 
 
 class BridgedRoles:
@@ -116,6 +123,7 @@ class LiveBridge:
             me,
             roles=roles,
             joins=join_share_for(self.organization),
+            fanout=fanout_for(self.organization),
             deliver=self._forward,
             **self.session_options,
         )

@@ -11,7 +11,6 @@ ends (`__call__`).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from typing import Any
@@ -27,6 +26,7 @@ from portal.live.sending import frame_sender
 from portal.live.services import alive_model_sync_ask
 from portal.organizations.access import OrganizationNotFound, aorganization_access_resolve
 from portal.tmi.collab import RECONNECT_DELAYS, frames
+from portal.tmi.collab.fanout import frame_text
 
 # Closed before accept: not signed in, not a member, another organisation's slug. The same for all,
 # so a socket cannot be used to discover tenants.
@@ -106,7 +106,7 @@ class LiveDiagramConsumer(AsyncWebsocketConsumer):
 
     async def deliver(self, frame: dict[str, Any]) -> None:
         if not self.closed:
-            await self.send_text(json.dumps(frame, separators=(",", ":")))
+            await self.send_text(frame_text(frame))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.bridge is None or self.closed:

@@ -1,16 +1,19 @@
 """How a live frame reaches the browser: the shortest way daphne and Channels allow.
 
-Two waits and one waste sit between `send` and the browser's socket, and a live diagram relays many small frames:
+What sits between `send` and the browser's socket, taken out of a live diagram's many small frames:
 - Channels' session middleware wraps `send` to save a session a handler changed; it reads the lazy session
   object on every message. A live frame never changes the session, so frames go to the `send` it wraps.
 - Twisted writes only when the reactor next finds the socket writable: every frame waits a turn of the event
   loop, behind all else in that turn, and costs two changes of the reactor's watch list. While nothing is
   waiting in Twisted's buffer, the socket is written at once instead (as asyncio's transports do); what the
   socket cannot take, or anything written while older data waits, goes to Twisted's buffer as before.
-- autobahn's `sendData` formats a debug message for every frame (two names and a size, coloured through
-  click) before its logger drops it: 2.5% of daphne's time relaying. While its debug level is off, an open
-  socket's frame is written without it; anything else (queued or chopped writes, octet logging, a closing
-  socket, debug on) goes through autobahn's own `sendData`.
+- Daphne hands each frame through five calls (its server's reply, its protocol's, autobahn's `sendMessage`,
+  `sendFrame`, `sendData`), checking per frame what does not change while a socket is open, and autobahn formats a
+  debug message (two names and a size, coloured through click) before its logger drops it. While the socket is
+  open and plain (no compression, fragmenting, frame or octet logging, timings, queued writes, debug), the frame
+  autobahn would write (RFC 6455: FIN and text opcode, the length, the payload unmasked, as a server sends it) is
+  written to the transport directly, and autobahn's traffic counts kept as it keeps them. Anything else goes
+  through `send` as before.
 
 And before a socket opens, autobahn pretty-prints its thirty-odd settings for a debug message, also dropped: a
 fifth of its work on each handshake (`autobahn_settings_printed_later`).
@@ -36,10 +39,16 @@ def frame_sender(send: Send) -> Callable[[str], Awaitable[None]]:
     if transport is not None and not isinstance(transport, _DirectWrite):
         transport.__class__ = _mixed_class(_DirectWrite, type(transport))
     protocol = _autobahn_protocol(inner)
-    if protocol is not None and not isinstance(protocol, _QuietSend):
-        protocol.__class__ = _mixed_class(_QuietSend, type(protocol))
+    # daphne's Server.handle_reply drops a frame for a socket it has seen go; so does the direct path.
+    connections = getattr(getattr(inner.func, "__self__", None), "connections", None) if protocol else None
 
     async def send_text(text: str) -> None:
+        if protocol is not None:
+            payload = text.encode("utf-8")
+            frame = _plain_frame(protocol, connections, payload)
+            if frame is not None:
+                _written(protocol, frame, len(payload))
+                return
         await inner({"type": "websocket.send", "text": text})
 
     return send_text
@@ -83,7 +92,7 @@ class _DirectWrite:
 
 
 def _autobahn_protocol(send: Any):
-    """daphne's protocol behind `send`, when it is autobahn's with the attributes `_QuietSend` reads; else None."""
+    """daphne's protocol behind `send`, when it is autobahn's with the attributes `_plain_frame` reads; else None."""
     if not isinstance(send, functools.partial) or not send.args:
         return None
     protocol = send.args[0]
@@ -91,11 +100,16 @@ def _autobahn_protocol(send: Any):
         from autobahn.websocket.protocol import WebSocketProtocol
     except ImportError:
         return None
-    if not isinstance(protocol, WebSocketProtocol) or not all(
-        hasattr(protocol, name) for name in ("send_queue", "logOctets", "trafficStats", "state", "log")
-    ):
+    if not isinstance(protocol, WebSocketProtocol) or not all(hasattr(protocol, name) for name in _PLAIN_READS):
         return None
     return protocol
+
+
+# What autobahn's sendMessage and sendFrame read (set when its connection is made), and daphne's server.
+_PLAIN_READS = (
+    "state", "send_queue", "logOctets", "logFrames", "trackedTimings", "_perMessageCompress", "autoFragmentSize",
+    "maxMessagePayloadSize", "maskServerFrames", "trafficStats", "log", "transport", "STATE_OPEN",
+)  # fmt: skip
 
 
 def _debug_off(log: Any) -> bool:
@@ -103,18 +117,40 @@ def _debug_off(log: Any) -> bool:
     return getattr(getattr(log, "debug", None), "__name__", None) == "_no_op"
 
 
-class _QuietSend:
-    """Mixed into daphne's protocol class: autobahn's `sendData` for an open socket's plain write, less the
-    debug message nobody reads."""
-
-    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:  # noqa: N802
-        if chopsize or sync or self.send_queue or self.logOctets or self.state != self.STATE_OPEN:
-            return super().sendData(data, sync, chopsize)
-        if not _debug_off(self.log):
-            return super().sendData(data, sync, chopsize)
-        self.transport.write(data)
-        self.trafficStats.outgoingOctetsWireLevel += len(data)
+def _plain_frame(protocol: Any, connections: Any, payload: bytes) -> bytes | None:
+    """The text frame autobahn would write for `payload` on this open, plain socket; None when it is not."""
+    size = len(payload)
+    if (
+        protocol.state != protocol.STATE_OPEN
+        or protocol.send_queue
+        or protocol.logOctets
+        or protocol.logFrames
+        or protocol.trackedTimings
+        or protocol._perMessageCompress is not None
+        or 0 < protocol.autoFragmentSize < size
+        or 0 < protocol.maxMessagePayloadSize < size
+        or protocol.maskServerFrames
+        or not _debug_off(protocol.log)
+        or (connections is not None and connections.get(protocol, {"disconnected": True}).get("disconnected"))
+    ):
         return None
+    if size <= 125:
+        head = bytes((0x81, size))
+    elif size <= 0xFFFF:
+        head = b"\x81\x7e" + size.to_bytes(2, "big")
+    else:
+        head = b"\x81\x7f" + size.to_bytes(8, "big")
+    return head + payload
+
+
+def _written(protocol: Any, frame: bytes, size: int) -> None:
+    protocol.transport.write(frame)
+    stats = protocol.trafficStats
+    stats.outgoingWebSocketMessages += 1
+    stats.outgoingWebSocketFrames += 1
+    stats.outgoingOctetsAppLevel += size
+    stats.outgoingOctetsWebSocketLevel += size
+    stats.outgoingOctetsWireLevel += len(frame)
 
 
 @functools.cache

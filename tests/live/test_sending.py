@@ -1,13 +1,14 @@
-"""A live frame goes to the send Channels' session middleware wraps, is written at once, skips autobahn's
-debug message, and anything unexpected is left alone.
+"""A live frame goes to the send Channels' session middleware wraps, is written at once, is the frame autobahn
+would write without going through daphne and autobahn, and anything unexpected is left alone.
 (The write-at-once path needs daphne's Twisted transport: tests/bench/test_live_relay.py and the browser
 tests run frames through a real daphne.)"""
 
 from __future__ import annotations
 
-import collections
 import functools
 import socket
+
+import pytest
 
 from portal.live.sending import frame_sender
 
@@ -104,48 +105,81 @@ async def test_what_the_socket_cannot_take_goes_to_twisteds_buffer_in_order():
 
 def open_daphne_protocol(monkeypatch):
     """daphne's own WebSocket protocol as autobahn leaves it once open, on a Twisted transport (daphne_transport),
-    with autobahn's debug formatting counted."""
+    behind daphne's server as far as a reply goes; with autobahn's debug formatting counted."""
     from autobahn.websocket import protocol as autobahn_protocol
-    from autobahn.websocket.protocol import TrafficStats
-    from daphne.ws_protocol import WebSocketProtocol
+    from daphne.ws_protocol import WebSocketFactory
 
     formatted = []
     monkeypatch.setattr(autobahn_protocol, "hltype", lambda obj: formatted.append(obj) or "")
     _, transport, browser, reactor = daphne_transport()
-    protocol = WebSocketProtocol()
-    protocol.transport, protocol.state = transport, WebSocketProtocol.STATE_OPEN
-    protocol.send_queue, protocol.logOctets, protocol.trafficStats = collections.deque(), False, TrafficStats()
+    protocol = WebSocketFactory(None, server="Daphne").buildProtocol(None)
+    autobahn_protocol.WebSocketProtocol._connectionMade(protocol)  # autobahn's settings and counters, as per socket
+    protocol.transport, protocol.state, protocol.client_addr = transport, protocol.STATE_OPEN, ("127.0.0.1", 1)
 
-    async def handle_reply(protocol, message):  # daphne's Server.handle_reply, as far as a text frame goes
-        protocol.sendData(message["text"].encode())
+    class Server:  # daphne.server.Server.handle_reply, as far as a text frame goes
+        connections = {protocol: {}}
 
-    return functools.partial(handle_reply, protocol), protocol, browser, formatted
+        async def handle_reply(self, protocol, message):
+            if protocol not in self.connections or self.connections[protocol].get("disconnected", None):
+                return
+            protocol.handle_reply(message)
 
-
-async def test_an_open_sockets_frame_is_written_without_autobahns_debug_message(monkeypatch):
-    send, protocol, browser, formatted = open_daphne_protocol(monkeypatch)
-    send_text = frame_sender(send)
-    await send_text('{"type":"ops"}')
-    assert browser.recv(100) == b'{"type":"ops"}'
-    assert formatted == []  # debug is off: nothing formatted
-    assert protocol.trafficStats.outgoingOctetsWireLevel == len('{"type":"ops"}')
-    assert "sendData" not in vars(protocol)  # the class does it: nothing is kept per socket
+    server = Server()
+    return functools.partial(server.handle_reply, protocol), protocol, server, browser, formatted
 
 
-async def test_with_debug_on_or_a_queue_waiting_autobahn_sends_as_it_always_did(monkeypatch):
+def received(browser, transport=None) -> bytes:
+    """What reached the browser's end, then what waits in Twisted's buffer of `transport`."""
+    data = b""
+    while True:
+        try:
+            data += browser.recv(1 << 20, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            break
+    if transport is not None:
+        data += bytes(transport.dataBuffer) + b"".join(transport._tempDataBuffer)
+    return data
+
+
+@pytest.mark.parametrize("size", [14, 125, 126, 300, 65535, 65536, 200_000])
+async def test_an_open_sockets_frame_is_what_autobahn_writes_without_its_five_calls_or_debug_message(monkeypatch, size):
+    text = "é" * (size // 2) + "x" * (size % 2)  # `size` bytes of UTF-8
+    send, protocol, _, browser, formatted = open_daphne_protocol(monkeypatch)
+    calls = []
+    monkeypatch.setattr(type(protocol), "sendMessage", lambda *args, **kwargs: calls.append(args))
+    await frame_sender(send)(text)
+    ours = received(browser, protocol.transport)
+    assert calls == [] and formatted == []  # not through autobahn, nothing formatted
+
+    monkeypatch.undo()
+    send, protocol_b, _, browser, formatted = open_daphne_protocol(monkeypatch)
+    protocol_b.sendMessage(text.encode())  # autobahn's own frame for the same text
+    assert ours == received(browser, protocol_b.transport) and ours.endswith(text.encode())
+    for counter in ("outgoingWebSocketMessages", "outgoingWebSocketFrames", "outgoingOctetsWireLevel"):
+        assert getattr(protocol.trafficStats, counter) == getattr(protocol_b.trafficStats, counter) > 0
+
+
+async def test_with_debug_on_a_queue_waiting_or_the_socket_gone_autobahn_and_daphne_send_as_they_always_did(
+    monkeypatch,
+):
     import txaio
 
-    send, protocol, browser, formatted = open_daphne_protocol(monkeypatch)
+    send, protocol, server, browser, formatted = open_daphne_protocol(monkeypatch)
     send_text = frame_sender(send)
     protocol.log = txaio.make_logger()
     protocol.log._set_log_level("debug")
     await send_text("seen by the debug log")
-    assert browser.recv(100) == b"seen by the debug log" and len(formatted) == 1
+    assert received(browser).endswith(b"seen by the debug log") and formatted  # autobahn's sendData, debug and all
     protocol.log._set_log_level("info")
     protocol.send_queue.append((b"queued first", False))
     protocol.triggered = True  # autobahn's own drain is under way (it would run on the reactor)
     await send_text("after")
-    assert list(protocol.send_queue) == [(b"queued first", False), (b"after", False)]  # in order, behind it
+    assert [data for data, _ in protocol.send_queue][0] == b"queued first"
+    assert protocol.send_queue[1][0].endswith(b"after")  # in order, behind it
+    protocol.send_queue.clear()
+    server.connections[protocol]["disconnected"] = 1.0  # daphne has seen the browser go: nothing is written
+    await send_text("too late")
+    assert received(browser) == b"" and not protocol.send_queue
 
 
 def test_autobahn_prints_a_sockets_settings_only_for_a_debug_message_that_is_written(monkeypatch):

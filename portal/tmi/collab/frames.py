@@ -122,6 +122,9 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# Without 16 digits in a row or a three-digit exponent, every integer is within MAX_SAFE_INTEGER and every
+# float is finite (strings are searched too: that only sends more frames the slower way).
+_LONG_NUMBER = re.compile(r"[0-9]{16}|[eE][-+]?[0-9]{3}")
 _NOT_AN_OBJECT = "A frame must be a JSON object."
 _NOT_UNICODE = "A frame must be valid Unicode text (no lone surrogates)."
 
@@ -129,6 +132,8 @@ _NOT_UNICODE = "A frame must be valid Unicode text (no lone surrogates)."
 def _depth_exceeds(text: str, limit: int) -> bool:
     """Whether brackets outside strings nest deeper than `limit`, without decoding anything. (An
     unterminated string's brackets count too; such a frame is not JSON anyway.)"""
+    if text.count("{") + text.count("[") <= limit:  # no deeper than it has openings: most frames stop here
+        return False
     brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
     return bool(brackets) and max(itertools.accumulate(map(_STEP.__getitem__, brackets))) > limit
 
@@ -177,7 +182,10 @@ def _decode(text: str) -> Any:
     if _depth_exceeds(text, MAX_DEPTH):
         raise FrameError("too_deep", f"A frame may nest objects and lists at most {MAX_DEPTH} levels deep.")
     try:
-        frame = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        if _LONG_NUMBER.search(text):  # one may be too large: each number is checked as it is decoded
+            frame = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        else:
+            frame = json.loads(text, parse_constant=_constant)
         if _SURROGATE_ESCAPE.search(text):
             # An escaped surrogate may be half a pair (fine) or alone: PostgreSQL, TMI and browsers each
             # treat a lone one differently, so it stops here. Encoding the decoded frame tells which.

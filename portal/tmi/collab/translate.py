@@ -18,6 +18,7 @@ from typing import Any
 from portal.tmi.cells import EDGE_SHAPES, is_edge
 from portal.tmi.collab import frames
 from portal.tmi.collab.endings import TERMINAL_ERRORS
+from portal.tmi.collab.fanout import Shared, once
 from portal.tmi.collab.ledger import OperationLedger
 from portal.tmi.collab.participants import Person, Roster, person_from_user
 from portal.tmi.generations import profile_for
@@ -81,6 +82,26 @@ def _rejected(operation_id: str, reason: str, message: str, resync: bool) -> Emi
             "reason": reason,
             "message": REJECTIONS.get(reason, message or "TMI refused the change."),
             "resync": resync,
+        }
+    )
+
+
+def _ops_frame(message: dict[str, Any], operation_id: str, user: Any, version: Any) -> Shared:
+    """The `ops` frame of a change someone made: the same for everyone who receives it (fanout.py)."""
+    operation = message.get("operation") if isinstance(message.get("operation"), dict) else {}
+    cells = [
+        {k: op[k] for k in ("id", "operation", "data") if k in op}
+        for op in operation.get("cells") or []
+        if isinstance(op, dict)
+    ]
+    sender = person_from_user(user)
+    return Shared(
+        {
+            "type": "ops",
+            "operation_id": operation_id,
+            "user": sender.frame() if sender else None,
+            "cells": cells,
+            "version": version if isinstance(version, int) else None,
         }
     )
 
@@ -200,24 +221,7 @@ class Translator:
         operation_id = message.get("operation_id") if isinstance(message.get("operation_id"), str) else ""
         if not self.ledger.remember(operation_id):
             return self.repeated_operation()
-        operation = message.get("operation") if isinstance(message.get("operation"), dict) else {}
-        cells = [
-            {k: op[k] for k in ("id", "operation", "data") if k in op}
-            for op in operation.get("cells") or []
-            if isinstance(op, dict)
-        ]
-        sender = person_from_user(user)
-        return [
-            Emit(
-                {
-                    "type": "ops",
-                    "operation_id": operation_id,
-                    "user": sender.frame() if sender else None,
-                    "cells": cells,
-                    "version": version if isinstance(version, int) else None,
-                }
-            )
-        ]
+        return [Emit(once(message, "ops", lambda: _ops_frame(message, operation_id, user, version)))]
 
     def repeated_operation(self) -> list[Effect]:
         """An operation id already delivered or sent: never applied twice."""
@@ -270,19 +274,11 @@ class Translator:
         return [Emit(roster.frame())]
 
     def on_presenter_cursor(self, message: dict[str, Any]) -> list[Effect]:
-        position = message.get("cursor_position")
-        if not isinstance(position, dict):
-            return []
-        try:
-            x, y = frames.number("x", position.get("x")), frames.number("y", position.get("y"))
-        except frames.FrameError:
-            return []
-        return [Emit({"type": "cursor", "x": x, "y": y})]
+        frame = once(message, "cursor", lambda: _cursor_frame(message))
+        return [Emit(frame)] if frame is not None else []
 
     def on_presenter_selection(self, message: dict[str, Any]) -> list[Effect]:
-        cells = message.get("selected_cells")
-        ids = [c for c in cells if isinstance(c, str)] if isinstance(cells, list) else []
-        return [Emit({"type": "selection", "cell_ids": ids})]
+        return [Emit(once(message, "selection", lambda: _selection_frame(message)))]
 
     def on_history_operation(self, message: dict[str, Any]) -> list[Effect]:
         result = HISTORY_RESULTS.get(str(message.get("message")), "resync_required")
@@ -300,6 +296,23 @@ class Translator:
             self.announced = "no_access"
             return []
         return [Emit(frames.error(code or "tmi_error", text or "TMI reported an error."))]
+
+
+def _cursor_frame(message: dict[str, Any]) -> Shared | None:
+    position = message.get("cursor_position")
+    if not isinstance(position, dict):
+        return None
+    try:
+        x, y = frames.number("x", position.get("x")), frames.number("y", position.get("y"))
+    except frames.FrameError:
+        return None
+    return Shared({"type": "cursor", "x": x, "y": y})
+
+
+def _selection_frame(message: dict[str, Any]) -> Shared:
+    cells = message.get("selected_cells")
+    ids = [c for c in cells if isinstance(c, str)] if isinstance(cells, list) else []
+    return Shared({"type": "selection", "cell_ids": ids})
 
 
 class Translator18(Translator):

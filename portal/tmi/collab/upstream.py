@@ -30,13 +30,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from portal.tmi.client import AsyncTMIClient
 from portal.tmi.collab import frames
-from portal.tmi.collab.connect import upstream_connect
+from portal.tmi.collab.connect import UpstreamConnection, upstream_connect
 from portal.tmi.collab.endings import MAYBE_CLOSED, RECONNECT, classify_close, ended
+from portal.tmi.collab.fanout import Fanout
 from portal.tmi.collab.joins import JoinShare
 from portal.tmi.collab.limits import Throttle, TokenBucket
 from portal.tmi.collab.participants import RoleBoard
@@ -110,7 +110,7 @@ class UpstreamSession:
         "client", "threat_model_id", "diagram_id", "me", "delays", "sleep", "origin", "bucket", "throttle", "queue",
         "deliver", "held", "finished", "_outbox", "_courier", "_flushing", "translator", "created_session", "ws",
         "live", "joined_once", "ended", "_task", "roles", "can_edit", "_role_retry", "_roles_task", "_roles_wanted",
-        "_roles_asked_at", "_own_role_read_at", "joins", "session_id",
+        "_roles_asked_at", "_own_role_read_at", "joins", "session_id", "fanout",
     )
     # fmt: on
 
@@ -129,6 +129,7 @@ class UpstreamSession:
         roles: RoleBoard | None = None,
         deliver: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
         joins: JoinShare | None = None,
+        fanout: Fanout | None = None,
     ) -> None:
         self.client = client
         self.threat_model_id, self.diagram_id = threat_model_id, diagram_id
@@ -149,7 +150,7 @@ class UpstreamSession:
         # Whether this bridge created the TMI session (201) rather than joined one; the session itself is not
         # kept (with its participants, ~10 KiB per bridged session).
         self.created_session = False
-        self.ws: ClientConnection | None = None
+        self.ws: UpstreamConnection | None = None
         self.live = False
         self.joined_once = False
         self.ended: str | None = None
@@ -164,6 +165,8 @@ class UpstreamSession:
         # The sessions of this organisation's people joining together (joins.py): one POST for a roomful.
         self.joins = joins
         self.session_id: str | None = None  # of the TMI session this socket is in, while it is
+        # What TMI sends the whole room, decoded once for this organisation's sockets in it (fanout.py).
+        self.fanout = fanout
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -204,6 +207,8 @@ class UpstreamSession:
         self.translator.connected()
         self.joined_once = self.live = True
         self.session_id = session.session_id
+        if self.fanout is not None:
+            self.fanout.joined(self.session_id)
         if (key := self._join_key()) is not None:
             self.joins.joined(key, session)  # type: ignore[union-attr]
         self._emit(frames.connection("live"))
@@ -218,6 +223,8 @@ class UpstreamSession:
         return (self.client.base_url, self.threat_model_id, self.diagram_id)
 
     def _left(self, *, ended: bool) -> None:
+        if self.fanout is not None and self.session_id is not None:
+            self.fanout.left(self.session_id)
         key = self._join_key()
         if key is not None and self.session_id is not None:
             if ended:
@@ -337,7 +344,7 @@ class UpstreamSession:
         with contextlib.suppress(ConnectionClosed, OSError):
             async for raw in self.ws:
                 try:
-                    message = json.loads(raw)
+                    message = json.loads(raw) if self.fanout is None else self.fanout.decode(self.session_id, raw)
                 except ValueError:
                     continue
                 if isinstance(message, dict) and message.get("reason") == "insufficient_permissions":
@@ -350,21 +357,28 @@ class UpstreamSession:
                 await self._flush()
 
     async def _apply(self, effects: list[Effect]) -> None:
+        sends: list[dict[str, Any]] = []  # messages for TMI one after another go in one write
         for effect in effects:
+            if isinstance(effect, Send):
+                sends.append(effect.message)
+                continue
+            if sends:
+                await self._send_upstream(*sends)
+                sends = []
             if isinstance(effect, Emit):
                 self._emit(effect.frame)
-            elif isinstance(effect, Send):
-                await self._send_upstream(effect.message)
             elif isinstance(effect, FetchState):
                 await self._fetch_state()
             elif isinstance(effect, FetchRoles):
                 self._roles_fetch()
+        if sends:
+            await self._send_upstream(*sends)
 
-    async def _send_upstream(self, message: dict[str, Any]) -> None:
+    async def _send_upstream(self, *messages: dict[str, Any]) -> None:
         if self.ws is None:
             return
         with contextlib.suppress(ConnectionClosed):  # the read loop sees the close and handles it
-            await self.ws.send(json.dumps(message))
+            await self.ws.send_texts([json.dumps(message, separators=(",", ":")) for message in messages])
 
     async def _fetch_state(self) -> None:
         try:

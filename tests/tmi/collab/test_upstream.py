@@ -13,6 +13,7 @@ from websockets.exceptions import InvalidStatus
 
 from portal.tmi import AddressGuard, AsyncTMIClient, User
 from portal.tmi.collab import UpstreamSession, frames
+from portal.tmi.collab.fanout import Fanout
 from portal.tmi.collab.joins import JoinShare
 from portal.tmi.collab.limits import TokenBucket
 from portal.tmi.collab.upstream import CURSOR_INTERVAL, Latch
@@ -438,6 +439,27 @@ async def _seen(world: World) -> dict[str, int]:
         for suffix, name in named.items()
         if route.endswith(suffix)
     }
+
+
+async def test_a_roomful_reads_what_tmi_sends_them_all_once(world, peers):
+    """Everyone has their own socket, so a change reaches this process once per person in the room as the same
+    text: it is decoded once and its frame made once for all of them (fanout.py), in both generations."""
+    room = Fanout()
+    alice, bob, carol = [await peers(name, fanout=room) for name in ("alice", "bob", "carol")]
+    for peer in (alice, bob, carol):
+        await peer.until("state")
+    await alice.roster("alice", "bob", "carol")
+    await bob.roster("alice", "bob", "carol")
+    await carol.roster("alice", "bob", "carol")
+    sent = ops(None, add(node("Shared")))
+    await alice.send(sent)
+    at_bob, at_carol = await bob.until("ops"), await carol.until("ops")
+    assert at_bob is at_carol  # one frame for both (without the room, each decodes and builds their own)
+    assert at_bob["cells"] == sent["cells"] and at_bob["user"]["id"] == "alice"
+    await alice.until("ack", operation_id=sent["operation_id"])
+    assert room._rooms[alice.session.session_id].readers == 3
+    await shut(carol)
+    assert room._rooms[alice.session.session_id].readers == 2
 
 
 async def test_people_joining_together_make_one_post_and_each_asks_their_own_ticket(world, peers):
