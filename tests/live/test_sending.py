@@ -76,6 +76,19 @@ def daphne_transport():
     return functools.partial(handle_reply, protocol), protocol.transport, browser, reactor
 
 
+def received(browser, transport=None) -> bytes:
+    """What reached the browser's end, then what waits in Twisted's buffer of `transport`."""
+    data = b""
+    while True:
+        try:
+            data += browser.recv(1 << 20, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            break
+    if transport is not None:
+        data += bytes(transport.dataBuffer) + b"".join(transport._tempDataBuffer)
+    return data
+
+
 async def test_a_plain_tcp_transport_is_written_at_once_while_nothing_waits_in_its_buffer():
     send, transport, browser, reactor = daphne_transport()
     send_text = frame_sender(send)
@@ -94,13 +107,7 @@ async def test_what_the_socket_cannot_take_goes_to_twisteds_buffer_in_order():
     assert reactor.writers and set(reactor.writers) == {transport}  # written when the socket can take more
     waiting = bytes(transport.dataBuffer) + b"".join(transport._tempDataBuffer)
     assert waiting.endswith(b"after") and set(waiting[: -len(b"after")]) == {ord("x")}  # in order, behind it
-    went_at_once = b""
-    while True:
-        try:
-            went_at_once += browser.recv(1 << 20, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            break
-    assert len(went_at_once) + len(waiting) == len(big) + len(b"after")
+    assert len(received(browser)) + len(waiting) == len(big) + len(b"after")
 
 
 def open_daphne_protocol(monkeypatch):
@@ -126,19 +133,6 @@ def open_daphne_protocol(monkeypatch):
 
     server = Server()
     return functools.partial(server.handle_reply, protocol), protocol, server, browser, formatted
-
-
-def received(browser, transport=None) -> bytes:
-    """What reached the browser's end, then what waits in Twisted's buffer of `transport`."""
-    data = b""
-    while True:
-        try:
-            data += browser.recv(1 << 20, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            break
-    if transport is not None:
-        data += bytes(transport.dataBuffer) + b"".join(transport._tempDataBuffer)
-    return data
 
 
 @pytest.mark.parametrize("size", [14, 125, 126, 300, 65535, 65536, 200_000])

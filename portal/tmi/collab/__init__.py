@@ -8,6 +8,8 @@ endings.py       how a session ends (reason codes); which closes are worth a rec
 limits.py        the per-connection token bucket and the cursor throttle
 upstream.py      UpstreamSession: the socket, reconnection with backoff, resync
 joins.py         JoinShare: one POST /collaborate for an organisation's people joining a diagram together
+fanout.py        Fanout: what TMI sends a whole room, decoded and made into a frame once for its sockets here
+connect.py       opening the socket under the address guard; several messages in one write
 """
 
 from portal.tmi.collab.frames import FrameError

@@ -207,7 +207,7 @@ class UpstreamSession:
         self.translator.connected()
         self.joined_once = self.live = True
         self.session_id = session.session_id
-        if self.fanout is not None:
+        if self.fanout is not None and self.session_id:  # a session without an id shares nothing
             self.fanout.joined(self.session_id)
         if (key := self._join_key()) is not None:
             self.joins.joined(key, session)  # type: ignore[union-attr]
@@ -223,7 +223,7 @@ class UpstreamSession:
         return (self.client.base_url, self.threat_model_id, self.diagram_id)
 
     def _left(self, *, ended: bool) -> None:
-        if self.fanout is not None and self.session_id is not None:
+        if self.fanout is not None and self.session_id:
             self.fanout.left(self.session_id)
         key = self._join_key()
         if key is not None and self.session_id is not None:
