@@ -105,7 +105,7 @@ def _autobahn_protocol(send: Any):
     return protocol
 
 
-# What autobahn's sendMessage and sendFrame read (set when its connection is made), and daphne's server.
+# What autobahn's sendMessage and sendFrame read of the protocol (set when its connection is made).
 _PLAIN_READS = (
     "state", "send_queue", "logOctets", "logFrames", "trackedTimings", "_perMessageCompress", "autoFragmentSize",
     "maxMessagePayloadSize", "maskServerFrames", "trafficStats", "log", "transport", "STATE_OPEN",
