@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -37,17 +38,25 @@ log = logging.getLogger(__name__)
 
 
 class LiveDiagramConsumer(AsyncWebsocketConsumer):
-    # No channel layer: everything this socket hears comes from its own TMI connection, and a layer
-    # would hold one more blocking Redis read per open diagram. An alias that is not configured
-    # makes Channels skip it.
-    channel_layer_alias = "live-sockets-use-no-layer"
     bridge: LiveBridge | None = None
     relay: asyncio.Task | None = None
     closed = False
 
     async def __call__(self, scope, receive, send) -> None:
+        """Channels' own loop, with what this consumer does not use taken out.
+
+        No channel layer: everything this socket hears comes from its own TMI connection, and a layer would hold
+        one more blocking Redis read per open diagram. That leaves one source of messages, the browser's socket,
+        so they are awaited one at a time: Channels' loop for several sources wraps each wait in a new task and an
+        `asyncio.wait`, three turns of the event loop between daphne and the handler instead of one."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:  # websocket_disconnect's way of ending, as in Channels
+            pass
         finally:
             # A handler that raised, or daphne cancelling the application, skips `disconnect`.
             await self._stop_relay()
