@@ -150,6 +150,29 @@ async def test_a_socket_goes_to_the_database_thread_only_for_its_own_reads_and_w
     assert not {"get_user", "close_old_connections"} & set(trips), trips
 
 
+async def test_a_sockets_frames_are_awaited_one_at_a_time_without_a_task_each(world, browsers, monkeypatch):
+    """Channels' loop for several sources (the socket and a channel layer) starts a task and an asyncio.wait for
+    every message; a live socket has one source, so its frames are awaited directly, in order, and it still ends
+    when the browser leaves."""
+    import channels.consumer
+
+    def several_sources(*args, **kwargs):
+        raise AssertionError("a live socket went through Channels' loop for several sources")
+
+    monkeypatch.setattr(channels.consumer, "await_many_dispatch", several_sources)
+    alice, bob = await joined(browsers, "alice", "bob")
+    box = node("Payments API")
+    edits = [ops(add(box))] + [ops(update({**box, "position": {"x": 10 * i, "y": 20}})) for i in range(1, 6)]
+    for edit in edits:
+        await alice.send(edit)
+    for edit in edits:
+        assert (await alice.until("ack"))["operation_id"] == edit["operation_id"]
+        assert (await bob.until("ops"))["operation_id"] == edit["operation_id"]
+    await alice.close()
+    await bob.close()
+    await nothing_left(world, "after both left")
+
+
 # -- who may connect -----------------------------------------------------------------------------
 async def test_strangers_are_refused_before_the_socket_opens(world, browsers, globex):
     assert await browsers(None, accept=False) == CLOSE_NOT_FOUND  # not signed in
