@@ -4,10 +4,11 @@ Everyone has a socket of their own to TMI (one member's access is never lent to 
 of ten reaches this process nine times, as the same text (TMI marshals a broadcast once and writes those bytes
 to every client: `broadcastToOthers` and `broadcastMessage` in its websocket code; the sandbox writes the same).
 Decoding it, building the browser's frame from it and writing that frame as JSON are the same work each time:
-about a quarter of what the relay spends on a delivery (docs/benchmarks.md). So for the messages TMI sends to everyone in a session (`FANNED_OUT`), the first of the
-room's sockets to read a text decodes it into a `Shared` message; the others get that same message, and what is
-made from the message alone (`once`: the `ops` frame, its JSON text) is made for all of them. What depends on
-each socket (its operations in flight, the sequence numbers it has seen, its roster) is still worked out by each.
+about a quarter of what the relay spends on a delivery (docs/benchmarks.md). So for the messages TMI sends to
+everyone in a session (`FANNED_OUT`), the first of the room's sockets to read a text decodes it into a `Shared`
+message; the others get that same message, and what is made from the message alone (`once`: the `ops` frame, its
+JSON text) is made for all of them. What depends on each socket (its operations in flight, the sequence numbers
+it has seen, its roster) is still worked out by each.
 
 A message is only ever shared with sockets of the same TMI session in one organisation (the caller keeps a
 `Fanout` per organisation), and a text is kept only until the others in the room have read it, or until newer
