@@ -58,6 +58,7 @@ from bench.live_world import (
     Person,
     Room,
     SandboxProcess,
+    cpu_s,
     people_sign_in,
     portal_members_create,
     raise_open_files_limit,
@@ -94,6 +95,7 @@ class Phase:
     label: str
     result: RoundsResult
     connect_s: float
+    connect_cpu_s: float  # the CPU the process in the middle (sandbox, floor or daphne) used while all connected
 
     @property
     def p50_ms(self) -> float:
@@ -134,14 +136,15 @@ async def _phase(
     meter: Meter,
     progress: Progress,
     *,
+    cpu_pid: int,
     measure=None,
     after_connect=None,
 ) -> tuple[Phase, object]:
     seats = [seat for room in seats_by_room for seat in room]
     print(f"{heading}: connecting {len(seats)}...", flush=True)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_s(cpu_pid)
     await seats_open(seats, concurrency=args.connect_concurrency, progress=progress)
-    connect_s = time.perf_counter() - started
+    connect_s, connect_cpu_s = time.perf_counter() - started, cpu_s(cpu_pid) - cpu_started
     if after_connect:
         await after_connect()
     print(
@@ -162,7 +165,7 @@ async def _phase(
         await seats_close(seats)
     if not result.latencies:
         raise SystemExit(f"{heading}: no change reached anyone (refusals: {result.refusals[:5]})")
-    return Phase(label, result, connect_s), measured
+    return Phase(label, result, connect_s, connect_cpu_s), measured
 
 
 async def _run(
@@ -185,11 +188,13 @@ async def _run(
     async def count_connect_calls() -> None:
         connect_calls.update(await sandbox_calls(sandbox.base_url))
 
-    async def play(heading: str, label: str, seat, measure, after_connect=None) -> tuple[Phase, object]:
+    async def play(heading: str, label: str, seat, cpu_pid: int, measure, after_connect=None) -> tuple[Phase, object]:
         """One way's rounds: `seat(id, person, room, meter)` makes each person's seat."""
         meter = Meter()
         seats = [[seat(next(seat_ids), p, room, meter) for p in room.people] for room in rooms]
-        return await _phase(heading, label, seats, args, meter, progress, measure=measure, after_connect=after_connect)
+        return await _phase(
+            heading, label, seats, args, meter, progress, cpu_pid=cpu_pid, measure=measure, after_connect=after_connect
+        )
 
     # The three ways run one after another; with --repeat they take turns, so a change in the machine's load
     # meets all three alike, and each figure is the median over the repetitions.
@@ -216,7 +221,9 @@ async def _run(
                 floor.pid,
             ),
         ):
-            phase, measured = await play(f"{heading}{suffix}", f"{label}{suffix}", seat, measure=partial(rss_kib, pid))
+            phase, measured = await play(
+                f"{heading}{suffix}", f"{label}{suffix}", seat, pid, measure=partial(rss_kib, pid)
+            )
             phases.append(phase)
             busy.append(measured)
             await rooms_wait_closed(sandbox.base_url, owner, rooms)
@@ -236,6 +243,7 @@ async def _run(
             f"Through the portal{suffix}",
             f"through the portal (bridge){suffix}",
             lambda i, p, room, meter: BrowserSeat(i, p, room, meter, daphne),
+            daphne.pid,
             measure=lambda: (rss_kib(daphne.pid), rss_kib(sandbox.pid)),
             after_connect=count_connect_calls if first else None,
         )
@@ -275,6 +283,13 @@ async def _run(
         "connect_s": round(statistics.median(phase.connect_s for phase in bridges), 2),
         "tmi_calls_per_connect": round(sum(connect_calls.values()) / n, 2),
         "direct_connect_s": round(statistics.median(phase.connect_s for phase in directs), 2),
+        "floor_connect_s": round(statistics.median(phase.connect_s for phase in floors), 2),
+        # daphne's Python runs on one CPU at a time (the GIL): busy all the connect, N connects take at least N times
+        # its CPU each.
+        "daphne_cpu_ms_per_connect": round(statistics.median(phase.connect_cpu_s for phase in bridges) / n * 1000, 2),
+        "daphne_busy_while_connecting": round(
+            statistics.median(phase.connect_cpu_s / phase.connect_s for phase in bridges if phase.connect_s), 2
+        ),
         "lost": sum(phase.result.lost for phase in bridges),
         "reordered": sum(phase.result.reordered for phase in bridges),
         "late": sum(phase.result.late for phase in bridges),
@@ -321,6 +336,12 @@ async def _run(
     print(
         f"Connecting all {n} browsers through the portal: {figures['connect_s']:.1f} s{' (median)' if medians else ''} "
         "(the goal is <= 10 s)"
+    )
+    print(
+        f"  daphne's CPU: {figures['daphne_cpu_ms_per_connect']:.1f} ms a browser, {figures['daphne_busy_while_connecting']:.2f}"
+        f" CPUs on average while they connected (its Python runs on one CPU at a time: {n} browsers need about"
+        f" {figures['daphne_cpu_ms_per_connect'] * n / 1000:.1f} s of it on this machine); the bare relay connected"
+        f" them in {figures['floor_connect_s']:.1f} s, straight to TMI {figures['direct_connect_s']:.1f} s"
     )
     print(
         f"  TMI calls the sandbox answered meanwhile: {figures['tmi_calls_per_connect']:.2f} per browser "

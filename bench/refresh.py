@@ -17,7 +17,12 @@ rounds the tokens are made due again. The sandbox counts, for each round, the re
 refresh tokens presented again after they were spent (a real TMI refuses the second use).
 
 Prints (and with --json PATH writes as one JSON object): due, workers, seconds, one_worker_seconds, speedup,
-refreshed, refreshed_twice, refresh_tokens_reused.
+refreshed, refreshed_twice, refresh_tokens_reused; and what the machine allows: `cpus`, the CPU seconds the whole
+machine was busy during the one-worker round (`one_worker_busy_cpu_s`, from /proc/stat: the worker, the sandbox and
+the database all count) and `speedup_ceiling`, the most any number of workers could gain over one here. One worker
+kept `one_worker_busy_cpu_s / one_worker_seconds` CPUs busy; `cpus` of them cannot go more than
+`cpus / that` times faster, nor `--workers` more than `--workers` times: on a machine whose refreshes are all CPU
+(TMI on loopback), more workers can only use the idle CPUs.
 """
 
 from __future__ import annotations
@@ -115,6 +120,24 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def machine_busy_cpu_s() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (all CPUs; idle, I/O wait and time stolen by the
+    host excluded), or None where /proc/stat is not there to say."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def speedup_ceiling(*, cpus: int, workers: int, seconds: float, busy_cpu_s: float | None) -> float | None:
+    """The most `workers` can gain over one worker that kept the machine `busy_cpu_s` busy in `seconds`."""
+    if busy_cpu_s is None or busy_cpu_s <= 0 or seconds <= 0:
+        return None
+    return round(min(float(workers), cpus * seconds / busy_cpu_s), 1)
+
+
 def _round(env: dict[str, str], ids: list[int], workers: int, sandbox, log: Path) -> dict:
     from django.utils import timezone
 
@@ -135,7 +158,7 @@ def _round(env: dict[str, str], ids: list[int], workers: int, sandbox, log: Path
         before = dict(state.refreshes_by_user)
         reused_before = state.refresh_tokens_reused
         started_at = timezone.now()
-        began = time.monotonic()
+        began, busy_before = time.monotonic(), machine_busy_cpu_s()
         tmi_tokens_refresh_due.delay()
         waiting = TMIConnection.objects.filter(pk__in=ids).exclude(refreshed_at__gte=started_at)
         while waiting.exists():
@@ -143,7 +166,7 @@ def _round(env: dict[str, str], ids: list[int], workers: int, sandbox, log: Path
                 print(log.read_text()[-3000:], file=sys.stderr)
                 raise SystemExit(f"{waiting.count()} of {len(ids)} tokens still not refreshed after 300 s")
             time.sleep(0.01)
-        seconds = time.monotonic() - began
+        seconds, busy_after = time.monotonic() - began, machine_busy_cpu_s()
     finally:
         _stop(process)
     counts = {user: n - before.get(user, 0) for user, n in state.refreshes_by_user.items()}
@@ -153,6 +176,7 @@ def _round(env: dict[str, str], ids: list[int], workers: int, sandbox, log: Path
         "refreshed_twice": sum(1 for n in counts.values() if n > 1),
         "refresh_tokens_reused": state.refresh_tokens_reused - reused_before,
         "signed_out": TMIConnection.objects.filter(pk__in=ids, needs_sign_in=True).count(),
+        "busy_cpu_s": None if busy_before is None else round(busy_after - busy_before, 2),
     }
 
 
@@ -198,6 +222,11 @@ def run(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> dict:
         "one_worker_refresh_tokens_reused": one["refresh_tokens_reused"],
         "budget_per_minute": BUDGET_PER_MINUTE,
         "latency_ms": args.latency_ms,
+        "cpus": os.cpu_count(),
+        "one_worker_busy_cpu_s": one["busy_cpu_s"],
+        "speedup_ceiling": speedup_ceiling(
+            cpus=os.cpu_count(), workers=args.workers, seconds=one["seconds"], busy_cpu_s=one["busy_cpu_s"]
+        ),
     }
 
 
@@ -222,6 +251,12 @@ def _print(figures: dict) -> None:
         f" (one worker: {figures['one_worker_refresh_tokens_reused']}; counted by the sandbox)"
     )
     print(f"  members signed out             {figures['signed_out']}")
+    if figures["speedup_ceiling"] is not None:
+        print(
+            f"  the most {figures['workers']} workers could gain   {figures['speedup_ceiling']}x on this machine"
+            f" (one worker kept {figures['one_worker_busy_cpu_s'] / figures['one_worker_seconds']:.1f}"
+            f" of its {figures['cpus']} CPUs busy)"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

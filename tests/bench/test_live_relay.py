@@ -4,6 +4,7 @@ TMI generations, printing figures that add up. (The figures themselves are for p
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -73,6 +74,16 @@ def test_a_tiny_run_prints_sane_figures(generation, tmp_path):
             assert written[f"ratio_{pct}"] is None
     assert (written["lost"], written["reordered"]) == (0, 0)
     assert 0 < written["connect_s"] < 100
+    # The connect explains itself: daphne's own CPU for it (four Django sessions, handshakes and TMI calls cost
+    # something; its two threads use at most the machine's CPUs, give or take a clock tick of 10 ms a reading),
+    # and the bare relay's and TMI's own connects.
+    most = os.cpu_count() * written["connect_s"] + 0.03
+    assert 0 < written["daphne_cpu_ms_per_connect"] * 4 / 1000 <= most
+    assert written["daphne_busy_while_connecting"] > 0
+    assert written["floor_connect_s"] > 0 and written["direct_connect_s"] > 0
+    cpu_line = re.search(rf"daphne's CPU: {NUMBER} ms a browser, {NUMBER} CPUs on average", output)
+    assert cpu_line, output
+    assert float(cpu_line[1]) == pytest.approx(written["daphne_cpu_ms_per_connect"], abs=0.05)
 
     idle = re.search(rf"daphne, no live sessions\s+{NUMBER} MiB", output)
     busy = re.search(rf"daphne, 4 bridged sessions\s+{NUMBER} MiB", output)
