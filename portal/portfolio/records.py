@@ -49,6 +49,13 @@ class Portfolio:
     open_total: int
     riskiest: list[ThreatModelRow]
     recent: list[ThreatModelRow]
+    # Models listed but whose threats a sync has not read yet (a first pass under way): the open threats and the
+    # risk count only the others, and the page says so.
+    threats_pending: int = 0
+
+    @property
+    def threats_read(self) -> int:
+        return self.total - self.threats_pending
 
 
 @dataclass(frozen=True)

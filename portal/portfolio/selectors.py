@@ -177,6 +177,7 @@ def portfolio_overview_get(*, organization: Any, user: Any) -> Portfolio:
         open_total=sum(totals.values()),
         riskiest=[_row(values) for values in riskiest.values(*ROW_FIELDS)[:RISKIEST_COUNT]],
         recent=[_row(values) for values in recent.values(*ROW_FIELDS)[:RECENT_COUNT]],
+        threats_pending=visible.filter(threats_synced_at__isnull=True).count(),
     )
 
 
@@ -214,7 +215,11 @@ def portfolio_overview_cached(*, organization: Any, user: Any) -> Portfolio:
     # Every write of the sync (a pass, an export's own refresh) stamps the models it read: the latest stamps
     # change whenever a model, its threats or its presence did.
     stamps = StoredThreatModel.objects.filter(organization=organization).aggregate(
-        models.Max("synced_at"), models.Max("threats_synced_at"), models.Max("content_synced_at"), models.Max("gone_at")
+        models.Max("synced_at"),
+        models.Max("threats_synced_at"),
+        models.Max("content_synced_at"),
+        models.Max("gone_at"),
+        unread=models.Count("id", filter=models.Q(threats_synced_at__isnull=True)),
     )
     version = "|".join(str(v) for v in [organization.pk, getattr(user, "pk", None), visible_set, state, stamps])
     key = "portfolio-overview:" + hashlib.sha256(version.encode()).hexdigest()

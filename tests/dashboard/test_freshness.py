@@ -179,3 +179,38 @@ def test_a_first_visit_during_a_first_read_shows_its_progress(client, alice, org
     assert "Reading 40 of 312 threat models from TMI." in html and '<progress max="312" value="40"' in html
     assert '<meta http-equiv="refresh" content="3">' in html
     assert 'id="reading-trouble"' not in html  # nothing wrong: only not done yet
+
+
+def test_while_threats_are_still_being_read_the_overview_counts_them_as_found_so_far(
+    client, alice, organization, sandbox
+):
+    """A pass lists the models first and reads their threats after: a page between the two must not pass off the
+    few threats read so far as the organisation's open threats."""
+    store_filled(organization, alice)
+    url = reverse("dashboard:portfolio", args=["acme"])
+    whole = client.get(url).context["portfolio"]
+    assert whole.threats_pending == 0 and whole.open_total > 0
+    html = client.get(url).content.decode()
+    assert 'id="threats-reading"' not in html and "found so far" not in html
+    assert re.search(rf">{whole.open_total} threats are still open\.</a>", html)
+
+    payments = StoredThreatModel.objects.get(organization=organization, name=PAYMENTS)
+    unread = StoredThreatModel.objects.filter(organization=organization, gone_at__isnull=True).exclude(pk=payments.pk)
+    pending = unread.update(threats_synced_at=None)  # as in a first pass: only Customer Payments API read so far
+    assert pending == whole.total - 1
+
+    response = client.get(url)
+    part = response.context["portfolio"]
+    assert (part.threats_pending, part.threats_read, part.total) == (pending, 1, whole.total)
+    assert part.open_total == payments.open_total < whole.open_total  # what was read, and no more
+    assert [row.id for row in part.riskiest] == [payments.tmi_id]
+    html = response.content.decode()
+    assert re.search(rf">{part.open_total} open threats? found so far\.</a>", html)
+    notice = re.search(r'id="threats-reading-text">(.*?)</p>', html, re.S)
+    assert notice, html
+    assert notice[1] == (
+        f"The portal is still reading the threats of {pending} threat models from TMI. Until it has, the open threats"
+        f" and the risk on this page count only the 1 of {whole.total} it has read. Reload the page in a moment to"
+        " see more."
+    )
+    assert f'<progress max="{whole.total}" value="1" aria-labelledby="threats-reading-text">' in html
