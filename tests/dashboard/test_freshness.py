@@ -214,3 +214,7 @@ def test_while_threats_are_still_being_read_the_overview_counts_them_as_found_so
         " see more."
     )
     assert f'<progress max="{whole.total}" value="1" aria-labelledby="threats-reading-text">' in html
+    # The list says which models' threats are not read yet, rather than that they are not shared.
+    listed = client.get(reverse("dashboard:threat_models", args=["acme"])).content.decode()
+    assert listed.count('<span class="meta">not read from TMI yet</span>') == pending
+    assert "not shared with you" not in listed
