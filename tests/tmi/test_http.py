@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from urllib.parse import urlsplit
 
@@ -13,13 +14,25 @@ from portal.tmi.addresses import AddressGuard
 
 
 def established_to(port: int) -> int:
-    """Open TCP connections from this machine to `port` on loopback (Linux's table of sockets)."""
+    """Open TCP connections from this process to `port` on loopback (Linux's table of sockets).
+
+    Only this process's sockets count: another process on the machine (a parallel test worker, a daphne a
+    live test started) may hold one whose peer happens to use the same port number."""
+    ours = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed since it was listed
+            continue
+        if target.startswith("socket:["):
+            ours.add(target[len("socket:[") : -1])
     count = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as rows:
             for row in list(rows)[1:]:
                 fields = row.split()
-                if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+                established = fields[3] == "01"
+                if established and int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in ours:
                     count += 1
     return count
 
