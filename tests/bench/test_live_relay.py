@@ -84,6 +84,18 @@ def test_a_tiny_run_prints_sane_figures(generation, tmp_path):
     cpu_line = re.search(rf"daphne's CPU: {NUMBER} ms a browser, {NUMBER} CPUs on average", output)
     assert cpu_line, output
     assert float(cpu_line[1]) == pytest.approx(written["daphne_cpu_ms_per_connect"], abs=0.05)
+    for key in ("floor_cpu_ms_per_connect", "direct_cpu_ms_per_connect"):
+        assert 0 <= written[key] * 4 / 1000 <= most
+    others = re.search(
+        rf"bare relay connected them in {NUMBER} s \({NUMBER} ms of its CPU a browser\), straight to TMI {NUMBER} s"
+        rf" \(the sandbox's CPU: {NUMBER} ms a browser\)",
+        output,
+    )
+    assert others, output
+    assert float(others[1]) == pytest.approx(written["floor_connect_s"], abs=0.05)
+    assert float(others[2]) == pytest.approx(written["floor_cpu_ms_per_connect"], abs=0.05)
+    assert float(others[3]) == pytest.approx(written["direct_connect_s"], abs=0.05)
+    assert float(others[4]) == pytest.approx(written["direct_cpu_ms_per_connect"], abs=0.05)
 
     idle = re.search(rf"daphne, no live sessions\s+{NUMBER} MiB", output)
     busy = re.search(rf"daphne, 4 bridged sessions\s+{NUMBER} MiB", output)
