@@ -264,14 +264,52 @@ def _history_mark(trend, x_of, base: int) -> SafeString:
     return mark_safe("")
 
 
+TREND_END_LABEL_GAP = 13  # between the baselines of two end labels: 13px text never overlaps
+
+
+def _end_label_texts(trend, keys: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(value, key, "value name") of each line on the last day, the largest first (as the lines end, top down)."""
+    last = trend.points[-1].values if trend.points else {}
+    texts = [(last.get(key, 0), key, f"{last.get(key, 0)} {trend.labels.get(key, key)}") for key in keys]
+    return sorted(texts, key=lambda text: -text[0])
+
+
+def _end_labels(texts: list[tuple[int, str, str]], x: float, y_of, base: int, class_prefix: str) -> SafeString:
+    """Each line's last value and name beside its end, with its colour, right of the plot where no line runs.
+    Labels of lines that end close together are spread apart, kept within the plot's height."""
+    ys = [y_of(value) + 4 for value, _, _ in texts]
+    for i in range(1, len(ys)):
+        ys[i] = max(ys[i], ys[i - 1] + TREND_END_LABEL_GAP)
+    overflow = ys[-1] - (base + 4) if ys else 0
+    if overflow > 0:  # pushed below the axis: move the column up, no higher than the plot's top
+        ys = [max(y - overflow, TREND_TOP + 4 + i * TREND_END_LABEL_GAP) for i, y in enumerate(ys)]
+    return mark_safe(
+        "".join(
+            format_html(
+                '<g class="chart-end"><rect class="bar {cls}" x="{x}" y="{ry}" width="8" height="8" rx="2"></rect>'
+                '<text class="chart-label" x="{tx}" y="{y}">{text}</text></g>',
+                cls=f"{class_prefix}{key}",
+                x=x,
+                ry=y - 8,
+                tx=x + 12,
+                y=y,
+                text=text,
+            )
+            for (_, key, text), y in zip(texts, ys, strict=True)
+        )
+    )
+
+
 def trend_line_chart(
     trend, *, chart_id: str, title: str, class_prefix: str, keys: Sequence[str] | None = None
 ) -> SafeString:
     """One line per key over the days; estimated days dashed; the history's first day marked; first and last day
-    named under the axis; a legend of the keys."""
+    named under the axis; each line's last value and name beside its end; a legend of the keys."""
     keys = tuple(keys or trend.shown_keys())
     points = trend.points
-    plot_width = TREND_WIDTH - TREND_LEFT - 16
+    end_texts = _end_label_texts(trend, keys)
+    gutter = 24 + 7.5 * max((len(text) for _, _, text in end_texts), default=0)  # 13px text: ~7.5 units a character
+    plot_width = TREND_WIDTH - TREND_LEFT - max(16, round(gutter))
     largest = max((p.values.get(k, 0) for p in points for k in keys), default=0)
     top_value = _scale_top(largest)
     base = TREND_TOP + TREND_PLOT_HEIGHT
@@ -311,8 +349,14 @@ def trend_line_chart(
         last=_short_day(points[-1].day) if points else "",
     )
     legend, legend_height = _legend(keys, trend.labels, class_prefix, base + 30, TREND_WIDTH)
+    ends = _end_labels(end_texts, TREND_LEFT + plot_width + 6, y_of, base, class_prefix) if points else mark_safe("")
     body = mark_safe(
-        _axes(top_value, TREND_LEFT, plot_width) + _history_mark(trend, x_of, base) + "".join(lines) + labels + legend
+        _axes(top_value, TREND_LEFT, plot_width)
+        + _history_mark(trend, x_of, base)
+        + "".join(lines)
+        + ends
+        + labels
+        + legend
     )
     return _trend_frame(chart_id, title, trend_description(trend, keys), TREND_WIDTH, base + 30 + legend_height, body)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import date, timedelta
 
-from portal.portfolio.charts import column_chart, horizontal_bar_chart
+from portal.portfolio.charts import column_chart, horizontal_bar_chart, trend_line_chart
 from portal.portfolio.records import Count
 from portal.portfolio.shaping import severity_counts
+from portal.portfolio.trends import Trend, TrendPoint
 from portal.portfolio.vocabulary import SEVERITIES, risk_score, severity_key, threat_is_open
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -78,3 +80,42 @@ def test_open_threats_and_the_risk_score():
     assert not threat_is_open(status="Accepted", mitigated=False)
     assert not threat_is_open(status="false positive", mitigated=None)
     assert risk_score({"critical": 1, "high": 2, "medium": 1, "low": 1, "informational": 4, "unknown": 1}) == 24
+
+
+def test_each_trend_line_ends_with_its_last_value_and_name_beside_it():
+    labels = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low"}
+    days = [date(2026, 11, 1) + timedelta(days=i) for i in range(10)]
+    points = [TrendPoint(day, {"critical": 5, "high": 2 + i % 2, "medium": 3, "low": 3}) for i, day in enumerate(days)]
+    trend = Trend(keys=tuple(labels), labels=labels, points=points, history_start=days[0])
+
+    svg = parse(trend_line_chart(trend, chart_id="t", title="Open threats", class_prefix="sev-"))
+
+    ends = svg.findall(f".//{NS}g[@class='chart-end']")
+    texts = [end.find(f"{NS}text") for end in ends]
+    # The last day's numbers, largest first; two lines ending on the same value each keep their own label.
+    assert [t.text for t in texts] == ["5 Critical", "3 High", "3 Medium", "3 Low"]
+    assert [end.find(f"{NS}rect").get("class") for end in ends] == [
+        f"bar sev-{k}" for k in ("critical", "high", "medium", "low")
+    ]
+    ys = [float(t.get("y")) for t in texts]
+    assert all(b - a >= 13 for a, b in zip(ys, ys[1:], strict=False))  # spread apart, never overlapping
+    line_ends = [float(line.get("points").split()[-1].split(",")[0]) for line in svg.findall(f".//{NS}polyline")]
+    assert min(float(t.get("x")) for t in texts) > max(line_ends)  # right of the plot, where no line runs
+    width = float(svg.get("viewBox").split()[2])
+    assert max(float(t.get("x")) + 7.5 * len(t.text) for t in texts) <= width  # and inside the picture
+
+
+def test_trend_end_labels_of_lines_ending_at_the_bottom_stay_above_the_axis():
+    labels = {k: k.title() for k in ("critical", "high", "medium", "low", "info", "none")}
+    days = [date(2026, 11, 1) + timedelta(days=i) for i in range(3)]
+    points = [TrendPoint(day, {"critical": 9 if i == 0 else 0}) for i, day in enumerate(days)]
+    trend = Trend(keys=tuple(labels), labels=labels, points=points, history_start=days[0])
+
+    svg = parse(trend_line_chart(trend, chart_id="t", title="Open threats", class_prefix="sev-", keys=tuple(labels)))
+
+    texts = [end.find(f"{NS}text") for end in svg.findall(f".//{NS}g[@class='chart-end']")]
+    assert [t.text for t in texts] == [f"0 {k.title()}" for k in labels]
+    axis_y = max(float(line.get("y1")) for line in svg.findall(f".//{NS}line[@class='axis']"))
+    ys = [float(t.get("y")) for t in texts]
+    assert ys[-1] <= axis_y + 4
+    assert all(b - a >= 13 for a, b in zip(ys, ys[1:], strict=False))
