@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -221,6 +222,24 @@ def test_dashboard_pages_offer_an_export_button(client, organization, member_fac
     ):
         content = client.get(url).content
         assert action in content and b"Export PDF" in content and b"csrfmiddlewaretoken" in content
+
+
+def test_the_exports_page_starts_a_portfolio_export_even_before_the_first(
+    client, organization, member_factory, django_capture_on_commit_callbacks
+):
+    client.force_login(member_factory(organization, "alice"))
+    page = client.get(reverse("exports:list", args=["acme"])).content.decode()
+    assert "No exports yet." in page
+    create = reverse("exports:create", args=["acme"])
+    form = re.search(rf'<form method="post" action="({re.escape(create)})"[^>]*>(.*?)</form>', page, re.S)
+    assert form, page
+    assert 'name="kind" value="portfolio"' in form[2] and "Export all threat models as PDF" in form[2]
+
+    with django_capture_on_commit_callbacks(execute=False):  # no worker here: the job stays queued
+        response = client.post(form[1], {"kind": "portfolio"})
+    job = ExportJob.objects.get(organization=organization)
+    assert (job.kind, job.status) == (ExportKind.PORTFOLIO, ExportStatus.QUEUED)
+    assert response["Location"] == reverse("exports:job", args=["acme", job.pk])
 
 
 @pytest.mark.parametrize("generation", ["1.8"])
