@@ -114,8 +114,12 @@ def test_a_member_never_sees_changes_of_models_hidden_from_them(client, organiza
     tmi.threats.create(hidden["id"], name="Forged webhook", threat_type=["Spoofing"], severity="high")
     _synced(organization, alice, bob)
     sign_in(client, bob)
-    text = _text(page(client, "changes", period="week"))
+    html = page(client, "changes", period="week")
+    text = _text(html)
     assert "Forged webhook" not in text and "0 changes in the threat models you can see." in text
+    # Nothing to list: one sentence instead of five zeros, and where to look further.
+    assert "Nothing changed in the threat models you can see this week." in text and "0 new threats" not in text
+    assert {"?period=month", reverse("dashboard:trends", args=["acme"])} <= _hrefs(html)
     sign_in(client, alice)
     assert "Forged webhook" in _text(page(client, "changes", period="week"))
 
