@@ -350,9 +350,9 @@ def portal_members_create(base_url: str, people: list[Person]) -> None:
     """Organisation `bench` on the sandbox; each person a member with their tokens in the vault and a
     signed-in Django session (what a browser holds after signing in), written in one transaction."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
     from django.db import transaction
 
+    from portal.accounts.sessions import SessionStore
     from portal.accounts.vault import tmi_connection_store
     from portal.organizations.models import Organization
 
@@ -372,7 +372,7 @@ def portal_members_create(base_url: str, people: list[Person]) -> None:
             )
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            session[BACKEND_SESSION_KEY] = "portal.accounts.backend.TMIOAuth2"  # as a member who signed in
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.create()
             person.user_pk, person.session_key = user.pk, session.session_key

@@ -17,6 +17,7 @@ import hashlib
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
 from social_core.backends.oauth import BaseOAuth2PKCE
 from social_core.exceptions import AuthInputError, AuthSessionError
 
@@ -28,6 +29,7 @@ from portal.accounts.signin_waiting import SignInBusy, signin_waiting_keep, sign
 from portal.accounts.vault import tmi_client_options
 from portal.organizations.models import Organization
 from portal.organizations.tmi_budget import Purpose
+from portal.row_reads import row_get
 from portal.tmi import MalformedResponse, RateLimited, TMIClient, TokenPair, pkce
 
 # {"organization": slug, "provider": id, "login_hint": str, LINK_FIELD: pk, and for a move or a re-link (moving.py)
@@ -55,6 +57,12 @@ class TMIOAuth2(BaseOAuth2PKCE):
     # Each start keeps a state (and its PKCE verifier) in the session until its callback; a session
     # holds at most this many, the oldest dropped (its callback then says "start again").
     PENDING_STATES_MAX = 5
+
+    def get_user(self, user_id):
+        """The session's user as social-auth finds it (active, else None), in one plain row read: every page
+        and socket asks (portal/row_reads.py)."""
+        user = row_get(get_user_model(), pk=user_id)
+        return user if user is not None and user.is_active else None
 
     async def aget_user(self, user_id):
         """Django's async views (request.auser()) look the session's user up through its backend;

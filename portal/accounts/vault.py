@@ -29,6 +29,7 @@ from portal.organizations.models import Organization
 from portal.organizations.tmi_budget import Purpose, tmi_budget
 from portal.organizations.tmi_gates import tmi_gate
 from portal.organizations.tmi_servers import tmi_address_guard
+from portal.row_reads import row_get
 from portal.tmi import AsyncTMIClient, RateLimited, RefreshFailed, RetryPolicy, TMIClient, TokenAuth, TokenPair, User
 
 logger = logging.getLogger(__name__)
@@ -181,12 +182,9 @@ def tmi_connection_store(
 
 
 def tmi_connection_get(*, organization: Organization, user) -> TMIConnection:
-    try:
-        # get(), not first(): one per member (a constraint), and no ORDER BY to compile on every socket and call.
-        connection = TMIConnection.objects.get(organization=organization, user=user)
-    except TMIConnection.DoesNotExist:
-        raise SignInRequired(organization.slug) from None
-    if connection.needs_sign_in or not _issued_by(connection, organization):
+    # One per member (a constraint); a plain row read on every socket and call (see row_reads).
+    connection = row_get(TMIConnection, organization=organization, user=user)
+    if connection is None or connection.needs_sign_in or not _issued_by(connection, organization):
         raise SignInRequired(organization.slug)
     return connection
 

@@ -119,3 +119,13 @@ def test_the_identity_key_is_per_tmi_server():
     assert tmi_identity_key(acme, "tmi", "alice") != tmi_identity_key(acme, "google", "alice")
     long_key = tmi_identity_key(acme, "tmi", "x" * 300)
     assert len(long_key) <= 255 and long_key.startswith("sha256:")
+
+
+def test_the_session_user_is_read_as_social_auth_reads_it(django_user_model):
+    backend = TMIOAuth2()
+    alice = django_user_model.objects.create_user(username="alice", email="alice@example.com")
+    gone = django_user_model.objects.create_user(username="gone", email="gone@example.com", is_active=False)
+    found = backend.get_user(alice.pk)
+    assert found == alice and found.username == "alice" and found.date_joined == alice.date_joined
+    assert backend.get_user(gone.pk) is None  # an inactive user is signed out, as social-auth's lookup does
+    assert backend.get_user(alice.pk + gone.pk + 1) is None
