@@ -49,7 +49,7 @@ aorganization_access_resolve = database_sync_to_async(organization_access_resolv
 
 def organization_public_get(*, slug: str) -> Organization:
     """An organisation by slug for pages anyone may see (its sign-in page)."""
-    organization = Organization.objects.filter(slug=slug).first()
+    organization = row_get(Organization, slug=slug)
     if organization is None:
         raise OrganizationNotFound(slug)
     return organization
