@@ -399,20 +399,25 @@ class UpstreamSession:
 
     async def _roles_follow(self) -> None:
         _READING.set(False)  # started by the reading task, whose context it copied: it must wake the courier
-        try:
-            while True:
-                self._roles_wanted = False
-                known = await self._roles(since=self._roles_asked_at)
-                if self.translator is None:
-                    return
-                await self._apply(self.translator.roles_known(known))
-                if not self._roles_wanted:
-                    break
-        except Exception:  # the roster keeps the roles it had; the next change reads them again
-            log.exception("reading the participants' roles failed")
-        # The join's last call to TMI: a connection of the client's own is not kept for the next, maybe an hour
-        # away (a connection of the loop's pool stays, for everyone's next call).
-        await self.client.idle_close()
+        while True:
+            try:
+                while True:
+                    self._roles_wanted = False
+                    known = await self._roles(since=self._roles_asked_at)
+                    if self.translator is None:
+                        return
+                    await self._apply(self.translator.roles_known(known))
+                    if not self._roles_wanted:
+                        break
+            except Exception:  # the roster keeps the roles it had; the next change reads them again
+                log.exception("reading the participants' roles failed")
+            # The join's last call to TMI: a connection of the client's own is not kept for the next, maybe an
+            # hour away (a connection of the loop's pool stays, for everyone's next call).
+            await self.client.idle_close()
+            # Until this task is done, a change that arrives only raises the flag (_roles_fetch): one that came
+            # while the connection closed is read now, or its roster (a hand-over's new presenter) never goes out.
+            if not self._roles_wanted:
+                return
 
     async def _roles(self, attempt: int = 0, since: float | None = None) -> dict[str, bool]:
         """{user id: may edit}: this connection's own role as its REST session says, and the others'

@@ -240,6 +240,32 @@ async def test_presenter_request_deny_grant_and_cursor(world, peers):
     assert not [f for f in await bob.collect(0.3) if f["type"] == "cursor"]
 
 
+async def test_a_change_that_arrives_while_the_roles_reading_winds_up_still_reaches_the_browser(world, peers):
+    """The roles reading ends by closing its REST connection; a participants_update arriving meanwhile (here
+    the host handing over) only raises a flag, since the reading is not done. It must still be read and sent,
+    or the new presenter never learns they present (seen once in CI, under load)."""
+    alice, bob, _ = await joined(peers, "alice", "bob", "erin")
+    everyone = {"alice": True, "bob": True, "erin": True}
+    await bob.roster("alice", "bob", "erin", roles=everyone)  # no role left to read again later
+    closing, release = asyncio.Event(), asyncio.Event()
+    idle_close = bob.session.client.idle_close
+
+    async def slow_idle_close() -> None:
+        closing.set()
+        await release.wait()
+        await idle_close()
+
+    bob.session.client.idle_close = slow_idle_close
+    await alice.send({"type": "grant_presenter", "user_id": "erin"})  # bob reads the roles, then closes
+    await asyncio.wait_for(closing.wait(), 3)
+    await alice.send({"type": "grant_presenter", "user_id": "bob"})
+    await eventually(lambda: bob.session._roles_wanted)  # bob's session has TMI's update, its reading not done
+    release.set()
+    roster = await bob.until("participants", timeout=3)
+    while presenter_id(roster) != "bob":
+        roster = await bob.until("participants", timeout=3)
+
+
 async def test_cursor_positions_are_throttled_and_the_last_one_arrives(world, peers):
     alice, bob = await joined(peers, "alice", "bob")
     loop = asyncio.get_running_loop()
