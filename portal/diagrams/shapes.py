@@ -109,7 +109,9 @@ def actor(node: Node, look: Look) -> tuple[list[str], LabelArea]:
                 {
                     "class": "tmi-glyph",
                     "fill": look.stroke,
-                    "opacity": "0.75",
+                    # Its head and body never overlap, so this looks as `opacity` would; `opacity` makes a
+                    # PDF draw the glyph in a transparency group of its own (issue 18).
+                    "fill-opacity": "0.75",
                     "d": (
                         f"M{svg.fmt(gx)} {svg.fmt(gy)}m-{svg.fmt(size * 0.22)} {svg.fmt(size * 0.25)}"
                         f"a{svg.fmt(size * 0.22)} {svg.fmt(size * 0.22)} 0 1 0 {svg.fmt(size * 0.44)} 0"

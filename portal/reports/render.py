@@ -21,6 +21,7 @@ from portal.reports.fetching import DataOnlyURLFetcher, logo_data_uri
 from portal.reports.history import history_context
 from portal.reports.leaders import install as leaders_install
 from portal.reports.shaping import model_section, portfolio_summary, report_flag_groups, reports_by_risk
+from portal.reports.svg_paint import install as svg_paint_install
 from portal.reports.svg_text import install as svg_text_install
 from portal.reports.ua_stylesheet import ReportHTML
 
@@ -31,6 +32,7 @@ _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # WeasyPrint logs every layout step at INFO; a worker's log needs only its warnings.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 svg_text_install()  # SVG labels laid out a run at a time (svg_text.py)
+svg_paint_install()  # SVG shapes drawn with less per-element work (svg_paint.py)
 leaders_install()  # a contents line's leader held as light repetitions (leaders.py)
 
 
