@@ -33,16 +33,21 @@ _PER_LETTER = ("dx", "dy", "rotate", "textLength", "letter-spacing", "lengthAdju
 # A folded label's own text-anchor, kept where WeasyPrint does not look (see svg_for_print).
 PRINT_ANCHOR = "data-print-anchor"
 _ANCHOR = re.compile(r' text-anchor="(middle|end)"')
-_SINGLE = re.compile(r"[^\s,]+")
+_PLAIN_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)")  # what WeasyPrint's normalize() gives back unchanged
+
+
+def _one_value(value: str) -> str:
+    """The value when it is one, as WeasyPrint reads it; '' when it is a list (a position per letter)."""
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    parts = normalize(value).strip().split(" ")
+    return parts[0] if len(parts) == 1 else ""
 
 
 def _single(node, name: str) -> str | None:
     """The attribute when it holds one value (none: None); '' when it holds a list (per-letter positions)."""
     value = node.attrib.get(name)
-    if value is None:
-        return None
-    parts = normalize(value).strip().split(" ")
-    return parts[0] if len(parts) == 1 else ""
+    return None if value is None else _one_value(value)
 
 
 def plain_run(node) -> bool:
@@ -152,8 +157,8 @@ def _folded(line) -> str:
     opening, x, y, text = line.groups()
     plain = (
         text
-        and _SINGLE.fullmatch(x)
-        and _SINGLE.fullmatch(y)
+        and _one_value(x)
+        and _one_value(y)
         and not any(f'{name}="' in opening for name in (*_PER_LETTER, "direction"))
     )
     if plain:

@@ -82,6 +82,10 @@ def test_only_plain_runs_take_the_fast_path():
 
     assert svg_text.plain_run(node('<tspan x="4" y="9">flow 1</tspan>'))
     assert not svg_text.plain_run(node('<tspan x="4 8 12" y="9">abc</tspan>'))  # a position per letter
+    assert not svg_text.plain_run(node('<tspan x="4,8" y="9">abc</tspan>'))
+    assert not svg_text.plain_run(node('<tspan x="1.5.5" y="9">abc</tspan>'))  # WeasyPrint reads 1.5 and .5
+    assert svg_text.plain_run(node('<tspan x="-4.25" y=".5">abc</tspan>'))
+    assert svg_text.plain_run(node('<tspan x="4px" y="1e1">abc</tspan>'))
     assert not svg_text.plain_run(node('<tspan x="4" y="9" dx="1">abc</tspan>'))
     assert not svg_text.plain_run(node('<tspan x="4" y="9" rotate="20">abc</tspan>'))
     assert not svg_text.plain_run(node('<text x="4" y="9" textLength="40">abc</text>'))

@@ -180,6 +180,7 @@ def test_only_a_plain_one_line_label_hands_its_anchor_over():
     assert 'text-anchor="start"' in printed(one_line.replace("middle", "start"))
     for kept in (
         '<text text-anchor="middle"><tspan x="4 8" y="9">ab</tspan></text>',  # a position per letter
+        '<text text-anchor="middle"><tspan x="4-8" y="9">ab</tspan></text>',  # two, as WeasyPrint reads it
         '<text text-anchor="middle" rotate="3"><tspan x="4" y="9">ab</tspan></text>',
         '<text text-anchor="middle" direction="rtl"><tspan x="4" y="9">ab</tspan></text>',
         '<text text-anchor="middle"><tspan x="4" y="9"></tspan></text>',

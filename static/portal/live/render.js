@@ -426,7 +426,7 @@ const SHAPES = {
       const gx = n.x + 8 + size / 2, gy = n.y + 8;
       const f = fmt;
       parts.push(el("path", {
-        class: "tmi-glyph", fill: lk.stroke, opacity: "0.75",
+        class: "tmi-glyph", fill: lk.stroke, "fill-opacity": "0.75", // as the server draws it (shapes.py)
         d: `M${f(gx)} ${f(gy)}m-${f(size * 0.22)} ${f(size * 0.25)}` +
           `a${f(size * 0.22)} ${f(size * 0.22)} 0 1 0 ${f(size * 0.44)} 0` +
           `a${f(size * 0.22)} ${f(size * 0.22)} 0 1 0 -${f(size * 0.44)} 0z` +
