@@ -6,7 +6,7 @@ and `path` parses its `d` with several regular expressions; most of a large repo
 (issue 18). `install()` puts three shortcuts in front, each taken only where its result is byte for byte what
 WeasyPrint would have written, and WeasyPrint's own code for everything else:
 
-- `draw_leaf`: a shape (or a one-run text) with no transform, filter, clip, mask, opacity, visibility, display
+- `draw_leaf`: a shape (or a text) with no transform, filter, clip, mask, opacity, visibility, display
   or child elements is drawn with the steps that apply to it only, in WeasyPrint's order;
 - `graphical_state`: plain colour fills and strokes (no gradient, pattern, `url()` or `context-*` paint) are
   parsed once per distinct style, not once per element;
@@ -34,18 +34,6 @@ _ORIGINAL_PATH = weasy_svg.path
 SHAPES = frozenset(("circle", "ellipse", "line", "path", "polygon", "polyline", "rect"))
 # What draw_node would act on for a leaf besides filling and stroking it (text-anchor: a text's group).
 _NOT_A_LEAF = ("transform", "filter", "clip-path", "mask", "opacity", "display", "visibility", "text-anchor")
-_PAINT = (
-    "fill",
-    "fill-opacity",
-    "stroke",
-    "stroke-opacity",
-    "stroke-width",
-    "stroke-dasharray",
-    "stroke-dashoffset",
-    "stroke-linecap",
-    "stroke-linejoin",
-    "stroke-miterlimit",
-)
 _NUMBER = r"(-?(?:\d+\.?\d*|\.\d+))"
 _LINES = re.compile(rf"M{_NUMBER} {_NUMBER}((?:L{_NUMBER} {_NUMBER})+)(Z?)")
 _LINE_TO = re.compile(rf"L{_NUMBER} {_NUMBER}")
