@@ -61,6 +61,16 @@ def pdf_pages_text(pdf: bytes) -> list[str]:
     return [page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
+def pdf_streams(pdf: bytes) -> list[bytes]:
+    """Every stream in the PDF (pages, forms, fonts), decoded, in object order: those in object streams too."""
+    from pypdf import PdfReader
+    from pypdf.generic import StreamObject
+
+    reader = PdfReader(io.BytesIO(pdf))
+    objects = (reader.get_object(number) for number in range(1, reader.trailer["/Size"]))
+    return [stream.get_data() for stream in objects if isinstance(stream, StreamObject)]
+
+
 def pdf_text(pdf: bytes) -> str:
     """The whole text, whitespace folded (table cells and wrapped lines come out as single spaces)."""
     return re.sub(r"\s+", " ", " ".join(pdf_pages_text(pdf)))

@@ -15,7 +15,7 @@ from portal.reports.render import threat_model_report_pdf
 from portal.reports.shaping import svg_data_uri
 from portal.reports.svg_text import svg_for_print
 from tests.dashboard.conftest import find_model
-from tests.reports.conftest import page_image, pdf_pages_text, report_read, save_page
+from tests.reports.conftest import page_image, pdf_pages_text, pdf_streams, report_read, save_page
 from tests.reports.test_render import GENERATED, PAYMENTS
 
 
@@ -59,18 +59,7 @@ def test_labels_drawn_as_runs_read_as_letter_by_letter(monkeypatch, artifacts):
 
 def _text_placements(pdf: bytes) -> int:
     """How many times the PDF's content streams (pages and form XObjects) place text (the Tm operator)."""
-    import io
-    import re
-
-    from pypdf import PdfReader
-    from pypdf.generic import StreamObject
-
-    reader, count = PdfReader(io.BytesIO(pdf)), 0
-    for number in range(1, reader.trailer["/Size"]):  # every object, those in object streams too
-        stream = reader.get_object(number)
-        if isinstance(stream, StreamObject):
-            count += len(re.findall(rb"\bTm\b", stream.get_data()))
-    return count
+    return sum(len(re.findall(rb"\bTm\b", stream)) for stream in pdf_streams(pdf))
 
 
 def test_only_plain_runs_take_the_fast_path():

@@ -4,7 +4,6 @@ a label's anchor handed to its run (svg_text.py) puts it where WeasyPrint's grou
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
@@ -17,7 +16,7 @@ from portal.reports import render as _render  # noqa: F401  importing it install
 from portal.reports import svg_paint, svg_text
 from portal.reports.shaping import svg_data_uri
 from portal.reports.svg_text import svg_for_print
-from tests.reports.conftest import page_image, pdf_pages_text, save_page
+from tests.reports.conftest import page_image, pdf_pages_text, pdf_streams, save_page
 
 # What our diagrams never write, each of which must still draw exactly as WeasyPrint draws it.
 UNUSUAL = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 300" font-size="10">
@@ -75,20 +74,6 @@ def _uninstalled(monkeypatch) -> None:
     monkeypatch.setitem(weasy_svg.TAGS, "path", svg_paint._ORIGINAL_PATH)
 
 
-def _drawing(pdf: bytes) -> list[bytes]:
-    """Every stream in the PDF (pages, forms, fonts), decoded, in object order."""
-    from pypdf import PdfReader
-    from pypdf.generic import StreamObject
-
-    reader = PdfReader(io.BytesIO(pdf))
-    streams = []
-    for number in range(1, reader.trailer["/Size"]):
-        stream = reader.get_object(number)
-        if isinstance(stream, StreamObject):
-            streams.append(stream.get_data())
-    return streams
-
-
 @pytest.mark.parametrize(
     "svg",
     [
@@ -99,10 +84,10 @@ def _drawing(pdf: bytes) -> list[bytes]:
 )
 def test_the_shortcuts_write_the_operators_weasyprint_writes(svg, monkeypatch):
     assert weasy_svg.SVG.draw_node is svg_paint.draw_leaf and weasy_svg.TAGS["path"] is svg_paint.line_path
-    fast = _drawing(_pdf(svg))
+    fast = pdf_streams(_pdf(svg))
     with monkeypatch.context() as patch:
         _uninstalled(patch)
-        own = _drawing(_pdf(svg))
+        own = pdf_streams(_pdf(svg))
     assert len(fast) == len(own) and fast == own
     assert sum(len(re.findall(rb"\b(?:re|c|l)\n", stream)) for stream in fast) > 20  # shapes were drawn
 
