@@ -42,6 +42,9 @@ HOSTILE = {
     "a float just beyond double range": cursor("1e309"),
     "a float of 400 digits": cursor("1" * 400 + ".5"),
     "an integer one past the largest exact one": cursor(str(2**53 + 1)),
+    "an integer one past the smallest exact one, in a cell": ops_with('{"zIndex": ' + str(-(2**53) - 1) + "}"),
+    "a signed upper-case exponent beyond double range, in a list": ops_with('{"vertices": [1, 2E+400]}'),
+    "a float beyond double range with a long fraction": cursor("9" * 15 + "." + "9" * 40 + "e294"),
     "NaN": cursor("NaN"),
     "Infinity in a cell": ops_with('{"zIndex": -Infinity}'),
     "a lone surrogate escape": '{"type": "selection", "cell_ids": [], "note": "\\ud800"}',
@@ -109,6 +112,8 @@ def test_a_real_cell_nests_well_within_the_limit():
 def test_ordinary_numbers_and_text_pass():
     assert frames.parse(cursor("-12.5e2")) == {"type": "cursor", "x": -1250.0, "y": 1}
     assert frames.parse(cursor(str(2**53))) == {"type": "cursor", "x": 2**53, "y": 1}
+    assert frames.parse(cursor(str(-(2**53)))) == {"type": "cursor", "x": -(2**53), "y": 1}
+    assert frames.parse(cursor("1.5E+307")) == {"type": "cursor", "x": 1.5e307, "y": 1}
     label = "Zahlungs-API 支付 \U0001f512"
     assert frames.parse(ops_with(json.dumps({"label": label})))["cells"][0]["data"]["label"] == label
 
